@@ -1,0 +1,234 @@
+//! Repository of `user_sessions` and `session_retired_tokens`: login sessions, refresh-token
+//! rotation with reuse detection, and revocation.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// A row of `user_sessions`; `token_hash` is the hash of the current refresh token.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct Session {
+    pub id: i32,
+    pub user_id: Option<i32>,
+    #[serde(skip)]
+    pub token_hash: String,
+    pub expires_at: DateTime<Utc>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub rotated_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_reason: Option<String>,
+}
+
+impl Session {
+    /// Usable: neither revoked nor expired.
+    pub fn is_live(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at > now
+    }
+}
+
+macro_rules! session_columns {
+    () => {
+        "id, user_id, token_hash, expires_at, ip_address, user_agent, created_at, last_used_at, \
+         rotated_at, revoked_at, revoked_reason"
+    };
+}
+
+/// What a new session records.
+#[derive(Debug)]
+pub struct NewSession<'a> {
+    pub user_id: i32,
+    pub token_hash: &'a str,
+    pub expires_at: DateTime<Utc>,
+    pub ip_address: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewSession<'_>) -> sqlx::Result<Session> {
+    timed(
+        "user_sessions.insert",
+        sqlx::query_as(concat!(
+            "insert into user_sessions (user_id, token_hash, expires_at, ip_address, user_agent)
+             values ($1, $2, $3, $4, $5) returning ",
+            session_columns!()
+        ))
+        .bind(new.user_id)
+        .bind(new.token_hash)
+        .bind(new.expires_at)
+        .bind(new.ip_address)
+        .bind(new.user_agent)
+        .fetch_one(db),
+    )
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Session>> {
+    timed(
+        "user_sessions.find",
+        sqlx::query_as(concat!("select ", session_columns!(), " from user_sessions where id = $1"))
+            .bind(id)
+            .fetch_optional(db),
+    )
+    .await
+}
+
+/// The session whose current refresh token hashes to `token_hash`, locked for rotation.
+pub async fn find_by_token_hash_for_update(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<Session>> {
+    timed(
+        "user_sessions.find_by_token_hash_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            session_columns!(),
+            " from user_sessions where token_hash = $1 for update"
+        ))
+        .bind(token_hash)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// The session a retired (already rotated) refresh token belonged to: seeing one means reuse.
+pub async fn find_by_retired_token_hash(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<i32>> {
+    timed(
+        "user_sessions.find_by_retired_token_hash",
+        sqlx::query_scalar("select session_id from session_retired_tokens where token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(db),
+    )
+    .await
+}
+
+/// Replaces the session's refresh token: the old hash is retired (so its reuse is detected) and
+/// the expiry slides. Run in the transaction that locked the row.
+pub async fn rotate(
+    db: &mut sqlx::PgConnection,
+    id: i32,
+    old_hash: &str,
+    new_hash: &str,
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    timed(
+        "user_sessions.retire_token",
+        sqlx::query(
+            "insert into session_retired_tokens (token_hash, session_id) values ($1, $2)
+             on conflict (token_hash) do nothing",
+        )
+        .bind(old_hash)
+        .bind(id)
+        .execute(&mut *db),
+    )
+    .await?;
+    timed(
+        "user_sessions.rotate",
+        sqlx::query(
+            "update user_sessions
+             set token_hash = $2, expires_at = $3, rotated_at = now(), last_used_at = now()
+             where id = $1",
+        )
+        .bind(id)
+        .bind(new_hash)
+        .bind(expires_at)
+        .execute(&mut *db),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn touch(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
+    timed(
+        "user_sessions.touch",
+        sqlx::query("update user_sessions set last_used_at = now() where id = $1")
+            .bind(id)
+            .execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Revokes one session of `user_id`; false when it is not theirs or already revoked.
+pub async fn revoke(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    user_id: i32,
+    reason: &str,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "user_sessions.revoke",
+        sqlx::query(
+            "update user_sessions set revoked_at = now(), revoked_reason = $3
+             where id = $1 and user_id = $2 and revoked_at is null",
+        )
+        .bind(id)
+        .bind(user_id)
+        .bind(reason)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Revokes every live session of a user except `keep` (the current one), returning how many.
+pub async fn revoke_all_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+    keep: Option<i32>,
+    reason: &str,
+) -> sqlx::Result<u64> {
+    let done = timed(
+        "user_sessions.revoke_all_for_user",
+        sqlx::query(
+            "update user_sessions set revoked_at = now(), revoked_reason = $3
+             where user_id = $1 and revoked_at is null and ($2::int is null or id <> $2)",
+        )
+        .bind(user_id)
+        .bind(keep)
+        .bind(reason)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// The user's sessions that are neither revoked nor expired, newest first.
+pub async fn list_live_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+) -> sqlx::Result<Vec<Session>> {
+    timed(
+        "user_sessions.list_live_for_user",
+        sqlx::query_as(concat!(
+            "select ",
+            session_columns!(),
+            " from user_sessions
+             where user_id = $1 and revoked_at is null and expires_at > now()
+             order by coalesce(last_used_at, created_at) desc, id desc"
+        ))
+        .bind(user_id)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// Deletes sessions expired or revoked before `before` (with their retired tokens).
+pub async fn delete_stale(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sqlx::Result<u64> {
+    let done = timed(
+        "user_sessions.delete_stale",
+        sqlx::query(
+            "delete from user_sessions where expires_at < $1 or revoked_at < $1",
+        )
+        .bind(before)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected())
+}

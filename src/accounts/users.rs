@@ -1,0 +1,229 @@
+//! Repository of `users`: all SQL about accounts.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// A row of `users`. The password hash never leaves the server.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct User {
+    pub id: i32,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub is_verified: Option<bool>,
+    pub role: String,
+    pub email_verified_at: Option<DateTime<Utc>>,
+    pub disabled_at: Option<DateTime<Utc>>,
+    pub last_login_at: Option<DateTime<Utc>>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl User {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+
+    pub fn is_verified(&self) -> bool {
+        self.is_verified.unwrap_or(false)
+    }
+}
+
+/// What it takes to create an account.
+#[derive(Debug)]
+pub struct NewUser<'a> {
+    pub name: &'a str,
+    pub email: &'a str,
+    pub phone: Option<&'a str>,
+    pub password_hash: &'a str,
+    pub role: &'a str,
+}
+
+/// The columns of [`User`], for `concat!` into each statement.
+macro_rules! user_columns {
+    () => {
+        "id, name, email, phone, password_hash, is_verified, role, email_verified_at, \
+         disabled_at, last_login_at, created_at, updated_at"
+    };
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<User> {
+    timed(
+        "users.insert",
+        sqlx::query_as(
+            concat!(
+                "insert into users (name, email, phone, password_hash, role)
+                 values ($1, $2, $3, $4, $5) returning ",
+                user_columns!()
+            ),
+        )
+        .bind(new.name)
+        .bind(new.email)
+        .bind(new.phone)
+        .bind(new.password_hash)
+        .bind(new.role)
+        .fetch_one(db),
+    )
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.find",
+        sqlx::query_as(
+            concat!("select ", user_columns!(), " from users where id = $1"),
+        )
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Looks an account up by e-mail, whatever the case it was typed in.
+pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.find_by_email",
+        sqlx::query_as(
+            concat!("select ", user_columns!(), " from users where lower(email) = lower($1)"),
+        )
+        .bind(email)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A page of accounts, newest first, optionally filtered by a search on name or e-mail.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    search: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<User>> {
+    timed(
+        "users.list",
+        sqlx::query_as(
+            concat!(
+                "select ",
+                user_columns!(),
+                " from users
+             where $1::text is null
+                or email ilike '%' || $1 || '%'
+                or name ilike '%' || $1 || '%'
+             order by id desc
+             limit $2 offset $3"
+            ),
+        )
+        .bind(search)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// How many accounts `list` would page through.
+pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Result<i64> {
+    timed(
+        "users.count",
+        sqlx::query_scalar(
+            "select count(*) from users
+             where $1::text is null
+                or email ilike '%' || $1 || '%'
+                or name ilike '%' || $1 || '%'",
+        )
+        .bind(search)
+        .fetch_one(db),
+    )
+    .await
+}
+
+pub async fn mark_verified(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
+    let done = timed(
+        "users.mark_verified",
+        sqlx::query(
+            "update users set is_verified = true, email_verified_at = coalesce(email_verified_at, now())
+             where id = $1",
+        )
+        .bind(id)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn update_profile(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    name: &str,
+    phone: Option<&str>,
+) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.update_profile",
+        sqlx::query_as(
+            concat!(
+                "update users set name = $2, phone = $3 where id = $1 returning ",
+                user_columns!()
+            ),
+        )
+        .bind(id)
+        .bind(name)
+        .bind(phone)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+pub async fn update_password_hash(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    password_hash: &str,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "users.update_password_hash",
+        sqlx::query("update users set password_hash = $2 where id = $1")
+            .bind(id)
+            .bind(password_hash)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn set_role(db: impl PgExecutor<'_>, id: i32, role: &str) -> sqlx::Result<bool> {
+    let done = timed(
+        "users.set_role",
+        sqlx::query("update users set role = $2 where id = $1").bind(id).bind(role).execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables (`true`) or re-enables an account.
+pub async fn set_disabled(db: impl PgExecutor<'_>, id: i32, disabled: bool) -> sqlx::Result<bool> {
+    let done = timed(
+        "users.set_disabled",
+        sqlx::query(
+            "update users set disabled_at = case when $2 then coalesce(disabled_at, now()) end
+             where id = $1",
+        )
+        .bind(id)
+        .bind(disabled)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+pub async fn record_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
+    timed(
+        "users.record_login",
+        sqlx::query("update users set last_login_at = now() where id = $1").bind(id).execute(db),
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! The application: shared state, and the `serve` lifecycle (database, migrations, default
+//! catalog, HTTP server with graceful shutdown).
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+
+use crate::config::{CommonConfig, Secrets, ServeConfig};
+use crate::db::Database;
+use crate::{catalog, web};
+
+/// What every request handler can reach. Cheap to clone; nothing in it is per-node state that
+/// another node would need (sessions, carts and jobs live in PostgreSQL).
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub settings: Arc<Settings>,
+}
+
+/// Settings fixed at start-up.
+#[derive(Debug)]
+pub struct Settings {
+    pub public_url: String,
+    pub cors_origins: Vec<String>,
+    pub request_timeout: std::time::Duration,
+    pub secrets: Secrets,
+}
+
+impl AppState {
+    pub fn new(db: PgPool, settings: Settings) -> Self {
+        Self { db, settings: Arc::new(settings) }
+    }
+}
+
+/// `nextgenrdp serve`: opens the database (embedded when no DATABASE_URL), migrates, seeds the
+/// default catalog into an empty database, then serves until SIGTERM or ctrl-c.
+pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    let local = listener.local_addr()?;
+    let database = Database::open(common).await?;
+    let result = serve_on(common, config, &database, listener, local).await;
+    database.close().await;
+    result
+}
+
+async fn serve_on(
+    common: &CommonConfig,
+    config: &ServeConfig,
+    database: &Database,
+    listener: TcpListener,
+    local: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    crate::db::migrate(&database.pool).await?;
+    if config.seed_catalog {
+        catalog::file::seed_if_empty(&database.pool).await?;
+    }
+    let secrets = Secrets::load(common)?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"))
+        .trim_end_matches('/')
+        .to_owned();
+    let state = AppState::new(
+        database.pool.clone(),
+        Settings {
+            public_url,
+            cors_origins: config.cors_allow_list(),
+            request_timeout: config.request_timeout(),
+            secrets,
+        },
+    );
+    tracing::info!("NextGenRDP listening on http://{local}");
+    web::serve(listener, web::router(state), config.shutdown_timeout()).await
+}

@@ -1,0 +1,55 @@
+//! The catalog: product categories, plans with their features, locations, and where each plan
+//! is sold. It lives in PostgreSQL; `file` moves it in and out as TOML.
+
+pub mod categories;
+pub mod file;
+pub mod locations;
+pub mod plan_features;
+pub mod plans;
+
+/// Colours a plan card may be themed with; the stylesheet has a rule for each.
+pub const THEME_COLORS: &[&str] =
+    &["sky", "indigo", "emerald", "amber", "rose", "violet", "slate", "teal", "orange"];
+
+/// A plan id or slug: `[a-z0-9-]`, 3 to 50 characters, like `rdp-starter-one`.
+pub fn is_valid_slug(text: &str) -> bool {
+    (3..=50).contains(&text.len())
+        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Formats rupees the way Pakistani shops print them: `Rs 12,500`.
+pub fn format_pkr(amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(ch);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    format!("Rs {sign}{grouped}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rupees_are_grouped_by_thousands() {
+        assert_eq!(format_pkr(0), "Rs 0");
+        assert_eq!(format_pkr(999), "Rs 999");
+        assert_eq!(format_pkr(2500), "Rs 2,500");
+        assert_eq!(format_pkr(1_234_567), "Rs 1,234,567");
+        assert_eq!(format_pkr(-1500), "Rs -1,500");
+    }
+
+    #[test]
+    fn slugs_are_lowercase_digits_and_dashes() {
+        assert!(is_valid_slug("rdp-starter-one"));
+        assert!(!is_valid_slug("ab"));
+        assert!(!is_valid_slug("RDP-starter"));
+        assert!(!is_valid_slug("rdp_starter"));
+        assert!(!is_valid_slug(&"a".repeat(51)));
+    }
+}

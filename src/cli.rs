@@ -1,0 +1,194 @@
+//! The `nextgenrdp` command line: clap definitions and what each command does.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::accounts::{self, Email, Role, users};
+use crate::catalog::file::CatalogFile;
+use crate::config::{CommonConfig, ServeConfig};
+use crate::db::{self, Database};
+
+/// NextGenRDP: sell Windows RDP and Linux VPS plans in PKR and run the business behind the sale.
+#[derive(Debug, Parser)]
+#[command(name = "nextgenrdp", version, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: CommonConfig,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (JSON API and pages). Applies pending migrations first.
+    Serve(ServeConfig),
+    /// Apply pending database migrations (idempotent).
+    Migrate,
+    /// Import or export the catalog (categories, locations, plans) as TOML.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Manage accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CatalogCommand {
+    /// Upsert the catalog from FILE; plans and locations missing from it are deactivated.
+    Import {
+        /// A catalog TOML file (see catalog/default.toml).
+        file: PathBuf,
+    },
+    /// Write the whole catalog as TOML to FILE, or to standard output.
+    Export {
+        /// Where to write; standard output when omitted.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account (verified). The password is read from standard input when it is not a
+    /// terminal, otherwise prompted for twice.
+    Create(CreateUser),
+}
+
+#[derive(Debug, Args)]
+pub struct CreateUser {
+    /// E-mail address (the login).
+    #[arg(long)]
+    pub email: String,
+    /// Full name.
+    #[arg(long)]
+    pub name: String,
+    /// Phone number.
+    #[arg(long)]
+    pub phone: Option<String>,
+    /// Make the account an operator (admin).
+    #[arg(long)]
+    pub admin: bool,
+}
+
+/// Runs the parsed command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
+        Command::Migrate => with_database(&cli.common, async |database: &Database| {
+            db::migrate(&database.pool).await?;
+            let applied = db::MIGRATOR.iter().count();
+            println!("database is up to date ({applied} migrations)");
+            Ok(())
+        })
+        .await,
+        Command::Catalog(CatalogCommand::Import { file }) => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let catalog = CatalogFile::parse(&text)
+                .with_context(|| format!("in {}", file.display()))?;
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let summary = catalog.import(&database.pool).await?;
+                println!("{summary}");
+                Ok(())
+            })
+            .await
+        }
+        Command::Catalog(CatalogCommand::Export { file }) => {
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let text = CatalogFile::export(&database.pool).await?.to_toml()?;
+                match file {
+                    Some(path) => std::fs::write(&path, text)
+                        .with_context(|| format!("writing {}", path.display()))?,
+                    None => print!("{text}"),
+                }
+                Ok(())
+            })
+            .await
+        }
+        Command::User(UserCommand::Create(args)) => {
+            let email = Email::parse(&args.email).map_err(|why| anyhow::anyhow!("--email {why}"))?;
+            let name = args.name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 100 {
+                bail!("--name must be 1 to 100 characters");
+            }
+            let password = read_password()?;
+            let hash = tokio::task::spawn_blocking(move || {
+                accounts::hash_password(&password, accounts::BCRYPT_COST)
+            })
+            .await??;
+            let role = if args.admin { Role::Admin } else { Role::Customer };
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let mut tx = database.pool.begin().await?;
+                if users::find_by_email(&mut *tx, email.as_str()).await?.is_some() {
+                    bail!("an account with e-mail {email} already exists");
+                }
+                let user = users::insert(
+                    &mut *tx,
+                    &users::NewUser {
+                        name: &name,
+                        email: email.as_str(),
+                        phone: args.phone.as_deref(),
+                        password_hash: &hash,
+                        role: role.as_str(),
+                    },
+                )
+                .await?;
+                users::mark_verified(&mut *tx, user.id).await?;
+                tx.commit().await?;
+                println!("created {} account {} for {}", role.as_str(), user.id, email);
+                Ok(())
+            })
+            .await
+        }
+    }
+}
+
+/// Opens the database, runs `work`, and closes it (stopping the embedded cluster) either way.
+async fn with_database(
+    common: &CommonConfig,
+    work: impl AsyncFnOnce(&Database) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let database = Database::open(common).await?;
+    let result = work(&database).await;
+    database.close().await;
+    result
+}
+
+/// Reads the new account's password: the first line of standard input when piped, otherwise a
+/// hidden prompt asked twice.
+fn read_password() -> anyhow::Result<String> {
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let second = rpassword::prompt_password("Repeat password: ")?;
+        if first != second {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text).context("reading the password from stdin")?;
+        text.lines().next().unwrap_or("").to_owned()
+    };
+    let length = password.chars().count();
+    if !(8..=128).contains(&length) {
+        bail!("the password must be 8 to 128 characters");
+    }
+    Ok(password)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_cli() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,248 @@
+//! Configuration: one typed struct read from flags and environment variables (clap `env`), and
+//! the secrets the product needs, which never print.
+//!
+//! Secrets: in development a missing token-signing key or credential-encryption key is generated
+//! once and kept in `<data-dir>/secrets` (0600); with `NEXTGENRDP_ENV=production` a missing
+//! secret stops start-up, because a key that silently changes logs everybody out and makes stored
+//! service passwords unreadable.
+
+use std::fmt;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, ValueEnum};
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+/// Where the process runs: development generates what is missing, production refuses to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Environment {
+    Development,
+    Production,
+}
+
+/// How logs are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Settings every command shares: where the data lives and which database to use.
+#[derive(Args, Clone, Debug)]
+pub struct CommonConfig {
+    /// PostgreSQL URL. Without it, a private PostgreSQL cluster runs in <data-dir>/postgres.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<SecretString>,
+
+    /// Directory for the embedded database, generated secrets, mail files and backups.
+    #[arg(long, env = "NEXTGENRDP_DATA_DIR", default_value = "./var", global = true)]
+    pub data_dir: PathBuf,
+
+    /// development (generates missing secrets) or production (requires them).
+    #[arg(long = "env", env = "NEXTGENRDP_ENV", value_enum, default_value = "development", global = true)]
+    pub environment: Environment,
+
+    /// Log format.
+    #[arg(long, env = "NEXTGENRDP_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    pub log_format: LogFormat,
+
+    /// Maximum connections in the database pool.
+    #[arg(long, env = "NEXTGENRDP_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    pub db_max_connections: u32,
+
+    /// Queries slower than this many milliseconds are logged with their label.
+    #[arg(long, env = "NEXTGENRDP_SLOW_QUERY_MS", default_value_t = 250, global = true)]
+    pub slow_query_ms: u64,
+}
+
+/// Settings of the web server.
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "NEXTGENRDP_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// The address customers reach the shop at; used in e-mailed links.
+    #[arg(long, env = "NEXTGENRDP_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Comma-separated origins allowed to call the API from a browser (CORS), e.g.
+    /// https://shop.example.pk. Empty: no cross-origin access.
+    #[arg(long, env = "NEXTGENRDP_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    pub cors_origins: Vec<String>,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c.
+    #[arg(long, env = "NEXTGENRDP_SHUTDOWN_TIMEOUT_SECS", default_value_t = 20)]
+    pub shutdown_timeout_secs: u64,
+
+    /// Seconds one request may take before it is answered 408.
+    #[arg(long, env = "NEXTGENRDP_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+
+    /// Load the bundled default catalog when the database has no plans yet.
+    #[arg(long, env = "NEXTGENRDP_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]
+    pub seed_catalog: bool,
+}
+
+impl ServeConfig {
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_secs(self.shutdown_timeout_secs)
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The CORS allow-list without blanks.
+    pub fn cors_allow_list(&self) -> Vec<String> {
+        self.cors_origins
+            .iter()
+            .map(|o| o.trim().trim_end_matches('/').to_owned())
+            .filter(|o| !o.is_empty())
+            .collect()
+    }
+}
+
+/// A 32-byte key that never appears in logs or `Debug` output.
+pub struct Key(SecretBox<[u8; 32]>);
+
+impl Key {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(SecretBox::new(Box::new(bytes)))
+    }
+
+    pub fn expose(&self) -> &[u8; 32] {
+        self.0.expose_secret()
+    }
+
+    /// Parses 64 hex characters.
+    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
+        let bytes = hex::decode(text.trim()).context("the key is not hexadecimal")?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("the key must be 32 bytes (64 hex characters)"))?;
+        Ok(Self::from_bytes(bytes))
+    }
+}
+
+impl fmt::Debug for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Key([REDACTED])")
+    }
+}
+
+/// The secrets of a running node.
+#[derive(Debug)]
+pub struct Secrets {
+    /// Signs access tokens (JWT, HS256).
+    pub token_signing_key: Key,
+    /// Encrypts service credentials at rest (AES-256-GCM).
+    pub credential_key: Key,
+}
+
+/// One secret: its environment variable and its file name in `<data-dir>/secrets`.
+struct SecretSpec {
+    env: &'static str,
+    file: &'static str,
+}
+
+const TOKEN_SIGNING_KEY: SecretSpec =
+    SecretSpec { env: "NEXTGENRDP_TOKEN_SIGNING_KEY", file: "token_signing_key" };
+const CREDENTIAL_KEY: SecretSpec =
+    SecretSpec { env: "NEXTGENRDP_CREDENTIAL_KEY", file: "credential_key" };
+
+impl Secrets {
+    /// Reads the secrets from the environment, else from `<data-dir>/secrets`; in development
+    /// generates the missing ones there, in production refuses to start without them.
+    pub fn load(common: &CommonConfig) -> anyhow::Result<Self> {
+        let dir = common.data_dir.join("secrets");
+        Ok(Self {
+            token_signing_key: load_key(&TOKEN_SIGNING_KEY, &dir, common.environment)?,
+            credential_key: load_key(&CREDENTIAL_KEY, &dir, common.environment)?,
+        })
+    }
+}
+
+fn load_key(spec: &SecretSpec, dir: &Path, env: Environment) -> anyhow::Result<Key> {
+    if let Ok(value) = std::env::var(spec.env) {
+        return Key::from_hex(&value).with_context(|| format!("{} is not valid", spec.env));
+    }
+    let path = dir.join(spec.file);
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Key::from_hex(&text).with_context(|| format!("{} is not valid", path.display()));
+    }
+    if env == Environment::Production {
+        bail!(
+            "{} is not set and {} does not exist; in production every secret must be provided \
+             (generate one with: openssl rand -hex 32)",
+            spec.env,
+            path.display()
+        );
+    }
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).context("the operating system gave no random bytes")?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("restricting {}", dir.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(hex::encode(bytes).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
+    tracing::info!(path = %path.display(), "generated {} for development", spec.env);
+    Ok(Key::from_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn common(dir: &Path, environment: Environment) -> CommonConfig {
+        CommonConfig {
+            database_url: None,
+            data_dir: dir.to_path_buf(),
+            environment,
+            log_format: LogFormat::Pretty,
+            db_max_connections: 5,
+            slow_query_ms: 250,
+        }
+    }
+
+    #[test]
+    fn development_generates_missing_secrets_once_with_private_permissions() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Secrets::load(&common(dir.path(), Environment::Development)).unwrap();
+        let again = Secrets::load(&common(dir.path(), Environment::Development)).unwrap();
+        assert_eq!(first.token_signing_key.expose(), again.token_signing_key.expose());
+        assert_ne!(first.token_signing_key.expose(), first.credential_key.expose());
+        let mode = std::fs::metadata(dir.path().join("secrets/credential_key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn production_refuses_to_start_without_its_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = Secrets::load(&common(dir.path(), Environment::Production)).unwrap_err();
+        assert!(err.to_string().contains("NEXTGENRDP_TOKEN_SIGNING_KEY"), "{err}");
+        assert!(!dir.path().join("secrets").exists());
+    }
+
+    #[test]
+    fn keys_never_print() {
+        let key = Key::from_bytes([7; 32]);
+        assert_eq!(format!("{key:?}"), "Key([REDACTED])");
+    }
+}

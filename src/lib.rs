@@ -1,0 +1,16 @@
+//! NextGenRDP: sells Windows RDP and Linux VPS plans priced in PKR and runs the business behind
+//! the sale. One library, driven by the `nextgenrdp` binary (web server, worker, CLI).
+
+pub mod accounts;
+pub mod app;
+pub mod audit;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod jobs;
+pub mod orders;
+pub mod services;
+pub mod telemetry;
+pub mod web;

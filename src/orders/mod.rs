@@ -1,0 +1,1 @@
+//! Orders and billing: orders, their items and promo codes.

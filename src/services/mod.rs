@@ -1,0 +1,1 @@
+//! Services: the servers customers bought, and their logs.

@@ -1,0 +1,233 @@
+//! The HTTP shell: the router, its middleware stack (request ids, tracing, compression, CORS,
+//! timeouts, security headers, one error shape), health probes and graceful shutdown.
+
+pub mod assets;
+pub mod pages;
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::error::{AppError, ErrorReport, Problem};
+
+static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Content-Security-Policy of every page: our own scripts and styles only, no inline script,
+/// never framed.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
+     base-uri 'self'; frame-ancestors 'none'; object-src 'none'";
+
+/// The whole application router with its middleware.
+pub fn router(state: AppState) -> Router {
+    let cors = cors_layer(&state.settings.cors_origins);
+    let timeout = state.settings.request_timeout;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .merge(assets::router())
+        .merge(pages::router())
+        .nest("/api/v1", api_router())
+        .fallback(not_found)
+        .layer(middleware::from_fn(uniform_errors))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
+                        let request_id = request
+                            .headers()
+                            .get(&REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("-");
+                        tracing::info_span!(
+                            "request",
+                            request.id = %request_id,
+                            method = %request.method(),
+                            path = %request.uri().path(),
+                        )
+                    }),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+                .layer(middleware::from_fn(log_errors))
+                .layer(CompressionLayer::new())
+                .layer(cors)
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(security_header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
+                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
+        )
+        .with_state(state)
+}
+
+/// The JSON API under `/api/v1`; each domain adds its routes here.
+fn api_router() -> Router<AppState> {
+    Router::new().route("/", get(api_index))
+}
+
+fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// Lets the shop's existing JavaScript front end (on the listed origins) call the API.
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> =
+        origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([REQUEST_ID.clone()])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
+}
+
+/// `/healthz`: the process is up (no dependency checked).
+async fn healthz() -> impl IntoResponse {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `/readyz`: the database answers and has every migration this binary knows; else 503.
+async fn readyz(State(state): State<AppState>) -> Response {
+    match crate::db::check_ready(&state.db).await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(reason) => {
+            tracing::warn!("not ready: {reason}");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({ "status": "unavailable", "reason": reason.to_string() })),
+            )
+                .into_response()
+        }
+    }
+}
+
+async fn api_index() -> impl IntoResponse {
+    Json(json!({
+        "name": "NextGenRDP API",
+        "version": env!("CARGO_PKG_VERSION"),
+    }))
+}
+
+async fn not_found(request: Request) -> AppError {
+    if request.uri().path().starts_with("/api/") {
+        AppError::NotFound("endpoint")
+    } else {
+        AppError::NotFound("page")
+    }
+}
+
+/// Logs each failed request once, inside its request span: 5xx with the cause (the client only
+/// gets an opaque body), 4xx briefly.
+async fn log_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if let Some(ErrorReport(err)) = response.extensions().get::<ErrorReport>() {
+        if response.status().is_server_error() {
+            tracing::error!(error = ?err, "request failed: {err:#}");
+        } else {
+            tracing::debug!(status = response.status().as_u16(), "request refused: {err}");
+        }
+    }
+    response
+}
+
+/// One error shape everywhere: under `/api/` every 4xx/5xx is problem+json (including the
+/// framework's own rejections and 404/405s); elsewhere it becomes the HTML error page.
+async fn uniform_errors(request: Request, next: Next) -> Response {
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let report = response.extensions().get::<ErrorReport>().cloned();
+    if is_api {
+        if report.is_some() {
+            return response;
+        }
+        // A rejection from axum itself (bad JSON, wrong method): keep its status and words.
+        let (parts, body) = response.into_parts();
+        let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        let detail = String::from_utf8_lossy(&text).trim().to_owned();
+        let detail = if detail.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_lowercase()
+        } else {
+            detail
+        };
+        let mut problem = Problem::new(status, detail).into_response();
+        if let Some(allow) = parts.headers.get(header::ALLOW) {
+            problem.headers_mut().insert(header::ALLOW, allow.clone());
+        }
+        return problem;
+    }
+    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        v.to_str().is_ok_and(|v| v.starts_with("text/html"))
+    }) {
+        return response;
+    }
+    let message = match &report {
+        Some(ErrorReport(err)) => err.problem().detail,
+        None => status.canonical_reason().unwrap_or("Error").to_owned(),
+    };
+    pages::error_page(status, &message)
+}
+
+/// Serves until SIGTERM or ctrl-c, then gives in-flight requests `drain` to finish.
+pub async fn serve(listener: TcpListener, app: Router, drain: Duration) -> anyhow::Result<()> {
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining requests for up to {}s", drain.as_secs());
+        let _ = signalled_tx.send(());
+    });
+    let server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = server => result.map_err(Into::into),
+        () = async {
+            let _ = signalled_rx.await;
+            tokio::time::sleep(drain).await;
+        } => {
+            tracing::warn!("drain timeout reached; closing the remaining connections");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,1 @@
+// NextGenRDP: small progressive enhancements. Every page works without this file.
