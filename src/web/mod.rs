@@ -180,9 +180,15 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
         }
         return problem;
     }
-    if response.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
-        v.to_str().is_ok_and(|v| v.starts_with("text/html"))
-    }) {
+    // A page that rendered its own error, or a probe answering JSON on purpose, stays as it is.
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("text/html")
+        || (report.is_none() && content_type.starts_with("application/json"))
+    {
         return response;
     }
     let message = match &report {

@@ -1,0 +1,1 @@
+//! Real Chromium over WebDriver (being written).

@@ -1,0 +1,1 @@
+//! The real `nextgenrdp` binary: its commands against a test database.

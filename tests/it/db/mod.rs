@@ -1,0 +1,27 @@
+//! Repository tests: every function against a real, freshly migrated PostgreSQL database.
+
+mod catalog;
+mod constraints;
+mod migrations;
+mod sessions;
+mod tokens;
+mod users;
+
+use nextgenrdp::accounts::users::{NewUser, User};
+use sqlx::PgPool;
+
+/// Inserts a customer with the given e-mail.
+pub async fn customer(db: &PgPool, email: &str) -> User {
+    nextgenrdp::accounts::users::insert(
+        db,
+        &NewUser {
+            name: "Ayesha Khan",
+            email,
+            phone: Some("+923001234567"),
+            password_hash: "$2b$04$abcdefghijklmnopqrstuuS1BfBFOKr3hNq0T4WFd8vd1uBrqWG.O",
+            role: "customer",
+        },
+    )
+    .await
+    .unwrap()
+}

@@ -1,0 +1,132 @@
+//! The HTTP shell through the real router: probes, error shapes, headers, the home page.
+
+use axum::http::{Method, StatusCode};
+use sqlx::PgPool;
+
+use crate::helpers::TestApp;
+
+#[sqlx::test]
+async fn healthz_and_readyz_answer_ok_on_a_migrated_database(db: PgPool) {
+    let app = TestApp::new(db);
+    let health = app.get("/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    assert_eq!(health.json()["status"], "ok");
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
+}
+
+#[sqlx::test(migrations = false)]
+async fn readyz_is_503_while_migrations_are_pending(db: PgPool) {
+    let app = TestApp::new(db);
+    let ready = app.get("/readyz").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(ready.json()["reason"].as_str().unwrap().contains("migration"));
+    assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn readyz_is_503_when_the_database_is_gone(db: PgPool) {
+    let app = TestApp::new(db.clone());
+    db.close().await;
+    assert_eq!(app.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[sqlx::test]
+async fn api_errors_are_problem_details(db: PgPool) {
+    let app = TestApp::new(db);
+    let missing = app.get("/api/v1/no-such-thing").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert_eq!(missing.header("content-type"), "application/problem+json");
+    let problem = missing.json();
+    assert_eq!(problem["status"], 404);
+    assert_eq!(problem["title"], "Not Found");
+    assert!(problem["detail"].is_string());
+
+    let wrong_method = app.send_json(Method::DELETE, "/api/v1", &serde_json::json!({})).await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong_method.header("content-type"), "application/problem+json");
+    assert_eq!(wrong_method.json()["status"], 405);
+}
+
+#[sqlx::test]
+async fn page_errors_are_html_pages(db: PgPool) {
+    let app = TestApp::new(db);
+    let missing = app.get("/no-such-page").await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    assert!(missing.header("content-type").starts_with("text/html"));
+    assert!(missing.text().contains("page not found"));
+}
+
+#[sqlx::test]
+async fn responses_carry_a_request_id_and_security_headers(db: PgPool) {
+    let app = TestApp::new(db);
+    let response = app.get("/healthz").await;
+    assert_eq!(response.header("x-request-id").len(), 36, "a UUID");
+    assert_eq!(response.header("x-frame-options"), "DENY");
+    assert_eq!(response.header("x-content-type-options"), "nosniff");
+    let csp = response.header("content-security-policy");
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+}
+
+#[sqlx::test]
+async fn cors_allows_only_the_listed_origins(db: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::new(db);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/v1")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let allowed = app.request(preflight("https://shop.example.pk")).await;
+    assert_eq!(allowed.header("access-control-allow-origin"), "https://shop.example.pk");
+    let refused = app.request(preflight("https://evil.example.com")).await;
+    assert_eq!(refused.header("access-control-allow-origin"), "");
+}
+
+#[sqlx::test]
+async fn responses_are_compressed_when_the_client_accepts_it(db: PgPool) {
+    use axum::body::Body;
+    use axum::http::Request;
+    let app = TestApp::with_default_catalog(db).await;
+    let response = app
+        .request(Request::get("/").header("accept-encoding", "gzip").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(response.header("content-encoding"), "gzip");
+}
+
+#[sqlx::test]
+async fn the_home_page_lists_the_catalog_from_the_database(db: PgPool) {
+    let app = TestApp::with_default_catalog(db.clone()).await;
+    let page = app.get("/").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    for plan in nextgenrdp::catalog::plans::list_active(&db, None).await.unwrap() {
+        assert!(html.contains(&plan.name), "{} missing", plan.name);
+        assert!(html.contains(&format!("/plans/{}", plan.id)));
+    }
+    assert!(html.contains("Rs 2,500"));
+
+    // an edit in the database shows at once; a deactivated plan disappears
+    sqlx::query("update plans set price_pkr = 2750 where id = 'rdp-starter-one'").execute(&db).await.unwrap();
+    nextgenrdp::catalog::plans::set_active(&db, "vps-power-four", false).await.unwrap();
+    let html = app.get("/").await.text();
+    assert!(html.contains("Rs 2,750"));
+    assert!(!html.contains("/plans/vps-power-four"));
+}
+
+#[sqlx::test]
+async fn static_assets_are_served_with_hashed_names_and_long_caching(db: PgPool) {
+    let app = TestApp::new(db);
+    let url = nextgenrdp::web::assets::url("app.css");
+    assert!(url.starts_with("/static/app-") && url.ends_with(".css"), "{url}");
+    let css = app.get(&url).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.header("content-type").starts_with("text/css"));
+    assert!(css.header("cache-control").contains("immutable"));
+    assert_eq!(app.get("/static/nope.css").await.status, StatusCode::NOT_FOUND);
+}

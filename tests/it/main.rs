@@ -1,0 +1,10 @@
+//! The integration suite: one binary, files mirroring the code (`db/` the repositories, `http`
+//! the routes, `cli` the real binary, `browser` real Chromium). Each database test gets a
+//! fresh, migrated database from `#[sqlx::test]` (DATABASE_URL names the server; see
+//! scripts/test).
+
+mod browser;
+mod cli;
+mod db;
+mod helpers;
+mod http;
