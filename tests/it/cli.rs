@@ -1,1 +1,138 @@
-//! The real `nextgenrdp` binary: its commands against a test database.
+//! The real `nextgenrdp` binary: every command, run as an operator would run it.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use sqlx::PgPool;
+
+use crate::helpers::{binary, database_url_for};
+
+/// Runs the binary with `args` on the test database, feeding `stdin`.
+fn run(db: &PgPool, args: &[&str], stdin: &str) -> Output {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args(args)
+        .env("DATABASE_URL", database_url_for(db))
+        .env("NEXTGENRDP_DATA_DIR", data_dir.path())
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn every_command_has_help() {
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["catalog", "--help"],
+        vec!["catalog", "import", "--help"],
+        vec!["catalog", "export", "--help"],
+        vec!["user", "--help"],
+        vec!["user", "create", "--help"],
+    ] {
+        let output = Command::new(binary()).args(&args).output().unwrap();
+        assert!(output.status.success(), "{args:?}");
+        let text = stdout(&output);
+        assert!(text.contains("Usage: nextgenrdp"), "{args:?}: {text}");
+    }
+    let serve = Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    let text = stdout(&serve);
+    for flag in ["--listen", "--data-dir", "NEXTGENRDP_LISTEN", "NEXTGENRDP_DATA_DIR", "DATABASE_URL"] {
+        assert!(text.contains(flag), "serve --help lacks {flag}");
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn migrate_applies_everything_and_is_idempotent(db: PgPool) {
+    for _ in 0..2 {
+        let output = run(&db, &["migrate"], "");
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(stdout(&output).contains("up to date"));
+    }
+    nextgenrdp::db::check_ready(&db).await.unwrap();
+}
+
+#[sqlx::test]
+async fn catalog_import_then_export_round_trips_through_the_binary(db: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let default = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog/default.toml");
+    let output = run(&db, &["catalog", "import", default], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("8 plans imported"), "{}", stdout(&output));
+
+    let first = dir.path().join("first.toml");
+    let output = run(&db, &["catalog", "export", first.to_str().unwrap()], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = run(&db, &["catalog", "import", first.to_str().unwrap()], "");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let to_stdout = run(&db, &["catalog", "export"], "");
+    assert_eq!(stdout(&to_stdout), std::fs::read_to_string(&first).unwrap());
+    assert_eq!(nextgenrdp::catalog::plans::count(&db).await.unwrap(), 8);
+}
+
+#[sqlx::test]
+async fn a_bad_catalog_file_is_refused_naming_the_problem_and_writes_nothing(db: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    let text = nextgenrdp::catalog::file::DEFAULT_CATALOG.replace("price_pkr = 4500", "price_pkr = -4500");
+    std::fs::write(&bad, text).unwrap();
+    let output = run(&db, &["catalog", "import", bad.to_str().unwrap()], "");
+    assert!(!output.status.success());
+    let err = stderr(&output);
+    assert!(err.contains("rdp-business-two") && err.contains("price_pkr"), "{err}");
+    assert_eq!(nextgenrdp::catalog::plans::count(&db).await.unwrap(), 0);
+
+    let output = run(&db, &["catalog", "import", "/no/such/file.toml"], "");
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("/no/such/file.toml"));
+}
+
+#[sqlx::test]
+async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: PgPool) {
+    let output = run(
+        &db,
+        &["user", "create", "--email", "Owner@NextGenRDP.pk", "--name", "Shop Owner", "--admin"],
+        "s3cret-passphrase\n",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("created admin account"));
+    let user = nextgenrdp::accounts::users::find_by_email(&db, "owner@nextgenrdp.pk").await.unwrap().unwrap();
+    assert_eq!(user.email, "owner@nextgenrdp.pk", "stored normalised");
+    assert!(user.is_admin());
+    assert!(user.is_verified());
+    assert!(user.password_hash.starts_with("$2b$12$"), "bcrypt cost 12");
+    assert!(nextgenrdp::accounts::verify_password("s3cret-passphrase", &user.password_hash));
+
+    let again = run(&db, &["user", "create", "--email", "owner@nextgenrdp.pk", "--name", "Again"], "another-pass\n");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already exists"));
+}
+
+#[sqlx::test]
+async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
+    let cases: [(&[&str], &str, &str); 3] = [
+        (&["user", "create", "--email", "not-an-email", "--name", "X Y"], "long-enough-pw\n", "--email"),
+        (&["user", "create", "--email", "a@b.pk", "--name", "   "], "long-enough-pw\n", "--name"),
+        (&["user", "create", "--email", "a@b.pk", "--name", "Ali"], "short\n", "8 to 128"),
+    ];
+    for (args, stdin, expected) in cases {
+        let output = run(&db, args, stdin);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+    }
+    assert_eq!(nextgenrdp::accounts::users::count(&db, None).await.unwrap(), 0);
+}
