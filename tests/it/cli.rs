@@ -136,3 +136,81 @@ async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
     }
     assert_eq!(nextgenrdp::accounts::users::count(&db, None).await.unwrap(), 0);
 }
+
+/// A free TCP port on loopback.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `url` answers 200, or panics after 60 s with the server's log.
+async fn wait_until_up(url: &str, log: &std::path::Path) {
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        if let Ok(response) = client.get(url).send().await
+            && response.status() == 200
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} never answered; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+}
+
+/// Sends SIGTERM and waits for the process to exit.
+fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("the server did not stop within 30 s of SIGTERM");
+}
+
+#[tokio::test]
+async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default_catalog() {
+    // Under /tmp: when the tests run as root, the cluster runs as an unprivileged user who must
+    // be able to reach the directory.
+    let data_dir = tempfile::Builder::new().prefix("ngr-serve").tempdir_in("/tmp").unwrap();
+    let log_path = data_dir.path().join("serve.log");
+    let port = free_port();
+    let start = || {
+        Command::new(binary())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .env_remove("DATABASE_URL")
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let base = format!("http://127.0.0.1:{port}");
+
+    let mut server = start();
+    wait_until_up(&format!("{base}/healthz"), &log_path).await;
+    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
+    let home = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+    assert!(home.contains("RDP Starter") && home.contains("VPS Nano"), "default catalog missing");
+    assert!(data_dir.path().join("postgres/PG_VERSION").exists());
+    assert!(data_dir.path().join("secrets/token_signing_key").exists());
+    let status = terminate(&mut server);
+    assert!(status.success(), "exit status {status}");
+    assert!(
+        !data_dir.path().join("postgres/postmaster.pid").exists(),
+        "the embedded PostgreSQL was left running"
+    );
+
+    // The second start reuses the cluster and its data (the catalog is not loaded twice).
+    let mut server = start();
+    wait_until_up(&format!("{base}/healthz"), &log_path).await;
+    let home = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+    assert!(home.contains("RDP Starter"));
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(!log.contains("loaded the default catalog"), "catalog loaded again:\n{log}");
+    assert!(terminate(&mut server).success());
+}

@@ -101,19 +101,20 @@ async fn responses_are_compressed_when_the_client_accepts_it(db: PgPool) {
 
 #[sqlx::test]
 async fn the_home_page_lists_the_catalog_from_the_database(db: PgPool) {
-    let app = TestApp::with_default_catalog(db.clone()).await;
+    let app = TestApp::with_default_catalog(db).await;
+    let db = &app.db;
     let page = app.get("/").await;
     assert_eq!(page.status, StatusCode::OK);
     let html = page.text();
-    for plan in nextgenrdp::catalog::plans::list_active(&db, None).await.unwrap() {
+    for plan in nextgenrdp::catalog::plans::list_active(db, None).await.unwrap() {
         assert!(html.contains(&plan.name), "{} missing", plan.name);
         assert!(html.contains(&format!("/plans/{}", plan.id)));
     }
     assert!(html.contains("Rs 2,500"));
 
     // an edit in the database shows at once; a deactivated plan disappears
-    sqlx::query("update plans set price_pkr = 2750 where id = 'rdp-starter-one'").execute(&db).await.unwrap();
-    nextgenrdp::catalog::plans::set_active(&db, "vps-power-four", false).await.unwrap();
+    sqlx::query("update plans set price_pkr = 2750 where id = 'rdp-starter-one'").execute(db).await.unwrap();
+    nextgenrdp::catalog::plans::set_active(db, "vps-power-four", false).await.unwrap();
     let html = app.get("/").await.text();
     assert!(html.contains("Rs 2,750"));
     assert!(!html.contains("/plans/vps-power-four"));

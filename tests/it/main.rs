@@ -6,5 +6,6 @@
 mod browser;
 mod cli;
 mod db;
+mod embedded;
 mod helpers;
 mod http;
