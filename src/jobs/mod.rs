@@ -1,1 +1,258 @@
 //! Durable background jobs.
+//!
+//! Repository of the `jobs` table, the queue the worker runs. A job is enqueued — in the same
+//! transaction as the business write that needs it, so it exists exactly when that write does —
+//! with a `kind` (what to run), a JSON `payload` and optionally a `dedupe_key` (a job enqueued
+//! twice with the same key is one job). Enqueuing also sends `NOTIFY nextgenrdp_jobs` with the
+//! kind as payload (delivered at commit), so an idle worker wakes at once instead of at its next
+//! poll.
+//!
+//! Workers [`claim`] ready jobs with `FOR UPDATE SKIP LOCKED`, so any number of them run each
+//! job once; a claimed job is `running` until [`complete`]d or [`fail`]ed (back to `queued` at a
+//! later `run_at`, or `failed` for good). A worker that dies leaves its jobs `running`:
+//! [`reclaim_stale`] puts those whose lock is too old back in the queue.
+//!
+//! Statuses: `queued` → `running` → `succeeded` | `failed` (or `queued` again to retry).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// The channel `enqueue` notifies, with the job's kind as payload.
+pub const NOTIFY_CHANNEL: &str = "nextgenrdp_jobs";
+
+/// A row of `jobs`.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub status: String,
+    pub dedupe_key: Option<String>,
+    /// How many times it has been claimed (the current run included).
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub locked_at: Option<DateTime<Utc>>,
+    pub locked_by: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`Job`], for `concat!` into each statement.
+macro_rules! job_columns {
+    () => {
+        "id, kind, payload, status, dedupe_key, attempts, max_attempts, run_at, locked_at, \
+         locked_by, last_error, created_at, updated_at, finished_at"
+    };
+}
+
+/// Queues a job to run at `run_at` (now when `None`) and notifies [`NOTIFY_CHANNEL`]. Returns
+/// its id, or `None` when a job with the same `dedupe_key` already exists (whatever its status):
+/// then nothing is queued and nobody is notified.
+pub async fn enqueue(
+    db: impl PgExecutor<'_>,
+    kind: &str,
+    payload: &serde_json::Value,
+    dedupe_key: Option<&str>,
+    run_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<Option<i64>> {
+    timed(
+        "jobs.enqueue",
+        sqlx::query_scalar(
+            "with inserted as (
+                 insert into jobs (kind, payload, dedupe_key, run_at)
+                 values ($1, $2, $3, coalesce($4, now()))
+                 on conflict (dedupe_key) do nothing
+                 returning id
+             )
+             select inserted.id
+             from inserted
+             cross join lateral (
+                 select pg_notify('nextgenrdp_jobs', $1) where inserted.id is not null
+             ) as notified",
+        )
+        .bind(kind)
+        .bind(payload)
+        .bind(dedupe_key)
+        .bind(run_at)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<Option<Job>> {
+    timed(
+        "jobs.find",
+        sqlx::query_as(concat!(
+            "select ",
+            job_columns!(),
+            " from jobs where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Claims up to `limit` ready jobs (queued, `run_at` reached), of the given kinds or of any kind
+/// when `kinds` is `None`, oldest `run_at` first: each becomes `running`, locked by `worker`,
+/// with one more attempt. Jobs another worker is claiming are skipped, never waited for, so
+/// concurrent claimers never get the same job.
+pub async fn claim(
+    db: impl PgExecutor<'_>,
+    worker: &str,
+    kinds: Option<&[String]>,
+    limit: i64,
+) -> sqlx::Result<Vec<Job>> {
+    timed(
+        "jobs.claim",
+        sqlx::query_as(concat!(
+            "with ready as (
+                 select id from jobs
+                 where status = 'queued' and run_at <= now()
+                   and ($2::text[] is null or kind = any($2))
+                 order by run_at, id
+                 limit $3
+                 for update skip locked
+             ), claimed as (
+                 update jobs
+                 set status = 'running', locked_at = now(), locked_by = $1,
+                     attempts = attempts + 1
+                 where id in (select id from ready)
+                 returning ",
+            job_columns!(),
+            "
+             )
+             select ",
+            job_columns!(),
+            " from claimed order by run_at, id"
+        ))
+        .bind(worker)
+        .bind(kinds)
+        .bind(limit)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// Marks a running job succeeded; false when it is not running.
+pub async fn complete(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done = timed(
+        "jobs.complete",
+        sqlx::query(
+            "update jobs set status = 'succeeded', finished_at = now()
+             where id = $1 and status = 'running'",
+        )
+        .bind(id)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records a running job's failure: with `retry_at` it is queued again to run then; without, it
+/// is `failed` for good. False when it is not running. Whether to retry (see `attempts` and
+/// `max_attempts`) is the worker's decision.
+pub async fn fail(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    error: &str,
+    retry_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "jobs.fail",
+        sqlx::query(
+            "update jobs
+             set last_error = $2,
+                 status = case when $3::timestamptz is null then 'failed' else 'queued' end,
+                 run_at = coalesce($3, run_at),
+                 finished_at = case when $3::timestamptz is null then now() end,
+                 locked_at = null, locked_by = null
+             where id = $1 and status = 'running'",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(retry_at)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Puts a failed job back in the queue to run now (an operator's retry); its attempts are kept.
+/// False when it is not failed.
+pub async fn retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
+    let done = timed(
+        "jobs.retry",
+        sqlx::query(
+            "update jobs set status = 'queued', run_at = now(), finished_at = null
+             where id = $1 and status = 'failed'",
+        )
+        .bind(id)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A page of jobs, newest first, optionally of one status.
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Job>> {
+    timed(
+        "jobs.list",
+        sqlx::query_as(concat!(
+            "select ",
+            job_columns!(),
+            " from jobs where $1::text is null or status = $1
+             order by id desc
+             limit $2 offset $3"
+        ))
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// How many jobs are in each status (statuses with none are absent), by status.
+pub async fn count_by_status(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, i64)>> {
+    timed(
+        "jobs.count_by_status",
+        sqlx::query_as("select status, count(*) from jobs group by status order by status")
+            .fetch_all(db),
+    )
+    .await
+}
+
+/// Puts back in the queue the running jobs locked before `older_than` (their worker died or
+/// hung), noting it in `last_error`. Returns how many.
+pub async fn reclaim_stale(
+    db: impl PgExecutor<'_>,
+    older_than: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    let done = timed(
+        "jobs.reclaim_stale",
+        sqlx::query(
+            "update jobs
+             set status = 'queued',
+                 last_error = 'lock held by ' || coalesce(locked_by, 'unknown worker')
+                              || ' since ' || locked_at || ' expired',
+                 locked_at = null, locked_by = null
+             where status = 'running' and locked_at < $1",
+        )
+        .bind(older_than)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected())
+}

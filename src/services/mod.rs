@@ -1,1 +1,80 @@
 //! Services: the servers customers bought, and their logs.
+//!
+//! [`ServiceStatus`] is a service's life; [`services`] holds the SQL of the `services` table
+//! (with status changes guarded by the status they leave) and [`logs`] that of `service_logs`.
+
+pub mod logs;
+// `services::services` mirrors the table name, as every repository module here does.
+#[allow(clippy::module_inception)]
+pub mod services;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a service is in its life: being provisioned, running, suspended (unpaid renewal, abuse),
+/// terminated for good, or failed to provision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceStatus {
+    Provisioning,
+    Active,
+    Suspended,
+    Terminated,
+    Failed,
+}
+
+impl ServiceStatus {
+    /// Every status.
+    pub const ALL: [Self; 5] = [
+        Self::Provisioning,
+        Self::Active,
+        Self::Suspended,
+        Self::Terminated,
+        Self::Failed,
+    ];
+
+    /// The spelling stored in `services.status`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Provisioning => "provisioning",
+            Self::Active => "active",
+            Self::Suspended => "suspended",
+            Self::Terminated => "terminated",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for ServiceStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| format!("unknown service status {text:?}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_round_trip_through_their_spelling() {
+        for status in ServiceStatus::ALL {
+            assert_eq!(status.as_str().parse::<ServiceStatus>(), Ok(status));
+            assert_eq!(status.to_string(), status.as_str());
+            let json = serde_json::to_string(&status).unwrap();
+            assert_eq!(json, format!("\"{}\"", status.as_str()));
+        }
+        assert_eq!("suspended".parse(), Ok(ServiceStatus::Suspended));
+        assert!("Active".parse::<ServiceStatus>().is_err());
+        assert!("deleted".parse::<ServiceStatus>().is_err());
+    }
+}

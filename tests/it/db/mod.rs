@@ -1,8 +1,13 @@
 //! Repository tests: every function against a real, freshly migrated PostgreSQL database.
 
+mod audit;
 mod catalog;
 mod constraints;
+mod jobs;
 mod migrations;
+mod orders;
+mod promo_codes;
+mod services;
 mod sessions;
 mod tokens;
 mod users;

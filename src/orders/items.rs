@@ -1,0 +1,114 @@
+//! Repository of `order_items`: what an order bought — a plan, in a location, for some months,
+//! at the price of the day — and, once provisioned, the period it runs.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// A row of `order_items`. `price_at_order_pkr` is the unit price when ordered, whatever the
+/// plan costs today.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct OrderItem {
+    pub id: i32,
+    pub order_id: Option<i32>,
+    pub plan_id: Option<String>,
+    pub location_id: Option<i32>,
+    pub quantity: i32,
+    pub price_at_order_pkr: i32,
+    pub validity_months: i32,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+}
+
+/// What a new order item records.
+#[derive(Clone, Debug)]
+pub struct NewOrderItem<'a> {
+    pub order_id: i32,
+    pub plan_id: &'a str,
+    pub location_id: i32,
+    pub quantity: i32,
+    pub price_at_order_pkr: i32,
+    pub validity_months: i32,
+}
+
+/// The columns of [`OrderItem`], for `concat!` into each statement.
+macro_rules! item_columns {
+    () => {
+        "id, order_id, plan_id, location_id, quantity, price_at_order_pkr, validity_months, \
+         start_date, end_date"
+    };
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrderItem<'_>) -> sqlx::Result<OrderItem> {
+    timed(
+        "order_items.insert",
+        sqlx::query_as(concat!(
+            "insert into order_items (order_id, plan_id, location_id, quantity,
+                                      price_at_order_pkr, validity_months)
+             values ($1, $2, $3, $4, $5, $6) returning ",
+            item_columns!()
+        ))
+        .bind(new.order_id)
+        .bind(new.plan_id)
+        .bind(new.location_id)
+        .bind(new.quantity)
+        .bind(new.price_at_order_pkr)
+        .bind(new.validity_months)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// The items of an order, in the order they were added.
+pub async fn list_for_order(
+    db: impl PgExecutor<'_>,
+    order_id: i32,
+) -> sqlx::Result<Vec<OrderItem>> {
+    timed(
+        "order_items.list_for_order",
+        sqlx::query_as(concat!(
+            "select ",
+            item_columns!(),
+            " from order_items where order_id = $1 order by id"
+        ))
+        .bind(order_id)
+        .fetch_all(db),
+    )
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<OrderItem>> {
+    timed(
+        "order_items.find",
+        sqlx::query_as(concat!(
+            "select ",
+            item_columns!(),
+            " from order_items where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Sets the period the item runs (from provisioning to expiry); the database refuses an end
+/// before the start.
+pub async fn set_dates(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "order_items.set_dates",
+        sqlx::query("update order_items set start_date = $2, end_date = $3 where id = $1")
+            .bind(id)
+            .bind(start)
+            .bind(end)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -1,0 +1,72 @@
+//! Repository of `service_logs`: what was done to a service (created, suspended, password
+//! reset, ...), whether it worked, and which operator did it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// A row of `service_logs`. `status` is `success`, `failed` or `pending`; `performed_by` is the
+/// operator, `None` when the system acted on its own.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct ServiceLog {
+    pub id: i32,
+    pub service_id: Option<i32>,
+    pub action: String,
+    pub status: String,
+    pub details: Option<String>,
+    pub performed_by: Option<i32>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The columns of [`ServiceLog`], for `concat!` into each statement.
+macro_rules! log_columns {
+    () => {
+        "id, service_id, action, status, details, performed_by, created_at"
+    };
+}
+
+/// Records one action on a service.
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    service_id: i32,
+    action: &str,
+    status: &str,
+    details: Option<&str>,
+    performed_by: Option<i32>,
+) -> sqlx::Result<ServiceLog> {
+    timed(
+        "service_logs.insert",
+        sqlx::query_as(concat!(
+            "insert into service_logs (service_id, action, status, details, performed_by)
+             values ($1, $2, $3, $4, $5) returning ",
+            log_columns!()
+        ))
+        .bind(service_id)
+        .bind(action)
+        .bind(status)
+        .bind(details)
+        .bind(performed_by)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// The service's log, newest first.
+pub async fn list_for_service(
+    db: impl PgExecutor<'_>,
+    service_id: i32,
+) -> sqlx::Result<Vec<ServiceLog>> {
+    timed(
+        "service_logs.list_for_service",
+        sqlx::query_as(concat!(
+            "select ",
+            log_columns!(),
+            " from service_logs where service_id = $1 order by created_at desc, id desc"
+        ))
+        .bind(service_id)
+        .fetch_all(db),
+    )
+    .await
+}

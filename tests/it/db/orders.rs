@@ -1,0 +1,468 @@
+use chrono::{Duration, Utc};
+use nextgenrdp::catalog::file::{CatalogFile, DEFAULT_CATALOG};
+use nextgenrdp::catalog::locations;
+use nextgenrdp::orders::items::{self, NewOrderItem};
+use nextgenrdp::orders::orders::{self, NewOrder, Order};
+use nextgenrdp::orders::{OrderStatus, can_transition};
+use sqlx::PgPool;
+
+use super::customer;
+
+/// Inserts an order of `total` PKR with `discount` off for `user_id`.
+pub async fn order(db: &PgPool, user_id: i32, total: i32, discount: i32) -> Order {
+    orders::insert(
+        db,
+        &NewOrder {
+            user_id,
+            total_amount_pkr: total,
+            discount_amount_pkr: discount,
+            final_amount_pkr: total - discount,
+            promo_code: (discount > 0).then_some("SAVE10"),
+            payment_method: Some("bank_transfer"),
+            notes: None,
+        },
+    )
+    .await
+    .unwrap()
+}
+
+/// The default catalog, imported; returns the id of its first location.
+pub async fn catalog(db: &PgPool) -> i32 {
+    CatalogFile::parse(DEFAULT_CATALOG)
+        .unwrap()
+        .import(db)
+        .await
+        .unwrap();
+    locations::list(db).await.unwrap()[0].id
+}
+
+#[sqlx::test]
+async fn a_new_order_awaits_payment_and_is_found_by_id(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500, 250).await;
+    assert_eq!(placed.status, OrderStatus::PendingPayment.as_str());
+    assert_eq!(placed.user_id, Some(user.id));
+    assert_eq!(placed.final_amount_pkr, 2250);
+    assert_eq!(placed.discount_amount_pkr(), 250);
+    assert_eq!(placed.promo_code.as_deref(), Some("SAVE10"));
+    assert_eq!(placed.payment_method.as_deref(), Some("bank_transfer"));
+    assert!(placed.payment_reference.is_none());
+    assert!(placed.created_at.is_some());
+
+    let found = orders::find(&db, placed.id).await.unwrap().unwrap();
+    assert_eq!(found.total_amount_pkr, 2500);
+    assert_eq!(found.status, "pending_payment");
+    assert!(orders::find(&db, placed.id + 1000).await.unwrap().is_none());
+}
+
+#[sqlx::test]
+async fn the_database_refuses_an_order_whose_amounts_do_not_add_up(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let wrong = orders::insert(
+        &db,
+        &NewOrder {
+            user_id: user.id,
+            total_amount_pkr: 2500,
+            discount_amount_pkr: 100,
+            final_amount_pkr: 2500,
+            promo_code: None,
+            payment_method: None,
+            notes: Some("sum is off"),
+        },
+    )
+    .await;
+    assert!(wrong.is_err());
+    assert_eq!(orders::count(&db, None, None).await.unwrap(), 0);
+}
+
+#[sqlx::test]
+async fn find_for_user_hides_another_customers_order(db: PgPool) {
+    let ayesha = customer(&db, "ayesha@example.pk").await;
+    let bilal = customer(&db, "bilal@example.pk").await;
+    let placed = order(&db, ayesha.id, 2500, 0).await;
+    let own = orders::find_for_user(&db, placed.id, ayesha.id)
+        .await
+        .unwrap();
+    assert_eq!(own.unwrap().id, placed.id);
+    assert!(
+        orders::find_for_user(&db, placed.id, bilal.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        orders::find_for_user(&db, placed.id + 1, ayesha.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[sqlx::test]
+async fn find_for_update_locks_the_order_until_the_transaction_ends(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500, 0).await;
+    let mut tx = db.begin().await.unwrap();
+    let locked = orders::find_for_update(&mut *tx, placed.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(locked.id, placed.id);
+    // another connection cannot lock it meanwhile
+    let blocked = sqlx::query("select id from orders where id = $1 for update nowait")
+        .bind(placed.id)
+        .execute(&db)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        blocked.as_database_error().unwrap().code().as_deref(),
+        Some("55P03")
+    );
+    tx.commit().await.unwrap();
+    sqlx::query("select id from orders where id = $1 for update nowait")
+        .bind(placed.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(
+        orders::find_for_update(&db, placed.id + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[sqlx::test]
+async fn a_customers_orders_are_listed_newest_first_and_counted(db: PgPool) {
+    let ayesha = customer(&db, "ayesha@example.pk").await;
+    let bilal = customer(&db, "bilal@example.pk").await;
+    let first = order(&db, ayesha.id, 1200, 0).await;
+    let second = order(&db, ayesha.id, 2500, 0).await;
+    let third = order(&db, ayesha.id, 4500, 0).await;
+    order(&db, bilal.id, 9800, 0).await;
+
+    let all = orders::list_for_user(&db, ayesha.id, 10, 0).await.unwrap();
+    let ids: Vec<i32> = all.iter().map(|o| o.id).collect();
+    assert_eq!(ids, vec![third.id, second.id, first.id]);
+    let page_two = orders::list_for_user(&db, ayesha.id, 2, 2).await.unwrap();
+    assert_eq!(
+        page_two.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![first.id]
+    );
+    assert_eq!(orders::count_for_user(&db, ayesha.id).await.unwrap(), 3);
+    assert_eq!(orders::count_for_user(&db, bilal.id).await.unwrap(), 1);
+    assert_eq!(
+        orders::count_for_user(&db, bilal.id + 100).await.unwrap(),
+        0
+    );
+}
+
+#[sqlx::test]
+async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
+    let ayesha = customer(&db, "ayesha@example.pk").await;
+    let bilal = customer(&db, "bilal@example.pk").await;
+    let a1 = order(&db, ayesha.id, 1200, 0).await;
+    let a2 = order(&db, ayesha.id, 2500, 0).await;
+    let b1 = order(&db, bilal.id, 9800, 0).await;
+    assert!(
+        orders::update_status(&db, a2.id, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+    assert!(
+        orders::update_status(&db, b1.id, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+
+    let everything = orders::list(&db, None, None, 10, 0).await.unwrap();
+    assert_eq!(
+        everything.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![b1.id, a2.id, a1.id]
+    );
+    let paid = orders::list(&db, Some("paid"), None, 10, 0).await.unwrap();
+    assert_eq!(
+        paid.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![b1.id, a2.id]
+    );
+    let ayesha_paid = orders::list(&db, Some("paid"), Some(ayesha.id), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(
+        ayesha_paid.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![a2.id]
+    );
+    let ayesha_all = orders::list(&db, None, Some(ayesha.id), 1, 1)
+        .await
+        .unwrap();
+    assert_eq!(
+        ayesha_all.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![a1.id]
+    );
+    assert!(
+        orders::list(&db, Some("cancelled"), None, 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    assert_eq!(orders::count(&db, None, None).await.unwrap(), 3);
+    assert_eq!(orders::count(&db, Some("paid"), None).await.unwrap(), 2);
+    assert_eq!(
+        orders::count(&db, Some("pending_payment"), Some(ayesha.id))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(orders::count(&db, None, Some(bilal.id)).await.unwrap(), 1);
+}
+
+#[sqlx::test]
+async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500, 0).await;
+
+    // the order is pending, not paid: moving it "from paid" must not touch it
+    assert!(
+        !orders::update_status(&db, placed.id, "paid", "active")
+            .await
+            .unwrap()
+    );
+    let row = orders::find(&db, placed.id).await.unwrap().unwrap();
+    assert_eq!(row.status, "pending_payment");
+    assert_eq!(row.updated_at, placed.updated_at);
+
+    assert!(
+        orders::update_status(&db, placed.id, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+    // a second, stale confirmation (or an expiry racing the payment) finds it paid already
+    assert!(
+        !orders::update_status(&db, placed.id, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !orders::update_status(&db, placed.id, "pending_payment", "expired")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        orders::find(&db, placed.id).await.unwrap().unwrap().status,
+        "paid"
+    );
+
+    assert!(can_transition(OrderStatus::Paid, OrderStatus::Processing));
+    assert!(
+        orders::update_status(&db, placed.id, "paid", "processing")
+            .await
+            .unwrap()
+    );
+    assert!(
+        orders::update_status(&db, placed.id, "processing", "active")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        orders::find(&db, placed.id).await.unwrap().unwrap().status,
+        "active"
+    );
+    assert!(
+        !orders::update_status(&db, placed.id + 1, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+}
+
+#[sqlx::test]
+async fn set_payment_records_the_method_and_reference(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500, 0).await;
+    assert!(
+        orders::set_payment(&db, placed.id, "jazzcash", Some("JC-20261126-0042"))
+            .await
+            .unwrap()
+    );
+    let row = orders::find(&db, placed.id).await.unwrap().unwrap();
+    assert_eq!(row.payment_method.as_deref(), Some("jazzcash"));
+    assert_eq!(row.payment_reference.as_deref(), Some("JC-20261126-0042"));
+    assert!(
+        orders::set_payment(&db, placed.id, "easypaisa", None)
+            .await
+            .unwrap()
+    );
+    let row = orders::find(&db, placed.id).await.unwrap().unwrap();
+    assert_eq!(row.payment_method.as_deref(), Some("easypaisa"));
+    assert!(row.payment_reference.is_none());
+    assert!(
+        !orders::set_payment(&db, placed.id + 1, "jazzcash", None)
+            .await
+            .unwrap()
+    );
+}
+
+#[sqlx::test]
+async fn only_old_unpaid_orders_are_listed_as_expired_oldest_first(db: PgPool) {
+    let user = customer(&db, "ayesha@example.pk").await;
+    let oldest = order(&db, user.id, 1200, 0).await;
+    let old = order(&db, user.id, 2500, 0).await;
+    let old_but_paid = order(&db, user.id, 4500, 0).await;
+    let fresh = order(&db, user.id, 8500, 0).await;
+    for (id, hours) in [(oldest.id, 72), (old.id, 48), (old_but_paid.id, 48)] {
+        sqlx::query(
+            "update orders set created_at = now() - make_interval(hours => $2) where id = $1",
+        )
+        .bind(id)
+        .bind(hours)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    assert!(
+        orders::update_status(&db, old_but_paid.id, "pending_payment", "paid")
+            .await
+            .unwrap()
+    );
+
+    let cutoff = Utc::now() - Duration::hours(24);
+    let expired = orders::list_expired_unpaid(&db, cutoff, 10).await.unwrap();
+    assert_eq!(
+        expired.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![oldest.id, old.id]
+    );
+    let first = orders::list_expired_unpaid(&db, cutoff, 1).await.unwrap();
+    assert_eq!(
+        first.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![oldest.id]
+    );
+    let everything = orders::list_expired_unpaid(&db, Utc::now() + Duration::minutes(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        everything.iter().map(|o| o.id).collect::<Vec<_>>(),
+        vec![oldest.id, old.id, fresh.id]
+    );
+}
+
+#[sqlx::test]
+async fn items_are_listed_per_order_and_get_their_dates(db: PgPool) {
+    let location_id = catalog(&db).await;
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500 * 2 + 1200, 0).await;
+    let other = order(&db, user.id, 1200, 0).await;
+    let rdp = items::insert(
+        &db,
+        &NewOrderItem {
+            order_id: placed.id,
+            plan_id: "rdp-starter-one",
+            location_id,
+            quantity: 2,
+            price_at_order_pkr: 2500,
+            validity_months: 1,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(rdp.order_id, Some(placed.id));
+    assert_eq!(rdp.plan_id.as_deref(), Some("rdp-starter-one"));
+    assert_eq!(rdp.location_id, Some(location_id));
+    assert_eq!(
+        (rdp.quantity, rdp.price_at_order_pkr, rdp.validity_months),
+        (2, 2500, 1)
+    );
+    assert!(rdp.start_date.is_none() && rdp.end_date.is_none());
+    let vps = items::insert(
+        &db,
+        &NewOrderItem {
+            order_id: placed.id,
+            plan_id: "vps-nano-one",
+            location_id,
+            quantity: 1,
+            price_at_order_pkr: 1200,
+            validity_months: 3,
+        },
+    )
+    .await
+    .unwrap();
+    items::insert(
+        &db,
+        &NewOrderItem {
+            order_id: other.id,
+            plan_id: "vps-nano-one",
+            location_id,
+            quantity: 1,
+            price_at_order_pkr: 1200,
+            validity_months: 1,
+        },
+    )
+    .await
+    .unwrap();
+
+    let listed = items::list_for_order(&db, placed.id).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![rdp.id, vps.id]
+    );
+    assert!(
+        items::list_for_order(&db, placed.id + 100)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        items::find(&db, vps.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .validity_months,
+        3
+    );
+    assert!(items::find(&db, vps.id + 100).await.unwrap().is_none());
+
+    let start = Utc::now();
+    let end = start + Duration::days(90);
+    assert!(items::set_dates(&db, vps.id, start, end).await.unwrap());
+    let dated = items::find(&db, vps.id).await.unwrap().unwrap();
+    assert_eq!(
+        dated.start_date.unwrap().timestamp_micros(),
+        start.timestamp_micros()
+    );
+    assert_eq!(
+        dated.end_date.unwrap().timestamp_micros(),
+        end.timestamp_micros()
+    );
+    // an end before the start is refused
+    assert!(items::set_dates(&db, vps.id, end, start).await.is_err());
+    assert!(
+        !items::set_dates(&db, vps.id + 100, start, end)
+            .await
+            .unwrap()
+    );
+}
+
+#[sqlx::test]
+async fn an_item_for_an_unknown_plan_is_refused(db: PgPool) {
+    let location_id = catalog(&db).await;
+    let user = customer(&db, "ayesha@example.pk").await;
+    let placed = order(&db, user.id, 2500, 0).await;
+    let refused = items::insert(
+        &db,
+        &NewOrderItem {
+            order_id: placed.id,
+            plan_id: "rdp-imaginary-nine",
+            location_id,
+            quantity: 1,
+            price_at_order_pkr: 2500,
+            validity_months: 1,
+        },
+    )
+    .await;
+    assert!(refused.is_err());
+    assert!(
+        items::list_for_order(&db, placed.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
