@@ -26,6 +26,17 @@ pub struct Settings {
     pub cors_origins: Vec<String>,
     pub request_timeout: std::time::Duration,
     pub secrets: Secrets,
+    /// bcrypt cost of new password hashes.
+    pub bcrypt_cost: u32,
+    /// Believe X-Forwarded-For (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Settings {
+    /// Cookies are `Secure` when the shop is served over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.starts_with("https://")
+    }
 }
 
 impl AppState {
@@ -72,6 +83,8 @@ async fn serve_on(
             cors_origins: config.cors_allow_list(),
             request_timeout: config.request_timeout(),
             secrets,
+            bcrypt_cost: config.bcrypt_cost,
+            trust_forwarded_for: config.trust_forwarded_for,
         },
     );
     tracing::info!("NextGenRDP listening on http://{local}");

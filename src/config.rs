@@ -60,6 +60,30 @@ pub struct CommonConfig {
     pub slow_query_ms: u64,
 }
 
+/// How e-mail leaves: SMTP when `NEXTGENRDP_SMTP_URL` is set, otherwise `.eml` files.
+#[derive(Args, Clone, Debug)]
+pub struct MailConfig {
+    /// SMTP server, e.g. smtps://user:password@smtp.example.com:465 or
+    /// smtp://mail.example.com:587?tls=required. Unset: mails are written as .eml files.
+    #[arg(long, env = "NEXTGENRDP_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<SecretString>,
+
+    /// Directory for .eml files when no SMTP server is configured [default: <data-dir>/mail].
+    #[arg(long, env = "NEXTGENRDP_MAIL_DIR")]
+    pub mail_dir: Option<PathBuf>,
+
+    /// The sender of every e-mail.
+    #[arg(long, env = "NEXTGENRDP_MAIL_FROM", default_value = "NextGenRDP <no-reply@nextgenrdp.pk>")]
+    pub mail_from: String,
+}
+
+impl MailConfig {
+    /// Where .eml files go.
+    pub fn mail_dir(&self, common: &CommonConfig) -> PathBuf {
+        self.mail_dir.clone().unwrap_or_else(|| common.data_dir.join("mail"))
+    }
+}
+
 /// Settings of the web server.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -83,6 +107,22 @@ pub struct ServeConfig {
     /// Seconds one request may take before it is answered 408.
     #[arg(long, env = "NEXTGENRDP_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    #[command(flatten)]
+    pub mail: MailConfig,
+
+    /// bcrypt cost for new password hashes (10 to 15; each step doubles the time).
+    #[arg(long, env = "NEXTGENRDP_BCRYPT_COST", default_value_t = 12,
+          value_parser = clap::value_parser!(u32).range(4..=15))]
+    pub bcrypt_cost: u32,
+
+    /// Take the client address from the X-Forwarded-For header (behind a reverse proxy only).
+    #[arg(long, env = "NEXTGENRDP_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
+    pub trust_forwarded_for: bool,
+
+    /// Run the background worker inside `serve`.
+    #[arg(long, env = "NEXTGENRDP_RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub run_worker: bool,
 
     /// Load the bundled default catalog when the database has no plans yet.
     #[arg(long, env = "NEXTGENRDP_SEED_CATALOG", default_value_t = true, action = clap::ArgAction::Set)]

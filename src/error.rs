@@ -29,6 +29,12 @@ pub enum AppError {
     /// 404.
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// 413.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// 415.
+    #[error("the body must be JSON (Content-Type: application/json)")]
+    UnsupportedMediaType,
     /// 409: conflicts with the current state (duplicate, referenced, wrong status).
     #[error("{detail}")]
     Conflict { detail: String, field: Option<String> },
@@ -70,6 +76,8 @@ impl AppError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,8 +1,14 @@
 //! Accounts: customers and operators, their sessions and the one-time tokens e-mailed to them.
 
+pub mod api;
+pub mod auth;
+pub mod extract;
+pub mod jwt;
+pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod users;
+pub mod validation;
 
 use serde::{Deserialize, Serialize};
 

@@ -232,3 +232,71 @@ pub async fn delete_stale(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sql
     .await?;
     Ok(done.rows_affected())
 }
+
+/// A live session together with its (enabled) account: what authenticates a request.
+#[derive(Clone, Debug, FromRow)]
+pub struct SessionUser {
+    pub session_id: i32,
+    #[sqlx(flatten)]
+    pub user: super::users::User,
+}
+
+/// The account behind a live session id, if the session is neither revoked nor expired and the
+/// account is not disabled. Checked on every authenticated request, so a revocation takes
+/// effect at once.
+pub async fn find_live_user(db: impl PgExecutor<'_>, session_id: i32) -> sqlx::Result<Option<SessionUser>> {
+    timed(
+        "user_sessions.find_live_user",
+        sqlx::query_as(
+            "select s.id as session_id, u.id, u.name, u.email, u.phone, u.password_hash,
+                    u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
+                    u.created_at, u.updated_at
+             from user_sessions s join users u on u.id = s.user_id
+             where s.id = $1 and s.revoked_at is null and s.expires_at > now()
+               and u.disabled_at is null",
+        )
+        .bind(session_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// The same, looked up by the hash of the session's token (browser cookie sessions).
+pub async fn find_live_user_by_token_hash(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<SessionUser>> {
+    timed(
+        "user_sessions.find_live_user_by_token_hash",
+        sqlx::query_as(
+            "select s.id as session_id, u.id, u.name, u.email, u.phone, u.password_hash,
+                    u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
+                    u.created_at, u.updated_at
+             from user_sessions s join users u on u.id = s.user_id
+             where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()
+               and u.disabled_at is null",
+        )
+        .bind(token_hash)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Revokes a session whoever owns it (token theft); returns its user when it was live.
+pub async fn revoke_by_id(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    reason: &str,
+) -> sqlx::Result<Option<i32>> {
+    timed(
+        "user_sessions.revoke_by_id",
+        sqlx::query_scalar(
+            "update user_sessions set revoked_at = now(), revoked_reason = $2
+             where id = $1 and revoked_at is null returning user_id",
+        )
+        .bind(id)
+        .bind(reason)
+        .fetch_optional(db),
+    )
+    .await
+}

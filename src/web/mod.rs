@@ -2,7 +2,9 @@
 //! timeouts, security headers, one error shape), health probes and graceful shutdown.
 
 pub mod assets;
+pub mod extract;
 pub mod pages;
+pub mod rate_limit;
 
 use std::time::Duration;
 
@@ -84,7 +86,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The JSON API under `/api/v1`; each domain adds its routes here.
 fn api_router() -> Router<AppState> {
-    Router::new().route("/", get(api_index))
+    Router::new().route("/", get(api_index)).merge(crate::accounts::api::router())
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

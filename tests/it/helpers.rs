@@ -13,6 +13,8 @@ use tower::ServiceExt;
 pub struct TestApp {
     pub router: Router,
     pub db: PgPool,
+    /// Where the app's e-mails land (.eml files), once [`TestApp::deliver_mail`] ran the worker.
+    pub mail_dir: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -27,9 +29,46 @@ impl TestApp {
                     token_signing_key: Key::from_bytes([1; 32]),
                     credential_key: Key::from_bytes([2; 32]),
                 },
+                // the minimum cost: the tests check behaviour, not bcrypt's speed
+                bcrypt_cost: 4,
+                trust_forwarded_for: true,
             },
         );
-        Self { router: nextgenrdp::web::router(state), db }
+        Self { router: nextgenrdp::web::router(state), db, mail_dir: tempfile::tempdir().unwrap() }
+    }
+
+    /// Runs the background jobs that are due (sending e-mail into `mail_dir`).
+    pub async fn deliver_mail(&self) {
+        let mailer = nextgenrdp::mail::Mailer::files(self.mail_dir.path().to_path_buf(), "NextGenRDP <no-reply@shop.test>");
+        nextgenrdp::worker::Worker::new(self.db.clone(), std::sync::Arc::new(mailer))
+            .run_pending()
+            .await
+            .unwrap();
+    }
+
+    /// The e-mails delivered to `to`, oldest first, as raw text.
+    pub async fn mails_to(&self, to: &str) -> Vec<String> {
+        self.deliver_mail().await;
+        let mut files: Vec<_> = std::fs::read_dir(self.mail_dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|path| path.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        files
+            .into_iter()
+            .map(|path| std::fs::read_to_string(path).unwrap())
+            .filter(|mail| mail.lines().any(|l| l.starts_with("To:") && l.contains(to)))
+            .collect()
+    }
+
+    /// The token of the newest link to `path` (like `/verify-email`) mailed to `to`.
+    pub async fn token_mailed_to(&self, to: &str, path: &str) -> String {
+        let mails = self.mails_to(to).await;
+        let needle = format!("http://shop.test{path}?token=");
+        let mail = mails.iter().rev().find(|m| m.contains(&needle)).unwrap_or_else(|| panic!("no {path} link mailed to {to}"));
+        let start = mail.find(&needle).unwrap() + needle.len();
+        mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
     }
 
     /// The app with the bundled default catalog loaded.
@@ -51,15 +90,80 @@ impl TestApp {
     }
 
     pub async fn send_json(&self, method: Method, path: &str, json: &serde_json::Value) -> TestResponse {
+        self.send_json_as(None, method, path, json).await
+    }
+
+    /// Sends JSON with `Authorization: Bearer <token>` when a token is given.
+    pub async fn send_json_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        json: &serde_json::Value,
+    ) -> TestResponse {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header("x-forwarded-for", "198.51.100.1");
+        if let Some(token) = token {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
+        }
+        self.request(request.body(Body::from(json.to_string())).unwrap()).await
+    }
+
+    /// GET with a bearer token.
+    pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
         self.request(
-            Request::builder()
-                .method(method)
-                .uri(path)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(json.to_string()))
-                .unwrap(),
+            Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap(),
         )
         .await
+    }
+
+    /// Registers `email` through the API (password `correct-horse-battery`), verifies it through
+    /// the mailed link, logs in, and returns the login answer (tokens and user).
+    pub async fn verified_customer(&self, email: &str) -> serde_json::Value {
+        let created = self
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/register",
+                &serde_json::json!({ "name": "Ayesha Khan", "email": email, "password": "correct-horse-battery" }),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+        let token = self.token_mailed_to(email, "/verify-email").await;
+        let verified =
+            self.send_json(Method::POST, "/api/v1/auth/verify-email", &serde_json::json!({ "token": token })).await;
+        assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
+        self.login(email, "correct-horse-battery").await
+    }
+
+    /// Logs in through the API; panics unless it succeeds.
+    pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
+        let response = self
+            .send_json(Method::POST, "/api/v1/auth/login", &serde_json::json!({ "email": email, "password": password }))
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()
+    }
+
+    /// An operator created as `nextgenrdp user create --admin` would, logged in.
+    pub async fn admin(&self, email: &str) -> serde_json::Value {
+        let hash = nextgenrdp::accounts::hash_password("operator-passphrase", 4).unwrap();
+        let user = nextgenrdp::accounts::users::insert(
+            &self.db,
+            &nextgenrdp::accounts::users::NewUser {
+                name: "Shop Operator",
+                email,
+                phone: None,
+                password_hash: &hash,
+                role: "admin",
+            },
+        )
+        .await
+        .unwrap();
+        nextgenrdp::accounts::users::mark_verified(&self.db, user.id).await.unwrap();
+        self.login(email, "operator-passphrase").await
     }
 }
 

@@ -3,6 +3,7 @@
 //! fresh, migrated database from `#[sqlx::test]` (DATABASE_URL names the server; see
 //! scripts/test).
 
+mod api;
 mod browser;
 mod cli;
 mod db;

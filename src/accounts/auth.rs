@@ -1,0 +1,341 @@
+//! The account flows, shared by the JSON API and the HTML pages: register, verify e-mail, log
+//! in, refresh (rotation with reuse detection), log out, change / forget / reset a password.
+//!
+//! Each flow is one transaction; the e-mails it causes are enqueued in that transaction (the
+//! outbox), so a mail exists exactly when the change that needs it does, and an SMTP outage only
+//! delays it.
+
+use chrono::{Duration, Utc};
+use sqlx::PgPool;
+
+use super::sessions::{self, NewSession, Session};
+use super::tokens::{self, Purpose};
+use super::users::{self, NewUser, User};
+use super::validation::{FieldErrors, parse_name, parse_phone, password_problem};
+use super::{Email, Role, secrets};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult, ResultExt};
+use crate::mail;
+
+/// How long a refresh token (and a browser session) lives without use.
+pub const SESSION_TTL_DAYS: i64 = 30;
+/// How long an e-mail verification link works.
+pub const VERIFICATION_TTL_HOURS: i64 = 24;
+/// How long a password reset link works.
+pub const RESET_TTL_HOURS: i64 = 1;
+
+/// The refusal for a wrong e-mail or password: the same words and status either way, so the
+/// answer does not tell whether an account exists.
+fn bad_credentials() -> AppError {
+    AppError::Unauthorized
+}
+
+/// A bcrypt hash (at the configured cost) of a random password nobody has, checked when the
+/// e-mail is unknown so that a login for an unknown account costs the same time as a wrong
+/// password.
+static DUMMY_HASH: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+
+async fn dummy_hash(cost: u32) -> AppResult<String> {
+    DUMMY_HASH
+        .get_or_try_init(|| hash_password(secrets::generate(), cost))
+        .await
+        .cloned()
+}
+
+/// Hashes a password off the async worker threads.
+pub async fn hash_password(password: String, cost: u32) -> AppResult<String> {
+    tokio::task::spawn_blocking(move || super::hash_password(&password, cost))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))?
+        .map_err(AppError::Internal)
+}
+
+/// Verifies a password off the async worker threads.
+pub async fn verify_password(password: String, hash: String) -> AppResult<bool> {
+    tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+        .await
+        .map_err(|err| AppError::Internal(err.into()))
+}
+
+/// What a visitor types to register.
+#[derive(Debug)]
+pub struct Registration {
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+    pub password: String,
+}
+
+/// Creates an unverified customer account and e-mails a verification link. Every problem of
+/// the input is reported at once, by field; a taken e-mail (in any case) is a 409.
+pub async fn register(state: &AppState, input: Registration) -> AppResult<User> {
+    let mut errors = FieldErrors::default();
+    let name = errors.check("name", parse_name(&input.name));
+    let email = errors.check("email", Email::parse(&input.email));
+    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
+        None => Some(None),
+    };
+    if let Some(problem) = password_problem(&input.password) {
+        errors.add("password", problem);
+    }
+    let (Some(name), Some(email), Some(phone)) = (name, email, phone) else {
+        return Err(AppError::Validation(errors.0));
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let password_hash = hash_password(input.password, state.settings.bcrypt_cost).await?;
+
+    let mut tx = state.db.begin().await?;
+    let user = users::insert(
+        &mut *tx,
+        &NewUser {
+            name: &name,
+            email: email.as_str(),
+            phone: phone.as_deref(),
+            password_hash: &password_hash,
+            role: Role::Customer.as_str(),
+        },
+    )
+    .await
+    .on_constraint("users_email_lower_key", |_| email_taken())
+    .on_constraint("users_email_key", |_| email_taken())?;
+    send_verification(&mut tx, state, &user).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = user.id, "registered account {}", user.id);
+    Ok(user)
+}
+
+fn email_taken() -> AppError {
+    AppError::conflict("email", "an account with this e-mail already exists")
+}
+
+/// Issues a fresh verification token (voiding older ones) and enqueues its e-mail.
+async fn send_verification(
+    tx: &mut sqlx::PgConnection,
+    state: &AppState,
+    user: &User,
+) -> AppResult<()> {
+    tokens::void_for_user(&mut *tx, user.id, Purpose::EmailVerification).await?;
+    let token = secrets::generate();
+    let expires = Utc::now() + Duration::hours(VERIFICATION_TTL_HOURS);
+    tokens::insert(&mut *tx, user.id, Purpose::EmailVerification, &secrets::hash(&token), expires)
+        .await?;
+    let link = format!("{}/verify-email?token={token}", state.settings.public_url);
+    mail::enqueue(&mut *tx, &mail::verification_email(&user.email, &user.name, &link)).await?;
+    Ok(())
+}
+
+/// Sends a new verification link when the account exists and is unverified. Says nothing
+/// either way, so it cannot be used to find out who has an account.
+pub async fn resend_verification(state: &AppState, email: &str) -> AppResult<()> {
+    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    let mut tx = state.db.begin().await?;
+    if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
+        && !user.is_verified()
+        && user.disabled_at.is_none()
+    {
+        send_verification(&mut tx, state, &user).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Marks the account of a verification token verified; the token works once.
+pub async fn verify_email(state: &AppState, token: &str) -> AppResult<User> {
+    let mut tx = state.db.begin().await?;
+    let user_id = tokens::consume(&mut *tx, Purpose::EmailVerification, &secrets::hash(token))
+        .await?
+        .ok_or_else(|| AppError::invalid("token", "this link is invalid, used or expired; ask for a new one"))?;
+    users::mark_verified(&mut *tx, user_id).await?;
+    let user = users::find(&mut *tx, user_id).await?.ok_or(AppError::NotFound("account"))?;
+    tx.commit().await?;
+    tracing::info!(user.id = user.id, "verified the e-mail of account {}", user.id);
+    Ok(user)
+}
+
+/// Where a session is opened from.
+#[derive(Clone, Debug, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// A new session and the secret that proves it (a refresh token or a cookie value).
+pub struct OpenedSession {
+    pub user: User,
+    pub session: Session,
+    pub token: String,
+}
+
+/// Checks e-mail and password and opens a session. Unknown e-mail and wrong password answer
+/// alike and take the same time; a disabled account is refused only after a correct password.
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: &Client,
+) -> AppResult<OpenedSession> {
+    let user = match Email::parse(email) {
+        Ok(email) => users::find_by_email(&state.db, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let hash = match &user {
+        Some(user) => user.password_hash.clone(),
+        None => dummy_hash(state.settings.bcrypt_cost).await?,
+    };
+    let matches = verify_password(password.to_owned(), hash).await?;
+    let Some(user) = user.filter(|_| matches) else {
+        return Err(bad_credentials());
+    };
+    if user.disabled_at.is_some() {
+        return Err(AppError::Forbidden("this account is disabled; contact support".into()));
+    }
+    let mut tx = state.db.begin().await?;
+    let opened = open_session(&mut tx, user, client).await?;
+    users::record_login(&mut *tx, opened.user.id).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = opened.user.id, session.id = opened.session.id, "logged in");
+    Ok(opened)
+}
+
+async fn open_session(
+    tx: &mut sqlx::PgConnection,
+    user: User,
+    client: &Client,
+) -> AppResult<OpenedSession> {
+    let token = secrets::generate();
+    let session = sessions::insert(
+        &mut *tx,
+        &NewSession {
+            user_id: user.id,
+            token_hash: &secrets::hash(&token),
+            expires_at: Utc::now() + Duration::days(SESSION_TTL_DAYS),
+            ip_address: client.ip.as_deref().map(|ip| &ip[..ip.len().min(45)]),
+            user_agent: client.user_agent.as_deref(),
+        },
+    )
+    .await?;
+    Ok(OpenedSession { user, session, token })
+}
+
+/// Trades a refresh token for a new one. A token that was already rotated away means it was
+/// copied: the whole session is revoked and the caller must log in again.
+pub async fn refresh(state: &AppState, token: &str) -> AppResult<OpenedSession> {
+    let hash = secrets::hash(token);
+    let mut tx = state.db.begin().await?;
+    let Some(session) = sessions::find_by_token_hash_for_update(&mut *tx, &hash).await? else {
+        if let Some(session_id) = sessions::find_by_retired_token_hash(&mut *tx, &hash).await? {
+            let revoked = sessions::revoke_by_id(&mut *tx, session_id, "token_reuse").await?;
+            tx.commit().await?;
+            if let Some(user_id) = revoked {
+                tracing::warn!(
+                    user.id = user_id,
+                    session.id = session_id,
+                    "refresh token reused: session {session_id} revoked"
+                );
+            }
+            return Err(AppError::Forbidden(
+                "this refresh token was already used; the session has been ended, log in again"
+                    .into(),
+            ));
+        }
+        return Err(AppError::Unauthorized);
+    };
+    if !session.is_live(Utc::now()) {
+        return Err(AppError::Unauthorized);
+    }
+    let Some(live) = sessions::find_live_user(&mut *tx, session.id).await? else {
+        return Err(AppError::Unauthorized);
+    };
+    let new_token = secrets::generate();
+    sessions::rotate(
+        &mut tx,
+        session.id,
+        &hash,
+        &secrets::hash(&new_token),
+        Utc::now() + Duration::days(SESSION_TTL_DAYS),
+    )
+    .await?;
+    let session = sessions::find(&mut *tx, session.id).await?.ok_or(AppError::Unauthorized)?;
+    tx.commit().await?;
+    Ok(OpenedSession { user: live.user, session, token: new_token })
+}
+
+/// Changes the password of a logged-in user who knows the current one, and ends every other
+/// session of the account.
+pub async fn change_password(
+    state: &AppState,
+    user: &User,
+    current_session: i32,
+    current_password: &str,
+    new_password: &str,
+) -> AppResult<()> {
+    if !verify_password(current_password.to_owned(), user.password_hash.clone()).await? {
+        return Err(AppError::invalid("current_password", "is not your current password"));
+    }
+    if let Some(problem) = password_problem(new_password) {
+        return Err(AppError::invalid("new_password", problem));
+    }
+    let hash = hash_password(new_password.to_owned(), state.settings.bcrypt_cost).await?;
+    let mut tx = state.db.begin().await?;
+    users::update_password_hash(&mut *tx, user.id, &hash).await?;
+    sessions::revoke_all_for_user(&mut *tx, user.id, Some(current_session), "password_changed")
+        .await?;
+    tokens::void_for_user(&mut *tx, user.id, Purpose::PasswordReset).await?;
+    mail::enqueue(&mut *tx, &mail::password_changed_email(&user.email, &user.name)).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = user.id, "changed the password of account {}", user.id);
+    Ok(())
+}
+
+/// E-mails a reset link if an enabled account has this address; silent either way.
+pub async fn forgot_password(state: &AppState, email: &str) -> AppResult<()> {
+    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    let mut tx = state.db.begin().await?;
+    if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
+        && user.disabled_at.is_none()
+    {
+        tokens::void_for_user(&mut *tx, user.id, Purpose::PasswordReset).await?;
+        let token = secrets::generate();
+        let expires = Utc::now() + Duration::hours(RESET_TTL_HOURS);
+        tokens::insert(&mut *tx, user.id, Purpose::PasswordReset, &secrets::hash(&token), expires)
+            .await?;
+        let link = format!("{}/reset-password?token={token}", state.settings.public_url);
+        mail::enqueue(&mut *tx, &mail::password_reset_email(&user.email, &user.name, &link))
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a new password with a reset token (once), and ends every session of the account.
+pub async fn reset_password(state: &AppState, token: &str, password: &str) -> AppResult<User> {
+    if let Some(problem) = password_problem(password) {
+        return Err(AppError::invalid("password", problem));
+    }
+    let hash = hash_password(password.to_owned(), state.settings.bcrypt_cost).await?;
+    let mut tx = state.db.begin().await?;
+    let user_id = tokens::consume(&mut *tx, Purpose::PasswordReset, &secrets::hash(token))
+        .await?
+        .ok_or_else(|| AppError::invalid("token", "this link is invalid, used or expired; ask for a new one"))?;
+    users::update_password_hash(&mut *tx, user_id, &hash).await?;
+    // Whoever could read the mailbox could reset; whoever held a session must not keep it.
+    sessions::revoke_all_for_user(&mut *tx, user_id, None, "password_reset").await?;
+    // Receiving the link proves the address.
+    users::mark_verified(&mut *tx, user_id).await?;
+    let user = users::find(&mut *tx, user_id).await?.ok_or(AppError::NotFound("account"))?;
+    mail::enqueue(&mut *tx, &mail::password_changed_email(&user.email, &user.name)).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = user_id, "reset the password of account {user_id}");
+    Ok(user)
+}
+
+/// Opens a browser session (cookie) for a user who just proved who they are.
+pub async fn open_browser_session(db: &PgPool, user: User, client: &Client) -> AppResult<OpenedSession> {
+    let mut tx = db.begin().await?;
+    let opened = open_session(&mut tx, user, client).await?;
+    tx.commit().await?;
+    Ok(opened)
+}

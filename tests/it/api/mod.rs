@@ -1,0 +1,5 @@
+//! The JSON API, route by route.
+
+mod admin_users;
+mod auth;
+mod me;
