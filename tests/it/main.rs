@@ -10,3 +10,5 @@ mod db;
 mod embedded;
 mod helpers;
 mod http;
+mod mail;
+mod worker;

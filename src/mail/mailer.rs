@@ -1,0 +1,250 @@
+//! How mail leaves: over SMTP, or as `.eml` files in a directory when no SMTP server is
+//! configured (development, tests), each file a complete message any mail client opens.
+
+use std::fmt;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use lettre::message::header::ContentTransferEncoding;
+use lettre::message::{Body, Mailbox, MultiPart};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use secrecy::ExposeSecret;
+use sha2::{Digest, Sha256};
+
+use super::Email;
+use crate::config::{CommonConfig, MailConfig};
+use crate::worker::Permanent;
+
+/// Sends [`Email`]s.
+pub enum Mailer {
+    /// Through an SMTP server.
+    Smtp {
+        transport: AsyncSmtpTransport<Tokio1Executor>,
+        from: Mailbox,
+    },
+    /// As `<dir>/<UTC time>-<message id>.eml` files; the directory is created when first needed.
+    Files { dir: PathBuf, from: Mailbox },
+}
+
+impl fmt::Debug for Mailer {
+    /// Never shows the SMTP URL, which holds the server's password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Mailer::Smtp { from, .. } => f
+                .debug_struct("Smtp")
+                .field("from", &from.to_string())
+                .finish_non_exhaustive(),
+            Mailer::Files { dir, from } => f
+                .debug_struct("Files")
+                .field("dir", dir)
+                .field("from", &from.to_string())
+                .finish(),
+        }
+    }
+}
+
+impl Mailer {
+    /// SMTP when `NEXTGENRDP_SMTP_URL` is set, otherwise files in the mail directory.
+    pub fn from_config(config: &MailConfig, common: &CommonConfig) -> anyhow::Result<Mailer> {
+        let from: Mailbox = config.mail_from.parse().with_context(|| {
+            format!(
+                "NEXTGENRDP_MAIL_FROM {:?} is not an address",
+                config.mail_from
+            )
+        })?;
+        match &config.smtp_url {
+            Some(url) => {
+                // lettre's error does not repeat the URL, so the password cannot leak here.
+                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+                    .context("NEXTGENRDP_SMTP_URL is not a valid SMTP URL")?
+                    .build();
+                Ok(Mailer::Smtp { transport, from })
+            }
+            None => Ok(Mailer::Files {
+                dir: config.mail_dir(common),
+                from,
+            }),
+        }
+    }
+
+    /// Files in `dir`, sent by `from`.
+    ///
+    /// # Panics
+    /// When `from` is not an address: meant for tests and literal senders.
+    pub fn files(dir: PathBuf, from: &str) -> Mailer {
+        let from = from
+            .parse()
+            .unwrap_or_else(|err| panic!("{from:?} is not an address: {err}"));
+        Mailer::Files { dir, from }
+    }
+
+    /// A human description for the start-up log: where mail goes.
+    pub fn describe(&self) -> String {
+        match self {
+            Mailer::Smtp { .. } => "SMTP".to_owned(),
+            Mailer::Files { dir, .. } => format!("files in {}", dir.display()),
+        }
+    }
+
+    /// Sends `email`. `message_id` names this send (e.g. `job-42`): the `Message-ID` header
+    /// derives from it, so a retried send is recognisable as the same message, and with files a
+    /// message already written under that id is not written again. An invalid recipient is a
+    /// [`Permanent`] error (retrying cannot help); anything else may succeed later.
+    pub async fn send(&self, message_id: &str, email: &Email) -> anyhow::Result<()> {
+        let id = sanitize_id(message_id);
+        anyhow::ensure!(!id.is_empty(), "an e-mail needs a message id");
+        match self {
+            Mailer::Smtp { transport, from } => {
+                let message = build_message(from, &id, email)?;
+                transport
+                    .send(message)
+                    .await
+                    .context("the SMTP server did not take the e-mail")?;
+                Ok(())
+            }
+            Mailer::Files { dir, from } => {
+                let message = build_message(from, &id, email)?;
+                let dir = dir.clone();
+                tokio::task::spawn_blocking(move || write_eml(&dir, &id, &message.formatted()))
+                    .await
+                    .context("the mail-writing task panicked")?
+            }
+        }
+    }
+}
+
+/// Keeps the characters safe in a file name and a `Message-ID`.
+fn sanitize_id(message_id: &str) -> String {
+    message_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect::<String>()
+        .trim_matches('.')
+        .to_owned()
+}
+
+/// The message: From, To, Subject, a stable Message-ID, and text + HTML as alternatives.
+fn build_message(from: &Mailbox, id: &str, email: &Email) -> anyhow::Result<Message> {
+    let to: Mailbox =
+        email.to.trim().parse().map_err(|err| {
+            Permanent::error(format!("the recipient is not a valid address: {err}"))
+        })?;
+    // The id plus a digest of the content: the same job retried gives the same Message-ID, and
+    // a job id reused by a rebuilt database does not collide with an old message.
+    let mut digest = Sha256::new();
+    for part in [id, &email.to, &email.subject, &email.text, &email.html] {
+        digest.update((part.len() as u64).to_be_bytes());
+        digest.update(part.as_bytes());
+    }
+    let digest = hex::encode(&digest.finalize()[..8]);
+    let domain = from.email.domain().to_owned();
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.as_str())
+        .message_id(Some(format!("<{id}.{digest}@{domain}>")))
+        .multipart(MultiPart::alternative_plain_html(
+            body(&email.text),
+            body(&email.html),
+        ))
+        .context("building the e-mail")
+}
+
+/// The body of one part, readable as is whenever possible: 7bit (or 8bit for non-ASCII text)
+/// when every line fits SMTP's 998 octets, so links stay intact in the raw message; otherwise
+/// lettre's choice of quoted-printable or base64.
+fn body(content: &str) -> Body {
+    let crlf = content.replace('\r', "").replace('\n', "\r\n");
+    let fits = !crlf.contains('\0') && crlf.split("\r\n").all(|line| line.len() <= 998);
+    if fits {
+        let encoding = if crlf.is_ascii() {
+            ContentTransferEncoding::SevenBit
+        } else {
+            ContentTransferEncoding::EightBit
+        };
+        Body::dangerous_pre_encoded(crlf.into_bytes(), encoding)
+    } else {
+        Body::new(content.to_owned())
+    }
+}
+
+/// Writes `<dir>/<UTC time>-<id>.eml` atomically (a temporary file renamed into place), unless a
+/// file for `id` is already there: the message was written by an earlier try.
+fn write_eml(dir: &Path, id: &str, message: &[u8]) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let suffix = format!("-{id}.eml");
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    for entry in entries {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        // `<stamp>-<id>.eml`: the stamp has no '-', so what follows the first one is the id.
+        let name = entry.file_name();
+        let written_id = name
+            .to_str()
+            .and_then(|name| name.strip_suffix(".eml"))
+            .and_then(|name| name.split_once('-'))
+            .map(|(_, written_id)| written_id);
+        if written_id == Some(id) {
+            tracing::debug!(
+                message_id = id,
+                "the e-mail file already exists; not writing it again"
+            );
+            return Ok(());
+        }
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let path = dir.join(format!("{stamp}{suffix}"));
+    let mut random = [0u8; 6];
+    getrandom::fill(&mut random).context("the operating system gave no random bytes")?;
+    let temp = dir.join(format!(".{id}.{}.tmp", hex::encode(random)));
+    let written = (|| -> std::io::Result<()> {
+        // The message may hold links with tokens: readable by the owner only.
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&temp)?;
+        file.write_all(message)?;
+        file.sync_all()?;
+        std::fs::rename(&temp, &path)
+    })();
+    if let Err(err) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(err).with_context(|| format!("writing {}", path.display()));
+    }
+    tracing::info!(message_id = id, path = %path.display(), "e-mail written");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_made_safe_for_file_names() {
+        assert_eq!(sanitize_id("job-42"), "job-42");
+        assert_eq!(sanitize_id("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(sanitize_id("a b\r\nc"), "a_b__c");
+    }
+
+    #[test]
+    fn long_lines_fall_back_to_a_transfer_encoding() {
+        assert_eq!(
+            body("short\nlines").encoding(),
+            ContentTransferEncoding::SevenBit
+        );
+        assert_eq!(
+            body("Salaam, Zoë").encoding(),
+            ContentTransferEncoding::EightBit
+        );
+        let long = "x".repeat(2000);
+        assert_ne!(body(&long).encoding(), ContentTransferEncoding::SevenBit);
+    }
+}

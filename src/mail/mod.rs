@@ -1,0 +1,55 @@
+//! E-mail: what a mail is ([`Email`]), how it is queued ([`enqueue`], a `send_email` job the
+//! worker runs), how it leaves ([`Mailer`]: SMTP, or `.eml` files when no server is configured)
+//! and the account mails' texts ([`verification_email`], [`password_reset_email`],
+//! [`password_changed_email`], rendered from `templates/email/`).
+//!
+//! Mail is never sent from a request: the request enqueues a `send_email` job in the same
+//! transaction as the business write that needs it, so the mail exists exactly when that write
+//! does, and the worker sends it, retrying while the server is unreachable.
+
+mod mailer;
+mod templates;
+
+use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
+
+use crate::jobs;
+
+pub use mailer::Mailer;
+pub use templates::{password_changed_email, password_reset_email, verification_email};
+
+/// The job kind that sends one [`Email`] (its payload).
+pub const SEND_EMAIL: &str = "send_email";
+
+/// One e-mail to one recipient, with a plain-text and an HTML version of the same content.
+///
+/// It is the payload of a `send_email` job: it may hold links with secret tokens, so it is never
+/// logged.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Email {
+    /// The recipient: `someone@example.pk` or `Name <someone@example.pk>`.
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+impl std::fmt::Debug for Email {
+    /// The recipient and subject only: the bodies may hold links with tokens.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Email")
+            .field("to", &self.to)
+            .field("subject", &self.subject)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Queues `email` as a `send_email` job and returns the job's id. Pass the transaction of the
+/// write that calls for the mail, so that the mail is sent exactly when that write commits.
+pub async fn enqueue(db: impl PgExecutor<'_>, email: &Email) -> sqlx::Result<i64> {
+    let payload = serde_json::to_value(email).map_err(|err| sqlx::Error::Encode(err.into()))?;
+    // Without a dedupe key every enqueue inserts a job, so there always is an id.
+    jobs::enqueue(db, SEND_EMAIL, &payload, None, None)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)
+}

@@ -1,0 +1,416 @@
+//! The background worker: runs the durable jobs of [`crate::jobs`].
+//!
+//! It claims ready jobs in batches, runs each ([`Worker::dispatch`] by kind), and records the
+//! outcome: succeeded; queued again after an exponential backoff (10 s, 20 s, 40 s ... capped at
+//! an hour, with a little jitter) while attempts remain; or failed for good when they are spent
+//! or the error is [`Permanent`]. With nothing to do it sleeps until a `NOTIFY` on
+//! [`jobs::NOTIFY_CHANNEL`] (sent when a job is enqueued) or a 5 s poll, whichever comes first,
+//! and now and then puts back in the queue the jobs of workers that died holding them.
+//!
+//! Jobs are logged by id and kind, never by payload: payloads may hold links with tokens.
+
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use serde::Deserialize;
+use sqlx::PgPool;
+use sqlx::postgres::PgListener;
+
+use crate::db::timed;
+use crate::jobs::{self, Job};
+use crate::mail::{self, Email, Mailer};
+
+/// Jobs claimed at once.
+const BATCH: i64 = 10;
+/// The longest sleep with nothing to do, should a NOTIFY be missed.
+const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// How often running jobs with an expired lock are put back in the queue.
+const RECLAIM_EVERY: Duration = Duration::from_secs(60);
+/// A job locked for longer than this is taken to have lost its worker.
+const STALE_LOCK: Duration = Duration::from_secs(10 * 60);
+/// A job running longer than this is abandoned as failed (retried), well before its lock is
+/// taken for stale.
+const JOB_TIMEOUT: Duration = Duration::from_secs(5 * 60);
+/// How long to wait before listening again after the listener failed.
+const LISTEN_RETRY: Duration = Duration::from_secs(30);
+/// The first retry's delay, doubled at each further attempt...
+const BACKOFF_BASE: Duration = Duration::from_secs(10);
+/// ...up to this.
+const BACKOFF_MAX: Duration = Duration::from_secs(60 * 60);
+
+/// An error retrying cannot fix (an unknown job kind, an invalid payload, an invalid address):
+/// the job fails for good at once. Return it (possibly with context) from a job.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+impl Permanent {
+    pub fn error(message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Permanent(message.into()))
+    }
+}
+
+fn is_permanent(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<Permanent>())
+}
+
+/// Runs jobs. Any number of workers (threads, processes, machines) can run side by side: each
+/// job is claimed by one of them.
+pub struct Worker {
+    db: PgPool,
+    mailer: Arc<Mailer>,
+    name: String,
+}
+
+/// Whether a batch ran to its end or stopped for shutdown.
+enum Batch {
+    Done,
+    Stopped,
+}
+
+/// What ended an idle wait.
+enum Wake {
+    Shutdown,
+    Notified,
+    Timeout,
+    ListenerFailed(sqlx::Error),
+}
+
+impl Worker {
+    /// A worker named `<hostname>-<pid>-<random>` (the name its locks carry).
+    pub fn new(db: PgPool, mailer: Arc<Mailer>) -> Self {
+        let mut random = [0u8; 4];
+        let suffix = match getrandom::fill(&mut random) {
+            Ok(()) => hex::encode(random),
+            Err(_) => format!("{:08x}", Utc::now().timestamp_subsec_nanos()),
+        };
+        let name = format!("{}-{}-{suffix}", hostname(), std::process::id());
+        Self { db, mailer, name }
+    }
+
+    /// The name this worker locks jobs with.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs jobs until `shutdown` resolves; then finishes the job in hand, puts the rest of its
+    /// batch back in the queue and returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let mut shutdown = pin!(shutdown);
+        let mut listener: Option<PgListener> = None;
+        let mut next_listen = Instant::now();
+        let mut next_reclaim = Instant::now();
+        tracing::info!(worker = %self.name, mailer = %self.mailer.describe(), "worker started");
+        loop {
+            if resolved(shutdown.as_mut()) {
+                break;
+            }
+            // Listen before claiming: a job enqueued after an empty claim then still wakes us.
+            if listener.is_none() && Instant::now() >= next_listen {
+                match self.listen().await {
+                    Ok(new) => listener = Some(new),
+                    Err(err) => {
+                        tracing::warn!(
+                            "listening for new jobs failed, polling every {}s instead: {err}",
+                            POLL_INTERVAL.as_secs()
+                        );
+                        next_listen = Instant::now() + LISTEN_RETRY;
+                    }
+                }
+            }
+            if Instant::now() >= next_reclaim {
+                next_reclaim = Instant::now() + RECLAIM_EVERY;
+                if let Err(err) = self.reclaim_stale().await {
+                    tracing::error!("reclaiming stale jobs failed: {err:#}");
+                }
+            }
+
+            match jobs::claim(&self.db, &self.name, None, BATCH).await {
+                Ok(batch) if !batch.is_empty() => {
+                    match self.run_batch(batch, Some(shutdown.as_mut())).await {
+                        Batch::Done => continue,
+                        Batch::Stopped => break,
+                    }
+                }
+                Ok(_) => {}
+                Err(err) => tracing::error!("claiming jobs failed: {err}"),
+            }
+
+            // Nothing ready (or the database is unreachable): wait.
+            let wake = tokio::select! {
+                biased;
+                () = shutdown.as_mut() => Wake::Shutdown,
+                wake = wait_for_job(listener.as_mut()) => wake,
+            };
+            match wake {
+                Wake::Shutdown => break,
+                Wake::Notified | Wake::Timeout => {}
+                Wake::ListenerFailed(err) => {
+                    tracing::warn!("the job listener failed, polling until it is back: {err}");
+                    listener = None;
+                    next_listen = Instant::now() + LISTEN_RETRY;
+                }
+            }
+        }
+        tracing::info!(worker = %self.name, "worker stopped");
+    }
+
+    /// Runs every job that is ready now, batch after batch, until none is left; returns how many
+    /// ran. Jobs that fail are rescheduled into the future and so not run again here.
+    pub async fn run_pending(&self) -> anyhow::Result<usize> {
+        self.reclaim_stale().await?;
+        let mut ran = 0;
+        loop {
+            let batch = jobs::claim(&self.db, &self.name, None, BATCH).await?;
+            if batch.is_empty() {
+                return Ok(ran);
+            }
+            ran += batch.len();
+            self.run_batch(batch, None::<Pin<&mut std::future::Pending<()>>>)
+                .await;
+        }
+    }
+
+    /// Runs a claimed batch in order. With `shutdown`, stops before the next job once it has
+    /// resolved and returns the jobs not started to the queue.
+    async fn run_batch<F: Future<Output = ()>>(
+        &self,
+        batch: Vec<Job>,
+        mut shutdown: Option<Pin<&mut F>>,
+    ) -> Batch {
+        for (i, job) in batch.iter().enumerate() {
+            if let Some(shutdown) = shutdown.as_mut()
+                && resolved(shutdown.as_mut())
+            {
+                self.release(&batch[i..]).await;
+                return Batch::Stopped;
+            }
+            self.run_job(job).await;
+        }
+        Batch::Done
+    }
+
+    /// Runs one claimed job and records how it went.
+    async fn run_job(&self, job: &Job) {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(JOB_TIMEOUT, self.dispatch(job)).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "timed out after {} s",
+                JOB_TIMEOUT.as_secs()
+            )),
+        };
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        let outcome = match result {
+            Ok(()) => {
+                tracing::info!(job.id = job.id, job.kind = %job.kind, attempt = job.attempts, elapsed_ms, "job succeeded");
+                jobs::complete(&self.db, job.id).await.map(|_| "succeeded")
+            }
+            Err(err) => {
+                let error = format!("{err:#}");
+                let retry_at = if is_permanent(&err) || job.attempts >= job.max_attempts {
+                    None
+                } else {
+                    // From the database's clock (the claim's time plus the run's), as `claim`
+                    // compares run_at with it.
+                    let claimed = job.locked_at.unwrap_or_else(Utc::now);
+                    Some(claimed + started.elapsed() + backoff(job.attempts))
+                };
+                match retry_at {
+                    Some(retry_at) => tracing::warn!(
+                        job.id = job.id, job.kind = %job.kind, attempt = job.attempts,
+                        max_attempts = job.max_attempts, elapsed_ms, %retry_at,
+                        "job failed, will retry: {error}"
+                    ),
+                    None => tracing::error!(
+                        job.id = job.id, job.kind = %job.kind, attempt = job.attempts,
+                        max_attempts = job.max_attempts, elapsed_ms,
+                        "job failed for good: {error}"
+                    ),
+                }
+                let outcome = if retry_at.is_some() {
+                    "retry"
+                } else {
+                    "failed"
+                };
+                jobs::fail(&self.db, job.id, &error, retry_at)
+                    .await
+                    .map(|_| outcome)
+            }
+        };
+        match outcome {
+            Ok(outcome) => {
+                metrics::counter!("jobs_run_total", "kind" => job.kind.clone(), "outcome" => outcome)
+                    .increment(1);
+            }
+            // The job stays running until its lock expires and it is reclaimed.
+            Err(err) => tracing::error!(
+                job.id = job.id, job.kind = %job.kind,
+                "recording the job's outcome failed: {err}"
+            ),
+        }
+    }
+
+    /// Runs one job by kind. New kinds are added here.
+    async fn dispatch(&self, job: &Job) -> anyhow::Result<()> {
+        match job.kind.as_str() {
+            mail::SEND_EMAIL => {
+                let email = payload::<Email>(job)?;
+                self.mailer.send(&format!("job-{}", job.id), &email).await
+            }
+            other => Err(Permanent::error(format!("unknown job kind {other:?}"))),
+        }
+    }
+
+    /// A listener subscribed to the job channel.
+    async fn listen(&self) -> sqlx::Result<PgListener> {
+        let mut listener = PgListener::connect_with(&self.db).await?;
+        listener.listen(jobs::NOTIFY_CHANNEL).await?;
+        Ok(listener)
+    }
+
+    async fn reclaim_stale(&self) -> sqlx::Result<()> {
+        let older_than = Utc::now() - STALE_LOCK;
+        let reclaimed = jobs::reclaim_stale(&self.db, older_than).await?;
+        if reclaimed > 0 {
+            tracing::warn!(
+                reclaimed,
+                "put back in the queue jobs whose worker stopped answering"
+            );
+        }
+        Ok(())
+    }
+
+    /// Returns claimed jobs this worker will not run (it is stopping) to the queue, to run now,
+    /// without counting the attempt.
+    async fn release(&self, jobs: &[Job]) {
+        let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
+        let released = timed(
+            "worker.release",
+            sqlx::query(
+                "update jobs
+                 set status = 'queued', attempts = greatest(attempts - 1, 0),
+                     locked_at = null, locked_by = null
+                 where id = any($1) and status = 'running' and locked_by = $2",
+            )
+            .bind(&ids)
+            .bind(&self.name)
+            .execute(&self.db),
+        )
+        .await;
+        if let Err(err) = released {
+            tracing::error!(
+                "returning {} claimed job(s) to the queue failed; they run again once their \
+                 lock expires: {err}",
+                ids.len()
+            );
+        }
+    }
+}
+
+/// Decodes a job's payload; a payload that does not decode never will (a permanent error). The
+/// message names the kind of mismatch only, never the payload's values.
+fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
+    T::deserialize(&job.payload).map_err(|err| {
+        Permanent::error(format!(
+            "the payload of a {} job is invalid ({:?} error)",
+            job.kind,
+            err.classify()
+        ))
+    })
+}
+
+/// The delay before retry number `attempts` (the attempt that just failed): 10 s · 2^(attempts-1)
+/// capped at an hour, less up to 10 % jitter so that jobs that failed together spread out.
+pub fn backoff(attempts: i32) -> chrono::Duration {
+    let exponent = attempts.clamp(1, 20) as u32 - 1;
+    let delay = BACKOFF_BASE.saturating_mul(1 << exponent).min(BACKOFF_MAX);
+    let mut random = [0u8; 2];
+    let jitter = match getrandom::fill(&mut random) {
+        Ok(()) => f64::from(u16::from_le_bytes(random)) / f64::from(u16::MAX) * 0.1,
+        Err(_) => 0.0,
+    };
+    let delay = delay.mul_f64(1.0 - jitter);
+    chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1))
+}
+
+/// Waits for a NOTIFY on the job channel, or the poll interval.
+async fn wait_for_job(listener: Option<&mut PgListener>) -> Wake {
+    let Some(listener) = listener else {
+        tokio::time::sleep(POLL_INTERVAL).await;
+        return Wake::Timeout;
+    };
+    match tokio::time::timeout(POLL_INTERVAL, listener.try_recv()).await {
+        // A notification, or the connection was lost (and re-established): either way, look.
+        Ok(Ok(_)) => Wake::Notified,
+        Ok(Err(err)) => Wake::ListenerFailed(err),
+        Err(_) => Wake::Timeout,
+    }
+}
+
+/// Whether `future` has resolved, without waiting. Must not be asked again once true.
+fn resolved<F: Future<Output = ()>>(future: Pin<&mut F>) -> bool {
+    let mut cx = Context::from_waker(Waker::noop());
+    matches!(future.poll(&mut cx), Poll::Ready(()))
+}
+
+/// This machine's name, for worker names.
+fn hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_'))
+        .take(60)
+        .collect();
+    if name.is_empty() {
+        "worker".to_owned()
+    } else {
+        name
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_ten_seconds_up_to_an_hour_with_a_little_jitter() {
+        for (attempts, full) in [
+            (1, 10),
+            (2, 20),
+            (3, 40),
+            (4, 80),
+            (9, 2560),
+            (10, 3600),
+            (50, 3600),
+        ] {
+            let delay = backoff(attempts).num_milliseconds();
+            let full = full * 1000;
+            assert!(
+                delay <= full && delay >= full * 9 / 10,
+                "attempt {attempts}: {delay} ms"
+            );
+        }
+    }
+
+    #[test]
+    fn permanent_errors_are_found_under_context() {
+        let err = Permanent::error("bad address").context("sending");
+        assert!(is_permanent(&err));
+        assert!(!is_permanent(&anyhow::anyhow!("connection refused")));
+    }
+
+    #[test]
+    fn worker_names_fit_the_lock_column() {
+        let name = format!("{}-{}-{}", hostname(), std::process::id(), "0123abcd");
+        assert!(name.len() <= 100);
+    }
+}
