@@ -9,6 +9,8 @@ use tokio::net::TcpListener;
 
 use crate::config::{CommonConfig, Secrets, ServeConfig};
 use crate::db::Database;
+use crate::mail::Mailer;
+use crate::worker::Worker;
 use crate::{catalog, web};
 
 /// What every request handler can reach. Cheap to clone; nothing in it is per-node state that
@@ -87,6 +89,24 @@ async fn serve_on(
             trust_forwarded_for: config.trust_forwarded_for,
         },
     );
+    // The worker runs beside the web server unless this node is web-only; any number of nodes
+    // may run one (jobs are claimed with SKIP LOCKED).
+    let worker = if config.run_worker {
+        let mailer = Arc::new(Mailer::from_config(&config.mail, common)?);
+        tracing::info!("background worker started; e-mail goes to {}", mailer.describe());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(Worker::new(database.pool.clone(), mailer).run(async {
+            let _ = stopped.await;
+        }));
+        Some((stop, task))
+    } else {
+        None
+    };
     tracing::info!("NextGenRDP listening on http://{local}");
-    web::serve(listener, web::router(state), config.shutdown_timeout()).await
+    let served = web::serve(listener, web::router(state), config.shutdown_timeout()).await;
+    if let Some((stop, task)) = worker {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
+    served
 }

@@ -26,6 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the web server (JSON API and pages). Applies pending migrations first.
     Serve(ServeConfig),
+    /// Run the background worker alone (e-mail and other jobs), until SIGTERM or ctrl-c.
+    Worker(WorkerArgs),
     /// Apply pending database migrations (idempotent).
     Migrate,
     /// Import or export the catalog (categories, locations, plans) as TOML.
@@ -34,6 +36,15 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    #[command(flatten)]
+    pub mail: crate::config::MailConfig,
+    /// Run the jobs that are due now, then exit.
+    #[arg(long)]
+    pub once: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -77,6 +88,22 @@ pub struct CreateUser {
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
+        Command::Worker(args) => {
+            let mailer = std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let worker = crate::worker::Worker::new(database.pool.clone(), mailer);
+                if args.once {
+                    let ran = worker.run_pending().await?;
+                    println!("ran {ran} jobs");
+                } else {
+                    tracing::info!("worker {} started", worker.name());
+                    worker.run(crate::web::shutdown_signal()).await;
+                }
+                Ok(())
+            })
+            .await
+        }
         Command::Migrate => with_database(&cli.common, async |database: &Database| {
             db::migrate(&database.pool).await?;
             let applied = db::MIGRATOR.iter().count();

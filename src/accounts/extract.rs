@@ -67,3 +67,92 @@ pub async fn cookie_user(state: &AppState, cookie_value: &str) -> Result<Option<
     }
     Ok(sessions::find_live_user_by_token_hash(&state.db, &secrets::hash(cookie_value)).await?)
 }
+
+/// What every page knows about its visitor: the account behind the session cookie (if any) and
+/// the CSRF token its forms must carry.
+#[derive(Clone, Debug, Default)]
+pub struct PageContext {
+    pub user: Option<User>,
+    pub session_id: Option<i32>,
+    pub csrf: String,
+}
+
+impl FromRequestParts<AppState> for PageContext {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let csrf = parts
+            .extensions
+            .get::<crate::web::csrf::CsrfToken>()
+            .map(|t| t.0.clone())
+            .unwrap_or_default();
+        let cookie = axum_extra::extract::CookieJar::from_headers(&parts.headers)
+            .get(SESSION_COOKIE)
+            .map(|c| c.value().to_owned());
+        let live = match cookie {
+            Some(value) => cookie_user(state, &value).await?,
+            None => None,
+        };
+        Ok(match live {
+            Some(SessionUser { session_id, user }) => Self { user: Some(user), session_id: Some(session_id), csrf },
+            None => Self { user: None, session_id: None, csrf },
+        })
+    }
+}
+
+/// A logged-in visitor of a page; anonymous visitors are sent to `/login?next=<this page>`.
+#[derive(Clone, Debug)]
+pub struct PageUser {
+    pub user: User,
+    pub session_id: i32,
+    pub context: PageContext,
+}
+
+impl FromRequestParts<AppState> for PageUser {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let context = PageContext::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        match (&context.user, context.session_id) {
+            (Some(user), Some(session_id)) => Ok(Self { user: user.clone(), session_id, context }),
+            _ => {
+                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/account");
+                let target = format!("/login?next={}", urlencode(next));
+                Err(axum::response::Redirect::to(&target).into_response())
+            }
+        }
+    }
+}
+
+/// A logged-in operator on a page; a customer gets the 403 page.
+#[derive(Clone, Debug)]
+pub struct PageAdmin(pub PageUser);
+
+impl FromRequestParts<AppState> for PageAdmin {
+    type Rejection = axum::response::Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let page_user = PageUser::from_request_parts(parts, state).await?;
+        if !page_user.user.is_admin() {
+            return Err(crate::web::pages::error_page(
+                axum::http::StatusCode::FORBIDDEN,
+                "This page is for the shop's operators.",
+            ));
+        }
+        Ok(Self(page_user))
+    }
+}
+
+/// Percent-encodes a value for a query string.
+pub fn urlencode(value: &str) -> String {
+    serde_urlencoded::to_string([("", value)]).map(|s| s[1..].to_owned()).unwrap_or_default()
+}
+
+/// Where to go after logging in: only a local path, never another site (open redirects).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        _ => "/account".to_owned(),
+    }
+}

@@ -2,6 +2,7 @@
 //! timeouts, security headers, one error shape), health probes and graceful shutdown.
 
 pub mod assets;
+pub mod csrf;
 pub mod extract;
 pub mod pages;
 pub mod rate_limit;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(middleware::from_fn(uniform_errors))
         .layer(
             ServiceBuilder::new()
@@ -209,6 +211,7 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
 /// Serves until SIGTERM or ctrl-c, then gives in-flight requests `drain` to finish.
 pub async fn serve(listener: TcpListener, app: Router, drain: Duration) -> anyhow::Result<()> {
     let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
         tracing::info!("shutting down: draining requests for up to {}s", drain.as_secs());
