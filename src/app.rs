@@ -19,6 +19,8 @@ use crate::{catalog, web};
 pub struct AppState {
     pub db: PgPool,
     pub settings: Arc<Settings>,
+    /// This node's copy of the catalog, dropped on every catalog change (see `catalog::cache`).
+    pub catalog: catalog::cache::CatalogCache,
 }
 
 /// Settings fixed at start-up.
@@ -32,6 +34,8 @@ pub struct Settings {
     pub bcrypt_cost: u32,
     /// Believe X-Forwarded-For (only behind a proxy that sets it).
     pub trust_forwarded_for: bool,
+    /// Hours an order may stay unpaid before it expires.
+    pub order_expiry_hours: u32,
 }
 
 impl Settings {
@@ -43,7 +47,7 @@ impl Settings {
 
 impl AppState {
     pub fn new(db: PgPool, settings: Settings) -> Self {
-        Self { db, settings: Arc::new(settings) }
+        Self { db, settings: Arc::new(settings), catalog: catalog::cache::CatalogCache::new() }
     }
 }
 
@@ -87,6 +91,7 @@ async fn serve_on(
             secrets,
             bcrypt_cost: config.bcrypt_cost,
             trust_forwarded_for: config.trust_forwarded_for,
+            order_expiry_hours: config.order_expiry_hours,
         },
     );
     // The worker runs beside the web server unless this node is web-only; any number of nodes
@@ -95,15 +100,20 @@ async fn serve_on(
         let mailer = Arc::new(Mailer::from_config(&config.mail, common)?);
         tracing::info!("background worker started; e-mail goes to {}", mailer.describe());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(Worker::new(database.pool.clone(), mailer).run(async {
+        let worker = Worker::new(database.pool.clone(), mailer).with_order_expiry_hours(config.order_expiry_hours);
+        let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;
         }));
         Some((stop, task))
     } else {
         None
     };
+    // Catalog cache invalidation across nodes: LISTEN for the catalog triggers' notifications
+    // (holds one pool connection); stopped when serving ends.
+    let catalog_listener = state.catalog.spawn_listener(database.pool.clone());
     tracing::info!("NextGenRDP listening on http://{local}");
     let served = web::serve(listener, web::router(state), config.shutdown_timeout()).await;
+    catalog_listener.abort();
     if let Some((stop, task)) = worker {
         let _ = stop.send(());
         let _ = task.await;

@@ -45,6 +45,10 @@ pub struct WorkerArgs {
     /// Run the jobs that are due now, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Hours an order may stay unpaid before it expires.
+    #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub order_expiry_hours: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -92,7 +96,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mailer = std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
-                let worker = crate::worker::Worker::new(database.pool.clone(), mailer);
+                let worker = crate::worker::Worker::new(database.pool.clone(), mailer)
+                    .with_order_expiry_hours(args.order_expiry_hours);
                 if args.once {
                     let ran = worker.run_pending().await?;
                     println!("ran {ran} jobs");

@@ -120,6 +120,11 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTGENRDP_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Hours an order may stay unpaid before it expires (and its promo code use is released).
+    #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
+          value_parser = clap::value_parser!(u32).range(1..=720))]
+    pub order_expiry_hours: u32,
+
     /// Run the background worker inside `serve`.
     #[arg(long, env = "NEXTGENRDP_RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_worker: bool,

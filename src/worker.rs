@@ -64,7 +64,18 @@ pub struct Worker {
     db: PgPool,
     mailer: Arc<Mailer>,
     name: String,
+    order_expiry: chrono::Duration,
 }
+
+/// Periodic jobs: each is enqueued once per period whatever the number of workers (the
+/// period's number is in its dedupe key), then runs like any other job.
+const SCHEDULES: &[(&str, u64)] = &[(EXPIRE_ORDERS, 300), (CLEAN_UP, 3600)];
+/// Expires orders unpaid for too long, releasing their promo code uses.
+pub const EXPIRE_ORDERS: &str = "expire_orders";
+/// Deletes stale sessions, rate-limit counters and abandoned guest carts.
+pub const CLEAN_UP: &str = "clean_up";
+/// How often the worker looks whether a periodic job is due.
+const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
 /// Whether a batch ran to its end or stopped for shutdown.
 enum Batch {
@@ -89,7 +100,23 @@ impl Worker {
             Err(_) => format!("{:08x}", Utc::now().timestamp_subsec_nanos()),
         };
         let name = format!("{}-{}-{suffix}", hostname(), std::process::id());
-        Self { db, mailer, name }
+        Self { db, mailer, name, order_expiry: chrono::Duration::hours(48) }
+    }
+
+    /// Sets how long an order may stay unpaid (default 48 hours).
+    pub fn with_order_expiry_hours(mut self, hours: u32) -> Self {
+        self.order_expiry = chrono::Duration::hours(i64::from(hours));
+        self
+    }
+
+    /// Enqueues the periodic jobs whose period has begun (idempotent across workers).
+    pub async fn enqueue_due_schedules(&self) -> sqlx::Result<()> {
+        let now = Utc::now().timestamp().max(0) as u64;
+        for (kind, period) in SCHEDULES {
+            let key = format!("{kind}:{}", now / period);
+            jobs::enqueue(&self.db, kind, &serde_json::json!({}), Some(&key), None).await?;
+        }
+        Ok(())
     }
 
     /// The name this worker locks jobs with.
@@ -104,6 +131,7 @@ impl Worker {
         let mut listener: Option<PgListener> = None;
         let mut next_listen = Instant::now();
         let mut next_reclaim = Instant::now();
+        let mut next_schedule = Instant::now();
         tracing::info!(worker = %self.name, mailer = %self.mailer.describe(), "worker started");
         loop {
             if resolved(shutdown.as_mut()) {
@@ -126,6 +154,13 @@ impl Worker {
                 next_reclaim = Instant::now() + RECLAIM_EVERY;
                 if let Err(err) = self.reclaim_stale().await {
                     tracing::error!("reclaiming stale jobs failed: {err:#}");
+                }
+            }
+
+            if Instant::now() >= next_schedule {
+                next_schedule = Instant::now() + SCHEDULE_EVERY;
+                if let Err(err) = self.enqueue_due_schedules().await {
+                    tracing::error!("enqueuing periodic jobs failed: {err}");
                 }
             }
 
@@ -261,6 +296,22 @@ impl Worker {
             mail::SEND_EMAIL => {
                 let email = payload::<Email>(job)?;
                 self.mailer.send(&format!("job-{}", job.id), &email).await
+            }
+            EXPIRE_ORDERS => {
+                let expired = crate::orders::checkout::expire_unpaid(&self.db, self.order_expiry).await?;
+                if expired > 0 {
+                    tracing::info!("expired {expired} unpaid orders");
+                }
+                Ok(())
+            }
+            CLEAN_UP => {
+                let now = Utc::now();
+                let sessions = crate::accounts::sessions::delete_stale(&self.db, now - chrono::Duration::days(7)).await?;
+                let limits = crate::web::rate_limit::delete_expired(&self.db, Duration::from_secs(86_400)).await?;
+                let carts =
+                    crate::orders::carts::delete_stale_guest_carts(&self.db, now - chrono::Duration::days(30)).await?;
+                tracing::info!("clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest carts");
+                Ok(())
             }
             other => Err(Permanent::error(format!("unknown job kind {other:?}"))),
         }

@@ -88,14 +88,14 @@ impl From<User> for UserResponse {
 }
 
 /// Counts a hit against each key's limit; the first over its limit answers 429.
-async fn limit(state: &AppState, hits: &[(String, Limit)]) -> AppResult<()> {
+pub(crate) async fn limit(state: &AppState, hits: &[(String, Limit)]) -> AppResult<()> {
     for (key, limit) in hits {
         rate_limit::hit(&state.db, key, *limit).await?;
     }
     Ok(())
 }
 
-fn account_key(action: &str, email: &str) -> String {
+pub(crate) fn account_key(action: &str, email: &str) -> String {
     format!("{action}:account:{}", email.trim().to_lowercase())
 }
 
@@ -199,6 +199,7 @@ async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
+    headers: axum::http::HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
 ) -> AppResult<Json<TokenResponse>> {
     limit(
@@ -211,6 +212,9 @@ async fn login(
     .await?;
     let opened = auth::login(&state, &body.email, &body.password, &Client { ip: Some(ip), user_agent })
         .await?;
+    // A guest cart the client holds (cookie or X-Cart-Token) joins the account's cart.
+    let guest_cart = crate::orders::api::guest_cart_token(&headers);
+    crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), opened.user.id).await?;
     token_response(&state, opened)
 }
 

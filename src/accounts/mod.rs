@@ -1,9 +1,11 @@
 //! Accounts: customers and operators, their sessions and the one-time tokens e-mailed to them.
 
+pub mod admin_pages;
 pub mod api;
 pub mod auth;
 pub mod extract;
 pub mod jwt;
+pub mod pages;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;

@@ -107,3 +107,71 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Inserts a new category; a taken slug fails on `product_categories_slug_key`.
+pub async fn insert(db: impl PgExecutor<'_>, fields: &CategoryFields<'_>) -> sqlx::Result<Category> {
+    timed(
+        "product_categories.insert",
+        sqlx::query_as(concat!(
+            "insert into product_categories (name, slug, description, display_order)
+             values ($1, $2, $3, $4)
+             returning ",
+            category_columns!()
+        ))
+        .bind(fields.name)
+        .bind(fields.slug)
+        .bind(fields.description)
+        .bind(fields.display_order)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// Rewrites a category's fields; `None` when there is no such category.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    fields: &CategoryFields<'_>,
+) -> sqlx::Result<Option<Category>> {
+    timed(
+        "product_categories.update",
+        sqlx::query_as(concat!(
+            "update product_categories
+             set name = $2, slug = $3, description = $4, display_order = $5
+             where id = $1
+             returning ",
+            category_columns!()
+        ))
+        .bind(id)
+        .bind(fields.name)
+        .bind(fields.slug)
+        .bind(fields.description)
+        .bind(fields.display_order)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A category, locked until the transaction ends (for a guarded edit).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
+    timed(
+        "product_categories.find_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            category_columns!(),
+            " from product_categories where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// How many plans, active or not, belong to a category.
+pub async fn count_plans(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<i64> {
+    timed(
+        "product_categories.count_plans",
+        sqlx::query_scalar("select count(*) from plans where category_id = $1").bind(id).fetch_one(db),
+    )
+    .await
+}

@@ -179,3 +179,141 @@ pub async fn list_plan_location_slugs(
     )
     .await
 }
+
+/// Inserts a new location; a taken slug fails on `locations_slug_key`.
+pub async fn insert(db: impl PgExecutor<'_>, fields: &LocationFields<'_>) -> sqlx::Result<Location> {
+    timed(
+        "locations.insert",
+        sqlx::query_as(concat!(
+            "insert into locations (slug, name, country_code, city, is_active, display_order)
+             values ($1, $2, $3, $4, $5, $6)
+             returning ",
+            location_columns!()
+        ))
+        .bind(fields.slug)
+        .bind(fields.name)
+        .bind(fields.country_code)
+        .bind(fields.city)
+        .bind(fields.is_active)
+        .bind(fields.display_order)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// Rewrites a location's fields; `None` when there is no such location.
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    fields: &LocationFields<'_>,
+) -> sqlx::Result<Option<Location>> {
+    timed(
+        "locations.update",
+        sqlx::query_as(concat!(
+            "update locations
+             set slug = $2, name = $3, country_code = $4, city = $5, is_active = $6,
+                 display_order = $7
+             where id = $1
+             returning ",
+            location_columns!()
+        ))
+        .bind(id)
+        .bind(fields.slug)
+        .bind(fields.name)
+        .bind(fields.country_code)
+        .bind(fields.city)
+        .bind(fields.is_active)
+        .bind(fields.display_order)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A location, locked until the transaction ends (for a guarded edit).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Location>> {
+    timed(
+        "locations.find_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            location_columns!(),
+            " from locations where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Deletes a location; the database refuses while orders or plans reference it.
+pub async fn delete(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
+    let done = timed(
+        "locations.delete",
+        sqlx::query("delete from locations where id = $1").bind(id).execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// How many orders have an item placed in this location.
+pub async fn count_orders(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<i64> {
+    timed(
+        "locations.count_orders",
+        sqlx::query_scalar("select count(distinct order_id) from order_items where location_id = $1")
+            .bind(id)
+            .fetch_one(db),
+    )
+    .await
+}
+
+/// How many plans, active or not, are sold in this location.
+pub async fn count_plans(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<i64> {
+    timed(
+        "plan_locations.count_for_location",
+        sqlx::query_scalar("select count(*) from plan_locations where location_id = $1")
+            .bind(id)
+            .fetch_one(db),
+    )
+    .await
+}
+
+/// Which of `ids` are locations (active or not).
+pub async fn existing_ids(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<i32>> {
+    timed(
+        "locations.existing_ids",
+        sqlx::query_scalar("select id from locations where id = any($1) order by id")
+            .bind(ids)
+            .fetch_all(db),
+    )
+    .await
+}
+
+/// Every (plan id, location id) pair where a plan is sold, each plan's locations in the
+/// locations' display order.
+pub async fn list_plan_location_ids(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, i32)>> {
+    timed(
+        "plan_locations.list_ids",
+        sqlx::query_as(
+            "select pl.plan_id, pl.location_id
+             from plan_locations pl join locations l on l.id = pl.location_id
+             order by pl.plan_id, l.display_order nulls last, l.name, l.id",
+        )
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// The ids of the locations a plan is sold in (active or not), in display order.
+pub async fn ids_for_plan(db: impl PgExecutor<'_>, plan_id: &str) -> sqlx::Result<Vec<i32>> {
+    timed(
+        "plan_locations.ids_for_plan",
+        sqlx::query_scalar(
+            "select pl.location_id
+             from plan_locations pl join locations l on l.id = pl.location_id
+             where pl.plan_id = $1
+             order by l.display_order nulls last, l.name, l.id",
+        )
+        .bind(plan_id)
+        .fetch_all(db),
+    )
+    .await
+}

@@ -1,6 +1,9 @@
 //! The catalog: product categories, plans with their features, locations, and where each plan
 //! is sold. It lives in PostgreSQL; `file` moves it in and out as TOML.
 
+pub mod admin_api;
+pub mod api;
+pub mod cache;
 pub mod categories;
 pub mod file;
 pub mod locations;

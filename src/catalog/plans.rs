@@ -186,3 +186,88 @@ pub async fn delete(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<bool> {
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// Inserts a new plan; a taken id fails on `plans_pkey`.
+pub async fn insert(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::Result<Plan> {
+    timed(
+        "plans.insert",
+        sqlx::query_as(concat!(
+            "insert into plans (id, category_id, name, description, cpu, ram, storage, bandwidth,
+                                os, price_pkr, is_active, theme_color, label, display_order)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+             returning ",
+            plan_columns!()
+        ))
+        .bind(fields.id)
+        .bind(fields.category_id)
+        .bind(fields.name)
+        .bind(fields.description)
+        .bind(fields.cpu)
+        .bind(fields.ram)
+        .bind(fields.storage)
+        .bind(fields.bandwidth)
+        .bind(fields.os)
+        .bind(fields.price_pkr)
+        .bind(fields.is_active)
+        .bind(fields.theme_color)
+        .bind(fields.label)
+        .bind(fields.display_order)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// Rewrites the plan `fields.id`'s fields (the id itself never changes: orders refer to it);
+/// `None` when there is no such plan.
+pub async fn update(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::Result<Option<Plan>> {
+    timed(
+        "plans.update",
+        sqlx::query_as(concat!(
+            "update plans
+             set category_id = $2, name = $3, description = $4, cpu = $5, ram = $6, storage = $7,
+                 bandwidth = $8, os = $9, price_pkr = $10, is_active = $11, theme_color = $12,
+                 label = $13, display_order = $14
+             where id = $1
+             returning ",
+            plan_columns!()
+        ))
+        .bind(fields.id)
+        .bind(fields.category_id)
+        .bind(fields.name)
+        .bind(fields.description)
+        .bind(fields.cpu)
+        .bind(fields.ram)
+        .bind(fields.storage)
+        .bind(fields.bandwidth)
+        .bind(fields.os)
+        .bind(fields.price_pkr)
+        .bind(fields.is_active)
+        .bind(fields.theme_color)
+        .bind(fields.label)
+        .bind(fields.display_order)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A plan, locked until the transaction ends (for a guarded edit).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Option<Plan>> {
+    timed(
+        "plans.find_for_update",
+        sqlx::query_as(concat!("select ", plan_columns!(), " from plans where id = $1 for update"))
+            .bind(id)
+            .fetch_optional(db),
+    )
+    .await
+}
+
+/// How many orders have an item of this plan.
+pub async fn count_orders(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<i64> {
+    timed(
+        "plans.count_orders",
+        sqlx::query_scalar("select count(distinct order_id) from order_items where plan_id = $1")
+            .bind(id)
+            .fetch_one(db),
+    )
+    .await
+}

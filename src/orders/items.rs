@@ -112,3 +112,44 @@ pub async fn set_dates(
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// An order item with the names of its plan and location, for display.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct OrderItemDetail {
+    pub id: i32,
+    pub plan_id: Option<String>,
+    pub plan_name: Option<String>,
+    pub location_id: Option<i32>,
+    pub location_name: Option<String>,
+    pub quantity: i32,
+    pub price_at_order_pkr: i32,
+    pub validity_months: i32,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+}
+
+impl OrderItemDetail {
+    /// What the line cost: unit price × months × quantity.
+    pub fn line_total_pkr(&self) -> i64 {
+        i64::from(self.price_at_order_pkr) * i64::from(self.validity_months) * i64::from(self.quantity)
+    }
+}
+
+/// The items of an order with plan and location names, in order.
+pub async fn list_details_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<OrderItemDetail>> {
+    timed(
+        "order_items.list_details_for_order",
+        sqlx::query_as(
+            "select oi.id, oi.plan_id, p.name as plan_name, oi.location_id, l.name as location_name,
+                    oi.quantity, oi.price_at_order_pkr, oi.validity_months, oi.start_date, oi.end_date
+             from order_items oi
+             left join plans p on p.id = oi.plan_id
+             left join locations l on l.id = oi.location_id
+             where oi.order_id = $1
+             order by oi.id",
+        )
+        .bind(order_id)
+        .fetch_all(db),
+    )
+    .await
+}

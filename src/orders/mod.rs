@@ -4,10 +4,17 @@
 //! ([`orders`], [`items`], [`promo_codes`]) hold the SQL, and their guarded updates make a stale
 //! transition change nothing.
 
+pub mod admin_api;
+pub mod api;
+pub mod cart;
+pub mod carts;
+pub mod checkout;
+pub mod idempotency;
 pub mod items;
 // `orders::orders` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]
 pub mod orders;
+pub mod pricing;
 pub mod promo_codes;
 
 use serde::{Deserialize, Serialize};

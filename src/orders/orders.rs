@@ -24,6 +24,10 @@ pub struct Order {
     pub notes: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// The promo code whose use this order holds.
+    pub promo_code_id: Option<i32>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
 }
 
 impl Order {
@@ -41,6 +45,7 @@ pub struct NewOrder<'a> {
     pub discount_amount_pkr: i32,
     pub final_amount_pkr: i32,
     pub promo_code: Option<&'a str>,
+    pub promo_code_id: Option<i32>,
     pub payment_method: Option<&'a str>,
     pub notes: Option<&'a str>,
 }
@@ -49,7 +54,8 @@ pub struct NewOrder<'a> {
 macro_rules! order_columns {
     () => {
         "id, user_id, status, total_amount_pkr, discount_amount_pkr, final_amount_pkr, \
-         promo_code, payment_method, payment_reference, notes, created_at, updated_at"
+         promo_code, payment_method, payment_reference, notes, created_at, updated_at, \
+         promo_code_id, paid_at, cancelled_at"
     };
 }
 
@@ -59,8 +65,8 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result
         "orders.insert",
         sqlx::query_as(concat!(
             "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
-                                 final_amount_pkr, promo_code, payment_method, notes)
-             values ($1, 'pending_payment', $2, $3, $4, $5, $6, $7) returning ",
+                                 final_amount_pkr, promo_code, payment_method, notes, promo_code_id)
+             values ($1, 'pending_payment', $2, $3, $4, $5, $6, $7, $8) returning ",
             order_columns!()
         ))
         .bind(new.user_id)
@@ -70,6 +76,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result
         .bind(new.promo_code)
         .bind(new.payment_method)
         .bind(new.notes)
+        .bind(new.promo_code_id)
         .fetch_one(db),
     )
     .await
@@ -160,26 +167,45 @@ pub async fn count_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Resu
     .await
 }
 
-/// A page of every order for the operator, newest first, optionally of one status and one user.
+/// What the operator filters orders by; every field is optional.
+#[derive(Clone, Debug, Default)]
+pub struct OrderFilter<'a> {
+    pub status: Option<&'a str>,
+    pub user_id: Option<i32>,
+    /// Placed at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Placed before.
+    pub to: Option<DateTime<Utc>>,
+    /// An order id, or part of the customer's e-mail.
+    pub search: Option<&'a str>,
+}
+
+/// A page of every order for the operator, newest first, filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: Option<&str>,
-    user_id: Option<i32>,
+    filter: &OrderFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Order>> {
     timed(
         "orders.list",
-        sqlx::query_as(concat!(
-            "select ",
-            order_columns!(),
-            " from orders
-             where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
-             order by created_at desc, id desc
-             limit $3 offset $4"
-        ))
-        .bind(status)
-        .bind(user_id)
+        sqlx::query_as(
+            "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
+                    o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference, o.notes,
+                    o.created_at, o.updated_at, o.promo_code_id, o.paid_at, o.cancelled_at
+             from orders o left join users u on u.id = o.user_id
+             where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
+               and ($3::timestamptz is null or o.created_at >= $3)
+               and ($4::timestamptz is null or o.created_at < $4)
+               and ($5::text is null or o.id::text = $5 or u.email ilike '%' || $5 || '%')
+             order by o.created_at desc, o.id desc
+             limit $6 offset $7",
+        )
+        .bind(filter.status)
+        .bind(filter.user_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.search)
         .bind(limit)
         .bind(offset)
         .fetch_all(db),
@@ -188,19 +214,21 @@ pub async fn list(
 }
 
 /// How many orders `list` would page through.
-pub async fn count(
-    db: impl PgExecutor<'_>,
-    status: Option<&str>,
-    user_id: Option<i32>,
-) -> sqlx::Result<i64> {
+pub async fn count(db: impl PgExecutor<'_>, filter: &OrderFilter<'_>) -> sqlx::Result<i64> {
     timed(
         "orders.count",
         sqlx::query_scalar(
-            "select count(*) from orders
-             where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)",
+            "select count(*) from orders o left join users u on u.id = o.user_id
+             where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
+               and ($3::timestamptz is null or o.created_at >= $3)
+               and ($4::timestamptz is null or o.created_at < $4)
+               and ($5::text is null or o.id::text = $5 or u.email ilike '%' || $5 || '%')",
         )
-        .bind(status)
-        .bind(user_id)
+        .bind(filter.status)
+        .bind(filter.user_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .bind(filter.search)
         .fetch_one(db),
     )
     .await
@@ -216,7 +244,12 @@ pub async fn update_status(
 ) -> sqlx::Result<bool> {
     let done = timed(
         "orders.update_status",
-        sqlx::query("update orders set status = $3 where id = $1 and status = $2")
+        sqlx::query(
+            "update orders set status = $3,
+                 paid_at = case when $3 = 'paid' then now() else paid_at end,
+                 cancelled_at = case when $3 in ('cancelled', 'expired') then now() else cancelled_at end
+             where id = $1 and status = $2",
+        )
             .bind(id)
             .bind(from)
             .bind(to)

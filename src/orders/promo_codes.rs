@@ -214,3 +214,14 @@ pub async fn release_use(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool>
     .await?;
     Ok(done.rows_affected() == 1)
 }
+
+/// A code by id, locked until the transaction ends (checkout re-checks it under the lock).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<PromoCode>> {
+    timed(
+        "promo_codes.find_for_update",
+        sqlx::query_as(concat!("select ", promo_code_columns!(), " from promo_codes where id = $1 for update"))
+            .bind(id)
+            .fetch_optional(db),
+    )
+    .await
+}

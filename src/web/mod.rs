@@ -46,6 +46,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(assets::router())
         .merge(pages::router())
+        .merge(crate::accounts::pages::router())
+        .merge(crate::accounts::admin_pages::router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -88,7 +90,13 @@ pub fn router(state: AppState) -> Router {
 
 /// The JSON API under `/api/v1`; each domain adds its routes here.
 fn api_router() -> Router<AppState> {
-    Router::new().route("/", get(api_index)).merge(crate::accounts::api::router())
+    Router::new()
+        .route("/", get(api_index))
+        .merge(crate::accounts::api::router())
+        .merge(crate::catalog::api::router())
+        .merge(crate::catalog::admin_api::router())
+        .merge(crate::orders::api::router())
+        .merge(crate::orders::admin_api::router())
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

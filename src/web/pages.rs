@@ -7,6 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
+use crate::accounts::extract::PageContext;
 use crate::app::AppState;
 use crate::catalog::{categories, format_pkr, plan_features, plans};
 use crate::error::AppError;
@@ -16,21 +17,41 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/", get(home_page))
 }
 
-/// What every page's layout needs.
+/// What every page's layout needs, the visitor included (for the navigation).
 pub struct Layout {
     pub title: String,
     pub css_url: String,
     pub js_url: String,
     pub favicon_url: String,
+    /// The logged-in visitor's name; `None` for anonymous visitors.
+    pub user_name: Option<String>,
+    /// Whether the visitor is an operator (the nav links to the admin pages).
+    pub is_admin: bool,
+    /// The CSRF token every form of the page must carry (`csrf_token`).
+    pub csrf: String,
 }
 
 impl Layout {
+    /// The layout for an anonymous visitor (error pages).
     pub fn new(title: impl Into<String>) -> Self {
         Self {
             title: title.into(),
             css_url: assets::url("app.css"),
             js_url: assets::url("app.js"),
             favicon_url: assets::url("favicon.svg"),
+            user_name: None,
+            is_admin: false,
+            csrf: String::new(),
+        }
+    }
+
+    /// The layout for the visitor of a page: their name, role and CSRF token.
+    pub fn for_page(title: impl Into<String>, context: &PageContext) -> Self {
+        Self {
+            user_name: context.user.as_ref().map(|user| user.name.clone()),
+            is_admin: context.user.as_ref().is_some_and(|user| user.is_admin()),
+            csrf: context.csrf.clone(),
+            ..Self::new(title)
         }
     }
 }
@@ -73,7 +94,10 @@ struct HomePage {
     sections: Vec<CategorySection>,
 }
 
-async fn home_page(State(state): State<AppState>) -> Result<Response, AppError> {
+async fn home_page(
+    State(state): State<AppState>,
+    context: PageContext,
+) -> Result<Response, AppError> {
     let category_rows = categories::list(&state.db).await?;
     let plan_rows = plans::list_active(&state.db, None).await?;
     let ids: Vec<String> = plan_rows.iter().map(|p| p.id.clone()).collect();
@@ -119,7 +143,10 @@ async fn home_page(State(state): State<AppState>) -> Result<Response, AppError> 
         })
         .filter(|s| !s.plans.is_empty())
         .collect();
-    render(&HomePage { layout: Layout::new("Windows RDP & Linux VPS in PKR"), sections })
+    render(&HomePage {
+        layout: Layout::for_page("Windows RDP & Linux VPS in PKR", &context),
+        sections,
+    })
 }
 
 #[derive(Template)]

@@ -32,6 +32,7 @@ impl TestApp {
                 // the minimum cost: the tests check behaviour, not bcrypt's speed
                 bcrypt_cost: 4,
                 trust_forwarded_for: true,
+                order_expiry_hours: 48,
             },
         );
         Self { router: nextgenrdp::web::router(state), db, mail_dir: tempfile::tempdir().unwrap() }

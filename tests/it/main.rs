@@ -11,4 +11,5 @@ mod embedded;
 mod helpers;
 mod http;
 mod mail;
+mod pages;
 mod worker;

@@ -1,5 +1,10 @@
 //! The JSON API, route by route.
 
+mod admin_catalog;
+mod admin_orders;
 mod admin_users;
 mod auth;
+mod cart;
+mod catalog;
 mod me;
+mod orders;

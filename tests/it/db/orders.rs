@@ -2,7 +2,7 @@ use chrono::{Duration, Utc};
 use nextgenrdp::catalog::file::{CatalogFile, DEFAULT_CATALOG};
 use nextgenrdp::catalog::locations;
 use nextgenrdp::orders::items::{self, NewOrderItem};
-use nextgenrdp::orders::orders::{self, NewOrder, Order};
+use nextgenrdp::orders::orders::{self, NewOrder, Order, OrderFilter};
 use nextgenrdp::orders::{OrderStatus, can_transition};
 use sqlx::PgPool;
 
@@ -18,6 +18,7 @@ pub async fn order(db: &PgPool, user_id: i32, total: i32, discount: i32) -> Orde
             discount_amount_pkr: discount,
             final_amount_pkr: total - discount,
             promo_code: (discount > 0).then_some("SAVE10"),
+            promo_code_id: None,
             payment_method: Some("bank_transfer"),
             notes: None,
         },
@@ -66,13 +67,14 @@ async fn the_database_refuses_an_order_whose_amounts_do_not_add_up(db: PgPool) {
             discount_amount_pkr: 100,
             final_amount_pkr: 2500,
             promo_code: None,
+            promo_code_id: None,
             payment_method: None,
             notes: Some("sum is off"),
         },
     )
     .await;
     assert!(wrong.is_err());
-    assert_eq!(orders::count(&db, None, None).await.unwrap(), 0);
+    assert_eq!(orders::count(&db, &OrderFilter::default()).await.unwrap(), 0);
 }
 
 #[sqlx::test]
@@ -175,24 +177,24 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
             .unwrap()
     );
 
-    let everything = orders::list(&db, None, None, 10, 0).await.unwrap();
+    let everything = orders::list(&db, &OrderFilter::default(), 10, 0).await.unwrap();
     assert_eq!(
         everything.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id, a1.id]
     );
-    let paid = orders::list(&db, Some("paid"), None, 10, 0).await.unwrap();
+    let paid = orders::list(&db, &OrderFilter { status: Some("paid"), ..Default::default() }, 10, 0).await.unwrap();
     assert_eq!(
         paid.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id]
     );
-    let ayesha_paid = orders::list(&db, Some("paid"), Some(ayesha.id), 10, 0)
+    let ayesha_paid = orders::list(&db, &OrderFilter { status: Some("paid"), user_id: Some(ayesha.id), ..Default::default() }, 10, 0)
         .await
         .unwrap();
     assert_eq!(
         ayesha_paid.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![a2.id]
     );
-    let ayesha_all = orders::list(&db, None, Some(ayesha.id), 1, 1)
+    let ayesha_all = orders::list(&db, &OrderFilter { user_id: Some(ayesha.id), ..Default::default() }, 1, 1)
         .await
         .unwrap();
     assert_eq!(
@@ -200,21 +202,21 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
         vec![a1.id]
     );
     assert!(
-        orders::list(&db, Some("cancelled"), None, 10, 0)
+        orders::list(&db, &OrderFilter { status: Some("cancelled"), ..Default::default() }, 10, 0)
             .await
             .unwrap()
             .is_empty()
     );
 
-    assert_eq!(orders::count(&db, None, None).await.unwrap(), 3);
-    assert_eq!(orders::count(&db, Some("paid"), None).await.unwrap(), 2);
+    assert_eq!(orders::count(&db, &OrderFilter::default()).await.unwrap(), 3);
+    assert_eq!(orders::count(&db, &OrderFilter { status: Some("paid"), ..Default::default() }).await.unwrap(), 2);
     assert_eq!(
-        orders::count(&db, Some("pending_payment"), Some(ayesha.id))
+        orders::count(&db, &OrderFilter { status: Some("pending_payment"), user_id: Some(ayesha.id), ..Default::default() })
             .await
             .unwrap(),
         1
     );
-    assert_eq!(orders::count(&db, None, Some(bilal.id)).await.unwrap(), 1);
+    assert_eq!(orders::count(&db, &OrderFilter { user_id: Some(bilal.id), ..Default::default() }).await.unwrap(), 1);
 }
 
 #[sqlx::test]

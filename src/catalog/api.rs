@@ -1,0 +1,270 @@
+//! Public JSON API of the catalog: `/api/v1/categories`, `/api/v1/locations`, `/api/v1/plans`
+//! and `/api/v1/plans/{id}`. Anyone may call it; it only ever shows what is on sale.
+//!
+//! Every answer comes from the node's [`CatalogCache`](super::cache::CatalogCache) and carries a
+//! strong ETag (a hash of the body, so every node gives the same content the same tag) with
+//! `Cache-Control: public, max-age=0, must-revalidate`: clients and proxies may keep a copy but
+//! must revalidate it each time, and a matching `If-None-Match` gets `304 Not Modified` with no
+//! body. A price edit therefore reaches a revalidating client at once.
+//!
+//! Query parameters are strict: an unknown or repeated parameter, an unknown `category` slug, a
+//! `location` that is not the id of an open location, or a `sort` other than `price` / `-price`
+//! is a 400 naming the parameter. An empty value (`?location=`) means "any", as an HTML form
+//! with nothing chosen sends it.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::cache::PlanView;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+/// How long a client may reuse an answer without asking again: not at all, but it may ask
+/// with `If-None-Match` and get a 304.
+pub const CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/categories", get(list_categories))
+        .route("/locations", get(list_locations))
+        .route("/plans", get(list_plans))
+        .route("/plans/{id}", get(find_plan))
+}
+
+pub(crate) type RawQuery =
+    Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
+
+/// The query's parameters, refusing any not in `allowed` and any given twice.
+pub(crate) fn parameters(query: RawQuery, allowed: &[&str]) -> AppResult<Vec<(String, String)>> {
+    let Query(pairs) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
+    for (i, (name, _)) in pairs.iter().enumerate() {
+        if !allowed.contains(&name.as_str()) {
+            let detail = if allowed.is_empty() {
+                format!("unknown query parameter {name:?}; this endpoint takes none")
+            } else {
+                format!(
+                    "unknown query parameter {name:?}; known: {}",
+                    allowed.join(", ")
+                )
+            };
+            return Err(AppError::bad_request(name.clone(), detail));
+        }
+        if pairs[..i].iter().any(|(earlier, _)| earlier == name) {
+            return Err(AppError::bad_request(
+                name.clone(),
+                format!("{name:?} is given twice"),
+            ));
+        }
+    }
+    Ok(pairs)
+}
+
+#[derive(Serialize)]
+struct Items<'a, T> {
+    items: &'a [T],
+}
+
+async fn list_categories(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> AppResult<Response> {
+    parameters(query, &[])?;
+    let catalog = state.catalog.get(&state.db).await?;
+    cacheable_json(
+        &headers,
+        &Items {
+            items: catalog.categories(),
+        },
+    )
+}
+
+async fn list_locations(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> AppResult<Response> {
+    parameters(query, &[])?;
+    let catalog = state.catalog.get(&state.db).await?;
+    cacheable_json(
+        &headers,
+        &Items {
+            items: catalog.locations(),
+        },
+    )
+}
+
+/// How `/plans` is ordered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Sort {
+    /// Category display order, plan display order, price, id.
+    Catalog,
+    PriceAscending,
+    PriceDescending,
+}
+
+async fn list_plans(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> AppResult<Response> {
+    let catalog = state.catalog.get(&state.db).await?;
+    let mut category = None;
+    let mut location = None;
+    let mut sort = Sort::Catalog;
+    for (name, value) in parameters(query, &["category", "location", "sort"])? {
+        let value = value.trim();
+        if value.is_empty() {
+            continue;
+        }
+        match name.as_str() {
+            "category" => {
+                let found = catalog.category_by_slug(value).ok_or_else(|| {
+                    let known: Vec<&str> = catalog
+                        .categories()
+                        .iter()
+                        .map(|c| c.slug.as_str())
+                        .collect();
+                    AppError::bad_request(
+                        "category",
+                        format!("no category {value:?}; known: {}", known.join(", ")),
+                    )
+                })?;
+                category = Some(found.id);
+            }
+            "location" => {
+                let id: i32 = value.parse().map_err(|_| {
+                    AppError::bad_request("location", "must be the numeric id of a location")
+                })?;
+                if catalog.location(id).is_none() {
+                    return Err(AppError::bad_request(
+                        "location",
+                        format!("no open location has id {id}"),
+                    ));
+                }
+                location = Some(id);
+            }
+            _ => {
+                sort = match value {
+                    "price" => Sort::PriceAscending,
+                    "-price" => Sort::PriceDescending,
+                    _ => {
+                        return Err(AppError::bad_request(
+                            "sort",
+                            "must be price (cheapest first) or -price (dearest first)",
+                        ));
+                    }
+                };
+            }
+        }
+    }
+    let mut plans: Vec<&PlanView> = catalog
+        .plans()
+        .iter()
+        .filter(|p| category.is_none_or(|id| p.category_id == id))
+        .filter(|p| location.is_none_or(|id| p.is_sold_in(id)))
+        .collect();
+    // A stable sort keeps the catalog order among equal prices.
+    match sort {
+        Sort::Catalog => {}
+        Sort::PriceAscending => plans.sort_by_key(|p| p.price_pkr),
+        Sort::PriceDescending => plans.sort_by_key(|p| std::cmp::Reverse(p.price_pkr)),
+    }
+    cacheable_json(&headers, &Items { items: &plans })
+}
+
+async fn find_plan(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    query: RawQuery,
+) -> AppResult<Response> {
+    parameters(query, &[])?;
+    let catalog = state.catalog.get(&state.db).await?;
+    let plan = catalog.plan(&id).ok_or(AppError::NotFound("plan"))?;
+    cacheable_json(&headers, plan)
+}
+
+/// The strong validator of a body: a quoted hex SHA-256 prefix.
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
+}
+
+/// Whether `If-None-Match` names `etag` (or is `*`). Weak comparison, as RFC 9110 asks for
+/// this header: `W/"x"` matches `"x"`.
+pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .any(|tag| tag == "*" || tag.trim_start_matches("W/") == etag)
+        })
+}
+
+/// `value` as JSON with its ETag and Cache-Control, or a bodiless 304 when the client already
+/// holds it.
+pub fn cacheable_json(headers: &HeaderMap, value: &impl Serialize) -> AppResult<Response> {
+    let body = serde_json::to_vec(value).map_err(|err| AppError::Internal(err.into()))?;
+    let etag = etag_of(&body);
+    let etag_header =
+        HeaderValue::from_str(&etag).map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
+    let cache_control = HeaderValue::from_static(CACHE_CONTROL);
+    if if_none_match(headers, &etag) {
+        return Ok((
+            StatusCode::NOT_MODIFIED,
+            [
+                (header::ETAG, etag_header),
+                (header::CACHE_CONTROL, cache_control),
+            ],
+        )
+            .into_response());
+    }
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::ETAG, etag_header),
+            (header::CACHE_CONTROL, cache_control),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_tags_and_star() {
+        let etag = etag_of(b"{}");
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::IF_NONE_MATCH, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert!(if_none_match(&with(&etag), &etag));
+        assert!(if_none_match(&with(&format!("\"other\", W/{etag}")), &etag));
+        assert!(if_none_match(&with("*"), &etag));
+        assert!(!if_none_match(&with("\"other\""), &etag));
+        assert!(!if_none_match(&HeaderMap::new(), &etag));
+    }
+
+    #[test]
+    fn etags_are_quoted_and_follow_the_body() {
+        let tag = etag_of(b"[1]");
+        assert!(tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34);
+        assert_ne!(tag, etag_of(b"[2]"));
+    }
+}

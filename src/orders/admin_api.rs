@@ -1,0 +1,407 @@
+//! The operator's JSON API for orders and promo codes: `/api/v1/admin/orders*` and
+//! `/api/v1/admin/promo-codes*`. Every change is written to the audit log in its transaction.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{OrderResponse, order_response};
+use super::orders::{self, OrderFilter};
+use super::promo_codes::{self, PromoCode, PromoCodeFields};
+use super::{OrderStatus, checkout};
+use crate::accounts::extract::ApiAdmin;
+use crate::accounts::validation::FieldErrors;
+use crate::app::AppState;
+use crate::audit::{self, NewAuditEntry};
+use crate::error::{AppError, AppResult, ResultExt};
+use crate::web::extract::{AppJson, ClientIp};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/orders", get(list_orders))
+        .route("/admin/orders/{id}", get(find_order))
+        .route("/admin/orders/{id}/cancel", post(cancel_order))
+        .route("/admin/promo-codes", get(list_promo_codes).post(create_promo_code))
+        .route(
+            "/admin/promo-codes/{id}",
+            get(find_promo_code).patch(update_promo_code).delete(delete_promo_code),
+        )
+}
+
+/// `GET /admin/orders` filters: status, customer id, placed from/to (dates, PKT-agnostic UTC
+/// days), search (order id or part of the customer's e-mail), paging.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderQuery {
+    pub status: Option<String>,
+    pub customer: Option<i32>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub search: Option<String>,
+    #[serde(default = "first_page")]
+    pub page: i64,
+    #[serde(default = "default_per_page")]
+    pub per_page: i64,
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_per_page() -> i64 {
+    25
+}
+
+fn start_of(day: NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()
+}
+
+/// Checks the query; a 400 names the parameter at fault.
+pub fn parse_order_query(query: Result<Query<OrderQuery>, QueryRejection>) -> AppResult<OrderQuery> {
+    let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
+    if let Some(status) = &query.status
+        && status.parse::<OrderStatus>().is_err()
+    {
+        return Err(AppError::bad_request("status", format!("unknown status {status:?}")));
+    }
+    if query.page < 1 {
+        return Err(AppError::bad_request("page", "must be 1 or more"));
+    }
+    if !(1..=100).contains(&query.per_page) {
+        return Err(AppError::bad_request("per_page", "must be between 1 and 100"));
+    }
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && to < from
+    {
+        return Err(AppError::bad_request("to", "must not be before from"));
+    }
+    Ok(query)
+}
+
+async fn list_orders(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    query: Result<Query<OrderQuery>, QueryRejection>,
+) -> AppResult<impl IntoResponse> {
+    let query = parse_order_query(query)?;
+    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let filter = OrderFilter {
+        status: query.status.as_deref(),
+        user_id: query.customer,
+        from: query.from.map(start_of),
+        // `to` is inclusive: orders placed before the next day.
+        to: query.to.and_then(|d| d.succ_opt()).map(start_of),
+        search,
+    };
+    let total = orders::count(&state.db, &filter).await?;
+    let rows = orders::list(&state.db, &filter, query.per_page, (query.page - 1) * query.per_page).await?;
+    let mut items = Vec::with_capacity(rows.len());
+    for order in rows {
+        let user_id = order.user_id;
+        let mut value = serde_json::to_value(order_response(&state, order).await?).unwrap_or_default();
+        value["user_id"] = json!(user_id);
+        items.push(value);
+    }
+    Ok(Json(json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page })))
+}
+
+async fn find_order(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    let order = orders::find(&state.db, id).await?.ok_or(AppError::NotFound("order"))?;
+    let customer = match order.user_id {
+        Some(user_id) => crate::accounts::users::find(&state.db, user_id).await?,
+        None => None,
+    };
+    let response = order_response(&state, order).await?;
+    Ok(Json(json!({
+        "order": response,
+        "customer": customer.map(|u| json!({ "id": u.id, "name": u.name, "email": u.email, "phone": u.phone })),
+    })))
+}
+
+async fn cancel_order(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<Json<OrderResponse>> {
+    let order = checkout::end_unpaid(&state.db, id, None, OrderStatus::Cancelled).await?;
+    audit::insert(
+        &state.db,
+        &NewAuditEntry {
+            actor_user_id: Some(admin.user.id),
+            action: "order.cancel",
+            entity_type: "order",
+            entity_id: Some(&id.to_string()),
+            before: Some(json!({ "status": "pending_payment" })),
+            after: Some(json!({ "status": order.status })),
+            ip_address: Some(&ip),
+        },
+    )
+    .await?;
+    Ok(Json(order_response(&state, order).await?))
+}
+
+async fn list_promo_codes(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<impl IntoResponse> {
+    let items = promo_codes::list(&state.db).await?;
+    Ok(Json(json!({ "items": items })))
+}
+
+async fn find_promo_code(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<Json<PromoCode>> {
+    Ok(Json(promo_codes::find(&state.db, id).await?.ok_or(AppError::NotFound("promo code"))?))
+}
+
+/// A promo code as the operator sends it; on PATCH every field is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoCodeRequest {
+    pub code: Option<String>,
+    pub discount_type: Option<String>,
+    pub discount_value: Option<i64>,
+    pub min_order_value: Option<i64>,
+    #[serde(default, with = "double_option")]
+    pub max_discount_amount: Option<Option<i64>>,
+    #[serde(default, with = "double_option")]
+    pub valid_from: Option<Option<DateTime<Utc>>>,
+    #[serde(default, with = "double_option")]
+    pub valid_until: Option<Option<DateTime<Utc>>>,
+    pub is_active: Option<bool>,
+    #[serde(default, with = "double_option")]
+    pub max_uses: Option<Option<i64>>,
+}
+
+/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+        Option::<T>::deserialize(d).map(Some)
+    }
+}
+
+/// An owned, validated set of promo code fields.
+struct ValidPromo {
+    code: String,
+    discount_type: String,
+    discount_value: i32,
+    min_order_value: i32,
+    max_discount_amount: Option<i32>,
+    valid_from: Option<DateTime<Utc>>,
+    valid_until: Option<DateTime<Utc>>,
+    is_active: bool,
+    max_uses: Option<i32>,
+}
+
+impl ValidPromo {
+    fn fields(&self) -> PromoCodeFields<'_> {
+        PromoCodeFields {
+            code: &self.code,
+            discount_type: &self.discount_type,
+            discount_value: self.discount_value,
+            min_order_value: self.min_order_value,
+            max_discount_amount: self.max_discount_amount,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
+            is_active: self.is_active,
+            max_uses: self.max_uses,
+        }
+    }
+}
+
+fn amount(errors: &mut FieldErrors, field: &str, value: i64) -> Option<i32> {
+    match i32::try_from(value) {
+        Ok(v) if v >= 0 => Some(v),
+        _ => {
+            errors.add(field, "must be a whole number of rupees, 0 or more");
+            None
+        }
+    }
+}
+
+/// Merges a request over the current code (or over nothing, for a new one) and checks every
+/// rule, reporting all problems at once.
+fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCode>) -> AppResult<ValidPromo> {
+    let mut errors = FieldErrors::default();
+    let code = request.code.map(|c| c.trim().to_uppercase()).or_else(|| current.map(|c| c.code.clone()));
+    let code = match code {
+        Some(code) if !code.is_empty() && code.len() <= 50 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => code,
+        Some(_) => {
+            errors.add("code", "must be 1 to 50 letters, digits, - or _");
+            String::new()
+        }
+        None => {
+            errors.add("code", "is required");
+            String::new()
+        }
+    };
+    let discount_type = request.discount_type.or_else(|| current.map(|c| c.discount_type.clone()));
+    let discount_type = match discount_type.as_deref() {
+        Some("percentage" | "fixed_amount") => discount_type.unwrap_or_default(),
+        Some(_) => {
+            errors.add("discount_type", "must be percentage or fixed_amount");
+            String::new()
+        }
+        None => {
+            errors.add("discount_type", "is required");
+            String::new()
+        }
+    };
+    let discount_value = match request.discount_value {
+        Some(v) => amount(&mut errors, "discount_value", v),
+        None => match current {
+            Some(c) => Some(c.discount_value),
+            None => {
+                errors.add("discount_value", "is required");
+                None
+            }
+        },
+    };
+    if discount_type == "percentage" && discount_value.is_some_and(|v| !(1..=100).contains(&v)) {
+        errors.add("discount_value", "a percentage must be between 1 and 100");
+    }
+    let min_order_value = match request.min_order_value {
+        Some(v) => amount(&mut errors, "min_order_value", v),
+        None => Some(current.map_or(0, PromoCode::min_order_value)),
+    };
+    let max_discount_amount = match request.max_discount_amount {
+        Some(Some(v)) => amount(&mut errors, "max_discount_amount", v).map(Some),
+        Some(None) => Some(None),
+        None => Some(current.and_then(|c| c.max_discount_amount)),
+    };
+    let max_uses = match request.max_uses {
+        Some(Some(v)) => amount(&mut errors, "max_uses", v).map(Some),
+        Some(None) => Some(None),
+        None => Some(current.and_then(|c| c.max_uses)),
+    };
+    if let (Some(Some(max)), Some(c)) = (max_uses, current)
+        && max < c.current_uses()
+    {
+        errors.add("max_uses", &format!("it has already been used {} times", c.current_uses()));
+    }
+    let valid_from = request.valid_from.unwrap_or_else(|| current.and_then(|c| c.valid_from));
+    let valid_until = request.valid_until.unwrap_or_else(|| current.and_then(|c| c.valid_until));
+    if let (Some(from), Some(until)) = (valid_from, valid_until)
+        && until <= from
+    {
+        errors.add("valid_until", "must be after valid_from");
+    }
+    let is_active = request.is_active.unwrap_or_else(|| current.is_none_or(PromoCode::is_active));
+    match (discount_value, min_order_value, max_discount_amount, max_uses) {
+        (Some(discount_value), Some(min_order_value), Some(max_discount_amount), Some(max_uses))
+            if errors.is_empty() =>
+        {
+            Ok(ValidPromo {
+                code,
+                discount_type,
+                discount_value,
+                min_order_value,
+                max_discount_amount,
+                valid_from,
+                valid_until,
+                is_active,
+                max_uses,
+            })
+        }
+        _ => Err(AppError::Validation(errors.0)),
+    }
+}
+
+fn code_taken() -> AppError {
+    AppError::conflict("code", "a promo code with this name already exists")
+}
+
+async fn create_promo_code(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    AppJson(body): AppJson<PromoCodeRequest>,
+) -> AppResult<impl IntoResponse> {
+    let valid = validate_promo(body, None)?;
+    let mut tx = state.db.begin().await?;
+    let created = promo_codes::insert(&mut *tx, &valid.fields())
+        .await
+        .on_constraint("promo_codes_code_upper_key", |_| code_taken())
+        .on_constraint("promo_codes_code_key", |_| code_taken())?;
+    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.create", created.id, None, Some(&created)).await?;
+    tx.commit().await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn update_promo_code(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<PromoCodeRequest>,
+) -> AppResult<Json<PromoCode>> {
+    let mut tx = state.db.begin().await?;
+    let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
+    let valid = validate_promo(body, Some(&before))?;
+    let after = promo_codes::update(&mut *tx, id, &valid.fields())
+        .await
+        .on_constraint("promo_codes_code_upper_key", |_| code_taken())
+        .on_constraint("promo_codes_code_key", |_| code_taken())?
+        .ok_or(AppError::NotFound("promo code"))?;
+    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.update", id, Some(&before), Some(&after)).await?;
+    tx.commit().await?;
+    Ok(Json(after))
+}
+
+/// Deletes a code no order used; a used one can only be deactivated (orders keep its name).
+async fn delete_promo_code(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<StatusCode> {
+    let mut tx = state.db.begin().await?;
+    let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
+    if before.current_uses() > 0 {
+        return Err(AppError::conflict(
+            "id",
+            format!("{} has been used {} times; deactivate it instead", before.code, before.current_uses()),
+        ));
+    }
+    promo_codes::delete(&mut *tx, id).await?;
+    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.delete", id, Some(&before), None).await?;
+    tx.commit().await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn audit_promo(
+    tx: &mut sqlx::PgConnection,
+    actor: i32,
+    ip: &str,
+    action: &str,
+    id: i32,
+    before: Option<&PromoCode>,
+    after: Option<&PromoCode>,
+) -> AppResult<()> {
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            actor_user_id: Some(actor),
+            action,
+            entity_type: "promo_code",
+            entity_id: Some(&id.to_string()),
+            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
+            after: after.map(|a| serde_json::to_value(a).unwrap_or_default()),
+            ip_address: Some(ip),
+        },
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,287 @@
+//! The cart as customers see it: whose it is (a guest's cookie token or a customer's account),
+//! what it holds priced from today's catalog, and the edits to it. Shared by the JSON API and
+//! the pages. Client-sent prices are never read: every view re-prices from the database.
+
+use chrono::Utc;
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::carts::{self, Cart, CartLine};
+use super::pricing::{self, Line, MAX_QUANTITY, PromoRejection, VALIDITY_MONTHS};
+use super::promo_codes::{self, PromoCode};
+use crate::accounts::secrets;
+use crate::catalog::{format_pkr, locations, plans};
+use crate::error::{AppError, AppResult, ResultExt};
+
+/// The guest cart cookie's name.
+pub const CART_COOKIE: &str = "ngr_cart";
+
+/// Whose cart a request works on.
+#[derive(Clone, Debug)]
+pub enum CartOwner {
+    Customer(i32),
+    /// A guest with the cart token from the cookie or `X-Cart-Token` header, if any.
+    Guest(Option<String>),
+}
+
+/// The cart of `owner`, if it has one.
+pub async fn find(db: &PgPool, owner: &CartOwner) -> sqlx::Result<Option<Cart>> {
+    match owner {
+        CartOwner::Customer(user_id) => carts::find_for_user(db, *user_id).await,
+        CartOwner::Guest(Some(token)) => carts::find_by_token_hash(db, &secrets::hash(token)).await,
+        CartOwner::Guest(None) => Ok(None),
+    }
+}
+
+/// The cart of `owner`, created when missing; a new guest cart comes with its fresh token,
+/// which the caller hands to the client (cookie and response body).
+pub async fn find_or_create(db: &PgPool, owner: &CartOwner) -> sqlx::Result<(Cart, Option<String>)> {
+    if let Some(cart) = find(db, owner).await? {
+        return Ok((cart, None));
+    }
+    match owner {
+        CartOwner::Customer(user_id) => Ok((carts::get_or_create_for_user(db, *user_id).await?, None)),
+        CartOwner::Guest(_) => {
+            let token = secrets::generate();
+            Ok((carts::insert_guest(db, &secrets::hash(&token)).await?, Some(token)))
+        }
+    }
+}
+
+/// A line of the cart as shown.
+#[derive(Clone, Debug, Serialize)]
+pub struct CartItemView {
+    pub id: i64,
+    pub plan_id: String,
+    pub plan_name: String,
+    pub category: Option<String>,
+    pub theme_color: Option<String>,
+    pub location_id: i32,
+    pub location_name: String,
+    pub validity_months: i32,
+    pub quantity: i32,
+    pub monthly_price_pkr: i32,
+    pub line_total_pkr: i64,
+    pub line_total_display: String,
+    /// Still for sale as chosen; when false, `problem` says why and checkout is blocked.
+    pub available: bool,
+    pub problem: Option<String>,
+}
+
+/// The promo code on a cart and what it does now.
+#[derive(Clone, Debug, Serialize)]
+pub struct PromoView {
+    pub code: String,
+    pub applies: bool,
+    pub discount_pkr: i64,
+    /// Why it does not apply, when it does not.
+    pub problem: Option<String>,
+}
+
+/// A priced cart.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct CartView {
+    pub items: Vec<CartItemView>,
+    pub promo: Option<PromoView>,
+    pub subtotal_pkr: i64,
+    pub discount_pkr: i64,
+    pub total_pkr: i64,
+    pub subtotal_display: String,
+    pub discount_display: String,
+    pub total_display: String,
+    pub item_count: i64,
+    /// What stops checkout, in words; empty when checkout may proceed.
+    pub problems: Vec<String>,
+    pub can_checkout: bool,
+}
+
+fn line_problem(line: &CartLine) -> Option<String> {
+    if !line.plan_active {
+        Some(format!("{} is no longer sold; remove it to check out", line.plan_name))
+    } else if !line.location_active || !line.sold_there {
+        Some(format!("{} is no longer sold in {}; remove it to check out", line.plan_name, line.location_name))
+    } else {
+        None
+    }
+}
+
+/// Prices a cart's lines and promo code as of now.
+pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
+    let items: Vec<CartItemView> = lines
+        .iter()
+        .map(|line| {
+            let total = Line { monthly_price_pkr: line.price_pkr, months: line.validity_months, quantity: line.quantity }
+                .total();
+            let problem = line_problem(line);
+            CartItemView {
+                id: line.id,
+                plan_id: line.plan_id.clone(),
+                plan_name: line.plan_name.clone(),
+                category: line.category_slug.clone(),
+                theme_color: line.theme_color.clone(),
+                location_id: line.location_id,
+                location_name: line.location_name.clone(),
+                validity_months: line.validity_months,
+                quantity: line.quantity,
+                monthly_price_pkr: line.price_pkr,
+                line_total_pkr: total,
+                line_total_display: format_pkr(total),
+                available: problem.is_none(),
+                problem,
+            }
+        })
+        .collect();
+    let priced: Vec<Line> = lines
+        .iter()
+        .map(|l| Line { monthly_price_pkr: l.price_pkr, months: l.validity_months, quantity: l.quantity })
+        .collect();
+    let (totals, rejection) = pricing::price(&priced, promo, Utc::now());
+    let mut problems: Vec<String> = items.iter().filter_map(|i| i.problem.clone()).collect();
+    if items.is_empty() {
+        problems.push("your cart is empty".to_owned());
+    }
+    if totals.total_pkr > i64::from(i32::MAX) {
+        problems.push("this order is too large to place at once; split it".to_owned());
+    }
+    let promo = promo.map(|p| PromoView {
+        code: p.code.clone(),
+        applies: rejection.is_none(),
+        discount_pkr: totals.discount_pkr,
+        problem: rejection.as_ref().map(ToString::to_string),
+    });
+    CartView {
+        item_count: items.iter().map(|i| i64::from(i.quantity)).sum(),
+        can_checkout: problems.is_empty(),
+        problems,
+        items,
+        promo,
+        subtotal_display: format_pkr(totals.subtotal_pkr),
+        discount_display: format_pkr(totals.discount_pkr),
+        total_display: format_pkr(totals.total_pkr),
+        subtotal_pkr: totals.subtotal_pkr,
+        discount_pkr: totals.discount_pkr,
+        total_pkr: totals.total_pkr,
+    }
+}
+
+/// The priced view of a cart (an empty one when there is no cart).
+pub async fn view(db: &PgPool, cart: Option<&Cart>) -> sqlx::Result<CartView> {
+    let Some(cart) = cart else { return Ok(price(&[], None)) };
+    let lines = carts::list_lines(db, cart.id).await?;
+    let promo = match cart.promo_code_id {
+        Some(id) => promo_codes::find(db, id).await?,
+        None => None,
+    };
+    Ok(price(&lines, promo.as_ref()))
+}
+
+fn check_months(months: i32) -> AppResult<()> {
+    if !VALIDITY_MONTHS.contains(&months) {
+        return Err(AppError::invalid("validity_months", "must be 1, 3, 6 or 12"));
+    }
+    Ok(())
+}
+
+fn check_quantity(quantity: i32) -> AppResult<()> {
+    if !(1..=MAX_QUANTITY).contains(&quantity) {
+        return Err(AppError::invalid("quantity", format!("must be between 1 and {MAX_QUANTITY}")));
+    }
+    Ok(())
+}
+
+/// What a customer adds to the cart.
+#[derive(Clone, Debug)]
+pub struct NewItem {
+    pub plan_id: String,
+    pub location_id: i32,
+    pub validity_months: i32,
+    pub quantity: i32,
+}
+
+/// Checks a line can be bought: the plan is on sale, in a location where it is sold, for 1, 3,
+/// 6 or 12 months, 1 to 10 units.
+pub async fn validate_item(db: &PgPool, item: &NewItem) -> AppResult<()> {
+    check_months(item.validity_months)?;
+    check_quantity(item.quantity)?;
+    let plan = plans::find(db, &item.plan_id)
+        .await?
+        .filter(plans::Plan::is_active)
+        .ok_or_else(|| AppError::invalid("plan_id", "no such plan is on sale"))?;
+    let sold_in = locations::list_for_plan(db, &plan.id).await?;
+    if !sold_in.iter().any(|l| l.id == item.location_id && l.is_active.unwrap_or(true)) {
+        return Err(AppError::invalid("location_id", format!("{} is not sold in that location", plan.name)));
+    }
+    Ok(())
+}
+
+/// Adds a line checked by [`validate_item`]; the same line adds up, to at most 10 units.
+pub async fn add_validated_item(db: &PgPool, cart: &Cart, item: &NewItem) -> AppResult<i64> {
+    let id = carts::add_item(db, cart.id, &item.plan_id, item.location_id, item.validity_months, item.quantity)
+        .await
+        .on_constraint("cart_items_quantity_check", |_| {
+            AppError::invalid("quantity", format!("at most {MAX_QUANTITY} of one plan per order"))
+        })?;
+    carts::touch(db, cart.id).await?;
+    Ok(id)
+}
+
+/// Changes a line's quantity and months; a line of another cart is a 404.
+pub async fn update_item(db: &PgPool, cart: &Cart, item_id: i64, quantity: i32, months: i32) -> AppResult<()> {
+    check_months(months)?;
+    check_quantity(quantity)?;
+    let updated = carts::update_item(db, cart.id, item_id, quantity, months)
+        .await
+        .on_constraint("cart_items_cart_id_plan_id_location_id_validity_months_key", |_| {
+            AppError::conflict("validity_months", "the cart already has this plan for that many months")
+        })?;
+    if !updated {
+        return Err(AppError::NotFound("cart item"));
+    }
+    Ok(())
+}
+
+/// Removes a line; a line of another cart is a 404.
+pub async fn remove_item(db: &PgPool, cart: &Cart, item_id: i64) -> AppResult<()> {
+    if !carts::delete_item(db, cart.id, item_id).await? {
+        return Err(AppError::NotFound("cart item"));
+    }
+    Ok(())
+}
+
+/// Puts a promo code on the cart if it applies to it now; otherwise a 422 saying why (unknown,
+/// expired, not yet valid, used up, below the minimum) and the cart is unchanged.
+pub async fn apply_promo(db: &PgPool, cart: &Cart, code: &str) -> AppResult<PromoView> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > 50 {
+        return Err(AppError::invalid("code", PromoRejection::Unknown.to_string()));
+    }
+    let promo = promo_codes::find_by_code(db, code)
+        .await?
+        .ok_or_else(|| AppError::invalid("code", PromoRejection::Unknown.to_string()))?;
+    let lines = carts::list_lines(db, cart.id).await?;
+    let view = price(&lines, Some(&promo));
+    let promo_view = view.promo.expect("priced with a promo");
+    if let Some(problem) = &promo_view.problem {
+        return Err(AppError::invalid("code", problem.clone()));
+    }
+    carts::set_promo(db, cart.id, Some(promo.id)).await?;
+    Ok(promo_view)
+}
+
+/// Takes the promo code off the cart.
+pub async fn remove_promo(db: &PgPool, cart: &Cart) -> AppResult<()> {
+    carts::set_promo(db, cart.id, None).await?;
+    Ok(())
+}
+
+/// At login, moves the guest's cart into the customer's (nothing when there is no guest cart).
+pub async fn merge_guest_cart(db: &PgPool, guest_token: Option<&str>, user_id: i32) -> sqlx::Result<()> {
+    let Some(token) = guest_token else { return Ok(()) };
+    let Some(guest) = carts::find_by_token_hash(db, &secrets::hash(token)).await? else { return Ok(()) };
+    let mut tx = db.begin().await?;
+    let into = carts::get_or_create_for_user(&mut *tx, user_id).await?;
+    carts::merge_into(&mut tx, &guest, &into).await?;
+    tx.commit().await?;
+    tracing::info!(user.id = user_id, cart.id = into.id, "merged guest cart {} into the account's cart", guest.id);
+    Ok(())
+}

@@ -1,0 +1,194 @@
+//! Checkout and the unpaid order's end: placing an order from the cart in one transaction,
+//! cancelling it, and expiring it when it stays unpaid. Each is one guarded transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgPool;
+
+use super::items::{self, NewOrderItem};
+use super::orders::{self, NewOrder, Order};
+use super::{OrderStatus, carts, idempotency, promo_codes};
+use crate::accounts::users::User;
+use crate::error::{AppError, AppResult};
+
+/// The outcome of a checkout request.
+pub struct Placed {
+    pub order: Order,
+    /// False when an earlier request with the same Idempotency-Key created this order.
+    pub created: bool,
+}
+
+/// Checks an `Idempotency-Key`: 1 to 200 visible ASCII characters.
+pub fn parse_idempotency_key(key: &str) -> AppResult<&str> {
+    if key.is_empty() || key.len() > 200 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(AppError::bad_request(
+            "Idempotency-Key",
+            "must be 1 to 200 visible ASCII characters, e.g. a UUID",
+        ));
+    }
+    Ok(key)
+}
+
+/// Places an order from the customer's cart, in one transaction: claims the idempotency key,
+/// locks the cart, re-prices it from the catalog, claims a use of its promo code (never more
+/// than `max_uses`, whatever the concurrency), writes the order and its items, empties the cart.
+/// Anything wrong rolls all of it back.
+pub async fn place_order(
+    db: &PgPool,
+    user: &User,
+    idempotency_key: Option<&str>,
+    notes: Option<&str>,
+) -> AppResult<Placed> {
+    if !user.is_verified() {
+        return Err(AppError::Forbidden(
+            "verify your e-mail address before checking out; we sent you a link".into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    if let Some(key) = idempotency_key
+        && !idempotency::claim(&mut *tx, user.id, key).await?
+    {
+        let order_id = idempotency::find_order(&mut *tx, user.id, key).await?;
+        let order = match order_id {
+            Some(id) => orders::find(&mut *tx, id).await?,
+            None => None,
+        };
+        return match order {
+            Some(order) => Ok(Placed { order, created: false }),
+            None => Err(AppError::conflict("Idempotency-Key", "this key was already used")),
+        };
+    }
+
+    let cart = carts::find_for_user_for_update(&mut *tx, user.id)
+        .await?
+        .ok_or_else(|| AppError::invalid("cart", "your cart is empty"))?;
+    let lines = carts::list_lines(&mut *tx, cart.id).await?;
+    let promo = match cart.promo_code_id {
+        Some(id) => promo_codes::find_for_update(&mut *tx, id).await?,
+        None => None,
+    };
+    let view = super::cart::price(&lines, promo.as_ref());
+    if lines.is_empty() {
+        return Err(AppError::invalid("cart", "your cart is empty"));
+    }
+    if let Some(problem) = view.problems.first() {
+        return Err(AppError::conflict("cart", problem.clone()));
+    }
+    if let Some(promo_view) = &view.promo
+        && let Some(problem) = &promo_view.problem
+    {
+        return Err(AppError::conflict("promo_code", format!("{problem}; remove it or use another")));
+    }
+    if let Some(promo) = &promo
+        && !promo_codes::claim_use(&mut *tx, promo.id).await?
+    {
+        return Err(AppError::conflict("promo_code", "this promo code has just been used up"));
+    }
+    let to_i32 = |amount: i64| i32::try_from(amount).map_err(|_| AppError::invalid("cart", "the order is too large"));
+    let order = orders::insert(
+        &mut *tx,
+        &NewOrder {
+            user_id: user.id,
+            total_amount_pkr: to_i32(view.subtotal_pkr)?,
+            discount_amount_pkr: to_i32(view.discount_pkr)?,
+            final_amount_pkr: to_i32(view.total_pkr)?,
+            promo_code: promo.as_ref().map(|p| p.code.as_str()),
+            promo_code_id: promo.as_ref().map(|p| p.id),
+            payment_method: None,
+            notes: notes.map(str::trim).filter(|n| !n.is_empty()),
+        },
+    )
+    .await?;
+    for line in &lines {
+        items::insert(
+            &mut *tx,
+            &NewOrderItem {
+                order_id: order.id,
+                plan_id: &line.plan_id,
+                location_id: line.location_id,
+                quantity: line.quantity,
+                price_at_order_pkr: line.price_pkr,
+                validity_months: line.validity_months,
+            },
+        )
+        .await?;
+    }
+    carts::clear(&mut tx, cart.id).await?;
+    if let Some(key) = idempotency_key {
+        idempotency::set_order(&mut *tx, user.id, key, order.id).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(order.id = order.id, user.id = user.id, "placed order {} for Rs {}", order.id, order.final_amount_pkr);
+    Ok(Placed { order, created: true })
+}
+
+/// Why an order cannot be cancelled or expired: it is no longer waiting for payment.
+fn not_pending(order: &Order) -> AppError {
+    AppError::conflict(
+        "status",
+        format!("order {} is {}; only an order awaiting payment can be cancelled", order.id, order.status),
+    )
+}
+
+/// Ends an unpaid order (`cancelled` or `expired`) and gives back its promo code use, in one
+/// transaction that re-reads the order under lock. `owner`: only that customer's order (else
+/// 404); `None` for operators and the expiry job.
+pub async fn end_unpaid(
+    db: &PgPool,
+    order_id: i32,
+    owner: Option<i32>,
+    to: OrderStatus,
+) -> AppResult<Order> {
+    let mut tx = db.begin().await?;
+    let order = orders::find_for_update(&mut *tx, order_id)
+        .await?
+        .filter(|o| owner.is_none() || o.user_id == owner)
+        .ok_or(AppError::NotFound("order"))?;
+    if order.status != OrderStatus::PendingPayment.as_str() {
+        return Err(not_pending(&order));
+    }
+    orders::update_status(&mut *tx, order.id, OrderStatus::PendingPayment.as_str(), to.as_str()).await?;
+    if let Some(promo_id) = order.promo_code_id {
+        promo_codes::release_use(&mut *tx, promo_id).await?;
+    }
+    let order = orders::find(&mut *tx, order.id).await?.ok_or(AppError::NotFound("order"))?;
+    tx.commit().await?;
+    tracing::info!(order.id = order.id, "order {} is now {}", order.id, order.status);
+    Ok(order)
+}
+
+/// When an order placed at `created_at` expires unpaid.
+pub fn pay_before(created_at: DateTime<Utc>, expiry: Duration) -> DateTime<Utc> {
+    created_at + expiry
+}
+
+/// Expires every order unpaid for longer than `expiry` (the periodic job); returns how many.
+pub async fn expire_unpaid(db: &PgPool, expiry: Duration) -> anyhow::Result<usize> {
+    let mut expired = 0;
+    loop {
+        let batch = orders::list_expired_unpaid(db, Utc::now() - expiry, 100).await?;
+        if batch.is_empty() {
+            return Ok(expired);
+        }
+        for order in batch {
+            match end_unpaid(db, order.id, None, OrderStatus::Expired).await {
+                Ok(_) => expired += 1,
+                // Paid or cancelled meanwhile: nothing to expire.
+                Err(AppError::Conflict { .. }) => {}
+                Err(err) => return Err(anyhow::anyhow!("expiring order {}: {err}", order.id)),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idempotency_keys_are_visible_ascii_of_sane_length() {
+        assert!(parse_idempotency_key("6f1c2a1e-8b1f-4c55-9a4f-3d2b5c7e9a10").is_ok());
+        assert!(parse_idempotency_key("").is_err());
+        assert!(parse_idempotency_key("has space").is_err());
+        assert!(parse_idempotency_key(&"k".repeat(201)).is_err());
+    }
+}

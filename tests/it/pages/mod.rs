@@ -1,0 +1,135 @@
+//! The server-rendered pages through the real router, driven like a browser would: a
+//! [`Visitor`] keeps its cookies between requests and fills forms with the page's CSRF token.
+
+mod accounts;
+
+use std::collections::BTreeMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+
+use crate::helpers::{TestApp, TestResponse};
+
+/// One browser: its cookie jar, address and user agent.
+pub struct Visitor<'a> {
+    app: &'a TestApp,
+    cookies: BTreeMap<String, String>,
+    ip: String,
+    user_agent: String,
+}
+
+impl<'a> Visitor<'a> {
+    pub fn new(app: &'a TestApp) -> Self {
+        Self::from(app, "198.51.100.20")
+    }
+
+    /// A visitor from another address (rate limits are counted per address).
+    pub fn from(app: &'a TestApp, ip: &str) -> Self {
+        Self {
+            app,
+            cookies: BTreeMap::new(),
+            ip: ip.to_owned(),
+            user_agent: "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36".into(),
+        }
+    }
+
+    /// The value of a cookie the visitor holds.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.get(name).map(String::as_str)
+    }
+
+    /// Sets (or replaces) a cookie, as an attacker copying one would.
+    pub fn set_cookie(&mut self, name: &str, value: &str) {
+        self.cookies.insert(name.to_owned(), value.to_owned());
+    }
+
+    /// The session cookie, if logged in.
+    pub fn session(&self) -> Option<&str> {
+        self.cookie("ngr_session")
+    }
+
+    pub async fn get(&mut self, path: &str) -> TestResponse {
+        let request = self.builder("GET", path).body(Body::empty()).unwrap();
+        self.send(request).await
+    }
+
+    /// POSTs `fields` urlencoded, exactly as given (no CSRF token is added).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let body = serde_urlencoded::to_string(fields).unwrap();
+        let request = self
+            .builder("POST", path)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// The CSRF token of the page at `path` (which must render a form).
+    pub async fn csrf_of(&mut self, path: &str) -> String {
+        let page = self.get(path).await;
+        assert_eq!(page.status, StatusCode::OK, "GET {path}: {}", page.text());
+        csrf_in(&page.text()).unwrap_or_else(|| panic!("no CSRF field on {path}"))
+    }
+
+    /// Opens `page` and submits one of its forms to `action` with `fields` and the page's token.
+    pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> TestResponse {
+        let token = self.csrf_of(page).await;
+        let mut fields = fields.to_vec();
+        fields.push(("csrf_token", &token));
+        self.post(action, &fields).await
+    }
+
+    /// Logs in through the form; panics unless it succeeds.
+    pub async fn log_in(&mut self, email: &str, password: &str) {
+        let response = self.submit("/login", "/login", &[("email", email), ("password", password)]).await;
+        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.text());
+        assert!(self.session().is_some(), "no session cookie after logging in");
+    }
+
+    fn builder(&self, method: &str, path: &str) -> axum::http::request::Builder {
+        let mut builder = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("x-forwarded-for", &self.ip)
+            .header(header::USER_AGENT, &self.user_agent);
+        if !self.cookies.is_empty() {
+            let cookies: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            builder = builder.header(header::COOKIE, cookies.join("; "));
+        }
+        builder
+    }
+
+    async fn send(&mut self, request: Request<Body>) -> TestResponse {
+        let response = self.app.request(request).await;
+        for set in response.headers.get_all(header::SET_COOKIE) {
+            let set = set.to_str().unwrap();
+            let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
+            let (name, value) = pair.split_once('=').unwrap();
+            let removed = value.is_empty()
+                || attributes.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+            if removed {
+                self.cookies.remove(name.trim());
+            } else {
+                self.cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+            }
+        }
+        response
+    }
+}
+
+/// The value of the first `csrf_token` field in a page.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let needle = r#"name="csrf_token" value=""#;
+    let start = html.find(needle)? + needle.len();
+    Some(html[start..].chars().take_while(|c| *c != '"').collect())
+}
+
+/// The `Set-Cookie` header that sets `name`.
+pub fn set_cookie_header<'r>(response: &'r TestResponse, name: &str) -> Option<&'r str> {
+    response
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+}
