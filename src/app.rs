@@ -36,6 +36,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Hours an order may stay unpaid before it expires.
     pub order_expiry_hours: u32,
+    /// The payment gateways offered.
+    pub payments: crate::payments::PaymentSettings,
 }
 
 impl Settings {
@@ -92,6 +94,7 @@ async fn serve_on(
             bcrypt_cost: config.bcrypt_cost,
             trust_forwarded_for: config.trust_forwarded_for,
             order_expiry_hours: config.order_expiry_hours,
+            payments: config.payments.settings(common.environment)?,
         },
     );
     // The worker runs beside the web server unless this node is web-only; any number of nodes

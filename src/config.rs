@@ -84,6 +84,65 @@ impl MailConfig {
     }
 }
 
+/// The payment gateways' settings.
+#[derive(Args, Clone, Debug)]
+pub struct PaymentConfig {
+    /// Accounts shown for manual transfers: `channel|provider|title|number` separated by `;`,
+    /// channel one of bank, jazzcash, easypaisa. Unset: example accounts (development only).
+    #[arg(long, env = "NEXTGENRDP_MANUAL_ACCOUNTS")]
+    pub manual_accounts: Option<String>,
+
+    /// JazzCash merchant id; with the password and integrity salt it enables JazzCash checkout.
+    #[arg(long, env = "NEXTGENRDP_JAZZCASH_MERCHANT_ID")]
+    pub jazzcash_merchant_id: Option<String>,
+
+    /// JazzCash merchant password.
+    #[arg(long, env = "NEXTGENRDP_JAZZCASH_PASSWORD", hide_env_values = true)]
+    pub jazzcash_password: Option<SecretString>,
+
+    /// JazzCash integrity salt (signs requests and verifies callbacks).
+    #[arg(long, env = "NEXTGENRDP_JAZZCASH_INTEGRITY_SALT", hide_env_values = true)]
+    pub jazzcash_integrity_salt: Option<SecretString>,
+
+    /// sandbox or production.
+    #[arg(long, env = "NEXTGENRDP_JAZZCASH_ENVIRONMENT", default_value = "sandbox",
+          value_parser = ["sandbox", "production"])]
+    pub jazzcash_environment: String,
+}
+
+impl PaymentConfig {
+    /// The gateways this configuration enables.
+    pub fn settings(&self, environment: Environment) -> anyhow::Result<crate::payments::PaymentSettings> {
+        use crate::payments::{jazzcash, manual::ManualTransfer};
+        let manual = match &self.manual_accounts {
+            Some(text) => ManualTransfer::parse(text).map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
+            None if environment == Environment::Production => {
+                bail!("NEXTGENRDP_MANUAL_ACCOUNTS is required in production: the accounts customers pay into")
+            }
+            None => ManualTransfer::example(),
+        };
+        let jazzcash = match (&self.jazzcash_merchant_id, &self.jazzcash_password, &self.jazzcash_integrity_salt) {
+            (Some(merchant_id), Some(password), Some(salt)) => Some(jazzcash::JazzCash {
+                merchant_id: merchant_id.clone(),
+                password: password.clone(),
+                integrity_salt: salt.clone(),
+                form_url: if self.jazzcash_environment == "production" {
+                    jazzcash::PRODUCTION_URL
+                } else {
+                    jazzcash::SANDBOX_URL
+                }
+                .to_owned(),
+            }),
+            (None, None, None) => None,
+            _ => bail!(
+                "JazzCash needs all of NEXTGENRDP_JAZZCASH_MERCHANT_ID, NEXTGENRDP_JAZZCASH_PASSWORD \
+                 and NEXTGENRDP_JAZZCASH_INTEGRITY_SALT"
+            ),
+        };
+        Ok(crate::payments::PaymentSettings { manual, jazzcash })
+    }
+}
+
 /// Settings of the web server.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -110,6 +169,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub mail: MailConfig,
+
+    #[command(flatten)]
+    pub payments: PaymentConfig,
 
     /// bcrypt cost for new password hashes (10 to 15; each step doubles the time).
     #[arg(long, env = "NEXTGENRDP_BCRYPT_COST", default_value_t = 12,

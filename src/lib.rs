@@ -12,6 +12,7 @@ pub mod error;
 pub mod jobs;
 pub mod mail;
 pub mod orders;
+pub mod payments;
 pub mod services;
 pub mod telemetry;
 pub mod web;

@@ -131,3 +131,43 @@ mod tests {
         assert!(changed.html.contains("did not change it"));
     }
 }
+
+#[derive(Template)]
+#[template(path = "email/notice.txt", escape = "none")]
+struct NoticeText<'a> {
+    name: &'a str,
+    paragraphs: &'a [String],
+    link: Option<&'a str>,
+}
+
+#[derive(Template)]
+#[template(path = "email/notice.html")]
+struct NoticeHtml<'a> {
+    name: &'a str,
+    subject: &'a str,
+    paragraphs: &'a [String],
+    action: &'a str,
+    link: Option<&'a str>,
+}
+
+/// A short notice about an order, a payment or a server: a few paragraphs and, optionally, a
+/// button (`action` → `link`, the link also verbatim in the text part).
+pub fn notice_email(
+    to: &str,
+    name: &str,
+    subject: &str,
+    paragraphs: &[String],
+    action: Option<(&str, &str)>,
+) -> Email {
+    let name = name.trim();
+    let (action, link) = match action {
+        Some((label, link)) => (label, Some(link)),
+        None => ("", None),
+    };
+    Email {
+        to: to.to_owned(),
+        subject: subject.to_owned(),
+        text: render(&NoticeText { name, paragraphs, link }),
+        html: render(&NoticeHtml { name, subject, paragraphs, action, link }),
+    }
+}

@@ -9,6 +9,9 @@ use nextgenrdp::config::{Key, Secrets};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
+/// The JazzCash integrity salt of the test app.
+pub const JAZZCASH_SALT: &str = "test-salt-9f2c";
+
 /// The application over `pool`, as `serve` builds it, with fixed test secrets.
 pub struct TestApp {
     pub router: Router,
@@ -33,6 +36,15 @@ impl TestApp {
                 bcrypt_cost: 4,
                 trust_forwarded_for: true,
                 order_expiry_hours: 48,
+                payments: nextgenrdp::payments::PaymentSettings {
+                    manual: nextgenrdp::payments::manual::ManualTransfer::example(),
+                    jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
+                        merchant_id: "MC_TEST".into(),
+                        password: secrecy::SecretString::from("test-password"),
+                        integrity_salt: secrecy::SecretString::from(JAZZCASH_SALT),
+                        form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
+                    }),
+                },
             },
         );
         Self { router: nextgenrdp::web::router(state), db, mail_dir: tempfile::tempdir().unwrap() }

@@ -8,3 +8,4 @@ mod cart;
 mod catalog;
 mod me;
 mod orders;
+mod payments;

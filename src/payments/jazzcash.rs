@@ -1,0 +1,275 @@
+//! JazzCash hosted checkout ("Page Redirection" v1.1): the signed form that sends a customer to
+//! JazzCash, and the verification of what JazzCash posts back (browser return and IPN).
+//!
+//! The secure hash: every `pp…` field (so `pp_*` and `ppmpf_*`) except `pp_SecureHash`, empty
+//! ones dropped, sorted by name in byte order, values joined with `&`, the integrity salt and
+//! `&` in front, HMAC-SHA256 keyed with the salt, hex. Hex case differs between JazzCash's
+//! samples, so it is compared case-insensitively (and in constant time).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+
+/// JazzCash's sandbox and production form endpoints.
+pub const SANDBOX_URL: &str =
+    "https://sandbox.jazzcash.com.pk/CustomerPortal/transactionmanagement/merchantform/";
+pub const PRODUCTION_URL: &str =
+    "https://payments.jazzcash.com.pk/CustomerPortal/transactionmanagement/merchantform/";
+
+/// The merchant's JazzCash credentials and where its form posts to.
+#[derive(Clone, Debug)]
+pub struct JazzCash {
+    pub merchant_id: String,
+    pub password: SecretString,
+    pub integrity_salt: SecretString,
+    pub form_url: String,
+}
+
+/// `SALT&v1&v2&…` over the sorted non-empty `pp` fields, HMAC-SHA256 keyed with the salt.
+pub fn secure_hash(salt: &str, fields: &BTreeMap<String, String>) -> String {
+    let mut message = String::from(salt);
+    for (name, value) in fields {
+        if name.starts_with("pp") && name != "pp_SecureHash" && !value.is_empty() {
+            message.push('&');
+            message.push_str(value);
+        }
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC takes any key length");
+    mac.update(message.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Pakistan Standard Time (UTC+5, no daylight saving), which JazzCash's date-times are in.
+pub fn pkt() -> FixedOffset {
+    FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
+}
+
+fn jazzcash_time(at: DateTime<Utc>) -> String {
+    at.with_timezone(&pkt()).format("%Y%m%d%H%M%S").to_string()
+}
+
+/// A fresh transaction reference: `T` + PKT date-time + 5 random digits (20 characters).
+pub fn new_txn_ref(now: DateTime<Utc>) -> String {
+    let mut random = [0u8; 4];
+    getrandom::fill(&mut random).expect("the operating system has no randomness");
+    format!("T{}{:05}", jazzcash_time(now), u32::from_le_bytes(random) % 100_000)
+}
+
+/// What the checkout form carries besides the merchant's own fields.
+pub struct FormRequest<'a> {
+    pub txn_ref: &'a str,
+    pub amount_pkr: i32,
+    pub bill_reference: &'a str,
+    pub description: &'a str,
+    pub return_url: &'a str,
+    pub now: DateTime<Utc>,
+}
+
+impl JazzCash {
+    /// The signed fields of the form that sends the customer to JazzCash.
+    pub fn checkout_form(&self, request: &FormRequest<'_>) -> BTreeMap<String, String> {
+        let mut fields: BTreeMap<String, String> = [
+            ("pp_Version", "1.1".to_owned()),
+            ("pp_TxnType", String::new()),
+            ("pp_Language", "EN".to_owned()),
+            ("pp_MerchantID", self.merchant_id.clone()),
+            ("pp_SubMerchantID", String::new()),
+            ("pp_Password", self.password.expose_secret().to_owned()),
+            ("pp_BankID", String::new()),
+            ("pp_ProductID", String::new()),
+            ("pp_TxnRefNo", request.txn_ref.to_owned()),
+            ("pp_Amount", (i64::from(request.amount_pkr) * 100).to_string()),
+            ("pp_TxnCurrency", "PKR".to_owned()),
+            ("pp_TxnDateTime", jazzcash_time(request.now)),
+            ("pp_TxnExpiryDateTime", jazzcash_time(request.now + Duration::days(1))),
+            ("pp_BillReference", request.bill_reference.to_owned()),
+            ("pp_Description", request.description.to_owned()),
+            ("pp_ReturnURL", request.return_url.to_owned()),
+            ("ppmpf_1", String::new()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let hash = secure_hash(self.integrity_salt.expose_secret(), &fields);
+        fields.insert("pp_SecureHash".to_owned(), hash);
+        fields
+    }
+
+    /// Checks a posted result: its secure hash and that it is addressed to this merchant.
+    /// The caller then checks the reference and the amount against the attempt it stored.
+    pub fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Callback, String> {
+        let sent = fields.get("pp_SecureHash").ok_or("pp_SecureHash is missing")?;
+        let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
+        if !constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+            return Err("the secure hash does not match".to_owned());
+        }
+        let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        if field("pp_MerchantID") != self.merchant_id {
+            return Err("the merchant id is not ours".to_owned());
+        }
+        let amount_paisa = field("pp_Amount").parse::<i64>().map_err(|_| "pp_Amount is not a number")?;
+        Ok(Callback {
+            txn_ref: field("pp_TxnRefNo"),
+            amount_paisa,
+            bill_reference: field("pp_BillReference"),
+            response_code: field("pp_ResponseCode"),
+            response_message: field("pp_ResponseMessage"),
+            retrieval_reference: field("pp_RetreivalReferenceNo"),
+            txn_type: field("pp_TxnType"),
+        })
+    }
+}
+
+/// A verified result from JazzCash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Callback {
+    pub txn_ref: String,
+    pub amount_paisa: i64,
+    pub bill_reference: String,
+    pub response_code: String,
+    pub response_message: String,
+    pub retrieval_reference: String,
+    pub txn_type: String,
+}
+
+impl Callback {
+    /// `000` is the only code that means paid.
+    pub fn succeeded(&self) -> bool {
+        self.response_code == "000"
+    }
+
+    /// A voucher (OTC) attempt that has not been paid yet stays pending.
+    pub fn still_pending(&self) -> bool {
+        !self.succeeded() && self.txn_type == "OTC"
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    /// The published vector in shared/research/payments.md.
+    fn vector() -> BTreeMap<String, String> {
+        fields(&[
+            ("pp_Amount", "10000"),
+            ("pp_BillReference", "JC-ORDER-123"),
+            ("pp_Description", "MWallet One Time Payment"),
+            ("pp_Language", "EN"),
+            ("pp_MerchantID", "MYCONTENT5"),
+            ("pp_Password", "h2x1yxctww"),
+            ("pp_ReturnURL", "https://wallets.mycodigital.io/api/v1/jazzcash/callback"),
+            ("pp_TxnCurrency", "PKR"),
+            ("pp_TxnDateTime", "20251217123456"),
+            ("pp_TxnExpiryDateTime", "20251218123456"),
+            ("pp_TxnRefNo", "T20251217123456"),
+            ("pp_TxnType", "MWALLET"),
+            ("pp_Version", "1.1"),
+            ("ppmpf_1", "03123456789"),
+        ])
+    }
+
+    #[test]
+    fn the_secure_hash_matches_the_published_test_vector() {
+        assert_eq!(
+            secure_hash("440982v92s", &vector()),
+            "37bd0d99b659497e341f835e7996998136615582fb66144febfc85762150da08"
+        );
+    }
+
+    #[test]
+    fn empty_fields_the_hash_itself_and_foreign_fields_do_not_count() {
+        let mut with_extras = vector();
+        with_extras.insert("pp_SubMerchantID".into(), String::new());
+        with_extras.insert("pp_SecureHash".into(), "whatever".into());
+        with_extras.insert("csrf_token".into(), "not a pp field".into());
+        assert_eq!(secure_hash("440982v92s", &with_extras), secure_hash("440982v92s", &vector()));
+    }
+
+    #[test]
+    fn ppmpf_fields_sort_after_pp_fields_and_non_ascii_is_hashed_as_utf8() {
+        // `_` (0x5F) sorts before `m` (0x6D): pp_Version's value comes before ppmpf_1's.
+        let f = fields(&[("ppmpf_1", "B"), ("pp_Version", "A")]);
+        let expected = {
+            let mut mac = Hmac::<Sha256>::new_from_slice(b"salt").unwrap();
+            mac.update(b"salt&A&B");
+            hex::encode(mac.finalize().into_bytes())
+        };
+        assert_eq!(secure_hash("salt", &f), expected);
+        let urdu = fields(&[("pp_Description", "ادائیگی"), ("pp_Version", "1.1")]);
+        let expected = {
+            let mut mac = Hmac::<Sha256>::new_from_slice(b"salt").unwrap();
+            mac.update("salt&ادائیگی&1.1".as_bytes());
+            hex::encode(mac.finalize().into_bytes())
+        };
+        assert_eq!(secure_hash("salt", &urdu), expected);
+    }
+
+    fn merchant() -> JazzCash {
+        JazzCash {
+            merchant_id: "MC12345".into(),
+            password: SecretString::from("pass"),
+            integrity_salt: SecretString::from("salt123"),
+            form_url: SANDBOX_URL.into(),
+        }
+    }
+
+    #[test]
+    fn the_checkout_form_is_signed_in_paisa_and_pakistan_time() {
+        let now = DateTime::parse_from_rfc3339("2026-11-26T20:30:00Z").unwrap().with_timezone(&Utc);
+        let form = merchant().checkout_form(&FormRequest {
+            txn_ref: "T20261127013000123",
+            amount_pkr: 2500,
+            bill_reference: "NGR-42",
+            description: "Order 42",
+            return_url: "https://shop.pk/payments/jazzcash/return",
+            now,
+        });
+        assert_eq!(form["pp_Amount"], "250000");
+        assert_eq!(form["pp_TxnDateTime"], "20261127013000", "UTC+5, the next day");
+        assert_eq!(form["pp_TxnExpiryDateTime"], "20261128013000");
+        assert_eq!(form["pp_SecureHash"], secure_hash("salt123", &form));
+    }
+
+    #[test]
+    fn a_callback_verifies_only_with_our_salt_and_merchant() {
+        let mut posted = fields(&[
+            ("pp_Amount", "250000"),
+            ("pp_MerchantID", "MC12345"),
+            ("pp_ResponseCode", "000"),
+            ("pp_TxnRefNo", "T1"),
+            ("pp_BillReference", "NGR-42"),
+        ]);
+        let hash = secure_hash("salt123", &posted).to_uppercase();
+        posted.insert("pp_SecureHash".into(), hash);
+        let callback = merchant().verify(&posted).unwrap();
+        assert!(callback.succeeded());
+        assert_eq!(callback.amount_paisa, 250_000);
+
+        let mut tampered = posted.clone();
+        tampered.insert("pp_Amount".into(), "100".into());
+        assert!(merchant().verify(&tampered).unwrap_err().contains("hash"));
+        let mut other = merchant();
+        other.merchant_id = "SOMEONE".into();
+        assert!(other.verify(&posted).unwrap_err().contains("merchant"));
+        posted.remove("pp_SecureHash");
+        assert!(merchant().verify(&posted).is_err());
+    }
+
+    #[test]
+    fn transaction_references_fit_in_twenty_characters() {
+        let reference = new_txn_ref(Utc::now());
+        assert_eq!(reference.len(), 20);
+        assert!(reference.starts_with('T'));
+    }
+}

@@ -1,0 +1,328 @@
+//! Repository of `payments`, `payment_events` and `payment_receipts`.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::db::timed;
+
+/// A row of `payments`: one attempt to pay an order.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct Payment {
+    pub id: i32,
+    pub order_id: i32,
+    pub gateway: String,
+    pub amount_pkr: i32,
+    pub status: String,
+    pub gateway_txn_id: Option<String>,
+    pub gateway_reference: Option<String>,
+    pub channel: Option<String>,
+    pub customer_paid_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub request_payload: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub response_payload: Option<serde_json::Value>,
+    pub flag: Option<String>,
+    pub failure_reason: Option<String>,
+    pub reviewed_by: Option<i32>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! payment_columns {
+    () => {
+        "id, order_id, gateway, amount_pkr, status, gateway_txn_id, gateway_reference, channel, \
+         customer_paid_at, request_payload, response_payload, flag, failure_reason, reviewed_by, \
+         reviewed_at, created_at, updated_at"
+    };
+}
+
+/// A new attempt.
+#[derive(Debug)]
+pub struct NewPayment<'a> {
+    pub order_id: i32,
+    pub gateway: &'a str,
+    pub amount_pkr: i32,
+    pub status: &'a str,
+    pub gateway_txn_id: Option<&'a str>,
+    pub channel: Option<&'a str>,
+    pub customer_paid_at: Option<DateTime<Utc>>,
+    pub request_payload: Option<serde_json::Value>,
+    pub flag: Option<&'a str>,
+}
+
+pub async fn insert(db: impl PgExecutor<'_>, new: &NewPayment<'_>) -> sqlx::Result<Payment> {
+    timed(
+        "payments.insert",
+        sqlx::query_as(concat!(
+            "insert into payments (order_id, gateway, amount_pkr, status, gateway_txn_id, channel,
+                                   customer_paid_at, request_payload, flag)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ",
+            payment_columns!()
+        ))
+        .bind(new.order_id)
+        .bind(new.gateway)
+        .bind(new.amount_pkr)
+        .bind(new.status)
+        .bind(new.gateway_txn_id)
+        .bind(new.channel)
+        .bind(new.customer_paid_at)
+        .bind(&new.request_payload)
+        .bind(new.flag)
+        .fetch_one(db),
+    )
+    .await
+}
+
+pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Payment>> {
+    timed(
+        "payments.find",
+        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where id = $1"))
+            .bind(id)
+            .fetch_optional(db),
+    )
+    .await
+}
+
+/// A payment locked until the transaction ends (reviews and callbacks re-read it under lock).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Payment>> {
+    timed(
+        "payments.find_for_update",
+        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where id = $1 for update"))
+            .bind(id)
+            .fetch_optional(db),
+    )
+    .await
+}
+
+/// The attempt a gateway's transaction id belongs to, locked.
+pub async fn find_by_txn_for_update(
+    db: impl PgExecutor<'_>,
+    gateway: &str,
+    txn_id: &str,
+) -> sqlx::Result<Option<Payment>> {
+    timed(
+        "payments.find_by_txn_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where gateway = $1 and gateway_txn_id = $2 for update"
+        ))
+        .bind(gateway)
+        .bind(txn_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A payment of a customer's own order (someone else's is `None`).
+pub async fn find_for_user(db: impl PgExecutor<'_>, id: i32, user_id: i32) -> sqlx::Result<Option<Payment>> {
+    timed(
+        "payments.find_for_user",
+        sqlx::query_as(
+            "select p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id,
+                    p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload,
+                    p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at,
+                    p.created_at, p.updated_at
+             from payments p join orders o on o.id = p.order_id
+             where p.id = $1 and o.user_id = $2",
+        )
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// An order's payments, oldest first.
+pub async fn list_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<Payment>> {
+    timed(
+        "payments.list_for_order",
+        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where order_id = $1 order by id"))
+            .bind(order_id)
+            .fetch_all(db),
+    )
+    .await
+}
+
+/// A page of payments for the operator, oldest first (a queue), optionally of one status.
+pub async fn list(db: impl PgExecutor<'_>, status: Option<&str>, limit: i64, offset: i64) -> sqlx::Result<Vec<Payment>> {
+    timed(
+        "payments.list",
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where ($1::text is null or status = $1) order by created_at, id limit $2 offset $3"
+        ))
+        .bind(status)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db),
+    )
+    .await
+}
+
+pub async fn count(db: impl PgExecutor<'_>, status: Option<&str>) -> sqlx::Result<i64> {
+    timed(
+        "payments.count",
+        sqlx::query_scalar("select count(*) from payments where ($1::text is null or status = $1)")
+            .bind(status)
+            .fetch_one(db),
+    )
+    .await
+}
+
+/// Other manual payments that quote the same transfer reference (any case).
+pub async fn count_manual_reference(db: impl PgExecutor<'_>, reference: &str) -> sqlx::Result<i64> {
+    timed(
+        "payments.count_manual_reference",
+        sqlx::query_scalar(
+            "select count(*) from payments where gateway = 'manual' and upper(gateway_txn_id) = upper($1)
+               and status <> 'rejected'",
+        )
+        .bind(reference)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// Moves a payment from `from` to `to` (guarded: false when it is no longer in `from`),
+/// recording the response, the reviewer and why.
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    from: &[&str],
+    to: &str,
+    change: &Transition<'_>,
+) -> sqlx::Result<bool> {
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let done = timed(
+        "payments.transition",
+        sqlx::query(
+            "update payments set status = $3,
+                 response_payload = coalesce($4, response_payload),
+                 gateway_reference = coalesce($5, gateway_reference),
+                 failure_reason = coalesce($6, failure_reason),
+                 reviewed_by = coalesce($7, reviewed_by),
+                 reviewed_at = case when $7::int is null then reviewed_at else now() end
+             where id = $1 and status = any($2)",
+        )
+        .bind(id)
+        .bind(&from)
+        .bind(to)
+        .bind(&change.response_payload)
+        .bind(change.gateway_reference)
+        .bind(change.failure_reason)
+        .bind(change.reviewed_by)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// What a status change records besides the status.
+#[derive(Debug, Default)]
+pub struct Transition<'a> {
+    pub response_payload: Option<serde_json::Value>,
+    pub gateway_reference: Option<&'a str>,
+    pub failure_reason: Option<&'a str>,
+    pub reviewed_by: Option<i32>,
+}
+
+/// Marks a payment for the operator's attention.
+pub async fn set_flag(db: impl PgExecutor<'_>, id: i32, flag: &str) -> sqlx::Result<()> {
+    timed(
+        "payments.set_flag",
+        sqlx::query("update payments set flag = $2 where id = $1").bind(id).bind(flag).execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
+/// The sum of an order's succeeded payments.
+pub async fn succeeded_total(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<i64> {
+    timed(
+        "payments.succeeded_total",
+        sqlx::query_scalar(
+            "select coalesce(sum(amount_pkr), 0)::bigint from payments where order_id = $1 and status = 'succeeded'",
+        )
+        .bind(order_id)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// A row of `payment_events`.
+#[derive(Clone, Debug, FromRow, Serialize)]
+pub struct PaymentEvent {
+    pub id: i64,
+    pub payment_id: Option<i32>,
+    pub kind: String,
+    pub payload: Option<serde_json::Value>,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records a callback, submission or review with its raw payload.
+pub async fn insert_event(
+    db: impl PgExecutor<'_>,
+    payment_id: Option<i32>,
+    kind: &str,
+    payload: Option<&serde_json::Value>,
+    note: Option<&str>,
+) -> sqlx::Result<()> {
+    timed(
+        "payment_events.insert",
+        sqlx::query("insert into payment_events (payment_id, kind, payload, note) values ($1, $2, $3, $4)")
+            .bind(payment_id)
+            .bind(kind)
+            .bind(payload)
+            .bind(note.map(|n| &n[..n.len().min(500)]))
+            .execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn list_events(db: impl PgExecutor<'_>, payment_id: i32) -> sqlx::Result<Vec<PaymentEvent>> {
+    timed(
+        "payment_events.list",
+        sqlx::query_as(
+            "select id, payment_id, kind, payload, note, created_at from payment_events
+             where payment_id = $1 order by id",
+        )
+        .bind(payment_id)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// Stores (or replaces) a payment's receipt image.
+pub async fn put_receipt(db: impl PgExecutor<'_>, payment_id: i32, content_type: &str, bytes: &[u8]) -> sqlx::Result<()> {
+    timed(
+        "payment_receipts.put",
+        sqlx::query(
+            "insert into payment_receipts (payment_id, content_type, bytes) values ($1, $2, $3)
+             on conflict (payment_id) do update set content_type = excluded.content_type,
+                 bytes = excluded.bytes, created_at = now()",
+        )
+        .bind(payment_id)
+        .bind(content_type)
+        .bind(bytes)
+        .execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
+/// A payment's receipt: content type and bytes.
+pub async fn find_receipt(db: impl PgExecutor<'_>, payment_id: i32) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+    timed(
+        "payment_receipts.find",
+        sqlx::query_as("select content_type, bytes from payment_receipts where payment_id = $1")
+            .bind(payment_id)
+            .fetch_optional(db),
+    )
+    .await
+}

@@ -1,0 +1,93 @@
+//! What confirmed money does, whatever the gateway: the payment becomes `succeeded` (once: a
+//! guarded update from the status it had), then its order is settled under lock — `paid` when
+//! the succeeded payments cover `final_amount_pkr` exactly, with the e-mail (and, later, the
+//! provisioning) enqueued in the same transaction; any mismatch is flagged on the payment for
+//! the operator, never accepted silently.
+
+use super::repo::{self, Payment, Transition};
+use crate::accounts::users;
+use crate::catalog::format_pkr;
+use crate::error::{AppError, AppResult};
+use crate::mail;
+use crate::orders::OrderStatus;
+use crate::orders::orders;
+
+/// What settling an order came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// This payment completed the order: it is now paid.
+    Paid,
+    /// The payment was already confirmed (a repeated callback or review): nothing changed.
+    AlreadyConfirmed,
+    /// Less than the order's amount has been received so far.
+    Partial { received: i64, due: i64 },
+    /// More than the order's amount, or money for an order no longer awaiting payment.
+    Flagged(String),
+}
+
+/// Confirms `payment` (from one of `from`) and settles its order, inside the caller's
+/// transaction, which must have locked the payment row.
+pub async fn confirm(
+    tx: &mut sqlx::PgConnection,
+    payment: &Payment,
+    from: &[&str],
+    change: &Transition<'_>,
+    public_url: &str,
+) -> AppResult<Settled> {
+    if !repo::transition(&mut *tx, payment.id, from, "succeeded", change).await? {
+        return Ok(Settled::AlreadyConfirmed);
+    }
+    settle_order(tx, payment, public_url).await
+}
+
+async fn settle_order(tx: &mut sqlx::PgConnection, via: &Payment, public_url: &str) -> AppResult<Settled> {
+    let order = orders::find_for_update(&mut *tx, via.order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let received = repo::succeeded_total(&mut *tx, order.id).await?;
+    let due = i64::from(order.final_amount_pkr);
+    if order.status != OrderStatus::PendingPayment.as_str() {
+        let flag = format!(
+            "order {} was already {} when {} arrived: refund or credit it",
+            order.id,
+            order.status,
+            format_pkr(i64::from(via.amount_pkr))
+        );
+        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
+        return Ok(Settled::Flagged(flag));
+    }
+    if received < due {
+        let flag = format!("{} of {} received", format_pkr(received), format_pkr(due));
+        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        return Ok(Settled::Partial { received, due });
+    }
+    if received > due {
+        let flag = format!("{} received for {} due: the order was not marked paid", format_pkr(received), format_pkr(due));
+        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
+        return Ok(Settled::Flagged(flag));
+    }
+    orders::update_status(&mut *tx, order.id, OrderStatus::PendingPayment.as_str(), OrderStatus::Paid.as_str()).await?;
+    let method = match &via.channel {
+        Some(channel) => format!("{}:{channel}", via.gateway),
+        None => via.gateway.clone(),
+    };
+    orders::set_payment(&mut *tx, order.id, &method, via.gateway_txn_id.as_deref()).await?;
+    if let Some(user_id) = order.user_id
+        && let Some(user) = users::find(&mut *tx, user_id).await?
+    {
+        let link = format!("{public_url}/account/orders/{}", order.id);
+        let email = mail::notice_email(
+            &user.email,
+            &user.name,
+            &format!("Payment received for order {}", order.id),
+            &[
+                format!("We received {} for order {}. Thank you!", format_pkr(due), order.id),
+                "Your server is being prepared now; we e-mail you its login details as soon as it is ready.".to_owned(),
+            ],
+            Some(("View your order", &link)),
+        );
+        mail::enqueue(&mut *tx, &email).await?;
+    }
+    tracing::info!(order.id = order.id, payment.id = via.id, "order {} paid", order.id);
+    Ok(Settled::Paid)
+}
