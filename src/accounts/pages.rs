@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -72,7 +72,7 @@ impl FormErrors {
 
     /// Records a problem in the words of the flows ("must be at least 8 characters"), turned
     /// into a sentence that names the field ("Password must be at least 8 characters.").
-    fn add(&mut self, field: &str, label: &str, problem: &str) {
+    pub(crate) fn add(&mut self, field: &str, label: &str, problem: &str) {
         self.0
             .entry(field.to_owned())
             .or_insert_with(|| sentence(label, problem));
@@ -81,7 +81,7 @@ impl FormErrors {
 
 /// "is required" about "Full name" → "Full name is required."; a message that already names
 /// its subject is only capitalised.
-fn sentence(label: &str, problem: &str) -> String {
+pub(crate) fn sentence(label: &str, problem: &str) -> String {
     let problem = problem.trim().trim_end_matches('.');
     let text = if problem.starts_with("is ") || problem.starts_with("must ") {
         format!("{label} {problem}")
@@ -115,7 +115,7 @@ impl Failure {
     /// Sorts a flow's refusal onto the form whose fields are `labels` (name, label). Problems
     /// of other fields (a link's token) become the form's alert; anything that is not about
     /// the input (a database failure) stays an error, for the error page.
-    fn from_error(err: AppError, labels: &[(&str, &str)]) -> AppResult<Self> {
+    pub(crate) fn from_error(err: AppError, labels: &[(&str, &str)]) -> AppResult<Self> {
         let status = err.status();
         let field_problems: Vec<(String, String)> = match err {
             AppError::Validation(errors) => errors.into_iter().collect(),
@@ -218,6 +218,14 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
     cookie
 }
 
+/// What a visitor put in the cart as a guest joins their account's cart once they log in or
+/// register, as with the API's login.
+async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: i32) -> AppResult<()> {
+    let guest_cart = crate::orders::api::guest_cart_token(headers);
+    crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), user_id).await?;
+    Ok(())
+}
+
 /// Tells the browser to forget the session cookie.
 fn without_session_cookie(jar: CookieJar) -> CookieJar {
     jar.remove(Cookie::build(SESSION_COOKIE).path("/"))
@@ -309,6 +317,7 @@ async fn register(
     context: PageContext,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(mut form): Form<RegisterForm>,
 ) -> AppResult<Response> {
@@ -337,6 +346,7 @@ async fn register(
                 user_agent,
             };
             let opened = auth::open_browser_session(&state.db, user, &client).await?;
+            merge_guest_cart(&state, &headers, opened.user.id).await?;
             let jar = jar.add(session_cookie(&state, opened.token));
             Ok((jar, Redirect::to("/account?notice=welcome")).into_response())
         }
@@ -414,6 +424,7 @@ async fn login(
     context: PageContext,
     ClientIp(ip): ClientIp,
     UserAgent(user_agent): UserAgent,
+    headers: HeaderMap,
     jar: CookieJar,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
@@ -436,6 +447,7 @@ async fn login(
     .await;
     match outcome {
         Ok(opened) => {
+            merge_guest_cart(&state, &headers, opened.user.id).await?;
             let jar = jar.add(session_cookie(&state, opened.token));
             Ok((jar, Redirect::to(&next)).into_response())
         }

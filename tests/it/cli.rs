@@ -195,7 +195,9 @@ async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default
     wait_until_up(&format!("{base}/healthz"), &log_path).await;
     assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
     let home = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
-    assert!(home.contains("RDP Starter") && home.contains("VPS Nano"), "default catalog missing");
+    assert!(home.contains("Windows RDP") && home.contains("RDP Business"), "default catalog missing");
+    let vps = reqwest::get(format!("{base}/vps")).await.unwrap().text().await.unwrap();
+    assert!(vps.contains("VPS Nano") && vps.contains("Rs 1,200"), "default catalog missing");
     assert!(data_dir.path().join("postgres/PG_VERSION").exists());
     assert!(data_dir.path().join("secrets/token_signing_key").exists());
     let status = terminate(&mut server);
@@ -208,8 +210,8 @@ async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default
     // The second start reuses the cluster and its data (the catalog is not loaded twice).
     let mut server = start();
     wait_until_up(&format!("{base}/healthz"), &log_path).await;
-    let home = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
-    assert!(home.contains("RDP Starter"));
+    let rdp = reqwest::get(format!("{base}/rdp")).await.unwrap().text().await.unwrap();
+    assert!(rdp.contains("RDP Starter"));
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(!log.contains("loaded the default catalog"), "catalog loaded again:\n{log}");
     assert!(terminate(&mut server).success());

@@ -12,11 +12,18 @@ use crate::helpers::TestApp;
 const PASSWORD: &str = "correct-horse-battery";
 
 async fn user_id(app: &TestApp, email: &str) -> i32 {
-    users::find_by_email(&app.db, email).await.unwrap().expect("the account exists").id
+    users::find_by_email(&app.db, email)
+        .await
+        .unwrap()
+        .expect("the account exists")
+        .id
 }
 
 async fn live_sessions(app: &TestApp, email: &str) -> usize {
-    sessions::list_live_for_user(&app.db, user_id(app, email).await).await.unwrap().len()
+    sessions::list_live_for_user(&app.db, user_id(app, email).await)
+        .await
+        .unwrap()
+        .len()
 }
 
 /// A verified customer (through the API), logged in through the login form.
@@ -39,7 +46,10 @@ async fn registering_through_the_form_logs_in_and_the_mailed_link_confirms_the_e
     assert_eq!(form.status, StatusCode::OK);
     let html = form.text();
     for field in ["name", "email", "phone", "password"] {
-        assert!(html.contains(&format!(r#"<label for="{field}">"#)), "{field} has no label");
+        assert!(
+            html.contains(&format!(r#"<label for="{field}">"#)),
+            "{field} has no label"
+        );
     }
     assert!(html.contains(r#"autocomplete="new-password""#));
 
@@ -47,7 +57,12 @@ async fn registering_through_the_form_logs_in_and_the_mailed_link_confirms_the_e
         .submit(
             "/register",
             "/register",
-            &[("name", "Ayesha Khan"), ("email", "Ayesha@Example.PK"), ("phone", "0300-1234567"), ("password", PASSWORD)],
+            &[
+                ("name", "Ayesha Khan"),
+                ("email", "Ayesha@Example.PK"),
+                ("phone", "0300-1234567"),
+                ("password", PASSWORD),
+            ],
         )
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text());
@@ -56,28 +71,44 @@ async fn registering_through_the_form_logs_in_and_the_mailed_link_confirms_the_e
     for attribute in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age=2592000"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
-    assert!(!cookie.contains("Secure"), "the test shop is served over http: {cookie}");
+    assert!(
+        !cookie.contains("Secure"),
+        "the test shop is served over http: {cookie}"
+    );
 
     let account = visitor.get("/account?notice=welcome").await;
     assert_eq!(account.status, StatusCode::OK);
     let html = account.text();
     assert!(html.contains("ayesha@example.pk"), "{html}");
-    assert!(html.contains("confirm your address"), "the welcome notice asks to confirm: {html}");
+    assert!(
+        html.contains("confirm your address"),
+        "the welcome notice asks to confirm: {html}"
+    );
     assert!(html.contains("Not verified"));
     assert!(html.contains("Resend verification e-mail"));
     assert!(html.contains("This device"));
-    assert!(html.contains("Chrome on Android"), "the session's browser is named");
+    assert!(
+        html.contains("Chrome on Android"),
+        "the session's browser is named"
+    );
 
     // Opening the link (as a mail scanner would) changes nothing; the button confirms.
-    let token = app.token_mailed_to("ayesha@example.pk", "/verify-email").await;
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/verify-email")
+        .await;
     let link = format!("/verify-email?token={token}");
     let landing = visitor.get(&link).await;
     assert_eq!(landing.status, StatusCode::OK);
     assert!(landing.text().contains("Confirm my e-mail"));
-    let user = users::find_by_email(&app.db, "ayesha@example.pk").await.unwrap().unwrap();
+    let user = users::find_by_email(&app.db, "ayesha@example.pk")
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!user.is_verified(), "a GET must not consume the token");
 
-    let confirmed = visitor.submit(&link, "/verify-email", &[("token", &token)]).await;
+    let confirmed = visitor
+        .submit(&link, "/verify-email", &[("token", &token)])
+        .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.text());
     assert!(confirmed.text().contains("Your e-mail is confirmed"));
 
@@ -86,10 +117,15 @@ async fn registering_through_the_form_logs_in_and_the_mailed_link_confirms_the_e
     assert!(!html.contains("Resend verification e-mail"));
 
     // The link works once.
-    let again = visitor.submit(&link, "/verify-email", &[("token", &token)]).await;
+    let again = visitor
+        .submit(&link, "/verify-email", &[("token", &token)])
+        .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.text().contains("does not work any more"));
-    assert!(again.text().contains(r#"href="/account""#), "it offers a new link");
+    assert!(
+        again.text().contains(r#"href="/account""#),
+        "it offers a new link"
+    );
 }
 
 #[sqlx::test]
@@ -100,18 +136,32 @@ async fn registration_errors_are_shown_beside_each_field_with_the_input_kept(db:
         .submit(
             "/register",
             "/register",
-            &[("name", "  "), ("email", "ali-at-example"), ("phone", "12345"), ("password", "password123")],
+            &[
+                ("name", "  "),
+                ("email", "ali-at-example"),
+                ("phone", "12345"),
+                ("password", "password123"),
+            ],
         )
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
     for field in ["name", "email", "phone", "password"] {
-        assert!(html.contains(&format!(r#"id="{field}-error""#)), "no error beside {field}: {html}");
+        assert!(
+            html.contains(&format!(r#"id="{field}-error""#)),
+            "no error beside {field}: {html}"
+        );
     }
-    assert!(html.contains(r#"aria-describedby="email-hint email-error""#), "{html}");
+    assert!(
+        html.contains(r#"aria-describedby="email-hint email-error""#),
+        "{html}"
+    );
     assert!(html.contains(r#"aria-invalid="true""#));
     assert!(html.contains("Password is too common"), "{html}");
-    assert!(html.contains(r#"value="ali-at-example""#), "the e-mail is kept");
+    assert!(
+        html.contains(r#"value="ali-at-example""#),
+        "the e-mail is kept"
+    );
     assert!(html.contains(r#"value="12345""#), "the phone is kept");
     assert!(!html.contains("password123"), "a password is never echoed");
     assert_eq!(users::count(&app.db, None).await.unwrap(), 0);
@@ -120,7 +170,15 @@ async fn registration_errors_are_shown_beside_each_field_with_the_input_kept(db:
     // A taken e-mail (in any case) is named beside the e-mail field.
     app.verified_customer("ali@example.pk").await;
     let taken = visitor
-        .submit("/register", "/register", &[("name", "Ali"), ("email", "ALI@example.pk"), ("password", PASSWORD)])
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "Ali"),
+                ("email", "ALI@example.pk"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(taken.status, StatusCode::CONFLICT);
     let html = taken.text();
@@ -135,23 +193,49 @@ async fn a_wrong_password_gets_the_generic_error_the_email_kept_and_no_cookie(db
     app.verified_customer("ayesha@example.pk").await;
     let mut visitor = Visitor::new(&app);
     let wrong = visitor
-        .submit("/login", "/login", &[("email", "ayesha@example.pk"), ("password", "not-my-password")])
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "ayesha@example.pk"),
+                ("password", "not-my-password"),
+            ],
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let html = wrong.text();
     assert!(html.contains("E-mail or password is wrong."), "{html}");
-    assert!(html.contains(r#"value="ayesha@example.pk""#), "the e-mail is kept");
+    assert!(
+        html.contains(r#"value="ayesha@example.pk""#),
+        "the e-mail is kept"
+    );
     assert!(!html.contains("not-my-password"));
     assert!(set_cookie_header(&wrong, "ngr_session").is_none());
     assert!(visitor.session().is_none());
-    assert_eq!(live_sessions(&app, "ayesha@example.pk").await, 1, "only the API login's session");
+    assert_eq!(
+        live_sessions(&app, "ayesha@example.pk").await,
+        1,
+        "only the API login's session"
+    );
 
     // An unknown e-mail gets the very same page.
     let unknown = visitor
-        .submit("/login", "/login", &[("email", "nobody@example.pk"), ("password", "not-my-password")])
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "nobody@example.pk"),
+                ("password", "not-my-password"),
+            ],
+        )
         .await;
     assert_eq!(unknown.status, wrong.status);
-    assert_eq!(unknown.text().replace("nobody@example.pk", "ayesha@example.pk"), html);
+    assert_eq!(
+        unknown
+            .text()
+            .replace("nobody@example.pk", "ayesha@example.pk"),
+        html
+    );
 }
 
 #[sqlx::test]
@@ -163,15 +247,31 @@ async fn too_many_login_attempts_say_how_long_to_wait(db: PgPool) {
     for _ in 0..11 {
         last = Some(
             visitor
-                .submit("/login", "/login", &[("email", "ayesha@example.pk"), ("password", "guess-guess")])
+                .submit(
+                    "/login",
+                    "/login",
+                    &[("email", "ayesha@example.pk"), ("password", "guess-guess")],
+                )
                 .await,
         );
     }
     let limited = last.unwrap();
     assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(limited.text().contains("Please wait 15 minutes and try again."), "{}", limited.text());
+    assert!(
+        limited
+            .text()
+            .contains("Please wait 15 minutes and try again."),
+        "{}",
+        limited.text()
+    );
     // Even the right password waits now.
-    let right = visitor.submit("/login", "/login", &[("email", "ayesha@example.pk"), ("password", PASSWORD)]).await;
+    let right = visitor
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ayesha@example.pk"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(visitor.session().is_none());
 }
@@ -180,11 +280,25 @@ async fn too_many_login_attempts_say_how_long_to_wait(db: PgPool) {
 async fn a_disabled_account_is_told_so_after_the_right_password(db: PgPool) {
     let app = TestApp::new(db);
     app.verified_customer("ayesha@example.pk").await;
-    users::set_disabled(&app.db, user_id(&app, "ayesha@example.pk").await, true).await.unwrap();
+    users::set_disabled(&app.db, user_id(&app, "ayesha@example.pk").await, true)
+        .await
+        .unwrap();
     let mut visitor = Visitor::new(&app);
-    let refused = visitor.submit("/login", "/login", &[("email", "ayesha@example.pk"), ("password", PASSWORD)]).await;
+    let refused = visitor
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ayesha@example.pk"), ("password", PASSWORD)],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(refused.text().contains("This account is disabled; contact support."), "{}", refused.text());
+    assert!(
+        refused
+            .text()
+            .contains("This account is disabled; contact support."),
+        "{}",
+        refused.text()
+    );
     assert!(visitor.session().is_none());
 }
 
@@ -193,7 +307,11 @@ async fn forms_without_the_csrf_token_or_with_another_visitors_are_refused(db: P
     let app = TestApp::new(db);
     let mut visitor = Visitor::new(&app);
     visitor.get("/register").await;
-    let fields = [("name", "Ali"), ("email", "ali@example.pk"), ("password", PASSWORD)];
+    let fields = [
+        ("name", "Ali"),
+        ("email", "ali@example.pk"),
+        ("password", PASSWORD),
+    ];
     let without = visitor.post("/register", &fields).await;
     assert_eq!(without.status, StatusCode::FORBIDDEN);
     assert!(without.text().contains("did not come from this site"));
@@ -206,7 +324,11 @@ async fn forms_without_the_csrf_token_or_with_another_visitors_are_refused(db: P
     forged.push(("csrf_token", &foreign));
     let crossed = visitor.post("/register", &forged).await;
     assert_eq!(crossed.status, StatusCode::FORBIDDEN);
-    assert_eq!(users::count(&app.db, None).await.unwrap(), 0, "nothing written");
+    assert_eq!(
+        users::count(&app.db, None).await.unwrap(),
+        0,
+        "nothing written"
+    );
     assert!(visitor.session().is_none());
 
     // Logged in, a forged password change or logout does nothing either.
@@ -214,13 +336,21 @@ async fn forms_without_the_csrf_token_or_with_another_visitors_are_refused(db: P
     let change = customer
         .post(
             "/account/password",
-            &[("current_password", PASSWORD), ("new_password", "brand-new-secret"), ("confirm_password", "brand-new-secret")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "brand-new-secret"),
+                ("confirm_password", "brand-new-secret"),
+            ],
         )
         .await;
     assert_eq!(change.status, StatusCode::FORBIDDEN);
     let logout = customer.post("/logout", &[("csrf_token", &foreign)]).await;
     assert_eq!(logout.status, StatusCode::FORBIDDEN);
-    assert_eq!(customer.get("/account").await.status, StatusCode::OK, "still logged in");
+    assert_eq!(
+        customer.get("/account").await.status,
+        StatusCode::OK,
+        "still logged in"
+    );
     app.login("ayesha@example.pk", PASSWORD).await;
 }
 
@@ -230,7 +360,10 @@ async fn logging_out_ends_the_session_not_just_the_cookie(db: PgPool) {
     let mut visitor = logged_in_customer(&app, "ayesha@example.pk").await;
     let old_cookie = visitor.session().unwrap().to_owned();
     let home = visitor.get("/").await.text();
-    assert!(home.contains(r#"action="/logout""#), "the nav has a log-out button");
+    assert!(
+        home.contains(r#"action="/logout""#),
+        "the nav has a log-out button"
+    );
     assert!(!home.contains(r#"href="/register""#));
 
     let out = visitor.submit("/account", "/logout", &[]).await;
@@ -262,35 +395,63 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others(db: PgPool
         .submit(
             "/account",
             "/account/password",
-            &[("current_password", PASSWORD), ("new_password", "brand-new-secret"), ("confirm_password", "brand-new-secreT")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "brand-new-secret"),
+                ("confirm_password", "brand-new-secreT"),
+            ],
         )
         .await;
     assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(mismatch.text().contains(r#"id="confirm_password-error">Repeated password must match the new password.<"#), "{}", mismatch.text());
+    assert!(
+        mismatch.text().contains(
+            r#"id="confirm_password-error">Repeated password must match the new password.<"#
+        ),
+        "{}",
+        mismatch.text()
+    );
     let wrong = phone
         .submit(
             "/account",
             "/account/password",
-            &[("current_password", "not-it-at-all"), ("new_password", "brand-new-secret"), ("confirm_password", "brand-new-secret")],
+            &[
+                ("current_password", "not-it-at-all"),
+                ("new_password", "brand-new-secret"),
+                ("confirm_password", "brand-new-secret"),
+            ],
         )
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(wrong.text().contains(r#"id="current_password-error">Current password is not your current password.<"#));
+    assert!(wrong.text().contains(
+        r#"id="current_password-error">Current password is not your current password.<"#
+    ));
     assert!(!wrong.text().contains("not-it-at-all") && !wrong.text().contains("brand-new-secret"));
-    assert_eq!(laptop.get("/account").await.status, StatusCode::OK, "nothing changed yet");
+    assert_eq!(
+        laptop.get("/account").await.status,
+        StatusCode::OK,
+        "nothing changed yet"
+    );
 
     let changed = phone
         .submit(
             "/account",
             "/account/password",
-            &[("current_password", PASSWORD), ("new_password", "brand-new-secret"), ("confirm_password", "brand-new-secret")],
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "brand-new-secret"),
+                ("confirm_password", "brand-new-secret"),
+            ],
         )
         .await;
     assert_eq!(changed.status, StatusCode::SEE_OTHER, "{}", changed.text());
     assert_eq!(location(&changed), "/account?notice=password-changed");
     let account = phone.get("/account?notice=password-changed").await;
     assert_eq!(account.status, StatusCode::OK);
-    assert!(account.text().contains("Your other devices are logged out."));
+    assert!(
+        account
+            .text()
+            .contains("Your other devices are logged out.")
+    );
     let ended = laptop.get("/account").await;
     assert_eq!(ended.status, StatusCode::SEE_OTHER);
     assert!(location(&ended).starts_with("/login"));
@@ -303,18 +464,39 @@ async fn changing_the_password_keeps_this_session_and_ends_the_others(db: PgPool
 async fn the_profile_is_saved_or_its_errors_shown(db: PgPool) {
     let app = TestApp::new(db);
     let mut visitor = logged_in_customer(&app, "ayesha@example.pk").await;
-    let refused = visitor.submit("/account", "/account/profile", &[("name", ""), ("phone", "12345")]).await;
+    let refused = visitor
+        .submit(
+            "/account",
+            "/account/profile",
+            &[("name", ""), ("phone", "12345")],
+        )
+        .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     let html = refused.text();
-    assert!(html.contains(r#"id="name-error">Full name is required.<"#), "{html}");
+    assert!(
+        html.contains(r#"id="name-error">Full name is required.<"#),
+        "{html}"
+    );
     assert!(html.contains(r#"id="phone-error">"#));
     assert!(html.contains(r#"value="12345""#));
 
-    let saved = visitor.submit("/account", "/account/profile", &[("name", " Ayesha K. "), ("phone", "0300 1234567")]).await;
+    let saved = visitor
+        .submit(
+            "/account",
+            "/account/profile",
+            &[("name", " Ayesha K. "), ("phone", "0300 1234567")],
+        )
+        .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
     assert_eq!(location(&saved), "/account?notice=profile-saved");
-    let user = users::find_by_email(&app.db, "ayesha@example.pk").await.unwrap().unwrap();
-    assert_eq!((user.name.as_str(), user.phone.as_deref()), ("Ayesha K.", Some("+923001234567")));
+    let user = users::find_by_email(&app.db, "ayesha@example.pk")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (user.name.as_str(), user.phone.as_deref()),
+        ("Ayesha K.", Some("+923001234567"))
+    );
     let html = visitor.get("/account?notice=profile-saved").await.text();
     assert!(html.contains("Your profile is saved."));
     assert!(html.contains(r#"value="Ayesha K.""#));
@@ -331,19 +513,36 @@ async fn another_device_is_logged_out_from_the_sessions_table(db: PgPool) {
 
     let owner = user_id(&app, "ayesha@example.pk").await;
     let live = sessions::list_live_for_user(&app.db, owner).await.unwrap();
-    let laptop_session = live.iter().find(|s| s.ip_address.as_deref() == Some("198.51.100.30")).unwrap().id;
+    let laptop_session = live
+        .iter()
+        .find(|s| s.ip_address.as_deref() == Some("198.51.100.30"))
+        .unwrap()
+        .id;
     let html = phone.get("/account").await.text();
-    assert!(html.contains(&format!(r#"action="/account/sessions/{laptop_session}/revoke""#)), "{html}");
+    assert!(
+        html.contains(&format!(
+            r#"action="/account/sessions/{laptop_session}/revoke""#
+        )),
+        "{html}"
+    );
     assert!(html.contains("198.51.100.30") && html.contains("198.51.100.40"));
     assert!(html.contains("PKT"), "times are in Pakistan time");
 
-    let revoked = phone.submit("/account", &format!("/account/sessions/{laptop_session}/revoke"), &[]).await;
+    let revoked = phone
+        .submit(
+            "/account",
+            &format!("/account/sessions/{laptop_session}/revoke"),
+            &[],
+        )
+        .await;
     assert_eq!(revoked.status, StatusCode::SEE_OTHER);
     assert_eq!(location(&revoked), "/account?notice=session-revoked");
     assert_eq!(laptop.get("/account").await.status, StatusCode::SEE_OTHER);
     assert_eq!(tablet.get("/account").await.status, StatusCode::OK);
 
-    let everywhere = phone.submit("/account", "/account/sessions/revoke-others", &[]).await;
+    let everywhere = phone
+        .submit("/account", "/account/sessions/revoke-others", &[])
+        .await;
     assert_eq!(location(&everywhere), "/account?notice=sessions-revoked");
     assert_eq!(tablet.get("/account").await.status, StatusCode::SEE_OTHER);
     assert_eq!(phone.get("/account").await.status, StatusCode::OK);
@@ -356,13 +555,27 @@ async fn a_customer_cannot_revoke_another_customers_session(db: PgPool) {
     let mut ayesha = logged_in_customer(&app, "ayesha@example.pk").await;
     let mut bilal = logged_in_customer(&app, "bilal@example.pk").await;
     let bilal_id = user_id(&app, "bilal@example.pk").await;
-    let bilal_sessions = sessions::list_live_for_user(&app.db, bilal_id).await.unwrap();
+    let bilal_sessions = sessions::list_live_for_user(&app.db, bilal_id)
+        .await
+        .unwrap();
     for session in &bilal_sessions {
-        let refused = ayesha.submit("/account", &format!("/account/sessions/{}/revoke", session.id), &[]).await;
+        let refused = ayesha
+            .submit(
+                "/account",
+                &format!("/account/sessions/{}/revoke", session.id),
+                &[],
+            )
+            .await;
         assert_eq!(refused.status, StatusCode::NOT_FOUND);
         assert!(refused.header("content-type").starts_with("text/html"));
     }
-    assert_eq!(sessions::list_live_for_user(&app.db, bilal_id).await.unwrap().len(), bilal_sessions.len());
+    assert_eq!(
+        sessions::list_live_for_user(&app.db, bilal_id)
+            .await
+            .unwrap()
+            .len(),
+        bilal_sessions.len()
+    );
     assert_eq!(bilal.get("/account").await.status, StatusCode::OK);
 }
 
@@ -377,13 +590,24 @@ async fn anonymous_visitors_are_sent_to_log_in_and_come_back(db: PgPool) {
     let admin = visitor.get("/admin/users?page=2").await;
     assert_eq!(location(&admin), "/login?next=%2Fadmin%2Fusers%3Fpage%3D2");
 
-    let form = visitor.get("/login?next=%2Faccount%3Fnotice%3Dprofile-saved").await.text();
-    assert!(form.contains(r#"name="next" value="/account?notice=profile-saved""#), "{form}");
+    let form = visitor
+        .get("/login?next=%2Faccount%3Fnotice%3Dprofile-saved")
+        .await
+        .text();
+    assert!(
+        form.contains(r#"name="next" value="/account?notice=profile-saved""#),
+        "{form}"
+    );
     let token = csrf_in(&form).unwrap();
     let back = visitor
         .post(
             "/login",
-            &[("email", "ayesha@example.pk"), ("password", PASSWORD), ("next", "/account?notice=profile-saved"), ("csrf_token", &token)],
+            &[
+                ("email", "ayesha@example.pk"),
+                ("password", PASSWORD),
+                ("next", "/account?notice=profile-saved"),
+                ("csrf_token", &token),
+            ],
         )
         .await;
     assert_eq!(location(&back), "/account?notice=profile-saved");
@@ -395,13 +619,34 @@ async fn anonymous_visitors_are_sent_to_log_in_and_come_back(db: PgPool) {
 async fn another_site_as_next_is_ignored(db: PgPool) {
     let app = TestApp::new(db);
     app.verified_customer("ayesha@example.pk").await;
-    for evil in ["https://evil.example", "//evil.example/path", "/\\evil.example"] {
+    for evil in [
+        "https://evil.example",
+        "//evil.example/path",
+        "/\\evil.example",
+    ] {
         let mut visitor = Visitor::new(&app);
-        let form = visitor.get(&format!("/login?next={}", nextgenrdp::accounts::extract::urlencode(evil))).await.text();
-        assert!(form.contains(r#"name="next" value="/account""#), "{evil}: {form}");
+        let form = visitor
+            .get(&format!(
+                "/login?next={}",
+                nextgenrdp::accounts::extract::urlencode(evil)
+            ))
+            .await
+            .text();
+        assert!(
+            form.contains(r#"name="next" value="/account""#),
+            "{evil}: {form}"
+        );
         let token = csrf_in(&form).unwrap();
         let response = visitor
-            .post("/login", &[("email", "ayesha@example.pk"), ("password", PASSWORD), ("next", evil), ("csrf_token", &token)])
+            .post(
+                "/login",
+                &[
+                    ("email", "ayesha@example.pk"),
+                    ("password", PASSWORD),
+                    ("next", evil),
+                    ("csrf_token", &token),
+                ],
+            )
             .await;
         assert_eq!(response.status, StatusCode::SEE_OTHER);
         assert_eq!(location(&response), "/account", "{evil}");
@@ -416,41 +661,118 @@ async fn forgot_and_reset_the_password_through_the_pages(db: PgPool) {
     old_browser.log_in("ayesha@example.pk", PASSWORD).await;
 
     let mut visitor = Visitor::new(&app);
-    let known = visitor.submit("/forgot-password", "/forgot-password", &[("email", "Ayesha@example.pk")]).await;
+    let known = visitor
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "Ayesha@example.pk")],
+        )
+        .await;
     assert_eq!(known.status, StatusCode::OK);
-    assert!(known.text().contains("If an account uses this e-mail, a link to choose a new password is on its way."));
-    let unknown = visitor.submit("/forgot-password", "/forgot-password", &[("email", "nobody@example.pk")]).await;
-    assert_eq!((unknown.status, unknown.text()), (known.status, known.text()), "no hint whether the account exists");
+    assert!(known.text().contains(
+        "If an account uses this e-mail, a link to choose a new password is on its way."
+    ));
+    let unknown = visitor
+        .submit(
+            "/forgot-password",
+            "/forgot-password",
+            &[("email", "nobody@example.pk")],
+        )
+        .await;
+    assert_eq!(
+        (unknown.status, unknown.text()),
+        (known.status, known.text()),
+        "no hint whether the account exists"
+    );
 
-    let token = app.token_mailed_to("ayesha@example.pk", "/reset-password").await;
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/reset-password")
+        .await;
     let page = format!("/reset-password?token={token}");
     let form = visitor.get(&page).await.text();
     assert!(form.contains(&format!(r#"name="token" value="{token}""#)));
 
     let mismatch = visitor
-        .submit(&page, "/reset-password", &[("token", &token), ("password", "brand-new-secret"), ("confirm_password", "other-new-secret")])
+        .submit(
+            &page,
+            "/reset-password",
+            &[
+                ("token", &token),
+                ("password", "brand-new-secret"),
+                ("confirm_password", "other-new-secret"),
+            ],
+        )
         .await;
     assert_eq!(mismatch.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(mismatch.text().contains(r#"id="confirm_password-error""#));
-    let weak = visitor.submit(&page, "/reset-password", &[("token", &token), ("password", "short"), ("confirm_password", "short")]).await;
+    let weak = visitor
+        .submit(
+            &page,
+            "/reset-password",
+            &[
+                ("token", &token),
+                ("password", "short"),
+                ("confirm_password", "short"),
+            ],
+        )
+        .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(weak.text().contains(r#"id="password-error">New password must be at least 8 characters.<"#), "{}", weak.text());
+    assert!(
+        weak.text()
+            .contains(r#"id="password-error">New password must be at least 8 characters.<"#),
+        "{}",
+        weak.text()
+    );
 
     let reset = visitor
-        .submit(&page, "/reset-password", &[("token", &token), ("password", "brand-new-secret"), ("confirm_password", "brand-new-secret")])
+        .submit(
+            &page,
+            "/reset-password",
+            &[
+                ("token", &token),
+                ("password", "brand-new-secret"),
+                ("confirm_password", "brand-new-secret"),
+            ],
+        )
         .await;
     assert_eq!(reset.status, StatusCode::SEE_OTHER, "{}", reset.text());
     assert_eq!(location(&reset), "/login?notice=password-reset");
-    assert!(visitor.get("/login?notice=password-reset").await.text().contains("Your password is changed."));
-    assert_eq!(old_browser.get("/account").await.status, StatusCode::SEE_OTHER, "every session ended");
-    visitor.log_in("ayesha@example.pk", "brand-new-secret").await;
+    assert!(
+        visitor
+            .get("/login?notice=password-reset")
+            .await
+            .text()
+            .contains("Your password is changed.")
+    );
+    assert_eq!(
+        old_browser.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "every session ended"
+    );
+    visitor
+        .log_in("ayesha@example.pk", "brand-new-secret")
+        .await;
 
     // The link works once.
     let reused = visitor
-        .submit(&page, "/reset-password", &[("token", &token), ("password", "another-secret-1"), ("confirm_password", "another-secret-1")])
+        .submit(
+            &page,
+            "/reset-password",
+            &[
+                ("token", &token),
+                ("password", "another-secret-1"),
+                ("confirm_password", "another-secret-1"),
+            ],
+        )
         .await;
     assert_eq!(reused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(reused.text().contains("This link is invalid, used or expired"), "{}", reused.text());
+    assert!(
+        reused
+            .text()
+            .contains("This link is invalid, used or expired"),
+        "{}",
+        reused.text()
+    );
     assert!(reused.text().contains(r#"href="/forgot-password""#));
 }
 
@@ -459,18 +781,50 @@ async fn an_unverified_customer_can_ask_for_a_new_link(db: PgPool) {
     let app = TestApp::new(db);
     let mut visitor = Visitor::new(&app);
     visitor
-        .submit("/register", "/register", &[("name", "Ayesha"), ("email", "ayesha@example.pk"), ("password", PASSWORD)])
+        .submit(
+            "/register",
+            "/register",
+            &[
+                ("name", "Ayesha"),
+                ("email", "ayesha@example.pk"),
+                ("password", PASSWORD),
+            ],
+        )
         .await;
-    let first = app.token_mailed_to("ayesha@example.pk", "/verify-email").await;
-    let resent = visitor.submit("/account", "/account/resend-verification", &[]).await;
+    let first = app
+        .token_mailed_to("ayesha@example.pk", "/verify-email")
+        .await;
+    let resent = visitor
+        .submit("/account", "/account/resend-verification", &[])
+        .await;
     assert_eq!(location(&resent), "/account?notice=verification-sent");
-    let second = app.token_mailed_to("ayesha@example.pk", "/verify-email").await;
+    let second = app
+        .token_mailed_to("ayesha@example.pk", "/verify-email")
+        .await;
     assert_ne!(first, second);
-    let old = visitor.submit(&format!("/verify-email?token={first}"), "/verify-email", &[("token", &first)]).await;
-    assert_eq!(old.status, StatusCode::UNPROCESSABLE_ENTITY, "the older link is void");
-    let new = visitor.submit(&format!("/verify-email?token={second}"), "/verify-email", &[("token", &second)]).await;
+    let old = visitor
+        .submit(
+            &format!("/verify-email?token={first}"),
+            "/verify-email",
+            &[("token", &first)],
+        )
+        .await;
+    assert_eq!(
+        old.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "the older link is void"
+    );
+    let new = visitor
+        .submit(
+            &format!("/verify-email?token={second}"),
+            "/verify-email",
+            &[("token", &second)],
+        )
+        .await;
     assert_eq!(new.status, StatusCode::OK);
-    let again = visitor.submit("/account", "/account/resend-verification", &[]).await;
+    let again = visitor
+        .submit("/account", "/account/resend-verification", &[])
+        .await;
     assert_eq!(location(&again), "/account?notice=already-verified");
 }
 
@@ -482,16 +836,32 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
 
     let forbidden = customer.get("/admin/users").await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    assert!(forbidden.text().contains("This page is for the shop"), "{}", forbidden.text());
-    assert!(!customer.get("/account").await.text().contains(r#"href="/admin/users""#), "no Admin link for customers");
+    assert!(
+        forbidden.text().contains("This page is for the shop"),
+        "{}",
+        forbidden.text()
+    );
+    assert!(
+        !customer
+            .get("/account")
+            .await
+            .text()
+            .contains(r#"href="/admin/users""#),
+        "no Admin link for customers"
+    );
 
     app.admin("boss@example.pk").await;
     let mut operator = Visitor::from(&app, "198.51.100.60");
-    operator.log_in("boss@example.pk", "operator-passphrase").await;
+    operator
+        .log_in("boss@example.pk", "operator-passphrase")
+        .await;
     let list = operator.get("/admin/users").await;
     assert_eq!(list.status, StatusCode::OK);
     let html = list.text();
-    assert!(html.contains(r#"href="/admin/users">Admin</a>"#), "the nav links to the admin pages");
+    assert!(
+        html.contains(r#"href="/admin/users">Admin</a>"#),
+        "the nav links to the admin pages"
+    );
     for email in ["ayesha@example.pk", "bilal@example.pk", "boss@example.pk"] {
         assert!(html.contains(email), "{email} missing");
     }
@@ -504,33 +874,69 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
 
     let ayesha = user_id(&app, "ayesha@example.pk").await;
     let disabled = operator
-        .submit("/admin/users", &format!("/admin/users/{ayesha}/disable"), &[("search", "ayesha"), ("page", "1")])
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{ayesha}/disable"),
+            &[("search", "ayesha"), ("page", "1")],
+        )
         .await;
-    assert_eq!(disabled.status, StatusCode::SEE_OTHER, "{}", disabled.text());
-    assert_eq!(location(&disabled), "/admin/users?notice=disabled&search=ayesha");
+    assert_eq!(
+        disabled.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        disabled.text()
+    );
+    assert_eq!(
+        location(&disabled),
+        "/admin/users?notice=disabled&search=ayesha"
+    );
     let ended = customer.get("/account").await;
-    assert_eq!(ended.status, StatusCode::SEE_OTHER, "the customer's session ended at once");
+    assert_eq!(
+        ended.status,
+        StatusCode::SEE_OTHER,
+        "the customer's session ended at once"
+    );
     assert_eq!(live_sessions(&app, "ayesha@example.pk").await, 0);
-    let html = operator.get("/admin/users?notice=disabled&search=ayesha").await.text();
+    let html = operator
+        .get("/admin/users?notice=disabled&search=ayesha")
+        .await
+        .text();
     assert!(html.contains("The account is disabled and logged out everywhere."));
     assert!(html.contains(&format!(r#"action="/admin/users/{ayesha}/enable""#)));
 
-    let enabled = operator.submit("/admin/users", &format!("/admin/users/{ayesha}/enable"), &[]).await;
+    let enabled = operator
+        .submit(
+            "/admin/users",
+            &format!("/admin/users/{ayesha}/enable"),
+            &[],
+        )
+        .await;
     assert_eq!(location(&enabled), "/admin/users?notice=enabled");
     customer.log_in("ayesha@example.pk", PASSWORD).await;
 
     // The operator has no button against their own account; a forged request is refused.
     let boss = user_id(&app, "boss@example.pk").await;
     assert!(!html.contains(&format!(r#"action="/admin/users/{boss}/disable""#)));
-    let own = operator.submit("/admin/users", &format!("/admin/users/{boss}/disable"), &[]).await;
+    let own = operator
+        .submit("/admin/users", &format!("/admin/users/{boss}/disable"), &[])
+        .await;
     assert_eq!(location(&own), "/admin/users?notice=self");
     assert_eq!(operator.get("/admin/users").await.status, StatusCode::OK);
 
     // A customer cannot press the button either.
     let bilal = user_id(&app, "bilal@example.pk").await;
-    let refused = customer.submit("/account", &format!("/admin/users/{bilal}/disable"), &[]).await;
+    let refused = customer
+        .submit("/account", &format!("/admin/users/{bilal}/disable"), &[])
+        .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
-    assert!(users::find(&app.db, bilal).await.unwrap().unwrap().disabled_at.is_none());
+    assert!(
+        users::find(&app.db, bilal)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_at
+            .is_none()
+    );
 }
 
 #[sqlx::test]
@@ -552,24 +958,43 @@ async fn the_operator_pages_through_many_accounts(db: PgPool) {
     }
     app.admin("boss@example.pk").await;
     let mut operator = Visitor::new(&app);
-    operator.log_in("boss@example.pk", "operator-passphrase").await;
+    operator
+        .log_in("boss@example.pk", "operator-passphrase")
+        .await;
     let first = operator.get("/admin/users").await.text();
     assert_eq!(first.matches("<tr data-user-id=").count(), 25);
     assert!(first.contains("page 1 of 2"));
-    assert!(first.contains(r#"href="/admin/users?page=2" rel="next""#), "{first}");
+    assert!(
+        first.contains(r#"href="/admin/users?page=2" rel="next""#),
+        "{first}"
+    );
     let second = operator.get("/admin/users?page=2").await.text();
     assert_eq!(second.matches("<tr data-user-id=").count(), 6);
     assert!(second.contains(r#"href="/admin/users" rel="prev""#));
     // Nonsense pages show the nearest real one instead of failing.
-    assert_eq!(operator.get("/admin/users?page=abc").await.status, StatusCode::OK);
-    assert_eq!(operator.get("/admin/users?page=99").await.text().matches("<tr data-user-id=").count(), 6);
+    assert_eq!(
+        operator.get("/admin/users?page=abc").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        operator
+            .get("/admin/users?page=99")
+            .await
+            .text()
+            .matches("<tr data-user-id=")
+            .count(),
+        6
+    );
 }
 
 #[sqlx::test]
 async fn notices_are_fixed_texts_never_the_query(db: PgPool) {
     let app = TestApp::new(db);
     let mut visitor = logged_in_customer(&app, "ayesha@example.pk").await;
-    let html = visitor.get("/account?notice=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await.text();
+    let html = visitor
+        .get("/account?notice=%3Cscript%3Ealert(1)%3C%2Fscript%3E")
+        .await
+        .text();
     assert!(!html.contains("<script>alert"));
     assert!(!html.contains("alert(1)"));
     let html = visitor.get("/account?notice=profile-saved").await.text();
@@ -585,6 +1010,50 @@ async fn link_pages_without_a_token_explain_themselves(db: PgPool) {
         assert_eq!(page.status, StatusCode::BAD_REQUEST, "{path}");
         assert!(page.text().contains("This link is incomplete"));
     }
-    let bogus = visitor.submit("/verify-email?token=nope", "/verify-email", &[("token", "nope")]).await;
+    let bogus = visitor
+        .submit(
+            "/verify-email?token=nope",
+            "/verify-email",
+            &[("token", "nope")],
+        )
+        .await;
     assert_eq!(bogus.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[sqlx::test]
+async fn a_guest_cart_joins_the_account_when_logging_in_through_the_form(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    app.verified_customer("ayesha@example.pk").await;
+    let mut visitor = Visitor::new(&app);
+    visitor.get("/").await;
+    let location = nextgenrdp::catalog::locations::list_for_plan(&app.db, "rdp-starter-one")
+        .await
+        .unwrap()[0]
+        .id;
+    let body = serde_json::json!({
+        "plan_id": "rdp-starter-one", "location_id": location, "validity_months": 1, "quantity": 2
+    });
+    let added = app
+        .request(
+            axum::http::Request::post("/api/v1/cart/items")
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.text());
+    let token = added.json()["cart_token"].as_str().unwrap().to_owned();
+    visitor.set_cookie("ngr_cart", &token);
+
+    visitor.log_in("ayesha@example.pk", PASSWORD).await;
+    let owner = user_id(&app, "ayesha@example.pk").await;
+    let cart = nextgenrdp::orders::carts::find_for_user(&app.db, owner)
+        .await
+        .unwrap()
+        .expect("the account has the cart now");
+    let lines = nextgenrdp::orders::carts::list_lines(&app.db, cart.id)
+        .await
+        .unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].quantity, 2);
 }
