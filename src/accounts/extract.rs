@@ -36,10 +36,12 @@ impl FromRequestParts<AppState> for ApiUser {
             .ok_or(AppError::Unauthorized)?;
         let claims = jwt::verify(state.settings.secrets.token_signing_key.expose(), token.trim())
             .ok_or(AppError::Unauthorized)?;
-        let SessionUser { session_id, user } = sessions::find_live_user(&state.db, claims.sid)
+        let live = sessions::find_live_user(&state.db, claims.sid)
             .await?
             .filter(|live| Some(live.user.id) == claims.user_id())
             .ok_or(AppError::Unauthorized)?;
+        touch_if_stale(state, Some(&live)).await?;
+        let SessionUser { session_id, user, .. } = live;
         Ok(Self { user, session_id })
     }
 }
@@ -65,7 +67,20 @@ pub async fn cookie_user(state: &AppState, cookie_value: &str) -> Result<Option<
     if cookie_value.is_empty() || cookie_value.len() > 100 {
         return Ok(None);
     }
-    Ok(sessions::find_live_user_by_token_hash(&state.db, &secrets::hash(cookie_value)).await?)
+    let live = sessions::find_live_user_by_token_hash(&state.db, &secrets::hash(cookie_value)).await?;
+    touch_if_stale(state, live.as_ref()).await?;
+    Ok(live)
+}
+
+/// Records that a session is in use, at most every few minutes (a write per request would be
+/// wasteful), so the session list shows when each device was last seen.
+async fn touch_if_stale(state: &AppState, live: Option<&SessionUser>) -> Result<(), AppError> {
+    if let Some(live) = live
+        && live.needs_touch(chrono::Utc::now())
+    {
+        sessions::touch(&state.db, live.session_id).await?;
+    }
+    Ok(())
 }
 
 /// What every page knows about its visitor: the account behind the session cookie (if any) and
@@ -94,7 +109,7 @@ impl FromRequestParts<AppState> for PageContext {
             None => None,
         };
         Ok(match live {
-            Some(SessionUser { session_id, user }) => Self { user: Some(user), session_id: Some(session_id), csrf },
+            Some(SessionUser { session_id, user, .. }) => Self { user: Some(user), session_id: Some(session_id), csrf },
             None => Self { user: None, session_id: None, csrf },
         })
     }

@@ -237,8 +237,16 @@ pub async fn delete_stale(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sql
 #[derive(Clone, Debug, FromRow)]
 pub struct SessionUser {
     pub session_id: i32,
+    pub session_last_used_at: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     pub user: super::users::User,
+}
+
+impl SessionUser {
+    /// Whether the session's "last used" time is old enough to be worth a write.
+    pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
+        self.session_last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(5))
+    }
 }
 
 /// The account behind a live session id, if the session is neither revoked nor expired and the
@@ -248,7 +256,7 @@ pub async fn find_live_user(db: impl PgExecutor<'_>, session_id: i32) -> sqlx::R
     timed(
         "user_sessions.find_live_user",
         sqlx::query_as(
-            "select s.id as session_id, u.id, u.name, u.email, u.phone, u.password_hash,
+            "select s.id as session_id, s.last_used_at as session_last_used_at, u.id, u.name, u.email, u.phone, u.password_hash,
                     u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
                     u.created_at, u.updated_at
              from user_sessions s join users u on u.id = s.user_id
@@ -269,7 +277,7 @@ pub async fn find_live_user_by_token_hash(
     timed(
         "user_sessions.find_live_user_by_token_hash",
         sqlx::query_as(
-            "select s.id as session_id, u.id, u.name, u.email, u.phone, u.password_hash,
+            "select s.id as session_id, s.last_used_at as session_last_used_at, u.id, u.name, u.email, u.phone, u.password_hash,
                     u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
                     u.created_at, u.updated_at
              from user_sessions s join users u on u.id = s.user_id
