@@ -393,6 +393,9 @@ fn value<T>(
     }
 }
 
+/// Words the pages use as paths (`/admin/catalog/plans/new`), so no id may be one of them.
+const RESERVED_SLUGS: &[&str] = &["new", "edit", "delete"];
+
 /// A slug: `[a-z0-9-]`, 3 to 50 characters.
 fn slug(
     errors: &mut FieldErrors,
@@ -401,7 +404,10 @@ fn slug(
     fallback: Option<&str>,
 ) -> Option<String> {
     let value = text(errors, field, input, fallback, 50)?;
-    if is_valid_slug(&value) {
+    if RESERVED_SLUGS.contains(&value.as_str()) {
+        errors.add(field, "is a reserved word; choose another");
+        None
+    } else if is_valid_slug(&value) {
         Some(value)
     } else {
         errors.add(field, "must be 3 to 50 characters of a-z, 0-9 and -");

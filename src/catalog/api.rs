@@ -20,7 +20,7 @@ use axum::routing::get;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::cache::PlanView;
+use super::cache::{Catalog, PlanView};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
@@ -100,12 +100,98 @@ async fn list_locations(
 }
 
 /// How `/plans` is ordered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Sort {
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Sort {
     /// Category display order, plan display order, price, id.
+    #[default]
     Catalog,
     PriceAscending,
     PriceDescending,
+}
+
+/// What a plan listing is narrowed to and how it is ordered (`/plans` here, the storefront's
+/// category pages too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PlanFilter {
+    /// A category id.
+    pub category: Option<i32>,
+    /// An open location's id.
+    pub location: Option<i32>,
+    pub sort: Sort,
+}
+
+impl PlanFilter {
+    /// Reads `category` (a slug), `location` (an open location's id) and `sort` (`price` /
+    /// `-price`) from `pairs`, checked against `catalog`; an empty value means "any". Other
+    /// names are ignored (the caller checks which it allows).
+    pub(crate) fn parse(catalog: &Catalog, pairs: &[(String, String)]) -> AppResult<Self> {
+        let mut filter = Self::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.as_str() {
+                "category" => {
+                    let found = catalog.category_by_slug(value).ok_or_else(|| {
+                        let known: Vec<&str> = catalog
+                            .categories()
+                            .iter()
+                            .map(|c| c.slug.as_str())
+                            .collect();
+                        AppError::bad_request(
+                            "category",
+                            format!("no category {value:?}; known: {}", known.join(", ")),
+                        )
+                    })?;
+                    filter.category = Some(found.id);
+                }
+                "location" => {
+                    let id: i32 = value.parse().map_err(|_| {
+                        AppError::bad_request("location", "must be the numeric id of a location")
+                    })?;
+                    if catalog.location(id).is_none() {
+                        return Err(AppError::bad_request(
+                            "location",
+                            format!("no open location has id {id}"),
+                        ));
+                    }
+                    filter.location = Some(id);
+                }
+                "sort" => {
+                    filter.sort = match value {
+                        "price" => Sort::PriceAscending,
+                        "-price" => Sort::PriceDescending,
+                        _ => {
+                            return Err(AppError::bad_request(
+                                "sort",
+                                "must be price (cheapest first) or -price (dearest first)",
+                            ));
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    /// The plans of `catalog` that match, in the asked order.
+    pub(crate) fn apply<'c>(&self, catalog: &'c Catalog) -> Vec<&'c PlanView> {
+        let mut plans: Vec<&PlanView> = catalog
+            .plans()
+            .iter()
+            .filter(|p| self.category.is_none_or(|id| p.category_id == id))
+            .filter(|p| self.location.is_none_or(|id| p.is_sold_in(id)))
+            .collect();
+        // A stable sort keeps the catalog order among equal prices.
+        match self.sort {
+            Sort::Catalog => {}
+            Sort::PriceAscending => plans.sort_by_key(|p| p.price_pkr),
+            Sort::PriceDescending => plans.sort_by_key(|p| std::cmp::Reverse(p.price_pkr)),
+        }
+        plans
+    }
 }
 
 async fn list_plans(
@@ -114,67 +200,8 @@ async fn list_plans(
     query: RawQuery,
 ) -> AppResult<Response> {
     let catalog = state.catalog.get(&state.db).await?;
-    let mut category = None;
-    let mut location = None;
-    let mut sort = Sort::Catalog;
-    for (name, value) in parameters(query, &["category", "location", "sort"])? {
-        let value = value.trim();
-        if value.is_empty() {
-            continue;
-        }
-        match name.as_str() {
-            "category" => {
-                let found = catalog.category_by_slug(value).ok_or_else(|| {
-                    let known: Vec<&str> = catalog
-                        .categories()
-                        .iter()
-                        .map(|c| c.slug.as_str())
-                        .collect();
-                    AppError::bad_request(
-                        "category",
-                        format!("no category {value:?}; known: {}", known.join(", ")),
-                    )
-                })?;
-                category = Some(found.id);
-            }
-            "location" => {
-                let id: i32 = value.parse().map_err(|_| {
-                    AppError::bad_request("location", "must be the numeric id of a location")
-                })?;
-                if catalog.location(id).is_none() {
-                    return Err(AppError::bad_request(
-                        "location",
-                        format!("no open location has id {id}"),
-                    ));
-                }
-                location = Some(id);
-            }
-            _ => {
-                sort = match value {
-                    "price" => Sort::PriceAscending,
-                    "-price" => Sort::PriceDescending,
-                    _ => {
-                        return Err(AppError::bad_request(
-                            "sort",
-                            "must be price (cheapest first) or -price (dearest first)",
-                        ));
-                    }
-                };
-            }
-        }
-    }
-    let mut plans: Vec<&PlanView> = catalog
-        .plans()
-        .iter()
-        .filter(|p| category.is_none_or(|id| p.category_id == id))
-        .filter(|p| location.is_none_or(|id| p.is_sold_in(id)))
-        .collect();
-    // A stable sort keeps the catalog order among equal prices.
-    match sort {
-        Sort::Catalog => {}
-        Sort::PriceAscending => plans.sort_by_key(|p| p.price_pkr),
-        Sort::PriceDescending => plans.sort_by_key(|p| std::cmp::Reverse(p.price_pkr)),
-    }
+    let pairs = parameters(query, &["category", "location", "sort"])?;
+    let plans = PlanFilter::parse(&catalog, &pairs)?.apply(&catalog);
     cacheable_json(&headers, &Items { items: &plans })
 }
 

@@ -2,11 +2,13 @@
 //! is sold. It lives in PostgreSQL; `file` moves it in and out as TOML.
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod api;
 pub mod cache;
 pub mod categories;
 pub mod file;
 pub mod locations;
+pub mod pages;
 pub mod plan_features;
 pub mod plans;
 

@@ -275,10 +275,16 @@ async fn the_home_page_shows_the_catalog_in_a_real_browser(db: PgPool) {
     };
     let app = TestApp::with_default_catalog(db.clone()).await;
     let server = AppServer::start(app.router.clone()).await;
-    let plans = nextgenrdp::catalog::plans::list_active(&db, None)
+    let plans: Vec<_> = nextgenrdp::catalog::plans::list_active(&db, None)
         .await
-        .unwrap();
-    assert!(!plans.is_empty(), "the default catalog has plans on sale");
+        .unwrap()
+        .into_iter()
+        .filter(|p| p.label.is_some())
+        .collect();
+    assert!(
+        !plans.is_empty(),
+        "the default catalog has labelled plans on sale"
+    );
 
     browser.goto(&server.url("/")).await;
     assert!(
@@ -290,7 +296,7 @@ async fn the_home_page_shows_the_catalog_in_a_real_browser(db: PgPool) {
             .contains("NextGenRDP")
     );
 
-    // every plan on sale has its card; a known one shows its name and price
+    // every labelled plan on sale is featured with its card; a known one shows its name and price
     assert_eq!(browser.count(".plan-card").await, plans.len());
     for plan in &plans {
         assert_eq!(
@@ -300,23 +306,29 @@ async fn the_home_page_shows_the_catalog_in_a_real_browser(db: PgPool) {
             1
         );
     }
-    let starter = browser
+    let business = browser
         .client()
-        .find(Locator::Css("[data-plan-id='rdp-starter-one']"))
+        .find(Locator::Css("[data-plan-id='rdp-business-two']"))
         .await;
-    let starter = starter.expect("the RDP Starter card");
-    assert!(starter.is_displayed().await.unwrap());
-    let card = starter.text().await.unwrap();
+    let business = business.expect("the RDP Business card");
+    assert!(business.is_displayed().await.unwrap());
+    let card = business.text().await.unwrap();
     assert!(
-        card.contains("RDP Starter") && card.contains("Rs 2,500"),
+        card.contains("RDP Business") && card.contains("Rs 4,500"),
         "{card}"
+    );
+    // each category links to its page with its lowest price
+    let rdp = browser.text(".category-card[href='/rdp']").await;
+    assert!(
+        rdp.contains("Windows RDP") && rdp.contains("Rs 2,500"),
+        "{rdp}"
     );
 
     // the stylesheet loaded (the CSP allows it) and applied, theme colours included
     let styled = browser
         .js(
             "const card = getComputedStyle(document.querySelector('.plan-card'));
-             const sky = document.querySelector('.plan-card.theme-sky');
+             const sky = document.querySelector('.plan-card.theme-violet');
              const indigo = document.querySelector('.plan-card.theme-indigo');
              return {
                bodyMargin: getComputedStyle(document.body).marginTop,
@@ -368,6 +380,304 @@ async fn the_home_page_shows_the_catalog_in_a_real_browser(db: PgPool) {
     );
     assert_eq!(browser.count("link[rel=stylesheet]").await, 1);
     browser.screenshot("error-desktop").await;
+
+    browser.close().await;
+}
+
+/// Waits (up to 10 s) until the browser shows `path` (with its query), after a click that
+/// navigates.
+async fn wait_for_path(browser: &Browser, path: &str) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = browser.client().current_url().await.unwrap();
+        let current = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
+        if current == path {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser stayed on {current}, not {path}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[sqlx::test]
+async fn a_customer_registers_and_confirms_the_email_in_a_real_browser(db: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::new(db.clone());
+    let server = AppServer::start(app.router.clone()).await;
+
+    // The form on a 360 px phone: it fits, nothing scrolls sideways.
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url("/register")).await;
+    let widths = browser
+        .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(widths[0], 360, "the viewport is phone-sized: {widths}");
+    assert!(
+        widths[1].as_u64().unwrap() <= 360,
+        "the page overflows sideways: {widths}"
+    );
+    browser.screenshot("register-phone").await;
+
+    // Register as a customer would: type into the labelled fields, press the button.
+    browser.set_window_size(DESKTOP).await;
+    let client = browser.client();
+    for (field, value) in [
+        ("#name", "Ayesha Khan"),
+        ("#email", "ayesha@example.pk"),
+        ("#phone", "0300 1234567"),
+        ("#password", "correct-horse-battery"),
+    ] {
+        let input = client.find(Locator::Css(field)).await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    let submit = client.find(Locator::Css("main button[type=submit]")).await;
+    submit.unwrap().click().await.unwrap();
+    wait_for_path(&browser, "/account?notice=welcome").await;
+    assert_eq!(browser.text("#email-status").await, "Not verified");
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("confirm your address")
+    );
+    assert_eq!(browser.text(".nav-link").await, "Log out");
+    // The session cookie is out of JavaScript's reach.
+    let cookies = browser.js("return document.cookie").await;
+    assert!(
+        !cookies.as_str().unwrap().contains("ngr_session"),
+        "{cookies}"
+    );
+
+    // Open the mailed link, confirm with the button, and the account shows it.
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/verify-email")
+        .await;
+    let link = format!("/verify-email?token={token}");
+    browser.goto(&server.url(&link)).await;
+    assert_eq!(browser.text("h1").await, "Confirm your e-mail");
+    let confirm = client.find(Locator::Css("main button[type=submit]")).await;
+    confirm.unwrap().click().await.unwrap();
+    wait_for_path(&browser, "/verify-email").await;
+    assert_eq!(browser.text("h1").await, "Your e-mail is confirmed");
+    client
+        .find(Locator::LinkText("Go to my account"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for_path(&browser, "/account").await;
+    assert_eq!(browser.text("#email-status").await, "Verified");
+    assert_eq!(browser.count("#verify-notice").await, 0);
+    browser.screenshot("account-desktop").await;
+
+    browser.close().await;
+}
+
+#[sqlx::test]
+async fn a_guest_fills_the_cart_from_the_plan_page_on_a_phone(db: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::with_default_catalog(db).await;
+    let server = AppServer::start(app.router.clone()).await;
+
+    // A guest on a 360 px phone picks 3 months × 2 on the plan page and adds them.
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url("/plans/rdp-starter-one")).await;
+    let client = browser.client();
+    let months = client
+        .find(Locator::Css("#add-to-cart select[name=validity_months] option[value='3']"))
+        .await;
+    months.expect("a 3-month choice").click().await.unwrap();
+    let quantity = client.find(Locator::Css("#add-to-cart input[name=quantity]")).await.unwrap();
+    quantity.clear().await.unwrap();
+    quantity.send_keys("2").await.unwrap();
+    let add = client.find(Locator::Css("#add-to-cart button[type=submit]")).await;
+    add.expect("the Add to cart button").click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let url = client.current_url().await.unwrap();
+        if url.path() == "/cart" && url.query() == Some("notice=added") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the browser stayed on {url}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // The cart: one line at the database's price, the totals, nothing scrolls sideways.
+    assert_eq!(browser.count(".cart-line").await, 1);
+    assert!(browser.text(".cart-line").await.contains("RDP Starter"));
+    assert_eq!(browser.text("#cart-total").await, "Rs 15,000");
+    assert!(browser.text(".alert-success").await.contains("Added to your cart"));
+    let cookies = browser.js("return document.cookie").await;
+    assert!(!cookies.as_str().unwrap().contains("ngr_cart"), "the cart cookie is HttpOnly: {cookies}");
+    let widths = browser
+        .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert_eq!(widths[0], 360, "the viewport is phone-sized: {widths}");
+    assert!(widths[1].as_u64().unwrap() <= 360, "the cart overflows sideways: {widths}");
+    browser.screenshot("cart-phone").await;
+
+    browser.set_window_size(DESKTOP).await;
+    browser.goto(&server.url("/cart")).await;
+    assert_eq!(browser.text("#cart-total").await, "Rs 15,000");
+    browser.screenshot("cart-desktop").await;
+
+    browser.close().await;
+}
+
+#[sqlx::test]
+async fn the_category_and_plan_pages_fit_a_phone_in_a_real_browser(db: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::with_default_catalog(db).await;
+    app.admin("owner@nextgenrdp.pk").await;
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+    let fits = |what: &'static str| {
+        let browser = &browser;
+        async move {
+            let widths = browser
+                .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+                .await;
+            assert_eq!(
+                widths[0], 360,
+                "{what}: the viewport is phone-sized: {widths}"
+            );
+            assert!(
+                widths[1].as_u64().unwrap() <= 360,
+                "{what} overflows sideways: {widths}"
+            );
+        }
+    };
+    let lands_on = |path: &'static str| async move {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = client.current_url().await.unwrap();
+            if url.path() == path {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "the browser stayed on {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+
+    // /rdp on a 360 px phone: every RDP plan, nothing scrolls sideways
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url("/rdp")).await;
+    fits("/rdp").await;
+    assert_eq!(browser.count(".plan-card").await, 4);
+    assert_eq!(browser.text("h1").await, "Windows RDP");
+    browser.screenshot("rdp-phone").await;
+
+    // the filter form: Singapore, highest price first
+    let singapore = client
+        .find(Locator::XPath(
+            "//select[@id='location']/option[.='Singapore']",
+        ))
+        .await;
+    singapore
+        .expect("Singapore is offered")
+        .click()
+        .await
+        .unwrap();
+    let dearest = client
+        .find(Locator::Css("#sort option[value='-price']"))
+        .await;
+    dearest.unwrap().click().await.unwrap();
+    let show = client
+        .find(Locator::Css(".filter-form button[type=submit]"))
+        .await;
+    show.unwrap().click().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !client
+        .current_url()
+        .await
+        .unwrap()
+        .as_str()
+        .contains("sort=-price")
+    {
+        assert!(Instant::now() < deadline, "the filter was not applied");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let shown = browser
+        .js("return [...document.querySelectorAll('.plan-card')].map(c => c.dataset.planId)")
+        .await;
+    assert_eq!(shown, json!(["rdp-pro-three", "rdp-business-two"]));
+    fits("/rdp filtered").await;
+
+    // the plan page on the phone: the order form comes right after the price
+    browser.goto(&server.url("/plans/rdp-starter-one")).await;
+    fits("/plans/rdp-starter-one").await;
+    let order_first = browser
+        .js(
+            "const form = document.querySelector('#add-to-cart').getBoundingClientRect();
+             const specs = document.querySelector('#specs-title').getBoundingClientRect();
+             return form.top < specs.top && form.right <= innerWidth;",
+        )
+        .await;
+    assert_eq!(order_first, json!(true));
+    browser.screenshot("plan-phone").await;
+
+    // on a desktop the order card sits beside the details
+    browser.set_window_size(DESKTOP).await;
+    browser.goto(&server.url("/rdp")).await;
+    browser.screenshot("rdp-desktop").await;
+    browser.goto(&server.url("/plans/rdp-starter-one")).await;
+    let beside = browser
+        .js(
+            "const order = document.querySelector('.order-card').getBoundingClientRect();
+             const info = document.querySelector('.plan-info').getBoundingClientRect();
+             return order.left > info.right;",
+        )
+        .await;
+    assert_eq!(beside, json!(true));
+    browser.screenshot("plan-desktop").await;
+
+    // the operator's plan list and form, after logging in through the form
+    browser
+        .goto(&server.url("/login?next=/admin/catalog/plans"))
+        .await;
+    for (field, value) in [
+        ("#email", "owner@nextgenrdp.pk"),
+        ("#password", "operator-passphrase"),
+    ] {
+        client
+            .find(Locator::Css(field))
+            .await
+            .unwrap()
+            .send_keys(value)
+            .await
+            .unwrap();
+    }
+    let log_in = client.find(Locator::Css("main button[type=submit]")).await;
+    log_in.unwrap().click().await.unwrap();
+    lands_on("/admin/catalog/plans").await;
+    assert_eq!(browser.count("tr[data-plan-id]").await, 8);
+    browser.screenshot("admin-catalog-plans-desktop").await;
+    browser
+        .goto(&server.url("/admin/catalog/plans/rdp-starter-one"))
+        .await;
+    assert_eq!(
+        browser.count("input[name=location_ids]:checked").await,
+        4,
+        "the plan's locations are ticked"
+    );
+    browser.screenshot("admin-catalog-plan-form-desktop").await;
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url("/admin/catalog/plans")).await;
+    fits("/admin/catalog/plans").await;
+    browser.screenshot("admin-catalog-plans-phone").await;
 
     browser.close().await;
 }
