@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::api::{OrderResponse, order_response};
-use super::orders::{self, OrderFilter};
+use super::orders::{self, Order, OrderFilter};
 use super::promo_codes::{self, PromoCode, PromoCodeFields};
 use super::{OrderStatus, checkout};
 use crate::accounts::extract::ApiAdmin;
@@ -134,21 +134,27 @@ async fn cancel_order(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<OrderResponse>> {
+    let order = cancel_order_as(&state, admin.user.id, &ip, id).await?;
+    Ok(Json(order_response(&state, order).await?))
+}
+
+/// Cancels an unpaid order for the operator `actor` (API and pages), in the audit log.
+pub(crate) async fn cancel_order_as(state: &AppState, actor: i32, ip: &str, id: i32) -> AppResult<Order> {
     let order = checkout::end_unpaid(&state.db, id, None, OrderStatus::Cancelled).await?;
     audit::insert(
         &state.db,
         &NewAuditEntry {
-            actor_user_id: Some(admin.user.id),
+            actor_user_id: Some(actor),
             action: "order.cancel",
             entity_type: "order",
             entity_id: Some(&id.to_string()),
             before: Some(json!({ "status": "pending_payment" })),
             after: Some(json!({ "status": order.status })),
-            ip_address: Some(&ip),
+            ip_address: Some(ip),
         },
     )
     .await?;
-    Ok(Json(order_response(&state, order).await?))
+    Ok(order)
 }
 
 async fn list_promo_codes(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<impl IntoResponse> {
@@ -193,7 +199,7 @@ mod double_option {
 }
 
 /// An owned, validated set of promo code fields.
-struct ValidPromo {
+pub(crate) struct ValidPromo {
     code: String,
     discount_type: String,
     discount_value: i32,
@@ -224,6 +230,10 @@ impl ValidPromo {
 fn amount(errors: &mut FieldErrors, field: &str, value: i64) -> Option<i32> {
     match i32::try_from(value) {
         Ok(v) if v >= 0 => Some(v),
+        _ if field == "max_uses" => {
+            errors.add(field, "must be a whole number, 0 or more");
+            None
+        }
         _ => {
             errors.add(field, "must be a whole number of rupees, 0 or more");
             None
@@ -233,7 +243,7 @@ fn amount(errors: &mut FieldErrors, field: &str, value: i64) -> Option<i32> {
 
 /// Merges a request over the current code (or over nothing, for a new one) and checks every
 /// rule, reporting all problems at once.
-fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCode>) -> AppResult<ValidPromo> {
+pub(crate) fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCode>) -> AppResult<ValidPromo> {
     let mut errors = FieldErrors::default();
     let code = request.code.map(|c| c.trim().to_uppercase()).or_else(|| current.map(|c| c.code.clone()));
     let code = match code {
@@ -329,15 +339,26 @@ async fn create_promo_code(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<PromoCodeRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let valid = validate_promo(body, None)?;
+    let created = create_promo_code_as(&state, admin.user.id, &ip, body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Validates and creates a promo code for the operator `actor` (API and pages), audited.
+pub(crate) async fn create_promo_code_as(
+    state: &AppState,
+    actor: i32,
+    ip: &str,
+    request: PromoCodeRequest,
+) -> AppResult<PromoCode> {
+    let valid = validate_promo(request, None)?;
     let mut tx = state.db.begin().await?;
     let created = promo_codes::insert(&mut *tx, &valid.fields())
         .await
         .on_constraint("promo_codes_code_upper_key", |_| code_taken())
         .on_constraint("promo_codes_code_key", |_| code_taken())?;
-    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.create", created.id, None, Some(&created)).await?;
+    audit_promo(&mut tx, actor, ip, "promo_code.create", created.id, None, Some(&created)).await?;
     tx.commit().await?;
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(created)
 }
 
 async fn update_promo_code(
@@ -347,17 +368,28 @@ async fn update_promo_code(
     Path(id): Path<i32>,
     AppJson(body): AppJson<PromoCodeRequest>,
 ) -> AppResult<Json<PromoCode>> {
+    Ok(Json(update_promo_code_as(&state, admin.user.id, &ip, id, body).await?))
+}
+
+/// Merges `request` over the code, validates and saves it for the operator `actor`, audited.
+pub(crate) async fn update_promo_code_as(
+    state: &AppState,
+    actor: i32,
+    ip: &str,
+    id: i32,
+    request: PromoCodeRequest,
+) -> AppResult<PromoCode> {
     let mut tx = state.db.begin().await?;
     let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
-    let valid = validate_promo(body, Some(&before))?;
+    let valid = validate_promo(request, Some(&before))?;
     let after = promo_codes::update(&mut *tx, id, &valid.fields())
         .await
         .on_constraint("promo_codes_code_upper_key", |_| code_taken())
         .on_constraint("promo_codes_code_key", |_| code_taken())?
         .ok_or(AppError::NotFound("promo code"))?;
-    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.update", id, Some(&before), Some(&after)).await?;
+    audit_promo(&mut tx, actor, ip, "promo_code.update", id, Some(&before), Some(&after)).await?;
     tx.commit().await?;
-    Ok(Json(after))
+    Ok(after)
 }
 
 /// Deletes a code no order used; a used one can only be deactivated (orders keep its name).
@@ -367,6 +399,13 @@ async fn delete_promo_code(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<StatusCode> {
+    delete_promo_code_as(&state, admin.user.id, &ip, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Deletes an unused promo code for the operator `actor` (API and pages), audited; a used one
+/// is a 409 saying to deactivate it instead.
+pub(crate) async fn delete_promo_code_as(state: &AppState, actor: i32, ip: &str, id: i32) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
     let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
     if before.current_uses() > 0 {
@@ -376,9 +415,9 @@ async fn delete_promo_code(
         ));
     }
     promo_codes::delete(&mut *tx, id).await?;
-    audit_promo(&mut tx, admin.user.id, &ip, "promo_code.delete", id, Some(&before), None).await?;
+    audit_promo(&mut tx, actor, ip, "promo_code.delete", id, Some(&before), None).await?;
     tx.commit().await?;
-    Ok(StatusCode::NO_CONTENT)
+    Ok(())
 }
 
 async fn audit_promo(

@@ -5,6 +5,7 @@
 //! transition change nothing.
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod api;
 pub mod cart;
 pub mod carts;
@@ -14,6 +15,7 @@ pub mod items;
 // `orders::orders` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]
 pub mod orders;
+pub mod pages;
 pub mod pricing;
 pub mod promo_codes;
 

@@ -46,8 +46,13 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(assets::router())
         .merge(pages::router())
+        .merge(crate::catalog::pages::router())
+        .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())
         .merge(crate::accounts::admin_pages::router())
+        .merge(crate::orders::pages::router())
+        .merge(crate::orders::admin_pages::router())
+        .merge(crate::payments::api::pages_router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -97,6 +102,8 @@ fn api_router() -> Router<AppState> {
         .merge(crate::catalog::admin_api::router())
         .merge(crate::orders::api::router())
         .merge(crate::orders::admin_api::router())
+        .merge(crate::payments::api::router())
+        .merge(crate::payments::admin_api::router())
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

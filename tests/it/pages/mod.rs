@@ -2,6 +2,10 @@
 //! [`Visitor`] keeps its cookies between requests and fills forms with the page's CSRF token.
 
 mod accounts;
+mod admin_catalog;
+mod catalog;
+mod admin_orders;
+mod orders;
 
 use std::collections::BTreeMap;
 
@@ -72,7 +76,12 @@ impl<'a> Visitor<'a> {
     }
 
     /// Opens `page` and submits one of its forms to `action` with `fields` and the page's token.
-    pub async fn submit(&mut self, page: &str, action: &str, fields: &[(&str, &str)]) -> TestResponse {
+    pub async fn submit(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> TestResponse {
         let token = self.csrf_of(page).await;
         let mut fields = fields.to_vec();
         fields.push(("csrf_token", &token));
@@ -81,9 +90,23 @@ impl<'a> Visitor<'a> {
 
     /// Logs in through the form; panics unless it succeeds.
     pub async fn log_in(&mut self, email: &str, password: &str) {
-        let response = self.submit("/login", "/login", &[("email", email), ("password", password)]).await;
-        assert_eq!(response.status, StatusCode::SEE_OTHER, "{}", response.text());
-        assert!(self.session().is_some(), "no session cookie after logging in");
+        let response = self
+            .submit(
+                "/login",
+                "/login",
+                &[("email", email), ("password", password)],
+            )
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            response.text()
+        );
+        assert!(
+            self.session().is_some(),
+            "no session cookie after logging in"
+        );
     }
 
     fn builder(&self, method: &str, path: &str) -> axum::http::request::Builder {
@@ -93,7 +116,11 @@ impl<'a> Visitor<'a> {
             .header("x-forwarded-for", &self.ip)
             .header(header::USER_AGENT, &self.user_agent);
         if !self.cookies.is_empty() {
-            let cookies: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let cookies: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
             builder = builder.header(header::COOKIE, cookies.join("; "));
         }
         builder
@@ -106,11 +133,14 @@ impl<'a> Visitor<'a> {
             let (pair, attributes) = set.split_once(';').unwrap_or((set, ""));
             let (name, value) = pair.split_once('=').unwrap();
             let removed = value.is_empty()
-                || attributes.split(';').any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
+                || attributes
+                    .split(';')
+                    .any(|a| a.trim().eq_ignore_ascii_case("max-age=0"));
             if removed {
                 self.cookies.remove(name.trim());
             } else {
-                self.cookies.insert(name.trim().to_owned(), value.trim().to_owned());
+                self.cookies
+                    .insert(name.trim().to_owned(), value.trim().to_owned());
             }
         }
         response
