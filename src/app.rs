@@ -49,7 +49,11 @@ impl Settings {
 
 impl AppState {
     pub fn new(db: PgPool, settings: Settings) -> Self {
-        Self { db, settings: Arc::new(settings), catalog: catalog::cache::CatalogCache::new() }
+        Self {
+            db,
+            settings: Arc::new(settings),
+            catalog: catalog::cache::CatalogCache::new(),
+        }
     }
 }
 
@@ -101,9 +105,13 @@ async fn serve_on(
     // may run one (jobs are claimed with SKIP LOCKED).
     let worker = if config.run_worker {
         let mailer = Arc::new(Mailer::from_config(&config.mail, common)?);
-        tracing::info!("background worker started; e-mail goes to {}", mailer.describe());
+        tracing::info!(
+            "background worker started; e-mail goes to {}",
+            mailer.describe()
+        );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = Worker::new(database.pool.clone(), mailer).with_order_expiry_hours(config.order_expiry_hours);
+        let worker = Worker::new(database.pool.clone(), mailer)
+            .with_order_expiry_hours(config.order_expiry_hours);
         let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;
         }));

@@ -93,7 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
         Command::Worker(args) => {
-            let mailer = std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
+            let mailer =
+                std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let worker = crate::worker::Worker::new(database.pool.clone(), mailer)
@@ -109,18 +110,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Migrate => with_database(&cli.common, async |database: &Database| {
-            db::migrate(&database.pool).await?;
-            let applied = db::MIGRATOR.iter().count();
-            println!("database is up to date ({applied} migrations)");
-            Ok(())
-        })
-        .await,
+        Command::Migrate => {
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let applied = db::MIGRATOR.iter().count();
+                println!("database is up to date ({applied} migrations)");
+                Ok(())
+            })
+            .await
+        }
         Command::Catalog(CatalogCommand::Import { file }) => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("reading {}", file.display()))?;
-            let catalog = CatalogFile::parse(&text)
-                .with_context(|| format!("in {}", file.display()))?;
+            let catalog =
+                CatalogFile::parse(&text).with_context(|| format!("in {}", file.display()))?;
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let summary = catalog.import(&database.pool).await?;
@@ -143,7 +146,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::User(UserCommand::Create(args)) => {
-            let email = Email::parse(&args.email).map_err(|why| anyhow::anyhow!("--email {why}"))?;
+            let email =
+                Email::parse(&args.email).map_err(|why| anyhow::anyhow!("--email {why}"))?;
             let name = args.name.trim().to_owned();
             if name.is_empty() || name.chars().count() > 100 {
                 bail!("--name must be 1 to 100 characters");
@@ -153,11 +157,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 accounts::hash_password(&password, accounts::BCRYPT_COST)
             })
             .await??;
-            let role = if args.admin { Role::Admin } else { Role::Customer };
+            let role = if args.admin {
+                Role::Admin
+            } else {
+                Role::Customer
+            };
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let mut tx = database.pool.begin().await?;
-                if users::find_by_email(&mut *tx, email.as_str()).await?.is_some() {
+                if users::find_by_email(&mut *tx, email.as_str())
+                    .await?
+                    .is_some()
+                {
                     bail!("an account with e-mail {email} already exists");
                 }
                 let user = users::insert(
@@ -173,7 +184,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await?;
                 users::mark_verified(&mut *tx, user.id).await?;
                 tx.commit().await?;
-                println!("created {} account {} for {}", role.as_str(), user.id, email);
+                println!(
+                    "created {} account {} for {}",
+                    role.as_str(),
+                    user.id,
+                    email
+                );
                 Ok(())
             })
             .await
@@ -204,7 +220,9 @@ fn read_password() -> anyhow::Result<String> {
         first
     } else {
         let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).context("reading the password from stdin")?;
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the password from stdin")?;
         text.lines().next().unwrap_or("").to_owned()
     };
     let length = password.chars().count();

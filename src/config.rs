@@ -40,23 +40,50 @@ pub struct CommonConfig {
     pub database_url: Option<SecretString>,
 
     /// Directory for the embedded database, generated secrets, mail files and backups.
-    #[arg(long, env = "NEXTGENRDP_DATA_DIR", default_value = "./var", global = true)]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_DATA_DIR",
+        default_value = "./var",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// development (generates missing secrets) or production (requires them).
-    #[arg(long = "env", env = "NEXTGENRDP_ENV", value_enum, default_value = "development", global = true)]
+    #[arg(
+        long = "env",
+        env = "NEXTGENRDP_ENV",
+        value_enum,
+        default_value = "development",
+        global = true
+    )]
     pub environment: Environment,
 
     /// Log format.
-    #[arg(long, env = "NEXTGENRDP_LOG_FORMAT", value_enum, default_value = "pretty", global = true)]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_LOG_FORMAT",
+        value_enum,
+        default_value = "pretty",
+        global = true
+    )]
     pub log_format: LogFormat,
 
     /// Maximum connections in the database pool.
-    #[arg(long, env = "NEXTGENRDP_DB_MAX_CONNECTIONS", default_value_t = 20, global = true)]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_DB_MAX_CONNECTIONS",
+        default_value_t = 20,
+        global = true
+    )]
     pub db_max_connections: u32,
 
     /// Queries slower than this many milliseconds are logged with their label.
-    #[arg(long, env = "NEXTGENRDP_SLOW_QUERY_MS", default_value_t = 250, global = true)]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_SLOW_QUERY_MS",
+        default_value_t = 250,
+        global = true
+    )]
     pub slow_query_ms: u64,
 }
 
@@ -73,14 +100,20 @@ pub struct MailConfig {
     pub mail_dir: Option<PathBuf>,
 
     /// The sender of every e-mail.
-    #[arg(long, env = "NEXTGENRDP_MAIL_FROM", default_value = "NextGenRDP <no-reply@nextgenrdp.pk>")]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_MAIL_FROM",
+        default_value = "NextGenRDP <no-reply@nextgenrdp.pk>"
+    )]
     pub mail_from: String,
 }
 
 impl MailConfig {
     /// Where .eml files go.
     pub fn mail_dir(&self, common: &CommonConfig) -> PathBuf {
-        self.mail_dir.clone().unwrap_or_else(|| common.data_dir.join("mail"))
+        self.mail_dir
+            .clone()
+            .unwrap_or_else(|| common.data_dir.join("mail"))
     }
 }
 
@@ -101,7 +134,11 @@ pub struct PaymentConfig {
     pub jazzcash_password: Option<SecretString>,
 
     /// JazzCash integrity salt (signs requests and verifies callbacks).
-    #[arg(long, env = "NEXTGENRDP_JAZZCASH_INTEGRITY_SALT", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_JAZZCASH_INTEGRITY_SALT",
+        hide_env_values = true
+    )]
     pub jazzcash_integrity_salt: Option<SecretString>,
 
     /// sandbox or production.
@@ -112,16 +149,26 @@ pub struct PaymentConfig {
 
 impl PaymentConfig {
     /// The gateways this configuration enables.
-    pub fn settings(&self, environment: Environment) -> anyhow::Result<crate::payments::PaymentSettings> {
+    pub fn settings(
+        &self,
+        environment: Environment,
+    ) -> anyhow::Result<crate::payments::PaymentSettings> {
         use crate::payments::{jazzcash, manual::ManualTransfer};
         let manual = match &self.manual_accounts {
-            Some(text) => ManualTransfer::parse(text).map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
+            Some(text) => ManualTransfer::parse(text)
+                .map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
             None if environment == Environment::Production => {
-                bail!("NEXTGENRDP_MANUAL_ACCOUNTS is required in production: the accounts customers pay into")
+                bail!(
+                    "NEXTGENRDP_MANUAL_ACCOUNTS is required in production: the accounts customers pay into"
+                )
             }
             None => ManualTransfer::example(),
         };
-        let jazzcash = match (&self.jazzcash_merchant_id, &self.jazzcash_password, &self.jazzcash_integrity_salt) {
+        let jazzcash = match (
+            &self.jazzcash_merchant_id,
+            &self.jazzcash_password,
+            &self.jazzcash_integrity_salt,
+        ) {
             (Some(merchant_id), Some(password), Some(salt)) => Some(jazzcash::JazzCash {
                 merchant_id: merchant_id.clone(),
                 password: password.clone(),
@@ -156,7 +203,12 @@ pub struct ServeConfig {
 
     /// Comma-separated origins allowed to call the API from a browser (CORS), e.g.
     /// https://shop.example.pk. Empty: no cross-origin access.
-    #[arg(long, env = "NEXTGENRDP_CORS_ORIGINS", value_delimiter = ',', default_value = "")]
+    #[arg(
+        long,
+        env = "NEXTGENRDP_CORS_ORIGINS",
+        value_delimiter = ',',
+        default_value = ""
+    )]
     pub cors_origins: Vec<String>,
 
     /// Seconds in-flight requests get to finish after SIGTERM or ctrl-c.
@@ -258,10 +310,14 @@ struct SecretSpec {
     file: &'static str,
 }
 
-const TOKEN_SIGNING_KEY: SecretSpec =
-    SecretSpec { env: "NEXTGENRDP_TOKEN_SIGNING_KEY", file: "token_signing_key" };
-const CREDENTIAL_KEY: SecretSpec =
-    SecretSpec { env: "NEXTGENRDP_CREDENTIAL_KEY", file: "credential_key" };
+const TOKEN_SIGNING_KEY: SecretSpec = SecretSpec {
+    env: "NEXTGENRDP_TOKEN_SIGNING_KEY",
+    file: "token_signing_key",
+};
+const CREDENTIAL_KEY: SecretSpec = SecretSpec {
+    env: "NEXTGENRDP_CREDENTIAL_KEY",
+    file: "credential_key",
+};
 
 impl Secrets {
     /// Reads the secrets from the environment, else from `<data-dir>/secrets`; in development
@@ -330,8 +386,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = Secrets::load(&common(dir.path(), Environment::Development)).unwrap();
         let again = Secrets::load(&common(dir.path(), Environment::Development)).unwrap();
-        assert_eq!(first.token_signing_key.expose(), again.token_signing_key.expose());
-        assert_ne!(first.token_signing_key.expose(), first.credential_key.expose());
+        assert_eq!(
+            first.token_signing_key.expose(),
+            again.token_signing_key.expose()
+        );
+        assert_ne!(
+            first.token_signing_key.expose(),
+            first.credential_key.expose()
+        );
         let mode = std::fs::metadata(dir.path().join("secrets/credential_key"))
             .unwrap()
             .permissions()
@@ -343,7 +405,10 @@ mod tests {
     fn production_refuses_to_start_without_its_secrets() {
         let dir = tempfile::tempdir().unwrap();
         let err = Secrets::load(&common(dir.path(), Environment::Production)).unwrap_err();
-        assert!(err.to_string().contains("NEXTGENRDP_TOKEN_SIGNING_KEY"), "{err}");
+        assert!(
+            err.to_string().contains("NEXTGENRDP_TOKEN_SIGNING_KEY"),
+            "{err}"
+        );
         assert!(!dir.path().join("secrets").exists());
     }
 

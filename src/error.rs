@@ -19,7 +19,10 @@ pub type AppResult<T, E = AppError> = Result<T, E>;
 pub enum AppError {
     /// 400: the request is malformed (bad JSON, bad query parameter).
     #[error("{detail}")]
-    BadRequest { detail: String, field: Option<String> },
+    BadRequest {
+        detail: String,
+        field: Option<String>,
+    },
     /// 401: no valid credentials.
     #[error("authentication required")]
     Unauthorized,
@@ -37,7 +40,10 @@ pub enum AppError {
     UnsupportedMediaType,
     /// 409: conflicts with the current state (duplicate, referenced, wrong status).
     #[error("{detail}")]
-    Conflict { detail: String, field: Option<String> },
+    Conflict {
+        detail: String,
+        field: Option<String>,
+    },
     /// 422: well-formed but invalid values, by field.
     #[error("invalid input")]
     Validation(BTreeMap<String, String>),
@@ -57,11 +63,17 @@ pub enum AppError {
 
 impl AppError {
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::BadRequest { detail: detail.into(), field: Some(field.into()) }
+        Self::BadRequest {
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
     }
 
     pub fn conflict(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self::Conflict { detail: detail.into(), field: Some(field.into()) }
+        Self::Conflict {
+            detail: detail.into(),
+            field: Some(field.into()),
+        }
     }
 
     /// A 422 about one field.
@@ -93,10 +105,15 @@ impl AppError {
         let (detail, errors) = match self {
             Self::Validation(errors) => {
                 let fields: Vec<&str> = errors.keys().map(String::as_str).collect();
-                (format!("invalid value for {}", fields.join(", ")), Some(errors.clone()))
+                (
+                    format!("invalid value for {}", fields.join(", ")),
+                    Some(errors.clone()),
+                )
             }
             Self::BadRequest { detail, field } | Self::Conflict { detail, field } => {
-                let errors = field.as_ref().map(|f| BTreeMap::from([(f.clone(), detail.clone())]));
+                let errors = field
+                    .as_ref()
+                    .map(|f| BTreeMap::from([(f.clone(), detail.clone())]));
                 (detail.clone(), errors)
             }
             Self::Database(_) | Self::Internal(_) if status.is_server_error() => {
@@ -105,7 +122,13 @@ impl AppError {
             Self::Database(_) => ("the service is busy, try again shortly".to_owned(), None),
             other => (other.to_string(), None),
         };
-        Problem { kind: "about:blank", title, status: status.as_u16(), detail, errors }
+        Problem {
+            kind: "about:blank",
+            title,
+            status: status.as_u16(),
+            detail,
+            errors,
+        }
     }
 }
 
@@ -155,9 +178,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let mut response = self.problem().into_response();
         if let Self::TooManyRequests { retry_after_secs } = &self {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
         }
-        response.extensions_mut().insert(ErrorReport(Arc::new(self)));
+        response
+            .extensions_mut()
+            .insert(ErrorReport(Arc::new(self)));
         response
     }
 }
@@ -179,7 +206,9 @@ impl<T, E: Into<AppError>> ResultExt<T> for Result<T, E> {
         map: impl FnOnce(&dyn sqlx::error::DatabaseError) -> AppError,
     ) -> Result<T, AppError> {
         self.map_err(|err| match err.into() {
-            AppError::Database(sqlx::Error::Database(db)) if db.constraint() == Some(constraint) => {
+            AppError::Database(sqlx::Error::Database(db))
+                if db.constraint() == Some(constraint) =>
+            {
                 map(db.as_ref())
             }
             other => other,

@@ -100,7 +100,12 @@ impl Worker {
             Err(_) => format!("{:08x}", Utc::now().timestamp_subsec_nanos()),
         };
         let name = format!("{}-{}-{suffix}", hostname(), std::process::id());
-        Self { db, mailer, name, order_expiry: chrono::Duration::hours(48) }
+        Self {
+            db,
+            mailer,
+            name,
+            order_expiry: chrono::Duration::hours(48),
+        }
     }
 
     /// Sets how long an order may stay unpaid (default 48 hours).
@@ -298,7 +303,8 @@ impl Worker {
                 self.mailer.send(&format!("job-{}", job.id), &email).await
             }
             EXPIRE_ORDERS => {
-                let expired = crate::orders::checkout::expire_unpaid(&self.db, self.order_expiry).await?;
+                let expired =
+                    crate::orders::checkout::expire_unpaid(&self.db, self.order_expiry).await?;
                 if expired > 0 {
                     tracing::info!("expired {expired} unpaid orders");
                 }
@@ -306,11 +312,22 @@ impl Worker {
             }
             CLEAN_UP => {
                 let now = Utc::now();
-                let sessions = crate::accounts::sessions::delete_stale(&self.db, now - chrono::Duration::days(7)).await?;
-                let limits = crate::web::rate_limit::delete_expired(&self.db, Duration::from_secs(86_400)).await?;
-                let carts =
-                    crate::orders::carts::delete_stale_guest_carts(&self.db, now - chrono::Duration::days(30)).await?;
-                tracing::info!("clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest carts");
+                let sessions = crate::accounts::sessions::delete_stale(
+                    &self.db,
+                    now - chrono::Duration::days(7),
+                )
+                .await?;
+                let limits =
+                    crate::web::rate_limit::delete_expired(&self.db, Duration::from_secs(86_400))
+                        .await?;
+                let carts = crate::orders::carts::delete_stale_guest_carts(
+                    &self.db,
+                    now - chrono::Duration::days(30),
+                )
+                .await?;
+                tracing::info!(
+                    "clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest carts"
+                );
                 Ok(())
             }
             other => Err(Permanent::error(format!("unknown job kind {other:?}"))),

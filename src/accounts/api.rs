@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::Role;
 use super::auth::{self, Client, OpenedSession, Registration};
 use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
 use super::sessions::{self, Session};
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
-use super::Role;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult};
@@ -47,7 +47,10 @@ pub fn router() -> Router<AppState> {
         .route("/auth/reset-password", post(reset_password))
         .route("/me", get(find_me).patch(update_me))
         .route("/me/password", post(change_password))
-        .route("/me/sessions", get(list_sessions).delete(revoke_other_sessions))
+        .route(
+            "/me/sessions",
+            get(list_sessions).delete(revoke_other_sessions),
+        )
         .route("/me/sessions/{id}", delete(revoke_session))
         .route("/admin/users", get(list_users))
         .route("/admin/users/{id}", get(find_user))
@@ -114,10 +117,19 @@ async fn register(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> AppResult<impl IntoResponse> {
-    limit(&state, &[(format!("register:ip:{ip}"), limits::REGISTER_PER_IP)]).await?;
+    limit(
+        &state,
+        &[(format!("register:ip:{ip}"), limits::REGISTER_PER_IP)],
+    )
+    .await?;
     let user = auth::register(
         &state,
-        Registration { name: body.name, email: body.email, phone: body.phone, password: body.password },
+        Registration {
+            name: body.name,
+            email: body.email,
+            phone: body.phone,
+            password: body.password,
+        },
     )
     .await?;
     Ok((StatusCode::CREATED, Json(UserResponse::from(user))))
@@ -142,7 +154,10 @@ struct EmailRequest {
 
 /// The same 202 whether or not the account exists.
 fn accepted(message: &str) -> impl IntoResponse + use<> {
-    (StatusCode::ACCEPTED, Json(json!({ "status": "accepted", "message": message })))
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "accepted", "message": message })),
+    )
 }
 
 async fn resend_verification(
@@ -154,12 +169,17 @@ async fn resend_verification(
         &state,
         &[
             (format!("resend:ip:{ip}"), limits::RESEND_PER_IP),
-            (account_key("resend", &body.email), limits::RESEND_PER_ACCOUNT),
+            (
+                account_key("resend", &body.email),
+                limits::RESEND_PER_ACCOUNT,
+            ),
         ],
     )
     .await?;
     auth::resend_verification(&state, &body.email).await?;
-    Ok(accepted("if an unverified account uses this e-mail, a new link is on its way"))
+    Ok(accepted(
+        "if an unverified account uses this e-mail, a new link is on its way",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -179,7 +199,11 @@ struct TokenResponse {
 }
 
 fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<TokenResponse>> {
-    let role: Role = opened.user.role.parse().map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let role: Role = opened
+        .user
+        .role
+        .parse()
+        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
     let access_token = jwt::issue(
         state.settings.secrets.token_signing_key.expose(),
         opened.user.id,
@@ -210,8 +234,16 @@ async fn login(
         ],
     )
     .await?;
-    let opened = auth::login(&state, &body.email, &body.password, &Client { ip: Some(ip), user_agent })
-        .await?;
+    let opened = auth::login(
+        &state,
+        &body.email,
+        &body.password,
+        &Client {
+            ip: Some(ip),
+            user_agent,
+        },
+    )
+    .await?;
     // A guest cart the client holds (cookie or X-Cart-Token) joins the account's cart.
     let guest_cart = crate::orders::api::guest_cart_token(&headers);
     crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), opened.user.id).await?;
@@ -245,12 +277,17 @@ async fn forgot_password(
         &state,
         &[
             (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
-            (account_key("forgot", &body.email), limits::FORGOT_PER_ACCOUNT),
+            (
+                account_key("forgot", &body.email),
+                limits::FORGOT_PER_ACCOUNT,
+            ),
         ],
     )
     .await?;
     auth::forgot_password(&state, &body.email).await?;
-    Ok(accepted("if an account uses this e-mail, a reset link is on its way"))
+    Ok(accepted(
+        "if an account uses this e-mail, a reset link is on its way",
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -265,7 +302,11 @@ async fn reset_password(
     AppJson(body): AppJson<ResetRequest>,
 ) -> AppResult<Json<UserResponse>> {
     limit(&state, &[(format!("reset:ip:{ip}"), limits::RESET_PER_IP)]).await?;
-    Ok(Json(auth::reset_password(&state, &body.token, &body.password).await?.into()))
+    Ok(Json(
+        auth::reset_password(&state, &body.token, &body.password)
+            .await?
+            .into(),
+    ))
 }
 
 async fn find_me(caller: ApiUser) -> Json<UserResponse> {
@@ -285,7 +326,9 @@ struct UpdateMeRequest {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
         Option::<String>::deserialize(d).map(Some)
     }
 }
@@ -326,8 +369,14 @@ async fn change_password(
     caller: ApiUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> AppResult<StatusCode> {
-    auth::change_password(&state, &caller.user, caller.session_id, &body.current_password, &body.new_password)
-        .await?;
+    auth::change_password(
+        &state,
+        &caller.user,
+        caller.session_id,
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -355,7 +404,10 @@ fn session_response(session: Session, current: i32) -> SessionResponse {
     }
 }
 
-async fn list_sessions(State(state): State<AppState>, caller: ApiUser) -> AppResult<impl IntoResponse> {
+async fn list_sessions(
+    State(state): State<AppState>,
+    caller: ApiUser,
+) -> AppResult<impl IntoResponse> {
     let items: Vec<SessionResponse> = sessions::list_live_for_user(&state.db, caller.user.id)
         .await?
         .into_iter()
@@ -376,10 +428,17 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn revoke_other_sessions(State(state): State<AppState>, caller: ApiUser) -> AppResult<impl IntoResponse> {
-    let revoked =
-        sessions::revoke_all_for_user(&state.db, caller.user.id, Some(caller.session_id), "user_revoked")
-            .await?;
+async fn revoke_other_sessions(
+    State(state): State<AppState>,
+    caller: ApiUser,
+) -> AppResult<impl IntoResponse> {
+    let revoked = sessions::revoke_all_for_user(
+        &state.db,
+        caller.user.id,
+        Some(caller.session_id),
+        "user_revoked",
+    )
+    .await?;
     Ok(Json(json!({ "revoked": revoked })))
 }
 
@@ -412,16 +471,30 @@ async fn list_users(
         return Err(AppError::bad_request("page", "must be 1 or more"));
     }
     if !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request("per_page", "must be between 1 and 100"));
+        return Err(AppError::bad_request(
+            "per_page",
+            "must be between 1 and 100",
+        ));
     }
-    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let total = users::count(&state.db, search).await?;
-    let items: Vec<UserResponse> = users::list(&state.db, search, query.per_page, (query.page - 1) * query.per_page)
-        .await?
-        .into_iter()
-        .map(UserResponse::from)
-        .collect();
-    Ok(Json(json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page })))
+    let items: Vec<UserResponse> = users::list(
+        &state.db,
+        search,
+        query.per_page,
+        (query.page - 1) * query.per_page,
+    )
+    .await?
+    .into_iter()
+    .map(UserResponse::from)
+    .collect();
+    Ok(Json(
+        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
+    ))
 }
 
 async fn find_user(
@@ -429,7 +502,12 @@ async fn find_user(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<Json<UserResponse>> {
-    Ok(Json(users::find(&state.db, id).await?.ok_or(AppError::NotFound("account"))?.into()))
+    Ok(Json(
+        users::find(&state.db, id)
+            .await?
+            .ok_or(AppError::NotFound("account"))?
+            .into(),
+    ))
 }
 
 async fn disable_user(
@@ -438,7 +516,9 @@ async fn disable_user(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<UserResponse>> {
-    set_disabled(&state, &admin.user, &ip, id, true).await.map(Json)
+    set_disabled(&state, &admin.user, &ip, id, true)
+        .await
+        .map(Json)
 }
 
 async fn enable_user(
@@ -447,7 +527,9 @@ async fn enable_user(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<UserResponse>> {
-    set_disabled(&state, &admin.user, &ip, id, false).await.map(Json)
+    set_disabled(&state, &admin.user, &ip, id, false)
+        .await
+        .map(Json)
 }
 
 /// Disables or re-enables an account; disabling ends its sessions at once. Audited.
@@ -459,20 +541,31 @@ pub async fn set_disabled(
     disabled: bool,
 ) -> AppResult<UserResponse> {
     if disabled && id == admin.id {
-        return Err(AppError::conflict("id", "you cannot disable your own account"));
+        return Err(AppError::conflict(
+            "id",
+            "you cannot disable your own account",
+        ));
     }
     let mut tx = state.db.begin().await?;
-    let before = users::find(&mut *tx, id).await?.ok_or(AppError::NotFound("account"))?;
+    let before = users::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
     users::set_disabled(&mut *tx, id, disabled).await?;
     if disabled {
         sessions::revoke_all_for_user(&mut *tx, id, None, "account_disabled").await?;
     }
-    let after = users::find(&mut *tx, id).await?.ok_or(AppError::NotFound("account"))?;
+    let after = users::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
     audit::insert(
         &mut *tx,
         &NewAuditEntry {
             actor_user_id: Some(admin.id),
-            action: if disabled { "user.disable" } else { "user.enable" },
+            action: if disabled {
+                "user.disable"
+            } else {
+                "user.enable"
+            },
             entity_type: "user",
             entity_id: Some(&id.to_string()),
             before: Some(json!({ "disabled_at": before.disabled_at })),
@@ -482,7 +575,11 @@ pub async fn set_disabled(
     )
     .await?;
     tx.commit().await?;
-    tracing::info!(user.id = id, admin.id = admin.id, "account {id} disabled={disabled}");
+    tracing::info!(
+        user.id = id,
+        admin.id = admin.id,
+        "account {id} disabled={disabled}"
+    );
     Ok(after.into())
 }
 
@@ -492,6 +589,9 @@ mod tests {
 
     #[test]
     fn account_rate_limit_keys_ignore_case_and_spaces() {
-        assert_eq!(account_key("login", " Ali@Example.PK "), "login:account:ali@example.pk");
+        assert_eq!(
+            account_key("login", " Ali@Example.PK "),
+            "login:account:ali@example.pk"
+        );
     }
 }

@@ -72,7 +72,12 @@ pub async fn register(state: &AppState, input: Registration) -> AppResult<User> 
     let mut errors = FieldErrors::default();
     let name = errors.check("name", parse_name(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
-    let phone = match input.phone.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+    let phone = match input
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
         Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
         None => Some(None),
     };
@@ -120,17 +125,29 @@ async fn send_verification(
     tokens::void_for_user(&mut *tx, user.id, Purpose::EmailVerification).await?;
     let token = secrets::generate();
     let expires = Utc::now() + Duration::hours(VERIFICATION_TTL_HOURS);
-    tokens::insert(&mut *tx, user.id, Purpose::EmailVerification, &secrets::hash(&token), expires)
-        .await?;
+    tokens::insert(
+        &mut *tx,
+        user.id,
+        Purpose::EmailVerification,
+        &secrets::hash(&token),
+        expires,
+    )
+    .await?;
     let link = format!("{}/verify-email?token={token}", state.settings.public_url);
-    mail::enqueue(&mut *tx, &mail::verification_email(&user.email, &user.name, &link)).await?;
+    mail::enqueue(
+        &mut *tx,
+        &mail::verification_email(&user.email, &user.name, &link),
+    )
+    .await?;
     Ok(())
 }
 
 /// Sends a new verification link when the account exists and is unverified. Says nothing
 /// either way, so it cannot be used to find out who has an account.
 pub async fn resend_verification(state: &AppState, email: &str) -> AppResult<()> {
-    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
     let mut tx = state.db.begin().await?;
     if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
         && !user.is_verified()
@@ -147,11 +164,22 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<User> {
     let mut tx = state.db.begin().await?;
     let user_id = tokens::consume(&mut *tx, Purpose::EmailVerification, &secrets::hash(token))
         .await?
-        .ok_or_else(|| AppError::invalid("token", "this link is invalid, used or expired; ask for a new one"))?;
+        .ok_or_else(|| {
+            AppError::invalid(
+                "token",
+                "this link is invalid, used or expired; ask for a new one",
+            )
+        })?;
     users::mark_verified(&mut *tx, user_id).await?;
-    let user = users::find(&mut *tx, user_id).await?.ok_or(AppError::NotFound("account"))?;
+    let user = users::find(&mut *tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
     tx.commit().await?;
-    tracing::info!(user.id = user.id, "verified the e-mail of account {}", user.id);
+    tracing::info!(
+        user.id = user.id,
+        "verified the e-mail of account {}",
+        user.id
+    );
     Ok(user)
 }
 
@@ -190,13 +218,19 @@ pub async fn login(
         return Err(bad_credentials());
     };
     if user.disabled_at.is_some() {
-        return Err(AppError::Forbidden("this account is disabled; contact support".into()));
+        return Err(AppError::Forbidden(
+            "this account is disabled; contact support".into(),
+        ));
     }
     let mut tx = state.db.begin().await?;
     let opened = open_session(&mut tx, user, client).await?;
     users::record_login(&mut *tx, opened.user.id).await?;
     tx.commit().await?;
-    tracing::info!(user.id = opened.user.id, session.id = opened.session.id, "logged in");
+    tracing::info!(
+        user.id = opened.user.id,
+        session.id = opened.session.id,
+        "logged in"
+    );
     Ok(opened)
 }
 
@@ -217,7 +251,11 @@ async fn open_session(
         },
     )
     .await?;
-    Ok(OpenedSession { user, session, token })
+    Ok(OpenedSession {
+        user,
+        session,
+        token,
+    })
 }
 
 /// Trades a refresh token for a new one. A token that was already rotated away means it was
@@ -258,9 +296,15 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<OpenedSession> 
         Utc::now() + Duration::days(SESSION_TTL_DAYS),
     )
     .await?;
-    let session = sessions::find(&mut *tx, session.id).await?.ok_or(AppError::Unauthorized)?;
+    let session = sessions::find(&mut *tx, session.id)
+        .await?
+        .ok_or(AppError::Unauthorized)?;
     tx.commit().await?;
-    Ok(OpenedSession { user: live.user, session, token: new_token })
+    Ok(OpenedSession {
+        user: live.user,
+        session,
+        token: new_token,
+    })
 }
 
 /// Changes the password of a logged-in user who knows the current one, and ends every other
@@ -273,7 +317,10 @@ pub async fn change_password(
     new_password: &str,
 ) -> AppResult<()> {
     if !verify_password(current_password.to_owned(), user.password_hash.clone()).await? {
-        return Err(AppError::invalid("current_password", "is not your current password"));
+        return Err(AppError::invalid(
+            "current_password",
+            "is not your current password",
+        ));
     }
     if let Some(problem) = password_problem(new_password) {
         return Err(AppError::invalid("new_password", problem));
@@ -284,15 +331,25 @@ pub async fn change_password(
     sessions::revoke_all_for_user(&mut *tx, user.id, Some(current_session), "password_changed")
         .await?;
     tokens::void_for_user(&mut *tx, user.id, Purpose::PasswordReset).await?;
-    mail::enqueue(&mut *tx, &mail::password_changed_email(&user.email, &user.name)).await?;
+    mail::enqueue(
+        &mut *tx,
+        &mail::password_changed_email(&user.email, &user.name),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(user.id = user.id, "changed the password of account {}", user.id);
+    tracing::info!(
+        user.id = user.id,
+        "changed the password of account {}",
+        user.id
+    );
     Ok(())
 }
 
 /// E-mails a reset link if an enabled account has this address; silent either way.
 pub async fn forgot_password(state: &AppState, email: &str) -> AppResult<()> {
-    let Ok(email) = Email::parse(email) else { return Ok(()) };
+    let Ok(email) = Email::parse(email) else {
+        return Ok(());
+    };
     let mut tx = state.db.begin().await?;
     if let Some(user) = users::find_by_email(&mut *tx, email.as_str()).await?
         && user.disabled_at.is_none()
@@ -300,11 +357,20 @@ pub async fn forgot_password(state: &AppState, email: &str) -> AppResult<()> {
         tokens::void_for_user(&mut *tx, user.id, Purpose::PasswordReset).await?;
         let token = secrets::generate();
         let expires = Utc::now() + Duration::hours(RESET_TTL_HOURS);
-        tokens::insert(&mut *tx, user.id, Purpose::PasswordReset, &secrets::hash(&token), expires)
-            .await?;
+        tokens::insert(
+            &mut *tx,
+            user.id,
+            Purpose::PasswordReset,
+            &secrets::hash(&token),
+            expires,
+        )
+        .await?;
         let link = format!("{}/reset-password?token={token}", state.settings.public_url);
-        mail::enqueue(&mut *tx, &mail::password_reset_email(&user.email, &user.name, &link))
-            .await?;
+        mail::enqueue(
+            &mut *tx,
+            &mail::password_reset_email(&user.email, &user.name, &link),
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(())
@@ -319,21 +385,36 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Ap
     let mut tx = state.db.begin().await?;
     let user_id = tokens::consume(&mut *tx, Purpose::PasswordReset, &secrets::hash(token))
         .await?
-        .ok_or_else(|| AppError::invalid("token", "this link is invalid, used or expired; ask for a new one"))?;
+        .ok_or_else(|| {
+            AppError::invalid(
+                "token",
+                "this link is invalid, used or expired; ask for a new one",
+            )
+        })?;
     users::update_password_hash(&mut *tx, user_id, &hash).await?;
     // Whoever could read the mailbox could reset; whoever held a session must not keep it.
     sessions::revoke_all_for_user(&mut *tx, user_id, None, "password_reset").await?;
     // Receiving the link proves the address.
     users::mark_verified(&mut *tx, user_id).await?;
-    let user = users::find(&mut *tx, user_id).await?.ok_or(AppError::NotFound("account"))?;
-    mail::enqueue(&mut *tx, &mail::password_changed_email(&user.email, &user.name)).await?;
+    let user = users::find(&mut *tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    mail::enqueue(
+        &mut *tx,
+        &mail::password_changed_email(&user.email, &user.name),
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(user.id = user_id, "reset the password of account {user_id}");
     Ok(user)
 }
 
 /// Opens a browser session (cookie) for a user who just proved who they are.
-pub async fn open_browser_session(db: &PgPool, user: User, client: &Client) -> AppResult<OpenedSession> {
+pub async fn open_browser_session(
+    db: &PgPool,
+    user: User,
+    client: &Client,
+) -> AppResult<OpenedSession> {
     let mut tx = db.begin().await?;
     let opened = open_session(&mut tx, user, client).await?;
     tx.commit().await?;

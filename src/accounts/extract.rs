@@ -27,21 +27,32 @@ pub struct ApiUser {
 impl FromRequestParts<AppState> for ApiUser {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
             .ok_or(AppError::Unauthorized)?;
-        let claims = jwt::verify(state.settings.secrets.token_signing_key.expose(), token.trim())
-            .ok_or(AppError::Unauthorized)?;
+        let claims = jwt::verify(
+            state.settings.secrets.token_signing_key.expose(),
+            token.trim(),
+        )
+        .ok_or(AppError::Unauthorized)?;
         let live = sessions::find_live_user(&state.db, claims.sid)
             .await?
             .filter(|live| Some(live.user.id) == claims.user_id())
             .ok_or(AppError::Unauthorized)?;
         touch_if_stale(state, Some(&live)).await?;
-        let SessionUser { session_id, user, .. } = live;
+        let SessionUser {
+            session_id, user, ..
+        } = live;
         Ok(Self { user, session_id })
     }
 }
@@ -53,7 +64,10 @@ pub struct ApiAdmin(pub ApiUser);
 impl FromRequestParts<AppState> for ApiAdmin {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let caller = ApiUser::from_request_parts(parts, state).await?;
         if !caller.user.is_admin() {
             return Err(AppError::Forbidden("this needs an operator account".into()));
@@ -63,11 +77,15 @@ impl FromRequestParts<AppState> for ApiAdmin {
 }
 
 /// The account behind a browser session cookie value, if live.
-pub async fn cookie_user(state: &AppState, cookie_value: &str) -> Result<Option<SessionUser>, AppError> {
+pub async fn cookie_user(
+    state: &AppState,
+    cookie_value: &str,
+) -> Result<Option<SessionUser>, AppError> {
     if cookie_value.is_empty() || cookie_value.len() > 100 {
         return Ok(None);
     }
-    let live = sessions::find_live_user_by_token_hash(&state.db, &secrets::hash(cookie_value)).await?;
+    let live =
+        sessions::find_live_user_by_token_hash(&state.db, &secrets::hash(cookie_value)).await?;
     touch_if_stale(state, live.as_ref()).await?;
     Ok(live)
 }
@@ -95,7 +113,10 @@ pub struct PageContext {
 impl FromRequestParts<AppState> for PageContext {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let csrf = parts
             .extensions
             .get::<crate::web::csrf::CsrfToken>()
@@ -109,8 +130,18 @@ impl FromRequestParts<AppState> for PageContext {
             None => None,
         };
         Ok(match live {
-            Some(SessionUser { session_id, user, .. }) => Self { user: Some(user), session_id: Some(session_id), csrf },
-            None => Self { user: None, session_id: None, csrf },
+            Some(SessionUser {
+                session_id, user, ..
+            }) => Self {
+                user: Some(user),
+                session_id: Some(session_id),
+                csrf,
+            },
+            None => Self {
+                user: None,
+                session_id: None,
+                csrf,
+            },
         })
     }
 }
@@ -126,13 +157,26 @@ pub struct PageUser {
 impl FromRequestParts<AppState> for PageUser {
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
-        let context = PageContext::from_request_parts(parts, state).await.map_err(IntoResponse::into_response)?;
+        let context = PageContext::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
         match (&context.user, context.session_id) {
-            (Some(user), Some(session_id)) => Ok(Self { user: user.clone(), session_id, context }),
+            (Some(user), Some(session_id)) => Ok(Self {
+                user: user.clone(),
+                session_id,
+                context,
+            }),
             _ => {
-                let next = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/account");
+                let next = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/account");
                 let target = format!("/login?next={}", urlencode(next));
                 Err(axum::response::Redirect::to(&target).into_response())
             }
@@ -147,7 +191,10 @@ pub struct PageAdmin(pub PageUser);
 impl FromRequestParts<AppState> for PageAdmin {
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let page_user = PageUser::from_request_parts(parts, state).await?;
         if !page_user.user.is_admin() {
             return Err(crate::web::pages::error_page(
@@ -161,13 +208,17 @@ impl FromRequestParts<AppState> for PageAdmin {
 
 /// Percent-encodes a value for a query string.
 pub fn urlencode(value: &str) -> String {
-    serde_urlencoded::to_string([("", value)]).map(|s| s[1..].to_owned()).unwrap_or_default()
+    serde_urlencoded::to_string([("", value)])
+        .map(|s| s[1..].to_owned())
+        .unwrap_or_default()
 }
 
 /// Where to go after logging in: only a local path, never another site (open redirects).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
+        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
+            path.to_owned()
+        }
         _ => "/account".to_owned(),
     }
 }

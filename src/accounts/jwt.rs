@@ -42,7 +42,11 @@ pub fn issue(key: &[u8; 32], user_id: i32, session_id: i32, role: Role) -> anyho
         iat: now,
         exp: now + ACCESS_TOKEN_TTL_SECS,
     };
-    Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(key))?)
+    Ok(jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(key),
+    )?)
 }
 
 /// Verifies signature (HS256 only), expiry (no leeway) and the claims' shape.
@@ -69,7 +73,10 @@ mod tests {
     fn an_issued_token_verifies_with_its_claims() {
         let token = issue(&KEY, 42, 7, Role::Admin).unwrap();
         let claims = verify(&KEY, &token).unwrap();
-        assert_eq!((claims.user_id(), claims.sid, claims.role), (Some(42), 7, Role::Admin));
+        assert_eq!(
+            (claims.user_id(), claims.sid, claims.role),
+            (Some(42), 7, Role::Admin)
+        );
         assert_eq!(claims.exp - claims.iat, ACCESS_TOKEN_TTL_SECS);
     }
 
@@ -102,9 +109,19 @@ mod tests {
     #[test]
     fn an_expired_token_is_refused() {
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: "42".into(), sid: 7, role: Role::Customer, iat: now - 1000, exp: now - 1 };
-        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&KEY))
-            .unwrap();
+        let claims = Claims {
+            sub: "42".into(),
+            sid: 7,
+            role: Role::Customer,
+            iat: now - 1000,
+            exp: now - 1,
+        };
+        let token = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&KEY),
+        )
+        .unwrap();
         assert!(verify(&KEY, &token).is_none());
     }
 }

@@ -100,12 +100,23 @@ mod tests {
 
     #[test]
     fn emails_are_trimmed_and_lower_cased() {
-        assert_eq!(Email::parse("  Ali.Khan@Example.PK ").unwrap().as_str(), "ali.khan@example.pk");
+        assert_eq!(
+            Email::parse("  Ali.Khan@Example.PK ").unwrap().as_str(),
+            "ali.khan@example.pk"
+        );
     }
 
     #[test]
     fn malformed_emails_are_refused() {
-        for bad in ["", "ali", "@example.pk", "ali@", "ali@example", "ali @x.pk", "a@b@c.pk"] {
+        for bad in [
+            "",
+            "ali",
+            "@example.pk",
+            "ali@",
+            "ali@example",
+            "ali @x.pk",
+            "a@b@c.pk",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad:?} was accepted");
         }
     }
@@ -115,7 +126,10 @@ mod tests {
         let hash = bcrypt::hash("correct horse", 4).unwrap();
         let rest = &hash[3..];
         for prefix in ["$2a", "$2b", "$2y"] {
-            assert!(verify_password("correct horse", &format!("{prefix}{rest}")), "{prefix}");
+            assert!(
+                verify_password("correct horse", &format!("{prefix}{rest}")),
+                "{prefix}"
+            );
         }
         assert!(!verify_password("wrong horse", &hash));
         assert!(!verify_password("anything", "not a hash"));

@@ -69,9 +69,13 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewSession<'_>) -> sqlx::Resu
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Session>> {
     timed(
         "user_sessions.find",
-        sqlx::query_as(concat!("select ", session_columns!(), " from user_sessions where id = $1"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            session_columns!(),
+            " from user_sessions where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -223,11 +227,9 @@ pub async fn list_live_for_user(
 pub async fn delete_stale(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sqlx::Result<u64> {
     let done = timed(
         "user_sessions.delete_stale",
-        sqlx::query(
-            "delete from user_sessions where expires_at < $1 or revoked_at < $1",
-        )
-        .bind(before)
-        .execute(db),
+        sqlx::query("delete from user_sessions where expires_at < $1 or revoked_at < $1")
+            .bind(before)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected())
@@ -245,14 +247,18 @@ pub struct SessionUser {
 impl SessionUser {
     /// Whether the session's "last used" time is old enough to be worth a write.
     pub fn needs_touch(&self, now: DateTime<Utc>) -> bool {
-        self.session_last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(5))
+        self.session_last_used_at
+            .is_none_or(|at| now - at > chrono::Duration::minutes(5))
     }
 }
 
 /// The account behind a live session id, if the session is neither revoked nor expired and the
 /// account is not disabled. Checked on every authenticated request, so a revocation takes
 /// effect at once.
-pub async fn find_live_user(db: impl PgExecutor<'_>, session_id: i32) -> sqlx::Result<Option<SessionUser>> {
+pub async fn find_live_user(
+    db: impl PgExecutor<'_>,
+    session_id: i32,
+) -> sqlx::Result<Option<SessionUser>> {
     timed(
         "user_sessions.find_live_user",
         sqlx::query_as(

@@ -55,13 +55,11 @@ macro_rules! user_columns {
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<User> {
     timed(
         "users.insert",
-        sqlx::query_as(
-            concat!(
-                "insert into users (name, email, phone, password_hash, role)
+        sqlx::query_as(concat!(
+            "insert into users (name, email, phone, password_hash, role)
                  values ($1, $2, $3, $4, $5) returning ",
-                user_columns!()
-            ),
-        )
+            user_columns!()
+        ))
         .bind(new.name)
         .bind(new.email)
         .bind(new.phone)
@@ -75,9 +73,11 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<User>> {
     timed(
         "users.find",
-        sqlx::query_as(
-            concat!("select ", user_columns!(), " from users where id = $1"),
-        )
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            " from users where id = $1"
+        ))
         .bind(id)
         .fetch_optional(db),
     )
@@ -88,9 +88,11 @@ pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<User>
 pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<User>> {
     timed(
         "users.find_by_email",
-        sqlx::query_as(
-            concat!("select ", user_columns!(), " from users where lower(email) = lower($1)"),
-        )
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            " from users where lower(email) = lower($1)"
+        ))
         .bind(email)
         .fetch_optional(db),
     )
@@ -106,18 +108,16 @@ pub async fn list(
 ) -> sqlx::Result<Vec<User>> {
     timed(
         "users.list",
-        sqlx::query_as(
-            concat!(
-                "select ",
-                user_columns!(),
-                " from users
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            " from users
              where $1::text is null
                 or email ilike '%' || $1 || '%'
                 or name ilike '%' || $1 || '%'
              order by id desc
              limit $2 offset $3"
-            ),
-        )
+        ))
         .bind(search)
         .bind(limit)
         .bind(offset)
@@ -164,12 +164,10 @@ pub async fn update_profile(
 ) -> sqlx::Result<Option<User>> {
     timed(
         "users.update_profile",
-        sqlx::query_as(
-            concat!(
-                "update users set name = $2, phone = $3 where id = $1 returning ",
-                user_columns!()
-            ),
-        )
+        sqlx::query_as(concat!(
+            "update users set name = $2, phone = $3 where id = $1 returning ",
+            user_columns!()
+        ))
         .bind(id)
         .bind(name)
         .bind(phone)
@@ -197,7 +195,10 @@ pub async fn update_password_hash(
 pub async fn set_role(db: impl PgExecutor<'_>, id: i32, role: &str) -> sqlx::Result<bool> {
     let done = timed(
         "users.set_role",
-        sqlx::query("update users set role = $2 where id = $1").bind(id).bind(role).execute(db),
+        sqlx::query("update users set role = $2 where id = $1")
+            .bind(id)
+            .bind(role)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected() == 1)
@@ -222,7 +223,9 @@ pub async fn set_disabled(db: impl PgExecutor<'_>, id: i32, disabled: bool) -> s
 pub async fn record_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
     timed(
         "users.record_login",
-        sqlx::query("update users set last_login_at = now() where id = $1").bind(id).execute(db),
+        sqlx::query("update users set last_login_at = now() where id = $1")
+            .bind(id)
+            .execute(db),
     )
     .await?;
     Ok(())

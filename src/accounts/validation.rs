@@ -4,17 +4,82 @@ use std::collections::BTreeMap;
 
 /// The most common passwords (leaked-password lists, plus local favourites); refused at sign-up.
 const COMMON_PASSWORDS: &[&str] = &[
-    "password", "password1", "password12", "password123", "password1234", "passw0rd", "p@ssw0rd",
-    "12345678", "123456789", "1234567890", "12345678910", "0123456789", "87654321", "11111111",
-    "00000000", "88888888", "12341234", "11223344", "abcd1234", "1q2w3e4r", "1qaz2wsx",
-    "qwertyuiop", "qwerty123", "qwerty12", "qwerty1234", "asdfghjkl", "zxcvbnm1", "iloveyou",
-    "iloveyou1", "sunshine", "princess", "football", "baseball", "superman", "starwars",
-    "whatever", "trustno1", "letmein1", "welcome1", "welcome123", "admin123", "administrator",
-    "computer", "internet", "monkey123", "dragon123", "master123", "shadow123", "michael1",
-    "jennifer", "changeme", "qazwsxedc", "aaaaaaaa", "abc12345", "abcdefgh", "pakistan",
-    "pakistan1", "pakistan123", "pakistan786", "karachi123", "lahore123", "islamabad",
-    "allah786", "bismillah", "bismillah786", "muhammad", "muhammad786", "mohammad", "786786786",
-    "78678678", "khan1234", "cricket1", "imrankhan", "nextgenrdp", "nextgen123", "rdp12345",
+    "password",
+    "password1",
+    "password12",
+    "password123",
+    "password1234",
+    "passw0rd",
+    "p@ssw0rd",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "12345678910",
+    "0123456789",
+    "87654321",
+    "11111111",
+    "00000000",
+    "88888888",
+    "12341234",
+    "11223344",
+    "abcd1234",
+    "1q2w3e4r",
+    "1qaz2wsx",
+    "qwertyuiop",
+    "qwerty123",
+    "qwerty12",
+    "qwerty1234",
+    "asdfghjkl",
+    "zxcvbnm1",
+    "iloveyou",
+    "iloveyou1",
+    "sunshine",
+    "princess",
+    "football",
+    "baseball",
+    "superman",
+    "starwars",
+    "whatever",
+    "trustno1",
+    "letmein1",
+    "welcome1",
+    "welcome123",
+    "admin123",
+    "administrator",
+    "computer",
+    "internet",
+    "monkey123",
+    "dragon123",
+    "master123",
+    "shadow123",
+    "michael1",
+    "jennifer",
+    "changeme",
+    "qazwsxedc",
+    "aaaaaaaa",
+    "abc12345",
+    "abcdefgh",
+    "pakistan",
+    "pakistan1",
+    "pakistan123",
+    "pakistan786",
+    "karachi123",
+    "lahore123",
+    "islamabad",
+    "allah786",
+    "bismillah",
+    "bismillah786",
+    "muhammad",
+    "muhammad786",
+    "mohammad",
+    "786786786",
+    "78678678",
+    "khan1234",
+    "cricket1",
+    "imrankhan",
+    "nextgenrdp",
+    "nextgen123",
+    "rdp12345",
 ];
 
 /// A password's problem, or `None` when it is acceptable: 8 to 128 characters and not one of
@@ -54,7 +119,10 @@ pub fn parse_name(text: &str) -> Result<String, &'static str> {
 pub fn parse_phone(text: &str) -> Result<String, &'static str> {
     const PROBLEM: &str = "must be a phone number like 03001234567 or +923001234567";
     let trimmed = text.trim();
-    if !trimmed.chars().all(|c| c.is_ascii_digit() || " -()+".contains(c)) {
+    if !trimmed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " -()+".contains(c))
+    {
         return Err(PROBLEM);
     }
     let plus = trimmed.starts_with('+');
@@ -89,7 +157,9 @@ pub struct FieldErrors(pub BTreeMap<String, String>);
 
 impl FieldErrors {
     pub fn add(&mut self, field: &str, problem: &str) {
-        self.0.entry(field.to_owned()).or_insert_with(|| problem.to_owned());
+        self.0
+            .entry(field.to_owned())
+            .or_insert_with(|| problem.to_owned());
     }
 
     /// Keeps the value, or records the field's problem.
@@ -118,7 +188,14 @@ mod tests {
 
     #[test]
     fn pakistani_mobile_numbers_are_normalised() {
-        for input in ["03001234567", "0300-1234567", "+92 300 1234567", "923001234567", "00923001234567", "+92-300-1234567"] {
+        for input in [
+            "03001234567",
+            "0300-1234567",
+            "+92 300 1234567",
+            "923001234567",
+            "00923001234567",
+            "+92-300-1234567",
+        ] {
             assert_eq!(parse_phone(input).unwrap(), "+923001234567", "{input}");
         }
     }
@@ -130,19 +207,35 @@ mod tests {
 
     #[test]
     fn malformed_phone_numbers_are_refused() {
-        for input in ["", "0300123456", "030012345678", "02112345678", "300 1234567", "+92 21 1234567x", "12+345", "+0123456789"] {
+        for input in [
+            "",
+            "0300123456",
+            "030012345678",
+            "02112345678",
+            "300 1234567",
+            "+92 21 1234567x",
+            "12+345",
+            "+0123456789",
+        ] {
             assert!(parse_phone(input).is_err(), "{input:?} accepted");
         }
     }
 
     #[test]
     fn weak_passwords_are_refused_with_the_reason() {
-        assert_eq!(password_problem("short"), Some("must be at least 8 characters"));
+        assert_eq!(
+            password_problem("short"),
+            Some("must be at least 8 characters")
+        );
         assert!(password_problem(&"x".repeat(129)).unwrap().contains("128"));
         assert!(password_problem("Password123").unwrap().contains("common"));
         assert!(password_problem("Pakistan786").unwrap().contains("common"));
         assert_eq!(password_problem("correct horse battery"), None);
-        assert_eq!(password_problem(&"é".repeat(8)), None, "characters, not bytes");
+        assert_eq!(
+            password_problem(&"é".repeat(8)),
+            None,
+            "characters, not bytes"
+        );
     }
 
     #[test]

@@ -63,9 +63,13 @@ pub async fn upsert_by_slug(
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
     timed(
         "product_categories.find",
-        sqlx::query_as(concat!("select ", category_columns!(), " from product_categories where id = $1"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            category_columns!(),
+            " from product_categories where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -102,14 +106,19 @@ pub async fn list(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Category>> {
 pub async fn delete(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
     let done = timed(
         "product_categories.delete",
-        sqlx::query("delete from product_categories where id = $1").bind(id).execute(db),
+        sqlx::query("delete from product_categories where id = $1")
+            .bind(id)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Inserts a new category; a taken slug fails on `product_categories_slug_key`.
-pub async fn insert(db: impl PgExecutor<'_>, fields: &CategoryFields<'_>) -> sqlx::Result<Category> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    fields: &CategoryFields<'_>,
+) -> sqlx::Result<Category> {
     timed(
         "product_categories.insert",
         sqlx::query_as(concat!(
@@ -171,7 +180,9 @@ pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<O
 pub async fn count_plans(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<i64> {
     timed(
         "product_categories.count_plans",
-        sqlx::query_scalar("select count(*) from plans where category_id = $1").bind(id).fetch_one(db),
+        sqlx::query_scalar("select count(*) from plans where category_id = $1")
+            .bind(id)
+            .fetch_one(db),
     )
     .await
 }

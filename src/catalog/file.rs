@@ -135,7 +135,10 @@ impl CatalogFile {
         let mut categories = HashSet::new();
         for c in &self.categories {
             if !is_valid_slug(&c.slug) {
-                bail!("category {:?}: slug must be [a-z0-9-], 3 to 50 characters", c.slug);
+                bail!(
+                    "category {:?}: slug must be [a-z0-9-], 3 to 50 characters",
+                    c.slug
+                );
             }
             non_blank(&c.name, || format!("category {:?}: name", c.slug))?;
             if !categories.insert(c.slug.as_str()) {
@@ -145,12 +148,18 @@ impl CatalogFile {
         let mut locations = HashSet::new();
         for l in &self.locations {
             if !is_valid_slug(&l.slug) {
-                bail!("location {:?}: slug must be [a-z0-9-], 3 to 50 characters", l.slug);
+                bail!(
+                    "location {:?}: slug must be [a-z0-9-], 3 to 50 characters",
+                    l.slug
+                );
             }
             non_blank(&l.name, || format!("location {:?}: name", l.slug))?;
             if l.country_code.len() != 2 || !l.country_code.bytes().all(|b| b.is_ascii_uppercase())
             {
-                bail!("location {:?}: country_code must be two capital letters like PK", l.slug);
+                bail!(
+                    "location {:?}: country_code must be two capital letters like PK",
+                    l.slug
+                );
             }
             if !locations.insert(l.slug.as_str()) {
                 bail!("location {:?} appears twice", l.slug);
@@ -165,7 +174,11 @@ impl CatalogFile {
                 bail!("plan {:?} appears twice", p.id);
             }
             if !categories.contains(p.category.as_str()) {
-                bail!("plan {:?}: category {:?} is not in the file", p.id, p.category);
+                bail!(
+                    "plan {:?}: category {:?} is not in the file",
+                    p.id,
+                    p.category
+                );
             }
             for (field, value) in [
                 ("name", &p.name),
@@ -177,7 +190,10 @@ impl CatalogFile {
                 non_blank(value, || format!("plan {:?}: {field}", p.id))?;
             }
             if !(0..=i64::from(i32::MAX)).contains(&p.price_pkr) {
-                bail!("plan {:?}: price_pkr must be a whole number of rupees, 0 or more", p.id);
+                bail!(
+                    "plan {:?}: price_pkr must be a whole number of rupees, 0 or more",
+                    p.id
+                );
             }
             if !THEME_COLORS.contains(&p.theme_color.as_str()) {
                 bail!(
@@ -262,7 +278,11 @@ impl CatalogFile {
             .await
             .with_context(|| format!("importing plan {:?}", p.id))?;
             plan_features::replace_for_plan(&mut tx, &p.id, &p.features).await?;
-            let ids: Vec<i32> = p.locations.iter().map(|s| location_ids[s.as_str()]).collect();
+            let ids: Vec<i32> = p
+                .locations
+                .iter()
+                .map(|s| location_ids[s.as_str()])
+                .collect();
             locations::replace_for_plan(&mut tx, &p.id, &ids).await?;
         }
         let plan_ids: Vec<String> = self.plans.iter().map(|p| p.id.clone()).collect();
@@ -283,14 +303,19 @@ impl CatalogFile {
     pub async fn export(pool: &PgPool) -> anyhow::Result<Self> {
         let mut tx = pool.begin().await?;
         let category_rows = categories::list(&mut *tx).await?;
-        let slug_of: BTreeMap<i32, String> =
-            category_rows.iter().map(|c| (c.id, c.slug.clone())).collect();
+        let slug_of: BTreeMap<i32, String> = category_rows
+            .iter()
+            .map(|c| (c.id, c.slug.clone()))
+            .collect();
         let location_rows = locations::list(&mut *tx).await?;
         let plan_rows = plans::list(&mut *tx).await?;
         let ids: Vec<String> = plan_rows.iter().map(|p| p.id.clone()).collect();
         let mut features: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for f in plan_features::list_for_plans(&mut *tx, &ids).await? {
-            features.entry(f.plan_id.unwrap_or_default()).or_default().push(f.feature);
+            features
+                .entry(f.plan_id.unwrap_or_default())
+                .or_default()
+                .push(f.feature);
         }
         let mut sold_in: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for (plan, location) in locations::list_plan_location_slugs(&mut *tx).await? {
@@ -403,8 +428,8 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        let err = CatalogFile::parse("[[categories]]\nslug='rdp'\nname='RDP'\ncolour='x'\n")
-            .unwrap_err();
+        let err =
+            CatalogFile::parse("[[categories]]\nslug='rdp'\nname='RDP'\ncolour='x'\n").unwrap_err();
         assert!(format!("{err:#}").contains("colour"), "{err:#}");
     }
 }

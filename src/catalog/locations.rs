@@ -69,9 +69,13 @@ pub async fn upsert_by_slug(
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Location>> {
     timed(
         "locations.find",
-        sqlx::query_as(concat!("select ", location_columns!(), " from locations where id = $1"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            location_columns!(),
+            " from locations where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -181,7 +185,10 @@ pub async fn list_plan_location_slugs(
 }
 
 /// Inserts a new location; a taken slug fails on `locations_slug_key`.
-pub async fn insert(db: impl PgExecutor<'_>, fields: &LocationFields<'_>) -> sqlx::Result<Location> {
+pub async fn insert(
+    db: impl PgExecutor<'_>,
+    fields: &LocationFields<'_>,
+) -> sqlx::Result<Location> {
     timed(
         "locations.insert",
         sqlx::query_as(concat!(
@@ -248,7 +255,9 @@ pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<O
 pub async fn delete(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
     let done = timed(
         "locations.delete",
-        sqlx::query("delete from locations where id = $1").bind(id).execute(db),
+        sqlx::query("delete from locations where id = $1")
+            .bind(id)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected() == 1)
@@ -258,9 +267,11 @@ pub async fn delete(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
 pub async fn count_orders(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<i64> {
     timed(
         "locations.count_orders",
-        sqlx::query_scalar("select count(distinct order_id) from order_items where location_id = $1")
-            .bind(id)
-            .fetch_one(db),
+        sqlx::query_scalar(
+            "select count(distinct order_id) from order_items where location_id = $1",
+        )
+        .bind(id)
+        .fetch_one(db),
     )
     .await
 }

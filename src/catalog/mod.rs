@@ -13,13 +13,16 @@ pub mod plan_features;
 pub mod plans;
 
 /// Colours a plan card may be themed with; the stylesheet has a rule for each.
-pub const THEME_COLORS: &[&str] =
-    &["sky", "indigo", "emerald", "amber", "rose", "violet", "slate", "teal", "orange"];
+pub const THEME_COLORS: &[&str] = &[
+    "sky", "indigo", "emerald", "amber", "rose", "violet", "slate", "teal", "orange",
+];
 
 /// A plan id or slug: `[a-z0-9-]`, 3 to 50 characters, like `rdp-starter-one`.
 pub fn is_valid_slug(text: &str) -> bool {
     (3..=50).contains(&text.len())
-        && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// Formats rupees the way Pakistani shops print them: `Rs 12,500`.

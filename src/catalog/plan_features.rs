@@ -21,7 +21,9 @@ pub async fn replace_for_plan(
 ) -> sqlx::Result<()> {
     timed(
         "plan_features.delete_for_plan",
-        sqlx::query("delete from plan_features where plan_id = $1").bind(plan_id).execute(&mut *db),
+        sqlx::query("delete from plan_features where plan_id = $1")
+            .bind(plan_id)
+            .execute(&mut *db),
     )
     .await?;
     timed(
@@ -39,7 +41,10 @@ pub async fn replace_for_plan(
     Ok(())
 }
 
-pub async fn list_for_plan(db: impl PgExecutor<'_>, plan_id: &str) -> sqlx::Result<Vec<PlanFeature>> {
+pub async fn list_for_plan(
+    db: impl PgExecutor<'_>,
+    plan_id: &str,
+) -> sqlx::Result<Vec<PlanFeature>> {
     timed(
         "plan_features.list_for_plan",
         sqlx::query_as(

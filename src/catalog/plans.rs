@@ -101,9 +101,13 @@ pub async fn upsert(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::R
 pub async fn find(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Option<Plan>> {
     timed(
         "plans.find",
-        sqlx::query_as(concat!("select ", plan_columns!(), " from plans where id = $1"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            plan_columns!(),
+            " from plans where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -145,7 +149,11 @@ pub async fn list_active(
 
 /// How many plans exist, active or not (an empty catalog gets the default one).
 pub async fn count(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
-    timed("plans.count", sqlx::query_scalar("select count(*) from plans").fetch_one(db)).await
+    timed(
+        "plans.count",
+        sqlx::query_scalar("select count(*) from plans").fetch_one(db),
+    )
+    .await
 }
 
 /// Takes a plan off sale or puts it back.
@@ -181,7 +189,9 @@ pub async fn deactivate_except(db: impl PgExecutor<'_>, keep: &[String]) -> sqlx
 pub async fn delete(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<bool> {
     let done = timed(
         "plans.delete",
-        sqlx::query("delete from plans where id = $1").bind(id).execute(db),
+        sqlx::query("delete from plans where id = $1")
+            .bind(id)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected() == 1)
@@ -219,7 +229,10 @@ pub async fn insert(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::R
 
 /// Rewrites the plan `fields.id`'s fields (the id itself never changes: orders refer to it);
 /// `None` when there is no such plan.
-pub async fn update(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::Result<Option<Plan>> {
+pub async fn update(
+    db: impl PgExecutor<'_>,
+    fields: &PlanFields<'_>,
+) -> sqlx::Result<Option<Plan>> {
     timed(
         "plans.update",
         sqlx::query_as(concat!(
@@ -254,9 +267,13 @@ pub async fn update(db: impl PgExecutor<'_>, fields: &PlanFields<'_>) -> sqlx::R
 pub async fn find_for_update(db: impl PgExecutor<'_>, id: &str) -> sqlx::Result<Option<Plan>> {
     timed(
         "plans.find_for_update",
-        sqlx::query_as(concat!("select ", plan_columns!(), " from plans where id = $1 for update"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            plan_columns!(),
+            " from plans where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }

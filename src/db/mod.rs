@@ -70,7 +70,10 @@ pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> 
 
 /// Applies the pending migrations; applying them again does nothing.
 pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
-    MIGRATOR.run(pool).await.context("applying database migrations")
+    MIGRATOR
+        .run(pool)
+        .await
+        .context("applying database migrations")
 }
 
 /// Why the database is not ready to serve.
@@ -92,7 +95,9 @@ pub async fn check_ready(pool: &PgPool) -> Result<(), NotReady> {
     .map_err(|err| match &err {
         // No migrations table yet: reachable, but nothing applied.
         sqlx::Error::Database(db) if db.code().as_deref() == Some("42P01") => {
-            NotReady::MigrationsPending { missing: MIGRATOR.iter().count() }
+            NotReady::MigrationsPending {
+                missing: MIGRATOR.iter().count(),
+            }
         }
         _ => NotReady::Unreachable(err),
     })?;
@@ -121,14 +126,22 @@ impl Database {
         match &common.database_url {
             Some(url) => {
                 let pool = connect(url.expose_secret(), common.db_max_connections).await?;
-                Ok(Self { pool, cluster: None })
+                Ok(Self {
+                    pool,
+                    cluster: None,
+                })
             }
             None => {
                 let cluster = embedded::EmbeddedCluster::start(&common.data_dir)
                     .await
-                    .context("starting the embedded PostgreSQL (set DATABASE_URL to use another)")?;
+                    .context(
+                        "starting the embedded PostgreSQL (set DATABASE_URL to use another)",
+                    )?;
                 match connect(cluster.database_url(), common.db_max_connections).await {
-                    Ok(pool) => Ok(Self { pool, cluster: Some(cluster) }),
+                    Ok(pool) => Ok(Self {
+                        pool,
+                        cluster: Some(cluster),
+                    }),
                     Err(err) => {
                         let _ = cluster.stop().await;
                         Err(err)

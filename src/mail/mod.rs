@@ -16,7 +16,9 @@ use sqlx::PgExecutor;
 use crate::jobs;
 
 pub use mailer::Mailer;
-pub use templates::{notice_email, password_changed_email, password_reset_email, verification_email};
+pub use templates::{
+    notice_email, password_changed_email, password_reset_email, verification_email,
+};
 
 /// The job kind that sends one [`Email`] (its payload).
 pub const SEND_EMAIL: &str = "send_email";

@@ -167,7 +167,17 @@ pub fn notice_email(
     Email {
         to: to.to_owned(),
         subject: subject.to_owned(),
-        text: render(&NoticeText { name, paragraphs, link }),
-        html: render(&NoticeHtml { name, subject, paragraphs, action, link }),
+        text: render(&NoticeText {
+            name,
+            paragraphs,
+            link,
+        }),
+        html: render(&NoticeHtml {
+            name,
+            subject,
+            paragraphs,
+            action,
+            link,
+        }),
     }
 }

@@ -27,10 +27,15 @@ pub fn router() -> Router<AppState> {
         .route("/admin/orders", get(list_orders))
         .route("/admin/orders/{id}", get(find_order))
         .route("/admin/orders/{id}/cancel", post(cancel_order))
-        .route("/admin/promo-codes", get(list_promo_codes).post(create_promo_code))
+        .route(
+            "/admin/promo-codes",
+            get(list_promo_codes).post(create_promo_code),
+        )
         .route(
             "/admin/promo-codes/{id}",
-            get(find_promo_code).patch(update_promo_code).delete(delete_promo_code),
+            get(find_promo_code)
+                .patch(update_promo_code)
+                .delete(delete_promo_code),
         )
 }
 
@@ -63,18 +68,26 @@ fn start_of(day: NaiveDate) -> DateTime<Utc> {
 }
 
 /// Checks the query; a 400 names the parameter at fault.
-pub fn parse_order_query(query: Result<Query<OrderQuery>, QueryRejection>) -> AppResult<OrderQuery> {
+pub fn parse_order_query(
+    query: Result<Query<OrderQuery>, QueryRejection>,
+) -> AppResult<OrderQuery> {
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
     if let Some(status) = &query.status
         && status.parse::<OrderStatus>().is_err()
     {
-        return Err(AppError::bad_request("status", format!("unknown status {status:?}")));
+        return Err(AppError::bad_request(
+            "status",
+            format!("unknown status {status:?}"),
+        ));
     }
     if query.page < 1 {
         return Err(AppError::bad_request("page", "must be 1 or more"));
     }
     if !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request("per_page", "must be between 1 and 100"));
+        return Err(AppError::bad_request(
+            "per_page",
+            "must be between 1 and 100",
+        ));
     }
     if let (Some(from), Some(to)) = (query.from, query.to)
         && to < from
@@ -90,7 +103,11 @@ async fn list_orders(
     query: Result<Query<OrderQuery>, QueryRejection>,
 ) -> AppResult<impl IntoResponse> {
     let query = parse_order_query(query)?;
-    let search = query.search.as_deref().map(str::trim).filter(|s| !s.is_empty());
+    let search = query
+        .search
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty());
     let filter = OrderFilter {
         status: query.status.as_deref(),
         user_id: query.customer,
@@ -100,15 +117,24 @@ async fn list_orders(
         search,
     };
     let total = orders::count(&state.db, &filter).await?;
-    let rows = orders::list(&state.db, &filter, query.per_page, (query.page - 1) * query.per_page).await?;
+    let rows = orders::list(
+        &state.db,
+        &filter,
+        query.per_page,
+        (query.page - 1) * query.per_page,
+    )
+    .await?;
     let mut items = Vec::with_capacity(rows.len());
     for order in rows {
         let user_id = order.user_id;
-        let mut value = serde_json::to_value(order_response(&state, order).await?).unwrap_or_default();
+        let mut value =
+            serde_json::to_value(order_response(&state, order).await?).unwrap_or_default();
         value["user_id"] = json!(user_id);
         items.push(value);
     }
-    Ok(Json(json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page })))
+    Ok(Json(
+        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
+    ))
 }
 
 async fn find_order(
@@ -116,7 +142,9 @@ async fn find_order(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let order = orders::find(&state.db, id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     let customer = match order.user_id {
         Some(user_id) => crate::accounts::users::find(&state.db, user_id).await?,
         None => None,
@@ -139,7 +167,12 @@ async fn cancel_order(
 }
 
 /// Cancels an unpaid order for the operator `actor` (API and pages), in the audit log.
-pub(crate) async fn cancel_order_as(state: &AppState, actor: i32, ip: &str, id: i32) -> AppResult<Order> {
+pub(crate) async fn cancel_order_as(
+    state: &AppState,
+    actor: i32,
+    ip: &str,
+    id: i32,
+) -> AppResult<Order> {
     let order = checkout::end_unpaid(&state.db, id, None, OrderStatus::Cancelled).await?;
     audit::insert(
         &state.db,
@@ -157,7 +190,10 @@ pub(crate) async fn cancel_order_as(state: &AppState, actor: i32, ip: &str, id: 
     Ok(order)
 }
 
-async fn list_promo_codes(State(state): State<AppState>, _admin: ApiAdmin) -> AppResult<impl IntoResponse> {
+async fn list_promo_codes(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+) -> AppResult<impl IntoResponse> {
     let items = promo_codes::list(&state.db).await?;
     Ok(Json(json!({ "items": items })))
 }
@@ -167,7 +203,11 @@ async fn find_promo_code(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<Json<PromoCode>> {
-    Ok(Json(promo_codes::find(&state.db, id).await?.ok_or(AppError::NotFound("promo code"))?))
+    Ok(Json(
+        promo_codes::find(&state.db, id)
+            .await?
+            .ok_or(AppError::NotFound("promo code"))?,
+    ))
 }
 
 /// A promo code as the operator sends it; on PATCH every field is optional.
@@ -193,7 +233,9 @@ pub struct PromoCodeRequest {
 mod double_option {
     use serde::{Deserialize, Deserializer};
 
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+        d: D,
+    ) -> Result<Option<Option<T>>, D::Error> {
         Option::<T>::deserialize(d).map(Some)
     }
 }
@@ -243,11 +285,25 @@ fn amount(errors: &mut FieldErrors, field: &str, value: i64) -> Option<i32> {
 
 /// Merges a request over the current code (or over nothing, for a new one) and checks every
 /// rule, reporting all problems at once.
-pub(crate) fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCode>) -> AppResult<ValidPromo> {
+pub(crate) fn validate_promo(
+    request: PromoCodeRequest,
+    current: Option<&PromoCode>,
+) -> AppResult<ValidPromo> {
     let mut errors = FieldErrors::default();
-    let code = request.code.map(|c| c.trim().to_uppercase()).or_else(|| current.map(|c| c.code.clone()));
+    let code = request
+        .code
+        .map(|c| c.trim().to_uppercase())
+        .or_else(|| current.map(|c| c.code.clone()));
     let code = match code {
-        Some(code) if !code.is_empty() && code.len() <= 50 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') => code,
+        Some(code)
+            if !code.is_empty()
+                && code.len() <= 50
+                && code
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
+        {
+            code
+        }
         Some(_) => {
             errors.add("code", "must be 1 to 50 letters, digits, - or _");
             String::new()
@@ -257,7 +313,9 @@ pub(crate) fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCo
             String::new()
         }
     };
-    let discount_type = request.discount_type.or_else(|| current.map(|c| c.discount_type.clone()));
+    let discount_type = request
+        .discount_type
+        .or_else(|| current.map(|c| c.discount_type.clone()));
     let discount_type = match discount_type.as_deref() {
         Some("percentage" | "fixed_amount") => discount_type.unwrap_or_default(),
         Some(_) => {
@@ -299,32 +357,47 @@ pub(crate) fn validate_promo(request: PromoCodeRequest, current: Option<&PromoCo
     if let (Some(Some(max)), Some(c)) = (max_uses, current)
         && max < c.current_uses()
     {
-        errors.add("max_uses", &format!("it has already been used {} times", c.current_uses()));
+        errors.add(
+            "max_uses",
+            &format!("it has already been used {} times", c.current_uses()),
+        );
     }
-    let valid_from = request.valid_from.unwrap_or_else(|| current.and_then(|c| c.valid_from));
-    let valid_until = request.valid_until.unwrap_or_else(|| current.and_then(|c| c.valid_until));
+    let valid_from = request
+        .valid_from
+        .unwrap_or_else(|| current.and_then(|c| c.valid_from));
+    let valid_until = request
+        .valid_until
+        .unwrap_or_else(|| current.and_then(|c| c.valid_until));
     if let (Some(from), Some(until)) = (valid_from, valid_until)
         && until <= from
     {
         errors.add("valid_until", "must be after valid_from");
     }
-    let is_active = request.is_active.unwrap_or_else(|| current.is_none_or(PromoCode::is_active));
-    match (discount_value, min_order_value, max_discount_amount, max_uses) {
-        (Some(discount_value), Some(min_order_value), Some(max_discount_amount), Some(max_uses))
-            if errors.is_empty() =>
-        {
-            Ok(ValidPromo {
-                code,
-                discount_type,
-                discount_value,
-                min_order_value,
-                max_discount_amount,
-                valid_from,
-                valid_until,
-                is_active,
-                max_uses,
-            })
-        }
+    let is_active = request
+        .is_active
+        .unwrap_or_else(|| current.is_none_or(PromoCode::is_active));
+    match (
+        discount_value,
+        min_order_value,
+        max_discount_amount,
+        max_uses,
+    ) {
+        (
+            Some(discount_value),
+            Some(min_order_value),
+            Some(max_discount_amount),
+            Some(max_uses),
+        ) if errors.is_empty() => Ok(ValidPromo {
+            code,
+            discount_type,
+            discount_value,
+            min_order_value,
+            max_discount_amount,
+            valid_from,
+            valid_until,
+            is_active,
+            max_uses,
+        }),
         _ => Err(AppError::Validation(errors.0)),
     }
 }
@@ -356,7 +429,16 @@ pub(crate) async fn create_promo_code_as(
         .await
         .on_constraint("promo_codes_code_upper_key", |_| code_taken())
         .on_constraint("promo_codes_code_key", |_| code_taken())?;
-    audit_promo(&mut tx, actor, ip, "promo_code.create", created.id, None, Some(&created)).await?;
+    audit_promo(
+        &mut tx,
+        actor,
+        ip,
+        "promo_code.create",
+        created.id,
+        None,
+        Some(&created),
+    )
+    .await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -368,7 +450,9 @@ async fn update_promo_code(
     Path(id): Path<i32>,
     AppJson(body): AppJson<PromoCodeRequest>,
 ) -> AppResult<Json<PromoCode>> {
-    Ok(Json(update_promo_code_as(&state, admin.user.id, &ip, id, body).await?))
+    Ok(Json(
+        update_promo_code_as(&state, admin.user.id, &ip, id, body).await?,
+    ))
 }
 
 /// Merges `request` over the code, validates and saves it for the operator `actor`, audited.
@@ -380,14 +464,25 @@ pub(crate) async fn update_promo_code_as(
     request: PromoCodeRequest,
 ) -> AppResult<PromoCode> {
     let mut tx = state.db.begin().await?;
-    let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
+    let before = promo_codes::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("promo code"))?;
     let valid = validate_promo(request, Some(&before))?;
     let after = promo_codes::update(&mut *tx, id, &valid.fields())
         .await
         .on_constraint("promo_codes_code_upper_key", |_| code_taken())
         .on_constraint("promo_codes_code_key", |_| code_taken())?
         .ok_or(AppError::NotFound("promo code"))?;
-    audit_promo(&mut tx, actor, ip, "promo_code.update", id, Some(&before), Some(&after)).await?;
+    audit_promo(
+        &mut tx,
+        actor,
+        ip,
+        "promo_code.update",
+        id,
+        Some(&before),
+        Some(&after),
+    )
+    .await?;
     tx.commit().await?;
     Ok(after)
 }
@@ -405,17 +500,37 @@ async fn delete_promo_code(
 
 /// Deletes an unused promo code for the operator `actor` (API and pages), audited; a used one
 /// is a 409 saying to deactivate it instead.
-pub(crate) async fn delete_promo_code_as(state: &AppState, actor: i32, ip: &str, id: i32) -> AppResult<()> {
+pub(crate) async fn delete_promo_code_as(
+    state: &AppState,
+    actor: i32,
+    ip: &str,
+    id: i32,
+) -> AppResult<()> {
     let mut tx = state.db.begin().await?;
-    let before = promo_codes::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("promo code"))?;
+    let before = promo_codes::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("promo code"))?;
     if before.current_uses() > 0 {
         return Err(AppError::conflict(
             "id",
-            format!("{} has been used {} times; deactivate it instead", before.code, before.current_uses()),
+            format!(
+                "{} has been used {} times; deactivate it instead",
+                before.code,
+                before.current_uses()
+            ),
         ));
     }
     promo_codes::delete(&mut *tx, id).await?;
-    audit_promo(&mut tx, actor, ip, "promo_code.delete", id, Some(&before), None).await?;
+    audit_promo(
+        &mut tx,
+        actor,
+        ip,
+        "promo_code.delete",
+        id,
+        Some(&before),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }

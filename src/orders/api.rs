@@ -27,7 +27,10 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cart", get(find_cart))
         .route("/cart/items", post(add_cart_item))
-        .route("/cart/items/{id}", patch(update_cart_item).delete(delete_cart_item))
+        .route(
+            "/cart/items/{id}",
+            patch(update_cart_item).delete(delete_cart_item),
+        )
         .route("/cart/promo", post(apply_promo).delete(remove_promo))
         .route("/orders", get(list_orders).post(create_order))
         .route("/orders/{id}", get(find_order))
@@ -42,7 +45,10 @@ pub struct ApiCartOwner(pub CartOwner);
 impl FromRequestParts<AppState> for ApiCartOwner {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if parts.headers.contains_key(header::AUTHORIZATION) {
             let caller = ApiUser::from_request_parts(parts, state).await?;
             return Ok(Self(CartOwner::Customer(caller.user.id)));
@@ -58,7 +64,9 @@ pub fn guest_cart_token(headers: &HeaderMap) -> Option<String> {
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .or_else(|| {
-            axum_extra::extract::CookieJar::from_headers(headers).get(CART_COOKIE).map(|c| c.value().to_owned())
+            axum_extra::extract::CookieJar::from_headers(headers)
+                .get(CART_COOKIE)
+                .map(|c| c.value().to_owned())
         })
         .filter(|t| t.len() == 43)
 }
@@ -76,7 +84,12 @@ pub fn cart_cookie(settings: &Settings, token: String) -> Cookie<'static> {
 
 /// The cart answer: the priced cart, plus the token of a guest cart created by this request
 /// (also set as a cookie) so cookie-less clients can send it back as `X-Cart-Token`.
-fn cart_response(state: &AppState, status: StatusCode, view: CartView, new_token: Option<String>) -> Response {
+fn cart_response(
+    state: &AppState,
+    status: StatusCode,
+    view: CartView,
+    new_token: Option<String>,
+) -> Response {
     let mut body = serde_json::to_value(&view).unwrap_or_default();
     if let Some(token) = &new_token {
         body["cart_token"] = json!(token);
@@ -90,7 +103,10 @@ fn cart_response(state: &AppState, status: StatusCode, view: CartView, new_token
     response
 }
 
-async fn find_cart(State(state): State<AppState>, ApiCartOwner(owner): ApiCartOwner) -> AppResult<Response> {
+async fn find_cart(
+    State(state): State<AppState>,
+    ApiCartOwner(owner): ApiCartOwner,
+) -> AppResult<Response> {
     let cart = cart::find(&state.db, &owner).await?;
     let view = cart::view(&state.db, cart.as_ref()).await?;
     Ok(cart_response(&state, StatusCode::OK, view, None))
@@ -139,7 +155,9 @@ struct UpdateItemRequest {
 
 /// The caller's cart, or 404 for the item when they have none.
 async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::Cart> {
-    cart::find(&state.db, owner).await?.ok_or(AppError::NotFound("cart item"))
+    cart::find(&state.db, owner)
+        .await?
+        .ok_or(AppError::NotFound("cart item"))
 }
 
 async fn update_cart_item(
@@ -150,7 +168,10 @@ async fn update_cart_item(
 ) -> AppResult<Response> {
     let cart = existing_cart(&state, &owner).await?;
     let lines = carts::list_lines(&state.db, cart.id).await?;
-    let line = lines.iter().find(|l| l.id == id).ok_or(AppError::NotFound("cart item"))?;
+    let line = lines
+        .iter()
+        .find(|l| l.id == id)
+        .ok_or(AppError::NotFound("cart item"))?;
     cart::update_item(
         &state.db,
         &cart,
@@ -193,7 +214,10 @@ async fn apply_promo(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
-async fn remove_promo(State(state): State<AppState>, ApiCartOwner(owner): ApiCartOwner) -> AppResult<Response> {
+async fn remove_promo(
+    State(state): State<AppState>,
+    ApiCartOwner(owner): ApiCartOwner,
+) -> AppResult<Response> {
     let cart = cart::find(&state.db, &owner).await?;
     if let Some(cart) = &cart {
         cart::remove_promo(&state.db, cart).await?;
@@ -296,9 +320,11 @@ async fn create_order(
     body: Result<AppJson<CreateOrderRequest>, AppError>,
 ) -> AppResult<Response> {
     let key = match headers.get("idempotency-key") {
-        Some(value) => Some(parse_idempotency_key(
-            value.to_str().map_err(|_| AppError::bad_request("Idempotency-Key", "must be ASCII"))?,
-        )?),
+        Some(value) => {
+            Some(parse_idempotency_key(value.to_str().map_err(|_| {
+                AppError::bad_request("Idempotency-Key", "must be ASCII")
+            })?)?)
+        }
         None => None,
     };
     // The body is optional: a bare POST (no Content-Type) places the order without notes.
@@ -309,16 +335,33 @@ async fn create_order(
         }
         Err(err) => return Err(err),
     };
-    if body.notes.as_ref().is_some_and(|n| n.chars().count() > 1000) {
-        return Err(AppError::invalid("notes", "must be at most 1000 characters"));
+    if body
+        .notes
+        .as_ref()
+        .is_some_and(|n| n.chars().count() > 1000)
+    {
+        return Err(AppError::invalid(
+            "notes",
+            "must be at most 1000 characters",
+        ));
     }
     let placed = checkout::place_order(&state.db, &caller.user, key, body.notes.as_deref()).await?;
     let order = order_response(&state, placed.order).await?;
-    let status = if placed.created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if placed.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     let options = payment_options(&order);
-    let mut response = (status, Json(json!({ "order": order, "payment_options": options }))).into_response();
+    let mut response = (
+        status,
+        Json(json!({ "order": order, "payment_options": options })),
+    )
+        .into_response();
     if !placed.created {
-        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -349,7 +392,10 @@ impl Paging {
             return Err(AppError::bad_request("page", "must be 1 or more"));
         }
         if !(1..=100).contains(&paging.per_page) {
-            return Err(AppError::bad_request("per_page", "must be between 1 and 100"));
+            return Err(AppError::bad_request(
+                "per_page",
+                "must be between 1 and 100",
+            ));
         }
         Ok(paging)
     }
@@ -366,12 +412,15 @@ async fn list_orders(
 ) -> AppResult<impl IntoResponse> {
     let paging = Paging::parse(query)?;
     let total = orders::count_for_user(&state.db, caller.user.id).await?;
-    let rows = orders::list_for_user(&state.db, caller.user.id, paging.per_page, paging.offset()).await?;
+    let rows =
+        orders::list_for_user(&state.db, caller.user.id, paging.per_page, paging.offset()).await?;
     let mut items = Vec::with_capacity(rows.len());
     for order in rows {
         items.push(order_response(&state, order).await?);
     }
-    Ok(Json(json!({ "items": items, "total": total, "page": paging.page, "per_page": paging.per_page })))
+    Ok(Json(
+        json!({ "items": items, "total": total, "page": paging.page, "per_page": paging.per_page }),
+    ))
 }
 
 /// The caller's own order; anyone else's is a 404, as if it did not exist.
@@ -380,7 +429,9 @@ async fn find_order(
     caller: ApiUser,
     Path(id): Path<i32>,
 ) -> AppResult<Json<OrderResponse>> {
-    let order = orders::find_for_user(&state.db, id, caller.user.id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find_for_user(&state.db, id, caller.user.id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     Ok(Json(order_response(&state, order).await?))
 }
 
@@ -389,6 +440,7 @@ async fn cancel_order(
     caller: ApiUser,
     Path(id): Path<i32>,
 ) -> AppResult<Json<OrderResponse>> {
-    let order = checkout::end_unpaid(&state.db, id, Some(caller.user.id), OrderStatus::Cancelled).await?;
+    let order =
+        checkout::end_unpaid(&state.db, id, Some(caller.user.id), OrderStatus::Cancelled).await?;
     Ok(Json(order_response(&state, order).await?))
 }

@@ -35,15 +35,23 @@ pub async fn find(db: &PgPool, owner: &CartOwner) -> sqlx::Result<Option<Cart>> 
 
 /// The cart of `owner`, created when missing; a new guest cart comes with its fresh token,
 /// which the caller hands to the client (cookie and response body).
-pub async fn find_or_create(db: &PgPool, owner: &CartOwner) -> sqlx::Result<(Cart, Option<String>)> {
+pub async fn find_or_create(
+    db: &PgPool,
+    owner: &CartOwner,
+) -> sqlx::Result<(Cart, Option<String>)> {
     if let Some(cart) = find(db, owner).await? {
         return Ok((cart, None));
     }
     match owner {
-        CartOwner::Customer(user_id) => Ok((carts::get_or_create_for_user(db, *user_id).await?, None)),
+        CartOwner::Customer(user_id) => {
+            Ok((carts::get_or_create_for_user(db, *user_id).await?, None))
+        }
         CartOwner::Guest(_) => {
             let token = secrets::generate();
-            Ok((carts::insert_guest(db, &secrets::hash(&token)).await?, Some(token)))
+            Ok((
+                carts::insert_guest(db, &secrets::hash(&token)).await?,
+                Some(token),
+            ))
         }
     }
 }
@@ -97,9 +105,15 @@ pub struct CartView {
 
 fn line_problem(line: &CartLine) -> Option<String> {
     if !line.plan_active {
-        Some(format!("{} is no longer sold; remove it to check out", line.plan_name))
+        Some(format!(
+            "{} is no longer sold; remove it to check out",
+            line.plan_name
+        ))
     } else if !line.location_active || !line.sold_there {
-        Some(format!("{} is no longer sold in {}; remove it to check out", line.plan_name, line.location_name))
+        Some(format!(
+            "{} is no longer sold in {}; remove it to check out",
+            line.plan_name, line.location_name
+        ))
     } else {
         None
     }
@@ -110,8 +124,12 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
     let items: Vec<CartItemView> = lines
         .iter()
         .map(|line| {
-            let total = Line { monthly_price_pkr: line.price_pkr, months: line.validity_months, quantity: line.quantity }
-                .total();
+            let total = Line {
+                monthly_price_pkr: line.price_pkr,
+                months: line.validity_months,
+                quantity: line.quantity,
+            }
+            .total();
             let problem = line_problem(line);
             CartItemView {
                 id: line.id,
@@ -133,7 +151,11 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
         .collect();
     let priced: Vec<Line> = lines
         .iter()
-        .map(|l| Line { monthly_price_pkr: l.price_pkr, months: l.validity_months, quantity: l.quantity })
+        .map(|l| Line {
+            monthly_price_pkr: l.price_pkr,
+            months: l.validity_months,
+            quantity: l.quantity,
+        })
         .collect();
     let (totals, rejection) = pricing::price(&priced, promo, Utc::now());
     let mut problems: Vec<String> = items.iter().filter_map(|i| i.problem.clone()).collect();
@@ -166,7 +188,9 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
 
 /// The priced view of a cart (an empty one when there is no cart).
 pub async fn view(db: &PgPool, cart: Option<&Cart>) -> sqlx::Result<CartView> {
-    let Some(cart) = cart else { return Ok(price(&[], None)) };
+    let Some(cart) = cart else {
+        return Ok(price(&[], None));
+    };
     let lines = carts::list_lines(db, cart.id).await?;
     let promo = match cart.promo_code_id {
         Some(id) => promo_codes::find(db, id).await?,
@@ -177,14 +201,20 @@ pub async fn view(db: &PgPool, cart: Option<&Cart>) -> sqlx::Result<CartView> {
 
 fn check_months(months: i32) -> AppResult<()> {
     if !VALIDITY_MONTHS.contains(&months) {
-        return Err(AppError::invalid("validity_months", "must be 1, 3, 6 or 12"));
+        return Err(AppError::invalid(
+            "validity_months",
+            "must be 1, 3, 6 or 12",
+        ));
     }
     Ok(())
 }
 
 fn check_quantity(quantity: i32) -> AppResult<()> {
     if !(1..=MAX_QUANTITY).contains(&quantity) {
-        return Err(AppError::invalid("quantity", format!("must be between 1 and {MAX_QUANTITY}")));
+        return Err(AppError::invalid(
+            "quantity",
+            format!("must be between 1 and {MAX_QUANTITY}"),
+        ));
     }
     Ok(())
 }
@@ -208,32 +238,60 @@ pub async fn validate_item(db: &PgPool, item: &NewItem) -> AppResult<()> {
         .filter(plans::Plan::is_active)
         .ok_or_else(|| AppError::invalid("plan_id", "no such plan is on sale"))?;
     let sold_in = locations::list_for_plan(db, &plan.id).await?;
-    if !sold_in.iter().any(|l| l.id == item.location_id && l.is_active.unwrap_or(true)) {
-        return Err(AppError::invalid("location_id", format!("{} is not sold in that location", plan.name)));
+    if !sold_in
+        .iter()
+        .any(|l| l.id == item.location_id && l.is_active.unwrap_or(true))
+    {
+        return Err(AppError::invalid(
+            "location_id",
+            format!("{} is not sold in that location", plan.name),
+        ));
     }
     Ok(())
 }
 
 /// Adds a line checked by [`validate_item`]; the same line adds up, to at most 10 units.
 pub async fn add_validated_item(db: &PgPool, cart: &Cart, item: &NewItem) -> AppResult<i64> {
-    let id = carts::add_item(db, cart.id, &item.plan_id, item.location_id, item.validity_months, item.quantity)
-        .await
-        .on_constraint("cart_items_quantity_check", |_| {
-            AppError::invalid("quantity", format!("at most {MAX_QUANTITY} of one plan per order"))
-        })?;
+    let id = carts::add_item(
+        db,
+        cart.id,
+        &item.plan_id,
+        item.location_id,
+        item.validity_months,
+        item.quantity,
+    )
+    .await
+    .on_constraint("cart_items_quantity_check", |_| {
+        AppError::invalid(
+            "quantity",
+            format!("at most {MAX_QUANTITY} of one plan per order"),
+        )
+    })?;
     carts::touch(db, cart.id).await?;
     Ok(id)
 }
 
 /// Changes a line's quantity and months; a line of another cart is a 404.
-pub async fn update_item(db: &PgPool, cart: &Cart, item_id: i64, quantity: i32, months: i32) -> AppResult<()> {
+pub async fn update_item(
+    db: &PgPool,
+    cart: &Cart,
+    item_id: i64,
+    quantity: i32,
+    months: i32,
+) -> AppResult<()> {
     check_months(months)?;
     check_quantity(quantity)?;
     let updated = carts::update_item(db, cart.id, item_id, quantity, months)
         .await
-        .on_constraint("cart_items_cart_id_plan_id_location_id_validity_months_key", |_| {
-            AppError::conflict("validity_months", "the cart already has this plan for that many months")
-        })?;
+        .on_constraint(
+            "cart_items_cart_id_plan_id_location_id_validity_months_key",
+            |_| {
+                AppError::conflict(
+                    "validity_months",
+                    "the cart already has this plan for that many months",
+                )
+            },
+        )?;
     if !updated {
         return Err(AppError::NotFound("cart item"));
     }
@@ -253,7 +311,10 @@ pub async fn remove_item(db: &PgPool, cart: &Cart, item_id: i64) -> AppResult<()
 pub async fn apply_promo(db: &PgPool, cart: &Cart, code: &str) -> AppResult<PromoView> {
     let code = code.trim();
     if code.is_empty() || code.len() > 50 {
-        return Err(AppError::invalid("code", PromoRejection::Unknown.to_string()));
+        return Err(AppError::invalid(
+            "code",
+            PromoRejection::Unknown.to_string(),
+        ));
     }
     let promo = promo_codes::find_by_code(db, code)
         .await?
@@ -275,13 +336,26 @@ pub async fn remove_promo(db: &PgPool, cart: &Cart) -> AppResult<()> {
 }
 
 /// At login, moves the guest's cart into the customer's (nothing when there is no guest cart).
-pub async fn merge_guest_cart(db: &PgPool, guest_token: Option<&str>, user_id: i32) -> sqlx::Result<()> {
-    let Some(token) = guest_token else { return Ok(()) };
-    let Some(guest) = carts::find_by_token_hash(db, &secrets::hash(token)).await? else { return Ok(()) };
+pub async fn merge_guest_cart(
+    db: &PgPool,
+    guest_token: Option<&str>,
+    user_id: i32,
+) -> sqlx::Result<()> {
+    let Some(token) = guest_token else {
+        return Ok(());
+    };
+    let Some(guest) = carts::find_by_token_hash(db, &secrets::hash(token)).await? else {
+        return Ok(());
+    };
     let mut tx = db.begin().await?;
     let into = carts::get_or_create_for_user(&mut *tx, user_id).await?;
     carts::merge_into(&mut tx, &guest, &into).await?;
     tx.commit().await?;
-    tracing::info!(user.id = user_id, cart.id = into.id, "merged guest cart {} into the account's cart", guest.id);
+    tracing::info!(
+        user.id = user_id,
+        cart.id = into.id,
+        "merged guest cart {} into the account's cart",
+        guest.id
+    );
     Ok(())
 }

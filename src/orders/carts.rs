@@ -46,30 +46,48 @@ macro_rules! cart_columns {
 pub async fn find_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Result<Option<Cart>> {
     timed(
         "carts.find_for_user",
-        sqlx::query_as(concat!("select ", cart_columns!(), " from carts where user_id = $1"))
-            .bind(user_id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            cart_columns!(),
+            " from carts where user_id = $1"
+        ))
+        .bind(user_id)
+        .fetch_optional(db),
     )
     .await
 }
 
 /// The customer's cart, locked for checkout.
-pub async fn find_for_user_for_update(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Result<Option<Cart>> {
+pub async fn find_for_user_for_update(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+) -> sqlx::Result<Option<Cart>> {
     timed(
         "carts.find_for_user_for_update",
-        sqlx::query_as(concat!("select ", cart_columns!(), " from carts where user_id = $1 for update"))
-            .bind(user_id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            cart_columns!(),
+            " from carts where user_id = $1 for update"
+        ))
+        .bind(user_id)
+        .fetch_optional(db),
     )
     .await
 }
 
-pub async fn find_by_token_hash(db: impl PgExecutor<'_>, token_hash: &str) -> sqlx::Result<Option<Cart>> {
+pub async fn find_by_token_hash(
+    db: impl PgExecutor<'_>,
+    token_hash: &str,
+) -> sqlx::Result<Option<Cart>> {
     timed(
         "carts.find_by_token_hash",
-        sqlx::query_as(concat!("select ", cart_columns!(), " from carts where token_hash = $1 and user_id is null"))
-            .bind(token_hash)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            cart_columns!(),
+            " from carts where token_hash = $1 and user_id is null"
+        ))
+        .bind(token_hash)
+        .fetch_optional(db),
     )
     .await
 }
@@ -94,9 +112,12 @@ pub async fn get_or_create_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sq
 pub async fn insert_guest(db: impl PgExecutor<'_>, token_hash: &str) -> sqlx::Result<Cart> {
     timed(
         "carts.insert_guest",
-        sqlx::query_as(concat!("insert into carts (token_hash) values ($1) returning ", cart_columns!()))
-            .bind(token_hash)
-            .fetch_one(db),
+        sqlx::query_as(concat!(
+            "insert into carts (token_hash) values ($1) returning ",
+            cart_columns!()
+        ))
+        .bind(token_hash)
+        .fetch_one(db),
     )
     .await
 }
@@ -179,7 +200,11 @@ pub async fn update_item(
 }
 
 /// Removes a line of this cart; false when it is not in it.
-pub async fn delete_item(db: impl PgExecutor<'_>, cart_id: i64, item_id: i64) -> sqlx::Result<bool> {
+pub async fn delete_item(
+    db: impl PgExecutor<'_>,
+    cart_id: i64,
+    item_id: i64,
+) -> sqlx::Result<bool> {
     let done = timed(
         "cart_items.delete",
         sqlx::query("delete from cart_items where id = $2 and cart_id = $1")
@@ -191,10 +216,17 @@ pub async fn delete_item(db: impl PgExecutor<'_>, cart_id: i64, item_id: i64) ->
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_promo(db: impl PgExecutor<'_>, cart_id: i64, promo_code_id: Option<i32>) -> sqlx::Result<()> {
+pub async fn set_promo(
+    db: impl PgExecutor<'_>,
+    cart_id: i64,
+    promo_code_id: Option<i32>,
+) -> sqlx::Result<()> {
     timed(
         "carts.set_promo",
-        sqlx::query("update carts set promo_code_id = $2 where id = $1").bind(cart_id).bind(promo_code_id).execute(db),
+        sqlx::query("update carts set promo_code_id = $2 where id = $1")
+            .bind(cart_id)
+            .bind(promo_code_id)
+            .execute(db),
     )
     .await?;
     Ok(())
@@ -204,7 +236,9 @@ pub async fn set_promo(db: impl PgExecutor<'_>, cart_id: i64, promo_code_id: Opt
 pub async fn clear(db: &mut sqlx::PgConnection, cart_id: i64) -> sqlx::Result<()> {
     timed(
         "cart_items.delete_all",
-        sqlx::query("delete from cart_items where cart_id = $1").bind(cart_id).execute(&mut *db),
+        sqlx::query("delete from cart_items where cart_id = $1")
+            .bind(cart_id)
+            .execute(&mut *db),
     )
     .await?;
     set_promo(&mut *db, cart_id, None).await
@@ -212,7 +246,11 @@ pub async fn clear(db: &mut sqlx::PgConnection, cart_id: i64) -> sqlx::Result<()
 
 /// Moves a guest cart's lines into the customer's cart at login (quantities add up, capped at
 /// 10), keeps the guest's promo code if the customer had none, and deletes the guest cart.
-pub async fn merge_into(db: &mut sqlx::PgConnection, guest: &Cart, into: &Cart) -> sqlx::Result<()> {
+pub async fn merge_into(
+    db: &mut sqlx::PgConnection,
+    guest: &Cart,
+    into: &Cart,
+) -> sqlx::Result<()> {
     timed(
         "cart_items.merge",
         sqlx::query(
@@ -231,17 +269,24 @@ pub async fn merge_into(db: &mut sqlx::PgConnection, guest: &Cart, into: &Cart) 
     }
     timed(
         "carts.delete",
-        sqlx::query("delete from carts where id = $1").bind(guest.id).execute(&mut *db),
+        sqlx::query("delete from carts where id = $1")
+            .bind(guest.id)
+            .execute(&mut *db),
     )
     .await?;
     Ok(())
 }
 
 /// Deletes guest carts untouched since `before` (periodic clean-up).
-pub async fn delete_stale_guest_carts(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sqlx::Result<u64> {
+pub async fn delete_stale_guest_carts(
+    db: impl PgExecutor<'_>,
+    before: DateTime<Utc>,
+) -> sqlx::Result<u64> {
     let done = timed(
         "carts.delete_stale_guest_carts",
-        sqlx::query("delete from carts where user_id is null and updated_at < $1").bind(before).execute(db),
+        sqlx::query("delete from carts where user_id is null and updated_at < $1")
+            .bind(before)
+            .execute(db),
     )
     .await?;
     Ok(done.rows_affected())
@@ -251,7 +296,9 @@ pub async fn delete_stale_guest_carts(db: impl PgExecutor<'_>, before: DateTime<
 pub async fn touch(db: impl PgExecutor<'_>, cart_id: i64) -> sqlx::Result<()> {
     timed(
         "carts.touch",
-        sqlx::query("update carts set updated_at = now() where id = $1").bind(cart_id).execute(db),
+        sqlx::query("update carts set updated_at = now() where id = $1")
+            .bind(cart_id)
+            .execute(db),
     )
     .await?;
     Ok(())

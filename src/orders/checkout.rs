@@ -53,8 +53,14 @@ pub async fn place_order(
             None => None,
         };
         return match order {
-            Some(order) => Ok(Placed { order, created: false }),
-            None => Err(AppError::conflict("Idempotency-Key", "this key was already used")),
+            Some(order) => Ok(Placed {
+                order,
+                created: false,
+            }),
+            None => Err(AppError::conflict(
+                "Idempotency-Key",
+                "this key was already used",
+            )),
         };
     }
 
@@ -76,14 +82,22 @@ pub async fn place_order(
     if let Some(promo_view) = &view.promo
         && let Some(problem) = &promo_view.problem
     {
-        return Err(AppError::conflict("promo_code", format!("{problem}; remove it or use another")));
+        return Err(AppError::conflict(
+            "promo_code",
+            format!("{problem}; remove it or use another"),
+        ));
     }
     if let Some(promo) = &promo
         && !promo_codes::claim_use(&mut *tx, promo.id).await?
     {
-        return Err(AppError::conflict("promo_code", "this promo code has just been used up"));
+        return Err(AppError::conflict(
+            "promo_code",
+            "this promo code has just been used up",
+        ));
     }
-    let to_i32 = |amount: i64| i32::try_from(amount).map_err(|_| AppError::invalid("cart", "the order is too large"));
+    let to_i32 = |amount: i64| {
+        i32::try_from(amount).map_err(|_| AppError::invalid("cart", "the order is too large"))
+    };
     let order = orders::insert(
         &mut *tx,
         &NewOrder {
@@ -117,15 +131,27 @@ pub async fn place_order(
         idempotency::set_order(&mut *tx, user.id, key, order.id).await?;
     }
     tx.commit().await?;
-    tracing::info!(order.id = order.id, user.id = user.id, "placed order {} for Rs {}", order.id, order.final_amount_pkr);
-    Ok(Placed { order, created: true })
+    tracing::info!(
+        order.id = order.id,
+        user.id = user.id,
+        "placed order {} for Rs {}",
+        order.id,
+        order.final_amount_pkr
+    );
+    Ok(Placed {
+        order,
+        created: true,
+    })
 }
 
 /// Why an order cannot be cancelled or expired: it is no longer waiting for payment.
 fn not_pending(order: &Order) -> AppError {
     AppError::conflict(
         "status",
-        format!("order {} is {}; only an order awaiting payment can be cancelled", order.id, order.status),
+        format!(
+            "order {} is {}; only an order awaiting payment can be cancelled",
+            order.id, order.status
+        ),
     )
 }
 
@@ -146,13 +172,26 @@ pub async fn end_unpaid(
     if order.status != OrderStatus::PendingPayment.as_str() {
         return Err(not_pending(&order));
     }
-    orders::update_status(&mut *tx, order.id, OrderStatus::PendingPayment.as_str(), to.as_str()).await?;
+    orders::update_status(
+        &mut *tx,
+        order.id,
+        OrderStatus::PendingPayment.as_str(),
+        to.as_str(),
+    )
+    .await?;
     if let Some(promo_id) = order.promo_code_id {
         promo_codes::release_use(&mut *tx, promo_id).await?;
     }
-    let order = orders::find(&mut *tx, order.id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find(&mut *tx, order.id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     tx.commit().await?;
-    tracing::info!(order.id = order.id, "order {} is now {}", order.id, order.status);
+    tracing::info!(
+        order.id = order.id,
+        "order {} is now {}",
+        order.id,
+        order.status
+    );
     Ok(order)
 }
 

@@ -22,7 +22,11 @@ pub async fn claim(db: impl PgExecutor<'_>, user_id: i32, key: &str) -> sqlx::Re
 }
 
 /// The order a used key created.
-pub async fn find_order(db: impl PgExecutor<'_>, user_id: i32, key: &str) -> sqlx::Result<Option<i32>> {
+pub async fn find_order(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+    key: &str,
+) -> sqlx::Result<Option<i32>> {
     let order: Option<Option<i32>> = timed(
         "idempotency_keys.find_order",
         sqlx::query_scalar("select order_id from idempotency_keys where user_id = $1 and key = $2")
@@ -35,7 +39,12 @@ pub async fn find_order(db: impl PgExecutor<'_>, user_id: i32, key: &str) -> sql
 }
 
 /// Records the order a claimed key created.
-pub async fn set_order(db: impl PgExecutor<'_>, user_id: i32, key: &str, order_id: i32) -> sqlx::Result<()> {
+pub async fn set_order(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+    key: &str,
+    order_id: i32,
+) -> sqlx::Result<()> {
     timed(
         "idempotency_keys.set_order",
         sqlx::query("update idempotency_keys set order_id = $3 where user_id = $1 and key = $2")

@@ -131,12 +131,17 @@ pub struct OrderItemDetail {
 impl OrderItemDetail {
     /// What the line cost: unit price × months × quantity.
     pub fn line_total_pkr(&self) -> i64 {
-        i64::from(self.price_at_order_pkr) * i64::from(self.validity_months) * i64::from(self.quantity)
+        i64::from(self.price_at_order_pkr)
+            * i64::from(self.validity_months)
+            * i64::from(self.quantity)
     }
 }
 
 /// The items of an order with plan and location names, in order.
-pub async fn list_details_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<OrderItemDetail>> {
+pub async fn list_details_for_order(
+    db: impl PgExecutor<'_>,
+    order_id: i32,
+) -> sqlx::Result<Vec<OrderItemDetail>> {
     timed(
         "order_items.list_details_for_order",
         sqlx::query_as(

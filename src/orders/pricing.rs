@@ -60,7 +60,9 @@ impl std::fmt::Display for PromoRejection {
             Self::NotYetValid { .. } => f.write_str("this promo code is not valid yet"),
             Self::Expired { .. } => f.write_str("this promo code has expired"),
             Self::UsedUp => f.write_str("this promo code has been used up"),
-            Self::BelowMinimum { min_order_value_pkr } => write!(
+            Self::BelowMinimum {
+                min_order_value_pkr,
+            } => write!(
                 f,
                 "this promo code needs an order of at least {}",
                 crate::catalog::format_pkr(i64::from(*min_order_value_pkr))
@@ -70,7 +72,11 @@ impl std::fmt::Display for PromoRejection {
 }
 
 /// The discount `promo` gives on `subtotal` at `now`, or why it does not apply.
-pub fn discount(subtotal: i64, promo: &PromoCode, now: DateTime<Utc>) -> Result<i64, PromoRejection> {
+pub fn discount(
+    subtotal: i64,
+    promo: &PromoCode,
+    now: DateTime<Utc>,
+) -> Result<i64, PromoRejection> {
     if !promo.is_active() {
         return Err(PromoRejection::Inactive);
     }
@@ -84,11 +90,16 @@ pub fn discount(subtotal: i64, promo: &PromoCode, now: DateTime<Utc>) -> Result<
     {
         return Err(PromoRejection::Expired { valid_until });
     }
-    if promo.max_uses.is_some_and(|max| promo.current_uses() >= max) {
+    if promo
+        .max_uses
+        .is_some_and(|max| promo.current_uses() >= max)
+    {
         return Err(PromoRejection::UsedUp);
     }
     if subtotal < i64::from(promo.min_order_value()) {
-        return Err(PromoRejection::BelowMinimum { min_order_value_pkr: promo.min_order_value() });
+        return Err(PromoRejection::BelowMinimum {
+            min_order_value_pkr: promo.min_order_value(),
+        });
     }
     let raw = match promo.discount_type.as_str() {
         "percentage" => subtotal * i64::from(promo.discount_value.clamp(0, 100)) / 100,
@@ -122,7 +133,14 @@ pub fn price(
         Some(Ok(amount)) => (amount, None),
         Some(Err(why)) => (0, Some(why)),
     };
-    (Totals { subtotal_pkr: subtotal, discount_pkr: discount, total_pkr: subtotal - discount }, rejection)
+    (
+        Totals {
+            subtotal_pkr: subtotal,
+            discount_pkr: discount,
+            total_pkr: subtotal - discount,
+        },
+        rejection,
+    )
 }
 
 #[cfg(test)]
@@ -150,19 +168,29 @@ mod tests {
     }
 
     const fn line(price: i32, months: i32, quantity: i32) -> Line {
-        Line { monthly_price_pkr: price, months, quantity }
+        Line {
+            monthly_price_pkr: price,
+            months,
+            quantity,
+        }
     }
 
     #[test]
     fn the_subtotal_is_price_times_months_times_quantity() {
-        assert_eq!(subtotal(&[line(2500, 3, 2), line(1200, 1, 1)]), 2500 * 3 * 2 + 1200);
+        assert_eq!(
+            subtotal(&[line(2500, 3, 2), line(1200, 1, 1)]),
+            2500 * 3 * 2 + 1200
+        );
         assert_eq!(subtotal(&[]), 0);
     }
 
     #[test]
     fn percentages_round_down_to_the_rupee() {
         assert_eq!(discount(999, &promo("percentage", 10), Utc::now()), Ok(99));
-        assert_eq!(discount(2500, &promo("percentage", 15), Utc::now()), Ok(375));
+        assert_eq!(
+            discount(2500, &promo("percentage", 15), Utc::now()),
+            Ok(375)
+        );
     }
 
     #[test]
@@ -178,14 +206,25 @@ mod tests {
 
     #[test]
     fn a_discount_never_takes_the_total_below_zero() {
-        assert_eq!(discount(800, &promo("fixed_amount", 1000), Utc::now()), Ok(800));
-        let (totals, _) = price(&[line(800, 1, 1)], Some(&promo("fixed_amount", 1000)), Utc::now());
+        assert_eq!(
+            discount(800, &promo("fixed_amount", 1000), Utc::now()),
+            Ok(800)
+        );
+        let (totals, _) = price(
+            &[line(800, 1, 1)],
+            Some(&promo("fixed_amount", 1000)),
+            Utc::now(),
+        );
         assert_eq!(totals.total_pkr, 0);
     }
 
     #[test]
     fn one_hundred_percent_off_makes_it_free() {
-        let (totals, why) = price(&[line(4500, 12, 3)], Some(&promo("percentage", 100)), Utc::now());
+        let (totals, why) = price(
+            &[line(4500, 12, 3)],
+            Some(&promo("percentage", 100)),
+            Utc::now(),
+        );
         assert_eq!(why, None);
         assert_eq!((totals.discount_pkr, totals.total_pkr), (4500 * 36, 0));
     }
@@ -197,7 +236,9 @@ mod tests {
         assert_eq!(discount(5000, &p, Utc::now()), Ok(500));
         assert_eq!(
             discount(4999, &p, Utc::now()),
-            Err(PromoRejection::BelowMinimum { min_order_value_pkr: 5000 })
+            Err(PromoRejection::BelowMinimum {
+                min_order_value_pkr: 5000
+            })
         );
     }
 
@@ -214,7 +255,9 @@ mod tests {
         );
         assert_eq!(
             discount(1000, &p, now + Duration::hours(1)),
-            Err(PromoRejection::Expired { valid_until: now + Duration::hours(1) })
+            Err(PromoRejection::Expired {
+                valid_until: now + Duration::hours(1)
+            })
         );
         assert_eq!(discount(1000, &p, now + Duration::minutes(59)), Ok(100));
     }
@@ -223,7 +266,10 @@ mod tests {
     fn inactive_and_used_up_codes_say_so() {
         let mut p = promo("percentage", 10);
         p.is_active = Some(false);
-        assert_eq!(discount(1000, &p, Utc::now()), Err(PromoRejection::Inactive));
+        assert_eq!(
+            discount(1000, &p, Utc::now()),
+            Err(PromoRejection::Inactive)
+        );
         let mut p = promo("percentage", 10);
         p.max_uses = Some(5);
         p.current_uses = Some(5);
@@ -237,8 +283,18 @@ mod tests {
         let mut p = promo("percentage", 10);
         p.is_active = Some(false);
         let (totals, why) = price(&[line(1000, 1, 1)], Some(&p), Utc::now());
-        assert_eq!(totals, Totals { subtotal_pkr: 1000, discount_pkr: 0, total_pkr: 1000 });
+        assert_eq!(
+            totals,
+            Totals {
+                subtotal_pkr: 1000,
+                discount_pkr: 0,
+                total_pkr: 1000
+            }
+        );
         assert_eq!(why, Some(PromoRejection::Inactive));
-        assert_eq!(why.unwrap().to_string(), "this promo code is no longer active");
+        assert_eq!(
+            why.unwrap().to_string(),
+            "this promo code is no longer active"
+        );
     }
 }

@@ -219,9 +219,13 @@ pub async fn release_use(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool>
 pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<PromoCode>> {
     timed(
         "promo_codes.find_for_update",
-        sqlx::query_as(concat!("select ", promo_code_columns!(), " from promo_codes where id = $1 for update"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            promo_code_columns!(),
+            " from promo_codes where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }

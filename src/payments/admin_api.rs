@@ -33,7 +33,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The statuses a payment can have.
-pub const STATUSES: [&str; 6] = ["pending", "review", "succeeded", "failed", "rejected", "refunded"];
+pub const STATUSES: [&str; 6] = [
+    "pending",
+    "review",
+    "succeeded",
+    "failed",
+    "rejected",
+    "refunded",
+];
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,27 +70,61 @@ async fn list_payments(
     if let Some(status) = status
         && !STATUSES.contains(&status)
     {
-        return Err(AppError::bad_request("status", format!("must be one of {}", STATUSES.join(", "))));
+        return Err(AppError::bad_request(
+            "status",
+            format!("must be one of {}", STATUSES.join(", ")),
+        ));
     }
     if query.page < 1 || !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request("page", "page ≥ 1 and per_page between 1 and 100"));
+        return Err(AppError::bad_request(
+            "page",
+            "page ≥ 1 and per_page between 1 and 100",
+        ));
     }
     let total = repo::count(&state.db, status).await?;
-    let items = repo::list(&state.db, status, query.per_page, (query.page - 1) * query.per_page).await?;
-    Ok(Json(json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page })))
+    let items = repo::list(
+        &state.db,
+        status,
+        query.per_page,
+        (query.page - 1) * query.per_page,
+    )
+    .await?;
+    Ok(Json(
+        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
+    ))
 }
 
-async fn find_payment(State(state): State<AppState>, _admin: ApiAdmin, Path(id): Path<i32>) -> AppResult<impl IntoResponse> {
-    let payment = repo::find(&state.db, id).await?.ok_or(AppError::NotFound("payment"))?;
+async fn find_payment(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    let payment = repo::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
     let events = repo::list_events(&state.db, id).await?;
     let order = orders::find(&state.db, payment.order_id).await?;
     let has_receipt = repo::find_receipt(&state.db, id).await?.is_some();
-    Ok(Json(json!({ "payment": payment, "order": order, "events": events, "has_receipt": has_receipt })))
+    Ok(Json(
+        json!({ "payment": payment, "order": order, "events": events, "has_receipt": has_receipt }),
+    ))
 }
 
-async fn find_receipt(State(state): State<AppState>, _admin: ApiAdmin, Path(id): Path<i32>) -> AppResult<impl IntoResponse> {
-    let (content_type, bytes) = repo::find_receipt(&state.db, id).await?.ok_or(AppError::NotFound("receipt"))?;
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, "inline".to_owned())], bytes))
+async fn find_receipt(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    let (content_type, bytes) = repo::find_receipt(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("receipt"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, "inline".to_owned()),
+        ],
+        bytes,
+    ))
 }
 
 /// The outcome of a review, as the operator sees it.
@@ -99,15 +140,42 @@ fn review_response(payment: Payment, settled: Option<&Settled>) -> serde_json::V
 }
 
 /// Approves a manual transfer under review; approving twice is a 409 and changes nothing.
-pub async fn approve(state: &AppState, admin: &User, ip: &str, id: i32) -> AppResult<(Payment, Settled)> {
+pub async fn approve(
+    state: &AppState,
+    admin: &User,
+    ip: &str,
+    id: i32,
+) -> AppResult<(Payment, Settled)> {
     let mut tx = state.db.begin().await?;
-    let payment = repo::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("payment"))?;
+    let payment = repo::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
     if payment.gateway != MANUAL || payment.status != "review" {
-        return Err(AppError::conflict("status", format!("payment {id} is {}, not waiting for review", payment.status)));
+        return Err(AppError::conflict(
+            "status",
+            format!("payment {id} is {}, not waiting for review", payment.status),
+        ));
     }
-    let change = Transition { reviewed_by: Some(admin.id), ..Transition::default() };
-    let settled = settle::confirm(&mut tx, &payment, &["review"], &change, &state.settings.public_url).await?;
-    repo::insert_event(&mut *tx, Some(id), "approved", None, Some(&format!("by user {}", admin.id))).await?;
+    let change = Transition {
+        reviewed_by: Some(admin.id),
+        ..Transition::default()
+    };
+    let settled = settle::confirm(
+        &mut tx,
+        &payment,
+        &["review"],
+        &change,
+        &state.settings.public_url,
+    )
+    .await?;
+    repo::insert_event(
+        &mut *tx,
+        Some(id),
+        "approved",
+        None,
+        Some(&format!("by user {}", admin.id)),
+    )
+    .await?;
     audit::insert(
         &mut *tx,
         &NewAuditEntry {
@@ -121,23 +189,49 @@ pub async fn approve(state: &AppState, admin: &User, ip: &str, id: i32) -> AppRe
         },
     )
     .await?;
-    let payment = repo::find(&mut *tx, id).await?.ok_or(AppError::NotFound("payment"))?;
+    let payment = repo::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
     tx.commit().await?;
-    tracing::info!(payment.id = id, admin.id = admin.id, "payment {id} approved: {settled:?}");
+    tracing::info!(
+        payment.id = id,
+        admin.id = admin.id,
+        "payment {id} approved: {settled:?}"
+    );
     Ok((payment, settled))
 }
 
 /// Rejects a manual transfer under review, telling the customer why.
-pub async fn reject(state: &AppState, admin: &User, ip: &str, id: i32, reason: &str) -> AppResult<Payment> {
+pub async fn reject(
+    state: &AppState,
+    admin: &User,
+    ip: &str,
+    id: i32,
+    reason: &str,
+) -> AppResult<Payment> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::invalid("reason", "say why, in 1 to 500 characters"));
+        return Err(AppError::invalid(
+            "reason",
+            "say why, in 1 to 500 characters",
+        ));
     }
     let mut tx = state.db.begin().await?;
-    let payment = repo::find_for_update(&mut *tx, id).await?.ok_or(AppError::NotFound("payment"))?;
-    let change = Transition { failure_reason: Some(reason), reviewed_by: Some(admin.id), ..Transition::default() };
-    if payment.gateway != MANUAL || !repo::transition(&mut *tx, id, &["review"], "rejected", &change).await? {
-        return Err(AppError::conflict("status", format!("payment {id} is {}, not waiting for review", payment.status)));
+    let payment = repo::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
+    let change = Transition {
+        failure_reason: Some(reason),
+        reviewed_by: Some(admin.id),
+        ..Transition::default()
+    };
+    if payment.gateway != MANUAL
+        || !repo::transition(&mut *tx, id, &["review"], "rejected", &change).await?
+    {
+        return Err(AppError::conflict(
+            "status",
+            format!("payment {id} is {}, not waiting for review", payment.status),
+        ));
     }
     repo::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
     audit::insert(
@@ -153,7 +247,9 @@ pub async fn reject(state: &AppState, admin: &User, ip: &str, id: i32, reason: &
         },
     )
     .await?;
-    let order = orders::find(&mut *tx, payment.order_id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find(&mut *tx, payment.order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     if let Some(user_id) = order.user_id
         && let Some(customer) = users::find(&mut *tx, user_id).await?
     {
@@ -170,13 +266,16 @@ pub async fn reject(state: &AppState, admin: &User, ip: &str, id: i32, reason: &
                     order.id
                 ),
                 format!("Reason: {reason}"),
-                "Please check the transaction id and submit it again, or reply to this e-mail.".to_owned(),
+                "Please check the transaction id and submit it again, or reply to this e-mail."
+                    .to_owned(),
             ],
             Some(("Open your order", &link)),
         );
         mail::enqueue(&mut *tx, &email).await?;
     }
-    let payment = repo::find(&mut *tx, id).await?.ok_or(AppError::NotFound("payment"))?;
+    let payment = repo::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
     tx.commit().await?;
     Ok(payment)
 }

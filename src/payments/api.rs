@@ -32,7 +32,10 @@ pub const MAX_RECEIPT_BYTES: usize = 2 * 1024 * 1024;
 /// Routes under `/api/v1`.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/orders/{id}/payments", get(list_payments).post(create_payment))
+        .route(
+            "/orders/{id}/payments",
+            get(list_payments).post(create_payment),
+        )
         .route(
             "/payments/{id}/receipt",
             put(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)),
@@ -60,9 +63,14 @@ struct CreatePaymentRequest {
 
 /// The caller's order, still awaiting payment.
 async fn payable_order(state: &AppState, id: i32, user_id: i32) -> AppResult<Order> {
-    let order = orders::find_for_user(&state.db, id, user_id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find_for_user(&state.db, id, user_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     if order.status != OrderStatus::PendingPayment.as_str() {
-        return Err(AppError::conflict("order", format!("order {} is {}; it cannot be paid", order.id, order.status)));
+        return Err(AppError::conflict(
+            "order",
+            format!("order {} is {}; it cannot be paid", order.id, order.status),
+        ));
     }
     Ok(order)
 }
@@ -71,9 +79,14 @@ async fn payable_order(state: &AppState, id: i32, user_id: i32) -> AppResult<Ord
 fn parse_reference(reference: &str) -> AppResult<String> {
     let reference = reference.trim();
     if !(4..=50).contains(&reference.len())
-        || !reference.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(AppError::invalid("reference", "must be the transaction id: 4 to 50 letters or digits"));
+        return Err(AppError::invalid(
+            "reference",
+            "must be the transaction id: 4 to 50 letters or digits",
+        ));
     }
     Ok(reference.to_owned())
 }
@@ -98,14 +111,27 @@ async fn create_payment(
                 public_url: &state.settings.public_url,
                 now: Utc::now(),
             });
-            Ok(Json(json!({ "method": MANUAL, "order_id": order.id, "start": start })).into_response())
+            Ok(
+                Json(json!({ "method": MANUAL, "order_id": order.id, "start": start }))
+                    .into_response(),
+            )
         }
         (MANUAL, Some(reference)) => {
             let reference = parse_reference(&reference)?;
-            let payment = submit_manual(&state, &order, &reference, body.channel.as_deref(), body.paid_at).await?;
+            let payment = submit_manual(
+                &state,
+                &order,
+                &reference,
+                body.channel.as_deref(),
+                body.paid_at,
+            )
+            .await?;
             Ok((StatusCode::CREATED, Json(json!({ "payment": payment }))).into_response())
         }
-        (_, Some(_)) => Err(AppError::invalid("reference", "only manual transfers take a reference")),
+        (_, Some(_)) => Err(AppError::invalid(
+            "reference",
+            "only manual transfers take a reference",
+        )),
         (name, None) => {
             let txn_ref = jazzcash::new_txn_ref(Utc::now());
             let start = gateway.start(&StartContext {
@@ -136,7 +162,11 @@ async fn create_payment(
             .await?;
             repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
             tx.commit().await?;
-            Ok((StatusCode::CREATED, Json(json!({ "payment": payment, "start": start }))).into_response())
+            Ok((
+                StatusCode::CREATED,
+                Json(json!({ "payment": payment, "start": start })),
+            )
+                .into_response())
         }
     }
 }
@@ -161,14 +191,18 @@ pub async fn submit_manual(
     if let Some(channel) = channel
         && !manual::CHANNELS.contains(&channel)
     {
-        return Err(AppError::invalid("channel", format!("must be one of {}", manual::CHANNELS.join(", "))));
+        return Err(AppError::invalid(
+            "channel",
+            format!("must be one of {}", manual::CHANNELS.join(", ")),
+        ));
     }
     if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
         return Err(AppError::invalid("paid_at", "must not be in the future"));
     }
     let mut tx = state.db.begin().await?;
     let seen = repo::count_manual_reference(&mut *tx, reference).await?;
-    let flag = (seen > 0).then(|| format!("reference {reference} was already submitted on another payment"));
+    let flag = (seen > 0)
+        .then(|| format!("reference {reference} was already submitted on another payment"));
     let payload = json!({ "reference": reference, "channel": channel, "paid_at": paid_at });
     let payment = repo::insert(
         &mut *tx,
@@ -185,9 +219,21 @@ pub async fn submit_manual(
         },
     )
     .await?;
-    repo::insert_event(&mut *tx, Some(payment.id), "submitted", Some(&payload), flag.as_deref()).await?;
+    repo::insert_event(
+        &mut *tx,
+        Some(payment.id),
+        "submitted",
+        Some(&payload),
+        flag.as_deref(),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(order.id = order.id, payment.id = payment.id, "manual payment {} submitted for review", payment.id);
+    tracing::info!(
+        order.id = order.id,
+        payment.id = payment.id,
+        "manual payment {} submitted for review",
+        payment.id
+    );
     Ok(payment)
 }
 
@@ -196,7 +242,9 @@ async fn list_payments(
     caller: ApiUser,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let order = orders::find_for_user(&state.db, id, caller.user.id).await?.ok_or(AppError::NotFound("order"))?;
+    let order = orders::find_for_user(&state.db, id, caller.user.id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     let items = repo::list_for_order(&state.db, order.id).await?;
     let methods: Vec<_> = state
         .settings
@@ -229,11 +277,19 @@ async fn upload_receipt(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<StatusCode> {
-    let payment = repo::find_for_user(&state.db, id, caller.user.id).await?.ok_or(AppError::NotFound("payment"))?;
+    let payment = repo::find_for_user(&state.db, id, caller.user.id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))?;
     if payment.gateway != MANUAL {
-        return Err(AppError::conflict("payment", "only a manual transfer takes a receipt"));
+        return Err(AppError::conflict(
+            "payment",
+            "only a manual transfer takes a receipt",
+        ));
     }
-    let declared = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let declared = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     if !["image/png", "image/jpeg", "image/webp"].contains(&declared) {
         return Err(AppError::UnsupportedMediaType);
     }
@@ -241,7 +297,10 @@ async fn upload_receipt(
         return Err(AppError::PayloadTooLarge);
     }
     if sniff_image(&body) != Some(declared) {
-        return Err(AppError::invalid("receipt", "the file is not the PNG, JPEG or WebP image it claims to be"));
+        return Err(AppError::invalid(
+            "receipt",
+            "the file is not the PNG, JPEG or WebP image it claims to be",
+        ));
     }
     repo::put_receipt(&state.db, payment.id, declared, &body).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -257,12 +316,26 @@ pub struct CallbackOutcome {
 /// Verifies and records a JazzCash result (browser return or IPN), idempotently on the
 /// attempt's transaction reference. A forged, foreign or mismatched one is refused (400),
 /// recorded with why, and changes nothing.
-pub async fn handle_jazzcash(state: &AppState, fields: BTreeMap<String, String>, kind: &str) -> AppResult<CallbackOutcome> {
+pub async fn handle_jazzcash(
+    state: &AppState,
+    fields: BTreeMap<String, String>,
+    kind: &str,
+) -> AppResult<CallbackOutcome> {
     let payload = json!(fields);
     let refuse = async |payment_id: Option<i32>, why: String| -> AppResult<CallbackOutcome> {
-        repo::insert_event(&state.db, payment_id, "refused", Some(&payload), Some(&format!("{kind}: {why}"))).await?;
+        repo::insert_event(
+            &state.db,
+            payment_id,
+            "refused",
+            Some(&payload),
+            Some(&format!("{kind}: {why}")),
+        )
+        .await?;
         tracing::warn!(payment.id = ?payment_id, "refused a JazzCash {kind}: {why}");
-        Err(AppError::bad_request("pp_SecureHash", format!("callback refused: {why}")))
+        Err(AppError::bad_request(
+            "pp_SecureHash",
+            format!("callback refused: {why}"),
+        ))
     };
     let Some(merchant) = &state.settings.payments.jazzcash else {
         return Err(AppError::NotFound("JazzCash gateway"));
@@ -272,32 +345,75 @@ pub async fn handle_jazzcash(state: &AppState, fields: BTreeMap<String, String>,
         Err(why) => return refuse(None, why).await,
     };
     let mut tx = state.db.begin().await?;
-    let Some(payment) = repo::find_by_txn_for_update(&mut *tx, JAZZCASH, &callback.txn_ref).await? else {
+    let Some(payment) = repo::find_by_txn_for_update(&mut *tx, JAZZCASH, &callback.txn_ref).await?
+    else {
         drop(tx);
-        return refuse(None, format!("unknown transaction reference {:?}", callback.txn_ref)).await;
+        return refuse(
+            None,
+            format!("unknown transaction reference {:?}", callback.txn_ref),
+        )
+        .await;
     };
     if callback.amount_paisa != i64::from(payment.amount_pkr) * 100 {
         drop(tx);
-        return refuse(Some(payment.id), format!("amount {} paisa does not match the attempt", callback.amount_paisa)).await;
+        return refuse(
+            Some(payment.id),
+            format!(
+                "amount {} paisa does not match the attempt",
+                callback.amount_paisa
+            ),
+        )
+        .await;
     }
     if callback.bill_reference != order_reference(payment.order_id) {
         drop(tx);
-        return refuse(Some(payment.id), "the bill reference names another order".to_owned()).await;
+        return refuse(
+            Some(payment.id),
+            "the bill reference names another order".to_owned(),
+        )
+        .await;
     }
-    repo::insert_event(&mut *tx, Some(payment.id), kind, Some(&payload), Some(&callback.response_code)).await?;
+    repo::insert_event(
+        &mut *tx,
+        Some(payment.id),
+        kind,
+        Some(&payload),
+        Some(&callback.response_code),
+    )
+    .await?;
     let change = Transition {
         response_payload: Some(payload.clone()),
-        gateway_reference: Some(&callback.retrieval_reference).filter(|r| !r.is_empty()).map(String::as_str),
+        gateway_reference: Some(&callback.retrieval_reference)
+            .filter(|r| !r.is_empty())
+            .map(String::as_str),
         failure_reason: None,
         reviewed_by: None,
     };
     let paid = if callback.succeeded() {
-        let settled = settle::confirm(&mut tx, &payment, &["pending", "failed"], &change, &state.settings.public_url).await?;
-        matches!(settled, Settled::Paid | Settled::AlreadyConfirmed) || payment.status == "succeeded"
+        let settled = settle::confirm(
+            &mut tx,
+            &payment,
+            &["pending", "failed"],
+            &change,
+            &state.settings.public_url,
+        )
+        .await?;
+        matches!(settled, Settled::Paid | Settled::AlreadyConfirmed)
+            || payment.status == "succeeded"
     } else {
         if !callback.still_pending() {
             let reason = format!("{} {}", callback.response_code, callback.response_message);
-            repo::transition(&mut *tx, payment.id, &["pending"], "failed", &Transition { failure_reason: Some(reason.trim()), ..change }).await?;
+            repo::transition(
+                &mut *tx,
+                payment.id,
+                &["pending"],
+                "failed",
+                &Transition {
+                    failure_reason: Some(reason.trim()),
+                    ..change
+                },
+            )
+            .await?;
         }
         false
     };
@@ -309,7 +425,11 @@ pub async fn handle_jazzcash(state: &AppState, fields: BTreeMap<String, String>,
     } else {
         format!("Payment not completed: {}", callback.response_message)
     };
-    Ok(CallbackOutcome { order_id: payment.order_id, paid, message })
+    Ok(CallbackOutcome {
+        order_id: payment.order_id,
+        paid,
+        message,
+    })
 }
 
 /// Reads a callback's fields from a form or JSON body.
@@ -326,10 +446,16 @@ fn callback_fields(headers: &HeaderMap, body: &[u8]) -> AppResult<BTreeMap<Strin
     parsed.map_err(|why| AppError::bad_request("body", format!("not a JazzCash result: {why}")))
 }
 
-async fn jazzcash_ipn(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> AppResult<impl IntoResponse> {
+async fn jazzcash_ipn(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<impl IntoResponse> {
     let fields = callback_fields(&headers, &body)?;
     let outcome = handle_jazzcash(&state, fields, "ipn").await?;
-    Ok(Json(json!({ "pp_ResponseCode": "000", "pp_ResponseMessage": "received", "paid": outcome.paid })))
+    Ok(Json(
+        json!({ "pp_ResponseCode": "000", "pp_ResponseMessage": "received", "paid": outcome.paid }),
+    ))
 }
 
 #[derive(Template)]
@@ -343,7 +469,11 @@ struct ReturnPage {
 
 /// The page JazzCash sends the customer back to: it reconciles too, so the customer sees the
 /// truth even when the IPN is late.
-async fn jazzcash_return(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn jazzcash_return(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let outcome = match callback_fields(&headers, &body) {
         Ok(fields) => handle_jazzcash(&state, fields, "return").await,
         Err(err) => Err(err),

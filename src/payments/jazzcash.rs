@@ -37,7 +37,8 @@ pub fn secure_hash(salt: &str, fields: &BTreeMap<String, String>) -> String {
             message.push_str(value);
         }
     }
-    let mut mac = Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC takes any key length");
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(salt.as_bytes()).expect("HMAC takes any key length");
     mac.update(message.as_bytes());
     hex::encode(mac.finalize().into_bytes())
 }
@@ -55,7 +56,11 @@ fn jazzcash_time(at: DateTime<Utc>) -> String {
 pub fn new_txn_ref(now: DateTime<Utc>) -> String {
     let mut random = [0u8; 4];
     getrandom::fill(&mut random).expect("the operating system has no randomness");
-    format!("T{}{:05}", jazzcash_time(now), u32::from_le_bytes(random) % 100_000)
+    format!(
+        "T{}{:05}",
+        jazzcash_time(now),
+        u32::from_le_bytes(random) % 100_000
+    )
 }
 
 /// What the checkout form carries besides the merchant's own fields.
@@ -81,10 +86,16 @@ impl JazzCash {
             ("pp_BankID", String::new()),
             ("pp_ProductID", String::new()),
             ("pp_TxnRefNo", request.txn_ref.to_owned()),
-            ("pp_Amount", (i64::from(request.amount_pkr) * 100).to_string()),
+            (
+                "pp_Amount",
+                (i64::from(request.amount_pkr) * 100).to_string(),
+            ),
             ("pp_TxnCurrency", "PKR".to_owned()),
             ("pp_TxnDateTime", jazzcash_time(request.now)),
-            ("pp_TxnExpiryDateTime", jazzcash_time(request.now + Duration::days(1))),
+            (
+                "pp_TxnExpiryDateTime",
+                jazzcash_time(request.now + Duration::days(1)),
+            ),
             ("pp_BillReference", request.bill_reference.to_owned()),
             ("pp_Description", request.description.to_owned()),
             ("pp_ReturnURL", request.return_url.to_owned()),
@@ -101,7 +112,9 @@ impl JazzCash {
     /// Checks a posted result: its secure hash and that it is addressed to this merchant.
     /// The caller then checks the reference and the amount against the attempt it stored.
     pub fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Callback, String> {
-        let sent = fields.get("pp_SecureHash").ok_or("pp_SecureHash is missing")?;
+        let sent = fields
+            .get("pp_SecureHash")
+            .ok_or("pp_SecureHash is missing")?;
         let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
         if !constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
             return Err("the secure hash does not match".to_owned());
@@ -110,7 +123,9 @@ impl JazzCash {
         if field("pp_MerchantID") != self.merchant_id {
             return Err("the merchant id is not ours".to_owned());
         }
-        let amount_paisa = field("pp_Amount").parse::<i64>().map_err(|_| "pp_Amount is not a number")?;
+        let amount_paisa = field("pp_Amount")
+            .parse::<i64>()
+            .map_err(|_| "pp_Amount is not a number")?;
         Ok(Callback {
             txn_ref: field("pp_TxnRefNo"),
             amount_paisa,
@@ -156,7 +171,10 @@ mod tests {
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
     }
 
     /// The published vector in shared/research/payments.md.
@@ -168,7 +186,10 @@ mod tests {
             ("pp_Language", "EN"),
             ("pp_MerchantID", "MYCONTENT5"),
             ("pp_Password", "h2x1yxctww"),
-            ("pp_ReturnURL", "https://wallets.mycodigital.io/api/v1/jazzcash/callback"),
+            (
+                "pp_ReturnURL",
+                "https://wallets.mycodigital.io/api/v1/jazzcash/callback",
+            ),
             ("pp_TxnCurrency", "PKR"),
             ("pp_TxnDateTime", "20251217123456"),
             ("pp_TxnExpiryDateTime", "20251218123456"),
@@ -193,7 +214,10 @@ mod tests {
         with_extras.insert("pp_SubMerchantID".into(), String::new());
         with_extras.insert("pp_SecureHash".into(), "whatever".into());
         with_extras.insert("csrf_token".into(), "not a pp field".into());
-        assert_eq!(secure_hash("440982v92s", &with_extras), secure_hash("440982v92s", &vector()));
+        assert_eq!(
+            secure_hash("440982v92s", &with_extras),
+            secure_hash("440982v92s", &vector())
+        );
     }
 
     #[test]
@@ -226,7 +250,9 @@ mod tests {
 
     #[test]
     fn the_checkout_form_is_signed_in_paisa_and_pakistan_time() {
-        let now = DateTime::parse_from_rfc3339("2026-11-26T20:30:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-11-26T20:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let form = merchant().checkout_form(&FormRequest {
             txn_ref: "T20261127013000123",
             amount_pkr: 2500,
@@ -236,7 +262,10 @@ mod tests {
             now,
         });
         assert_eq!(form["pp_Amount"], "250000");
-        assert_eq!(form["pp_TxnDateTime"], "20261127013000", "UTC+5, the next day");
+        assert_eq!(
+            form["pp_TxnDateTime"], "20261127013000",
+            "UTC+5, the next day"
+        );
         assert_eq!(form["pp_TxnExpiryDateTime"], "20261128013000");
         assert_eq!(form["pp_SecureHash"], secure_hash("salt123", &form));
     }

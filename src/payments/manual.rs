@@ -41,10 +41,15 @@ impl ManualTransfer {
                 return Err(format!("{entry:?} is not channel|provider|title|number"));
             };
             if !CHANNELS.contains(&channel) {
-                return Err(format!("{entry:?}: the channel must be one of {}", CHANNELS.join(", ")));
+                return Err(format!(
+                    "{entry:?}: the channel must be one of {}",
+                    CHANNELS.join(", ")
+                ));
             }
             if [provider, title, number].iter().any(|p| p.is_empty()) {
-                return Err(format!("{entry:?}: provider, title and number are required"));
+                return Err(format!(
+                    "{entry:?}: provider, title and number are required"
+                ));
             }
             accounts.push(Account {
                 channel: channel.to_owned(),
@@ -130,8 +135,16 @@ mod tests {
     #[test]
     fn malformed_accounts_are_refused_with_the_entry() {
         assert!(ManualTransfer::parse("").is_err());
-        assert!(ManualTransfer::parse("bank|Meezan").unwrap_err().contains("bank|Meezan"));
-        assert!(ManualTransfer::parse("paypal|PayPal|x|y").unwrap_err().contains("channel"));
+        assert!(
+            ManualTransfer::parse("bank|Meezan")
+                .unwrap_err()
+                .contains("bank|Meezan")
+        );
+        assert!(
+            ManualTransfer::parse("paypal|PayPal|x|y")
+                .unwrap_err()
+                .contains("channel")
+        );
         assert!(ManualTransfer::parse("bank||x|y").is_err());
     }
 }

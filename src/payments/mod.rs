@@ -32,7 +32,10 @@ pub enum Start {
     /// Send money yourself, then tell us the transaction id.
     Instructions(manual::Instructions),
     /// Submit this form (method POST) from the browser to the provider.
-    Redirect { url: String, fields: BTreeMap<String, String> },
+    Redirect {
+        url: String,
+        fields: BTreeMap<String, String>,
+    },
 }
 
 /// What a gateway needs to start an attempt.
@@ -104,7 +107,10 @@ impl PaymentGateway for jazzcash::JazzCash {
             return_url: &format!("{}/payments/jazzcash/return", context.public_url),
             now: context.now,
         });
-        Start::Redirect { url: self.form_url.clone(), fields }
+        Start::Redirect {
+            url: self.form_url.clone(),
+            fields,
+        }
     }
 }
 

@@ -78,9 +78,13 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewPayment<'_>) -> sqlx::Resu
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Payment>> {
     timed(
         "payments.find",
-        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where id = $1"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -89,9 +93,13 @@ pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Payme
 pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Payment>> {
     timed(
         "payments.find_for_update",
-        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where id = $1 for update"))
-            .bind(id)
-            .fetch_optional(db),
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
     )
     .await
 }
@@ -117,7 +125,11 @@ pub async fn find_by_txn_for_update(
 }
 
 /// A payment of a customer's own order (someone else's is `None`).
-pub async fn find_for_user(db: impl PgExecutor<'_>, id: i32, user_id: i32) -> sqlx::Result<Option<Payment>> {
+pub async fn find_for_user(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    user_id: i32,
+) -> sqlx::Result<Option<Payment>> {
     timed(
         "payments.find_for_user",
         sqlx::query_as(
@@ -139,15 +151,24 @@ pub async fn find_for_user(db: impl PgExecutor<'_>, id: i32, user_id: i32) -> sq
 pub async fn list_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<Payment>> {
     timed(
         "payments.list_for_order",
-        sqlx::query_as(concat!("select ", payment_columns!(), " from payments where order_id = $1 order by id"))
-            .bind(order_id)
-            .fetch_all(db),
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where order_id = $1 order by id"
+        ))
+        .bind(order_id)
+        .fetch_all(db),
     )
     .await
 }
 
 /// A page of payments for the operator, oldest first (a queue), optionally of one status.
-pub async fn list(db: impl PgExecutor<'_>, status: Option<&str>, limit: i64, offset: i64) -> sqlx::Result<Vec<Payment>> {
+pub async fn list(
+    db: impl PgExecutor<'_>,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<Payment>> {
     timed(
         "payments.list",
         sqlx::query_as(concat!(
@@ -234,7 +255,10 @@ pub struct Transition<'a> {
 pub async fn set_flag(db: impl PgExecutor<'_>, id: i32, flag: &str) -> sqlx::Result<()> {
     timed(
         "payments.set_flag",
-        sqlx::query("update payments set flag = $2 where id = $1").bind(id).bind(flag).execute(db),
+        sqlx::query("update payments set flag = $2 where id = $1")
+            .bind(id)
+            .bind(flag)
+            .execute(db),
     )
     .await?;
     Ok(())
@@ -274,18 +298,23 @@ pub async fn insert_event(
 ) -> sqlx::Result<()> {
     timed(
         "payment_events.insert",
-        sqlx::query("insert into payment_events (payment_id, kind, payload, note) values ($1, $2, $3, $4)")
-            .bind(payment_id)
-            .bind(kind)
-            .bind(payload)
-            .bind(note.map(|n| &n[..n.len().min(500)]))
-            .execute(db),
+        sqlx::query(
+            "insert into payment_events (payment_id, kind, payload, note) values ($1, $2, $3, $4)",
+        )
+        .bind(payment_id)
+        .bind(kind)
+        .bind(payload)
+        .bind(note.map(|n| &n[..n.len().min(500)]))
+        .execute(db),
     )
     .await?;
     Ok(())
 }
 
-pub async fn list_events(db: impl PgExecutor<'_>, payment_id: i32) -> sqlx::Result<Vec<PaymentEvent>> {
+pub async fn list_events(
+    db: impl PgExecutor<'_>,
+    payment_id: i32,
+) -> sqlx::Result<Vec<PaymentEvent>> {
     timed(
         "payment_events.list",
         sqlx::query_as(
@@ -299,7 +328,12 @@ pub async fn list_events(db: impl PgExecutor<'_>, payment_id: i32) -> sqlx::Resu
 }
 
 /// Stores (or replaces) a payment's receipt image.
-pub async fn put_receipt(db: impl PgExecutor<'_>, payment_id: i32, content_type: &str, bytes: &[u8]) -> sqlx::Result<()> {
+pub async fn put_receipt(
+    db: impl PgExecutor<'_>,
+    payment_id: i32,
+    content_type: &str,
+    bytes: &[u8],
+) -> sqlx::Result<()> {
     timed(
         "payment_receipts.put",
         sqlx::query(
@@ -317,7 +351,10 @@ pub async fn put_receipt(db: impl PgExecutor<'_>, payment_id: i32, content_type:
 }
 
 /// A payment's receipt: content type and bytes.
-pub async fn find_receipt(db: impl PgExecutor<'_>, payment_id: i32) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+pub async fn find_receipt(
+    db: impl PgExecutor<'_>,
+    payment_id: i32,
+) -> sqlx::Result<Option<(String, Vec<u8>)>> {
     timed(
         "payment_receipts.find",
         sqlx::query_as("select content_type, bytes from payment_receipts where payment_id = $1")

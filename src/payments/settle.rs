@@ -40,8 +40,14 @@ pub async fn confirm(
     settle_order(tx, payment, public_url).await
 }
 
-async fn settle_order(tx: &mut sqlx::PgConnection, via: &Payment, public_url: &str) -> AppResult<Settled> {
-    let order = orders::find_for_update(&mut *tx, via.order_id).await?.ok_or(AppError::NotFound("order"))?;
+async fn settle_order(
+    tx: &mut sqlx::PgConnection,
+    via: &Payment,
+    public_url: &str,
+) -> AppResult<Settled> {
+    let order = orders::find_for_update(&mut *tx, via.order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
     let received = repo::succeeded_total(&mut *tx, order.id).await?;
     let due = i64::from(order.final_amount_pkr);
     if order.status != OrderStatus::PendingPayment.as_str() {
@@ -61,12 +67,22 @@ async fn settle_order(tx: &mut sqlx::PgConnection, via: &Payment, public_url: &s
         return Ok(Settled::Partial { received, due });
     }
     if received > due {
-        let flag = format!("{} received for {} due: the order was not marked paid", format_pkr(received), format_pkr(due));
+        let flag = format!(
+            "{} received for {} due: the order was not marked paid",
+            format_pkr(received),
+            format_pkr(due)
+        );
         repo::set_flag(&mut *tx, via.id, &flag).await?;
         tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
         return Ok(Settled::Flagged(flag));
     }
-    orders::update_status(&mut *tx, order.id, OrderStatus::PendingPayment.as_str(), OrderStatus::Paid.as_str()).await?;
+    orders::update_status(
+        &mut *tx,
+        order.id,
+        OrderStatus::PendingPayment.as_str(),
+        OrderStatus::Paid.as_str(),
+    )
+    .await?;
     let method = match &via.channel {
         Some(channel) => format!("{}:{channel}", via.gateway),
         None => via.gateway.clone(),
@@ -88,6 +104,11 @@ async fn settle_order(tx: &mut sqlx::PgConnection, via: &Payment, public_url: &s
         );
         mail::enqueue(&mut *tx, &email).await?;
     }
-    tracing::info!(order.id = order.id, payment.id = via.id, "order {} paid", order.id);
+    tracing::info!(
+        order.id = order.id,
+        payment.id = via.id,
+        "order {} paid",
+        order.id
+    );
     Ok(Settled::Paid)
 }

@@ -27,15 +27,32 @@ pub struct Asset {
 fn asset(name: &'static str, content_type: &'static str, bytes: &'static [u8]) -> Asset {
     let digest = hex::encode(Sha256::digest(bytes));
     let (stem, ext) = name.rsplit_once('.').unwrap_or((name, ""));
-    Asset { name, hashed_name: format!("{stem}-{}.{ext}", &digest[..10]), content_type, bytes }
+    Asset {
+        name,
+        hashed_name: format!("{stem}-{}.{ext}", &digest[..10]),
+        content_type,
+        bytes,
+    }
 }
 
 /// Every embedded asset.
 pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
     vec![
-        asset("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css")),
-        asset("app.js", "text/javascript; charset=utf-8", include_bytes!("../../static/app.js")),
-        asset("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
+        asset(
+            "app.css",
+            "text/css; charset=utf-8",
+            include_bytes!("../../static/app.css"),
+        ),
+        asset(
+            "app.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../static/app.js"),
+        ),
+        asset(
+            "favicon.svg",
+            "image/svg+xml",
+            include_bytes!("../../static/favicon.svg"),
+        ),
     ]
 });
 
@@ -65,10 +82,17 @@ async fn serve_asset(Path(name): Path<String>) -> Result<Response, AppError> {
             }
         })
         .ok_or(AppError::NotFound("file"))?;
-    let cache = if immutable { "public, max-age=31536000, immutable" } else { "public, max-age=300" };
+    let cache = if immutable {
+        "public, max-age=31536000, immutable"
+    } else {
+        "public, max-age=300"
+    };
     Ok((
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(asset.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(asset.content_type),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
         ],
         asset.bytes,

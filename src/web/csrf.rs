@@ -40,7 +40,10 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
     }
     let existing = cookie_value(&request, CSRF_COOKIE).filter(|t| t.len() == 43);
     let token = existing.clone().unwrap_or_else(secrets::generate);
-    let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let safe = matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
 
     let mut request = request;
     if !safe {
@@ -52,7 +55,12 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
         let (parts, body) = request.into_parts();
         let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
             Ok(bytes) => bytes,
-            Err(_) => return crate::web::pages::error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."),
+            Err(_) => {
+                return crate::web::pages::error_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "The form is too large.",
+                );
+            }
         };
         let sent = header_token.or_else(|| form_field(&bytes, CSRF_FIELD));
         let valid = match (&existing, &sent) {
@@ -116,7 +124,10 @@ mod tests {
 
     #[test]
     fn form_fields_are_found_and_decoded() {
-        assert_eq!(form_field(b"a=1&csrf_token=x%2By&b=2", "csrf_token").as_deref(), Some("x+y"));
+        assert_eq!(
+            form_field(b"a=1&csrf_token=x%2By&b=2", "csrf_token").as_deref(),
+            Some("x+y")
+        );
         assert_eq!(form_field(b"a=1", "csrf_token"), None);
     }
 

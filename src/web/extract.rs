@@ -31,16 +31,29 @@ fn json_rejection(rejection: JsonRejection) -> AppError {
     match rejection {
         JsonRejection::JsonDataError(err) => {
             // "Failed to deserialize ...: field: problem at line 1 column 2"
-            let text = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+            let text = std::error::Error::source(&err)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let (field, problem) = match text.split_once(": ") {
-                Some((path, problem)) if !path.contains(' ') => (path.to_owned(), problem.to_owned()),
-                _ => (field_named_in(&text).unwrap_or_else(|| "body".to_owned()), text.clone()),
+                Some((path, problem)) if !path.contains(' ') => {
+                    (path.to_owned(), problem.to_owned())
+                }
+                _ => (
+                    field_named_in(&text).unwrap_or_else(|| "body".to_owned()),
+                    text.clone(),
+                ),
             };
-            let problem = problem.split(" at line ").next().unwrap_or(&problem).to_owned();
+            let problem = problem
+                .split(" at line ")
+                .next()
+                .unwrap_or(&problem)
+                .to_owned();
             AppError::invalid(field, problem)
         }
         JsonRejection::JsonSyntaxError(err) => {
-            let text = std::error::Error::source(&err).map(ToString::to_string).unwrap_or_default();
+            let text = std::error::Error::source(&err)
+                .map(ToString::to_string)
+                .unwrap_or_default();
             AppError::bad_request("body", format!("the body is not valid JSON: {text}"))
         }
         JsonRejection::MissingJsonContentType(_) => AppError::UnsupportedMediaType,
@@ -69,7 +82,10 @@ pub struct ClientIp(pub String);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if state.settings.trust_forwarded_for
             && let Some(first) = parts
                 .headers

@@ -18,12 +18,12 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
+use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::LatencyUnit;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::app::AppState;
@@ -61,34 +61,44 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|request: &Request| {
-                        let request_id = request
-                            .headers()
-                            .get(&REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("-");
-                        tracing::info_span!(
-                            "request",
-                            request.id = %request_id,
-                            method = %request.method(),
-                            path = %request.uri().path(),
-                        )
-                    })
-                    .on_response(
-                        DefaultOnResponse::new()
-                            .level(tracing::Level::INFO)
-                            .latency_unit(LatencyUnit::Micros),
-                    ),
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request| {
+                            let request_id = request
+                                .headers()
+                                .get(&REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!(
+                                "request",
+                                request.id = %request_id,
+                                method = %request.method(),
+                                path = %request.uri().path(),
+                            )
+                        })
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(tracing::Level::INFO)
+                                .latency_unit(LatencyUnit::Micros),
+                        ),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
                 .layer(middleware::from_fn(log_errors))
                 .layer(CompressionLayer::new())
                 .layer(cors)
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-                .layer(security_header(header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
+                .layer(security_header(
+                    header::CONTENT_SECURITY_POLICY,
+                    CONTENT_SECURITY_POLICY,
+                ))
                 .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
                 .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .layer(security_header(header::REFERRER_POLICY, "strict-origin-when-cross-origin")),
+                .layer(security_header(
+                    header::REFERRER_POLICY,
+                    "strict-origin-when-cross-origin",
+                )),
         )
         .with_state(state)
 }
@@ -112,11 +122,19 @@ fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLa
 
 /// Lets the shop's existing JavaScript front end (on the listed origins) call the API.
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> =
-        origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
-        .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::PUT, Method::DELETE])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::PUT,
+            Method::DELETE,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
@@ -170,7 +188,10 @@ async fn log_errors(request: Request, next: Next) -> Response {
         if response.status().is_server_error() {
             tracing::error!(error = ?err, "request failed: {err:#}");
         } else {
-            tracing::debug!(status = response.status().as_u16(), "request refused: {err}");
+            tracing::debug!(
+                status = response.status().as_u16(),
+                "request refused: {err}"
+            );
         }
     }
     response
@@ -192,7 +213,9 @@ async fn uniform_errors(request: Request, next: Next) -> Response {
         }
         // A rejection from axum itself (bad JSON, wrong method): keep its status and words.
         let (parts, body) = response.into_parts();
-        let text = axum::body::to_bytes(body, 16 * 1024).await.unwrap_or_default();
+        let text = axum::body::to_bytes(body, 16 * 1024)
+            .await
+            .unwrap_or_default();
         let detail = String::from_utf8_lossy(&text).trim().to_owned();
         let detail = if detail.is_empty() {
             status.canonical_reason().unwrap_or("error").to_lowercase()
@@ -229,7 +252,10 @@ pub async fn serve(listener: TcpListener, app: Router, drain: Duration) -> anyho
     let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown_signal().await;
-        tracing::info!("shutting down: draining requests for up to {}s", drain.as_secs());
+        tracing::info!(
+            "shutting down: draining requests for up to {}s",
+            drain.as_secs()
+        );
         let _ = signalled_tx.send(());
     });
     let server = std::pin::pin!(server.into_future());

@@ -20,7 +20,10 @@ pub struct Limit {
 
 impl Limit {
     pub const fn per_minutes(hits: i32, minutes: u64) -> Self {
-        Self { hits, window: Duration::from_secs(minutes * 60) }
+        Self {
+            hits,
+            window: Duration::from_secs(minutes * 60),
+        }
     }
 }
 
@@ -45,7 +48,9 @@ pub async fn hit(db: impl PgExecutor<'_>, key: &str, limit: Limit) -> Result<(),
     )
     .await?;
     if hits > limit.hits {
-        return Err(AppError::TooManyRequests { retry_after_secs: retry_after.ceil().max(1.0) as u64 });
+        return Err(AppError::TooManyRequests {
+            retry_after_secs: retry_after.ceil().max(1.0) as u64,
+        });
     }
     Ok(())
 }
@@ -54,9 +59,11 @@ pub async fn hit(db: impl PgExecutor<'_>, key: &str, limit: Limit) -> Result<(),
 pub async fn delete_expired(db: impl PgExecutor<'_>, older_than: Duration) -> sqlx::Result<u64> {
     let done = timed(
         "rate_limits.delete_expired",
-        sqlx::query("delete from rate_limits where window_start < now() - make_interval(secs => $1)")
-            .bind(older_than.as_secs_f64())
-            .execute(db),
+        sqlx::query(
+            "delete from rate_limits where window_start < now() - make_interval(secs => $1)",
+        )
+        .bind(older_than.as_secs_f64())
+        .execute(db),
     )
     .await?;
     Ok(done.rows_affected())

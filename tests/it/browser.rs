@@ -41,7 +41,12 @@ const CHROMIUM_ARGS: [&str; 10] = [
 pub struct Browser {
     client: Option<Client>,
     driver: Child,
+    /// Browser tests take turns: several Chromiums at once on a 2-core machine make page loads
+    /// time out.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
+
+static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 impl Browser {
     /// Starts chromedriver and opens a session; `None` (after saying so) when the browser is
@@ -63,6 +68,7 @@ impl Browser {
             return None;
         };
 
+        let turn = ONE_BROWSER_AT_A_TIME.lock().await;
         let port = free_port();
         let mut command = Command::new(&chromedriver);
         command
@@ -78,6 +84,7 @@ impl Browser {
         let mut browser = Browser {
             client: None,
             driver,
+            _turn: turn,
         };
         browser.wait_for_driver(port).await;
 
@@ -495,13 +502,20 @@ async fn a_guest_fills_the_cart_from_the_plan_page_on_a_phone(db: PgPool) {
     browser.goto(&server.url("/plans/rdp-starter-one")).await;
     let client = browser.client();
     let months = client
-        .find(Locator::Css("#add-to-cart select[name=validity_months] option[value='3']"))
+        .find(Locator::Css(
+            "#add-to-cart select[name=validity_months] option[value='3']",
+        ))
         .await;
     months.expect("a 3-month choice").click().await.unwrap();
-    let quantity = client.find(Locator::Css("#add-to-cart input[name=quantity]")).await.unwrap();
+    let quantity = client
+        .find(Locator::Css("#add-to-cart input[name=quantity]"))
+        .await
+        .unwrap();
     quantity.clear().await.unwrap();
     quantity.send_keys("2").await.unwrap();
-    let add = client.find(Locator::Css("#add-to-cart button[type=submit]")).await;
+    let add = client
+        .find(Locator::Css("#add-to-cart button[type=submit]"))
+        .await;
     add.expect("the Add to cart button").click().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -517,14 +531,25 @@ async fn a_guest_fills_the_cart_from_the_plan_page_on_a_phone(db: PgPool) {
     assert_eq!(browser.count(".cart-line").await, 1);
     assert!(browser.text(".cart-line").await.contains("RDP Starter"));
     assert_eq!(browser.text("#cart-total").await, "Rs 15,000");
-    assert!(browser.text(".alert-success").await.contains("Added to your cart"));
+    assert!(
+        browser
+            .text(".alert-success")
+            .await
+            .contains("Added to your cart")
+    );
     let cookies = browser.js("return document.cookie").await;
-    assert!(!cookies.as_str().unwrap().contains("ngr_cart"), "the cart cookie is HttpOnly: {cookies}");
+    assert!(
+        !cookies.as_str().unwrap().contains("ngr_cart"),
+        "the cart cookie is HttpOnly: {cookies}"
+    );
     let widths = browser
         .js("return [window.innerWidth, document.documentElement.scrollWidth]")
         .await;
     assert_eq!(widths[0], 360, "the viewport is phone-sized: {widths}");
-    assert!(widths[1].as_u64().unwrap() <= 360, "the cart overflows sideways: {widths}");
+    assert!(
+        widths[1].as_u64().unwrap() <= 360,
+        "the cart overflows sideways: {widths}"
+    );
     browser.screenshot("cart-phone").await;
 
     browser.set_window_size(DESKTOP).await;

@@ -20,7 +20,12 @@ fn run(db: &PgPool, args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -49,9 +54,18 @@ fn every_command_has_help() {
         let text = stdout(&output);
         assert!(text.contains("Usage: nextgenrdp"), "{args:?}: {text}");
     }
-    let serve = Command::new(binary()).args(["serve", "--help"]).output().unwrap();
+    let serve = Command::new(binary())
+        .args(["serve", "--help"])
+        .output()
+        .unwrap();
     let text = stdout(&serve);
-    for flag in ["--listen", "--data-dir", "NEXTGENRDP_LISTEN", "NEXTGENRDP_DATA_DIR", "DATABASE_URL"] {
+    for flag in [
+        "--listen",
+        "--data-dir",
+        "NEXTGENRDP_LISTEN",
+        "NEXTGENRDP_DATA_DIR",
+        "DATABASE_URL",
+    ] {
         assert!(text.contains(flag), "serve --help lacks {flag}");
     }
 }
@@ -72,7 +86,11 @@ async fn catalog_import_then_export_round_trips_through_the_binary(db: PgPool) {
     let default = concat!(env!("CARGO_MANIFEST_DIR"), "/catalog/default.toml");
     let output = run(&db, &["catalog", "import", default], "");
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("8 plans imported"), "{}", stdout(&output));
+    assert!(
+        stdout(&output).contains("8 plans imported"),
+        "{}",
+        stdout(&output)
+    );
 
     let first = dir.path().join("first.toml");
     let output = run(&db, &["catalog", "export", first.to_str().unwrap()], "");
@@ -88,12 +106,16 @@ async fn catalog_import_then_export_round_trips_through_the_binary(db: PgPool) {
 async fn a_bad_catalog_file_is_refused_naming_the_problem_and_writes_nothing(db: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    let text = nextgenrdp::catalog::file::DEFAULT_CATALOG.replace("price_pkr = 4500", "price_pkr = -4500");
+    let text =
+        nextgenrdp::catalog::file::DEFAULT_CATALOG.replace("price_pkr = 4500", "price_pkr = -4500");
     std::fs::write(&bad, text).unwrap();
     let output = run(&db, &["catalog", "import", bad.to_str().unwrap()], "");
     assert!(!output.status.success());
     let err = stderr(&output);
-    assert!(err.contains("rdp-business-two") && err.contains("price_pkr"), "{err}");
+    assert!(
+        err.contains("rdp-business-two") && err.contains("price_pkr"),
+        "{err}"
+    );
     assert_eq!(nextgenrdp::catalog::plans::count(&db).await.unwrap(), 0);
 
     let output = run(&db, &["catalog", "import", "/no/such/file.toml"], "");
@@ -105,19 +127,44 @@ async fn a_bad_catalog_file_is_refused_naming_the_problem_and_writes_nothing(db:
 async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: PgPool) {
     let output = run(
         &db,
-        &["user", "create", "--email", "Owner@NextGenRDP.pk", "--name", "Shop Owner", "--admin"],
+        &[
+            "user",
+            "create",
+            "--email",
+            "Owner@NextGenRDP.pk",
+            "--name",
+            "Shop Owner",
+            "--admin",
+        ],
         "s3cret-passphrase\n",
     );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).contains("created admin account"));
-    let user = nextgenrdp::accounts::users::find_by_email(&db, "owner@nextgenrdp.pk").await.unwrap().unwrap();
+    let user = nextgenrdp::accounts::users::find_by_email(&db, "owner@nextgenrdp.pk")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(user.email, "owner@nextgenrdp.pk", "stored normalised");
     assert!(user.is_admin());
     assert!(user.is_verified());
     assert!(user.password_hash.starts_with("$2b$12$"), "bcrypt cost 12");
-    assert!(nextgenrdp::accounts::verify_password("s3cret-passphrase", &user.password_hash));
+    assert!(nextgenrdp::accounts::verify_password(
+        "s3cret-passphrase",
+        &user.password_hash
+    ));
 
-    let again = run(&db, &["user", "create", "--email", "owner@nextgenrdp.pk", "--name", "Again"], "another-pass\n");
+    let again = run(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "owner@nextgenrdp.pk",
+            "--name",
+            "Again",
+        ],
+        "another-pass\n",
+    );
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exists"));
 }
@@ -125,21 +172,44 @@ async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: 
 #[sqlx::test]
 async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
     let cases: [(&[&str], &str, &str); 3] = [
-        (&["user", "create", "--email", "not-an-email", "--name", "X Y"], "long-enough-pw\n", "--email"),
-        (&["user", "create", "--email", "a@b.pk", "--name", "   "], "long-enough-pw\n", "--name"),
-        (&["user", "create", "--email", "a@b.pk", "--name", "Ali"], "short\n", "8 to 128"),
+        (
+            &["user", "create", "--email", "not-an-email", "--name", "X Y"],
+            "long-enough-pw\n",
+            "--email",
+        ),
+        (
+            &["user", "create", "--email", "a@b.pk", "--name", "   "],
+            "long-enough-pw\n",
+            "--name",
+        ),
+        (
+            &["user", "create", "--email", "a@b.pk", "--name", "Ali"],
+            "short\n",
+            "8 to 128",
+        ),
     ];
     for (args, stdin, expected) in cases {
         let output = run(&db, args, stdin);
         assert!(!output.status.success(), "{args:?}");
-        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
     }
-    assert_eq!(nextgenrdp::accounts::users::count(&db, None).await.unwrap(), 0);
+    assert_eq!(
+        nextgenrdp::accounts::users::count(&db, None).await.unwrap(),
+        0
+    );
 }
 
 /// A free TCP port on loopback.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Waits until `url` answers 200, or panics after 60 s with the server's log.
@@ -153,13 +223,22 @@ async fn wait_until_up(url: &str, log: &std::path::Path) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    panic!("{url} never answered; log:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+    panic!(
+        "{url} never answered; log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
 }
 
 /// Sends SIGTERM and waits for the process to exit.
 fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     for _ in 0..300 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
@@ -174,7 +253,10 @@ fn terminate(child: &mut std::process::Child) -> std::process::ExitStatus {
 async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default_catalog() {
     // Under /tmp: when the tests run as root, the cluster runs as an unprivileged user who must
     // be able to reach the directory.
-    let data_dir = tempfile::Builder::new().prefix("ngr-serve").tempdir_in("/tmp").unwrap();
+    let data_dir = tempfile::Builder::new()
+        .prefix("ngr-serve")
+        .tempdir_in("/tmp")
+        .unwrap();
     let log_path = data_dir.path().join("serve.log");
     let port = free_port();
     let start = || {
@@ -193,11 +275,33 @@ async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default
 
     let mut server = start();
     wait_until_up(&format!("{base}/healthz"), &log_path).await;
-    assert_eq!(reqwest::get(format!("{base}/readyz")).await.unwrap().status(), 200);
-    let home = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
-    assert!(home.contains("Windows RDP") && home.contains("RDP Business"), "default catalog missing");
-    let vps = reqwest::get(format!("{base}/vps")).await.unwrap().text().await.unwrap();
-    assert!(vps.contains("VPS Nano") && vps.contains("Rs 1,200"), "default catalog missing");
+    assert_eq!(
+        reqwest::get(format!("{base}/readyz"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let home = reqwest::get(format!("{base}/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        home.contains("Windows RDP") && home.contains("RDP Business"),
+        "default catalog missing"
+    );
+    let vps = reqwest::get(format!("{base}/vps"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        vps.contains("VPS Nano") && vps.contains("Rs 1,200"),
+        "default catalog missing"
+    );
     assert!(data_dir.path().join("postgres/PG_VERSION").exists());
     assert!(data_dir.path().join("secrets/token_signing_key").exists());
     let status = terminate(&mut server);
@@ -210,9 +314,17 @@ async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default
     // The second start reuses the cluster and its data (the catalog is not loaded twice).
     let mut server = start();
     wait_until_up(&format!("{base}/healthz"), &log_path).await;
-    let rdp = reqwest::get(format!("{base}/rdp")).await.unwrap().text().await.unwrap();
+    let rdp = reqwest::get(format!("{base}/rdp"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(rdp.contains("RDP Starter"));
     let log = std::fs::read_to_string(&log_path).unwrap();
-    assert!(!log.contains("loaded the default catalog"), "catalog loaded again:\n{log}");
+    assert!(
+        !log.contains("loaded the default catalog"),
+        "catalog loaded again:\n{log}"
+    );
     assert!(terminate(&mut server).success());
 }

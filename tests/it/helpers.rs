@@ -47,12 +47,19 @@ impl TestApp {
                 },
             },
         );
-        Self { router: nextgenrdp::web::router(state), db, mail_dir: tempfile::tempdir().unwrap() }
+        Self {
+            router: nextgenrdp::web::router(state),
+            db,
+            mail_dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     /// Runs the background jobs that are due (sending e-mail into `mail_dir`).
     pub async fn deliver_mail(&self) {
-        let mailer = nextgenrdp::mail::Mailer::files(self.mail_dir.path().to_path_buf(), "NextGenRDP <no-reply@shop.test>");
+        let mailer = nextgenrdp::mail::Mailer::files(
+            self.mail_dir.path().to_path_buf(),
+            "NextGenRDP <no-reply@shop.test>",
+        );
         nextgenrdp::worker::Worker::new(self.db.clone(), std::sync::Arc::new(mailer))
             .run_pending()
             .await
@@ -79,9 +86,16 @@ impl TestApp {
     pub async fn token_mailed_to(&self, to: &str, path: &str) -> String {
         let mails = self.mails_to(to).await;
         let needle = format!("http://shop.test{path}?token=");
-        let mail = mails.iter().rev().find(|m| m.contains(&needle)).unwrap_or_else(|| panic!("no {path} link mailed to {to}"));
+        let mail = mails
+            .iter()
+            .rev()
+            .find(|m| m.contains(&needle))
+            .unwrap_or_else(|| panic!("no {path} link mailed to {to}"));
         let start = mail.find(&needle).unwrap() + needle.len();
-        mail[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
+        mail[start..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+            .collect()
     }
 
     /// The app with the bundled default catalog loaded.
@@ -94,15 +108,27 @@ impl TestApp {
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let headers = response.headers().clone();
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-        TestResponse { status, headers, body: body.to_vec() }
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        TestResponse {
+            status,
+            headers,
+            body: body.to_vec(),
+        }
     }
 
     pub async fn get(&self, path: &str) -> TestResponse {
-        self.request(Request::get(path).body(Body::empty()).unwrap()).await
+        self.request(Request::get(path).body(Body::empty()).unwrap())
+            .await
     }
 
-    pub async fn send_json(&self, method: Method, path: &str, json: &serde_json::Value) -> TestResponse {
+    pub async fn send_json(
+        &self,
+        method: Method,
+        path: &str,
+        json: &serde_json::Value,
+    ) -> TestResponse {
         self.send_json_as(None, method, path, json).await
     }
 
@@ -122,13 +148,17 @@ impl TestApp {
         if let Some(token) = token {
             request = request.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
-        self.request(request.body(Body::from(json.to_string())).unwrap()).await
+        self.request(request.body(Body::from(json.to_string())).unwrap())
+            .await
     }
 
     /// GET with a bearer token.
     pub async fn get_as(&self, token: &str, path: &str) -> TestResponse {
         self.request(
-            Request::get(path).header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap(),
+            Request::get(path)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await
     }
@@ -145,8 +175,13 @@ impl TestApp {
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
         let token = self.token_mailed_to(email, "/verify-email").await;
-        let verified =
-            self.send_json(Method::POST, "/api/v1/auth/verify-email", &serde_json::json!({ "token": token })).await;
+        let verified = self
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/verify-email",
+                &serde_json::json!({ "token": token }),
+            )
+            .await;
         assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
         self.login(email, "correct-horse-battery").await
     }
@@ -154,7 +189,11 @@ impl TestApp {
     /// Logs in through the API; panics unless it succeeds.
     pub async fn login(&self, email: &str, password: &str) -> serde_json::Value {
         let response = self
-            .send_json(Method::POST, "/api/v1/auth/login", &serde_json::json!({ "email": email, "password": password }))
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/login",
+                &serde_json::json!({ "email": email, "password": password }),
+            )
             .await;
         assert_eq!(response.status, StatusCode::OK, "{}", response.text());
         response.json()
@@ -175,7 +214,9 @@ impl TestApp {
         )
         .await
         .unwrap();
-        nextgenrdp::accounts::users::mark_verified(&self.db, user.id).await.unwrap();
+        nextgenrdp::accounts::users::mark_verified(&self.db, user.id)
+            .await
+            .unwrap();
         self.login(email, "operator-passphrase").await
     }
 }
@@ -198,7 +239,10 @@ impl TestResponse {
     }
 
     pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -212,6 +256,10 @@ pub fn database_url_for(pool: &PgPool) -> String {
     let options = pool.connect_options();
     let server = std::env::var("DATABASE_URL").expect("DATABASE_URL names the test server");
     let mut url: url::Url = server.parse().expect("DATABASE_URL is a URL");
-    url.set_path(options.get_database().expect("the test pool names its database"));
+    url.set_path(
+        options
+            .get_database()
+            .expect("the test pool names its database"),
+    );
     url.to_string()
 }

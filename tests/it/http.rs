@@ -20,7 +20,12 @@ async fn readyz_is_503_while_migrations_are_pending(db: PgPool) {
     let app = TestApp::new(db);
     let ready = app.get("/readyz").await;
     assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(ready.json()["reason"].as_str().unwrap().contains("migration"));
+    assert!(
+        ready.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("migration")
+    );
     assert_eq!(app.get("/healthz").await.status, StatusCode::OK);
 }
 
@@ -28,7 +33,10 @@ async fn readyz_is_503_while_migrations_are_pending(db: PgPool) {
 async fn readyz_is_503_when_the_database_is_gone(db: PgPool) {
     let app = TestApp::new(db.clone());
     db.close().await;
-    assert_eq!(app.get("/readyz").await.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        app.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
 }
 
 #[sqlx::test]
@@ -42,9 +50,14 @@ async fn api_errors_are_problem_details(db: PgPool) {
     assert_eq!(problem["title"], "Not Found");
     assert!(problem["detail"].is_string());
 
-    let wrong_method = app.send_json(Method::DELETE, "/api/v1", &serde_json::json!({})).await;
+    let wrong_method = app
+        .send_json(Method::DELETE, "/api/v1", &serde_json::json!({}))
+        .await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
-    assert_eq!(wrong_method.header("content-type"), "application/problem+json");
+    assert_eq!(
+        wrong_method.header("content-type"),
+        "application/problem+json"
+    );
     assert_eq!(wrong_method.json()["status"], 405);
 }
 
@@ -65,7 +78,10 @@ async fn responses_carry_a_request_id_and_security_headers(db: PgPool) {
     assert_eq!(response.header("x-frame-options"), "DENY");
     assert_eq!(response.header("x-content-type-options"), "nosniff");
     let csp = response.header("content-security-policy");
-    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
+        "{csp}"
+    );
 }
 
 #[sqlx::test]
@@ -83,7 +99,10 @@ async fn cors_allows_only_the_listed_origins(db: PgPool) {
             .unwrap()
     };
     let allowed = app.request(preflight("https://shop.example.pk")).await;
-    assert_eq!(allowed.header("access-control-allow-origin"), "https://shop.example.pk");
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        "https://shop.example.pk"
+    );
     let refused = app.request(preflight("https://evil.example.com")).await;
     assert_eq!(refused.header("access-control-allow-origin"), "");
 }
@@ -94,7 +113,12 @@ async fn responses_are_compressed_when_the_client_accepts_it(db: PgPool) {
     use axum::http::Request;
     let app = TestApp::with_default_catalog(db).await;
     let response = app
-        .request(Request::get("/").header("accept-encoding", "gzip").body(Body::empty()).unwrap())
+        .request(
+            Request::get("/")
+                .header("accept-encoding", "gzip")
+                .body(Body::empty())
+                .unwrap(),
+        )
         .await;
     assert_eq!(response.header("content-encoding"), "gzip");
 }
@@ -108,16 +132,25 @@ async fn the_home_page_lists_the_catalog_from_the_database(db: PgPool) {
     assert!(page.text().contains("Rs 2,500"), "the cheapest RDP price");
     // the home page features some plans; the category pages list them all
     let html = app.get("/rdp").await.text() + &app.get("/vps").await.text();
-    for plan in nextgenrdp::catalog::plans::list_active(db, None).await.unwrap() {
+    for plan in nextgenrdp::catalog::plans::list_active(db, None)
+        .await
+        .unwrap()
+    {
         assert!(html.contains(&plan.name), "{} missing", plan.name);
         assert!(html.contains(&format!("/plans/{}", plan.id)));
     }
 
     // an edit made in the database shows within the catalog cache's second; a deactivated
     // plan disappears
-    sqlx::query("update plans set price_pkr = 2750 where id = 'rdp-starter-one'").execute(db).await.unwrap();
-    nextgenrdp::catalog::plans::set_active(db, "vps-power-four", false).await.unwrap();
-    tokio::time::sleep(nextgenrdp::catalog::cache::TTL + std::time::Duration::from_millis(100)).await;
+    sqlx::query("update plans set price_pkr = 2750 where id = 'rdp-starter-one'")
+        .execute(db)
+        .await
+        .unwrap();
+    nextgenrdp::catalog::plans::set_active(db, "vps-power-four", false)
+        .await
+        .unwrap();
+    tokio::time::sleep(nextgenrdp::catalog::cache::TTL + std::time::Duration::from_millis(100))
+        .await;
     let html = app.get("/").await.text();
     assert!(html.contains("Rs 2,750"));
     let html = app.get("/vps").await.text();
@@ -128,10 +161,16 @@ async fn the_home_page_lists_the_catalog_from_the_database(db: PgPool) {
 async fn static_assets_are_served_with_hashed_names_and_long_caching(db: PgPool) {
     let app = TestApp::new(db);
     let url = nextgenrdp::web::assets::url("app.css");
-    assert!(url.starts_with("/static/app-") && url.ends_with(".css"), "{url}");
+    assert!(
+        url.starts_with("/static/app-") && url.ends_with(".css"),
+        "{url}"
+    );
     let css = app.get(&url).await;
     assert_eq!(css.status, StatusCode::OK);
     assert!(css.header("content-type").starts_with("text/css"));
     assert!(css.header("cache-control").contains("immutable"));
-    assert_eq!(app.get("/static/nope.css").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get("/static/nope.css").await.status,
+        StatusCode::NOT_FOUND
+    );
 }

@@ -29,7 +29,10 @@ use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use binaries::{Binaries, find_binaries};
-use run_as::{RunAs, check, chown, check_traversable, effective_uid, make_private_dir, pg_command, run, unprivileged_user};
+use run_as::{
+    RunAs, check, check_traversable, chown, effective_uid, make_private_dir, pg_command, run,
+    unprivileged_user,
+};
 
 /// The database the application uses inside the cluster.
 const DATABASE: &str = "nextgenrdp";

@@ -9,8 +9,16 @@ use crate::helpers::TestApp;
 
 async fn place(app: &TestApp, token: &str, plan: &str) -> i64 {
     let location = location_of(&app.db, plan).await;
-    app.send_json_as(Some(token), Method::POST, "/api/v1/cart/items", &json!({ "plan_id": plan, "location_id": location })).await;
-    let response = app.send_json_as(Some(token), Method::POST, "/api/v1/orders", &json!({})).await;
+    app.send_json_as(
+        Some(token),
+        Method::POST,
+        "/api/v1/cart/items",
+        &json!({ "plan_id": plan, "location_id": location }),
+    )
+    .await;
+    let response = app
+        .send_json_as(Some(token), Method::POST, "/api/v1/orders", &json!({}))
+        .await;
     assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
     response.json()["order"]["id"].as_i64().unwrap()
 }
@@ -22,39 +30,106 @@ async fn the_operator_filters_searches_and_cancels_orders(db: PgPool) {
     let admin_token = admin["access_token"].as_str().unwrap();
     let ayesha = app.verified_customer("ayesha@example.pk").await;
     let bilal = app.verified_customer("bilal@example.pk").await;
-    let a1 = place(&app, ayesha["access_token"].as_str().unwrap(), "vps-nano-one").await;
-    let b1 = place(&app, bilal["access_token"].as_str().unwrap(), "rdp-starter-one").await;
+    let a1 = place(
+        &app,
+        ayesha["access_token"].as_str().unwrap(),
+        "vps-nano-one",
+    )
+    .await;
+    let b1 = place(
+        &app,
+        bilal["access_token"].as_str().unwrap(),
+        "rdp-starter-one",
+    )
+    .await;
 
     let all = app.get_as(admin_token, "/api/v1/admin/orders").await.json();
     assert_eq!(all["total"], 2);
-    let by_email = app.get_as(admin_token, "/api/v1/admin/orders?search=bilal").await.json();
+    let by_email = app
+        .get_as(admin_token, "/api/v1/admin/orders?search=bilal")
+        .await
+        .json();
     assert_eq!(by_email["total"], 1);
     assert_eq!(by_email["items"][0]["id"], b1);
-    let by_id = app.get_as(admin_token, &format!("/api/v1/admin/orders?search={a1}")).await.json();
+    let by_id = app
+        .get_as(admin_token, &format!("/api/v1/admin/orders?search={a1}"))
+        .await
+        .json();
     assert_eq!(by_id["items"][0]["id"], a1);
     let ayesha_id = ayesha["user"]["id"].as_i64().unwrap();
-    let by_customer = app.get_as(admin_token, &format!("/api/v1/admin/orders?customer={ayesha_id}")).await.json();
+    let by_customer = app
+        .get_as(
+            admin_token,
+            &format!("/api/v1/admin/orders?customer={ayesha_id}"),
+        )
+        .await
+        .json();
     assert_eq!(by_customer["total"], 1);
     let today = chrono::Utc::now().date_naive();
-    let dated = app.get_as(admin_token, &format!("/api/v1/admin/orders?from={today}&to={today}")).await.json();
+    let dated = app
+        .get_as(
+            admin_token,
+            &format!("/api/v1/admin/orders?from={today}&to={today}"),
+        )
+        .await
+        .json();
     assert_eq!(dated["total"], 2);
-    let future = app.get_as(admin_token, &format!("/api/v1/admin/orders?from={}", today.succ_opt().unwrap())).await.json();
+    let future = app
+        .get_as(
+            admin_token,
+            &format!("/api/v1/admin/orders?from={}", today.succ_opt().unwrap()),
+        )
+        .await
+        .json();
     assert_eq!(future["total"], 0);
-    for bad in ["status=shipped", "from=yesterday", "page=0", "to=2026-01-01&from=2026-02-01", "colour=red"] {
-        let response = app.get_as(admin_token, &format!("/api/v1/admin/orders?{bad}")).await;
-        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}: {}", response.text());
+    for bad in [
+        "status=shipped",
+        "from=yesterday",
+        "page=0",
+        "to=2026-01-01&from=2026-02-01",
+        "colour=red",
+    ] {
+        let response = app
+            .get_as(admin_token, &format!("/api/v1/admin/orders?{bad}"))
+            .await;
+        assert_eq!(
+            response.status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: {}",
+            response.text()
+        );
     }
 
-    let detail = app.get_as(admin_token, &format!("/api/v1/admin/orders/{a1}")).await.json();
+    let detail = app
+        .get_as(admin_token, &format!("/api/v1/admin/orders/{a1}"))
+        .await
+        .json();
     assert_eq!(detail["customer"]["email"], "ayesha@example.pk");
-    let cancelled = app.send_json_as(Some(admin_token), Method::POST, &format!("/api/v1/admin/orders/{a1}/cancel"), &json!({})).await;
+    let cancelled = app
+        .send_json_as(
+            Some(admin_token),
+            Method::POST,
+            &format!("/api/v1/admin/orders/{a1}/cancel"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(cancelled.json()["status"], "cancelled");
-    let audit = nextgenrdp::audit::list(&app.db, Some("order"), Some(&a1.to_string()), 10, 0).await.unwrap();
+    let audit = nextgenrdp::audit::list(&app.db, Some("order"), Some(&a1.to_string()), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(audit[0].action, "order.cancel");
 
-    let customer = app.get_as(ayesha["access_token"].as_str().unwrap(), "/api/v1/admin/orders").await;
+    let customer = app
+        .get_as(
+            ayesha["access_token"].as_str().unwrap(),
+            "/api/v1/admin/orders",
+        )
+        .await;
     assert_eq!(customer.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get("/api/v1/admin/orders").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get("/api/v1/admin/orders").await.status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[sqlx::test]
@@ -83,36 +158,95 @@ async fn the_operator_manages_promo_codes_with_validation_and_audit(db: PgPool) 
     assert_eq!(promo["code"], "EID25");
     let id = promo["id"].as_i64().unwrap();
     let duplicate = app
-        .send_json_as(token, Method::POST, "/api/v1/admin/promo-codes",
-            &json!({ "code": "Eid25", "discount_type": "fixed_amount", "discount_value": 100 }))
+        .send_json_as(
+            token,
+            Method::POST,
+            "/api/v1/admin/promo-codes",
+            &json!({ "code": "Eid25", "discount_type": "fixed_amount", "discount_value": 100 }),
+        )
         .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
 
     let updated = app
-        .send_json_as(token, Method::PATCH, &format!("/api/v1/admin/promo-codes/{id}"), &json!({ "is_active": false, "max_discount_amount": null }))
+        .send_json_as(
+            token,
+            Method::PATCH,
+            &format!("/api/v1/admin/promo-codes/{id}"),
+            &json!({ "is_active": false, "max_discount_amount": null }),
+        )
         .await;
     assert_eq!(updated.status, StatusCode::OK, "{}", updated.text());
     assert_eq!(updated.json()["is_active"], false);
-    assert_eq!(updated.json()["max_discount_amount"], serde_json::Value::Null);
-    assert_eq!(updated.json()["discount_value"], 25, "untouched fields kept");
-    let list = app.get_as(token.unwrap(), "/api/v1/admin/promo-codes").await.json();
+    assert_eq!(
+        updated.json()["max_discount_amount"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        updated.json()["discount_value"],
+        25,
+        "untouched fields kept"
+    );
+    let list = app
+        .get_as(token.unwrap(), "/api/v1/admin/promo-codes")
+        .await
+        .json();
     assert_eq!(list["items"][0]["current_uses"], 0);
 
-    sqlx::query("update promo_codes set current_uses = 3").execute(&app.db).await.unwrap();
-    let used = app.send_json_as(token, Method::DELETE, &format!("/api/v1/admin/promo-codes/{id}"), &json!(null)).await;
-    assert_eq!(used.status, StatusCode::CONFLICT);
-    let below = app.send_json_as(token, Method::PATCH, &format!("/api/v1/admin/promo-codes/{id}"), &json!({ "max_uses": 2 })).await;
-    assert_eq!(below.status, StatusCode::UNPROCESSABLE_ENTITY);
-    sqlx::query("update promo_codes set current_uses = 0").execute(&app.db).await.unwrap();
-    let deleted = app.send_json_as(token, Method::DELETE, &format!("/api/v1/admin/promo-codes/{id}"), &json!(null)).await;
-    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get_as(token.unwrap(), &format!("/api/v1/admin/promo-codes/{id}")).await.status, StatusCode::NOT_FOUND);
-
-    let actions: Vec<String> = nextgenrdp::audit::list(&app.db, Some("promo_code"), Some(&id.to_string()), 10, 0)
+    sqlx::query("update promo_codes set current_uses = 3")
+        .execute(&app.db)
         .await
-        .unwrap()
-        .into_iter()
-        .map(|e| e.action)
-        .collect();
-    assert_eq!(actions, vec!["promo_code.delete", "promo_code.update", "promo_code.create"]);
+        .unwrap();
+    let used = app
+        .send_json_as(
+            token,
+            Method::DELETE,
+            &format!("/api/v1/admin/promo-codes/{id}"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(used.status, StatusCode::CONFLICT);
+    let below = app
+        .send_json_as(
+            token,
+            Method::PATCH,
+            &format!("/api/v1/admin/promo-codes/{id}"),
+            &json!({ "max_uses": 2 }),
+        )
+        .await;
+    assert_eq!(below.status, StatusCode::UNPROCESSABLE_ENTITY);
+    sqlx::query("update promo_codes set current_uses = 0")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let deleted = app
+        .send_json_as(
+            token,
+            Method::DELETE,
+            &format!("/api/v1/admin/promo-codes/{id}"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get_as(token.unwrap(), &format!("/api/v1/admin/promo-codes/{id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    let actions: Vec<String> =
+        nextgenrdp::audit::list(&app.db, Some("promo_code"), Some(&id.to_string()), 10, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.action)
+            .collect();
+    assert_eq!(
+        actions,
+        vec![
+            "promo_code.delete",
+            "promo_code.update",
+            "promo_code.create"
+        ]
+    );
 }

@@ -10,13 +10,26 @@ use crate::helpers::TestApp;
 async fn admin_routes_need_an_operator(db: PgPool) {
     let app = TestApp::new(db);
     let customer = app.verified_customer("ayesha@example.pk").await;
-    assert_eq!(app.get("/api/v1/admin/users").await.status, StatusCode::UNAUTHORIZED);
-    let forbidden = app.get_as(customer["access_token"].as_str().unwrap(), "/api/v1/admin/users").await;
+    assert_eq!(
+        app.get("/api/v1/admin/users").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let forbidden = app
+        .get_as(
+            customer["access_token"].as_str().unwrap(),
+            "/api/v1/admin/users",
+        )
+        .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.header("content-type"), "application/problem+json");
     let id = customer["user"]["id"].as_i64().unwrap();
     let disable = app
-        .send_json_as(customer["access_token"].as_str(), Method::POST, &format!("/api/v1/admin/users/{id}/disable"), &json!({}))
+        .send_json_as(
+            customer["access_token"].as_str(),
+            Method::POST,
+            &format!("/api/v1/admin/users/{id}/disable"),
+            &json!({}),
+        )
         .await;
     assert_eq!(disable.status, StatusCode::FORBIDDEN);
 }
@@ -29,16 +42,29 @@ async fn the_operator_searches_and_pages_accounts(db: PgPool) {
     app.verified_customer("ayesha@example.pk").await;
     app.verified_customer("bilal@example.pk").await;
 
-    let all = app.get_as(token, "/api/v1/admin/users?per_page=2").await.json();
+    let all = app
+        .get_as(token, "/api/v1/admin/users?per_page=2")
+        .await
+        .json();
     assert_eq!(all["total"], 3);
     assert_eq!(all["items"].as_array().unwrap().len(), 2);
-    let page_two = app.get_as(token, "/api/v1/admin/users?per_page=2&page=2").await.json();
+    let page_two = app
+        .get_as(token, "/api/v1/admin/users?per_page=2&page=2")
+        .await
+        .json();
     assert_eq!(page_two["items"].as_array().unwrap().len(), 1);
-    let found = app.get_as(token, "/api/v1/admin/users?search=BILAL").await.json();
+    let found = app
+        .get_as(token, "/api/v1/admin/users?search=BILAL")
+        .await
+        .json();
     assert_eq!(found["total"], 1);
     assert_eq!(found["items"][0]["email"], "bilal@example.pk");
 
-    for bad in ["/api/v1/admin/users?page=0", "/api/v1/admin/users?per_page=1000", "/api/v1/admin/users?page=x"] {
+    for bad in [
+        "/api/v1/admin/users?page=0",
+        "/api/v1/admin/users?per_page=1000",
+        "/api/v1/admin/users?page=x",
+    ] {
         let response = app.get_as(token, bad).await;
         assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
     }
@@ -52,22 +78,61 @@ async fn disabling_an_account_ends_its_sessions_at_once_and_is_audited(db: PgPoo
     let customer = app.verified_customer("ayesha@example.pk").await;
     let id = customer["user"]["id"].as_i64().unwrap();
 
-    let disabled = app.send_json_as(token, Method::POST, &format!("/api/v1/admin/users/{id}/disable"), &json!({})).await;
+    let disabled = app
+        .send_json_as(
+            token,
+            Method::POST,
+            &format!("/api/v1/admin/users/{id}/disable"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text());
     assert!(disabled.json()["disabled_at"].is_string());
-    assert_eq!(app.get_as(customer["access_token"].as_str().unwrap(), "/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    let audit = nextgenrdp::audit::list(&app.db, Some("user"), Some(&id.to_string()), 10, 0).await.unwrap();
+    assert_eq!(
+        app.get_as(customer["access_token"].as_str().unwrap(), "/api/v1/me")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let audit = nextgenrdp::audit::list(&app.db, Some("user"), Some(&id.to_string()), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "user.disable");
-    assert_eq!(audit[0].actor_user_id, Some(admin["user"]["id"].as_i64().unwrap() as i32));
+    assert_eq!(
+        audit[0].actor_user_id,
+        Some(admin["user"]["id"].as_i64().unwrap() as i32)
+    );
 
-    let enabled = app.send_json_as(token, Method::POST, &format!("/api/v1/admin/users/{id}/enable"), &json!({})).await;
+    let enabled = app
+        .send_json_as(
+            token,
+            Method::POST,
+            &format!("/api/v1/admin/users/{id}/enable"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(enabled.json()["disabled_at"], serde_json::Value::Null);
-    app.login("ayesha@example.pk", "correct-horse-battery").await;
+    app.login("ayesha@example.pk", "correct-horse-battery")
+        .await;
 
     let own = admin["user"]["id"].as_i64().unwrap();
-    let myself = app.send_json_as(token, Method::POST, &format!("/api/v1/admin/users/{own}/disable"), &json!({})).await;
+    let myself = app
+        .send_json_as(
+            token,
+            Method::POST,
+            &format!("/api/v1/admin/users/{own}/disable"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(myself.status, StatusCode::CONFLICT);
-    let missing = app.send_json_as(token, Method::POST, "/api/v1/admin/users/999999/disable", &json!({})).await;
+    let missing = app
+        .send_json_as(
+            token,
+            Method::POST,
+            "/api/v1/admin/users/999999/disable",
+            &json!({}),
+        )
+        .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

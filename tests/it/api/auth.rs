@@ -10,7 +10,8 @@ use crate::helpers::TestApp;
 const PASSWORD: &str = "correct-horse-battery";
 
 async fn register(app: &TestApp, body: serde_json::Value) -> crate::helpers::TestResponse {
-    app.send_json(Method::POST, "/api/v1/auth/register", &body).await
+    app.send_json(Method::POST, "/api/v1/auth/register", &body)
+        .await
 }
 
 #[sqlx::test]
@@ -33,24 +34,43 @@ async fn registration_verification_and_login_work_end_to_end(db: PgPool) {
     let login = app.login("ayesha@example.pk", PASSWORD).await;
     assert_eq!(login["user"]["is_verified"], false);
 
-    let token = app.token_mailed_to("ayesha@example.pk", "/verify-email").await;
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/verify-email")
+        .await;
     let mail = app.mails_to("ayesha@example.pk").await.pop().unwrap();
     assert!(mail.contains("Subject: Confirm your e-mail"), "{mail}");
-    let verified = app.send_json(Method::POST, "/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    let verified = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/verify-email",
+            &json!({ "token": token }),
+        )
+        .await;
     assert_eq!(verified.status, StatusCode::OK, "{}", verified.text());
     assert_eq!(verified.json()["is_verified"], true);
 
     // The link works once.
-    let again = app.send_json(Method::POST, "/api/v1/auth/verify-email", &json!({ "token": token })).await;
+    let again = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/verify-email",
+            &json!({ "token": token }),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(again.json()["errors"]["token"].is_string());
 
     let login = app.login("AYESHA@example.pk", PASSWORD).await;
     assert_eq!(login["token_type"], "Bearer");
     assert_eq!(login["expires_in"], 900);
-    assert!(login["refresh_token"].as_str().unwrap().len() >= 43, "256 bits");
+    assert!(
+        login["refresh_token"].as_str().unwrap().len() >= 43,
+        "256 bits"
+    );
     assert_eq!(login["user"]["is_verified"], true);
-    let me = app.get_as(login["access_token"].as_str().unwrap(), "/api/v1/me").await;
+    let me = app
+        .get_as(login["access_token"].as_str().unwrap(), "/api/v1/me")
+        .await;
     assert_eq!(me.status, StatusCode::OK);
     assert_eq!(me.json()["email"], "ayesha@example.pk");
 }
@@ -58,7 +78,11 @@ async fn registration_verification_and_login_work_end_to_end(db: PgPool) {
 #[sqlx::test]
 async fn registration_names_every_bad_field_and_writes_nothing(db: PgPool) {
     let app = TestApp::new(db);
-    let response = register(&app, json!({ "name": "", "email": "nope", "phone": "12345", "password": "password123" })).await;
+    let response = register(
+        &app,
+        json!({ "name": "", "email": "nope", "phone": "12345", "password": "password123" }),
+    )
+    .await;
     assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(response.header("content-type"), "application/problem+json");
     let errors = &response.json()["errors"];
@@ -69,7 +93,11 @@ async fn registration_names_every_bad_field_and_writes_nothing(db: PgPool) {
 
     let missing = register(&app, json!({ "name": "Ali", "password": PASSWORD })).await;
     assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(missing.json()["errors"]["email"].is_string(), "{}", missing.text());
+    assert!(
+        missing.json()["errors"]["email"].is_string(),
+        "{}",
+        missing.text()
+    );
 
     let not_json = app
         .request(
@@ -81,17 +109,38 @@ async fn registration_names_every_bad_field_and_writes_nothing(db: PgPool) {
         .await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
     let wrong_type = app
-        .request(axum::http::Request::post("/api/v1/auth/register").body(axum::body::Body::from("name=x")).unwrap())
+        .request(
+            axum::http::Request::post("/api/v1/auth/register")
+                .body(axum::body::Body::from("name=x"))
+                .unwrap(),
+        )
         .await;
     assert_eq!(wrong_type.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    assert_eq!(nextgenrdp::accounts::users::count(&app.db, None).await.unwrap(), 0);
+    assert_eq!(
+        nextgenrdp::accounts::users::count(&app.db, None)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[sqlx::test]
 async fn an_email_registered_twice_in_any_case_is_a_conflict(db: PgPool) {
     let app = TestApp::new(db);
-    assert_eq!(register(&app, json!({ "name": "A", "email": "ali@example.pk", "password": PASSWORD })).await.status, 201);
-    let twice = register(&app, json!({ "name": "B", "email": "ALI@Example.pk", "password": PASSWORD })).await;
+    assert_eq!(
+        register(
+            &app,
+            json!({ "name": "A", "email": "ali@example.pk", "password": PASSWORD })
+        )
+        .await
+        .status,
+        201
+    );
+    let twice = register(
+        &app,
+        json!({ "name": "B", "email": "ALI@Example.pk", "password": PASSWORD }),
+    )
+    .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
     assert!(twice.json()["errors"]["email"].is_string());
 }
@@ -101,18 +150,36 @@ async fn a_wrong_password_and_an_unknown_email_get_identical_answers(db: PgPool)
     let app = TestApp::new(db);
     app.verified_customer("ayesha@example.pk").await;
     let wrong = app
-        .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "ayesha@example.pk", "password": "wrong-password" }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            &json!({ "email": "ayesha@example.pk", "password": "wrong-password" }),
+        )
         .await;
     let unknown = app
-        .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "nobody@example.pk", "password": "wrong-password" }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            &json!({ "email": "nobody@example.pk", "password": "wrong-password" }),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
-    assert_eq!((wrong.status, wrong.body.clone()), (unknown.status, unknown.body.clone()));
+    assert_eq!(
+        (wrong.status, wrong.body.clone()),
+        (unknown.status, unknown.body.clone())
+    );
 
     // forgot-password and resend say the same thing whether or not the account exists
-    for path in ["/api/v1/auth/forgot-password", "/api/v1/auth/resend-verification"] {
-        let known = app.send_json(Method::POST, path, &json!({ "email": "ayesha@example.pk" })).await;
-        let unknown = app.send_json(Method::POST, path, &json!({ "email": "nobody@example.pk" })).await;
+    for path in [
+        "/api/v1/auth/forgot-password",
+        "/api/v1/auth/resend-verification",
+    ] {
+        let known = app
+            .send_json(Method::POST, path, &json!({ "email": "ayesha@example.pk" }))
+            .await;
+        let unknown = app
+            .send_json(Method::POST, path, &json!({ "email": "nobody@example.pk" }))
+            .await;
         assert_eq!(known.status, StatusCode::ACCEPTED);
         assert_eq!(known.body, unknown.body, "{path}");
     }
@@ -124,22 +191,52 @@ async fn refresh_rotates_the_token_and_a_reused_one_ends_the_session(db: PgPool)
     let login = app.verified_customer("ayesha@example.pk").await;
     let first = login["refresh_token"].as_str().unwrap();
 
-    let rotated = app.send_json(Method::POST, "/api/v1/auth/refresh", &json!({ "refresh_token": first })).await;
+    let rotated = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": first }),
+        )
+        .await;
     assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text());
     let rotated = rotated.json();
     let second = rotated["refresh_token"].as_str().unwrap();
     assert_ne!(first, second);
     let access = rotated["access_token"].as_str().unwrap();
-    assert_eq!(app.get_as(access, "/api/v1/me").await.status, StatusCode::OK);
+    assert_eq!(
+        app.get_as(access, "/api/v1/me").await.status,
+        StatusCode::OK
+    );
 
     // The thief replays the first token: the whole session ends, for the thief and the owner.
-    let replay = app.send_json(Method::POST, "/api/v1/auth/refresh", &json!({ "refresh_token": first })).await;
+    let replay = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": first }),
+        )
+        .await;
     assert_eq!(replay.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get_as(access, "/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
-    let owner = app.send_json(Method::POST, "/api/v1/auth/refresh", &json!({ "refresh_token": second })).await;
+    assert_eq!(
+        app.get_as(access, "/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let owner = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": second }),
+        )
+        .await;
     assert_eq!(owner.status, StatusCode::UNAUTHORIZED);
 
-    let garbage = app.send_json(Method::POST, "/api/v1/auth/refresh", &json!({ "refresh_token": "made-up" })).await;
+    let garbage = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": "made-up" }),
+        )
+        .await;
     assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -148,11 +245,25 @@ async fn logout_stops_the_access_token_at_once(db: PgPool) {
     let app = TestApp::new(db);
     let login = app.verified_customer("ayesha@example.pk").await;
     let access = login["access_token"].as_str().unwrap();
-    let out = app.send_json_as(Some(access), Method::POST, "/api/v1/auth/logout", &json!({})).await;
+    let out = app
+        .send_json_as(
+            Some(access),
+            Method::POST,
+            "/api/v1/auth/logout",
+            &json!({}),
+        )
+        .await;
     assert_eq!(out.status, StatusCode::NO_CONTENT);
-    assert_eq!(app.get_as(access, "/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get_as(access, "/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let refresh = app
-        .send_json(Method::POST, "/api/v1/auth/refresh", &json!({ "refresh_token": login["refresh_token"] }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            &json!({ "refresh_token": login["refresh_token"] }),
+        )
         .await;
     assert_eq!(refresh.status, StatusCode::UNAUTHORIZED);
 }
@@ -168,11 +279,26 @@ async fn forged_tampered_expired_and_alg_none_tokens_are_refused(db: PgPool) {
     let user_id = login["user"]["id"].as_i64().unwrap() as i32;
     let claims = nextgenrdp::accounts::jwt::verify(&[1; 32], access).unwrap();
 
-    let wrong_key = nextgenrdp::accounts::jwt::issue(&[7; 32], user_id, claims.sid, nextgenrdp::accounts::Role::Admin).unwrap();
+    let wrong_key = nextgenrdp::accounts::jwt::issue(
+        &[7; 32],
+        user_id,
+        claims.sid,
+        nextgenrdp::accounts::Role::Admin,
+    )
+    .unwrap();
     let parts: Vec<&str> = access.split('.').collect();
     let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin")), parts[2]);
-    let alg_none = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin")),
+        parts[2]
+    );
+    let alg_none = format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+        parts[1]
+    );
     let now = chrono::Utc::now().timestamp();
     let expired = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
@@ -180,12 +306,22 @@ async fn forged_tampered_expired_and_alg_none_tokens_are_refused(db: PgPool) {
         &jsonwebtoken::EncodingKey::from_secret(&[1; 32]),
     )
     .unwrap();
-    for (what, token) in [("wrong key", wrong_key), ("tampered", tampered), ("alg none", alg_none), ("expired", expired), ("garbage", "abc".into())] {
+    for (what, token) in [
+        ("wrong key", wrong_key),
+        ("tampered", tampered),
+        ("alg none", alg_none),
+        ("expired", expired),
+        ("garbage", "abc".into()),
+    ] {
         let response = app.get_as(&token, "/api/v1/me").await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{what}");
         assert_eq!(response.header("content-type"), "application/problem+json");
     }
-    assert_eq!(app.get("/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "no token");
+    assert_eq!(
+        app.get("/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "no token"
+    );
 }
 
 #[sqlx::test]
@@ -193,26 +329,57 @@ async fn password_reset_works_once_and_ends_every_session(db: PgPool) {
     let app = TestApp::new(db);
     let login = app.verified_customer("ayesha@example.pk").await;
     let access = login["access_token"].as_str().unwrap();
-    let asked = app.send_json(Method::POST, "/api/v1/auth/forgot-password", &json!({ "email": "Ayesha@example.pk" })).await;
+    let asked = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/forgot-password",
+            &json!({ "email": "Ayesha@example.pk" }),
+        )
+        .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED);
-    let token = app.token_mailed_to("ayesha@example.pk", "/reset-password").await;
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/reset-password")
+        .await;
 
-    let weak = app.send_json(Method::POST, "/api/v1/auth/reset-password", &json!({ "token": token, "password": "short" })).await;
+    let weak = app
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/reset-password",
+            &json!({ "token": token, "password": "short" }),
+        )
+        .await;
     assert_eq!(weak.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(weak.json()["errors"]["password"].is_string());
 
     let reset = app
-        .send_json(Method::POST, "/api/v1/auth/reset-password", &json!({ "token": token, "password": "a brand new passphrase" }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/reset-password",
+            &json!({ "token": token, "password": "a brand new passphrase" }),
+        )
         .await;
     assert_eq!(reset.status, StatusCode::OK, "{}", reset.text());
-    assert_eq!(app.get_as(access, "/api/v1/me").await.status, StatusCode::UNAUTHORIZED, "old session ended");
+    assert_eq!(
+        app.get_as(access, "/api/v1/me").await.status,
+        StatusCode::UNAUTHORIZED,
+        "old session ended"
+    );
     let again = app
-        .send_json(Method::POST, "/api/v1/auth/reset-password", &json!({ "token": token, "password": "yet another passphrase" }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/reset-password",
+            &json!({ "token": token, "password": "yet another passphrase" }),
+        )
         .await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY, "single use");
-    app.login("ayesha@example.pk", "a brand new passphrase").await;
+    app.login("ayesha@example.pk", "a brand new passphrase")
+        .await;
     let old = app
-        .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "ayesha@example.pk", "password": PASSWORD }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            &json!({ "email": "ayesha@example.pk", "password": PASSWORD }),
+        )
         .await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED);
 }
@@ -221,14 +388,25 @@ async fn password_reset_works_once_and_ends_every_session(db: PgPool) {
 async fn an_expired_reset_link_is_refused(db: PgPool) {
     let app = TestApp::new(db);
     app.verified_customer("ayesha@example.pk").await;
-    app.send_json(Method::POST, "/api/v1/auth/forgot-password", &json!({ "email": "ayesha@example.pk" })).await;
-    let token = app.token_mailed_to("ayesha@example.pk", "/reset-password").await;
+    app.send_json(
+        Method::POST,
+        "/api/v1/auth/forgot-password",
+        &json!({ "email": "ayesha@example.pk" }),
+    )
+    .await;
+    let token = app
+        .token_mailed_to("ayesha@example.pk", "/reset-password")
+        .await;
     sqlx::query("update one_time_tokens set expires_at = now() - interval '1 second' where purpose = 'password_reset'")
         .execute(&app.db)
         .await
         .unwrap();
     let reset = app
-        .send_json(Method::POST, "/api/v1/auth/reset-password", &json!({ "token": token, "password": "a brand new passphrase" }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/reset-password",
+            &json!({ "token": token, "password": "a brand new passphrase" }),
+        )
         .await;
     assert_eq!(reset.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
@@ -240,7 +418,11 @@ async fn too_many_logins_get_429_with_retry_after(db: PgPool) {
     let mut statuses = Vec::new();
     for _ in 0..12 {
         let response = app
-            .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "ayesha@example.pk", "password": "guess-guess" }))
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/login",
+                &json!({ "email": "ayesha@example.pk", "password": "guess-guess" }),
+            )
             .await;
         statuses.push(response.status);
         if response.status == StatusCode::TOO_MANY_REQUESTS {
@@ -249,11 +431,28 @@ async fn too_many_logins_get_429_with_retry_after(db: PgPool) {
         }
     }
     // 1 successful login in verified_customer + 9 wrong ones are within 10 per 15 min
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count(), 9, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3);
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNAUTHORIZED)
+            .count(),
+        9,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+            .count(),
+        3
+    );
     // even the right password is refused while the account is limited
     let right = app
-        .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "ayesha@example.pk", "password": PASSWORD }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            &json!({ "email": "ayesha@example.pk", "password": PASSWORD }),
+        )
         .await;
     assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
 }
@@ -263,10 +462,21 @@ async fn a_disabled_account_cannot_log_in(db: PgPool) {
     let app = TestApp::new(db);
     let login = app.verified_customer("ayesha@example.pk").await;
     let id = login["user"]["id"].as_i64().unwrap() as i32;
-    nextgenrdp::accounts::users::set_disabled(&app.db, id, true).await.unwrap();
+    nextgenrdp::accounts::users::set_disabled(&app.db, id, true)
+        .await
+        .unwrap();
     let response = app
-        .send_json(Method::POST, "/api/v1/auth/login", &json!({ "email": "ayesha@example.pk", "password": PASSWORD }))
+        .send_json(
+            Method::POST,
+            "/api/v1/auth/login",
+            &json!({ "email": "ayesha@example.pk", "password": PASSWORD }),
+        )
         .await;
     assert_eq!(response.status, StatusCode::FORBIDDEN);
-    assert_eq!(app.get_as(login["access_token"].as_str().unwrap(), "/api/v1/me").await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get_as(login["access_token"].as_str().unwrap(), "/api/v1/me")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }

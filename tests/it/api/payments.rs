@@ -18,8 +18,16 @@ async fn customer_with_order(app: &TestApp, email: &str) -> (Value, i64) {
     let login = app.verified_customer(email).await;
     let token = login["access_token"].as_str();
     let location = location_of(&app.db, "rdp-business-two").await;
-    app.send_json_as(token, Method::POST, "/api/v1/cart/items", &json!({ "plan_id": "rdp-business-two", "location_id": location })).await;
-    let placed = app.send_json_as(token, Method::POST, "/api/v1/orders", &json!({})).await;
+    app.send_json_as(
+        token,
+        Method::POST,
+        "/api/v1/cart/items",
+        &json!({ "plan_id": "rdp-business-two", "location_id": location }),
+    )
+    .await;
+    let placed = app
+        .send_json_as(token, Method::POST, "/api/v1/orders", &json!({}))
+        .await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let id = placed.json()["order"]["id"].as_i64().unwrap();
     (login, id)
@@ -30,7 +38,11 @@ fn token(login: &Value) -> Option<&str> {
 }
 
 async fn order_status(app: &TestApp, id: i64) -> String {
-    sqlx::query_scalar("select status from orders where id = $1").bind(id as i32).fetch_one(&app.db).await.unwrap()
+    sqlx::query_scalar("select status from orders where id = $1")
+        .bind(id as i32)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test]
@@ -39,41 +51,93 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
     let admin = app.admin("owner@nextgenrdp.pk").await;
     let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
 
-    let instructions = app.send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/payments"), &json!({ "method": "manual" })).await;
-    assert_eq!(instructions.status, StatusCode::OK, "{}", instructions.text());
+    let instructions = app
+        .send_json_as(
+            token(&login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "manual" }),
+        )
+        .await;
+    assert_eq!(
+        instructions.status,
+        StatusCode::OK,
+        "{}",
+        instructions.text()
+    );
     let start = &instructions.json()["start"];
     assert_eq!(start["kind"], "instructions");
     assert_eq!(start["amount_pkr"], 4500);
     assert_eq!(start["reference"], format!("NGR-{order}"));
     assert!(!start["accounts"].as_array().unwrap().is_empty());
-    assert_eq!(nextgenrdp::payments::repo::count(&app.db, None).await.unwrap(), 0, "instructions write nothing");
+    assert_eq!(
+        nextgenrdp::payments::repo::count(&app.db, None)
+            .await
+            .unwrap(),
+        0,
+        "instructions write nothing"
+    );
 
     let submitted = app
-        .send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/payments"),
-            &json!({ "method": "manual", "reference": "TID88442211", "channel": "jazzcash" }))
+        .send_json_as(
+            token(&login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "manual", "reference": "TID88442211", "channel": "jazzcash" }),
+        )
         .await;
-    assert_eq!(submitted.status, StatusCode::CREATED, "{}", submitted.text());
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{}",
+        submitted.text()
+    );
     let payment = submitted.json()["payment"].clone();
     assert_eq!(payment["status"], "review");
     let id = payment["id"].as_i64().unwrap();
 
-    let queue = app.get_as(admin["access_token"].as_str().unwrap(), "/api/v1/admin/payments?status=review").await.json();
+    let queue = app
+        .get_as(
+            admin["access_token"].as_str().unwrap(),
+            "/api/v1/admin/payments?status=review",
+        )
+        .await
+        .json();
     assert_eq!(queue["total"], 1);
 
     let approve = format!("/api/v1/admin/payments/{id}/approve");
-    let approved = app.send_json_as(token(&admin), Method::POST, &approve, &json!({})).await;
+    let approved = app
+        .send_json_as(token(&admin), Method::POST, &approve, &json!({}))
+        .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     assert_eq!(approved.json()["outcome"], "order_paid");
     assert_eq!(order_status(&app, order).await, "paid");
-    let again = app.send_json_as(token(&admin), Method::POST, &approve, &json!({})).await;
-    assert_eq!(again.status, StatusCode::CONFLICT, "approving twice changes nothing");
+    let again = app
+        .send_json_as(token(&admin), Method::POST, &approve, &json!({}))
+        .await;
+    assert_eq!(
+        again.status,
+        StatusCode::CONFLICT,
+        "approving twice changes nothing"
+    );
 
-    let detail = app.get_as(token(&login).unwrap(), &format!("/api/v1/orders/{order}")).await.json();
+    let detail = app
+        .get_as(token(&login).unwrap(), &format!("/api/v1/orders/{order}"))
+        .await
+        .json();
     assert_eq!(detail["payment_method"], "manual:jazzcash");
     assert_eq!(detail["payment_reference"], "TID88442211");
     let mails = app.mails_to("ayesha@example.pk").await;
-    assert_eq!(mails.iter().filter(|m| m.contains(&format!("Subject: Payment received for order {order}"))).count(), 1);
-    let audit = nextgenrdp::audit::list(&app.db, Some("payment"), Some(&id.to_string()), 10, 0).await.unwrap();
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains(&format!("Subject: Payment received for order {order}")))
+            .count(),
+        1
+    );
+    let audit = nextgenrdp::audit::list(&app.db, Some("payment"), Some(&id.to_string()), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(audit.len(), 1);
 }
 
@@ -86,27 +150,54 @@ async fn a_rejected_transfer_tells_the_customer_and_a_reused_reference_is_flagge
     let pay = |login: Value, order: i64| {
         let app = &app;
         async move {
-            app.send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/payments"),
-                &json!({ "method": "manual", "reference": "TID-SAME-1234" })).await
+            app.send_json_as(
+                token(&login),
+                Method::POST,
+                &format!("/api/v1/orders/{order}/payments"),
+                &json!({ "method": "manual", "reference": "TID-SAME-1234" }),
+            )
+            .await
         }
     };
     let one = pay(ayesha.clone(), first).await.json()["payment"].clone();
     assert_eq!(one["flag"], Value::Null);
     let two = pay(bilal, second).await.json()["payment"].clone();
-    assert!(two["flag"].as_str().unwrap().contains("already submitted"), "{two}");
+    assert!(
+        two["flag"].as_str().unwrap().contains("already submitted"),
+        "{two}"
+    );
 
     let id = one["id"].as_i64().unwrap();
-    let missing_reason = app.send_json_as(token(&admin), Method::POST, &format!("/api/v1/admin/payments/{id}/reject"), &json!({ "reason": " " })).await;
+    let missing_reason = app
+        .send_json_as(
+            token(&admin),
+            Method::POST,
+            &format!("/api/v1/admin/payments/{id}/reject"),
+            &json!({ "reason": " " }),
+        )
+        .await;
     assert_eq!(missing_reason.status, StatusCode::UNPROCESSABLE_ENTITY);
     let rejected = app
-        .send_json_as(token(&admin), Method::POST, &format!("/api/v1/admin/payments/{id}/reject"), &json!({ "reason": "No such transfer in our JazzCash account" }))
+        .send_json_as(
+            token(&admin),
+            Method::POST,
+            &format!("/api/v1/admin/payments/{id}/reject"),
+            &json!({ "reason": "No such transfer in our JazzCash account" }),
+        )
         .await;
     assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text());
     assert_eq!(rejected.json()["payment"]["status"], "rejected");
     assert_eq!(order_status(&app, first).await, "pending_payment");
     let mail = app.mails_to("ayesha@example.pk").await.pop().unwrap();
     assert!(mail.contains("No such transfer in our JazzCash account"));
-    let approve_rejected = app.send_json_as(token(&admin), Method::POST, &format!("/api/v1/admin/payments/{id}/approve"), &json!({})).await;
+    let approve_rejected = app
+        .send_json_as(
+            token(&admin),
+            Method::POST,
+            &format!("/api/v1/admin/payments/{id}/approve"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(approve_rejected.status, StatusCode::CONFLICT);
 }
 
@@ -116,26 +207,65 @@ async fn customers_cannot_pay_see_or_approve_anothers_payment(db: PgPool) {
     let (ayesha, order) = customer_with_order(&app, "ayesha@example.pk").await;
     let bilal = app.verified_customer("bilal@example.pk").await;
     let path = format!("/api/v1/orders/{order}/payments");
-    let pay = app.send_json_as(token(&bilal), Method::POST, &path, &json!({ "method": "manual", "reference": "TID12345678" })).await;
+    let pay = app
+        .send_json_as(
+            token(&bilal),
+            Method::POST,
+            &path,
+            &json!({ "method": "manual", "reference": "TID12345678" }),
+        )
+        .await;
     assert_eq!(pay.status, StatusCode::NOT_FOUND);
-    assert_eq!(app.get_as(token(&bilal).unwrap(), &path).await.status, StatusCode::NOT_FOUND);
-    let mine = app.send_json_as(token(&ayesha), Method::POST, &path, &json!({ "method": "manual", "reference": "TID12345678" })).await;
+    assert_eq!(
+        app.get_as(token(&bilal).unwrap(), &path).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let mine = app
+        .send_json_as(
+            token(&ayesha),
+            Method::POST,
+            &path,
+            &json!({ "method": "manual", "reference": "TID12345678" }),
+        )
+        .await;
     let id = mine.json()["payment"]["id"].as_i64().unwrap();
-    let approve = app.send_json_as(token(&ayesha), Method::POST, &format!("/api/v1/admin/payments/{id}/approve"), &json!({})).await;
+    let approve = app
+        .send_json_as(
+            token(&ayesha),
+            Method::POST,
+            &format!("/api/v1/admin/payments/{id}/approve"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(approve.status, StatusCode::FORBIDDEN);
     let receipt = app
         .request(
             Request::put(format!("/api/v1/payments/{id}/receipt"))
-                .header("authorization", format!("Bearer {}", token(&bilal).unwrap()))
+                .header(
+                    "authorization",
+                    format!("Bearer {}", token(&bilal).unwrap()),
+                )
                 .header("content-type", "image/png")
                 .body(Body::from(&b"\x89PNG\r\n\x1a\nxxxx"[..]))
                 .unwrap(),
         )
         .await;
     assert_eq!(receipt.status, StatusCode::NOT_FOUND);
-    let bad = app.send_json_as(token(&ayesha), Method::POST, &path, &json!({ "method": "bitcoin" })).await;
+    let bad = app
+        .send_json_as(
+            token(&ayesha),
+            Method::POST,
+            &path,
+            &json!({ "method": "bitcoin" }),
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(bad.json()["errors"]["method"].as_str().unwrap().contains("manual"));
+    assert!(
+        bad.json()["errors"]["method"]
+            .as_str()
+            .unwrap()
+            .contains("manual")
+    );
 }
 
 #[sqlx::test]
@@ -143,19 +273,33 @@ async fn a_receipt_must_be_the_image_it_claims_to_be(db: PgPool) {
     let app = TestApp::with_default_catalog(db).await;
     let admin = app.admin("owner@nextgenrdp.pk").await;
     let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
-    let paid = app.send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/payments"),
-        &json!({ "method": "manual", "reference": "TID99887766" })).await.json();
+    let paid = app
+        .send_json_as(
+            token(&login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "manual", "reference": "TID99887766" }),
+        )
+        .await
+        .json();
     let id = paid["payment"]["id"].as_i64().unwrap();
     let upload = |content_type: &'static str, bytes: Vec<u8>| {
         Request::put(format!("/api/v1/payments/{id}/receipt"))
-            .header("authorization", format!("Bearer {}", token(&login).unwrap()))
+            .header(
+                "authorization",
+                format!("Bearer {}", token(&login).unwrap()),
+            )
             .header("content-type", content_type)
             .body(Body::from(bytes))
             .unwrap()
     };
-    let lie = app.request(upload("image/png", b"<svg onload=alert(1)>".to_vec())).await;
+    let lie = app
+        .request(upload("image/png", b"<svg onload=alert(1)>".to_vec()))
+        .await;
     assert_eq!(lie.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let pdf = app.request(upload("application/pdf", b"%PDF-1.4".to_vec())).await;
+    let pdf = app
+        .request(upload("application/pdf", b"%PDF-1.4".to_vec()))
+        .await;
     assert_eq!(pdf.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let mut huge = b"\x89PNG\r\n\x1a\n".to_vec();
     huge.resize(3 * 1024 * 1024, 0);
@@ -164,29 +308,65 @@ async fn a_receipt_must_be_the_image_it_claims_to_be(db: PgPool) {
     let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec();
     let ok = app.request(upload("image/png", png.clone())).await;
     assert_eq!(ok.status, StatusCode::NO_CONTENT, "{}", ok.text());
-    let back = app.get_as(admin["access_token"].as_str().unwrap(), &format!("/api/v1/admin/payments/{id}/receipt")).await;
+    let back = app
+        .get_as(
+            admin["access_token"].as_str().unwrap(),
+            &format!("/api/v1/admin/payments/{id}/receipt"),
+        )
+        .await;
     assert_eq!(back.header("content-type"), "image/png");
     assert_eq!(back.body, png);
 }
 
 /// Starts a JazzCash attempt for the order; returns the signed form fields.
 async fn start_jazzcash(app: &TestApp, login: &Value, order: i64) -> BTreeMap<String, String> {
-    let started = app.send_json_as(token(login), Method::POST, &format!("/api/v1/orders/{order}/payments"), &json!({ "method": "jazzcash" })).await;
+    let started = app
+        .send_json_as(
+            token(login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "jazzcash" }),
+        )
+        .await;
     assert_eq!(started.status, StatusCode::CREATED, "{}", started.text());
     let start = started.json()["start"].clone();
     assert_eq!(start["kind"], "redirect");
-    assert!(start["url"].as_str().unwrap().starts_with("https://sandbox.jazzcash.com.pk/"));
+    assert!(
+        start["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://sandbox.jazzcash.com.pk/")
+    );
     serde_json::from_value(start["fields"].clone()).unwrap()
 }
 
 /// JazzCash's answer to `request`, signed with `salt`.
-fn jazzcash_result(request: &BTreeMap<String, String>, code: &str, salt: &str) -> BTreeMap<String, String> {
-    let mut result: BTreeMap<String, String> = ["pp_Amount", "pp_BillReference", "pp_MerchantID", "pp_TxnRefNo", "pp_TxnCurrency", "pp_TxnDateTime", "pp_Version"]
-        .iter()
-        .map(|k| ((*k).to_owned(), request[*k].clone()))
-        .collect();
+fn jazzcash_result(
+    request: &BTreeMap<String, String>,
+    code: &str,
+    salt: &str,
+) -> BTreeMap<String, String> {
+    let mut result: BTreeMap<String, String> = [
+        "pp_Amount",
+        "pp_BillReference",
+        "pp_MerchantID",
+        "pp_TxnRefNo",
+        "pp_TxnCurrency",
+        "pp_TxnDateTime",
+        "pp_Version",
+    ]
+    .iter()
+    .map(|k| ((*k).to_owned(), request[*k].clone()))
+    .collect();
     result.insert("pp_ResponseCode".into(), code.into());
-    result.insert("pp_ResponseMessage".into(), if code == "000" { "Thank you for Using JazzCash".into() } else { "Transaction declined".into() });
+    result.insert(
+        "pp_ResponseMessage".into(),
+        if code == "000" {
+            "Thank you for Using JazzCash".into()
+        } else {
+            "Transaction declined".into()
+        },
+    );
     result.insert("pp_RetreivalReferenceNo".into(), "RRN201".into());
     result.insert("pp_TxnType".into(), "MWALLET".into());
     let hash = secure_hash(salt, &result).to_uppercase();
@@ -223,13 +403,20 @@ async fn the_jazzcash_form_is_signed_and_a_verified_ipn_pays_the_order(db: PgPoo
         .request(
             Request::post("/payments/jazzcash/return")
                 .header("content-type", "application/x-www-form-urlencoded")
-                .body(Body::from(serde_urlencoded::to_string(jazzcash_result(&form, "000", JAZZCASH_SALT)).unwrap()))
+                .body(Body::from(
+                    serde_urlencoded::to_string(jazzcash_result(&form, "000", JAZZCASH_SALT))
+                        .unwrap(),
+                ))
                 .unwrap(),
         )
         .await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.text().contains("Payment received"));
-    let succeeded: i64 = sqlx::query_scalar("select count(*) from payments where status = 'succeeded'").fetch_one(&app.db).await.unwrap();
+    let succeeded: i64 =
+        sqlx::query_scalar("select count(*) from payments where status = 'succeeded'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(succeeded, 1);
 }
 
@@ -240,7 +427,10 @@ async fn forged_tampered_foreign_and_failed_callbacks_change_nothing(db: PgPool)
     let form = start_jazzcash(&app, &login, order).await;
 
     let forged = jazzcash_result(&form, "000", "not-our-salt");
-    assert_eq!(post_ipn(&app, &forged).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post_ipn(&app, &forged).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     let mut cheap = form.clone();
     cheap.insert("pp_Amount".into(), "100".into());
@@ -251,20 +441,37 @@ async fn forged_tampered_foreign_and_failed_callbacks_change_nothing(db: PgPool)
 
     let mut unknown = form.clone();
     unknown.insert("pp_TxnRefNo".into(), "T20990101000000999".into());
-    assert_eq!(post_ipn(&app, &jazzcash_result(&unknown, "000", JAZZCASH_SALT)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post_ipn(&app, &jazzcash_result(&unknown, "000", JAZZCASH_SALT))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     let mut other_order = form.clone();
     other_order.insert("pp_BillReference".into(), "NGR-999999".into());
-    assert_eq!(post_ipn(&app, &jazzcash_result(&other_order, "000", JAZZCASH_SALT)).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        post_ipn(&app, &jazzcash_result(&other_order, "000", JAZZCASH_SALT))
+            .await
+            .status,
+        StatusCode::BAD_REQUEST
+    );
 
     assert_eq!(order_status(&app, order).await, "pending_payment");
-    let refused: i64 = sqlx::query_scalar("select count(*) from payment_events where kind = 'refused'").fetch_one(&app.db).await.unwrap();
+    let refused: i64 =
+        sqlx::query_scalar("select count(*) from payment_events where kind = 'refused'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(refused, 4, "every refusal is recorded");
 
     let declined = post_ipn(&app, &jazzcash_result(&form, "124", JAZZCASH_SALT)).await;
     assert_eq!(declined.status, StatusCode::OK);
     assert_eq!(declined.json()["paid"], false);
-    let status: String = sqlx::query_scalar("select status from payments").fetch_one(&app.db).await.unwrap();
+    let status: String = sqlx::query_scalar("select status from payments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(status, "failed");
     assert_eq!(order_status(&app, order).await, "pending_payment");
 }
@@ -278,17 +485,34 @@ async fn a_replayed_success_of_an_old_order_does_not_pay_a_new_one(db: PgPool) {
     assert_eq!(post_ipn(&app, &old_success).await.status, StatusCode::OK);
 
     let location = location_of(&app.db, "rdp-business-two").await;
-    app.send_json_as(token(&login), Method::POST, "/api/v1/cart/items", &json!({ "plan_id": "rdp-business-two", "location_id": location })).await;
-    let second = app.send_json_as(token(&login), Method::POST, "/api/v1/orders", &json!({})).await.json()["order"]["id"].as_i64().unwrap();
+    app.send_json_as(
+        token(&login),
+        Method::POST,
+        "/api/v1/cart/items",
+        &json!({ "plan_id": "rdp-business-two", "location_id": location }),
+    )
+    .await;
+    let second = app
+        .send_json_as(token(&login), Method::POST, "/api/v1/orders", &json!({}))
+        .await
+        .json()["order"]["id"]
+        .as_i64()
+        .unwrap();
     start_jazzcash(&app, &login, second).await;
 
     let replay = post_ipn(&app, &old_success).await;
     assert_eq!(replay.status, StatusCode::OK, "a repeat is acknowledged");
-    assert_eq!(order_status(&app, second).await, "pending_payment", "but pays nothing new");
+    assert_eq!(
+        order_status(&app, second).await,
+        "pending_payment",
+        "but pays nothing new"
+    );
 }
 
 #[sqlx::test]
-async fn fifty_concurrent_duplicate_success_callbacks_record_one_payment_and_one_transition(db: PgPool) {
+async fn fifty_concurrent_duplicate_success_callbacks_record_one_payment_and_one_transition(
+    db: PgPool,
+) {
     let app = Arc::new(TestApp::with_default_catalog(db).await);
     let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
     let form = start_jazzcash(&app, &login, order).await;
@@ -296,17 +520,28 @@ async fn fifty_concurrent_duplicate_success_callbacks_record_one_payment_and_one
     let mut tasks = Vec::new();
     for _ in 0..50 {
         let (app, success) = (app.clone(), success.clone());
-        tasks.push(tokio::spawn(async move { post_ipn(&app, &success).await.status }));
+        tasks.push(tokio::spawn(async move {
+            post_ipn(&app, &success).await.status
+        }));
     }
     for task in tasks {
         assert_eq!(task.await.unwrap(), StatusCode::OK);
     }
-    let succeeded: i64 = sqlx::query_scalar("select count(*) from payments where status = 'succeeded'").fetch_one(&app.db).await.unwrap();
-    let ipns: i64 = sqlx::query_scalar("select count(*) from payment_events where kind = 'ipn'").fetch_one(&app.db).await.unwrap();
-    let paid_mails: i64 = sqlx::query_scalar("select count(*) from jobs where payload->>'subject' like 'Payment received%'")
+    let succeeded: i64 =
+        sqlx::query_scalar("select count(*) from payments where status = 'succeeded'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    let ipns: i64 = sqlx::query_scalar("select count(*) from payment_events where kind = 'ipn'")
         .fetch_one(&app.db)
         .await
         .unwrap();
+    let paid_mails: i64 = sqlx::query_scalar(
+        "select count(*) from jobs where payload->>'subject' like 'Payment received%'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     assert_eq!((succeeded, ipns, paid_mails), (1, 50, 1));
     assert_eq!(order_status(&app, order).await, "paid");
 }
@@ -317,8 +552,22 @@ async fn a_paid_order_cannot_be_paid_or_cancelled_again(db: PgPool) {
     let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
     let form = start_jazzcash(&app, &login, order).await;
     post_ipn(&app, &jazzcash_result(&form, "000", JAZZCASH_SALT)).await;
-    let again = app.send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/payments"), &json!({ "method": "jazzcash" })).await;
+    let again = app
+        .send_json_as(
+            token(&login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "jazzcash" }),
+        )
+        .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
-    let cancel = app.send_json_as(token(&login), Method::POST, &format!("/api/v1/orders/{order}/cancel"), &json!({})).await;
+    let cancel = app
+        .send_json_as(
+            token(&login),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/cancel"),
+            &json!({}),
+        )
+        .await;
     assert_eq!(cancel.status, StatusCode::CONFLICT);
 }

@@ -3,9 +3,15 @@ use sqlx::PgPool;
 #[sqlx::test(migrations = false)]
 async fn migrating_twice_changes_nothing_the_second_time(db: PgPool) {
     nextgenrdp::db::migrate(&db).await.unwrap();
-    let before: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations").fetch_one(&db).await.unwrap();
+    let before: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     nextgenrdp::db::migrate(&db).await.unwrap();
-    let after: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations").fetch_one(&db).await.unwrap();
+    let after: i64 = sqlx::query_scalar("select count(*) from _sqlx_migrations")
+        .fetch_one(&db)
+        .await
+        .unwrap();
     assert_eq!(before, after);
     assert_eq!(after as usize, nextgenrdp::db::MIGRATOR.iter().count());
     nextgenrdp::db::check_ready(&db).await.unwrap();
@@ -21,44 +27,160 @@ async fn an_unmigrated_database_is_not_ready(db: PgPool) {
 #[sqlx::test]
 async fn every_seed_table_has_every_seed_column_with_its_type(db: PgPool) {
     let seed: &[(&str, &[(&str, &str)])] = &[
-        ("users", &[("id", "integer"), ("name", "character varying(100)"), ("email", "character varying(255)"),
-            ("phone", "character varying(20)"), ("password_hash", "character varying(255)"), ("is_verified", "boolean"),
-            ("created_at", "timestamp with time zone"), ("updated_at", "timestamp with time zone")]),
-        ("user_sessions", &[("id", "integer"), ("user_id", "integer"), ("token_hash", "character varying(255)"),
-            ("expires_at", "timestamp with time zone"), ("ip_address", "character varying(45)"), ("user_agent", "text"),
-            ("created_at", "timestamp with time zone")]),
-        ("product_categories", &[("id", "integer"), ("name", "character varying(50)"), ("slug", "character varying(50)"),
-            ("description", "text"), ("display_order", "integer")]),
-        ("plans", &[("id", "character varying(50)"), ("category_id", "integer"), ("name", "character varying(100)"),
-            ("description", "text"), ("cpu", "character varying(50)"), ("ram", "character varying(50)"),
-            ("storage", "character varying(100)"), ("bandwidth", "character varying(50)"), ("os", "character varying(100)"),
-            ("price_pkr", "integer"), ("is_active", "boolean"), ("theme_color", "character varying(20)"),
-            ("label", "character varying(50)"), ("created_at", "timestamp with time zone"), ("updated_at", "timestamp with time zone")]),
-        ("plan_features", &[("id", "integer"), ("plan_id", "character varying(50)"), ("feature", "text")]),
-        ("locations", &[("id", "integer"), ("name", "character varying(100)"), ("country_code", "character varying(2)"),
-            ("city", "character varying(100)"), ("is_active", "boolean"), ("display_order", "integer")]),
-        ("orders", &[("id", "integer"), ("user_id", "integer"), ("status", "character varying(50)"),
-            ("total_amount_pkr", "integer"), ("discount_amount_pkr", "integer"), ("final_amount_pkr", "integer"),
-            ("promo_code", "character varying(50)"), ("payment_method", "character varying(50)"),
-            ("payment_reference", "character varying(255)"), ("notes", "text"), ("created_at", "timestamp with time zone"),
-            ("updated_at", "timestamp with time zone")]),
-        ("order_items", &[("id", "integer"), ("order_id", "integer"), ("plan_id", "character varying(50)"),
-            ("location_id", "integer"), ("quantity", "integer"), ("price_at_order_pkr", "integer"),
-            ("validity_months", "integer"), ("start_date", "timestamp with time zone"), ("end_date", "timestamp with time zone")]),
-        ("promo_codes", &[("id", "integer"), ("code", "character varying(50)"), ("discount_type", "character varying(20)"),
-            ("discount_value", "integer"), ("min_order_value", "integer"), ("max_discount_amount", "integer"),
-            ("valid_from", "timestamp with time zone"), ("valid_until", "timestamp with time zone"), ("is_active", "boolean"),
-            ("max_uses", "integer"), ("current_uses", "integer"), ("created_at", "timestamp with time zone")]),
-        ("services", &[("id", "integer"), ("order_item_id", "integer"), ("user_id", "integer"),
-            ("service_type", "character varying(20)"), ("status", "character varying(20)"), ("hostname", "character varying(255)"),
-            ("ip_address", "character varying(45)"), ("username", "character varying(100)"),
-            ("password_encrypted", "character varying(255)"), ("server_id", "character varying(100)"),
-            ("created_at", "timestamp with time zone"), ("updated_at", "timestamp with time zone"),
-            ("last_renewal_date", "timestamp with time zone"), ("next_renewal_date", "timestamp with time zone"),
-            ("termination_date", "timestamp with time zone")]),
-        ("service_logs", &[("id", "integer"), ("service_id", "integer"), ("action", "character varying(50)"),
-            ("status", "character varying(20)"), ("details", "text"), ("performed_by", "integer"),
-            ("created_at", "timestamp with time zone")]),
+        (
+            "users",
+            &[
+                ("id", "integer"),
+                ("name", "character varying(100)"),
+                ("email", "character varying(255)"),
+                ("phone", "character varying(20)"),
+                ("password_hash", "character varying(255)"),
+                ("is_verified", "boolean"),
+                ("created_at", "timestamp with time zone"),
+                ("updated_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "user_sessions",
+            &[
+                ("id", "integer"),
+                ("user_id", "integer"),
+                ("token_hash", "character varying(255)"),
+                ("expires_at", "timestamp with time zone"),
+                ("ip_address", "character varying(45)"),
+                ("user_agent", "text"),
+                ("created_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "product_categories",
+            &[
+                ("id", "integer"),
+                ("name", "character varying(50)"),
+                ("slug", "character varying(50)"),
+                ("description", "text"),
+                ("display_order", "integer"),
+            ],
+        ),
+        (
+            "plans",
+            &[
+                ("id", "character varying(50)"),
+                ("category_id", "integer"),
+                ("name", "character varying(100)"),
+                ("description", "text"),
+                ("cpu", "character varying(50)"),
+                ("ram", "character varying(50)"),
+                ("storage", "character varying(100)"),
+                ("bandwidth", "character varying(50)"),
+                ("os", "character varying(100)"),
+                ("price_pkr", "integer"),
+                ("is_active", "boolean"),
+                ("theme_color", "character varying(20)"),
+                ("label", "character varying(50)"),
+                ("created_at", "timestamp with time zone"),
+                ("updated_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "plan_features",
+            &[
+                ("id", "integer"),
+                ("plan_id", "character varying(50)"),
+                ("feature", "text"),
+            ],
+        ),
+        (
+            "locations",
+            &[
+                ("id", "integer"),
+                ("name", "character varying(100)"),
+                ("country_code", "character varying(2)"),
+                ("city", "character varying(100)"),
+                ("is_active", "boolean"),
+                ("display_order", "integer"),
+            ],
+        ),
+        (
+            "orders",
+            &[
+                ("id", "integer"),
+                ("user_id", "integer"),
+                ("status", "character varying(50)"),
+                ("total_amount_pkr", "integer"),
+                ("discount_amount_pkr", "integer"),
+                ("final_amount_pkr", "integer"),
+                ("promo_code", "character varying(50)"),
+                ("payment_method", "character varying(50)"),
+                ("payment_reference", "character varying(255)"),
+                ("notes", "text"),
+                ("created_at", "timestamp with time zone"),
+                ("updated_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "order_items",
+            &[
+                ("id", "integer"),
+                ("order_id", "integer"),
+                ("plan_id", "character varying(50)"),
+                ("location_id", "integer"),
+                ("quantity", "integer"),
+                ("price_at_order_pkr", "integer"),
+                ("validity_months", "integer"),
+                ("start_date", "timestamp with time zone"),
+                ("end_date", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "promo_codes",
+            &[
+                ("id", "integer"),
+                ("code", "character varying(50)"),
+                ("discount_type", "character varying(20)"),
+                ("discount_value", "integer"),
+                ("min_order_value", "integer"),
+                ("max_discount_amount", "integer"),
+                ("valid_from", "timestamp with time zone"),
+                ("valid_until", "timestamp with time zone"),
+                ("is_active", "boolean"),
+                ("max_uses", "integer"),
+                ("current_uses", "integer"),
+                ("created_at", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "services",
+            &[
+                ("id", "integer"),
+                ("order_item_id", "integer"),
+                ("user_id", "integer"),
+                ("service_type", "character varying(20)"),
+                ("status", "character varying(20)"),
+                ("hostname", "character varying(255)"),
+                ("ip_address", "character varying(45)"),
+                ("username", "character varying(100)"),
+                ("password_encrypted", "character varying(255)"),
+                ("server_id", "character varying(100)"),
+                ("created_at", "timestamp with time zone"),
+                ("updated_at", "timestamp with time zone"),
+                ("last_renewal_date", "timestamp with time zone"),
+                ("next_renewal_date", "timestamp with time zone"),
+                ("termination_date", "timestamp with time zone"),
+            ],
+        ),
+        (
+            "service_logs",
+            &[
+                ("id", "integer"),
+                ("service_id", "integer"),
+                ("action", "character varying(50)"),
+                ("status", "character varying(20)"),
+                ("details", "text"),
+                ("performed_by", "integer"),
+                ("created_at", "timestamp with time zone"),
+            ],
+        ),
     ];
     for (table, columns) in seed {
         for (column, expected) in *columns {
@@ -85,5 +207,8 @@ async fn every_seed_table_has_every_seed_column_with_its_type(db: PgPool) {
     .fetch_all(&db)
     .await
     .unwrap();
-    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without an index: {unindexed:?}"
+    );
 }

@@ -74,7 +74,10 @@ async fn the_database_refuses_an_order_whose_amounts_do_not_add_up(db: PgPool) {
     )
     .await;
     assert!(wrong.is_err());
-    assert_eq!(orders::count(&db, &OrderFilter::default()).await.unwrap(), 0);
+    assert_eq!(
+        orders::count(&db, &OrderFilter::default()).await.unwrap(),
+        0
+    );
 }
 
 #[sqlx::test]
@@ -177,46 +180,115 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
             .unwrap()
     );
 
-    let everything = orders::list(&db, &OrderFilter::default(), 10, 0).await.unwrap();
+    let everything = orders::list(&db, &OrderFilter::default(), 10, 0)
+        .await
+        .unwrap();
     assert_eq!(
         everything.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id, a1.id]
     );
-    let paid = orders::list(&db, &OrderFilter { status: Some("paid"), ..Default::default() }, 10, 0).await.unwrap();
+    let paid = orders::list(
+        &db,
+        &OrderFilter {
+            status: Some("paid"),
+            ..Default::default()
+        },
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         paid.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id]
     );
-    let ayesha_paid = orders::list(&db, &OrderFilter { status: Some("paid"), user_id: Some(ayesha.id), ..Default::default() }, 10, 0)
-        .await
-        .unwrap();
+    let ayesha_paid = orders::list(
+        &db,
+        &OrderFilter {
+            status: Some("paid"),
+            user_id: Some(ayesha.id),
+            ..Default::default()
+        },
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         ayesha_paid.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![a2.id]
     );
-    let ayesha_all = orders::list(&db, &OrderFilter { user_id: Some(ayesha.id), ..Default::default() }, 1, 1)
-        .await
-        .unwrap();
+    let ayesha_all = orders::list(
+        &db,
+        &OrderFilter {
+            user_id: Some(ayesha.id),
+            ..Default::default()
+        },
+        1,
+        1,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         ayesha_all.iter().map(|o| o.id).collect::<Vec<_>>(),
         vec![a1.id]
     );
     assert!(
-        orders::list(&db, &OrderFilter { status: Some("cancelled"), ..Default::default() }, 10, 0)
-            .await
-            .unwrap()
-            .is_empty()
+        orders::list(
+            &db,
+            &OrderFilter {
+                status: Some("cancelled"),
+                ..Default::default()
+            },
+            10,
+            0
+        )
+        .await
+        .unwrap()
+        .is_empty()
     );
 
-    assert_eq!(orders::count(&db, &OrderFilter::default()).await.unwrap(), 3);
-    assert_eq!(orders::count(&db, &OrderFilter { status: Some("paid"), ..Default::default() }).await.unwrap(), 2);
     assert_eq!(
-        orders::count(&db, &OrderFilter { status: Some("pending_payment"), user_id: Some(ayesha.id), ..Default::default() })
-            .await
-            .unwrap(),
+        orders::count(&db, &OrderFilter::default()).await.unwrap(),
+        3
+    );
+    assert_eq!(
+        orders::count(
+            &db,
+            &OrderFilter {
+                status: Some("paid"),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap(),
+        2
+    );
+    assert_eq!(
+        orders::count(
+            &db,
+            &OrderFilter {
+                status: Some("pending_payment"),
+                user_id: Some(ayesha.id),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap(),
         1
     );
-    assert_eq!(orders::count(&db, &OrderFilter { user_id: Some(bilal.id), ..Default::default() }).await.unwrap(), 1);
+    assert_eq!(
+        orders::count(
+            &db,
+            &OrderFilter {
+                user_id: Some(bilal.id),
+                ..Default::default()
+            }
+        )
+        .await
+        .unwrap(),
+        1
+    );
 }
 
 #[sqlx::test]

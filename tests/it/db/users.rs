@@ -17,9 +17,17 @@ async fn insert_then_find_returns_the_same_account(db: PgPool) {
 #[sqlx::test]
 async fn find_by_email_ignores_case(db: PgPool) {
     let user = customer(&db, "ayesha@example.pk").await;
-    let found = users::find_by_email(&db, "AYESHA@Example.PK").await.unwrap().unwrap();
+    let found = users::find_by_email(&db, "AYESHA@Example.PK")
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, user.id);
-    assert!(users::find_by_email(&db, "nobody@example.pk").await.unwrap().is_none());
+    assert!(
+        users::find_by_email(&db, "nobody@example.pk")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 #[sqlx::test]
@@ -28,7 +36,13 @@ async fn list_and_count_search_names_and_emails_newest_first(db: PgPool) {
     let b = customer(&db, "bilal@example.pk").await;
     users::insert(
         &db,
-        &NewUser { name: "Zara Ahmed", email: "z@shop.pk", phone: None, password_hash: "x", role: "admin" },
+        &NewUser {
+            name: "Zara Ahmed",
+            email: "z@shop.pk",
+            phone: None,
+            password_hash: "x",
+            role: "admin",
+        },
     )
     .await
     .unwrap();
@@ -38,7 +52,10 @@ async fn list_and_count_search_names_and_emails_newest_first(db: PgPool) {
     assert_eq!(users::count(&db, None).await.unwrap(), 3);
 
     let hits = users::list(&db, Some("example.pk"), 10, 0).await.unwrap();
-    assert_eq!(hits.iter().map(|u| u.id).collect::<Vec<_>>(), vec![b.id, a.id]);
+    assert_eq!(
+        hits.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![b.id, a.id]
+    );
     assert_eq!(users::count(&db, Some("zara")).await.unwrap(), 1);
     let page_two = users::list(&db, None, 2, 2).await.unwrap();
     assert_eq!(page_two.len(), 1);
@@ -60,12 +77,19 @@ async fn mark_verified_sets_the_flag_and_the_time_once(db: PgPool) {
 #[sqlx::test]
 async fn profile_password_role_and_disabling_are_updated(db: PgPool) {
     let user = customer(&db, "ayesha@example.pk").await;
-    let updated = users::update_profile(&db, user.id, "Ayesha K.", None).await.unwrap().unwrap();
+    let updated = users::update_profile(&db, user.id, "Ayesha K.", None)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(updated.name, "Ayesha K.");
     assert_eq!(updated.phone, None);
     assert!(updated.updated_at >= user.updated_at);
 
-    assert!(users::update_password_hash(&db, user.id, "newhash").await.unwrap());
+    assert!(
+        users::update_password_hash(&db, user.id, "newhash")
+            .await
+            .unwrap()
+    );
     assert!(users::set_role(&db, user.id, "admin").await.unwrap());
     assert!(users::set_disabled(&db, user.id, true).await.unwrap());
     users::record_login(&db, user.id).await.unwrap();
@@ -76,7 +100,14 @@ async fn profile_password_role_and_disabling_are_updated(db: PgPool) {
     assert!(row.last_login_at.is_some());
 
     assert!(users::set_disabled(&db, user.id, false).await.unwrap());
-    assert!(users::find(&db, user.id).await.unwrap().unwrap().disabled_at.is_none());
+    assert!(
+        users::find(&db, user.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .disabled_at
+            .is_none()
+    );
 }
 
 #[sqlx::test]
@@ -87,7 +118,9 @@ async fn updated_at_is_kept_by_the_database(db: PgPool) {
         .execute(&db)
         .await
         .unwrap();
-    users::update_profile(&db, user.id, "New Name", None).await.unwrap();
+    users::update_profile(&db, user.id, "New Name", None)
+        .await
+        .unwrap();
     let fresh: bool = sqlx::query_scalar(
         "select updated_at > now() - interval '1 minute' from users where id = $1",
     )

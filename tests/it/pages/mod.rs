@@ -3,8 +3,8 @@
 
 mod accounts;
 mod admin_catalog;
-mod catalog;
 mod admin_orders;
+mod catalog;
 mod orders;
 
 use std::collections::BTreeMap;
