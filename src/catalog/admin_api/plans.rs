@@ -1,0 +1,353 @@
+//! Plans in the operator API (`/admin/plans`): the shape the operator sees (with features and
+//! locations), the body of POST and PATCH, the audited operations the admin pages share, and the
+//! handlers. The body's checks are in `plan_draft`.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgConnection;
+
+use super::input::{Field, present};
+use super::plan_draft::{PlanDraft, plan_draft};
+use super::{Actor, Items, RawQuery, actor, audit_json, plural, referenced, write_audit};
+use crate::accounts::extract::ApiAdmin;
+use crate::app::AppState;
+use crate::catalog::plans::{self, Plan};
+use crate::catalog::{categories, format_pkr, locations, plan_features};
+use crate::error::{AppError, AppResult, ResultExt};
+use crate::web::extract::{AppJson, ClientIp};
+
+/// A plan as the operator sees it, with its features and where it is sold.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AdminPlan {
+    pub id: String,
+    pub category_id: Option<i32>,
+    /// The category's slug.
+    pub category: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    pub cpu: String,
+    pub ram: String,
+    pub storage: String,
+    pub bandwidth: String,
+    pub os: Option<String>,
+    pub price_pkr: i32,
+    pub price_display: String,
+    pub theme_color: String,
+    pub label: Option<String>,
+    pub display_order: i32,
+    pub is_active: bool,
+    pub features: Vec<String>,
+    pub location_ids: Vec<i32>,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl AdminPlan {
+    fn new(
+        plan: Plan,
+        category: Option<String>,
+        features: Vec<String>,
+        location_ids: Vec<i32>,
+    ) -> Self {
+        Self {
+            price_display: format_pkr(i64::from(plan.price_pkr)),
+            is_active: plan.is_active(),
+            theme_color: plan.theme_color.unwrap_or_else(|| "sky".to_owned()),
+            id: plan.id,
+            category_id: plan.category_id,
+            category,
+            name: plan.name,
+            description: plan.description,
+            cpu: plan.cpu,
+            ram: plan.ram,
+            storage: plan.storage,
+            bandwidth: plan.bandwidth,
+            os: plan.os,
+            price_pkr: plan.price_pkr,
+            label: plan.label,
+            display_order: plan.display_order,
+            features,
+            location_ids,
+            created_at: plan.created_at,
+            updated_at: plan.updated_at,
+        }
+    }
+}
+
+/// The body of POST / PATCH `/admin/plans`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    /// Required on POST; on PATCH it may only repeat the plan's id.
+    #[serde(default, deserialize_with = "present")]
+    pub id: Field<String>,
+    /// The category's slug.
+    #[serde(default, deserialize_with = "present")]
+    pub category: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub name: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub cpu: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub ram: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub storage: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub bandwidth: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub os: Field<String>,
+    /// Whole rupees, 0 to 2,147,483,647 (read wide so an out-of-range number is a field error).
+    #[serde(default, deserialize_with = "present")]
+    pub price_pkr: Field<i64>,
+    #[serde(default, deserialize_with = "present")]
+    pub theme_color: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub label: Field<String>,
+    #[serde(default, deserialize_with = "present")]
+    pub display_order: Field<i32>,
+    #[serde(default, deserialize_with = "present")]
+    pub is_active: Field<bool>,
+    #[serde(default, deserialize_with = "present")]
+    pub features: Field<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub location_ids: Field<Vec<i32>>,
+}
+
+/// One plan with its category slug, features and locations.
+async fn load_plan(tx: &mut PgConnection, plan: Plan) -> AppResult<AdminPlan> {
+    let category = match plan.category_id {
+        Some(id) => categories::find(&mut *tx, id).await?.map(|c| c.slug),
+        None => None,
+    };
+    let features = plan_features::list_for_plan(&mut *tx, &plan.id)
+        .await?
+        .into_iter()
+        .map(|f| f.feature)
+        .collect();
+    let location_ids = locations::ids_for_plan(&mut *tx, &plan.id).await?;
+    Ok(AdminPlan::new(plan, category, features, location_ids))
+}
+
+/// Writes a plan's features and locations, then reads the whole plan back.
+async fn save_plan_details(
+    tx: &mut PgConnection,
+    draft: &PlanDraft,
+    plan: Plan,
+) -> AppResult<AdminPlan> {
+    plan_features::replace_for_plan(&mut *tx, &draft.id, &draft.features).await?;
+    locations::replace_for_plan(&mut *tx, &draft.id, &draft.location_ids).await?;
+    load_plan(tx, plan).await
+}
+
+pub async fn list_plans(state: &AppState) -> AppResult<Vec<AdminPlan>> {
+    let mut tx = state.db.begin().await?;
+    let slugs: HashMap<i32, String> = categories::list(&mut *tx)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c.slug))
+        .collect();
+    let rows = plans::list(&mut *tx).await?;
+    let ids: Vec<String> = rows.iter().map(|p| p.id.clone()).collect();
+    let mut features: HashMap<String, Vec<String>> = HashMap::new();
+    for f in plan_features::list_for_plans(&mut *tx, &ids).await? {
+        features
+            .entry(f.plan_id.unwrap_or_default())
+            .or_default()
+            .push(f.feature);
+    }
+    let mut sold_in: HashMap<String, Vec<i32>> = HashMap::new();
+    for (plan, location) in locations::list_plan_location_ids(&mut *tx).await? {
+        sold_in.entry(plan).or_default().push(location);
+    }
+    tx.commit().await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let category = p.category_id.and_then(|id| slugs.get(&id).cloned());
+            let features = features.remove(&p.id).unwrap_or_default();
+            let location_ids = sold_in.remove(&p.id).unwrap_or_default();
+            AdminPlan::new(p, category, features, location_ids)
+        })
+        .collect())
+}
+
+pub async fn find_plan(state: &AppState, id: &str) -> AppResult<AdminPlan> {
+    let mut tx = state.db.begin().await?;
+    let plan = plans::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("plan"))?;
+    let plan = load_plan(&mut tx, plan).await?;
+    tx.commit().await?;
+    Ok(plan)
+}
+
+pub async fn create_plan(
+    state: &AppState,
+    actor: Actor<'_>,
+    input: PlanInput,
+) -> AppResult<AdminPlan> {
+    let mut tx = state.db.begin().await?;
+    let draft = plan_draft(&mut tx, input, None).await?;
+    let plan = plans::insert(&mut *tx, &draft.fields())
+        .await
+        .on_constraint("plans_pkey", |_| {
+            AppError::conflict("id", "a plan with this id already exists")
+        })?;
+    let created = save_plan_details(&mut tx, &draft, plan).await?;
+    write_audit(
+        &mut tx,
+        actor,
+        "plan.create",
+        "plan",
+        &created.id,
+        None,
+        Some(audit_json(&created)),
+    )
+    .await?;
+    tx.commit().await?;
+    state.catalog.invalidate();
+    Ok(created)
+}
+
+pub async fn update_plan(
+    state: &AppState,
+    actor: Actor<'_>,
+    id: &str,
+    input: PlanInput,
+) -> AppResult<AdminPlan> {
+    let mut tx = state.db.begin().await?;
+    let row = plans::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("plan"))?;
+    let before = load_plan(&mut tx, row).await?;
+    let draft = plan_draft(&mut tx, input, Some(&before)).await?;
+    if PlanDraft::of(&before).as_ref() == Some(&draft) {
+        return Ok(before);
+    }
+    let plan = plans::update(&mut *tx, &draft.fields())
+        .await?
+        .ok_or(AppError::NotFound("plan"))?;
+    let after = save_plan_details(&mut tx, &draft, plan).await?;
+    write_audit(
+        &mut tx,
+        actor,
+        "plan.update",
+        "plan",
+        id,
+        Some(audit_json(&before)),
+        Some(audit_json(&after)),
+    )
+    .await?;
+    tx.commit().await?;
+    state.catalog.invalidate();
+    Ok(after)
+}
+
+pub async fn delete_plan(state: &AppState, actor: Actor<'_>, id: &str) -> AppResult<()> {
+    let mut tx = state.db.begin().await?;
+    let row = plans::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("plan"))?;
+    let orders = plans::count_orders(&mut *tx, id).await?;
+    if orders > 0 {
+        return Err(AppError::conflict(
+            "id",
+            format!(
+                "plan is referenced by {}; deactivate it instead",
+                plural(orders, "order", "orders")
+            ),
+        ));
+    }
+    let before = load_plan(&mut tx, row).await?;
+    plans::delete(&mut *tx, id)
+        .await
+        .map_err(referenced("plan"))?;
+    write_audit(
+        &mut tx,
+        actor,
+        "plan.delete",
+        "plan",
+        id,
+        Some(audit_json(&before)),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    state.catalog.invalidate();
+    Ok(())
+}
+
+pub(super) async fn list_plans_handler(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    query: RawQuery,
+) -> AppResult<impl IntoResponse> {
+    crate::catalog::api::parameters(query, &[])?;
+    Ok(Json(Items {
+        items: list_plans(&state).await?,
+    }))
+}
+
+pub(super) async fn find_plan_handler(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<String>,
+) -> AppResult<Json<AdminPlan>> {
+    Ok(Json(find_plan(&state, &id).await?))
+}
+
+pub(super) async fn create_plan_handler(
+    State(state): State<AppState>,
+    admin: ApiAdmin,
+    ClientIp(ip): ClientIp,
+    AppJson(body): AppJson<PlanInput>,
+) -> AppResult<impl IntoResponse> {
+    let created = create_plan(&state, actor(&admin, &ip), body).await?;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+pub(super) async fn update_plan_handler(
+    State(state): State<AppState>,
+    admin: ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    AppJson(body): AppJson<PlanInput>,
+) -> AppResult<Json<AdminPlan>> {
+    Ok(Json(
+        update_plan(&state, actor(&admin, &ip), &id, body).await?,
+    ))
+}
+
+pub(super) async fn delete_plan_handler(
+    State(state): State<AppState>,
+    admin: ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    delete_plan(&state, actor(&admin, &ip), &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn absent_null_and_values_are_told_apart() {
+        let input: PlanInput =
+            serde_json::from_value(json!({ "label": null, "name": "RDP Pro" })).unwrap();
+        assert_eq!(input.label, Some(None));
+        assert_eq!(input.name, Some(Some("RDP Pro".to_owned())));
+        assert_eq!(input.os, None);
+    }
+}
