@@ -31,6 +31,7 @@ use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
+use crate::payments::admin_pages::{AdminPaymentRow, rows_for_order};
 use crate::web::extract::ClientIp;
 use crate::web::pages::Layout;
 
@@ -303,6 +304,8 @@ struct OrderPage {
     notice: Option<Notice>,
     order: OrderView,
     customer: Option<Customer>,
+    /// The order's payments, each linking to its page in the payment queue.
+    payments: Vec<AdminPaymentRow>,
 }
 
 async fn order_page(
@@ -323,6 +326,7 @@ async fn order_page(
         }),
         None => None,
     };
+    let payments = rows_for_order(&state, order.id).await?;
     let order = OrderView::new(order_response(&state, order).await?);
     render_with(
         StatusCode::OK,
@@ -331,6 +335,7 @@ async fn order_page(
             notice: notice(query.notice.as_deref(), ORDER_NOTICES),
             order,
             customer,
+            payments,
         },
     )
 }

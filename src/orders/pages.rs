@@ -26,6 +26,7 @@ use crate::accounts::secrets;
 use crate::app::AppState;
 use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
+use crate::payments::pages::{ManualForm, PayView, pay_view};
 use crate::web::pages::Layout;
 
 /// Orders per page of `/account/orders`.
@@ -204,6 +205,8 @@ async fn render_cart(
 struct NoticeQuery {
     notice: Option<String>,
     page: Option<String>,
+    /// The order page's payment method (a gateway's name).
+    pay: Option<String>,
 }
 
 async fn cart_page(
@@ -428,8 +431,6 @@ async fn remove_promo(
 // ---------------------------------------------------------------------------------------------
 // Checkout
 
-/// The only way to pay for now; the payment methods arrive with the payments issue.
-const MANUAL_PAYMENT: &str = "manual";
 const NOTES_MAX_CHARS: usize = 1000;
 
 const CHECKOUT_FIELDS: &[(&str, &str)] = &[
@@ -452,6 +453,8 @@ struct CheckoutPage {
     expiry_hours: u32,
     /// Generated when the form is first rendered: every submission of this form is one order.
     idempotency_key: String,
+    /// The enabled payment gateways, the chosen one checked.
+    methods: Vec<MethodChoice>,
     notes: String,
     terms: bool,
     errors: FormErrors,
@@ -480,10 +483,33 @@ struct CheckoutForm {
 struct CheckoutState {
     status: StatusCode,
     idempotency_key: String,
+    payment_method: String,
     notes: String,
     terms: bool,
     errors: FormErrors,
     alert: Option<String>,
+}
+
+/// A payment method of the checkout form.
+struct MethodChoice {
+    value: &'static str,
+    label: &'static str,
+    checked: bool,
+}
+
+/// The enabled gateways as checkout choices: `chosen` checked, else the first.
+fn method_choices(state: &AppState, chosen: &str) -> Vec<MethodChoice> {
+    let gateways = state.settings.payments.gateways();
+    let known = gateways.iter().any(|g| g.name() == chosen);
+    gateways
+        .iter()
+        .enumerate()
+        .map(|(i, g)| MethodChoice {
+            value: g.name(),
+            label: g.label(),
+            checked: if known { g.name() == chosen } else { i == 0 },
+        })
+        .collect()
 }
 
 async fn render_checkout(
@@ -522,6 +548,7 @@ async fn render_checkout(
             email: visitor.user.email.clone(),
             expiry_hours: state.settings.order_expiry_hours,
             idempotency_key: form.idempotency_key,
+            methods: method_choices(state, &form.payment_method),
             notes: form.notes,
             terms: form.terms,
             errors: form.errors,
@@ -542,6 +569,7 @@ async fn checkout_form(State(state): State<AppState>, visitor: PageUser) -> AppR
     let form = CheckoutState {
         status: StatusCode::OK,
         idempotency_key: secrets::generate(),
+        payment_method: String::new(),
         notes: String::new(),
         terms: false,
         errors: FormErrors::default(),
@@ -561,7 +589,8 @@ async fn place_order(
     if form.terms.is_none() {
         errors.add("terms", "You", "must agree to the terms to place an order");
     }
-    if form.payment_method != MANUAL_PAYMENT {
+    let gateway = state.settings.payments.gateway(form.payment_method.trim());
+    if gateway.is_none() {
         errors.add("payment_method", "Payment method", "must be chosen");
     }
     if form.notes.chars().count() > NOTES_MAX_CHARS {
@@ -577,6 +606,7 @@ async fn place_order(
     let again = |status, errors, alert, key: Option<String>| CheckoutState {
         status,
         idempotency_key: key.unwrap_or_else(secrets::generate),
+        payment_method: form.payment_method.trim().to_owned(),
         notes: form.notes.clone(),
         terms: form.terms.is_some(),
         errors,
@@ -600,9 +630,11 @@ async fn place_order(
         .await;
     }
     match checkout::place_order(&state.db, &visitor.user, Some(&key), Some(&form.notes)).await {
+        // The order page opens on the chosen method's payment step.
         Ok(placed) => Ok(see_other(&format!(
-            "/account/orders/{}?notice=placed",
-            placed.order.id
+            "/account/orders/{}?notice=placed&pay={}",
+            placed.order.id,
+            gateway.map_or(crate::payments::MANUAL, |g| g.name())
         ))),
         Err(err) => {
             let failure = Failure::from_error(err, CHECKOUT_FIELDS)?;
@@ -676,7 +708,8 @@ pub struct OrderView {
     pub promo_code: Option<String>,
     pub total: String,
     pub notes: Option<String>,
-    pub payment_method: String,
+    /// How it was paid, once it is.
+    pub payment_method: Option<String>,
     pub payment_reference: Option<String>,
     pub can_cancel: bool,
 }
@@ -715,10 +748,14 @@ impl OrderView {
             promo_code: order.promo_code,
             total: order.final_amount_display,
             notes: order.notes.filter(|n| !n.trim().is_empty()),
-            payment_method: match order.payment_method.as_deref() {
-                None | Some("manual") => "Bank transfer / JazzCash / Easypaisa (manual)".to_owned(),
-                Some(other) => other.to_owned(),
-            },
+            // Stored as `gateway` or `gateway:channel` when the order is paid.
+            payment_method: order.payment_method.as_deref().map(|method| {
+                let (gateway, channel) = match method.split_once(':') {
+                    Some((gateway, channel)) => (gateway, Some(channel)),
+                    None => (method, None),
+                };
+                crate::payments::pages::method_label(gateway, channel)
+            }),
             payment_reference: order.payment_reference,
         }
     }
@@ -788,6 +825,16 @@ const ORDER_NOTICES: &[(&str, &str, &str)] = &[
     ),
     ("cancelled", "info", "Your order is cancelled."),
     (
+        "payment-submitted",
+        "success",
+        "Thank you! We received your transaction id and are checking your transfer.",
+    ),
+    (
+        "not-payable",
+        "error",
+        "This order can no longer be paid: it is not awaiting payment.",
+    ),
+    (
         "not-cancellable",
         "error",
         "This order can no longer be cancelled: it is not awaiting payment.",
@@ -800,6 +847,8 @@ struct OrderPage {
     layout: Layout,
     notice: Option<Notice>,
     order: OrderView,
+    /// The payment step and the order's payments.
+    pay: PayView,
 }
 
 /// The visitor's own order; anyone else's is the 404 page, as if it did not exist.
@@ -812,13 +861,35 @@ async fn order_page(
     let order = orders::find_for_user(&state.db, id, visitor.user.id)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    let order = OrderView::new(order_response(&state, order).await?);
-    render_with(
+    let pay = pay_view(&state, &order, query.pay.as_deref(), ManualForm::default()).await?;
+    render_order_page(
+        &state,
+        &visitor,
+        order,
         StatusCode::OK,
+        notice(query.notice.as_deref(), ORDER_NOTICES),
+        pay,
+    )
+    .await
+}
+
+/// The customer's order page with its payment step (also after a failed payment form).
+pub(crate) async fn render_order_page(
+    state: &AppState,
+    visitor: &PageUser,
+    order: orders::Order,
+    status: StatusCode,
+    notice: Option<Notice>,
+    pay: PayView,
+) -> AppResult<Response> {
+    let order = OrderView::new(order_response(state, order).await?);
+    render_with(
+        status,
         &OrderPage {
             layout: Layout::for_page(format!("Order #{}", order.id), &visitor.context),
-            notice: notice(query.notice.as_deref(), ORDER_NOTICES),
+            notice,
             order,
+            pay,
         },
     )
 }

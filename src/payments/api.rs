@@ -17,7 +17,9 @@ use serde_json::json;
 
 use super::repo::{self, NewPayment, Payment, Transition};
 use super::settle::{self, Settled};
-use super::{JAZZCASH, MANUAL, Start, StartContext, jazzcash, manual, order_reference};
+use super::{
+    JAZZCASH, MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual, order_reference,
+};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -76,7 +78,7 @@ async fn payable_order(state: &AppState, id: i32, user_id: i32) -> AppResult<Ord
 }
 
 /// Checks a manual transfer's reference: 4 to 50 letters, digits, `-` or `_`.
-fn parse_reference(reference: &str) -> AppResult<String> {
+pub(crate) fn parse_reference(reference: &str) -> AppResult<String> {
     let reference = reference.trim();
     if !(4..=50).contains(&reference.len())
         || !reference
@@ -105,12 +107,7 @@ async fn create_payment(
     let order = payable_order(&state, id, caller.user.id).await?;
     match (gateway.name(), body.reference) {
         (MANUAL, None) => {
-            let start = gateway.start(&StartContext {
-                order: &order,
-                txn_ref: "",
-                public_url: &state.settings.public_url,
-                now: Utc::now(),
-            });
+            let start = start_without_attempt(&state, gateway, &order);
             Ok(
                 Json(json!({ "method": MANUAL, "order_id": order.id, "start": start }))
                     .into_response(),
@@ -132,36 +129,8 @@ async fn create_payment(
             "reference",
             "only manual transfers take a reference",
         )),
-        (name, None) => {
-            let txn_ref = jazzcash::new_txn_ref(Utc::now());
-            let start = gateway.start(&StartContext {
-                order: &order,
-                txn_ref: &txn_ref,
-                public_url: &state.settings.public_url,
-                now: Utc::now(),
-            });
-            let payload = match &start {
-                Start::Redirect { fields, .. } => redact(fields),
-                Start::Instructions(_) => json!(null),
-            };
-            let mut tx = state.db.begin().await?;
-            let payment = repo::insert(
-                &mut *tx,
-                &NewPayment {
-                    order_id: order.id,
-                    gateway: name,
-                    amount_pkr: order.final_amount_pkr,
-                    status: "pending",
-                    gateway_txn_id: Some(&txn_ref),
-                    channel: None,
-                    customer_paid_at: None,
-                    request_payload: Some(payload.clone()),
-                    flag: None,
-                },
-            )
-            .await?;
-            repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
-            tx.commit().await?;
+        (_, None) => {
+            let (payment, start) = start_attempt(&state, gateway, &order).await?;
             Ok((
                 StatusCode::CREATED,
                 Json(json!({ "payment": payment, "start": start })),
@@ -169,6 +138,62 @@ async fn create_payment(
                 .into_response())
         }
     }
+}
+
+/// How to pay `order` with a gateway that records nothing until the customer acts (the manual
+/// transfer's instructions).
+pub(crate) fn start_without_attempt(
+    state: &AppState,
+    gateway: &dyn PaymentGateway,
+    order: &Order,
+) -> Start {
+    gateway.start(&StartContext {
+        order,
+        txn_ref: "",
+        public_url: &state.settings.public_url,
+        now: Utc::now(),
+    })
+}
+
+/// Starts an attempt with a redirect gateway (JazzCash): a fresh transaction reference, the
+/// signed form, and the `pending` payment its callbacks will find, recorded with the request
+/// (password redacted). The API and the order page both start attempts here.
+pub(crate) async fn start_attempt(
+    state: &AppState,
+    gateway: &dyn PaymentGateway,
+    order: &Order,
+) -> AppResult<(Payment, Start)> {
+    let now = Utc::now();
+    let txn_ref = jazzcash::new_txn_ref(now);
+    let start = gateway.start(&StartContext {
+        order,
+        txn_ref: &txn_ref,
+        public_url: &state.settings.public_url,
+        now,
+    });
+    let payload = match &start {
+        Start::Redirect { fields, .. } => redact(fields),
+        Start::Instructions(_) => json!(null),
+    };
+    let mut tx = state.db.begin().await?;
+    let payment = repo::insert(
+        &mut *tx,
+        &NewPayment {
+            order_id: order.id,
+            gateway: gateway.name(),
+            amount_pkr: order.final_amount_pkr,
+            status: "pending",
+            gateway_txn_id: Some(&txn_ref),
+            channel: None,
+            customer_paid_at: None,
+            request_payload: Some(payload.clone()),
+            flag: None,
+        },
+    )
+    .await?;
+    repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
+    tx.commit().await?;
+    Ok((payment, start))
 }
 
 /// The request as stored: without the merchant's password.
@@ -257,7 +282,7 @@ async fn list_payments(
 }
 
 /// What an uploaded receipt is, by its first bytes (the declared type must agree).
-fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")
     } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {

@@ -8,9 +8,11 @@
 //! `final_amount_pkr` exactly, in one guarded transaction, exactly once.
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod api;
 pub mod jazzcash;
 pub mod manual;
+pub mod pages;
 pub mod repo;
 pub mod settle;
 

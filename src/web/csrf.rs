@@ -2,13 +2,14 @@
 //!
 //! Every page request gets a random token in an HttpOnly, SameSite=Lax cookie (set once), and
 //! pages render it into their forms as `csrf_token`. A non-GET request to a page route must send
-//! the same value back in the form body (or the `x-csrf-token` header); another site can make
-//! the browser send the cookie but cannot read it to fill the field. The JSON API is exempt: it
-//! authenticates with a bearer header, which a browser never attaches by itself.
+//! the same value back in the form body (or the `x-csrf-token` header; a `multipart/form-data`
+//! upload in its action's query string, `?csrf_token=`); another site can make the browser send
+//! the cookie but cannot read it to fill the field. The JSON API is exempt: it authenticates
+//! with a bearer header, which a browser never attaches by itself.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, SameSite};
@@ -53,16 +54,28 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let (parts, body) = request.into_parts();
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
-            Ok(bytes) => bytes,
-            Err(_) => {
-                return crate::web::pages::error_page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "The form is too large.",
-                );
-            }
+        let (sent, body) = if is_multipart(&parts.headers) {
+            // A file upload: not urlencoded, and larger than forms are allowed here; its form
+            // carries the token in its action's query string (`?csrf_token=`) instead, and the
+            // body streams on untouched to the route, which sets its own size limit.
+            let query_token = parts
+                .uri
+                .query()
+                .and_then(|query| form_field(query.as_bytes(), CSRF_FIELD));
+            (header_token.or(query_token), body)
+        } else {
+            let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+                Ok(bytes) => bytes,
+                Err(_) => {
+                    return crate::web::pages::error_page(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "The form is too large.",
+                    );
+                }
+            };
+            let sent = header_token.or_else(|| form_field(&bytes, CSRF_FIELD));
+            (sent, Body::from(bytes))
         };
-        let sent = header_token.or_else(|| form_field(&bytes, CSRF_FIELD));
         let valid = match (&existing, &sent) {
             (Some(cookie), Some(sent)) => constant_time_eq(cookie.as_bytes(), sent.as_bytes()),
             _ => false,
@@ -74,7 +87,7 @@ pub async fn protect(State(state): State<AppState>, request: Request, next: Next
                 "This form expired or did not come from this site. Go back, reload the page and try again.",
             );
         }
-        request = Request::from_parts(parts, Body::from(bytes));
+        request = Request::from_parts(parts, body);
     }
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let mut response = next.run(request).await;
@@ -105,6 +118,18 @@ pub fn cookie_value(request: &Request, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_owned())
 }
 
+/// Whether a request body is `multipart/form-data` (a form with a file).
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
+}
+
 /// One field of an `application/x-www-form-urlencoded` body.
 fn form_field(body: &[u8], name: &str) -> Option<String> {
     serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
@@ -129,6 +154,22 @@ mod tests {
             Some("x+y")
         );
         assert_eq!(form_field(b"a=1", "csrf_token"), None);
+    }
+
+    #[test]
+    fn only_multipart_bodies_are_recognised_as_uploads() {
+        let mut headers = HeaderMap::new();
+        assert!(!is_multipart(&headers));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        assert!(!is_multipart(&headers));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("Multipart/Form-Data; boundary=x"),
+        );
+        assert!(is_multipart(&headers));
     }
 
     #[test]

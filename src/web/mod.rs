@@ -33,7 +33,7 @@ static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Content-Security-Policy of every page: our own scripts and styles only, no inline script,
 /// never framed.
-const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
      base-uri 'self'; frame-ancestors 'none'; object-src 'none'";
 
@@ -53,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::orders::pages::router())
         .merge(crate::orders::admin_pages::router())
         .merge(crate::payments::api::pages_router())
+        .merge(crate::payments::pages::router())
+        .merge(crate::payments::admin_pages::router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))

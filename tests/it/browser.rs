@@ -706,3 +706,274 @@ async fn the_category_and_plan_pages_fit_a_phone_in_a_real_browser(db: PgPool) {
 
     browser.close().await;
 }
+
+#[sqlx::test]
+async fn a_customer_pays_by_transfer_on_a_phone_and_the_operator_approves_it(db: PgPool) {
+    use base64::Engine as _;
+
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::with_default_catalog(db).await;
+    app.admin("owner@nextgenrdp.pk").await;
+    let login = app.verified_customer("ayesha@example.pk").await;
+    let token = login["access_token"].as_str();
+    let location = nextgenrdp::catalog::locations::list_for_plan(&app.db, "rdp-business-two")
+        .await
+        .unwrap()[0]
+        .id;
+    app.send_json_as(
+        token,
+        axum::http::Method::POST,
+        "/api/v1/cart/items",
+        &json!({ "plan_id": "rdp-business-two", "location_id": location }),
+    )
+    .await;
+    let placed = app
+        .send_json_as(
+            token,
+            axum::http::Method::POST,
+            "/api/v1/orders",
+            &json!({}),
+        )
+        .await;
+    let order = placed.json()["order"]["id"].as_i64().unwrap();
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+    let log_in = |email: &'static str, password: &'static str, next: String| {
+        let browser = &browser;
+        let server = &server;
+        async move {
+            browser
+                .goto(&server.url(&format!("/login?next={next}")))
+                .await;
+            for (field, value) in [("#email", email), ("#password", password)] {
+                let input = browser.client().find(Locator::Css(field)).await.unwrap();
+                input.send_keys(value).await.unwrap();
+            }
+            let submit = browser
+                .client()
+                .find(Locator::Css("main button[type=submit]"))
+                .await;
+            submit.unwrap().click().await.unwrap();
+            wait_for_path(browser, &next).await;
+        }
+    };
+    let fits = |what: &'static str| {
+        let browser = &browser;
+        async move {
+            let widths = browser
+                .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+                .await;
+            assert_eq!(widths[0], 360, "{what}: phone-sized: {widths}");
+            assert!(
+                widths[1].as_u64().unwrap() <= 360,
+                "{what} overflows sideways: {widths}"
+            );
+        }
+    };
+
+    // The page scrolls smoothly (CSS): bring an element into view at once before clicking it.
+    let click = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            browser
+                .js(&format!(
+                    "document.querySelector({css:?}).scrollIntoView({{block: 'center', behavior: 'instant'}})"
+                ))
+                .await;
+            let element = browser.client().find(Locator::Css(css)).await;
+            let element = element.unwrap_or_else(|err| panic!("no element {css}: {err}"));
+            element.click().await.unwrap();
+            element
+        }
+    };
+
+    // The customer's order page on a 360 px phone: the instructions with working copy buttons.
+    let order_page = format!("/account/orders/{order}");
+    log_in(
+        "ayesha@example.pk",
+        "correct-horse-battery",
+        order_page.clone(),
+    )
+    .await;
+    browser.set_window_size(DESKTOP).await;
+    browser.goto(&server.url(&order_page)).await;
+    browser.screenshot("order-payment-desktop").await;
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url(&order_page)).await;
+    fits("the order page").await;
+    assert_eq!(browser.text("#pay-reference").await, format!("NGR-{order}"));
+    assert_eq!(browser.text("#pay-amount").await, "Rs 4,500");
+    let copy_buttons = browser
+        .js("return [...document.querySelectorAll('button[data-copy]')].filter(b => !b.hidden && b.offsetWidth > 0).length")
+        .await;
+    assert_eq!(
+        copy_buttons,
+        json!(5),
+        "amount, reference and three accounts"
+    );
+    let copy = click("#pay-reference + button[data-copy]").await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let word = copy.text().await.unwrap();
+        if word.starts_with("Copied") || word.starts_with("Select and copy") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the copy button did nothing: {word}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    browser.screenshot("order-payment-phone").await;
+
+    // "I have paid": the TID, the account, a receipt screenshot.
+    // A receipt-like picture, drawn by the browser itself.
+    let data_url = browser
+        .js(
+            "const c = document.createElement('canvas'); c.width = 320; c.height = 180;
+             const g = c.getContext('2d'); g.fillStyle = '#fef3c7'; g.fillRect(0, 0, 320, 180);
+             g.fillStyle = '#92400e'; g.font = 'bold 22px sans-serif';
+             g.fillText('JazzCash: Rs 4,500 sent', 16, 70); g.fillText('TID 88442211', 16, 110);
+             return c.toDataURL('image/png')",
+        )
+        .await;
+    let png = base64::engine::general_purpose::STANDARD
+        .decode(
+            data_url
+                .as_str()
+                .unwrap()
+                .trim_start_matches("data:image/png;base64,"),
+        )
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let receipt = dir.path().join("receipt.png");
+    std::fs::write(&receipt, png).unwrap();
+    client
+        .find(Locator::Css("#reference"))
+        .await
+        .unwrap()
+        .send_keys("TID88442211")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#channel"))
+        .await
+        .unwrap()
+        .select_by_value("jazzcash")
+        .await
+        .unwrap();
+    client
+        .find(Locator::Css("#receipt"))
+        .await
+        .unwrap()
+        .send_keys(receipt.to_str().unwrap())
+        .await
+        .unwrap();
+    click("#submit-payment").await;
+    wait_for_path(&browser, &format!("{order_page}?notice=payment-submitted")).await;
+    assert!(
+        browser
+            .text("#payment-review")
+            .await
+            .contains("checking your transfer")
+    );
+    assert_eq!(browser.text(".payment-badge").await, "Waiting for review");
+    fits("the submitted order page").await;
+    browser.screenshot("order-payment-submitted-phone").await;
+
+    // Another customer quotes the same TID through the API: flagged for the operator.
+    let bilal = app.verified_customer("bilal@example.pk").await;
+    let bilal = bilal["access_token"].as_str();
+    app.send_json_as(
+        bilal,
+        axum::http::Method::POST,
+        "/api/v1/cart/items",
+        &json!({ "plan_id": "rdp-business-two", "location_id": location }),
+    )
+    .await;
+    let second = app
+        .send_json_as(
+            bilal,
+            axum::http::Method::POST,
+            "/api/v1/orders",
+            &json!({}),
+        )
+        .await;
+    let second = second.json()["order"]["id"].as_i64().unwrap();
+    let flagged = app
+        .send_json_as(
+            bilal,
+            axum::http::Method::POST,
+            &format!("/api/v1/orders/{second}/payments"),
+            &json!({ "method": "manual", "reference": "TID88442211", "channel": "bank" }),
+        )
+        .await;
+    assert!(flagged.json()["payment"]["flag"].is_string());
+
+    // The operator opens the queue, the payment with its receipt, and approves it.
+    client.delete_all_cookies().await.unwrap();
+    browser.set_window_size(DESKTOP).await;
+    log_in(
+        "owner@nextgenrdp.pk",
+        "operator-passphrase",
+        "/admin/payments".to_owned(),
+    )
+    .await;
+    assert_eq!(browser.count("tr[data-payment-id]").await, 2);
+    assert_eq!(browser.count("tr.row-flagged").await, 1);
+    fits_desktop(&browser).await;
+    browser.screenshot("admin-payments-desktop").await;
+    client
+        .find(Locator::Css(
+            "tr[data-payment-id] a[href^='/admin/payments/']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let payment: i32 = sqlx::query_scalar("select min(id) from payments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    wait_for_path(&browser, &format!("/admin/payments/{payment}")).await;
+    let receipt_loaded = browser
+        .js("const img = document.querySelector('.receipt-image'); return img.complete && img.naturalWidth")
+        .await;
+    assert_eq!(receipt_loaded, json!(320), "the receipt image shows");
+    browser.screenshot("admin-payment-desktop").await;
+    click("#approve-payment").await;
+    wait_for_path(&browser, &format!("/admin/payments/{payment}?notice=paid")).await;
+    assert_eq!(
+        browser.text("#review-notice").await,
+        format!("Order {order} is now paid.")
+    );
+    browser.screenshot("admin-payment-approved-desktop").await;
+    browser.set_window_size(PHONE).await;
+    browser
+        .goto(&server.url("/admin/payments?status=all"))
+        .await;
+    fits("the payment queue").await;
+    browser.screenshot("admin-payments-phone").await;
+    browser
+        .goto(&server.url(&format!("/admin/payments/{payment}")))
+        .await;
+    fits("the payment page").await;
+    browser.screenshot("admin-payment-phone").await;
+
+    browser.close().await;
+}
+
+/// The page does not scroll sideways at the desktop width (its tables fit too).
+async fn fits_desktop(browser: &Browser) {
+    let overflow = browser
+        .js("return [...document.querySelectorAll('.table-wrap')].some(w => w.scrollWidth > w.clientWidth) || document.documentElement.scrollWidth > innerWidth")
+        .await;
+    assert_eq!(
+        overflow,
+        json!(false),
+        "something scrolls sideways at 1280 px"
+    );
+}

@@ -6,6 +6,7 @@ mod admin_catalog;
 mod admin_orders;
 mod catalog;
 mod orders;
+mod payments;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,495 @@
+//! The operator's payment queue: `/admin/payments` (manual transfers waiting for review first,
+//! any status on request), `/admin/payments/{id}` (the payment, its events with their payloads,
+//! the receipt) with Approve and Reject, and `/admin/payments/{id}/receipt` (the image).
+//!
+//! Reviews go through the operator API's own `approve` and `reject` (guarded, audited, with
+//! the customer's e-mail); the pages only turn their outcome into words.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::MANUAL;
+use super::admin_api::{self, STATUSES};
+use super::pages::{method_label, payment_status_label};
+use super::repo::{self, Payment, PaymentEvent};
+use super::settle::Settled;
+use crate::accounts::extract::PageAdmin;
+use crate::accounts::pages::{Failure, FormErrors, pkt, render_with, sentence};
+use crate::accounts::users;
+use crate::app::AppState;
+use crate::catalog::format_pkr;
+use crate::error::{AppError, AppResult};
+use crate::orders::orders;
+use crate::orders::pages::page_number;
+use crate::web::extract::ClientIp;
+use crate::web::pages::Layout;
+
+/// Payments per page of the queue.
+const PER_PAGE: i64 = 25;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/payments", get(queue))
+        .route("/admin/payments/{id}", get(payment_page))
+        .route("/admin/payments/{id}/receipt", get(receipt))
+        .route("/admin/payments/{id}/approve", post(approve))
+        .route("/admin/payments/{id}/reject", post(reject))
+}
+
+fn see_other(target: &str) -> Response {
+    Redirect::to(target).into_response()
+}
+
+/// A payment as a row of the operator's tables (the queue, an order's page).
+pub struct AdminPaymentRow {
+    pub id: i32,
+    pub order_id: i32,
+    pub customer: String,
+    pub method: String,
+    pub amount: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub reference: String,
+    pub flag: Option<String>,
+    pub submitted: String,
+}
+
+impl AdminPaymentRow {
+    pub fn new(payment: &Payment, customer: String) -> Self {
+        Self {
+            id: payment.id,
+            order_id: payment.order_id,
+            customer,
+            method: method_label(&payment.gateway, payment.channel.as_deref()),
+            amount: format_pkr(i64::from(payment.amount_pkr)),
+            status: payment.status.clone(),
+            status_label: payment_status_label(&payment.status),
+            reference: payment
+                .gateway_txn_id
+                .clone()
+                .unwrap_or_else(|| "—".to_owned()),
+            flag: payment.flag.clone(),
+            submitted: pkt(Some(payment.created_at)),
+        }
+    }
+}
+
+/// The payments of an order, for the operator's order page.
+pub async fn rows_for_order(state: &AppState, order_id: i32) -> AppResult<Vec<AdminPaymentRow>> {
+    let payments = repo::list_for_order(&state.db, order_id).await?;
+    Ok(payments
+        .iter()
+        .map(|p| AdminPaymentRow::new(p, String::new()))
+        .collect())
+}
+
+/// The e-mail of the customer of each order, one look-up per order.
+async fn customers_of(state: &AppState, order_ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
+    let mut emails = BTreeMap::new();
+    for order_id in order_ids {
+        if emails.contains_key(&order_id) {
+            continue;
+        }
+        let user_id = orders::find(&state.db, order_id)
+            .await?
+            .and_then(|o| o.user_id);
+        let email = match user_id {
+            Some(user_id) => users::find(&state.db, user_id).await?.map(|u| u.email),
+            None => None,
+        };
+        emails.insert(order_id, email.unwrap_or_else(|| "—".to_owned()));
+    }
+    Ok(emails)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The queue
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct QueueQuery {
+    status: Option<String>,
+    page: Option<String>,
+}
+
+/// A status choice of the filter.
+struct StatusOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/payments/queue.html")]
+struct QueuePage {
+    layout: Layout,
+    /// The status shown: one of [`STATUSES`], or `all`.
+    status: String,
+    statuses: Vec<StatusOption>,
+    alert: Option<String>,
+    rows: Vec<AdminPaymentRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+}
+
+/// `/admin/payments?status=review` (the default; `all` for every status), oldest first.
+async fn queue(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    Query(query): Query<QueueQuery>,
+) -> AppResult<Response> {
+    let status = query
+        .status
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("review")
+        .to_owned();
+    let known = status == "all" || STATUSES.contains(&status.as_str());
+    let statuses = STATUSES
+        .iter()
+        .map(|&value| StatusOption {
+            value,
+            label: payment_status_label(value),
+            selected: value == status,
+        })
+        .collect();
+    let layout = Layout::for_page("Payments", &admin.context);
+    if !known {
+        return render_with(
+            StatusCode::BAD_REQUEST,
+            &QueuePage {
+                layout,
+                alert: Some(format!(
+                    "Status must be one of {} or all.",
+                    STATUSES.join(", ")
+                )),
+                status: String::new(),
+                statuses,
+                rows: Vec::new(),
+                total: 0,
+                page: 1,
+                pages: 1,
+                previous_href: None,
+                next_href: None,
+            },
+        );
+    }
+    let filter = (status != "all").then_some(status.as_str());
+    let total = repo::count(&state.db, filter).await?;
+    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+    let page = page_number(query.page.as_deref()).min(pages);
+    let payments = repo::list(&state.db, filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let customers = customers_of(&state, payments.iter().map(|p| p.order_id).collect()).await?;
+    let rows = payments
+        .iter()
+        .map(|p| {
+            let customer = customers.get(&p.order_id).cloned().unwrap_or_default();
+            AdminPaymentRow::new(p, customer)
+        })
+        .collect();
+    let href = |page: i64| {
+        if page == 1 {
+            format!("/admin/payments?status={status}")
+        } else {
+            format!("/admin/payments?status={status}&page={page}")
+        }
+    };
+    render_with(
+        StatusCode::OK,
+        &QueuePage {
+            layout,
+            alert: None,
+            statuses,
+            rows,
+            total,
+            page,
+            pages,
+            previous_href: (page > 1).then(|| href(page - 1)),
+            next_href: (page < pages).then(|| href(page + 1)),
+            status,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// One payment
+
+/// A notice about a review, in words from the stored payment (never from the query string).
+struct PageNotice {
+    kind: &'static str,
+    text: String,
+}
+
+/// An event as the page shows it.
+struct EventRow {
+    kind: String,
+    when: String,
+    note: Option<String>,
+    /// The payload as indented JSON (escaped by the template).
+    payload: Option<String>,
+}
+
+impl EventRow {
+    fn new(event: &PaymentEvent) -> Self {
+        Self {
+            kind: event.kind.clone(),
+            when: pkt(Some(event.created_at)),
+            note: event.note.clone(),
+            payload: event
+                .payload
+                .as_ref()
+                .filter(|p| !p.is_null())
+                .map(|p| serde_json::to_string_pretty(p).unwrap_or_else(|_| p.to_string())),
+        }
+    }
+}
+
+/// The customer of the payment's order.
+struct Customer {
+    name: String,
+    email: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/payments/payment.html")]
+struct PaymentPage {
+    layout: Layout,
+    notice: Option<PageNotice>,
+    row: AdminPaymentRow,
+    gateway_reference: Option<String>,
+    customer_paid_at: Option<String>,
+    failure_reason: Option<String>,
+    reviewed: Option<String>,
+    order_status: String,
+    order_status_label: &'static str,
+    order_total: String,
+    customer: Option<Customer>,
+    events: Vec<EventRow>,
+    has_receipt: bool,
+    /// A manual transfer waiting for review: the Approve and Reject forms show.
+    can_review: bool,
+    reason: String,
+    errors: FormErrors,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+/// The words of a review's outcome, from the payment as it is now.
+fn review_notice(code: &str, payment: &Payment) -> Option<PageNotice> {
+    let flag = payment.flag.as_deref().unwrap_or("no details recorded");
+    let (kind, text) = match code {
+        "paid" => (
+            "success",
+            format!("Order {} is now paid.", payment.order_id),
+        ),
+        "partial" => (
+            "info",
+            format!("Approved, but the order is not paid yet: {flag}."),
+        ),
+        "flagged" => ("error", format!("Flagged: {flag}.")),
+        "already" => (
+            "error",
+            sentence(
+                "",
+                &format!(
+                    "payment {} is {}, not waiting for review",
+                    payment.id, payment.status
+                ),
+            ),
+        ),
+        "rejected" => (
+            "success",
+            "Payment rejected; the customer was e-mailed the reason.".to_owned(),
+        ),
+        _ => return None,
+    };
+    Some(PageNotice { kind, text })
+}
+
+async fn render_payment(
+    state: &AppState,
+    admin: &PageAdmin,
+    payment: Payment,
+    status: StatusCode,
+    notice: Option<PageNotice>,
+    reason: String,
+    errors: FormErrors,
+) -> AppResult<Response> {
+    let order = orders::find(&state.db, payment.order_id).await?;
+    let customer = match order.as_ref().and_then(|o| o.user_id) {
+        Some(user_id) => users::find(&state.db, user_id).await?.map(|u| Customer {
+            name: u.name,
+            email: u.email,
+        }),
+        None => None,
+    };
+    let reviewer = match payment.reviewed_by {
+        Some(user_id) => users::find(&state.db, user_id).await?.map(|u| u.email),
+        None => None,
+    };
+    let events = repo::list_events(&state.db, payment.id).await?;
+    let has_receipt = repo::find_receipt(&state.db, payment.id).await?.is_some();
+    let order_status = order.as_ref().map(|o| o.status.clone()).unwrap_or_default();
+    let page = PaymentPage {
+        layout: Layout::for_page(format!("Payment #{}", payment.id), &admin.0.context),
+        notice,
+        row: AdminPaymentRow::new(
+            &payment,
+            customer
+                .as_ref()
+                .map(|c| c.email.clone())
+                .unwrap_or_default(),
+        ),
+        gateway_reference: payment.gateway_reference.clone(),
+        customer_paid_at: payment.customer_paid_at.map(|at| pkt(Some(at))),
+        failure_reason: payment.failure_reason.clone(),
+        reviewed: payment.reviewed_at.map(|at| match &reviewer {
+            Some(email) => format!("{} by {email}", pkt(Some(at))),
+            None => pkt(Some(at)),
+        }),
+        order_status_label: crate::orders::pages::status_label(&order_status),
+        order_status,
+        order_total: order
+            .as_ref()
+            .map(|o| format_pkr(i64::from(o.final_amount_pkr)))
+            .unwrap_or_default(),
+        customer,
+        events: events.iter().map(EventRow::new).collect(),
+        has_receipt,
+        can_review: payment.gateway == MANUAL && payment.status == "review",
+        reason,
+        errors,
+    };
+    render_with(status, &page)
+}
+
+async fn find_payment(state: &AppState, id: i32) -> AppResult<Payment> {
+    repo::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("payment"))
+}
+
+async fn payment_page(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    Path(id): Path<i32>,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let payment = find_payment(&state, id).await?;
+    let notice = query
+        .notice
+        .as_deref()
+        .and_then(|code| review_notice(code, &payment));
+    render_payment(
+        &state,
+        &admin,
+        payment,
+        StatusCode::OK,
+        notice,
+        String::new(),
+        FormErrors::default(),
+    )
+    .await
+}
+
+/// The receipt image, inline, with its stored (sniffed) content type.
+async fn receipt(
+    State(state): State<AppState>,
+    _admin: PageAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let (content_type, bytes) = repo::find_receipt(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("receipt"))?;
+    let content_type = HeaderValue::from_str(&content_type)
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("inline"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// Approves a transfer (the operator API's `approve`), then back to the payment with what it
+/// came to; a payment already reviewed changes nothing.
+async fn approve(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let code = match admin_api::approve(&state, &admin.user, &ip, id).await {
+        Ok((_, Settled::Paid)) => "paid",
+        Ok((_, Settled::Partial { .. })) => "partial",
+        Ok((_, Settled::Flagged(_))) => "flagged",
+        Ok((_, Settled::AlreadyConfirmed)) | Err(AppError::Conflict { .. }) => "already",
+        Err(err) => return Err(err),
+    };
+    Ok(see_other(&format!("/admin/payments/{id}?notice={code}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RejectForm {
+    reason: String,
+}
+
+/// Rejects a transfer with the reason the customer is e-mailed; without one, the page comes
+/// back with the problem beside the field.
+async fn reject(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<RejectForm>,
+) -> AppResult<Response> {
+    match admin_api::reject(&state, &admin.0.user, &ip, id, &form.reason).await {
+        Ok(_) => Ok(see_other(&format!("/admin/payments/{id}?notice=rejected"))),
+        Err(AppError::Conflict { .. }) => {
+            Ok(see_other(&format!("/admin/payments/{id}?notice=already")))
+        }
+        Err(err) => {
+            let failure = Failure::from_error(err, &[("reason", "Reason")])?;
+            let payment = find_payment(&state, id).await?;
+            let reason = form.reason.chars().take(500).collect();
+            render_payment(
+                &state,
+                &admin,
+                payment,
+                failure.status,
+                failure.alert.map(|text| PageNotice {
+                    kind: "error",
+                    text,
+                }),
+                reason,
+                failure.errors,
+            )
+            .await
+        }
+    }
+}
