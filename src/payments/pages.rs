@@ -8,10 +8,8 @@
 //! Every write goes through the same functions as the JSON API (`api::submit_manual`,
 //! `api::start_attempt`), so the page and the API share one code path.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
-use axum::body::{Body, to_bytes};
+use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -403,146 +401,58 @@ fn see_other(target: &str) -> Response {
 // ---------------------------------------------------------------------------------------------
 // "I have paid": the manual transfer's reference, with an optional receipt
 
-/// One part of a `multipart/form-data` body.
-#[derive(Debug)]
-struct Part<'a> {
-    name: String,
-    /// Set for a file input, empty when no file was chosen.
-    filename: Option<String>,
-    data: &'a [u8],
-}
-
-/// The boundary of a `multipart/form-data` content type.
-fn multipart_boundary(content_type: &str) -> Option<String> {
-    let (mime, params) = content_type.split_once(';')?;
-    if !mime.trim().eq_ignore_ascii_case("multipart/form-data") {
-        return None;
-    }
-    params
-        .split(';')
-        .find_map(|param| {
-            let (key, value) = param.trim().split_once('=')?;
-            key.trim()
-                .eq_ignore_ascii_case("boundary")
-                .then(|| value.trim().trim_matches('"').to_owned())
-        })
-        .filter(|b| (1..=70).contains(&b.len()))
-}
-
-fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
-    haystack
-        .get(from..)?
-        .windows(needle.len())
-        .position(|window| window == needle)
-        .map(|i| i + from)
-}
-
-/// The parameters of a header value (`form-data; name="a"; filename="b;c.png"`), quotes
-/// respected.
-fn header_params(value: &str) -> BTreeMap<String, String> {
-    let mut params = BTreeMap::new();
-    let (mut current, mut quoted) = (String::new(), false);
-    let mut finish = |text: &str| {
-        if let Some((key, value)) = text.split_once('=') {
-            params.insert(
-                key.trim().to_ascii_lowercase(),
-                value.trim().trim_matches('"').to_owned(),
-            );
-        }
-    };
-    for ch in value.chars() {
-        match ch {
-            '"' => {
-                quoted = !quoted;
-                current.push(ch);
-            }
-            ';' if !quoted => {
-                finish(&current);
-                current.clear();
-            }
-            _ => current.push(ch),
-        }
-    }
-    finish(&current);
-    params
-}
-
-/// The parts of a `multipart/form-data` body (RFC 7578), as browsers send them.
-fn parse_multipart<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<Part<'a>>, &'static str> {
-    let delimiter = format!("--{boundary}");
-    let separator = format!("\r\n--{boundary}");
-    let mut at = find(body, delimiter.as_bytes(), 0).ok_or("no boundary")? + delimiter.len();
-    let mut parts = Vec::new();
-    loop {
-        let rest = &body[at..];
-        if rest.starts_with(b"--") {
-            return Ok(parts);
-        }
-        if !rest.starts_with(b"\r\n") || parts.len() >= 20 {
-            return Err("malformed multipart body");
-        }
-        let head_start = at + 2;
-        let head_end = find(body, b"\r\n\r\n", head_start).ok_or("a part has no body")?;
-        let head =
-            std::str::from_utf8(&body[head_start..head_end]).map_err(|_| "headers not UTF-8")?;
-        let data_start = head_end + 4;
-        let data_end = find(body, separator.as_bytes(), data_start).ok_or("unterminated part")?;
-        let disposition = head
-            .split("\r\n")
-            .filter_map(|line| line.split_once(':'))
-            .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
-            .map(|(_, value)| header_params(value))
-            .ok_or("a part has no Content-Disposition")?;
-        parts.push(Part {
-            name: disposition
-                .get("name")
-                .cloned()
-                .ok_or("a part has no name")?,
-            filename: disposition.get("filename").cloned(),
-            data: &body[data_start..data_end],
-        });
-        at = data_end + separator.len();
-    }
-}
-
 /// The "I have paid" form as submitted.
 #[derive(Debug, Default)]
-struct Submitted<'a> {
+struct Submitted {
     reference: String,
     channel: String,
     paid_at: String,
-    receipt: Option<&'a [u8]>,
+    receipt: Option<Bytes>,
 }
 
-impl<'a> Submitted<'a> {
-    /// Reads a multipart (with the receipt) or urlencoded body.
-    fn read(content_type: &str, body: &'a [u8]) -> Result<Self, &'static str> {
-        let mut submitted = Self::default();
-        let mut text = |name: &str, value: String| match name {
-            "reference" => submitted.reference = value,
-            "channel" => submitted.channel = value,
-            "paid_at" => submitted.paid_at = value,
+/// The most parts a payment form may have (it has four).
+const MAX_FORM_PARTS: usize = 20;
+
+impl Submitted {
+    fn set(&mut self, name: &str, value: String) {
+        match name {
+            "reference" => self.reference = value,
+            "channel" => self.channel = value,
+            "paid_at" => self.paid_at = value,
             _ => {}
-        };
-        let mut receipt = None;
-        if let Some(boundary) = multipart_boundary(content_type) {
-            for part in parse_multipart(body, &boundary)? {
-                match part.filename {
-                    Some(_) if part.name == "receipt" => {
-                        receipt = Some(part.data).filter(|data| !data.is_empty());
-                    }
-                    Some(_) => {}
-                    None => text(&part.name, String::from_utf8_lossy(part.data).into_owned()),
-                }
-            }
-        } else {
+        }
+    }
+
+    /// Reads a `multipart/form-data` body (with the receipt; parsed by `multer`, the parser
+    /// behind axum's own `Multipart`) or an urlencoded one.
+    async fn read(content_type: &str, body: Bytes) -> Result<Self, String> {
+        let mut submitted = Self::default();
+        let Ok(boundary) = multer::parse_boundary(content_type) else {
             let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(body).map_err(|_| "not a form")?;
+                serde_urlencoded::from_bytes(&body).map_err(|_| "not a form".to_owned())?;
             for (name, value) in pairs {
-                text(&name, value);
+                submitted.set(&name, value);
+            }
+            return Ok(submitted);
+        };
+        let stream =
+            futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+        let mut multipart = multer::Multipart::new(stream, boundary);
+        let mut parts = 0;
+        while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
+            parts += 1;
+            if parts > MAX_FORM_PARTS {
+                return Err("too many parts".to_owned());
+            }
+            let name = field.name().unwrap_or_default().to_owned();
+            let is_file = field.file_name().is_some();
+            let data = field.bytes().await.map_err(|e| e.to_string())?;
+            match (name.as_str(), is_file) {
+                ("receipt", true) => submitted.receipt = Some(data).filter(|d| !d.is_empty()),
+                (_, true) => {}
+                (name, false) => submitted.set(name, String::from_utf8_lossy(&data).into_owned()),
             }
         }
-        submitted.receipt = receipt;
         Ok(submitted)
     }
 }
@@ -577,11 +487,14 @@ async fn submit_manual_form(
     let mut form = ManualForm::default();
     let bytes = to_bytes(body, MAX_MANUAL_FORM_BYTES).await;
     let submitted = match &bytes {
-        Ok(bytes) => Submitted::read(content_type, bytes).unwrap_or_else(|why| {
-            tracing::debug!("unreadable payment form: {why}");
-            form.alert = Some("We could not read the form. Please fill it in again.".to_owned());
-            Submitted::default()
-        }),
+        Ok(bytes) => Submitted::read(content_type, bytes.clone())
+            .await
+            .unwrap_or_else(|why| {
+                tracing::debug!("unreadable payment form: {why}");
+                form.alert =
+                    Some("We could not read the form. Please fill it in again.".to_owned());
+                Submitted::default()
+            }),
         Err(_) => {
             form.errors
                 .add("receipt", "Receipt", "must be at most 2 MB");
@@ -646,7 +559,7 @@ async fn submit_manual_form(
     };
     let receipt = match submitted.receipt {
         None => None,
-        Some(bytes) => match check_receipt(bytes) {
+        Some(bytes) => match check_receipt(&bytes) {
             Ok(content_type) => Some((content_type, bytes)),
             Err(problem) => {
                 form.errors.add("receipt", "Receipt", problem);
@@ -661,7 +574,7 @@ async fn submit_manual_form(
     match submit_manual(&state, &order, &reference, channel.as_deref(), paid_at).await {
         Ok(payment) => {
             if let Some((content_type, bytes)) = receipt {
-                repo::put_receipt(&state.db, payment.id, content_type, bytes).await?;
+                repo::put_receipt(&state.db, payment.id, content_type, &bytes).await?;
             }
             Ok(see_other(&format!(
                 "/account/orders/{id}?notice=payment-submitted"
@@ -796,36 +709,50 @@ async fn start_payment(
 mod tests {
     use super::*;
 
-    #[test]
-    fn multipart_bodies_are_split_into_named_parts() {
-        let body = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"reference\"\r\n\r\nTID1234\r\n\
+    #[tokio::test]
+    async fn multipart_bodies_are_split_into_named_fields() {
+        let body: &[u8] = b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"reference\"\r\n\r\nTID1234\r\n\
 --XyZ\r\nContent-Disposition: form-data; name=\"receipt\"; filename=\"a;b.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n\x1a\n\r\n--XyZ--\r\n";
-        let boundary = multipart_boundary("multipart/form-data; boundary=\"XyZ\"").unwrap();
-        let parts = parse_multipart(body, &boundary).unwrap();
-        assert_eq!(parts.len(), 2);
-        assert_eq!(parts[0].name, "reference");
-        assert_eq!(parts[0].data, b"TID1234");
-        assert_eq!(parts[1].filename.as_deref(), Some("a;b.png"));
-        assert_eq!(parts[1].data, b"\x89PNG\r\n\x1a\n");
-        let submitted = Submitted::read("multipart/form-data; boundary=XyZ", body).unwrap();
+        let submitted = Submitted::read(
+            "multipart/form-data; boundary=\"XyZ\"",
+            Bytes::from_static(body),
+        )
+        .await
+        .unwrap();
         assert_eq!(submitted.reference, "TID1234");
-        assert_eq!(submitted.receipt, Some(&b"\x89PNG\r\n\x1a\n"[..]));
+        assert_eq!(
+            submitted.receipt.as_deref(),
+            Some(&b"\x89PNG\r\n\x1a\n"[..])
+        );
     }
 
-    #[test]
-    fn broken_multipart_bodies_are_refused() {
-        assert!(parse_multipart(b"--XyZ\r\nno end", "XyZ").is_err());
-        assert!(parse_multipart(b"nothing", "XyZ").is_err());
-        assert!(multipart_boundary("application/x-www-form-urlencoded").is_none());
-        assert!(multipart_boundary("multipart/form-data").is_none());
+    #[tokio::test]
+    async fn broken_multipart_bodies_are_refused() {
+        let broken = Submitted::read(
+            "multipart/form-data; boundary=XyZ",
+            Bytes::from_static(b"--XyZ\r\nno end"),
+        )
+        .await;
+        assert!(broken.is_err());
+        let form = Submitted::read(
+            "application/x-www-form-urlencoded",
+            Bytes::from_static(b"reference=TID9&x=1"),
+        )
+        .await
+        .unwrap();
+        assert_eq!(form.reference, "TID9");
     }
 
-    #[test]
-    fn an_empty_file_input_is_no_receipt() {
-        let body = b"--b\r\nContent-Disposition: form-data; name=\"receipt\"; filename=\"\"\r\n\
+    #[tokio::test]
+    async fn an_empty_file_input_is_no_receipt() {
+        let body: &[u8] =
+            b"--b\r\nContent-Disposition: form-data; name=\"receipt\"; filename=\"\"\r\n\
 Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n";
-        let submitted = Submitted::read("multipart/form-data; boundary=b", body).unwrap();
-        assert_eq!(submitted.receipt, None);
+        let submitted =
+            Submitted::read("multipart/form-data; boundary=b", Bytes::from_static(body))
+                .await
+                .unwrap();
+        assert!(submitted.receipt.is_none());
     }
 
     #[test]
