@@ -64,15 +64,29 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let local = listener.local_addr()?;
+    // Configuration first: a missing secret or a bad setting stops start-up before anything
+    // touches the database.
+    let startup = Startup {
+        secrets: Secrets::load(common)?,
+        payments: config.payments.settings(common.environment)?,
+        mailer: Arc::new(Mailer::from_config(&config.mail, common)?),
+    };
     let database = Database::open(common).await?;
-    let result = serve_on(common, config, &database, listener, local).await;
+    let result = serve_on(config, startup, &database, listener, local).await;
     database.close().await;
     result
 }
 
+/// What `serve` reads from configuration before it opens the database.
+struct Startup {
+    secrets: Secrets,
+    payments: crate::payments::PaymentSettings,
+    mailer: Arc<Mailer>,
+}
+
 async fn serve_on(
-    common: &CommonConfig,
     config: &ServeConfig,
+    startup: Startup,
     database: &Database,
     listener: TcpListener,
     local: std::net::SocketAddr,
@@ -81,7 +95,11 @@ async fn serve_on(
     if config.seed_catalog {
         catalog::file::seed_if_empty(&database.pool).await?;
     }
-    let secrets = Secrets::load(common)?;
+    let Startup {
+        secrets,
+        payments,
+        mailer,
+    } = startup;
     let public_url = config
         .public_url
         .clone()
@@ -98,13 +116,12 @@ async fn serve_on(
             bcrypt_cost: config.bcrypt_cost,
             trust_forwarded_for: config.trust_forwarded_for,
             order_expiry_hours: config.order_expiry_hours,
-            payments: config.payments.settings(common.environment)?,
+            payments,
         },
     );
     // The worker runs beside the web server unless this node is web-only; any number of nodes
     // may run one (jobs are claimed with SKIP LOCKED).
     let worker = if config.run_worker {
-        let mailer = Arc::new(Mailer::from_config(&config.mail, common)?);
         tracing::info!(
             "background worker started; e-mail goes to {}",
             mailer.describe()

@@ -328,3 +328,33 @@ async fn serve_without_database_url_runs_its_own_postgres_and_serves_the_default
     );
     assert!(terminate(&mut server).success());
 }
+
+#[sqlx::test(migrations = false)]
+async fn serve_in_production_without_secrets_stops_before_touching_the_database(db: PgPool) {
+    let output = {
+        let data_dir = tempfile::tempdir().unwrap();
+        Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", database_url_for(&db))
+            .env("NEXTGENRDP_DATA_DIR", data_dir.path())
+            .env("NEXTGENRDP_ENV", "production")
+            .env_remove("NEXTGENRDP_TOKEN_SIGNING_KEY")
+            .env_remove("NEXTGENRDP_CREDENTIAL_KEY")
+            .output()
+            .unwrap()
+    };
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("NEXTGENRDP_TOKEN_SIGNING_KEY"),
+        "{}",
+        stderr(&output)
+    );
+    let migrated: bool = sqlx::query_scalar("select to_regclass('_sqlx_migrations') is not null")
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert!(
+        !migrated,
+        "the database was migrated before the configuration was checked"
+    );
+}
