@@ -13,6 +13,7 @@ pub mod jobs;
 pub mod mail;
 pub mod orders;
 pub mod payments;
+pub mod provisioning;
 pub mod services;
 pub mod telemetry;
 pub mod web;
