@@ -38,6 +38,8 @@ pub struct Settings {
     pub order_expiry_hours: u32,
     /// The payment gateways offered.
     pub payments: crate::payments::PaymentSettings,
+    /// The credential keyring and the thresholds of a service's life.
+    pub provisioning: Arc<crate::provisioning::Provisioning>,
 }
 
 impl Settings {
@@ -66,6 +68,7 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
     let local = listener.local_addr()?;
     // Configuration first: a missing secret or a bad setting stops start-up before anything
     // touches the database.
+    config.lifecycle.validate()?;
     let startup = Startup {
         secrets: Secrets::load(common)?,
         payments: config.payments.settings(common.environment)?,
@@ -106,9 +109,15 @@ async fn serve_on(
         .unwrap_or_else(|| format!("http://{local}"))
         .trim_end_matches('/')
         .to_owned();
+    let provisioning = crate::provisioning::Provisioning::new(
+        secrets.keyring(),
+        config.lifecycle.clone(),
+        public_url.clone(),
+    );
     let state = AppState::new(
         database.pool.clone(),
         Settings {
+            provisioning: provisioning.clone(),
             public_url,
             cors_origins: config.cors_allow_list(),
             request_timeout: config.request_timeout(),
@@ -127,7 +136,7 @@ async fn serve_on(
             mailer.describe()
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let worker = Worker::new(database.pool.clone(), mailer)
+        let worker = Worker::new(database.pool.clone(), mailer, provisioning)
             .with_order_expiry_hours(config.order_expiry_hours);
         let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;

@@ -49,6 +49,15 @@ pub struct WorkerArgs {
     #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub order_expiry_hours: u32,
+    /// The address customers reach the shop at; used in e-mailed links.
+    #[arg(
+        long,
+        env = "NEXTGENRDP_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+    #[command(flatten)]
+    pub lifecycle: crate::provisioning::LifecycleConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -93,12 +102,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
         Command::Worker(args) => {
+            args.lifecycle.validate()?;
+            let secrets = crate::config::Secrets::load(&cli.common)?;
+            let provisioning = crate::provisioning::Provisioning::new(
+                secrets.keyring(),
+                args.lifecycle.clone(),
+                args.public_url.trim_end_matches('/').to_owned(),
+            );
             let mailer =
                 std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
-                let worker = crate::worker::Worker::new(database.pool.clone(), mailer)
-                    .with_order_expiry_hours(args.order_expiry_hours);
+                let worker =
+                    crate::worker::Worker::new(database.pool.clone(), mailer, provisioning)
+                        .with_order_expiry_hours(args.order_expiry_hours);
                 if args.once {
                     let ran = worker.run_pending().await?;
                     println!("ran {ran} jobs");

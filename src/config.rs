@@ -225,6 +225,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub payments: PaymentConfig,
 
+    #[command(flatten)]
+    pub lifecycle: crate::provisioning::LifecycleConfig,
+
     /// bcrypt cost for new password hashes (10 to 15; each step doubles the time).
     #[arg(long, env = "NEXTGENRDP_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(4..=15))]
@@ -302,7 +305,18 @@ pub struct Secrets {
     pub token_signing_key: Key,
     /// Encrypts service credentials at rest (AES-256-GCM).
     pub credential_key: Key,
+    /// Earlier credential keys, still able to open values not yet re-sealed by `keys rotate`.
+    pub previous_credential_keys: Vec<Key>,
 }
+
+/// Earlier credential keys: hex keys separated by commas or whitespace.
+pub const PREVIOUS_CREDENTIAL_KEYS_ENV: &str = "NEXTGENRDP_CREDENTIAL_KEYS_PREVIOUS";
+/// Their file in `<data-dir>/secrets`, one hex key per line (written by `keys rotate`).
+pub const PREVIOUS_CREDENTIAL_KEYS_FILE: &str = "credential_keys_previous";
+/// The current credential key's environment variable.
+pub const CREDENTIAL_KEY_ENV: &str = "NEXTGENRDP_CREDENTIAL_KEY";
+/// The current credential key's file in `<data-dir>/secrets`.
+pub const CREDENTIAL_KEY_FILE: &str = "credential_key";
 
 /// One secret: its environment variable and its file name in `<data-dir>/secrets`.
 struct SecretSpec {
@@ -315,8 +329,8 @@ const TOKEN_SIGNING_KEY: SecretSpec = SecretSpec {
     file: "token_signing_key",
 };
 const CREDENTIAL_KEY: SecretSpec = SecretSpec {
-    env: "NEXTGENRDP_CREDENTIAL_KEY",
-    file: "credential_key",
+    env: CREDENTIAL_KEY_ENV,
+    file: CREDENTIAL_KEY_FILE,
 };
 
 impl Secrets {
@@ -327,8 +341,35 @@ impl Secrets {
         Ok(Self {
             token_signing_key: load_key(&TOKEN_SIGNING_KEY, &dir, common.environment)?,
             credential_key: load_key(&CREDENTIAL_KEY, &dir, common.environment)?,
+            previous_credential_keys: load_previous_keys(&dir)?,
         })
     }
+
+    /// The keyring credentials are sealed and opened with.
+    pub fn keyring(&self) -> crate::crypto::Keyring {
+        crate::crypto::Keyring::new(&self.credential_key, &self.previous_credential_keys)
+    }
+}
+
+/// The earlier credential keys, from the environment or else the secrets directory.
+fn load_previous_keys(dir: &Path) -> anyhow::Result<Vec<Key>> {
+    let (text, source) = match std::env::var(PREVIOUS_CREDENTIAL_KEYS_ENV) {
+        Ok(text) => (text, PREVIOUS_CREDENTIAL_KEYS_ENV.to_owned()),
+        Err(_) => {
+            let path = dir.join(PREVIOUS_CREDENTIAL_KEYS_FILE);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => (text, path.display().to_string()),
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(err) => {
+                    return Err(err).with_context(|| format!("reading {}", path.display()));
+                }
+            }
+        }
+    };
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|part| !part.is_empty())
+        .map(|part| Key::from_hex(part).with_context(|| format!("{source} holds an invalid key")))
+        .collect()
 }
 
 fn load_key(spec: &SecretSpec, dir: &Path, env: Environment) -> anyhow::Result<Key> {

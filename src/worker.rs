@@ -23,6 +23,7 @@ use sqlx::postgres::PgListener;
 use crate::db::timed;
 use crate::jobs::{self, Job};
 use crate::mail::{self, Email, Mailer};
+use crate::provisioning::{Provisioning, provision};
 
 /// Jobs claimed at once.
 const BATCH: i64 = 10;
@@ -54,8 +55,37 @@ impl Permanent {
     }
 }
 
-fn is_permanent(err: &anyhow::Error) -> bool {
+/// Whether the error (or one of its causes) is [`Permanent`].
+pub fn is_permanent(err: &anyhow::Error) -> bool {
     err.chain().any(|cause| cause.is::<Permanent>())
+}
+
+/// Not a failure: the job waits on something outside (a Proxmox task still running) and asks to
+/// run again after the delay, without using one of its attempts.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (looking again in {} s)", .delay.as_secs())]
+pub struct Snooze {
+    pub delay: Duration,
+    pub message: String,
+}
+
+impl Snooze {
+    pub fn error(delay: Duration, message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Snooze {
+            delay,
+            message: message.into(),
+        })
+    }
+}
+
+/// The snooze the error asks for, if it is one.
+fn snooze_of(err: &anyhow::Error) -> Option<&Snooze> {
+    err.chain().find_map(|cause| cause.downcast_ref::<Snooze>())
+}
+
+/// Whether the error is a [`Snooze`].
+pub fn is_snooze(err: &anyhow::Error) -> bool {
+    snooze_of(err).is_some()
 }
 
 /// Runs jobs. Any number of workers (threads, processes, machines) can run side by side: each
@@ -63,13 +93,18 @@ fn is_permanent(err: &anyhow::Error) -> bool {
 pub struct Worker {
     db: PgPool,
     mailer: Arc<Mailer>,
+    provisioning: Arc<Provisioning>,
     name: String,
     order_expiry: chrono::Duration,
 }
 
 /// Periodic jobs: each is enqueued once per period whatever the number of workers (the
 /// period's number is in its dedupe key), then runs like any other job.
-const SCHEDULES: &[(&str, u64)] = &[(EXPIRE_ORDERS, 300), (CLEAN_UP, 3600)];
+const SCHEDULES: &[(&str, u64)] = &[
+    (EXPIRE_ORDERS, 300),
+    (CLEAN_UP, 3600),
+    (crate::services::renewals::RENEWALS, 3600),
+];
 /// Expires orders unpaid for too long, releasing their promo code uses.
 pub const EXPIRE_ORDERS: &str = "expire_orders";
 /// Deletes stale sessions, rate-limit counters and abandoned guest carts.
@@ -93,7 +128,7 @@ enum Wake {
 
 impl Worker {
     /// A worker named `<hostname>-<pid>-<random>` (the name its locks carry).
-    pub fn new(db: PgPool, mailer: Arc<Mailer>) -> Self {
+    pub fn new(db: PgPool, mailer: Arc<Mailer>, provisioning: Arc<Provisioning>) -> Self {
         let mut random = [0u8; 4];
         let suffix = match getrandom::fill(&mut random) {
             Ok(()) => hex::encode(random),
@@ -103,6 +138,7 @@ impl Worker {
         Self {
             db,
             mailer,
+            provisioning,
             name,
             order_expiry: chrono::Duration::hours(48),
         }
@@ -250,6 +286,17 @@ impl Worker {
                 tracing::info!(job.id = job.id, job.kind = %job.kind, attempt = job.attempts, elapsed_ms, "job succeeded");
                 jobs::complete(&self.db, job.id).await.map(|_| "succeeded")
             }
+            Err(err) if snooze_of(&err).is_some() => {
+                let delay = snooze_of(&err).map(|s| s.delay).unwrap_or(POLL_INTERVAL);
+                let claimed = job.locked_at.unwrap_or_else(Utc::now);
+                let run_at = claimed
+                    + started.elapsed()
+                    + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(10));
+                tracing::info!(job.id = job.id, job.kind = %job.kind, elapsed_ms, %run_at, "job snoozed: {err:#}");
+                jobs::snooze(&self.db, job.id, &format!("{err:#}"), run_at)
+                    .await
+                    .map(|_| "snoozed")
+            }
             Err(err) => {
                 let error = format!("{err:#}");
                 let retry_at = if is_permanent(&err) || job.attempts >= job.max_attempts {
@@ -330,6 +377,24 @@ impl Worker {
                 );
                 Ok(())
             }
+            crate::services::renewals::RENEWALS => {
+                let sweep =
+                    crate::services::renewals::run_periodic(&self.db, &self.provisioning).await?;
+                tracing::info!(
+                    "renewals: {} orders raised, {} reminders, {} suspended, {} terminated",
+                    sweep.raised,
+                    sweep.reminded,
+                    sweep.suspended,
+                    sweep.terminated
+                );
+                Ok(())
+            }
+            provision::PROVISION_SERVICE => {
+                provision::run_provision(&self.provisioning, &self.db, job).await
+            }
+            provision::SERVICE_ACTION => {
+                provision::run_action(&self.provisioning, &self.db, job).await
+            }
             other => Err(Permanent::error(format!("unknown job kind {other:?}"))),
         }
     }
@@ -382,7 +447,7 @@ impl Worker {
 
 /// Decodes a job's payload; a payload that does not decode never will (a permanent error). The
 /// message names the kind of mismatch only, never the payload's values.
-fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
+pub fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
     T::deserialize(&job.payload).map_err(|err| {
         Permanent::error(format!(
             "the payload of a {} job is invalid ({:?} error)",

@@ -184,6 +184,31 @@ pub async fn fail(
     Ok(done.rows_affected() == 1)
 }
 
+/// Puts a running job back in the queue to run at `run_at` without counting the attempt (it
+/// waits on something outside, e.g. a Proxmox task). False when it is not running.
+pub async fn snooze(
+    db: impl PgExecutor<'_>,
+    id: i64,
+    note: &str,
+    run_at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "jobs.snooze",
+        sqlx::query(
+            "update jobs
+             set status = 'queued', run_at = $3, last_error = $2,
+                 attempts = greatest(attempts - 1, 0), locked_at = null, locked_by = null
+             where id = $1 and status = 'running'",
+        )
+        .bind(id)
+        .bind(note)
+        .bind(run_at)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Puts a failed job back in the queue to run now (an operator's retry); its attempts are kept.
 /// False when it is not failed.
 pub async fn retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {

@@ -28,6 +28,8 @@ pub struct Order {
     pub promo_code_id: Option<i32>,
     pub paid_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// `new` (a purchase) or `renewal` (of the services its items name).
+    pub kind: String,
 }
 
 impl Order {
@@ -55,7 +57,7 @@ macro_rules! order_columns {
     () => {
         "id, user_id, status, total_amount_pkr, discount_amount_pkr, final_amount_pkr, \
          promo_code, payment_method, payment_reference, notes, created_at, updated_at, \
-         promo_code_id, paid_at, cancelled_at"
+         promo_code_id, paid_at, cancelled_at, kind"
     };
 }
 
@@ -278,8 +280,8 @@ pub async fn set_payment(
     Ok(done.rows_affected() == 1)
 }
 
-/// Orders still awaiting payment that were placed before `older_than`, oldest first: the ones
-/// to expire.
+/// New orders still awaiting payment that were placed before `older_than`, oldest first: the
+/// ones to expire. Renewal orders stay open until paid, replaced, or their service ends.
 pub async fn list_expired_unpaid(
     db: impl PgExecutor<'_>,
     older_than: DateTime<Utc>,
@@ -291,7 +293,7 @@ pub async fn list_expired_unpaid(
             "select ",
             order_columns!(),
             " from orders
-             where status = 'pending_payment' and created_at < $1
+             where status = 'pending_payment' and created_at < $1 and kind = 'new'
              order by created_at, id
              limit $2"
         ))

@@ -88,6 +88,14 @@ async fn settle_order(
         None => via.gateway.clone(),
     };
     orders::set_payment(&mut *tx, order.id, &method, via.gateway_txn_id.as_deref()).await?;
+    // What the money buys, in the same transaction as the paid transition (which happens once):
+    // new servers to provision, or renewal periods to add.
+    let renewal = order.kind == "renewal";
+    if renewal {
+        crate::services::renewals::apply_paid_renewal(&mut *tx, &order).await?;
+    } else {
+        crate::provisioning::provision::create_services_for_order(&mut *tx, &order).await?;
+    }
     if let Some(user_id) = order.user_id
         && let Some(user) = users::find(&mut *tx, user_id).await?
     {
@@ -97,8 +105,18 @@ async fn settle_order(
             &user.name,
             &format!("Payment received for order {}", order.id),
             &[
-                format!("We received {} for order {}. Thank you!", format_pkr(due), order.id),
-                "Your server is being prepared now; we e-mail you its login details as soon as it is ready.".to_owned(),
+                format!(
+                    "We received {} for order {}. Thank you!",
+                    format_pkr(due),
+                    order.id
+                ),
+                if renewal {
+                    "Your renewal is applied: your server's next due date has moved forward."
+                        .to_owned()
+                } else {
+                    "Your server is being prepared now; we e-mail you as soon as it is ready."
+                        .to_owned()
+                },
             ],
             Some(("View your order", &link)),
         );

@@ -3,7 +3,9 @@
 //! [`ServiceStatus`] is a service's life; [`services`] holds the SQL of the `services` table
 //! (with status changes guarded by the status they leave) and [`logs`] that of `service_logs`.
 
+pub mod lifecycle;
 pub mod logs;
+pub mod renewals;
 // `services::services` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]
 pub mod services;

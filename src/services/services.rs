@@ -29,6 +29,20 @@ pub struct Service {
     pub next_renewal_date: Option<DateTime<Utc>>,
     pub termination_date: Option<DateTime<Utc>>,
     pub failure_reason: Option<String>,
+    pub plan_id: Option<String>,
+    pub location_id: Option<i32>,
+    /// The backend that built it; `None` for a service provisioned by hand.
+    pub backend_id: Option<i32>,
+    /// Its VM id on that backend.
+    pub vmid: Option<i32>,
+    /// The last step of the provisioning step machine done (`pending` … `done`).
+    pub provisioning_step: String,
+    /// The Proxmox task being waited on, so a restarted worker polls it instead of acting again.
+    #[serde(skip)]
+    pub task_upid: Option<String>,
+    /// The months one renewal period lasts.
+    pub validity_months: Option<i32>,
+    pub suspended_reason: Option<String>,
 }
 
 /// What a new service records; every service starts `provisioning`.
@@ -39,6 +53,9 @@ pub struct NewService<'a> {
     pub user_id: i32,
     /// `rdp` or `vps`.
     pub service_type: &'a str,
+    pub plan_id: Option<&'a str>,
+    pub location_id: Option<i32>,
+    pub validity_months: Option<i32>,
 }
 
 /// The columns of [`Service`], for `concat!` into each statement.
@@ -46,7 +63,8 @@ macro_rules! service_columns {
     () => {
         "id, order_item_id, user_id, service_type, status, hostname, ip_address, username, \
          password_encrypted, server_id, created_at, updated_at, last_renewal_date, \
-         next_renewal_date, termination_date, failure_reason"
+         next_renewal_date, termination_date, failure_reason, plan_id, location_id, \
+         backend_id, vmid, provisioning_step, task_upid, validity_months, suspended_reason"
     };
 }
 
@@ -55,13 +73,17 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewService<'_>) -> sqlx::Resu
     timed(
         "services.insert",
         sqlx::query_as(concat!(
-            "insert into services (order_item_id, user_id, service_type, status)
-             values ($1, $2, $3, 'provisioning') returning ",
+            "insert into services (order_item_id, user_id, service_type, status, plan_id,
+                                   location_id, validity_months)
+             values ($1, $2, $3, 'provisioning', $4, $5, $6) returning ",
             service_columns!()
         ))
         .bind(new.order_item_id)
         .bind(new.user_id)
         .bind(new.service_type)
+        .bind(new.plan_id)
+        .bind(new.location_id)
+        .bind(new.validity_months)
         .fetch_one(db),
     )
     .await
@@ -132,11 +154,18 @@ pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Resul
     .await
 }
 
-/// A page of every service for the operator, newest first, optionally of one status and user.
+/// Which services an operator's list shows: any of the given filters, all when `None`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ServiceFilter<'a> {
+    pub status: Option<&'a str>,
+    pub user_id: Option<i32>,
+    pub location_id: Option<i32>,
+}
+
+/// A page of every service for the operator, newest first, filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: Option<&str>,
-    user_id: Option<i32>,
+    filter: &ServiceFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Service>> {
@@ -147,11 +176,13 @@ pub async fn list(
             service_columns!(),
             " from services
              where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
+               and ($3::int is null or location_id = $3)
              order by created_at desc, id desc
-             limit $3 offset $4"
+             limit $4 offset $5"
         ))
-        .bind(status)
-        .bind(user_id)
+        .bind(filter.status)
+        .bind(filter.user_id)
+        .bind(filter.location_id)
         .bind(limit)
         .bind(offset)
         .fetch_all(db),
@@ -160,20 +191,109 @@ pub async fn list(
 }
 
 /// How many services `list` would page through.
-pub async fn count(
-    db: impl PgExecutor<'_>,
-    status: Option<&str>,
-    user_id: Option<i32>,
-) -> sqlx::Result<i64> {
+pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter<'_>) -> sqlx::Result<i64> {
     timed(
         "services.count",
         sqlx::query_scalar(
             "select count(*) from services
-             where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)",
+             where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
+               and ($3::int is null or location_id = $3)",
         )
-        .bind(status)
-        .bind(user_id)
+        .bind(filter.status)
+        .bind(filter.user_id)
+        .bind(filter.location_id)
         .fetch_one(db),
+    )
+    .await
+}
+
+/// Records where the provisioning step machine stands: the step done, the task waited on.
+pub async fn set_step(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    step: &str,
+    task_upid: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "services.set_step",
+        sqlx::query("update services set provisioning_step = $2, task_upid = $3 where id = $1")
+            .bind(id)
+            .bind(step)
+            .bind(task_upid)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records the backend and VM id the service is built on (`None`s for a manual service).
+pub async fn set_placement(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    backend_id: Option<i32>,
+    vmid: Option<i32>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "services.set_placement",
+        sqlx::query(
+            "update services set backend_id = $2, vmid = $3,
+                    server_id = case when $3::int is null then server_id else $3::text end
+             where id = $1",
+        )
+        .bind(id)
+        .bind(backend_id)
+        .bind(vmid)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Stores a new sealed password.
+pub async fn set_password(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    username: &str,
+    password_encrypted: &str,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "services.set_password",
+        sqlx::query("update services set username = $2, password_encrypted = $3 where id = $1")
+            .bind(id)
+            .bind(username)
+            .bind(password_encrypted)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Records why a service is suspended (`None` clears it).
+pub async fn set_suspended_reason(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    reason: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "services.set_suspended_reason",
+        sqlx::query("update services set suspended_reason = $2 where id = $1")
+            .bind(id)
+            .bind(reason)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Every sealed password, locked, for key rotation.
+pub async fn list_sealed_passwords(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i32, String)>> {
+    timed(
+        "services.list_sealed_passwords",
+        sqlx::query_as(
+            "select id, password_encrypted from services
+             where password_encrypted is not null order by id for update",
+        )
+        .fetch_all(db),
     )
     .await
 }

@@ -12,6 +12,15 @@ use tower::ServiceExt;
 /// The JazzCash integrity salt of the test app.
 pub const JAZZCASH_SALT: &str = "test-salt-9f2c";
 
+/// The provisioning context of the tests: the test credential key, default thresholds.
+pub fn test_provisioning() -> std::sync::Arc<nextgenrdp::provisioning::Provisioning> {
+    nextgenrdp::provisioning::Provisioning::new(
+        nextgenrdp::crypto::Keyring::new(&Key::from_bytes([2; 32]), &[]),
+        nextgenrdp::provisioning::LifecycleConfig::default(),
+        "http://shop.test".into(),
+    )
+}
+
 /// The application over `pool`, as `serve` builds it, with fixed test secrets.
 pub struct TestApp {
     pub router: Router,
@@ -31,11 +40,13 @@ impl TestApp {
                 secrets: Secrets {
                     token_signing_key: Key::from_bytes([1; 32]),
                     credential_key: Key::from_bytes([2; 32]),
+                    previous_credential_keys: Vec::new(),
                 },
                 // the minimum cost: the tests check behaviour, not bcrypt's speed
                 bcrypt_cost: 4,
                 trust_forwarded_for: true,
                 order_expiry_hours: 48,
+                provisioning: test_provisioning(),
                 payments: nextgenrdp::payments::PaymentSettings {
                     manual: nextgenrdp::payments::manual::ManualTransfer::example(),
                     jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
@@ -60,10 +71,14 @@ impl TestApp {
             self.mail_dir.path().to_path_buf(),
             "NextGenRDP <no-reply@shop.test>",
         );
-        nextgenrdp::worker::Worker::new(self.db.clone(), std::sync::Arc::new(mailer))
-            .run_pending()
-            .await
-            .unwrap();
+        nextgenrdp::worker::Worker::new(
+            self.db.clone(),
+            std::sync::Arc::new(mailer),
+            test_provisioning(),
+        )
+        .run_pending()
+        .await
+        .unwrap();
     }
 
     /// The e-mails delivered to `to`, oldest first, as raw text.

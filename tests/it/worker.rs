@@ -18,7 +18,11 @@ const LINK: &str = "https://shop.example.pk/verify-email?token=dG9rZW4tZm9yLXRoZ
 
 fn worker(db: &PgPool, dir: &Path) -> Worker {
     let mailer = Mailer::files(dir.to_path_buf(), "NextGenRDP <no-reply@nextgenrdp.pk>");
-    Worker::new(db.clone(), Arc::new(mailer))
+    Worker::new(
+        db.clone(),
+        Arc::new(mailer),
+        crate::helpers::test_provisioning(),
+    )
 }
 
 async fn enqueue_mail(db: &PgPool, to: &str) -> i64 {

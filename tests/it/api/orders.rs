@@ -427,7 +427,11 @@ async fn unpaid_orders_expire_and_give_back_their_promo_use(db: PgPool) {
         .unwrap();
     let mailer =
         nextgenrdp::mail::Mailer::files(app.mail_dir.path().to_path_buf(), "shop <a@b.pk>");
-    let worker = nextgenrdp::worker::Worker::new(app.db.clone(), Arc::new(mailer));
+    let worker = nextgenrdp::worker::Worker::new(
+        app.db.clone(),
+        Arc::new(mailer),
+        crate::helpers::test_provisioning(),
+    );
     worker.enqueue_due_schedules().await.unwrap();
     worker.run_pending().await.unwrap();
     assert_eq!(

@@ -1,6 +1,6 @@
 use chrono::{Duration, Utc};
 use nextgenrdp::orders::items::{self, NewOrderItem, OrderItem};
-use nextgenrdp::services::services::{self, NewService, Service};
+use nextgenrdp::services::services::{self, NewService, Service, ServiceFilter};
 use nextgenrdp::services::{ServiceStatus, logs};
 use sqlx::PgPool;
 
@@ -32,6 +32,9 @@ async fn service(db: &PgPool, user_id: i32, order_item_id: Option<i32>, kind: &s
             order_item_id,
             user_id,
             service_type: kind,
+            plan_id: None,
+            location_id: None,
+            validity_months: None,
         },
     )
     .await
@@ -75,6 +78,9 @@ async fn a_new_service_is_provisioning_and_is_found_by_id(db: PgPool) {
             order_item_id: None,
             user_id: user.id,
             service_type: "vpn",
+            plan_id: None,
+            location_id: None,
+            validity_months: None,
         },
     )
     .await;
@@ -166,42 +172,120 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             .is_empty()
     );
 
-    let all = services::list(&db, None, None, 10, 0).await.unwrap();
+    let all = services::list(
+        &db,
+        &ServiceFilter {
+            status: None,
+            user_id: None,
+            location_id: None,
+        },
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         all.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id, a1.id]
     );
-    let active = services::list(&db, Some("active"), None, 10, 0)
-        .await
-        .unwrap();
+    let active = services::list(
+        &db,
+        &ServiceFilter {
+            status: Some("active"),
+            user_id: None,
+            location_id: None,
+        },
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         active.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![b1.id, a2.id]
     );
-    let bilal_active = services::list(&db, Some("active"), Some(bilal.id), 10, 0)
-        .await
-        .unwrap();
+    let bilal_active = services::list(
+        &db,
+        &ServiceFilter {
+            status: Some("active"),
+            user_id: Some(bilal.id),
+            location_id: None,
+        },
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         bilal_active.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![b1.id]
     );
-    let page = services::list(&db, None, None, 1, 2).await.unwrap();
+    let page = services::list(
+        &db,
+        &ServiceFilter {
+            status: None,
+            user_id: None,
+            location_id: None,
+        },
+        1,
+        2,
+    )
+    .await
+    .unwrap();
     assert_eq!(page.iter().map(|s| s.id).collect::<Vec<_>>(), vec![a1.id]);
 
-    assert_eq!(services::count(&db, None, None).await.unwrap(), 3);
     assert_eq!(
-        services::count(&db, Some("provisioning"), None)
-            .await
-            .unwrap(),
+        services::count(
+            &db,
+            &ServiceFilter {
+                status: None,
+                user_id: None,
+                location_id: None
+            }
+        )
+        .await
+        .unwrap(),
+        3
+    );
+    assert_eq!(
+        services::count(
+            &db,
+            &ServiceFilter {
+                status: Some("provisioning"),
+                user_id: None,
+                location_id: None
+            }
+        )
+        .await
+        .unwrap(),
         1
     );
     assert_eq!(
-        services::count(&db, Some("active"), Some(ayesha.id))
-            .await
-            .unwrap(),
+        services::count(
+            &db,
+            &ServiceFilter {
+                status: Some("active"),
+                user_id: Some(ayesha.id),
+                location_id: None
+            }
+        )
+        .await
+        .unwrap(),
         1
     );
-    assert_eq!(services::count(&db, Some("failed"), None).await.unwrap(), 0);
+    assert_eq!(
+        services::count(
+            &db,
+            &ServiceFilter {
+                status: Some("failed"),
+                user_id: None,
+                location_id: None
+            }
+        )
+        .await
+        .unwrap(),
+        0
+    );
 }
 
 #[sqlx::test]

@@ -1,0 +1,527 @@
+//! Renewals: the renewal orders raised before a service's due date, their reminders, what
+//! paying one does, and what not paying does.
+//!
+//! - The periodic `renewals` job ([`run_periodic`]) raises a renewal order `lead` days before
+//!   `next_renewal_date` (the largest reminder threshold, 7 by default), e-mails reminders at
+//!   each threshold (7/3/1 days; each once per due date, recorded in `renewal_notices`), suspends
+//!   services unpaid `suspend_after_days` past their due date and terminates those unpaid
+//!   `terminate_after_days` past it (the driver deletes the server; the IP is held back).
+//! - Paying a renewal order ([`apply_paid_renewal`], inside the settle transaction, which moves
+//!   the order out of `pending_payment` exactly once under its row lock) extends
+//!   `next_renewal_date` by the months bought **from the old due date**, not from the payment
+//!   date, and resumes a service suspended for non-payment. A second confirmation of the same
+//!   payment finds the order already paid and changes nothing.
+
+use anyhow::Context;
+use chrono::{DateTime, Duration, Months, Utc};
+use sqlx::PgPool;
+
+use super::logs;
+use super::services::{self, Service};
+use crate::accounts::users;
+use crate::catalog::format_pkr;
+use crate::db::timed;
+use crate::error::{AppError, AppResult};
+use crate::mail;
+use crate::orders::orders::{self, Order};
+use crate::provisioning::Provisioning;
+use crate::provisioning::provision::{self, ActionJob, DriverAction};
+
+/// The periodic job that runs [`run_periodic`].
+pub const RENEWALS: &str = "renewals";
+
+/// Why a service suspended for non-payment is suspended (a renewal payment resumes only those).
+pub const OVERDUE: &str = "overdue: renewal not paid";
+
+/// Applies a just-paid renewal order to the services its items name: each due date moves by the
+/// months bought from the old due date, and a service suspended for non-payment resumes. Runs
+/// inside the settle transaction, after the order left `pending_payment`.
+pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> sqlx::Result<()> {
+    let items: Vec<(i32, Option<i32>, i32)> = timed(
+        "renewals.items",
+        sqlx::query_as(
+            "select id, service_id, validity_months from order_items
+             where order_id = $1 and service_id is not null order by id",
+        )
+        .bind(order.id)
+        .fetch_all(&mut *tx),
+    )
+    .await?;
+    for (item_id, service_id, months) in items {
+        let Some(service_id) = service_id else {
+            continue;
+        };
+        let Some(service) = services::find_for_update(&mut *tx, service_id).await? else {
+            continue;
+        };
+        if !matches!(service.status.as_str(), "active" | "suspended") {
+            logs::insert(
+                &mut *tx,
+                service.id,
+                "renew",
+                "failed",
+                Some(&format!(
+                    "order {} was paid while the service is {}: refund or credit it",
+                    order.id, service.status
+                )),
+                None,
+            )
+            .await?;
+            continue;
+        }
+        let old_due = service.next_renewal_date.unwrap_or_else(Utc::now);
+        let new_due = add_months(old_due, months);
+        services::set_renewal_dates(&mut *tx, service.id, old_due, new_due).await?;
+        crate::orders::items::set_dates(&mut *tx, item_id, old_due, new_due).await?;
+        logs::insert(
+            &mut *tx,
+            service.id,
+            "renew",
+            "success",
+            Some(&format!(
+                "order {}: {months} month(s), due {} → {}",
+                order.id,
+                old_due.format("%Y-%m-%d"),
+                new_due.format("%Y-%m-%d")
+            )),
+            None,
+        )
+        .await?;
+        if service.status == "suspended" && service.suspended_reason.as_deref() == Some(OVERDUE) {
+            services::update_status(&mut *tx, service.id, "suspended", "active", None).await?;
+            services::set_suspended_reason(&mut *tx, service.id, None).await?;
+            provision::enqueue_action(
+                &mut *tx,
+                &ActionJob {
+                    service_id: service.id,
+                    action: DriverAction::Resume,
+                    requested_by: None,
+                },
+            )
+            .await?;
+        }
+    }
+    orders::update_status(&mut *tx, order.id, "paid", "active").await?;
+    Ok(())
+}
+
+/// `months` after `date` (the last day of a shorter month when the day does not exist).
+pub fn add_months(date: DateTime<Utc>, months: i32) -> DateTime<Utc> {
+    date.checked_add_months(Months::new(months.max(1) as u32))
+        .unwrap_or(date)
+}
+
+/// The renewal order awaiting payment for a service, if any.
+pub async fn pending_renewal_order(
+    db: impl sqlx::PgExecutor<'_>,
+    service_id: i32,
+) -> sqlx::Result<Option<i32>> {
+    timed(
+        "renewals.pending_order",
+        sqlx::query_scalar(
+            "select o.id from orders o join order_items i on i.order_id = o.id
+             where i.service_id = $1 and o.kind = 'renewal' and o.status = 'pending_payment'
+             order by o.id desc limit 1",
+        )
+        .bind(service_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// The monthly price a service renews at: what its customer paid per month, else the plan's
+/// price today.
+async fn monthly_price(tx: &mut sqlx::PgConnection, service: &Service) -> sqlx::Result<i32> {
+    let price: Option<i32> = timed(
+        "renewals.monthly_price",
+        sqlx::query_scalar(
+            "select coalesce(
+                 (select price_at_order_pkr from order_items where id = $1),
+                 (select price_pkr from plans where id = $2))",
+        )
+        .bind(service.order_item_id)
+        .bind(&service.plan_id)
+        .fetch_one(&mut *tx),
+    )
+    .await?;
+    Ok(price.unwrap_or(0))
+}
+
+/// Raises a renewal order of `months` for the service (the caller holds its row lock and has
+/// checked none is pending), and e-mails it to the customer.
+async fn raise(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Provisioning,
+    service: &Service,
+    months: i32,
+) -> sqlx::Result<Order> {
+    let monthly = monthly_price(&mut *tx, service).await?;
+    let total = i64::from(monthly) * i64::from(months);
+    let total = i32::try_from(total).unwrap_or(i32::MAX);
+    let order_id: i32 = timed(
+        "renewals.insert_order",
+        sqlx::query_scalar(
+            "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                                 final_amount_pkr, kind, notes)
+             values ($1, 'pending_payment', $2, 0, $2, 'renewal', $3)
+             returning id",
+        )
+        .bind(service.user_id)
+        .bind(total)
+        .bind(format!("renewal of service #{}", service.id))
+        .fetch_one(&mut *tx),
+    )
+    .await?;
+    timed(
+        "renewals.insert_item",
+        sqlx::query(
+            "insert into order_items (order_id, plan_id, location_id, quantity,
+                                      price_at_order_pkr, validity_months, service_id)
+             values ($1, $2, $3, 1, $4, $5, $6)",
+        )
+        .bind(order_id)
+        .bind(&service.plan_id)
+        .bind(service.location_id)
+        .bind(monthly)
+        .bind(months)
+        .bind(service.id)
+        .execute(&mut *tx),
+    )
+    .await?;
+    let order = orders::find(&mut *tx, order_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    logs::insert(
+        &mut *tx,
+        service.id,
+        "renewal_order",
+        "pending",
+        Some(&format!(
+            "order {order_id}: {months} month(s) for {}",
+            format_pkr(i64::from(total))
+        )),
+        None,
+    )
+    .await?;
+    if let Some(user_id) = service.user_id
+        && let Some(user) = users::find(&mut *tx, user_id).await?
+    {
+        let due = service
+            .next_renewal_date
+            .map(|d| d.format("%d %b %Y").to_string())
+            .unwrap_or_else(|| "soon".into());
+        let link = format!("{}/account/orders/{order_id}", ctx.public_url);
+        let email = mail::notice_email(
+            &user.email,
+            &user.name,
+            &format!("Renew server #{} before {due}", service.id),
+            &[
+                format!(
+                    "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
+                     {months} month(s) costs {}.",
+                    service.id,
+                    format_pkr(i64::from(total))
+                ),
+                format!(
+                    "Pay it before the due date to keep the server running: unpaid, it is \
+                     suspended {} days after the due date and deleted {} days after it.",
+                    ctx.lifecycle.suspend_after_days, ctx.lifecycle.terminate_after_days
+                ),
+            ],
+            Some(("Pay the renewal", &link)),
+        );
+        mail::enqueue(&mut *tx, &email).await?;
+    }
+    Ok(order)
+}
+
+/// A customer renews a service now for `months` (1, 3, 6 or 12): a renewal order to pay. An
+/// older renewal order still awaiting payment is cancelled in favour of this one.
+pub async fn renew(
+    db: &PgPool,
+    ctx: &Provisioning,
+    user_id: i32,
+    service_id: i32,
+    months: i32,
+) -> AppResult<Order> {
+    if !crate::orders::pricing::VALIDITY_MONTHS.contains(&months) {
+        return Err(AppError::Validation(
+            [(
+                "validity_months".to_owned(),
+                "must be one of 1, 3, 6 or 12".to_owned(),
+            )]
+            .into(),
+        ));
+    }
+    let mut tx = db.begin().await?;
+    let service = services::find_for_update(&mut *tx, service_id)
+        .await?
+        .filter(|s| s.user_id == Some(user_id))
+        .ok_or(AppError::NotFound("service"))?;
+    if !matches!(service.status.as_str(), "active" | "suspended") {
+        return Err(AppError::Conflict {
+            detail: format!(
+                "service {} is {}; only an active or suspended service can be renewed",
+                service.id, service.status
+            ),
+            field: Some("status".into()),
+        });
+    }
+    while let Some(old) = pending_renewal_order(&mut *tx, service.id).await? {
+        orders::update_status(&mut *tx, old, "pending_payment", "cancelled").await?;
+    }
+    let order = raise(&mut tx, ctx, &service, months).await?;
+    tx.commit().await?;
+    Ok(order)
+}
+
+/// What one run of the periodic job did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Sweep {
+    pub raised: usize,
+    pub reminded: usize,
+    pub suspended: usize,
+    pub terminated: usize,
+}
+
+/// The periodic renewals job: raise due renewal orders, send reminders, suspend and terminate
+/// the overdue. Each service is handled in its own transaction under its row lock.
+pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Sweep> {
+    let now = Utc::now();
+    let lc = &ctx.lifecycle;
+    let mut sweep = Sweep::default();
+    let lead = Duration::days(i64::from(lc.renewal_lead_days()));
+    for service in services::list_due_for_renewal(db, now + lead, 1000).await? {
+        let mut tx = db.begin().await?;
+        let Some(service) = services::find_for_update(&mut *tx, service.id).await? else {
+            continue;
+        };
+        let Some(due) = service.next_renewal_date else {
+            continue;
+        };
+        if !matches!(service.status.as_str(), "active" | "suspended") {
+            continue;
+        }
+        let overdue = now - due;
+        if overdue > Duration::days(i64::from(lc.terminate_after_days))
+            && service.suspended_reason.as_deref() == Some(OVERDUE)
+        {
+            terminate_overdue(&mut tx, ctx, &service).await?;
+            sweep.terminated += 1;
+        } else if overdue > Duration::days(i64::from(lc.suspend_after_days))
+            && service.status == "active"
+        {
+            suspend_overdue(&mut tx, ctx, &service).await?;
+            sweep.suspended += 1;
+        } else if service.status == "active" {
+            if pending_renewal_order(&mut *tx, service.id).await?.is_none()
+                && !renewed_for(&mut tx, service.id, due).await?
+            {
+                raise(&mut tx, ctx, &service, service.validity_months.unwrap_or(1)).await?;
+                sweep.raised += 1;
+            }
+            if remind(&mut tx, ctx, &service, due, now).await? {
+                sweep.reminded += 1;
+            }
+        }
+        tx.commit().await.context("committing a renewal step")?;
+    }
+    Ok(sweep)
+}
+
+/// Whether a renewal order for this due date was already raised (paid, cancelled or pending):
+/// one is raised per due date, the customer's own renewals aside.
+async fn renewed_for(
+    tx: &mut sqlx::PgConnection,
+    service_id: i32,
+    due: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    timed(
+        "renewals.raised_for_due_date",
+        sqlx::query_scalar(
+            "select exists (select 1 from renewal_notices
+                            where service_id = $1 and due_date = $2 and days_before = 0)",
+        )
+        .bind(service_id)
+        .bind(due)
+        .fetch_one(&mut *tx),
+    )
+    .await
+}
+
+/// E-mails the reminder of the nearest threshold reached, once per due date and threshold.
+async fn remind(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Provisioning,
+    service: &Service,
+    due: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    // Marks the due date as having had its order raised (days_before 0 is never a threshold).
+    timed(
+        "renewals.mark_raised",
+        sqlx::query(
+            "insert into renewal_notices (service_id, due_date, days_before) values ($1, $2, 0)
+             on conflict do nothing",
+        )
+        .bind(service.id)
+        .bind(due)
+        .execute(&mut *tx),
+    )
+    .await?;
+    let left = due - now;
+    let reached: Vec<i32> = ctx
+        .lifecycle
+        .renewal_reminder_days
+        .iter()
+        .map(|d| *d as i32)
+        .filter(|d| left <= Duration::days(i64::from(*d)))
+        .collect();
+    let Some(nearest) = reached.iter().copied().min() else {
+        return Ok(false);
+    };
+    // Every threshold reached counts as sent; only the nearest is mailed, so a late run does
+    // not send three reminders at once.
+    let inserted: Vec<i32> = timed(
+        "renewals.record_notices",
+        sqlx::query_scalar(
+            "insert into renewal_notices (service_id, due_date, days_before)
+             select $1, $2, d from unnest($3::int[]) as d
+             on conflict do nothing
+             returning days_before",
+        )
+        .bind(service.id)
+        .bind(due)
+        .bind(&reached)
+        .fetch_all(&mut *tx),
+    )
+    .await?;
+    if !inserted.contains(&nearest) {
+        return Ok(false);
+    }
+    let Some(order_id) = pending_renewal_order(&mut *tx, service.id).await? else {
+        return Ok(false);
+    };
+    if let Some(user_id) = service.user_id
+        && let Some(user) = users::find(&mut *tx, user_id).await?
+    {
+        let days = (left.num_hours().max(0) + 23) / 24;
+        let link = format!("{}/account/orders/{order_id}", ctx.public_url);
+        let email = mail::notice_email(
+            &user.email,
+            &user.name,
+            &format!("Reminder: server #{} is due in {days} day(s)", service.id),
+            &[format!(
+                "Server #{} is due for renewal on {}. Renewal order {order_id} is waiting for \
+                 payment.",
+                service.id,
+                due.format("%d %b %Y")
+            )],
+            Some(("Pay the renewal", &link)),
+        );
+        mail::enqueue(&mut *tx, &email).await?;
+    }
+    Ok(true)
+}
+
+async fn suspend_overdue(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Provisioning,
+    service: &Service,
+) -> sqlx::Result<()> {
+    services::update_status(&mut *tx, service.id, "active", "suspended", None).await?;
+    services::set_suspended_reason(&mut *tx, service.id, Some(OVERDUE)).await?;
+    logs::insert(
+        &mut *tx,
+        service.id,
+        "suspend",
+        "success",
+        Some(OVERDUE),
+        None,
+    )
+    .await?;
+    provision::enqueue_action(
+        &mut *tx,
+        &ActionJob {
+            service_id: service.id,
+            action: DriverAction::Suspend,
+            requested_by: None,
+        },
+    )
+    .await?;
+    notify(
+        tx,
+        ctx,
+        service,
+        &format!("Server #{} is suspended", service.id),
+        &format!(
+            "Server #{} was suspended because its renewal was not paid. Pay the renewal order              to resume it; unpaid, it is deleted {} days after its due date.",
+            service.id, ctx.lifecycle.terminate_after_days
+        ),
+    )
+    .await
+}
+
+async fn terminate_overdue(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Provisioning,
+    service: &Service,
+) -> sqlx::Result<()> {
+    services::update_status(&mut *tx, service.id, "suspended", "terminated", None).await?;
+    logs::insert(
+        &mut *tx,
+        service.id,
+        "terminate",
+        "success",
+        Some("renewal unpaid past the termination threshold"),
+        None,
+    )
+    .await?;
+    while let Some(order) = pending_renewal_order(&mut *tx, service.id).await? {
+        orders::update_status(&mut *tx, order, "pending_payment", "cancelled").await?;
+    }
+    provision::enqueue_action(
+        &mut *tx,
+        &ActionJob {
+            service_id: service.id,
+            action: DriverAction::Terminate,
+            requested_by: None,
+        },
+    )
+    .await?;
+    notify(
+        tx,
+        ctx,
+        service,
+        &format!("Server #{} is terminated", service.id),
+        &format!(
+            "Server #{} was terminated because its renewal was not paid, and its data deleted.",
+            service.id
+        ),
+    )
+    .await
+}
+
+/// E-mails the service's owner a short notice.
+async fn notify(
+    tx: &mut sqlx::PgConnection,
+    ctx: &Provisioning,
+    service: &Service,
+    subject: &str,
+    text: &str,
+) -> sqlx::Result<()> {
+    if let Some(user_id) = service.user_id
+        && let Some(user) = users::find(&mut *tx, user_id).await?
+    {
+        let link = format!("{}/account/services/{}", ctx.public_url, service.id);
+        let email = mail::notice_email(
+            &user.email,
+            &user.name,
+            subject,
+            &[text.to_owned()],
+            Some(("See your server", &link)),
+        );
+        mail::enqueue(&mut *tx, &email).await?;
+    }
+    Ok(())
+}
