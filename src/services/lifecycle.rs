@@ -66,3 +66,67 @@ pub async fn reveal_credentials(
 ) -> AppResult<Credentials> {
     todo!()
 }
+
+/// A customer's power or password action on their service. Proxmox: queued as a driver job
+/// (202-style: the log line is `pending`, the job writes the outcome). Manual driver: a
+/// `pending` log line `<action>_requested` for the operator. Only an active service (Conflict
+/// otherwise); someone else's → NotFound.
+pub async fn customer_action(
+    _db: &PgPool,
+    _service_id: i32,
+    _user_id: i32,
+    _action: CustomerAction,
+) -> AppResult<Acted> {
+    todo!()
+}
+
+/// The operator provisions a manual service by hand: credentials sealed, service active (its
+/// first period starts), order active when all its services are, customer e-mailed. Only a
+/// `provisioning` (or `failed`) service; validation errors by field.
+pub async fn provision_by_hand(
+    _db: &PgPool,
+    _ctx: &Provisioning,
+    _service_id: i32,
+    _input: &ManualProvision,
+    _admin_id: i32,
+) -> AppResult<Acted> {
+    todo!()
+}
+
+/// Operator: active → suspended (reason given), driver stop queued.
+pub async fn suspend(
+    _db: &PgPool,
+    _service_id: i32,
+    _admin_id: i32,
+    _reason: Option<&str>,
+) -> AppResult<Acted> {
+    todo!()
+}
+
+/// Operator: suspended → active, driver start queued.
+pub async fn resume(_db: &PgPool, _service_id: i32, _admin_id: i32) -> AppResult<Acted> {
+    todo!()
+}
+
+/// Operator: active/suspended/failed/provisioning → terminated, driver delete queued, IP
+/// released (held back before reuse), pending renewal orders cancelled.
+pub async fn terminate(_db: &PgPool, _service_id: i32, _admin_id: i32) -> AppResult<Acted> {
+    todo!()
+}
+
+/// Operator: failed → provisioning, a new provisioning job queued (the step machine resumes
+/// from its last step).
+pub async fn retry(_db: &PgPool, _service_id: i32, _admin_id: i32) -> AppResult<Acted> {
+    todo!()
+}
+
+/// Operator: corrects hostname, IP, username or password (password sealed).
+pub async fn update(
+    _db: &PgPool,
+    _ctx: &Provisioning,
+    _service_id: i32,
+    _update: &ServiceUpdate,
+    _admin_id: i32,
+) -> AppResult<Acted> {
+    todo!()
+}
