@@ -36,6 +36,18 @@ pub enum Command {
     /// Manage accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage the keys that encrypt credentials at rest.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every stored credential (service passwords, backend API tokens) with a new
+    /// key. With keys in <data-dir>/secrets, a new key is generated and the old one kept in
+    /// credential_keys_previous; with NEXTGENRDP_CREDENTIAL_KEY set, that (new) key is used and
+    /// NEXTGENRDP_CREDENTIAL_KEYS_PREVIOUS must hold the old one(s). Restart every node after.
+    Rotate,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +170,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_context(|| format!("writing {}", path.display()))?,
                     None => print!("{text}"),
                 }
+                Ok(())
+            })
+            .await
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let ring = crate::crypto::prepare_rotation(&cli.common)?;
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let rotated = crate::crypto::reseal_all(&database.pool, &ring).await?;
+                println!(
+                    "credentials now sealed with key {}: {} service password(s) and {} backend \
+                     token(s) re-encrypted; restart every running node so it uses the new key",
+                    ring.current_id(),
+                    rotated.passwords,
+                    rotated.tokens
+                );
                 Ok(())
             })
             .await

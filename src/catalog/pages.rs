@@ -276,6 +276,9 @@ struct PlanPage<'a> {
     location: Option<i32>,
     validities: Vec<Validity>,
     max_quantity: i32,
+    /// Locations whose servers are all taken (their backend's IP pool is empty): shown, but
+    /// not orderable.
+    sold_out: Vec<i32>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -303,6 +306,8 @@ async fn plan_page(
         .and_then(|Query(q)| q.location)
         .and_then(|text| text.trim().parse::<i32>().ok())
         .filter(|id| plan.is_sold_in(*id));
+    let sold_out = sold_out_locations(&state).await?;
+    let location = location.filter(|id| !sold_out.contains(id));
     let validities = VALIDITY_MONTHS
         .iter()
         .map(|&months| {
@@ -330,8 +335,26 @@ async fn plan_page(
             location,
             validities,
             max_quantity: MAX_QUANTITY,
+            sold_out,
         },
     )
+}
+
+/// The locations that cannot take another server now (automated backend, empty pool).
+pub async fn sold_out_locations(state: &AppState) -> AppResult<Vec<i32>> {
+    let hold = state.settings.provisioning.lifecycle.ip_hold_days;
+    Ok(crate::provisioning::backends::capacities(&state.db, hold)
+        .await?
+        .into_iter()
+        .filter(|(_, free)| *free <= 0)
+        .map(|(location, _)| location)
+        .collect())
+}
+
+impl PlanPage<'_> {
+    fn is_sold_out(&self, location_id: &i32) -> bool {
+        self.sold_out.contains(location_id)
+    }
 }
 
 /// Renders a storefront page with a weak ETag and `Cache-Control: private, no-cache`, or a

@@ -139,7 +139,12 @@ async fn add_cart_item(
         quantity: body.quantity,
     };
     // Validate before creating a cart, so bad input writes nothing.
-    cart::validate_item(&state.db, &item).await?;
+    cart::validate_item(
+        &state.db,
+        &item,
+        state.settings.provisioning.lifecycle.ip_hold_days,
+    )
+    .await?;
     let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
     cart::add_validated_item(&state.db, &cart, &item).await?;
     let view = cart::view(&state.db, Some(&cart)).await?;
@@ -345,7 +350,14 @@ async fn create_order(
             "must be at most 1000 characters",
         ));
     }
-    let placed = checkout::place_order(&state.db, &caller.user, key, body.notes.as_deref()).await?;
+    let placed = checkout::place_order(
+        &state.db,
+        &caller.user,
+        key,
+        body.notes.as_deref(),
+        state.settings.provisioning.lifecycle.ip_hold_days,
+    )
+    .await?;
     let order = order_response(&state, placed.order).await?;
     let status = if placed.created {
         StatusCode::CREATED

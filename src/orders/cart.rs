@@ -229,8 +229,8 @@ pub struct NewItem {
 }
 
 /// Checks a line can be bought: the plan is on sale, in a location where it is sold, for 1, 3,
-/// 6 or 12 months, 1 to 10 units.
-pub async fn validate_item(db: &PgPool, item: &NewItem) -> AppResult<()> {
+/// 6 or 12 months, 1 to 10 units, and the location can take that many more servers.
+pub async fn validate_item(db: &PgPool, item: &NewItem, ip_hold_days: u32) -> AppResult<()> {
     check_months(item.validity_months)?;
     check_quantity(item.quantity)?;
     let plan = plans::find(db, &item.plan_id)
@@ -247,7 +247,30 @@ pub async fn validate_item(db: &PgPool, item: &NewItem) -> AppResult<()> {
             format!("{} is not sold in that location", plan.name),
         ));
     }
-    Ok(())
+    check_capacity(db, item.location_id, item.quantity, ip_hold_days).await
+}
+
+/// Refuses more servers than a location can take now (its backend's free addresses): a sold
+/// out location stops selling instead of failing after payment.
+pub async fn check_capacity(
+    db: impl sqlx::PgExecutor<'_>,
+    location_id: i32,
+    quantity: i32,
+    ip_hold_days: u32,
+) -> AppResult<()> {
+    let capacity =
+        crate::provisioning::backends::location_capacity(db, location_id, ip_hold_days).await?;
+    match capacity {
+        Some(free) if free < i64::from(quantity) => Err(AppError::conflict(
+            "location_id",
+            if free <= 0 {
+                "this location is sold out for now; please choose another".to_owned()
+            } else {
+                format!("only {free} more server(s) can be ordered in this location right now")
+            },
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Adds a line checked by [`validate_item`]; the same line adds up, to at most 10 units.

@@ -31,12 +31,13 @@ pub fn parse_idempotency_key(key: &str) -> AppResult<&str> {
 /// Places an order from the customer's cart, in one transaction: claims the idempotency key,
 /// locks the cart, re-prices it from the catalog, claims a use of its promo code (never more
 /// than `max_uses`, whatever the concurrency), writes the order and its items, empties the cart.
-/// Anything wrong rolls all of it back.
+/// Refuses more servers than a location's backend can build. Anything wrong rolls all of it back.
 pub async fn place_order(
     db: &PgPool,
     user: &User,
     idempotency_key: Option<&str>,
     notes: Option<&str>,
+    ip_hold_days: u32,
 ) -> AppResult<Placed> {
     if !user.is_verified() {
         return Err(AppError::Forbidden(
@@ -78,6 +79,14 @@ pub async fn place_order(
     }
     if let Some(problem) = view.problems.first() {
         return Err(AppError::conflict("cart", problem.clone()));
+    }
+    // A location with an automated backend sells only what its IP pool can still build.
+    let mut per_location: std::collections::BTreeMap<i32, i32> = Default::default();
+    for line in &lines {
+        *per_location.entry(line.location_id).or_default() += line.quantity;
+    }
+    for (location, quantity) in per_location {
+        super::cart::check_capacity(&mut *tx, location, quantity, ip_hold_days).await?;
     }
     if let Some(promo_view) = &view.promo
         && let Some(problem) = &promo_view.problem

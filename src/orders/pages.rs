@@ -275,7 +275,12 @@ async fn add_item(
     let owner = owner_of(&context, &headers);
     let outcome = async {
         let item = form.parse()?;
-        cart::validate_item(&state.db, &item).await?;
+        cart::validate_item(
+            &state.db,
+            &item,
+            state.settings.provisioning.lifecycle.ip_hold_days,
+        )
+        .await?;
         let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
         cart::add_validated_item(&state.db, &cart, &item).await?;
         Ok::<_, AppError>(new_token)
@@ -629,7 +634,15 @@ async fn place_order(
         )
         .await;
     }
-    match checkout::place_order(&state.db, &visitor.user, Some(&key), Some(&form.notes)).await {
+    match checkout::place_order(
+        &state.db,
+        &visitor.user,
+        Some(&key),
+        Some(&form.notes),
+        state.settings.provisioning.lifecycle.ip_hold_days,
+    )
+    .await
+    {
         // The order page opens on the chosen method's payment step.
         Ok(placed) => Ok(see_other(&format!(
             "/account/orders/{}?notice=placed&pay={}",

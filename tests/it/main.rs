@@ -13,5 +13,6 @@ mod helpers;
 mod http;
 mod mail;
 mod pages;
+mod provisioning;
 mod proxmox_client;
 mod worker;

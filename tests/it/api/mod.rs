@@ -4,7 +4,7 @@ mod admin_catalog;
 mod admin_orders;
 mod admin_users;
 mod auth;
-mod cart;
+pub mod cart;
 mod catalog;
 mod me;
 mod orders;
