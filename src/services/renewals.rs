@@ -314,13 +314,17 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
             suspend_overdue(&mut tx, ctx, &service).await?;
             sweep.suspended += 1;
         } else if service.status == "active" {
+            let mut raised_now = false;
             if pending_renewal_order(&mut *tx, service.id).await?.is_none()
                 && !renewed_for(&mut tx, service.id, due).await?
             {
                 raise(&mut tx, ctx, &service, service.validity_months.unwrap_or(1)).await?;
                 sweep.raised += 1;
+                raised_now = true;
             }
-            if remind(&mut tx, ctx, &service, due, now).await? {
+            // The order's own e-mail is the first reminder: the thresholds it covers are
+            // recorded without a second mail.
+            if remind(&mut tx, ctx, &service, due, now, !raised_now).await? {
                 sweep.reminded += 1;
             }
         }
@@ -349,13 +353,15 @@ async fn renewed_for(
     .await
 }
 
-/// E-mails the reminder of the nearest threshold reached, once per due date and threshold.
+/// E-mails (when `send`) the reminder of the nearest threshold reached, once per due date and
+/// threshold; returns whether one was mailed.
 async fn remind(
     tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     service: &Service,
     due: DateTime<Utc>,
     now: DateTime<Utc>,
+    send: bool,
 ) -> sqlx::Result<bool> {
     // Marks the due date as having had its order raised (days_before 0 is never a threshold).
     timed(
@@ -396,7 +402,7 @@ async fn remind(
         .fetch_all(&mut *tx),
     )
     .await?;
-    if !inserted.contains(&nearest) {
+    if !inserted.contains(&nearest) || !send {
         return Ok(false);
     }
     let Some(order_id) = pending_renewal_order(&mut *tx, service.id).await? else {

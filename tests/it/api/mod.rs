@@ -8,4 +8,4 @@ pub mod cart;
 mod catalog;
 mod me;
 mod orders;
-mod payments;
+pub mod payments;

@@ -319,7 +319,7 @@ async fn a_receipt_must_be_the_image_it_claims_to_be(db: PgPool) {
 }
 
 /// Starts a JazzCash attempt for the order; returns the signed form fields.
-async fn start_jazzcash(app: &TestApp, login: &Value, order: i64) -> BTreeMap<String, String> {
+pub async fn start_jazzcash(app: &TestApp, login: &Value, order: i64) -> BTreeMap<String, String> {
     let started = app
         .send_json_as(
             token(login),
@@ -341,7 +341,7 @@ async fn start_jazzcash(app: &TestApp, login: &Value, order: i64) -> BTreeMap<St
 }
 
 /// JazzCash's answer to `request`, signed with `salt`.
-fn jazzcash_result(
+pub fn jazzcash_result(
     request: &BTreeMap<String, String>,
     code: &str,
     salt: &str,
@@ -374,7 +374,7 @@ fn jazzcash_result(
     result
 }
 
-async fn post_ipn(app: &TestApp, fields: &BTreeMap<String, String>) -> TestResponse {
+pub async fn post_ipn(app: &TestApp, fields: &BTreeMap<String, String>) -> TestResponse {
     app.request(
         Request::post("/api/v1/payments/jazzcash/ipn")
             .header("content-type", "application/x-www-form-urlencoded")

@@ -1,0 +1,260 @@
+//! Renewals: the periodic job raises renewal orders and reminders once, suspends and terminates
+//! the unpaid, and a renewal payment — even confirmed twice — extends the due date once, from
+//! the old due date, resuming a service suspended for non-payment.
+
+use std::sync::Arc;
+
+use axum::http::{Method, StatusCode};
+use chrono::{DateTime, Duration, Months, Utc};
+use nextgenrdp::provisioning::provision;
+use nextgenrdp::services::renewals::{self, Sweep};
+use nextgenrdp::services::services::{self, Service};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::api::payments::{jazzcash_result, post_ipn, start_jazzcash};
+use crate::helpers::{JAZZCASH_SALT, TestApp, test_provisioning};
+use crate::provisioning::paid_order;
+
+/// A customer's active (manually provisioned) service due on `due`.
+async fn active_service(app: &TestApp, email: &str, due: DateTime<Utc>) -> (Value, Service) {
+    let (login, _admin, order) = paid_order(app, email, 1).await;
+    let service = services::list_for_order(&app.db, order as i32)
+        .await
+        .unwrap()
+        .remove(0);
+    let mut tx = app.db.begin().await.unwrap();
+    assert!(
+        provision::activate(&mut tx, &test_provisioning(), &service, None, "by hand")
+            .await
+            .unwrap()
+    );
+    services::set_renewal_dates(&mut *tx, service.id, due - Months::new(1), due)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let service = services::find(&app.db, service.id).await.unwrap().unwrap();
+    (login, service)
+}
+
+async fn set_due(db: &PgPool, service_id: i32, due: DateTime<Utc>) {
+    sqlx::query("update services set next_renewal_date = $2 where id = $1")
+        .bind(service_id)
+        .bind(due)
+        .execute(db)
+        .await
+        .unwrap();
+}
+
+async fn sweep(app: &TestApp) -> Sweep {
+    renewals::run_periodic(&app.db, &test_provisioning())
+        .await
+        .unwrap()
+}
+
+async fn reload(db: &PgPool, id: i32) -> Service {
+    services::find(db, id).await.unwrap().unwrap()
+}
+
+async fn queued_actions(db: &PgPool, service_id: i32) -> Vec<String> {
+    sqlx::query_scalar(
+        "select payload->>'action' from jobs
+         where kind = 'service_action' and (payload->>'service_id')::int = $1 order by id",
+    )
+    .bind(service_id)
+    .fetch_all(db)
+    .await
+    .unwrap()
+}
+
+/// Whole seconds, as PostgreSQL keeps microseconds.
+fn secs(date: DateTime<Utc>) -> i64 {
+    date.timestamp()
+}
+
+#[sqlx::test]
+async fn a_renewal_confirmed_many_times_extends_the_due_date_once_from_the_old_one(db: PgPool) {
+    let app = Arc::new(TestApp::with_default_catalog(db).await);
+    let due = Utc::now() + Duration::days(5);
+    let (login, service) = active_service(&app, "ayesha@example.pk", due).await;
+
+    let order = renewals::renew(
+        &app.db,
+        &test_provisioning(),
+        service.user_id.unwrap(),
+        service.id,
+        3,
+    )
+    .await
+    .unwrap();
+    assert_eq!(order.kind, "renewal");
+    assert_eq!(order.final_amount_pkr, 3 * 4500);
+
+    let form = start_jazzcash(&app, &login, i64::from(order.id)).await;
+    let success = Arc::new(jazzcash_result(&form, "000", JAZZCASH_SALT));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app, success) = (app.clone(), success.clone());
+        tasks.push(tokio::spawn(async move {
+            post_ipn(&app, &success).await.status
+        }));
+    }
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), StatusCode::OK);
+    }
+    // And once more, late.
+    assert_eq!(post_ipn(&app, &success).await.status, StatusCode::OK);
+
+    let renewed = reload(&app.db, service.id).await;
+    assert_eq!(
+        secs(renewed.next_renewal_date.unwrap()),
+        secs(due + Months::new(3)),
+        "three months from the old due date, once"
+    );
+    assert_eq!(secs(renewed.last_renewal_date.unwrap()), secs(due));
+    let renew_logs = nextgenrdp::services::logs::list_for_service(&app.db, service.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.action == "renew" && l.status == "success")
+        .count();
+    assert_eq!(renew_logs, 1);
+    let status: String = sqlx::query_scalar("select status from orders where id = $1")
+        .bind(order.id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(status, "active");
+}
+
+#[sqlx::test]
+async fn renewal_orders_and_reminders_are_raised_once_then_unpaid_services_are_suspended_and_resumed_by_payment(
+    db: PgPool,
+) {
+    let app = TestApp::with_default_catalog(db).await;
+    let now = Utc::now();
+    let (_login, service) =
+        active_service(&app, "bilal@example.pk", now + Duration::days(20)).await;
+
+    assert_eq!(sweep(&app).await, Sweep::default(), "not due yet");
+
+    set_due(&app.db, service.id, now + Duration::days(6)).await;
+    let first = sweep(&app).await;
+    assert_eq!(
+        (first.raised, first.reminded),
+        (1, 0),
+        "the order is the first reminder"
+    );
+    let order = renewals::pending_renewal_order(&app.db, service.id)
+        .await
+        .unwrap()
+        .expect("a renewal order awaits payment");
+    assert_eq!(sweep(&app).await, Sweep::default(), "raised once");
+
+    set_due(&app.db, service.id, now + Duration::hours(60)).await;
+    assert_eq!(sweep(&app).await.reminded, 1, "the 3-day reminder");
+    assert_eq!(sweep(&app).await.reminded, 0, "once");
+    let mails = app.mails_to("bilal@example.pk").await;
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains("Subject: Renew server"))
+            .count(),
+        1
+    );
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.contains("Subject: Reminder"))
+            .count(),
+        1
+    );
+
+    // Four days overdue, past the 3-day grace: suspended, the server stopped.
+    let old_due = now - Duration::days(4);
+    set_due(&app.db, service.id, old_due).await;
+    assert_eq!(sweep(&app).await.suspended, 1);
+    let suspended = reload(&app.db, service.id).await;
+    assert_eq!(suspended.status, "suspended");
+    assert_eq!(
+        suspended.suspended_reason.as_deref(),
+        Some(renewals::OVERDUE)
+    );
+    assert_eq!(queued_actions(&app.db, service.id).await, ["suspend"]);
+
+    // The customer pays the (still open) renewal order: resumed, due moved from the old date.
+    let admin = app.admin("cashier@nextgenrdp.pk").await;
+    let login = app.login("bilal@example.pk", "correct-horse-battery").await;
+    let submitted = app
+        .send_json_as(
+            login["access_token"].as_str(),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "manual", "reference": "TID5551234", "channel": "bank" }),
+        )
+        .await;
+    assert_eq!(
+        submitted.status,
+        StatusCode::CREATED,
+        "{}",
+        submitted.text()
+    );
+    let payment = submitted.json()["payment"]["id"].as_i64().unwrap();
+    let approved = app
+        .send_json_as(
+            admin["access_token"].as_str(),
+            Method::POST,
+            &format!("/api/v1/admin/payments/{payment}/approve"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let resumed = reload(&app.db, service.id).await;
+    assert_eq!(resumed.status, "active");
+    assert_eq!(resumed.suspended_reason, None);
+    assert_eq!(
+        secs(resumed.next_renewal_date.unwrap()),
+        secs(old_due + Months::new(1))
+    );
+    assert_eq!(
+        queued_actions(&app.db, service.id).await,
+        ["suspend", "resume"]
+    );
+}
+
+#[sqlx::test]
+async fn a_service_unpaid_past_the_termination_threshold_is_terminated(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let now = Utc::now();
+    let (_login, service) = active_service(&app, "sana@example.pk", now - Duration::days(5)).await;
+    assert_eq!(sweep(&app).await.suspended, 1);
+    set_due(&app.db, service.id, now - Duration::days(15)).await;
+    assert_eq!(sweep(&app).await.terminated, 1);
+    let ended = reload(&app.db, service.id).await;
+    assert_eq!(ended.status, "terminated");
+    assert!(ended.termination_date.is_some());
+    assert_eq!(
+        queued_actions(&app.db, service.id).await,
+        ["suspend", "terminate"]
+    );
+    assert_eq!(
+        renewals::pending_renewal_order(&app.db, service.id)
+            .await
+            .unwrap(),
+        None,
+        "no renewal left open"
+    );
+    let mails = app.mails_to("sana@example.pk").await;
+    assert!(mails.iter().any(|m| m.contains("is terminated")));
+    // A suspension by the operator (not for non-payment) is never terminated by the sweep.
+    let (_login, other) = active_service(&app, "omar@example.pk", now - Duration::days(1)).await;
+    sqlx::query(
+        "update services set status = 'suspended', suspended_reason = 'abuse report' where id = $1",
+    )
+    .bind(other.id)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    set_due(&app.db, other.id, now - Duration::days(30)).await;
+    assert_eq!(sweep(&app).await.terminated, 0);
+}
