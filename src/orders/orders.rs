@@ -194,7 +194,7 @@ pub async fn list(
         sqlx::query_as(
             "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
                     o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference, o.notes,
-                    o.created_at, o.updated_at, o.promo_code_id, o.paid_at, o.cancelled_at
+                    o.created_at, o.updated_at, o.promo_code_id, o.paid_at, o.cancelled_at, o.kind
              from orders o left join users u on u.id = o.user_id
              where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
                and ($3::timestamptz is null or o.created_at >= $3)

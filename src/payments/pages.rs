@@ -267,22 +267,24 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
             "success",
             "order-paid",
             "Paid",
-            "Thank you! Your server is being prepared; we e-mail you its login details as soon \
-             as it is ready."
+            "Thank you! Your server is being prepared; we e-mail you as soon as it is ready, \
+             and its login details will be on your services page."
                 .to_owned(),
         ),
         Ok(OrderStatus::Processing) => note(
             "success",
             "order-processing",
             "Paid · setting up",
-            "We are setting up your server now; we e-mail you its login details when it is ready."
+            "We are setting up your server now; we e-mail you when it is ready, and its login \
+             details will be on your services page."
                 .to_owned(),
         ),
         Ok(OrderStatus::Active) => note(
             "success",
             "order-active",
             "Active",
-            "Your server is running; its login details are in your e-mail.".to_owned(),
+            "Your server is running; its address and login details are on your services page."
+                .to_owned(),
         ),
         Ok(OrderStatus::Cancelled) => note(
             "info",

@@ -111,7 +111,11 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     assert_eq!(approved.json()["outcome"], "order_paid");
-    assert_eq!(order_status(&app, order).await, "paid");
+    assert_eq!(
+        order_status(&app, order).await,
+        "processing",
+        "paid, and its server being prepared"
+    );
     let again = app
         .send_json_as(token(&admin), Method::POST, &approve, &json!({}))
         .await;
@@ -396,7 +400,11 @@ async fn the_jazzcash_form_is_signed_and_a_verified_ipn_pays_the_order(db: PgPoo
     let ipn = post_ipn(&app, &jazzcash_result(&form, "000", JAZZCASH_SALT)).await;
     assert_eq!(ipn.status, StatusCode::OK, "{}", ipn.text());
     assert_eq!(ipn.json()["paid"], true);
-    assert_eq!(order_status(&app, order).await, "paid");
+    assert_eq!(
+        order_status(&app, order).await,
+        "processing",
+        "paid, and its server being prepared"
+    );
 
     // The browser return arrives later: it shows the truth and changes nothing more.
     let page = app
@@ -543,7 +551,11 @@ async fn fifty_concurrent_duplicate_success_callbacks_record_one_payment_and_one
     .await
     .unwrap();
     assert_eq!((succeeded, ipns, paid_mails), (1, 50, 1));
-    assert_eq!(order_status(&app, order).await, "paid");
+    assert_eq!(
+        order_status(&app, order).await,
+        "processing",
+        "paid, and its server being prepared"
+    );
 }
 
 #[sqlx::test]

@@ -532,13 +532,17 @@ async fn the_operator_approves_from_the_queue_once(db: PgPool) {
         !html.contains(r#"id="approve-payment""#),
         "reviewed: no buttons"
     );
-    assert_eq!(order_status(&app, order).await, "paid");
+    assert_eq!(
+        order_status(&app, order).await,
+        "processing",
+        "paid, and its server being prepared"
+    );
     let customer_view = ayesha.get(&format!("/account/orders/{order}")).await.text();
     assert!(
-        customer_view.contains(r#"id="order-paid""#),
+        customer_view.contains(r#"id="order-processing""#),
         "{customer_view}"
     );
-    assert!(customer_view.contains(r#"data-status="paid">Paid<"#));
+    assert!(customer_view.contains(r#"data-status="processing">Processing<"#));
     assert!(!customer_view.contains(r#"id="pay-title""#));
 
     // approving again (a second tab, a double click): the reason, and nothing changes
@@ -775,8 +779,12 @@ async fn the_jazzcash_button_redirects_with_signed_fields_and_the_return_pays(db
     let html = back.text();
     assert!(html.contains("Payment received"), "{html}");
     assert!(html.contains(&format!(r#"href="/account/orders/{order}""#)));
-    assert_eq!(order_status(&app, order).await, "paid");
+    assert_eq!(
+        order_status(&app, order).await,
+        "processing",
+        "paid, and its server being prepared"
+    );
     let html = ayesha.get(&format!("/account/orders/{order}")).await.text();
-    assert!(html.contains(r#"id="order-paid""#), "{html}");
+    assert!(html.contains(r#"id="order-processing""#), "{html}");
     assert!(html.contains("JazzCash checkout"), "{html}");
 }
