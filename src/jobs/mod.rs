@@ -14,6 +14,8 @@
 //!
 //! Statuses: `queued` → `running` → `succeeded` | `failed` (or `queued` again to retry).
 
+pub mod admin_api;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
