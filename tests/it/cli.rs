@@ -48,6 +48,9 @@ fn every_command_has_help() {
         vec!["catalog", "export", "--help"],
         vec!["user", "--help"],
         vec!["user", "create", "--help"],
+        vec!["worker", "--help"],
+        vec!["keys", "--help"],
+        vec!["keys", "rotate", "--help"],
     ] {
         let output = Command::new(binary()).args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
@@ -357,4 +360,118 @@ async fn serve_in_production_without_secrets_stops_before_touching_the_database(
         !migrated,
         "the database was migrated before the configuration was checked"
     );
+}
+
+#[sqlx::test]
+async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
+    use nextgenrdp::config::Key;
+    use nextgenrdp::crypto::Keyring;
+    use nextgenrdp::provisioning::Provisioning;
+    use secrecy::ExposeSecret;
+    use std::os::unix::fs::PermissionsExt;
+
+    // A shop whose data dir holds its credential key, with one sealed password and one token.
+    let data_dir = tempfile::tempdir().unwrap();
+    let secrets = data_dir.path().join("secrets");
+    std::fs::create_dir(&secrets).unwrap();
+    std::fs::set_permissions(&secrets, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(secrets.join("credential_key"), hex::encode([9u8; 32])).unwrap();
+    let old = Keyring::new(&Key::from_bytes([9u8; 32]), &[]);
+    let service: i32 = sqlx::query_scalar(
+        "insert into services (service_type, status) values ('rdp', 'active') returning id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let sealed = old.seal("Windows-Pa55word", &Provisioning::service_context(service));
+    sqlx::query("update services set password_encrypted = $2 where id = $1")
+        .bind(service)
+        .bind(&sealed)
+        .execute(&db)
+        .await
+        .unwrap();
+    let location: i32 = sqlx::query_scalar(
+        "insert into locations (name, country_code, slug) values ('Lahore', 'PK', 'pk-lahore') returning id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let backend: i32 = sqlx::query_scalar(
+        "insert into provisioning_backends (name, driver, location_id) values ('pve', 'manual', $1) returning id",
+    )
+    .bind(location)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let token = old.seal("api-token-secret", &Provisioning::backend_context(backend));
+    sqlx::query("update provisioning_backends set token_secret_encrypted = $2 where id = $1")
+        .bind(backend)
+        .bind(&token)
+        .execute(&db)
+        .await
+        .unwrap();
+
+    let rotate = || {
+        Command::new(binary())
+            .args(["keys", "rotate"])
+            .env("DATABASE_URL", database_url_for(&db))
+            .env("NEXTGENRDP_DATA_DIR", data_dir.path())
+            .env_remove("NEXTGENRDP_CREDENTIAL_KEY")
+            .env_remove("NEXTGENRDP_CREDENTIAL_KEYS_PREVIOUS")
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    let output = rotate();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("1 service password(s) and 1 backend token(s) re-encrypted"),
+        "{}",
+        stdout(&output)
+    );
+
+    // The new key is on disk (still private), the old one kept as previous.
+    let new_hex = std::fs::read_to_string(secrets.join("credential_key")).unwrap();
+    assert_ne!(new_hex.trim(), hex::encode([9u8; 32]));
+    let mode = std::fs::metadata(secrets.join("credential_key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let previous = std::fs::read_to_string(secrets.join("credential_keys_previous")).unwrap();
+    assert!(previous.contains(&hex::encode([9u8; 32])));
+    let new = Keyring::new(&Key::from_hex(&new_hex).unwrap(), &[]);
+    let password: String =
+        sqlx::query_scalar("select password_encrypted from services where id = $1")
+            .bind(service)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert!(password.starts_with(&format!("v1:{}:", new.current_id())));
+    assert_eq!(
+        new.open(&password, &Provisioning::service_context(service))
+            .unwrap()
+            .expose_secret(),
+        "Windows-Pa55word"
+    );
+    let token: String = sqlx::query_scalar(
+        "select token_secret_encrypted from provisioning_backends where id = $1",
+    )
+    .bind(backend)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!(
+        new.open(&token, &Provisioning::backend_context(backend))
+            .unwrap()
+            .expose_secret(),
+        "api-token-secret"
+    );
+
+    // Again: another new key, everything moves once more, nothing is lost.
+    let output = rotate();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("1 service password(s) and 1 backend token(s)"));
+    let previous = std::fs::read_to_string(secrets.join("credential_keys_previous")).unwrap();
+    assert_eq!(previous.lines().count(), 2);
 }
