@@ -138,7 +138,10 @@ async fn retry_job(
     if !super::retry(&mut *tx, id).await? {
         return Err(AppError::conflict(
             "status",
-            format!("job {id} is {}; only a failed job can be retried", job.status),
+            format!(
+                "job {id} is {}; only a failed job can be retried",
+                job.status
+            ),
         ));
     }
     audit::insert(
@@ -164,6 +167,10 @@ async fn retry_job(
         .await?
         .ok_or(AppError::NotFound("job"))?;
     tx.commit().await?;
-    tracing::info!(job.id = id, admin.id = admin.user.id, "failed job {id} retried");
+    tracing::info!(
+        job.id = id,
+        admin.id = admin.user.id,
+        "failed job {id} retried"
+    );
     Ok(Json(json!({ "job": JobView::from(job) })))
 }

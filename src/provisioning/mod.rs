@@ -9,6 +9,8 @@
 //!
 //! A location with no active backend is served by hand (the manual driver).
 
+pub mod admin_api;
+pub mod admin_pages;
 pub mod backends;
 pub mod provision;
 pub mod proxmox;

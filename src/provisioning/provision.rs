@@ -110,11 +110,11 @@ pub async fn create_services_for_order(
     let Some(user_id) = order.user_id else {
         return Ok(Vec::new());
     };
-    let items: Vec<(i32, Option<String>, Option<i32>, i32, i32, String)> = timed(
+    let items: Vec<ItemToBuild> = timed(
         "provision.order_items_to_build",
         sqlx::query_as(
             "select i.id, i.plan_id, i.location_id, i.quantity, i.validity_months,
-                    case when c.slug like '%vps%' then 'vps' else 'rdp' end
+                    case when c.slug like '%vps%' then 'vps' else 'rdp' end as service_type
              from order_items i
              left join plans p on p.id = i.plan_id
              left join product_categories c on c.id = p.category_id
@@ -127,17 +127,17 @@ pub async fn create_services_for_order(
     )
     .await?;
     let mut created = Vec::new();
-    for (item_id, plan_id, location_id, quantity, months, service_type) in items {
-        for _ in 0..quantity {
+    for item in items {
+        for _ in 0..item.quantity {
             let service = services::insert(
                 &mut *tx,
                 &NewService {
-                    order_item_id: Some(item_id),
+                    order_item_id: Some(item.id),
                     user_id,
-                    service_type: &service_type,
-                    plan_id: plan_id.as_deref(),
-                    location_id,
-                    validity_months: Some(months),
+                    service_type: &item.service_type,
+                    plan_id: item.plan_id.as_deref(),
+                    location_id: item.location_id,
+                    validity_months: Some(item.validity_months),
                 },
             )
             .await?;
@@ -158,6 +158,17 @@ pub async fn create_services_for_order(
         crate::orders::orders::update_status(&mut *tx, order.id, "paid", "processing").await?;
     }
     Ok(created)
+}
+
+/// An item of a paid order whose services are still to be created.
+#[derive(sqlx::FromRow)]
+struct ItemToBuild {
+    id: i32,
+    plan_id: Option<String>,
+    location_id: Option<i32>,
+    quantity: i32,
+    validity_months: i32,
+    service_type: String,
 }
 
 /// Queues the provisioning of a service. The first job of a service is deduplicated by its id;

@@ -70,3 +70,43 @@ pub async fn list_for_service(
     )
     .await
 }
+
+/// The customers' requests the operator has yet to carry out (`pending` lines named
+/// `<action>_requested`, written for services run by hand), newest first.
+pub async fn list_open_requests(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<ServiceLog>> {
+    timed(
+        "service_logs.list_open_requests",
+        sqlx::query_as(concat!(
+            "select ",
+            log_columns!(),
+            " from service_logs
+             where status = 'pending' and action like '%\\_requested'
+             order by created_at desc, id desc
+             limit $1"
+        ))
+        .bind(limit)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// How many times `action` was logged for the service.
+pub async fn count_action(
+    db: impl PgExecutor<'_>,
+    service_id: i32,
+    action: &str,
+) -> sqlx::Result<i64> {
+    timed(
+        "service_logs.count_action",
+        sqlx::query_scalar(
+            "select count(*) from service_logs where service_id = $1 and action = $2",
+        )
+        .bind(service_id)
+        .bind(action)
+        .fetch_one(db),
+    )
+    .await
+}

@@ -3,8 +3,12 @@
 //! [`ServiceStatus`] is a service's life; [`services`] holds the SQL of the `services` table
 //! (with status changes guarded by the status they leave) and [`logs`] that of `service_logs`.
 
+pub mod admin_api;
+pub mod admin_pages;
+pub mod api;
 pub mod lifecycle;
 pub mod logs;
+pub mod pages;
 pub mod renewals;
 // `services::services` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]

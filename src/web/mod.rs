@@ -55,6 +55,9 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::api::pages_router())
         .merge(crate::payments::pages::router())
         .merge(crate::payments::admin_pages::router())
+        .merge(crate::services::pages::router())
+        .merge(crate::services::admin_pages::router())
+        .merge(crate::provisioning::admin_pages::router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -116,6 +119,10 @@ fn api_router() -> Router<AppState> {
         .merge(crate::orders::admin_api::router())
         .merge(crate::payments::api::router())
         .merge(crate::payments::admin_api::router())
+        .merge(crate::services::api::router())
+        .merge(crate::services::admin_api::router())
+        .merge(crate::provisioning::admin_api::router())
+        .merge(crate::jobs::admin_api::router())
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -17,6 +17,7 @@ its stdin closes. The control server (plain HTTP, loopback) drives fakepve's fau
     POST /release_lock {vmid}
     POST /time_scale {value}         real seconds per PVE second
     POST /flaky {drop_rate, hang_rate, hang_secs?, seed}
+    POST /latency {value}            PVE seconds added to every API response
     POST /agent {vmid, running?}     the VM's guest agent answers (or, with running=false, does not)
     POST /storage {storage, avail}   bytes free on a storage (null: unlimited), to make disk allocations fail
     GET  /vms                        [{vmid, name, node, status, lock, config, pending, template, config_lock_held}]
@@ -116,6 +117,10 @@ def control_routes(pve):
             pve._random.seed(b['seed'])
         return answer()
 
+    async def latency(request):
+        pve.slow_network(float((await body(request))['value']))
+        return answer()
+
     async def agent(request):
         b = await body(request)
         vm = pve.vm(int(b['vmid']))
@@ -144,6 +149,7 @@ def control_routes(pve):
     return [web.post('/fail', fail), web.post('/reset_failures', reset_failures),
             web.post('/hold_lock', hold_lock), web.post('/release_lock', release_lock),
             web.post('/time_scale', time_scale), web.post('/flaky', flaky), web.post('/agent', agent),
+            web.post('/latency', latency),
             web.post('/storage', storage), web.get('/vms', vms), web.get('/requests', requests)]
 
 

@@ -132,6 +132,11 @@ impl FakePve {
         self.post("/time_scale", json!({ "value": value })).await;
     }
 
+    /// Adds `secs` PVE seconds to every API response (scaled by the time scale).
+    pub async fn set_latency(&self, secs: f64) {
+        self.post("/latency", json!({ "value": secs })).await;
+    }
+
     /// Drops (connection reset) or hangs a share of the API requests.
     pub async fn flaky(&self, drop_rate: f64, hang_rate: f64, seed: u64) {
         self.post(

@@ -14,6 +14,6 @@ mod http;
 mod mail;
 mod pages;
 mod provisioning;
-mod renewals;
 mod proxmox_client;
+mod renewals;
 mod worker;

@@ -545,3 +545,82 @@ async fn a_location_whose_pool_is_empty_stops_selling(db: PgPool) {
     assert_eq!(one.status, StatusCode::CONFLICT);
     assert!(one.text().contains("sold out"), "{}", one.text());
 }
+
+/// The `nextgenrdp worker` binary on the test database, with the tests' credential key.
+fn worker_binary(db: &PgPool, data_dir: &std::path::Path, once: bool) -> std::process::Command {
+    let mut command = std::process::Command::new(crate::helpers::binary());
+    command.arg("worker");
+    if once {
+        command.arg("--once");
+    }
+    command
+        .env("DATABASE_URL", crate::helpers::database_url_for(db))
+        .env("NEXTGENRDP_DATA_DIR", data_dir)
+        .env("NEXTGENRDP_CREDENTIAL_KEY", hex::encode([2u8; 32]))
+        .env("NEXTGENRDP_TOKEN_SIGNING_KEY", hex::encode([1u8; 32]))
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    command
+}
+
+#[sqlx::test]
+async fn a_worker_killed_mid_provisioning_is_resumed_by_another_without_a_second_vm(db: PgPool) {
+    let fake = FakePve::start().await;
+    let app = TestApp::with_default_catalog(db).await;
+    proxmox_backend(&app.db, &fake, &["203.0.113.10"]).await;
+    let (_login, _admin, order) = paid_order(&app, "yusuf@example.pk", 1).await;
+    // Every Proxmox answer takes 0.3 s, so provisioning takes seconds and can be cut short.
+    fake.set_time_scale(1.0).await;
+    fake.set_latency(0.3).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut worker = worker_binary(&app.db, data_dir.path(), false)
+        .spawn()
+        .unwrap();
+    // Kill -9 as soon as the clone has been asked for: between steps, no clean shutdown.
+    let mut cloned = false;
+    for _ in 0..300 {
+        if clones(&fake.requests().await) > 0 {
+            cloned = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    worker.kill().unwrap();
+    worker.wait().unwrap();
+    assert!(cloned, "the worker never reached the clone");
+    let service = services_of(&app.db, order).await.remove(0);
+    assert_eq!(
+        service.status, "provisioning",
+        "killed before it could finish"
+    );
+    assert_ne!(service.provisioning_step, "done");
+
+    // Its lock on the job expires (as the stale-lock timeout would make it), and another
+    // worker takes over from the recorded step.
+    sqlx::query("update jobs set locked_at = now() - interval '1 hour' where status = 'running'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    fake.set_latency(0.0).await;
+    fake.set_time_scale(0.01).await;
+    make_jobs_due(&app.db).await;
+    let status = worker_binary(&app.db, data_dir.path(), true)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let service = services_of(&app.db, order).await.remove(0);
+    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        clones(&fake.requests().await),
+        1,
+        "one clone, whatever the kill"
+    );
+    let ours = fake
+        .vms()
+        .await
+        .into_iter()
+        .filter(|vm| vm["name"].as_str().is_some_and(|n| n.starts_with("ngr-")))
+        .count();
+    assert_eq!(ours, 1, "one VM");
+}

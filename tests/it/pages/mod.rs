@@ -7,6 +7,7 @@ mod admin_orders;
 mod catalog;
 mod orders;
 mod payments;
+mod services;
 
 use std::collections::BTreeMap;
 

@@ -1,0 +1,1025 @@
+//! The operator's server pages: `/admin/services` (every service, filtered and paged),
+//! `/admin/services/{id}` (everything about one, with the forms that change it) and
+//! `/admin/provisioning` (the queue: manual services to set up, builds in progress, failures,
+//! customers' requests and failed jobs, each with its button).
+//!
+//! Changes go through [`lifecycle`] (locked, status-checked, logged with who acted) and
+//! [`jobs::retry`]; the pages only turn their outcome into words, a refusal re-rendering the
+//! page with its detail.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::ServiceStatus;
+use super::lifecycle::{self, Acted, Credentials, ManualProvision, ServiceUpdate};
+use super::logs::{self, ServiceLog};
+use super::pages::{Choice, Names, ServiceRow, action_label, outcome_label, step_label};
+use super::services::{self, Service, ServiceFilter};
+use crate::accounts::extract::PageAdmin;
+use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
+use crate::accounts::users;
+use crate::app::AppState;
+use crate::audit::{self, NewAuditEntry};
+use crate::error::{AppError, AppResult};
+use crate::jobs;
+use crate::orders::items;
+use crate::orders::pages::page_number;
+use crate::provisioning::backends;
+use crate::web::extract::ClientIp;
+use crate::web::pages::Layout;
+
+/// Services per page of the list.
+const PER_PAGE: i64 = 25;
+/// How many rows each section of the provisioning queue shows at most.
+const QUEUE_LIMIT: i64 = 100;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/services", get(list_services))
+        .route("/admin/services/{id}", get(service_page))
+        .route("/admin/services/{id}/provision", post(provision))
+        .route("/admin/services/{id}/suspend", post(suspend))
+        .route("/admin/services/{id}/resume", post(resume))
+        .route("/admin/services/{id}/terminate", post(terminate))
+        .route("/admin/services/{id}/retry", post(retry))
+        .route("/admin/services/{id}/update", post(update))
+        .route("/admin/services/{id}/credentials", post(reveal))
+        .route("/admin/provisioning", get(queue))
+        .route("/admin/jobs/{id}/retry", post(retry_job))
+}
+
+fn see_other(target: &str) -> Response {
+    Redirect::to(target).into_response()
+}
+
+/// The audit entry of an operator's change to a service, as the JSON API writes it.
+async fn audit_acted(
+    tx: &mut sqlx::PgConnection,
+    admin: &PageAdmin,
+    ip: &str,
+    action: &str,
+    acted: &Acted,
+) -> AppResult<()> {
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            actor_user_id: Some(admin.0.user.id),
+            action,
+            entity_type: "service",
+            entity_id: Some(&acted.service.id.to_string()),
+            before: Some(serde_json::json!({ "status": acted.previous_status })),
+            after: Some(serde_json::json!({
+                "status": acted.service.status,
+                "log": { "action": acted.log.action, "details": acted.log.details },
+            })),
+            ip_address: Some(ip),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// The e-mails of the given accounts, one look-up each.
+async fn emails_of(state: &AppState, ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
+    let mut emails = BTreeMap::new();
+    for id in ids {
+        if emails.contains_key(&id) {
+            continue;
+        }
+        let email = users::find(&state.db, id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_else(|| format!("account {id} (deleted)"));
+        emails.insert(id, email);
+    }
+    Ok(emails)
+}
+
+/// A service as a row of the operator's tables.
+struct AdminServiceRow {
+    row: ServiceRow,
+    customer_id: Option<i32>,
+    customer: String,
+    /// Where provisioning stands: the driver and its step, or why it failed.
+    progress: String,
+    failure_reason: Option<String>,
+    created: String,
+}
+
+async fn admin_rows(
+    state: &AppState,
+    names: &Names,
+    list: &[Service],
+) -> AppResult<Vec<AdminServiceRow>> {
+    let emails = emails_of(state, list.iter().filter_map(|s| s.user_id).collect()).await?;
+    Ok(list
+        .iter()
+        .map(|s| AdminServiceRow {
+            row: ServiceRow::new(s, names),
+            customer_id: s.user_id,
+            customer: s
+                .user_id
+                .and_then(|id| emails.get(&id).cloned())
+                .unwrap_or_else(|| "—".to_owned()),
+            progress: match (s.status.as_str(), s.backend_id) {
+                ("provisioning" | "failed", None) => "manual: waiting for an operator".to_owned(),
+                ("provisioning" | "failed", Some(_)) => {
+                    format!("proxmox: {}", step_label(&s.provisioning_step))
+                }
+                _ => "—".to_owned(),
+            },
+            failure_reason: s.failure_reason.clone(),
+            created: pkt(s.created_at),
+        })
+        .collect())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ListQuery {
+    status: String,
+    customer: String,
+    location: String,
+    page: Option<String>,
+}
+
+/// A status choice of the filter.
+struct StatusOption {
+    value: &'static str,
+    label: &'static str,
+    selected: bool,
+}
+
+#[derive(Template)]
+#[template(path = "admin/services/services.html")]
+struct ServicesPage {
+    layout: Layout,
+    customer: String,
+    statuses: Vec<StatusOption>,
+    locations: Vec<Choice>,
+    errors: FormErrors,
+    rows: Vec<AdminServiceRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    previous_href: Option<String>,
+    next_href: Option<String>,
+    filtered: bool,
+}
+
+/// `/admin/services?status=&customer=&location=&page=`: the customer is an account id or an
+/// e-mail; a filter that names nothing shows the problem beside its field.
+async fn list_services(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Response> {
+    let names = Names::load(&state).await?;
+    let status = query.status.trim().to_owned();
+    let customer = query.customer.trim().to_owned();
+    let location = query.location.trim().to_owned();
+    let mut errors = FormErrors::default();
+
+    let status_filter = match status.as_str() {
+        "" => None,
+        text => match text.parse::<ServiceStatus>() {
+            Ok(status) => Some(status.as_str()),
+            Err(_) => {
+                errors.add("status", "Status", "is not a service status");
+                None
+            }
+        },
+    };
+    let user_id = match customer.as_str() {
+        "" => None,
+        text => match text.parse::<i32>() {
+            Ok(id) => Some(id),
+            Err(_) => match users::find_by_email(&state.db, text).await? {
+                Some(user) => Some(user.id),
+                None => {
+                    errors.add("customer", "Customer", "no account has this e-mail or id");
+                    None
+                }
+            },
+        },
+    };
+    let location_id = match location.as_str() {
+        "" => None,
+        text => match text.parse::<i32>() {
+            Ok(id) => Some(id),
+            Err(_) => {
+                errors.add("location", "Location", "is not a location");
+                None
+            }
+        },
+    };
+    let filter = ServiceFilter {
+        status: status_filter,
+        user_id,
+        location_id,
+    };
+    let (rows, total, page, pages) = if errors.is_empty() {
+        let total = services::count(&state.db, &filter).await?;
+        let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
+        let page = page_number(query.page.as_deref()).min(pages);
+        let list = services::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+        (admin_rows(&state, &names, &list).await?, total, page, pages)
+    } else {
+        (Vec::new(), 0, 1, 1)
+    };
+    let pairs: Vec<(&str, &str)> = [
+        ("status", status.as_str()),
+        ("customer", customer.as_str()),
+        ("location", location.as_str()),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .collect();
+    let href = |page: i64| {
+        let mut pairs = pairs.clone();
+        let page = page.to_string();
+        if page != "1" {
+            pairs.push(("page", &page));
+        }
+        match serde_urlencoded::to_string(&pairs).unwrap_or_default() {
+            query if query.is_empty() => "/admin/services".to_owned(),
+            query => format!("/admin/services?{query}"),
+        }
+    };
+    let statuses = ServiceStatus::ALL
+        .iter()
+        .map(|s| StatusOption {
+            value: s.as_str(),
+            label: super::pages::status_label(s.as_str()),
+            selected: s.as_str() == status,
+        })
+        .collect();
+    render_with(
+        if errors.is_empty() {
+            StatusCode::OK
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        },
+        &ServicesPage {
+            layout: Layout::for_page("Services", &admin.context),
+            locations: names.location_options(location_id),
+            statuses,
+            errors,
+            rows,
+            total,
+            page,
+            pages,
+            previous_href: (page > 1).then(|| href(page - 1)),
+            next_href: (page < pages).then(|| href(page + 1)),
+            filtered: !pairs.is_empty(),
+            customer,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// One service
+
+/// A log line as the operator sees it: everything, with who acted.
+struct LogRow {
+    when: String,
+    action: String,
+    what: String,
+    status: String,
+    outcome: &'static str,
+    details: Option<String>,
+    by: String,
+}
+
+/// The credential fields of the provision and correction forms, as typed (never the password).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CredentialsForm {
+    hostname: String,
+    ip_address: String,
+    username: String,
+    password: String,
+}
+
+const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
+    ("hostname", "Hostname"),
+    ("ip_address", "IP address"),
+    ("username", "Username"),
+    ("password", "Password"),
+];
+
+/// Who owns the service.
+struct Owner {
+    id: i32,
+    name: String,
+    email: String,
+}
+
+/// The backend that built the service.
+struct BackendLink {
+    id: i32,
+    name: String,
+}
+
+/// Which form of the page failed, to show its problems beside its own fields.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Which {
+    #[default]
+    None,
+    Provision,
+    Suspend,
+    Terminate,
+    Update,
+}
+
+#[derive(Template)]
+#[template(path = "admin/services/service.html")]
+struct ServicePage {
+    layout: Layout,
+    notice: Option<Notice>,
+    alert: Option<String>,
+    service: Service,
+    row: ServiceRow,
+    customer: Option<Owner>,
+    order_id: Option<i32>,
+    backend: Option<BackendLink>,
+    step: String,
+    /// How long one renewal period lasts, in words.
+    period: String,
+    created: String,
+    last_renewal: String,
+    terminated: String,
+    logs: Vec<LogRow>,
+    credentials: Option<Credentials>,
+    can_provision: bool,
+    can_suspend: bool,
+    can_resume: bool,
+    can_terminate: bool,
+    can_retry: bool,
+    can_reveal: bool,
+    provision_form: CredentialsForm,
+    provision_errors: FormErrors,
+    update_form: CredentialsForm,
+    update_errors: FormErrors,
+    suspend_reason: String,
+    suspend_errors: FormErrors,
+    terminate_errors: FormErrors,
+}
+
+/// What the page shows besides the service: a notice, a failed form, revealed credentials.
+#[derive(Default)]
+struct Extras {
+    status: Option<StatusCode>,
+    notice: Option<Notice>,
+    alert: Option<String>,
+    failed: Which,
+    errors: FormErrors,
+    form: CredentialsForm,
+    reason: String,
+    credentials: Option<Credentials>,
+}
+
+impl Extras {
+    /// A refusal of `form` (whose fields are `labels`) sorted onto the page; a 409 is its alert.
+    fn refused(err: AppError, failed: Which, labels: &[(&str, &str)]) -> AppResult<Self> {
+        let failure = Failure::from_error(err, labels)?;
+        Ok(Self {
+            status: Some(failure.status),
+            alert: failure.alert,
+            errors: failure.errors,
+            failed,
+            ..Self::default()
+        })
+    }
+}
+
+async fn find_service(state: &AppState, id: i32) -> AppResult<Service> {
+    services::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("service"))
+}
+
+async fn render_service(
+    state: &AppState,
+    admin: &PageAdmin,
+    service: Service,
+    extras: Extras,
+) -> AppResult<Response> {
+    let names = Names::load(state).await?;
+    let customer = match service.user_id {
+        Some(id) => users::find(&state.db, id).await?.map(|u| Owner {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+        }),
+        None => None,
+    };
+    let order_id = match service.order_item_id {
+        Some(item) => items::find(&state.db, item).await?.and_then(|i| i.order_id),
+        None => None,
+    };
+    let backend = match service.backend_id {
+        Some(id) => backends::find(&state.db, id).await?.map(|b| BackendLink {
+            id: b.id,
+            name: b.name,
+        }),
+        None => None,
+    };
+    let list = logs::list_for_service(&state.db, service.id).await?;
+    let emails = emails_of(state, list.iter().filter_map(|l| l.performed_by).collect()).await?;
+    let logs = list
+        .iter()
+        .map(|log: &ServiceLog| LogRow {
+            when: pkt(log.created_at),
+            action: log.action.clone(),
+            what: action_label(&log.action),
+            status: log.status.clone(),
+            outcome: outcome_label(&log.status),
+            details: log.details.clone(),
+            by: log
+                .performed_by
+                .and_then(|id| emails.get(&id).cloned())
+                .unwrap_or_else(|| "system".to_owned()),
+        })
+        .collect();
+    let status = service.status.as_str();
+    let Extras {
+        status: http_status,
+        notice,
+        alert,
+        failed,
+        errors,
+        form,
+        reason,
+        credentials,
+    } = extras;
+    let (mut provision_errors, mut update_errors, mut suspend_errors, mut terminate_errors) = (
+        FormErrors::default(),
+        FormErrors::default(),
+        FormErrors::default(),
+        FormErrors::default(),
+    );
+    let (mut provision_form, mut update_form) =
+        (CredentialsForm::default(), CredentialsForm::default());
+    match failed {
+        Which::Provision => (provision_errors, provision_form) = (errors, form),
+        Which::Update => (update_errors, update_form) = (errors, form),
+        Which::Suspend => suspend_errors = errors,
+        Which::Terminate => terminate_errors = errors,
+        Which::None => {}
+    }
+    // The correction form starts from what is recorded (the password stays write-only).
+    if failed != Which::Update {
+        update_form = CredentialsForm {
+            hostname: service.hostname.clone().unwrap_or_default(),
+            ip_address: service.ip_address.clone().unwrap_or_default(),
+            username: service.username.clone().unwrap_or_default(),
+            password: String::new(),
+        };
+    }
+    provision_form.password = String::new();
+    update_form.password = String::new();
+    let revealed = credentials.is_some();
+    let page = ServicePage {
+        layout: Layout::for_page(format!("Service #{}", service.id), &admin.0.context),
+        notice,
+        alert,
+        row: ServiceRow::new(&service, &names),
+        customer,
+        order_id,
+        backend,
+        step: step_label(&service.provisioning_step),
+        period: match service.validity_months {
+            Some(1) => "1 month".to_owned(),
+            Some(months) => format!("{months} months"),
+            None => "—".to_owned(),
+        },
+        created: pkt(service.created_at),
+        last_renewal: pkt(service.last_renewal_date),
+        terminated: pkt(service.termination_date),
+        logs,
+        credentials,
+        can_provision: matches!(status, "provisioning" | "failed") && service.backend_id.is_none(),
+        can_suspend: status == "active",
+        can_resume: status == "suspended",
+        can_terminate: status != "terminated",
+        can_retry: status == "failed",
+        can_reveal: service.password_encrypted.is_some(),
+        provision_form,
+        provision_errors,
+        update_form,
+        update_errors,
+        suspend_reason: reason,
+        suspend_errors,
+        terminate_errors,
+        service,
+    };
+    let mut response = render_with(http_status.unwrap_or(StatusCode::OK), &page)?;
+    if revealed {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "provisioned",
+        "success",
+        "The service is active and the customer was e-mailed.",
+    ),
+    ("suspended", "success", "The service is suspended."),
+    ("resumed", "success", "The service is active again."),
+    (
+        "terminated",
+        "success",
+        "The service is terminated: its server is being deleted and its address held back.",
+    ),
+    (
+        "retried",
+        "success",
+        "Provisioning was queued again; it resumes from its last step.",
+    ),
+    ("updated", "success", "The service's details are saved."),
+];
+
+async fn service_page(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    Path(id): Path<i32>,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let service = find_service(&state, id).await?;
+    let extras = Extras {
+        notice: notice(query.notice.as_deref(), SERVICE_NOTICES),
+        ..Extras::default()
+    };
+    render_service(&state, &admin, service, extras).await
+}
+
+/// After a change: back to the page with its notice, or the page again with the refusal.
+async fn after(
+    state: &AppState,
+    admin: &PageAdmin,
+    id: i32,
+    outcome: AppResult<Acted>,
+    code: &str,
+    refused: impl FnOnce(AppError) -> AppResult<Extras>,
+) -> AppResult<Response> {
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/services/{id}?notice={code}"))),
+        Err(err @ AppError::NotFound(_)) => Err(err),
+        Err(err) => {
+            let extras = refused(err)?;
+            let service = find_service(state, id).await?;
+            render_service(state, admin, service, extras).await
+        }
+    }
+}
+
+/// Provisions a manual service by hand with the details the operator typed.
+async fn provision(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<CredentialsForm>,
+) -> AppResult<Response> {
+    let input = ManualProvision {
+        hostname: form.hostname.trim().to_owned(),
+        ip_address: form.ip_address.trim().to_owned(),
+        username: form.username.trim().to_owned(),
+        password: form.password.clone(),
+    };
+    let outcome = async {
+        let mut tx = state.db.begin().await?;
+        let acted = lifecycle::provision_by_hand_in(
+            &mut tx,
+            &state.settings.provisioning,
+            id,
+            &input,
+            admin.0.user.id,
+        )
+        .await?;
+        audit_acted(&mut tx, &admin, &ip, "service.provision", &acted).await?;
+        tx.commit().await?;
+        Ok(acted)
+    }
+    .await;
+    after(&state, &admin, id, outcome, "provisioned", |err| {
+        let mut extras = Extras::refused(err, Which::Provision, CREDENTIAL_FIELDS)?;
+        extras.form = form;
+        Ok(extras)
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SuspendForm {
+    reason: String,
+}
+
+async fn suspend(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<SuspendForm>,
+) -> AppResult<Response> {
+    let reason = form.reason.trim();
+    let outcome = if reason.is_empty() {
+        Err(AppError::invalid("reason", "is required"))
+    } else if reason.chars().count() > 255 {
+        Err(AppError::invalid(
+            "reason",
+            "must be at most 255 characters",
+        ))
+    } else {
+        async {
+            let mut tx = state.db.begin().await?;
+            let acted = lifecycle::suspend_in(&mut tx, id, admin.0.user.id, Some(reason)).await?;
+            audit_acted(&mut tx, &admin, &ip, "service.suspend", &acted).await?;
+            tx.commit().await?;
+            Ok(acted)
+        }
+        .await
+    };
+    after(&state, &admin, id, outcome, "suspended", |err| {
+        let mut extras = Extras::refused(err, Which::Suspend, &[("reason", "Reason")])?;
+        extras.reason = form.reason.chars().take(255).collect();
+        Ok(extras)
+    })
+    .await
+}
+
+async fn resume(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let outcome = async {
+        let mut tx = state.db.begin().await?;
+        let acted = lifecycle::resume_in(&mut tx, id, admin.0.user.id).await?;
+        audit_acted(&mut tx, &admin, &ip, "service.resume", &acted).await?;
+        tx.commit().await?;
+        Ok(acted)
+    }
+    .await;
+    after(&state, &admin, id, outcome, "resumed", |err| {
+        Extras::refused(err, Which::None, &[])
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct TerminateForm {
+    confirm: String,
+}
+
+/// Terminates only when the operator ticked the confirmation: deleting a server is final.
+async fn terminate(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<TerminateForm>,
+) -> AppResult<Response> {
+    let outcome = if form.confirm == "yes" {
+        async {
+            let mut tx = state.db.begin().await?;
+            let acted = lifecycle::terminate_in(&mut tx, id, admin.0.user.id).await?;
+            audit_acted(&mut tx, &admin, &ip, "service.terminate", &acted).await?;
+            tx.commit().await?;
+            Ok(acted)
+        }
+        .await
+    } else {
+        Err(AppError::invalid(
+            "confirm",
+            "Tick the box to confirm that the server and its data are deleted for good",
+        ))
+    };
+    after(&state, &admin, id, outcome, "terminated", |err| {
+        Extras::refused(err, Which::Terminate, &[("confirm", "Confirmation")])
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RetryForm {
+    /// `queue` when the button was on the provisioning queue (go back there).
+    from: String,
+}
+
+async fn retry(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<RetryForm>,
+) -> AppResult<Response> {
+    let outcome = async {
+        let mut tx = state.db.begin().await?;
+        let acted = lifecycle::retry_in(&mut tx, id, admin.0.user.id).await?;
+        audit_acted(&mut tx, &admin, &ip, "service.retry", &acted).await?;
+        tx.commit().await?;
+        Ok(acted)
+    }
+    .await;
+    if form.from == "queue" {
+        return match outcome {
+            Ok(_) => Ok(see_other("/admin/provisioning?notice=service-retried")),
+            Err(AppError::Conflict { .. }) => {
+                Ok(see_other("/admin/provisioning?notice=service-not-failed"))
+            }
+            Err(err) => Err(err),
+        };
+    }
+    after(&state, &admin, id, outcome, "retried", |err| {
+        Extras::refused(err, Which::None, &[])
+    })
+    .await
+}
+
+/// Corrects the recorded details: a blank field stays as it is (the password included).
+async fn update(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<CredentialsForm>,
+) -> AppResult<Response> {
+    let service = find_service(&state, id).await?;
+    let changed = |typed: &str, recorded: Option<&str>| {
+        let typed = typed.trim();
+        (!typed.is_empty() && Some(typed) != recorded).then(|| typed.to_owned())
+    };
+    let input = ServiceUpdate {
+        hostname: changed(&form.hostname, service.hostname.as_deref()),
+        ip_address: changed(&form.ip_address, service.ip_address.as_deref()),
+        username: changed(&form.username, service.username.as_deref()),
+        password: (!form.password.is_empty()).then(|| form.password.clone()),
+    };
+    let outcome = async {
+        let mut tx = state.db.begin().await?;
+        let acted = lifecycle::update_in(
+            &mut tx,
+            &state.settings.provisioning,
+            id,
+            &input,
+            admin.0.user.id,
+        )
+        .await?;
+        audit_acted(&mut tx, &admin, &ip, "service.update", &acted).await?;
+        tx.commit().await?;
+        Ok(acted)
+    }
+    .await;
+    after(&state, &admin, id, outcome, "updated", |err| {
+        let mut extras = Extras::refused(err, Which::Update, CREDENTIAL_FIELDS)?;
+        extras.form = form;
+        Ok(extras)
+    })
+    .await
+}
+
+/// Opens the service's credentials for the operator (logged by `lifecycle`).
+async fn reveal(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let service = find_service(&state, id).await?;
+    let outcome = async {
+        let mut tx = state.db.begin().await?;
+        let credentials = lifecycle::reveal_credentials_in(
+            &mut tx,
+            &state.settings.provisioning,
+            id,
+            None,
+            admin.0.user.id,
+        )
+        .await?;
+        audit::insert(
+            &mut *tx,
+            &NewAuditEntry {
+                actor_user_id: Some(admin.0.user.id),
+                action: "service.credentials_view",
+                entity_type: "service",
+                entity_id: Some(&id.to_string()),
+                before: None,
+                after: None,
+                ip_address: Some(&ip),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok::<_, AppError>(credentials)
+    }
+    .await;
+    let extras = match outcome {
+        Ok(credentials) => Extras {
+            credentials: Some(credentials),
+            ..Extras::default()
+        },
+        Err(err @ AppError::NotFound(_)) => return Err(err),
+        Err(err) => Extras::refused(err, Which::None, &[])?,
+    };
+    // Re-read: revealing writes a log line the page shows.
+    let service = services::find(&state.db, id).await?.unwrap_or(service);
+    render_service(&state, &admin, service, extras).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// The provisioning queue
+
+/// A customer's request on a manual service that no operator has closed yet.
+struct RequestRow {
+    service_id: i32,
+    customer: String,
+    what: String,
+    when: String,
+}
+
+/// A failed job with its error.
+struct JobRow {
+    id: i64,
+    kind: String,
+    service_id: Option<i64>,
+    attempts: String,
+    error: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/services/provisioning.html")]
+struct QueuePage {
+    layout: Layout,
+    notice: Option<Notice>,
+    manual: Vec<AdminServiceRow>,
+    building: Vec<AdminServiceRow>,
+    failed: Vec<AdminServiceRow>,
+    requests: Vec<RequestRow>,
+    jobs: Vec<JobRow>,
+}
+
+const QUEUE_NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "service-retried",
+        "success",
+        "Provisioning was queued again; it resumes from its last step.",
+    ),
+    (
+        "service-not-failed",
+        "error",
+        "That service is no longer failed; nothing was retried.",
+    ),
+    (
+        "job-retried",
+        "success",
+        "The job is queued to run again now.",
+    ),
+    (
+        "job-not-failed",
+        "error",
+        "That job is no longer failed; nothing was retried.",
+    ),
+];
+
+async fn queue(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let names = Names::load(&state).await?;
+    let filter = |status| ServiceFilter {
+        status: Some(status),
+        ..ServiceFilter::default()
+    };
+    let provisioning = services::list(&state.db, &filter("provisioning"), QUEUE_LIMIT, 0).await?;
+    let (manual, building): (Vec<Service>, Vec<Service>) = provisioning
+        .into_iter()
+        .rev() // oldest first: the longest wait on top
+        .partition(|s| s.backend_id.is_none());
+    let failed = services::list(&state.db, &filter("failed"), QUEUE_LIMIT, 0).await?;
+
+    let requests = logs::list_open_requests(&state.db, QUEUE_LIMIT).await?;
+    let mut owners = BTreeMap::new();
+    for log in &requests {
+        if let Some(service_id) = log.service_id
+            && !owners.contains_key(&service_id)
+        {
+            let owner = services::find(&state.db, service_id)
+                .await?
+                .and_then(|s| s.user_id);
+            owners.insert(service_id, owner);
+        }
+    }
+    let emails = emails_of(&state, owners.values().flatten().copied().collect()).await?;
+    let requests = requests
+        .iter()
+        .filter_map(|log| {
+            let service_id = log.service_id?;
+            Some(RequestRow {
+                service_id,
+                customer: owners
+                    .get(&service_id)
+                    .copied()
+                    .flatten()
+                    .and_then(|id| emails.get(&id).cloned())
+                    .unwrap_or_else(|| "—".to_owned()),
+                what: action_label(&log.action),
+                when: pkt(log.created_at),
+            })
+        })
+        .collect();
+
+    let jobs = jobs::list(&state.db, Some("failed"), QUEUE_LIMIT, 0)
+        .await?
+        .into_iter()
+        .map(|job| JobRow {
+            id: job.id,
+            service_id: job.payload.get("service_id").and_then(|v| v.as_i64()),
+            attempts: format!("{} of {}", job.attempts, job.max_attempts),
+            error: job.last_error.unwrap_or_else(|| "—".to_owned()),
+            when: pkt(job.finished_at.or(Some(job.updated_at))),
+            kind: job.kind,
+        })
+        .collect();
+    render_with(
+        StatusCode::OK,
+        &QueuePage {
+            layout: Layout::for_page("Provisioning", &admin.context),
+            notice: notice(query.notice.as_deref(), QUEUE_NOTICES),
+            manual: admin_rows(&state, &names, &manual).await?,
+            building: admin_rows(&state, &names, &building).await?,
+            failed: admin_rows(&state, &names, &failed).await?,
+            requests,
+            jobs,
+        },
+    )
+}
+
+/// Puts a failed job back in the queue (its attempts are kept), audited, and wakes a worker.
+async fn retry_job(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i64>,
+) -> AppResult<Response> {
+    let mut tx = state.db.begin().await?;
+    let job = jobs::find(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("job"))?;
+    if !jobs::retry(&mut *tx, id).await? {
+        return Ok(see_other("/admin/provisioning?notice=job-not-failed"));
+    }
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            actor_user_id: Some(admin.0.user.id),
+            action: "job.retry",
+            entity_type: "job",
+            entity_id: Some(&id.to_string()),
+            before: Some(serde_json::json!({ "status": job.status, "last_error": job.last_error })),
+            after: Some(serde_json::json!({ "status": "queued" })),
+            ip_address: Some(&ip),
+        },
+    )
+    .await?;
+    sqlx::query("select pg_notify($1, $2)")
+        .bind(jobs::NOTIFY_CHANNEL)
+        .bind(&job.kind)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    tracing::info!(
+        job.id = id,
+        admin.id = admin.0.user.id,
+        "an operator retried a failed job"
+    );
+    Ok(see_other("/admin/provisioning?notice=job-retried"))
+}

@@ -1,0 +1,723 @@
+//! The customer's server pages: `/account/services` (their servers) and
+//! `/account/services/{id}` (status in plain words, login details behind a "Reveal password"
+//! form, power actions, renewal and the history).
+//!
+//! Every change goes through [`lifecycle`] or [`renewals`], which check the owner and the status
+//! under lock and log what happened; the pages only turn the outcome into words. Someone else's
+//! service is the 404 page, as if it did not exist.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::lifecycle::{self, Credentials, CustomerAction};
+use super::logs::{self, ServiceLog};
+use super::renewals;
+use super::services::{self, Service};
+use crate::accounts::extract::PageUser;
+use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
+use crate::app::AppState;
+use crate::catalog::{locations, plans};
+use crate::error::{AppError, AppResult};
+use crate::orders::pricing::VALIDITY_MONTHS;
+use crate::web::pages::Layout;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account/services", get(list_services))
+        .route("/account/services/{id}", get(service_page))
+        .route("/account/services/{id}/credentials", post(reveal))
+        .route("/account/services/{id}/actions", post(act))
+        .route("/account/services/{id}/renew", post(renew))
+}
+
+fn see_other(target: &str) -> Response {
+    Redirect::to(target).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words shared with the operator's pages
+
+/// A service status in the customer's words.
+pub(crate) fn status_label(status: &str) -> &'static str {
+    match status {
+        "provisioning" => "Being prepared",
+        "active" => "Active",
+        "suspended" => "Suspended",
+        "terminated" => "Terminated",
+        "failed" => "Setup problem",
+        _ => "Unknown",
+    }
+}
+
+/// `rdp` / `vps` as the shop sells them.
+pub(crate) fn type_label(service_type: &str) -> &'static str {
+    match service_type {
+        "rdp" => "Windows RDP",
+        "vps" => "Linux VPS",
+        _ => "Server",
+    }
+}
+
+/// The provisioning steps of the Proxmox driver, in order, with what each means.
+const STEPS: &[(&str, &str)] = &[
+    ("pending", "waiting to start"),
+    ("allocated", "address reserved"),
+    ("cloning", "copying the system image"),
+    ("cloned", "system image copied"),
+    ("configured", "settings applied"),
+    ("resized", "disk sized"),
+    ("starting", "starting up"),
+    ("done", "ready"),
+];
+
+/// A provisioning step in words, with its place: "copying the system image (step 3 of 8)".
+pub(crate) fn step_label(step: &str) -> String {
+    match STEPS.iter().position(|(name, _)| *name == step) {
+        Some(index) => format!("{} (step {} of {})", STEPS[index].1, index + 1, STEPS.len()),
+        None => step.to_owned(),
+    }
+}
+
+/// Plan and location names, looked up once per page.
+pub(crate) struct Names {
+    plans: BTreeMap<String, String>,
+    locations: BTreeMap<i32, String>,
+}
+
+impl Names {
+    pub(crate) async fn load(state: &AppState) -> AppResult<Self> {
+        let plans = plans::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p.name))
+            .collect();
+        let locations = locations::list(&state.db)
+            .await?
+            .into_iter()
+            .map(|l| (l.id, l.name))
+            .collect();
+        Ok(Self { plans, locations })
+    }
+
+    pub(crate) fn plan(&self, id: Option<&str>) -> String {
+        match id {
+            Some(id) => self.plans.get(id).cloned().unwrap_or_else(|| id.to_owned()),
+            None => "—".to_owned(),
+        }
+    }
+
+    pub(crate) fn location(&self, id: Option<i32>) -> String {
+        id.and_then(|id| self.locations.get(&id).cloned())
+            .unwrap_or_else(|| "—".to_owned())
+    }
+
+    /// Every location, by name, for a select.
+    pub(crate) fn location_options(&self, selected: Option<i32>) -> Vec<Choice> {
+        let mut options: Vec<Choice> = self
+            .locations
+            .iter()
+            .map(|(id, name)| Choice {
+                value: id.to_string(),
+                label: name.clone(),
+                selected: Some(*id) == selected,
+            })
+            .collect();
+        options.sort_by(|a, b| a.label.cmp(&b.label));
+        options
+    }
+
+    /// Every plan, by name, for a select.
+    pub(crate) fn plan_options(&self, selected: &str) -> Vec<Choice> {
+        let mut options: Vec<Choice> = self
+            .plans
+            .iter()
+            .map(|(id, name)| Choice {
+                value: id.clone(),
+                label: format!("{name} ({id})"),
+                selected: id == selected,
+            })
+            .collect();
+        options.sort_by(|a, b| a.label.cmp(&b.label));
+        options
+    }
+}
+
+/// One option of a select.
+pub(crate) struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// A service as a row of a list (the customer's and the operator's).
+pub(crate) struct ServiceRow {
+    pub id: i32,
+    pub kind: &'static str,
+    pub plan: String,
+    pub location: String,
+    pub status: String,
+    pub status_label: &'static str,
+    pub ip: String,
+    pub due: String,
+}
+
+impl ServiceRow {
+    pub(crate) fn new(service: &Service, names: &Names) -> Self {
+        Self {
+            id: service.id,
+            kind: type_label(&service.service_type),
+            plan: names.plan(service.plan_id.as_deref()),
+            location: names.location(service.location_id),
+            status: service.status.clone(),
+            status_label: status_label(&service.status),
+            ip: service.ip_address.clone().unwrap_or_else(|| "—".to_owned()),
+            due: match service.status.as_str() {
+                "active" | "suspended" => date(service.next_renewal_date),
+                _ => "—".to_owned(),
+            },
+        }
+    }
+}
+
+/// A day as the shop shows a due date: `26 Nov 2026`.
+pub(crate) fn date(moment: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    let pkt = chrono::FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset");
+    moment
+        .map(|m| m.with_timezone(&pkt).format("%-d %b %Y").to_string())
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// A log line's action in words: the driver's actions, the customer's requests, the system's.
+pub(crate) fn action_label(action: &str) -> String {
+    let (base, requested) = match action.strip_suffix("_requested") {
+        Some(base) => (base, true),
+        None => (action, false),
+    };
+    let words = match base {
+        "create" => "Ordered",
+        "provision" => "Setup",
+        "start" => "Start",
+        "stop" => "Stop",
+        "reboot" => "Restart",
+        "reset_password" => "Password reset",
+        "suspend" => "Suspension",
+        "resume" => "Resumed",
+        "terminate" => "Deletion",
+        "retry" => "Setup retried",
+        "renew" => "Renewal",
+        "renewal_order" => "Renewal order",
+        "update" | "updated" | "edit" => "Details corrected",
+        other if other.contains("reveal") || other.contains("credentials") => {
+            "Login details viewed"
+        }
+        other => {
+            let text = other.replace('_', " ");
+            let mut chars = text.chars();
+            return match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            } + if requested { " requested" } else { "" };
+        }
+    };
+    if requested {
+        format!("{words} requested")
+    } else {
+        words.to_owned()
+    }
+}
+
+/// A log status in words.
+pub(crate) fn outcome_label(status: &str) -> &'static str {
+    match status {
+        "success" => "Done",
+        "failed" => "Failed",
+        "pending" => "In progress",
+        _ => "—",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The list
+
+#[derive(Template)]
+#[template(path = "account/services.html")]
+struct ServicesPage {
+    layout: Layout,
+    services: Vec<ServiceRow>,
+}
+
+async fn list_services(State(state): State<AppState>, visitor: PageUser) -> AppResult<Response> {
+    let names = Names::load(&state).await?;
+    let rows = services::list_for_user(&state.db, visitor.user.id)
+        .await?
+        .iter()
+        .map(|s| ServiceRow::new(s, &names))
+        .collect();
+    render_with(
+        StatusCode::OK,
+        &ServicesPage {
+            layout: Layout::for_page("Your servers", &visitor.context),
+            services: rows,
+        },
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// One service
+
+/// A line of the customer's history: what happened, in words, with no internal details.
+struct HistoryRow {
+    when: String,
+    what: String,
+    outcome: &'static str,
+    status: String,
+    note: Option<String>,
+}
+
+impl HistoryRow {
+    fn new(log: &ServiceLog) -> Self {
+        Self {
+            when: pkt(log.created_at),
+            what: action_label(&log.action),
+            outcome: outcome_label(&log.status),
+            status: log.status.clone(),
+            note: customer_note(log),
+        }
+    }
+}
+
+/// The details a customer may read: order numbers and reasons of their own account. Driver
+/// errors, VM ids and the like stay on the operator's page.
+fn customer_note(log: &ServiceLog) -> Option<String> {
+    let details = log.details.as_deref()?;
+    match (log.action.as_str(), log.status.as_str()) {
+        ("create", _) | ("renew", "success") | ("renewal_order", _) => Some(details.to_owned()),
+        ("suspend", _) if details == renewals::OVERDUE => {
+            Some("the renewal was not paid".to_owned())
+        }
+        ("provision", "pending") if details.contains("manual") => {
+            Some("our team is setting up your server".to_owned())
+        }
+        ("provision", "failed") => Some("we are looking into it".to_owned()),
+        _ => None,
+    }
+}
+
+/// What the page says about the service's state, in plain words.
+struct Explanation {
+    /// `info`, `success` or `error` (the `.alert-*` class).
+    kind: &'static str,
+    text: String,
+    /// The renewal order to pay, when the service waits on one.
+    pay_order: Option<i32>,
+}
+
+fn explain(service: &Service, pending_order: Option<i32>) -> Explanation {
+    let (kind, text) = match service.status.as_str() {
+        "provisioning" if service.backend_id.is_none() => (
+            "info",
+            "Your server is being prepared by our team. We e-mail you as soon as it is ready; \
+             its address and login appear here then."
+                .to_owned(),
+        ),
+        "provisioning" => (
+            "info",
+            format!(
+                "Your server is being prepared: {}. This usually takes a few minutes; we \
+                 e-mail you when it is ready.",
+                step_label(&service.provisioning_step)
+            ),
+        ),
+        "active" => (
+            "success",
+            format!(
+                "Your server is running. It is paid until {}; renew before then to keep it.",
+                date(service.next_renewal_date)
+            ),
+        ),
+        "suspended" if service.suspended_reason.as_deref() == Some(renewals::OVERDUE) => (
+            "error",
+            match pending_order {
+                Some(order) => format!(
+                    "Your server is suspended because the renewal was not paid. Pay order \
+                     #{order} to resume it; your data is kept until it is deleted."
+                ),
+                None => "Your server is suspended because the renewal was not paid. Renew it \
+                         below and pay the order to resume it."
+                    .to_owned(),
+            },
+        ),
+        "suspended" => (
+            "error",
+            match service.suspended_reason.as_deref() {
+                Some(reason) => {
+                    format!("Your server is suspended: {reason}. Contact us to resolve it.")
+                }
+                None => "Your server is suspended. Contact us to resolve it.".to_owned(),
+            },
+        ),
+        "terminated" => (
+            "info",
+            format!(
+                "This server was deleted on {}. Its data is gone; order a new server any time.",
+                date(service.termination_date)
+            ),
+        ),
+        "failed" => (
+            "error",
+            "Setting up your server ran into a problem. We are on it and will e-mail you when \
+             it is ready; there is no need to order again."
+                .to_owned(),
+        ),
+        other => ("info", format!("Status: {other}.")),
+    };
+    Explanation {
+        kind,
+        text,
+        pay_order: pending_order.filter(|_| service.status == "suspended"),
+    }
+}
+
+/// A choice of the renewal's months.
+struct MonthOption {
+    value: i32,
+    label: String,
+    selected: bool,
+}
+
+/// A power or password action the page offers.
+struct ActionButton {
+    value: &'static str,
+    label: &'static str,
+    hint: &'static str,
+}
+
+const ACTIONS: &[ActionButton] = &[
+    ActionButton {
+        value: "start",
+        label: "Start",
+        hint: "the server",
+    },
+    ActionButton {
+        value: "stop",
+        label: "Stop",
+        hint: "the server",
+    },
+    ActionButton {
+        value: "reboot",
+        label: "Restart",
+        hint: "the server",
+    },
+    ActionButton {
+        value: "reset_password",
+        label: "Reset password",
+        hint: "of the server's login",
+    },
+];
+
+const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "start-requested",
+        "success",
+        "Start requested. It takes a minute or two; the history below shows when it is done.",
+    ),
+    (
+        "stop-requested",
+        "success",
+        "Stop requested. It takes a minute or two; the history below shows when it is done.",
+    ),
+    (
+        "reboot-requested",
+        "success",
+        "Restart requested. It takes a minute or two; the history below shows when it is done.",
+    ),
+    (
+        "reset_password-requested",
+        "success",
+        "Password reset requested. Reveal the password again once the history shows it is done.",
+    ),
+];
+
+#[derive(Template)]
+#[template(path = "account/service.html")]
+struct ServicePage {
+    layout: Layout,
+    notice: Option<Notice>,
+    alert: Option<String>,
+    row: ServiceRow,
+    explanation: Explanation,
+    hostname: Option<String>,
+    ip_address: Option<String>,
+    username: Option<String>,
+    /// The password, only right after the customer asked to reveal it.
+    password: Option<String>,
+    can_reveal: bool,
+    can_act: bool,
+    actions: &'static [ActionButton],
+    can_renew: bool,
+    months: Vec<MonthOption>,
+    renew_errors: FormErrors,
+    pending_order: Option<i32>,
+    history: Vec<HistoryRow>,
+}
+
+/// What a service page shows besides the service: a notice, a failed form, the password.
+#[derive(Default)]
+struct Extras {
+    status: Option<StatusCode>,
+    notice: Option<Notice>,
+    alert: Option<String>,
+    credentials: Option<Credentials>,
+    renew_errors: FormErrors,
+    months: Option<i32>,
+}
+
+async fn own_service(state: &AppState, visitor: &PageUser, id: i32) -> AppResult<Service> {
+    services::find_for_user(&state.db, id, visitor.user.id)
+        .await?
+        .ok_or(AppError::NotFound("service"))
+}
+
+async fn render_service(
+    state: &AppState,
+    visitor: &PageUser,
+    service: Service,
+    extras: Extras,
+) -> AppResult<Response> {
+    let names = Names::load(state).await?;
+    let pending_order = renewals::pending_renewal_order(&state.db, service.id).await?;
+    let history = logs::list_for_service(&state.db, service.id)
+        .await?
+        .iter()
+        .map(HistoryRow::new)
+        .collect();
+    let live = matches!(service.status.as_str(), "active" | "suspended");
+    let selected = extras
+        .months
+        .or(service.validity_months)
+        .filter(|m| VALIDITY_MONTHS.contains(m))
+        .unwrap_or(1);
+    let (hostname, ip_address, username, password) = match extras.credentials {
+        Some(c) => (
+            c.hostname.or(service.hostname.clone()),
+            c.ip_address.or(service.ip_address.clone()),
+            c.username.or(service.username.clone()),
+            c.password,
+        ),
+        None => (
+            service.hostname.clone(),
+            service.ip_address.clone(),
+            service.username.clone(),
+            None,
+        ),
+    };
+    let revealed = password.is_some();
+    let page = ServicePage {
+        layout: Layout::for_page(format!("Server #{}", service.id), &visitor.context),
+        notice: extras.notice,
+        alert: extras.alert,
+        row: ServiceRow::new(&service, &names),
+        explanation: explain(&service, pending_order),
+        hostname,
+        ip_address,
+        username,
+        password,
+        can_reveal: live && service.password_encrypted.is_some(),
+        can_act: service.status == "active",
+        actions: ACTIONS,
+        can_renew: live,
+        months: VALIDITY_MONTHS
+            .iter()
+            .map(|&value| MonthOption {
+                value,
+                label: if value == 1 {
+                    "1 month".to_owned()
+                } else {
+                    format!("{value} months")
+                },
+                selected: value == selected,
+            })
+            .collect(),
+        renew_errors: extras.renew_errors,
+        pending_order,
+        history,
+    };
+    let mut response = render_with(extras.status.unwrap_or(StatusCode::OK), &page)?;
+    if revealed {
+        // A page with a password is never stored by the browser or a proxy.
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
+        );
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NoticeQuery {
+    notice: Option<String>,
+}
+
+async fn service_page(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    let extras = Extras {
+        notice: notice(query.notice.as_deref(), SERVICE_NOTICES),
+        ..Extras::default()
+    };
+    render_service(&state, &visitor, service, extras).await
+}
+
+/// Opens the login details (logged by `lifecycle`) and shows them on the page, never in a URL.
+async fn reveal(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    let outcome = lifecycle::reveal_credentials(
+        &state.db,
+        &state.settings.provisioning,
+        id,
+        Some(visitor.user.id),
+        visitor.user.id,
+    )
+    .await;
+    let extras = match outcome {
+        Ok(credentials) => Extras {
+            credentials: Some(credentials),
+            ..Extras::default()
+        },
+        Err(err @ AppError::NotFound(_)) => return Err(err),
+        Err(err) => refusal(err)?,
+    };
+    render_service(&state, &visitor, service, extras).await
+}
+
+/// A refusal of a lifecycle call as the page's alert (a 409 shows its detail).
+fn refusal(err: AppError) -> AppResult<Extras> {
+    let failure = Failure::from_error(err, &[])?;
+    Ok(Extras {
+        status: Some(failure.status),
+        alert: failure.alert,
+        ..Extras::default()
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ActionForm {
+    action: String,
+}
+
+async fn act(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+    Form(form): Form<ActionForm>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    let action = match form.action.as_str() {
+        "start" => CustomerAction::Start,
+        "stop" => CustomerAction::Stop,
+        "reboot" => CustomerAction::Reboot,
+        "reset_password" => CustomerAction::ResetPassword,
+        _ => {
+            let extras = Extras {
+                status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+                alert: Some("Choose start, stop, restart or reset password.".to_owned()),
+                ..Extras::default()
+            };
+            return render_service(&state, &visitor, service, extras).await;
+        }
+    };
+    match lifecycle::customer_action(&state.db, id, visitor.user.id, action).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/account/services/{id}?notice={}-requested",
+            form.action
+        ))),
+        Err(err @ AppError::NotFound(_)) => Err(err),
+        Err(err) => {
+            let extras = refusal(err)?;
+            render_service(&state, &visitor, service, extras).await
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RenewForm {
+    validity_months: String,
+}
+
+/// Raises a renewal order and sends the customer to it, where paying happens.
+async fn renew(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+    Form(form): Form<RenewForm>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    let months = form.validity_months.trim().parse::<i32>().ok();
+    let outcome = match months {
+        Some(months) => {
+            renewals::renew(
+                &state.db,
+                &state.settings.provisioning,
+                visitor.user.id,
+                id,
+                months,
+            )
+            .await
+        }
+        None => Err(AppError::invalid(
+            "validity_months",
+            "must be one of 1, 3, 6 or 12",
+        )),
+    };
+    match outcome {
+        Ok(order) => Ok(see_other(&format!("/account/orders/{}", order.id))),
+        Err(err @ AppError::NotFound(_)) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(err, &[("validity_months", "Months")])?;
+            let extras = Extras {
+                status: Some(failure.status),
+                alert: failure.alert,
+                renew_errors: failure.errors,
+                months,
+                ..Extras::default()
+            };
+            render_service(&state, &visitor, service, extras).await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn actions_and_steps_read_as_words() {
+        assert_eq!(action_label("reboot_requested"), "Restart requested");
+        assert_eq!(action_label("reset_password"), "Password reset");
+        assert_eq!(action_label("something_new"), "Something new");
+        assert_eq!(action_label("frob_requested"), "Frob requested");
+        assert_eq!(
+            step_label("cloning"),
+            "copying the system image (step 3 of 8)"
+        );
+        assert_eq!(status_label("failed"), "Setup problem");
+    }
+}
