@@ -1,7 +1,8 @@
 //! The operator's JSON API for services: `/api/v1/admin/services*` — list and inspect, provision
 //! by hand (manual driver), suspend / resume / terminate / retry, correct the login details,
 //! reveal them — and `/api/v1/admin/service-requests`, the customers' requests waiting for the
-//! operator. Every change (and every reveal) is written to the audit log in its transaction.
+//! operator, closed with `POST .../requests/{log_id}/resolve`. Every change (and every reveal)
+//! is written to the audit log in its transaction.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -13,7 +14,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::ServiceStatus;
-use super::lifecycle::{self, Acted, ManualProvision, ServiceUpdate};
+use super::lifecycle::{self, Acted, ManualProvision, RequestResolution, ServiceUpdate};
 use super::logs;
 use super::services::{self, ServiceFilter};
 use crate::accounts::extract::ApiAdmin;
@@ -37,6 +38,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/services/{id}/resume", post(resume_service))
         .route("/admin/services/{id}/terminate", post(terminate_service))
         .route("/admin/services/{id}/retry", post(retry_service))
+        .route(
+            "/admin/services/{id}/requests/{log_id}/resolve",
+            post(resolve_request),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -300,6 +305,36 @@ async fn update_service(
     )
     .await?;
     audit_acted(&mut tx, admin.user.id, &ip, "service.update", &acted).await?;
+    tx.commit().await?;
+    Ok(acted_response(acted))
+}
+
+/// Closes a customer's request: `{outcome: "done"|"declined", note?, password?}`.
+async fn resolve_request(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, log_id)): Path<(i32, i32)>,
+    AppJson(body): AppJson<RequestResolution>,
+) -> AppResult<impl IntoResponse> {
+    let mut tx = state.db.begin().await?;
+    let acted = lifecycle::resolve_request_in(
+        &mut tx,
+        &state.settings.provisioning,
+        id,
+        log_id,
+        admin.user.id,
+        &body,
+    )
+    .await?;
+    audit_acted(
+        &mut tx,
+        admin.user.id,
+        &ip,
+        "service.resolve_request",
+        &acted,
+    )
+    .await?;
     tx.commit().await?;
     Ok(acted_response(acted))
 }

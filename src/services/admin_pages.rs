@@ -1,7 +1,8 @@
 //! The operator's server pages: `/admin/services` (every service, filtered and paged),
 //! `/admin/services/{id}` (everything about one, with the forms that change it) and
 //! `/admin/provisioning` (the queue: manual services to set up, builds in progress, failures,
-//! customers' requests and failed jobs, each with its button).
+//! customers' requests and failed jobs, each with its button). A customer's request is closed
+//! (done, or declined with a note) from the queue or from its service's page.
 //!
 //! Changes go through [`lifecycle`] (locked, status-checked, logged with who acted) and
 //! [`jobs::retry`]; the pages only turn their outcome into words, a refusal re-rendering the
@@ -18,7 +19,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::ServiceStatus;
-use super::lifecycle::{self, Acted, Credentials, ManualProvision, ServiceUpdate};
+use super::lifecycle::{
+    self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
+};
 use super::logs::{self, ServiceLog};
 use super::pages::{Choice, Names, ServiceRow, action_label, outcome_label, step_label};
 use super::services::{self, Service, ServiceFilter};
@@ -51,6 +54,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/services/{id}/retry", post(retry))
         .route("/admin/services/{id}/update", post(update))
         .route("/admin/services/{id}/credentials", post(reveal))
+        .route(
+            "/admin/services/{id}/requests/{log_id}/resolve",
+            post(resolve_request),
+        )
         .route("/admin/provisioning", get(queue))
         .route("/admin/jobs/{id}/retry", post(retry_job))
 }
@@ -360,6 +367,8 @@ struct ServicePage {
     last_renewal: String,
     terminated: String,
     logs: Vec<LogRow>,
+    /// The customer's requests still open, each with its forms.
+    requests: Vec<RequestRow>,
     credentials: Option<Credentials>,
     can_provision: bool,
     can_suspend: bool,
@@ -437,6 +446,11 @@ async fn render_service(
     };
     let list = logs::list_for_service(&state.db, service.id).await?;
     let emails = emails_of(state, list.iter().filter_map(|l| l.performed_by).collect()).await?;
+    let requests = list
+        .iter()
+        .filter(|log| log.status == "pending" && log.action.ends_with("_requested"))
+        .filter_map(|log| RequestRow::new(log, String::new()))
+        .collect();
     let logs = list
         .iter()
         .map(|log: &ServiceLog| LogRow {
@@ -508,6 +522,7 @@ async fn render_service(
         last_renewal: pkt(service.last_renewal_date),
         terminated: pkt(service.termination_date),
         logs,
+        requests,
         credentials,
         can_provision: matches!(status, "provisioning" | "failed") && service.backend_id.is_none(),
         can_suspend: status == "active",
@@ -559,6 +574,16 @@ const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
         "Provisioning was queued again; it resumes from its last step.",
     ),
     ("updated", "success", "The service's details are saved."),
+    (
+        "request-done",
+        "success",
+        "The request is marked done and the customer was e-mailed.",
+    ),
+    (
+        "request-declined",
+        "success",
+        "The request is declined and the customer was e-mailed your note.",
+    ),
 ];
 
 async fn service_page(
@@ -853,15 +878,125 @@ async fn reveal(
     render_service(&state, &admin, service, extras).await
 }
 
+#[derive(Default, Deserialize)]
+#[serde(default)]
+struct ResolveForm {
+    outcome: String,
+    note: String,
+    /// A password reset's new password; empty keeps the recorded one.
+    password: String,
+    /// `queue` when the form was on the provisioning queue (go back there).
+    from: String,
+}
+
+/// The fields of the request forms, to name a problem in the alert.
+const REQUEST_FIELDS: &[(&str, &str)] = &[
+    ("outcome", "Outcome"),
+    ("note", "Note"),
+    ("password", "New password"),
+];
+
+/// Closes a customer's request (done, or declined with a note), from the queue or the service
+/// page, and goes back there with a notice; a refusal shows that page again with its reason.
+async fn resolve_request(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, log_id)): Path<(i32, i32)>,
+    Form(form): Form<ResolveForm>,
+) -> AppResult<Response> {
+    let outcome = match form.outcome.as_str() {
+        "done" => Ok(RequestOutcome::Done),
+        "declined" => Ok(RequestOutcome::Declined),
+        _ => Err(AppError::invalid("outcome", "must be done or declined")),
+    };
+    let outcome = match outcome {
+        Ok(outcome) => {
+            let resolution = RequestResolution {
+                outcome,
+                note: Some(form.note.clone()),
+                password: (!form.password.is_empty()).then(|| form.password.clone()),
+            };
+            async {
+                let mut tx = state.db.begin().await?;
+                let acted = lifecycle::resolve_request_in(
+                    &mut tx,
+                    &state.settings.provisioning,
+                    id,
+                    log_id,
+                    admin.0.user.id,
+                    &resolution,
+                )
+                .await?;
+                audit_acted(&mut tx, &admin, &ip, "service.resolve_request", &acted).await?;
+                tx.commit().await?;
+                Ok(acted)
+            }
+            .await
+        }
+        Err(err) => Err(err),
+    };
+    let code = match form.outcome.as_str() {
+        "declined" => "request-declined",
+        _ => "request-done",
+    };
+    // A refusal names the request: the page may list several.
+    let refusal = |err: AppError| -> AppResult<Failure> {
+        let mut failure = Failure::from_error(err, REQUEST_FIELDS)?;
+        let problem = failure.alert.take().or_else(|| {
+            REQUEST_FIELDS
+                .iter()
+                .find_map(|(field, _)| failure.errors.get(field).map(str::to_owned))
+        });
+        failure.alert = problem.map(|problem| format!("Request #{log_id}: {problem}"));
+        Ok(failure)
+    };
+    if form.from == "queue" {
+        return match outcome {
+            Ok(_) => Ok(see_other(&format!("/admin/provisioning?notice={code}"))),
+            Err(err @ AppError::NotFound(_)) => Err(err),
+            Err(err) => {
+                let failure = refusal(err)?;
+                render_queue(&state, &admin, failure.status, None, failure.alert).await
+            }
+        };
+    }
+    after(&state, &admin, id, outcome, code, |err| {
+        let failure = refusal(err)?;
+        Ok(Extras {
+            status: Some(failure.status),
+            alert: failure.alert,
+            ..Extras::default()
+        })
+    })
+    .await
+}
+
 // ---------------------------------------------------------------------------------------------
 // The provisioning queue
 
 /// A customer's request on a manual service that no operator has closed yet.
 struct RequestRow {
+    log_id: i32,
     service_id: i32,
     customer: String,
     what: String,
     when: String,
+    /// A password reset: marking it done may set the new password.
+    asks_password: bool,
+}
+
+impl RequestRow {
+    fn new(log: &ServiceLog, customer: String) -> Option<Self> {
+        Some(Self {
+            log_id: log.id,
+            service_id: log.service_id?,
+            customer,
+            what: action_label(&log.action),
+            when: pkt(log.created_at),
+            asks_password: log.action == "reset_password_requested",
+        })
+    }
 }
 
 /// A failed job with its error.
@@ -879,6 +1014,7 @@ struct JobRow {
 struct QueuePage {
     layout: Layout,
     notice: Option<Notice>,
+    alert: Option<String>,
     manual: Vec<AdminServiceRow>,
     building: Vec<AdminServiceRow>,
     failed: Vec<AdminServiceRow>,
@@ -907,14 +1043,36 @@ const QUEUE_NOTICES: &[(&str, &str, &str)] = &[
         "error",
         "That job is no longer failed; nothing was retried.",
     ),
+    (
+        "request-done",
+        "success",
+        "The request is marked done and the customer was e-mailed.",
+    ),
+    (
+        "request-declined",
+        "success",
+        "The request is declined and the customer was e-mailed your note.",
+    ),
 ];
 
 async fn queue(
     State(state): State<AppState>,
-    PageAdmin(admin): PageAdmin,
+    admin: PageAdmin,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
+    let notice = notice(query.notice.as_deref(), QUEUE_NOTICES);
+    render_queue(&state, &admin, StatusCode::OK, notice, None).await
+}
+
+/// The queue, with a notice after a change or the alert of a refused one.
+async fn render_queue(
+    state: &AppState,
+    admin: &PageAdmin,
+    status: StatusCode,
+    notice: Option<Notice>,
+    alert: Option<String>,
+) -> AppResult<Response> {
+    let names = Names::load(state).await?;
     let filter = |status| ServiceFilter {
         status: Some(status),
         ..ServiceFilter::default()
@@ -938,22 +1096,17 @@ async fn queue(
             owners.insert(service_id, owner);
         }
     }
-    let emails = emails_of(&state, owners.values().flatten().copied().collect()).await?;
+    let emails = emails_of(state, owners.values().flatten().copied().collect()).await?;
     let requests = requests
         .iter()
         .filter_map(|log| {
-            let service_id = log.service_id?;
-            Some(RequestRow {
-                service_id,
-                customer: owners
-                    .get(&service_id)
-                    .copied()
-                    .flatten()
-                    .and_then(|id| emails.get(&id).cloned())
-                    .unwrap_or_else(|| "—".to_owned()),
-                what: action_label(&log.action),
-                when: pkt(log.created_at),
-            })
+            let customer = owners
+                .get(&log.service_id?)
+                .copied()
+                .flatten()
+                .and_then(|id| emails.get(&id).cloned())
+                .unwrap_or_else(|| "—".to_owned());
+            RequestRow::new(log, customer)
         })
         .collect();
 
@@ -970,13 +1123,14 @@ async fn queue(
         })
         .collect();
     render_with(
-        StatusCode::OK,
+        status,
         &QueuePage {
-            layout: Layout::for_page("Provisioning", &admin.context),
-            notice: notice(query.notice.as_deref(), QUEUE_NOTICES),
-            manual: admin_rows(&state, &names, &manual).await?,
-            building: admin_rows(&state, &names, &building).await?,
-            failed: admin_rows(&state, &names, &failed).await?,
+            layout: Layout::for_page("Provisioning", &admin.0.context),
+            notice,
+            alert,
+            manual: admin_rows(state, &names, &manual).await?,
+            building: admin_rows(state, &names, &building).await?,
+            failed: admin_rows(state, &names, &failed).await?,
             requests,
             jobs,
         },

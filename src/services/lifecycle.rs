@@ -12,8 +12,10 @@ use sqlx::{PgConnection, PgPool};
 use super::logs::{self, ServiceLog};
 use super::renewals;
 use super::services::{self, Service};
+use crate::accounts::users;
 use crate::accounts::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
+use crate::mail;
 use crate::orders::orders;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
@@ -58,6 +60,45 @@ pub struct ServiceUpdate {
     pub ip_address: Option<String>,
     pub username: Option<String>,
     pub password: Option<String>,
+}
+
+/// How an operator closes a customer's request on a service run by hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestOutcome {
+    /// Carried out on the server.
+    Done,
+    /// Not carried out; the note tells the customer why.
+    Declined,
+}
+
+impl RequestOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Done => "done",
+            Self::Declined => "declined",
+        }
+    }
+}
+
+/// The operator's answer to a customer's request: the outcome, a note (required to decline)
+/// and, for a password reset done by hand, the new password. `Debug` hides the password.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestResolution {
+    pub outcome: RequestOutcome,
+    pub note: Option<String>,
+    pub password: Option<String>,
+}
+
+impl std::fmt::Debug for RequestResolution {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RequestResolution")
+            .field("outcome", &self.outcome)
+            .field("note", &self.note)
+            .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
 }
 
 /// The outcome of an action: the service as it is now and the log line written.
@@ -281,6 +322,200 @@ pub async fn customer_action(
         action.as_str()
     );
     Ok(acted)
+}
+
+/// What a customer asked for, in words that follow "your request to".
+fn request_words(action: &str, service_id: i32) -> String {
+    match action {
+        "start" => format!("start server #{service_id}"),
+        "stop" => format!("stop server #{service_id}"),
+        "reboot" => format!("restart server #{service_id}"),
+        "reset_password" => format!("reset the password of server #{service_id}"),
+        other => format!("{} on server #{service_id}", other.replace('_', " ")),
+    }
+}
+
+/// The operator closes a customer's request (a `pending` `<action>_requested` line of a
+/// service run by hand): done (for a password reset, optionally with the new password, sealed)
+/// or declined with a note. The request line takes the outcome, a new line records the
+/// operator's act and the customer is e-mailed. A line of another service → NotFound; one that
+/// is no request or already closed → Conflict; a missing note or a bad password → 422.
+pub async fn resolve_request(
+    db: &PgPool,
+    ctx: &Provisioning,
+    service_id: i32,
+    log_id: i32,
+    admin_id: i32,
+    resolution: &RequestResolution,
+) -> AppResult<Acted> {
+    let mut tx = db.begin().await?;
+    let acted = resolve_request_in(&mut tx, ctx, service_id, log_id, admin_id, resolution).await?;
+    tx.commit().await?;
+    Ok(acted)
+}
+
+/// [`resolve_request`] inside the caller's transaction.
+pub async fn resolve_request_in(
+    tx: &mut PgConnection,
+    ctx: &Provisioning,
+    service_id: i32,
+    log_id: i32,
+    admin_id: i32,
+    resolution: &RequestResolution,
+) -> AppResult<Acted> {
+    let outcome = resolution.outcome;
+    let note = resolution
+        .note
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let mut errors = FieldErrors::default();
+    if note.is_some_and(|n| n.chars().count() > 500) {
+        errors.add("note", "must be at most 500 characters");
+    } else if outcome == RequestOutcome::Declined && note.is_none() {
+        errors.add("note", "is required to decline: tell the customer why");
+    }
+    let password = match (&resolution.password, outcome) {
+        (None, _) => None,
+        (Some(password), RequestOutcome::Done) => {
+            errors.check("password", parse_password(password))
+        }
+        (Some(_), RequestOutcome::Declined) => {
+            errors.add("password", "is set only when the request is done");
+            None
+        }
+    };
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let before = lock(tx, service_id, None).await?;
+    let request = logs::find_for_update(&mut *tx, log_id)
+        .await?
+        .filter(|line| line.service_id == Some(service_id))
+        .ok_or(AppError::NotFound("service request"))?;
+    let Some(asked) = request.action.strip_suffix("_requested") else {
+        return Err(AppError::conflict(
+            "log_id",
+            format!(
+                "log line {log_id} of service {service_id} is `{}`, not a customer's request",
+                request.action
+            ),
+        ));
+    };
+    if request.status != "pending" {
+        return Err(AppError::conflict(
+            "status",
+            format!(
+                "request {log_id} of service {service_id} is already closed ({})",
+                request.status
+            ),
+        ));
+    }
+    if password.is_some() && asked != "reset_password" {
+        return Err(AppError::invalid(
+            "password",
+            "is set only when a password reset is done",
+        ));
+    }
+    if let Some(password) = &password {
+        let Some(username) = before
+            .username
+            .as_deref()
+            .filter(|_| before.status != "terminated")
+        else {
+            return Err(wrong_status(
+                &before,
+                "a new password needs a running service with login details",
+            ));
+        };
+        let sealed = ctx
+            .keyring
+            .seal(password, &Provisioning::service_context(service_id));
+        services::set_password(&mut *tx, service_id, username, &sealed).await?;
+    }
+
+    let mut outcome_text = match outcome {
+        RequestOutcome::Done => "done by the operator".to_owned(),
+        RequestOutcome::Declined => format!("declined: {}", note.unwrap_or_default()),
+    };
+    if outcome == RequestOutcome::Done {
+        if password.is_some() {
+            outcome_text.push_str("; new password set");
+        }
+        if let Some(note) = note {
+            outcome_text.push_str(&format!(" ({note})"));
+        }
+    }
+    let request_details = match request.details.as_deref() {
+        Some(asked) if !asked.is_empty() => format!("{asked}; {outcome_text}"),
+        _ => outcome_text.clone(),
+    };
+    let status = match outcome {
+        RequestOutcome::Done => "success",
+        RequestOutcome::Declined => "failed",
+    };
+    let act_details = format!("request #{log_id} {outcome_text}");
+    if logs::close_pending(&mut *tx, log_id, status, &request_details)
+        .await?
+        .is_none()
+    {
+        return Err(AppError::conflict(
+            "status",
+            format!("request {log_id} of service {service_id} is already closed"),
+        ));
+    }
+    let log = logs::insert(
+        &mut *tx,
+        service_id,
+        asked,
+        status,
+        Some(&act_details),
+        Some(admin_id),
+    )
+    .await?;
+
+    if let Some(user_id) = before.user_id
+        && let Some(user) = users::find(&mut *tx, user_id).await?
+    {
+        let what = request_words(asked, service_id);
+        let (subject, mut paragraphs) = match outcome {
+            RequestOutcome::Done => (
+                format!("Your request on server #{service_id} was carried out"),
+                vec![format!("Your request to {what} was carried out.")],
+            ),
+            RequestOutcome::Declined => (
+                format!("Your request on server #{service_id} was declined"),
+                vec![
+                    format!("Your request to {what} was not carried out."),
+                    format!("Our team's note: {}", note.unwrap_or_default()),
+                ],
+            ),
+        };
+        if password.is_some() {
+            paragraphs.push(
+                "Sign in to reveal the new password. For your safety we never send passwords \
+                 by e-mail."
+                    .to_owned(),
+            );
+        }
+        let link = format!("{}/account/services/{service_id}", ctx.public_url);
+        let email = mail::notice_email(
+            &user.email,
+            &user.name,
+            &subject,
+            &paragraphs,
+            Some(("See your server", &link)),
+        );
+        mail::enqueue(&mut *tx, &email).await?;
+    }
+    tracing::info!(
+        service.id = service_id,
+        service_log.id = log_id,
+        admin.id = admin_id,
+        "service {service_id}: request {log_id} ({asked}) {}",
+        outcome.as_str()
+    );
+    acted(tx, &before, log).await
 }
 
 /// A host name: dot-separated labels of letters, digits and inner hyphens (RFC 1123), at most
@@ -779,5 +1014,11 @@ mod tests {
             password: Some("Secret-Pass-123".into()),
         };
         assert!(!format!("{credentials:?}").contains("Secret-Pass-123"));
+        let resolution = RequestResolution {
+            outcome: RequestOutcome::Done,
+            note: None,
+            password: Some("Secret-Pass-123".into()),
+        };
+        assert!(!format!("{resolution:?}").contains("Secret-Pass-123"));
     }
 }

@@ -93,6 +93,44 @@ pub async fn list_open_requests(
     .await
 }
 
+/// One log line, locked until the transaction ends (to close a customer's request once).
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<ServiceLog>> {
+    timed(
+        "service_logs.find_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            log_columns!(),
+            " from service_logs where id = $1 for update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Closes a `pending` line with its outcome (`success` or `failed`) and new details; `None`
+/// when it was no longer pending.
+pub async fn close_pending(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    status: &str,
+    details: &str,
+) -> sqlx::Result<Option<ServiceLog>> {
+    timed(
+        "service_logs.close_pending",
+        sqlx::query_as(concat!(
+            "update service_logs set status = $2, details = $3
+             where id = $1 and status = 'pending' returning ",
+            log_columns!()
+        ))
+        .bind(id)
+        .bind(status)
+        .bind(details)
+        .fetch_optional(db),
+    )
+    .await
+}
+
 /// How many times `action` was logged for the service.
 pub async fn count_action(
     db: impl PgExecutor<'_>,

@@ -851,3 +851,305 @@ async fn a_customers_action_on_a_proxmox_server_is_queued_for_the_driver(db: PgP
             .is_empty()
     );
 }
+
+/// The customer's pending `<action>_requested` line on the service, newest first.
+async fn open_request(db: &PgPool, service_id: i32, action: &str) -> i32 {
+    logs::list_open_requests(db, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.service_id == Some(service_id) && l.action == format!("{action}_requested"))
+        .unwrap_or_else(|| panic!("no open {action} request on service {service_id}"))
+        .id
+}
+
+#[sqlx::test]
+async fn the_operator_closes_a_customers_request_once_and_the_customer_is_told(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let id = active_service(&app, &customer, &admin).await;
+    let other = active_service(&app, &customer, &admin).await;
+    let actions = format!("/api/v1/services/{id}/actions");
+    let asked = post(&app, &customer, &actions, json!({ "action": "reboot" })).await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    let request = open_request(&app.db, id, "reboot").await;
+    let queue = app
+        .get_as(token(&admin), "/api/v1/admin/service-requests")
+        .await
+        .json();
+    assert!(
+        queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["id"] == request),
+        "{queue}"
+    );
+    let resolve =
+        |service: i32, log: i32| format!("/api/v1/admin/services/{service}/requests/{log}/resolve");
+
+    // Declining needs a note; an unknown outcome is refused; another service's line is a 404.
+    let bare = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "declined" }),
+    )
+    .await;
+    assert_eq!(
+        bare.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        bare.text()
+    );
+    assert!(bare.json()["errors"]["note"].is_string(), "{}", bare.text());
+    let blank = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "declined", "note": "   " }),
+    )
+    .await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let unknown = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "maybe" }),
+    )
+    .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let elsewhere = post(
+        &app,
+        &admin,
+        &resolve(other, request),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::NOT_FOUND,
+        "{}",
+        elsewhere.text()
+    );
+    let missing = post(
+        &app,
+        &admin,
+        &resolve(id, 999_999),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let not_a_password_reset = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "done", "password": "Fresh-Pass-7731xq" }),
+    )
+    .await;
+    assert_eq!(
+        not_a_password_reset.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert!(not_a_password_reset.json()["errors"]["password"].is_string());
+    let by_customer = post(
+        &app,
+        &customer,
+        &resolve(id, request),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(by_customer.status, StatusCode::FORBIDDEN);
+    // A line that is no request (the provisioning line) cannot be resolved.
+    let provision_line = logs::list_for_service(&app.db, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.action == "provision")
+        .unwrap();
+    let not_a_request = post(
+        &app,
+        &admin,
+        &resolve(id, provision_line.id),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(not_a_request.status, StatusCode::CONFLICT);
+    assert!(not_a_request.text().contains("not a customer's request"));
+    assert_eq!(
+        open_request(&app.db, id, "reboot").await,
+        request,
+        "still open"
+    );
+
+    // Done: the request leaves the queue, closed as a success, and the act is the operator's.
+    let done = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    let done = done.json();
+    assert_eq!(done["log"]["action"], "reboot");
+    assert_eq!(done["log"]["status"], "success");
+    assert_eq!(done["log"]["performed_by"], user_id(&admin));
+    let queue = app
+        .get_as(token(&admin), "/api/v1/admin/service-requests")
+        .await
+        .json();
+    assert!(queue["items"].as_array().unwrap().is_empty(), "{queue}");
+    let lines = logs::list_for_service(&app.db, id).await.unwrap();
+    let closed = lines.iter().find(|l| l.id == request).unwrap();
+    assert_eq!(closed.status, "success");
+    assert!(
+        closed
+            .details
+            .as_deref()
+            .unwrap()
+            .ends_with("done by the operator"),
+        "{closed:?}"
+    );
+    assert_eq!(
+        closed.performed_by,
+        Some(user_id(&customer)),
+        "still the customer's ask"
+    );
+    let mails = app.mails_to("ayesha@example.pk").await;
+    assert!(
+        mails.iter().any(|m| m.contains(&format!(
+            "Subject: Your request on server #{id} was carried out"
+        ))),
+        "{mails:?}"
+    );
+    let audit = nextgenrdp::audit::list(&app.db, Some("service"), None, 50, 0)
+        .await
+        .unwrap();
+    assert!(audit.iter().any(|a| a.action == "service.resolve_request"));
+
+    // Twice is a conflict naming why.
+    let again = post(
+        &app,
+        &admin,
+        &resolve(id, request),
+        json!({ "outcome": "done" }),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text());
+    assert!(again.text().contains("already closed"), "{}", again.text());
+
+    // Declined with a note: closed as failed, the note goes to the customer.
+    post(&app, &customer, &actions, json!({ "action": "stop" })).await;
+    let stop = open_request(&app.db, id, "stop").await;
+    let declined = post(
+        &app,
+        &admin,
+        &resolve(id, stop),
+        json!({ "outcome": "declined", "note": "maintenance window tonight" }),
+    )
+    .await;
+    assert_eq!(declined.status, StatusCode::OK, "{}", declined.text());
+    let closed = logs::list_for_service(&app.db, id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.id == stop)
+        .unwrap();
+    assert_eq!(closed.status, "failed");
+    assert!(
+        closed
+            .details
+            .unwrap()
+            .ends_with("declined: maintenance window tonight")
+    );
+    let mails = app.mails_to("ayesha@example.pk").await;
+    let notice = mails
+        .iter()
+        .find(|m| {
+            m.contains(&format!(
+                "Subject: Your request on server #{id} was declined"
+            ))
+        })
+        .expect("the customer is told it was declined");
+    assert!(notice.contains("maintenance window tonight"), "{notice}");
+    assert!(
+        logs::list_open_requests(&app.db, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[sqlx::test]
+async fn a_password_reset_done_by_hand_stores_the_new_password_sealed(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let id = active_service(&app, &customer, &admin).await;
+    let asked = post(
+        &app,
+        &customer,
+        &format!("/api/v1/services/{id}/actions"),
+        json!({ "action": "reset_password" }),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    let request = open_request(&app.db, id, "reset_password").await;
+    let path = format!("/api/v1/admin/services/{id}/requests/{request}/resolve");
+
+    let short = post(
+        &app,
+        &admin,
+        &path,
+        json!({ "outcome": "done", "password": "short" }),
+    )
+    .await;
+    assert_eq!(short.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(short.json()["errors"]["password"].is_string());
+    let with_decline = post(
+        &app,
+        &admin,
+        &path,
+        json!({ "outcome": "declined", "note": "no", "password": "Reset-Pass-4410qz" }),
+    )
+    .await;
+    assert_eq!(with_decline.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    let done = post(
+        &app,
+        &admin,
+        &path,
+        json!({ "outcome": "done", "password": "Reset-Pass-4410qz" }),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    assert!(!done.text().contains("Reset-Pass-4410qz"));
+    assert_eq!(done.json()["log"]["action"], "reset_password");
+    let credentials = app
+        .get_as(
+            token(&customer),
+            &format!("/api/v1/services/{id}/credentials"),
+        )
+        .await;
+    assert_eq!(credentials.status, StatusCode::OK, "{}", credentials.text());
+    let credentials = credentials.json();
+    assert_eq!(credentials["password"], "Reset-Pass-4410qz");
+    assert_eq!(credentials["username"], "Administrator");
+    let found = occurrences_in_database(&app.db, "Reset-Pass-4410qz").await;
+    assert!(found.is_empty(), "found in {found:?}");
+    let mails = app.mails_to("ayesha@example.pk").await;
+    let notice = mails
+        .iter()
+        .find(|m| {
+            m.contains(&format!(
+                "Subject: Your request on server #{id} was carried out"
+            ))
+        })
+        .expect("the customer is told");
+    assert!(
+        !notice.contains("Reset-Pass-4410qz"),
+        "a password was mailed"
+    );
+}

@@ -3,6 +3,7 @@
 //! `/admin/backends*`, through cookies and CSRF tokens as a browser sends them.
 
 use axum::http::StatusCode;
+use nextgenrdp::services::logs;
 use nextgenrdp::services::services::{self, NewService};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -614,4 +615,138 @@ async fn the_operator_pages_refuse_customers(db: PgPool) {
         services::find(&app.db, id).await.unwrap().unwrap().status,
         "provisioning"
     );
+}
+
+#[sqlx::test]
+async fn the_operator_closes_a_request_from_the_queue_and_it_leaves_the_queue(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let customer = app.verified_customer("hina@example.pk").await;
+    app.admin("owner@nextgenrdp.pk").await;
+    let id = provisioning_service(&app, &customer).await;
+    let mut operator = logged_in(
+        &app,
+        "owner@nextgenrdp.pk",
+        OPERATOR_PASSWORD,
+        "198.51.100.90",
+    )
+    .await;
+    provision_by_form(&mut operator, id).await;
+    let mut visitor = logged_in(&app, "hina@example.pk", PASSWORD, "198.51.100.36").await;
+    let page = format!("/account/services/{id}");
+    for action in ["reboot", "reset_password"] {
+        let requested = visitor
+            .submit(&page, &format!("{page}/actions"), &[("action", action)])
+            .await;
+        assert_eq!(requested.status, StatusCode::SEE_OTHER, "{action}");
+    }
+    let open = logs::list_open_requests(&app.db, 10).await.unwrap();
+    let request_of = |action: &str| {
+        open.iter()
+            .find(|l| l.action == format!("{action}_requested"))
+            .unwrap()
+            .id
+    };
+    let (reboot, reset) = (request_of("reboot"), request_of("reset_password"));
+    let resolve = |log: i32| format!("/admin/services/{id}/requests/{log}/resolve");
+
+    // The queue offers both forms for each request; only the reset asks for a password.
+    let queue = assert_page(&operator.get("/admin/provisioning").await, StatusCode::OK);
+    let requests =
+        &queue[queue.find(r#"id="requests""#).unwrap()..queue.find(r#"id="failed""#).unwrap()];
+    for log in [reboot, reset] {
+        assert!(
+            requests.contains(&format!(r#"action="{}""#, resolve(log))),
+            "{requests}"
+        );
+    }
+    assert!(requests.contains(&format!(r#"id="request-{reset}-password""#)));
+    assert!(!requests.contains(&format!(r#"id="request-{reboot}-password""#)));
+
+    // Declining without a note comes back with the reason; nothing is closed.
+    let refused = operator
+        .submit(
+            "/admin/provisioning",
+            &resolve(reboot),
+            &[("outcome", "declined"), ("note", " "), ("from", "queue")],
+        )
+        .await;
+    let refused = assert_page(&refused, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.contains(&format!("Request #{reboot}: Note is required")),
+        "{refused}"
+    );
+    assert!(refused.contains(&format!(r#"data-request-id="{reboot}""#)));
+
+    let done = operator
+        .submit(
+            "/admin/provisioning",
+            &resolve(reboot),
+            &[("outcome", "done"), ("from", "queue")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text());
+    assert_eq!(
+        done.header("location"),
+        "/admin/provisioning?notice=request-done"
+    );
+    let queue = assert_page(&operator.get(done.header("location")).await, StatusCode::OK);
+    assert!(queue.contains("The request is marked done"), "{queue}");
+    assert!(
+        !queue.contains(&format!(r#"data-request-id="{reboot}""#)),
+        "{queue}"
+    );
+    assert!(
+        queue.contains(&format!(r#"data-request-id="{reset}""#)),
+        "{queue}"
+    );
+    let again = operator
+        .submit(
+            "/admin/provisioning",
+            &resolve(reboot),
+            &[("outcome", "done"), ("from", "queue")],
+        )
+        .await;
+    let again = assert_page(&again, StatusCode::CONFLICT);
+    assert!(again.contains("already closed"), "{again}");
+
+    // The service page lists the reset with its forms; done there with the new password.
+    let service_page = format!("/admin/services/{id}");
+    let shown = assert_page(&operator.get(&service_page).await, StatusCode::OK);
+    assert!(
+        shown.contains(&format!(r#"data-request-id="{reset}""#)),
+        "{shown}"
+    );
+    let reset_done = operator
+        .submit(
+            &service_page,
+            &resolve(reset),
+            &[("outcome", "done"), ("password", "Page-Reset-Pass-88")],
+        )
+        .await;
+    assert_eq!(
+        reset_done.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        reset_done.text()
+    );
+    assert_eq!(
+        reset_done.header("location"),
+        format!("{service_page}?notice=request-done")
+    );
+    let shown = assert_page(&operator.get(&service_page).await, StatusCode::OK);
+    assert!(
+        !shown.contains(r#"id="requests""#),
+        "no request left: {shown}"
+    );
+    assert!(!shown.contains("Page-Reset-Pass-88"));
+    let revealed = visitor
+        .submit(&page, &format!("{page}/credentials"), &[])
+        .await;
+    let revealed = assert_page(&revealed, StatusCode::OK);
+    assert!(
+        revealed.contains(r#"value="Page-Reset-Pass-88""#),
+        "{revealed}"
+    );
+    let queue = assert_page(&operator.get("/admin/provisioning").await, StatusCode::OK);
+    assert!(queue.contains("No open request."), "{queue}");
 }
