@@ -297,6 +297,9 @@ async fn mark_failed(db: &PgPool, service_id: i32, reason: &str) -> sqlx::Result
         )
         .await?;
         tracing::error!(service.id = service_id, "provisioning failed: {reason}");
+        // Only the Proxmox driver runs unattended: the manual one just queues for an operator.
+        metrics::counter!("provisioning_total", "driver" => "proxmox", "outcome" => "failed")
+            .increment(1);
     }
     tx.commit().await
 }
@@ -314,6 +317,13 @@ pub async fn activate(
     if !services::update_status(&mut *tx, service.id, "provisioning", "active", None).await? {
         return Ok(false);
     }
+    // An operator's hand (`performed_by`) is the manual driver; the unattended one is Proxmox.
+    let driver = if performed_by.is_some() {
+        "manual"
+    } else {
+        "proxmox"
+    };
+    metrics::counter!("provisioning_total", "driver" => driver, "outcome" => "active").increment(1);
     let now = Utc::now();
     let months = service.validity_months.unwrap_or(1).max(1) as u32;
     let next = now.checked_add_months(Months::new(months)).unwrap_or(now);
@@ -859,32 +869,30 @@ pub async fn run_action(ctx: &Provisioning, db: &PgPool, job: &Job) -> anyhow::R
     };
     let result = act(ctx, db, &service, action).await;
     let last = job.attempts >= job.max_attempts;
-    match &result {
-        Ok(details) => {
-            logs::insert(
-                db,
-                service_id,
-                action.as_str(),
-                "success",
-                Some(details),
-                requested_by,
-            )
-            .await?;
-        }
+    let outcome = match &result {
+        Ok(details) => Some(("success", details.clone())),
         Err(err)
             if !crate::worker::is_snooze(err) && (crate::worker::is_permanent(err) || last) =>
+        {
+            Some(("failed", format!("{err:#}")))
+        }
+        Err(_) => None,
+    };
+    if let Some((status, details)) = outcome {
+        // The line the request wrote ("queued") becomes the outcome; without one, a new line.
+        if !logs::close_oldest_pending_action(db, service_id, action.as_str(), status, &details)
+            .await?
         {
             logs::insert(
                 db,
                 service_id,
                 action.as_str(),
-                "failed",
-                Some(&format!("{err:#}")),
+                status,
+                Some(&details),
                 requested_by,
             )
             .await?;
         }
-        Err(_) => {}
     }
     result.map(|_| ())
 }

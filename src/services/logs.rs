@@ -148,3 +148,31 @@ pub async fn count_action(
     )
     .await
 }
+
+/// Closes the oldest `pending` line of `action` on the service (a queued driver action now
+/// done or failed) with `status` and `details`; false when there is none.
+pub async fn close_oldest_pending_action(
+    db: impl PgExecutor<'_>,
+    service_id: i32,
+    action: &str,
+    status: &str,
+    details: &str,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "service_logs.close_oldest_pending_action",
+        sqlx::query(
+            "update service_logs set status = $3, details = $4
+             where id = (select id from service_logs
+                         where service_id = $1 and action = $2 and status = 'pending'
+                         order by id limit 1
+                         for update skip locked)",
+        )
+        .bind(service_id)
+        .bind(action)
+        .bind(status)
+        .bind(details)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -291,6 +291,32 @@ async fn a_paid_order_is_built_on_proxmox_step_by_step(db: PgPool) {
     make_jobs_due(&app.db).await;
     run_jobs(&app).await;
     assert_eq!(clones(&fake.requests().await), 2);
+
+    // The customer restarts a server: queued, carried out on Proxmox, one history line.
+    let first = built[0].id;
+    let asked = app
+        .send_json_as(
+            login["access_token"].as_str(),
+            Method::POST,
+            &format!("/api/v1/services/{first}/actions"),
+            &json!({ "action": "reboot" }),
+        )
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
+    run_jobs(&app).await;
+    let reboots: Vec<(String, Option<String>)> = sqlx::query_as(
+        "select status, details from service_logs where service_id = $1 and action = 'reboot'",
+    )
+    .bind(first)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(reboots.len(), 1, "{reboots:?}");
+    assert_eq!(reboots[0].0, "success", "{reboots:?}");
+    assert!(
+        fake.requests().await.iter().any(|(m, p)| m == "POST"
+            && p.ends_with(&format!("/{}/status/reboot", built[0].vmid.unwrap())))
+    );
 }
 
 #[sqlx::test]
