@@ -1,6 +1,7 @@
 //! Repository tests: every function against a real, freshly migrated PostgreSQL database.
 
 mod audit;
+mod backends;
 mod catalog;
 mod constraints;
 mod jobs;
