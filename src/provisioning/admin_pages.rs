@@ -2,11 +2,11 @@
 //! the new and edit forms (the Proxmox fields, the API token write-only), and on a backend's
 //! page the template of each plan and the IP pool.
 //!
-//! The forms are checked here field by field ([`BackendForm::parse`]) before anything is
-//! written; the database's own checks and the one-active-backend-per-location index are the
-//! last word, their refusals shown beside the field they concern. The token secret is sealed
-//! for the backend's id in the same transaction that creates or changes it, and every change
-//! is audited.
+//! A backend form is turned into the API's [`BackendRequest`] and checked by the same rules
+//! ([`validation`](super::validation)) before anything is written, its problems shown beside
+//! the fields; the database's own checks and the one-active-backend-per-location index are the
+//! last word, their refusals shown the same way. The token secret is sealed for the backend's
+//! id in the same transaction that creates or changes it, and every change is audited.
 
 use std::net::IpAddr;
 
@@ -19,19 +19,19 @@ use axum::{Form, Router};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::Provisioning;
+use super::admin_api::{audit_backend, store_token_secret};
 use super::backends::{self, Backend, BackendFields, PoolAddress, Template as PlanTemplate};
+use super::validation::{
+    BackendRequest, MAX_ADDRESSES, expand_range, pool_network, unfit, validate_backend,
+};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
+use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult, ResultExt};
 use crate::services::pages::{Choice, Names};
 use crate::web::extract::ClientIp;
 use crate::web::pages::Layout;
-
-/// The most addresses one "add addresses" form may add (a range is expanded).
-const MAX_NEW_ADDRESSES: usize = 4096;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -167,65 +167,10 @@ const BACKEND_FIELDS: &[(&str, &str)] = &[
     ("nameservers", "Nameservers"),
 ];
 
-fn label(field: &str) -> &'static str {
-    BACKEND_FIELDS
-        .iter()
-        .find(|(name, _)| *name == field)
-        .map(|(_, label)| *label)
-        .unwrap_or("Field")
-}
-
 /// A trimmed optional text: empty is `None`.
 fn optional(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// Whether a Proxmox API token id has the shape `user@realm!name`.
-fn is_token_id(text: &str) -> bool {
-    let Some((user, rest)) = text.split_once('@') else {
-        return false;
-    };
-    let Some((realm, name)) = rest.split_once('!') else {
-        return false;
-    };
-    let word = |s: &str| {
-        !s.is_empty()
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-    };
-    word(user) && word(realm) && word(name)
-}
-
-/// Whether an address is inside `gateway/prefix`.
-fn in_network(address: IpAddr, gateway: IpAddr, prefix: u8) -> bool {
-    match (address, gateway) {
-        (IpAddr::V4(a), IpAddr::V4(g)) if prefix <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(a) & mask == u32::from(g) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(g)) if prefix <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(g) & mask
-        }
-        _ => false,
-    }
-}
-
-/// Whether an address may go in the pool of `gateway/prefix`: inside it, and neither its
-/// gateway nor (IPv4) its network or broadcast address.
-fn fits(address: IpAddr, gateway: IpAddr, prefix: u8) -> bool {
-    if address == gateway || !in_network(address, gateway, prefix) {
-        return false;
-    }
-    match address {
-        IpAddr::V4(v4) if prefix <= 30 => {
-            let host_bits = u32::MAX >> prefix;
-            let host = u32::from(v4) & host_bits;
-            host != 0 && host != host_bits
-        }
-        _ => true,
-    }
 }
 
 impl BackendForm {
@@ -260,161 +205,63 @@ impl BackendForm {
         self.driver == "proxmox"
     }
 
-    /// Checks every field; `has_secret` is whether a token secret is already stored (editing).
-    /// Returns the fields to store and the new token secret, if one was typed.
-    fn parse(
-        &self,
-        names: &Names,
-        has_secret: bool,
-    ) -> Result<(BackendFields, Option<String>), FormErrors> {
-        let mut errors = FormErrors::default();
-        let mut problem = |field: &str, text: &str| errors.add(field, label(field), text);
-
-        let name = self.name.trim();
-        if name.is_empty() {
-            problem("name", "is required");
-        } else if name.chars().count() > 100 {
-            problem("name", "must be at most 100 characters");
+    /// The form as the API's request: every field explicit (blank is `null`), the Proxmox
+    /// fields only for a Proxmox backend, a blank token secret keeping the stored one. Numbers
+    /// that are not numbers are the second half, beside their field.
+    fn request(&self) -> (BackendRequest, FieldErrors) {
+        let mut typing = FieldErrors::default();
+        // "Choose a location" is blank: a choice, not "keep the stored one".
+        let location_id = self.location_id.trim().parse().ok();
+        if location_id.is_none() {
+            typing.add("location_id", "choose a location");
         }
-        if !matches!(self.driver.as_str(), "manual" | "proxmox") {
-            problem("driver", "must be manual or proxmox");
-        }
-        let location_id = self.location_id.trim().parse::<i32>().ok();
-        if location_id.is_none_or(|id| names.location(Some(id)) == "—") {
-            problem("location_id", "choose a location");
-        }
-
-        let mut fields = BackendFields {
-            name: name.to_owned(),
-            driver: self.driver.clone(),
-            location_id: location_id.unwrap_or_default(),
-            is_active: self.active(),
-            ..BackendFields::default()
+        let proxmox = self.proxmox();
+        let text = |value: &str| Some(optional(value).filter(|_| proxmox));
+        let mut number = |field: &str, value: &str| {
+            let value = optional(value).filter(|_| proxmox)?;
+            let parsed = value.trim_start_matches('/').parse::<i64>().ok();
+            if parsed.is_none() {
+                typing.add(field, "must be a whole number");
+            }
+            parsed
         };
-        let mut secret = None;
-        if self.proxmox() {
-            let api_url = self.api_url.trim();
-            let host = api_url.strip_prefix("https://").unwrap_or("");
-            if api_url.is_empty() {
-                problem("api_url", "is required");
-            } else if host.is_empty()
-                || host.starts_with('/')
-                || api_url.chars().any(char::is_whitespace)
-                || api_url.len() > 255
-            {
-                problem(
-                    "api_url",
-                    "must be an https:// address like https://pve1.example.pk:8006",
-                );
+        let request = BackendRequest {
+            name: Some(self.name.clone()),
+            driver: Some(self.driver.clone()),
+            location_id,
+            is_active: Some(self.active()),
+            api_url: text(&self.api_url),
+            token_id: text(&self.token_id),
+            token_secret: optional(&self.token_secret).filter(|_| proxmox),
+            tls_ca_pem: text(&self.tls_ca_pem),
+            node: text(&self.node),
+            storage: text(&self.storage),
+            bridge: text(&self.bridge),
+            vmid_min: Some(number("vmid_min", &self.vmid_min)),
+            vmid_max: Some(number("vmid_max", &self.vmid_max)),
+            ip_gateway: text(&self.ip_gateway),
+            ip_prefix: Some(number("ip_prefix", &self.ip_prefix)),
+            nameservers: text(&self.nameservers),
+        };
+        (request, typing)
+    }
+
+    /// Checks the form by the backend rules, over `current` when editing. Returns the fields to
+    /// store and the new token secret, if one was typed; a refusal names the fields.
+    async fn parse(
+        &self,
+        db: &sqlx::PgPool,
+        current: Option<&Backend>,
+    ) -> AppResult<(BackendFields, Option<String>)> {
+        let (request, typing) = self.request();
+        match validate_backend(db, request, current).await {
+            Ok(_) if !typing.is_empty() => Err(AppError::Validation(typing.0)),
+            Err(AppError::Validation(mut errors)) => {
+                // A number that was not one is that field's problem, not "is required".
+                errors.extend(typing.0);
+                Err(AppError::Validation(errors))
             }
-            let token_id = self.token_id.trim();
-            if token_id.is_empty() {
-                problem("token_id", "is required");
-            } else if !is_token_id(token_id) {
-                problem(
-                    "token_id",
-                    "must look like user@realm!name, e.g. ngr@pve!shop",
-                );
-            }
-            if !self.token_secret.trim().is_empty() {
-                secret = Some(self.token_secret.trim().to_owned());
-            } else if !has_secret {
-                problem("token_secret", "is required");
-            }
-            let pem = self.tls_ca_pem.trim();
-            if !pem.is_empty() && !pem.contains("-----BEGIN CERTIFICATE-----") {
-                problem(
-                    "tls_ca_pem",
-                    "must be a PEM certificate (-----BEGIN CERTIFICATE-----)",
-                );
-            }
-            for (field, value) in [("node", &self.node), ("storage", &self.storage)] {
-                if value.trim().is_empty() {
-                    problem(field, "is required");
-                } else if value.trim().chars().count() > 100 {
-                    problem(field, "must be at most 100 characters");
-                }
-            }
-            let vmid = |text: &str| -> Result<i32, &'static str> {
-                match text.trim() {
-                    "" => Err("is required"),
-                    text => text
-                        .parse::<i32>()
-                        .ok()
-                        .filter(|n| (100..=999_999_999).contains(n))
-                        .ok_or("must be a whole number from 100 to 999999999"),
-                }
-            };
-            let vmid_min = vmid(&self.vmid_min)
-                .map_err(|e| problem("vmid_min", e))
-                .ok();
-            let vmid_max = vmid(&self.vmid_max)
-                .map_err(|e| problem("vmid_max", e))
-                .ok();
-            if let (Some(min), Some(max)) = (vmid_min, vmid_max)
-                && min > max
-            {
-                problem("vmid_max", "must not be below the first VM id");
-            }
-            let gateway = match self.ip_gateway.trim() {
-                "" => {
-                    problem("ip_gateway", "is required");
-                    None
-                }
-                text => text
-                    .parse::<IpAddr>()
-                    .map_err(|_| problem("ip_gateway", "must be an IP address like 203.0.113.1"))
-                    .ok(),
-            };
-            let most = if matches!(gateway, Some(IpAddr::V6(_))) {
-                128
-            } else {
-                32
-            };
-            let prefix = match self.ip_prefix.trim() {
-                "" => {
-                    problem("ip_prefix", "is required");
-                    None
-                }
-                text => text
-                    .trim_start_matches('/')
-                    .parse::<i16>()
-                    .ok()
-                    .filter(|p| (1..=most).contains(p))
-                    .ok_or(())
-                    .map_err(|_| {
-                        problem("ip_prefix", &format!("must be a number from 1 to {most}"))
-                    })
-                    .ok(),
-            };
-            let nameservers: Vec<&str> = self
-                .nameservers
-                .split([',', ' ', '\n'])
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .collect();
-            if nameservers.iter().any(|s| s.parse::<IpAddr>().is_err()) {
-                problem(
-                    "nameservers",
-                    "must be IP addresses separated by commas or spaces",
-                );
-            }
-            fields.api_url = Some(api_url.to_owned());
-            fields.token_id = Some(token_id.to_owned());
-            fields.tls_ca_pem = optional(pem);
-            fields.node = optional(&self.node);
-            fields.storage = optional(&self.storage);
-            fields.bridge = optional(&self.bridge);
-            fields.vmid_min = vmid_min;
-            fields.vmid_max = vmid_max;
-            fields.ip_gateway = gateway.map(|g| g.to_string());
-            fields.ip_prefix = prefix;
-            fields.nameservers = (!nameservers.is_empty()).then(|| nameservers.join(","));
-        }
-        if errors.is_empty() {
-            Ok((fields, secret))
-        } else {
-            Err(errors)
+            checked => checked,
         }
     }
 }
@@ -512,20 +359,7 @@ async fn write_audit(
     before: Option<serde_json::Value>,
     after: Option<serde_json::Value>,
 ) -> AppResult<()> {
-    audit::insert(
-        tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.0.user.id),
-            action,
-            entity_type: "provisioning_backend",
-            entity_id: Some(&id.to_string()),
-            before,
-            after,
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(())
+    audit_backend(tx, admin.0.user.id, ip, action, id, before, after).await
 }
 
 async fn create_backend(
@@ -535,9 +369,12 @@ async fn create_backend(
     Form(form): Form<BackendForm>,
 ) -> AppResult<Response> {
     let names = Names::load(&state).await?;
-    let (fields, secret) = match form.parse(&names, false) {
+    let (fields, secret) = match form.parse(&state.db, None).await {
         Ok(parsed) => parsed,
-        Err(errors) => return form_page(&admin, &names, None, form, Some(invalid(errors))),
+        Err(err) => {
+            let failure = Failure::from_error(err, BACKEND_FIELDS)?;
+            return form_page(&admin, &names, None, form, Some(failure));
+        }
     };
     let outcome = async {
         let mut tx = state.db.begin().await?;
@@ -546,12 +383,7 @@ async fn create_backend(
         let backend = constraint_errors(backends::insert(&mut *tx, &fields, placeholder).await)?;
         let backend = match &secret {
             Some(secret) => {
-                let sealed = state
-                    .settings
-                    .provisioning
-                    .keyring
-                    .seal(secret, &Provisioning::backend_context(backend.id));
-                backends::set_token_secret(&mut *tx, backend.id, &sealed).await?;
+                store_token_secret(&state, &mut tx, backend.id, secret).await?;
                 backends::find(&mut *tx, backend.id)
                     .await?
                     .ok_or(AppError::NotFound("backend"))?
@@ -600,25 +432,18 @@ async fn update_backend(
     Path(id): Path<i32>,
     Form(form): Form<BackendForm>,
 ) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
     let before = find_backend(&state, id).await?;
-    let has_secret = before.token_secret_encrypted.is_some();
-    let (fields, secret) = match form.parse(&names, has_secret) {
+    let (fields, secret) = match form.parse(&state.db, Some(&before)).await {
         Ok(parsed) => parsed,
-        Err(errors) => {
-            return render_backend(&state, &admin, before, Extras::form(form, invalid(errors)))
-                .await;
+        Err(err) => {
+            let failure = Failure::from_error(err, BACKEND_FIELDS)?;
+            return render_backend(&state, &admin, before, Extras::form(form, failure)).await;
         }
     };
     let outcome = async {
         let mut tx = state.db.begin().await?;
         if let Some(secret) = &secret {
-            let sealed = state
-                .settings
-                .provisioning
-                .keyring
-                .seal(secret, &Provisioning::backend_context(id));
-            backends::set_token_secret(&mut *tx, id, &sealed).await?;
+            store_token_secret(&state, &mut tx, id, secret).await?;
         }
         let after = constraint_errors(backends::update(&mut *tx, id, &fields).await)?
             .ok_or(AppError::NotFound("backend"))?;
@@ -985,66 +810,35 @@ async fn delete_template(
 }
 
 /// The addresses typed in the pool form: one a line (or separated by commas or spaces), or a
-/// range `a-b` of one family; each must be inside the backend's network and not its gateway.
+/// range `a-b` of one family; each must fit the backend's network (the API's rules).
 fn parse_addresses(text: &str, backend: &Backend) -> Result<Vec<String>, String> {
-    let network = match (&backend.ip_gateway, backend.ip_prefix) {
-        (Some(gateway), Some(prefix)) => gateway
-            .parse::<IpAddr>()
-            .ok()
-            .map(|g| (g, u8::try_from(prefix).unwrap_or(0))),
-        _ => None,
+    let Some((gateway, prefix)) = pool_network(backend) else {
+        return Err("set the backend's gateway and prefix length first".to_owned());
     };
-    let mut out: Vec<String> = Vec::new();
+    let mut out: Vec<IpAddr> = Vec::new();
     let mut bad: Vec<String> = Vec::new();
     let mut outside: Vec<String> = Vec::new();
-    let mut push = |address: IpAddr, out: &mut Vec<String>| {
-        if let Some((gateway, prefix)) = network
-            && !fits(address, gateway, prefix)
-        {
-            outside.push(address.to_string());
-        } else {
-            out.push(address.to_string());
-        }
-    };
     for item in text
-        .split(|c: char| c == '\n' || c == ',' || c.is_whitespace())
-        .map(str::trim)
+        .split(|c: char| c == ',' || c.is_whitespace())
         .filter(|s| !s.is_empty())
     {
-        if let Some((from, to)) = item.split_once('-') {
-            let range = match (from.trim().parse::<IpAddr>(), to.trim().parse::<IpAddr>()) {
-                (Ok(IpAddr::V4(a)), Ok(IpAddr::V4(b))) if u32::from(a) <= u32::from(b) => {
-                    let count = (u32::from(b) - u32::from(a)) as usize + 1;
-                    (count <= MAX_NEW_ADDRESSES).then(|| {
-                        (u32::from(a)..=u32::from(b))
-                            .map(|n| IpAddr::V4(n.into()))
-                            .collect::<Vec<_>>()
-                    })
-                }
-                (Ok(IpAddr::V6(a)), Ok(IpAddr::V6(b))) if u128::from(a) <= u128::from(b) => {
-                    let span = u128::from(b) - u128::from(a);
-                    (span < MAX_NEW_ADDRESSES as u128).then(|| {
-                        (0..=span)
-                            .map(|i| IpAddr::V6((u128::from(a) + i).into()))
-                            .collect::<Vec<_>>()
-                    })
-                }
-                _ => None,
-            };
-            match range {
-                Some(addresses) => addresses.into_iter().for_each(|a| push(a, &mut out)),
-                None => bad.push(item.to_owned()),
-            }
+        let addresses = if item.contains('-') {
+            expand_range(item).ok()
         } else {
-            match item.parse::<IpAddr>() {
-                Ok(address) => push(address, &mut out),
-                Err(_) => bad.push(item.to_owned()),
+            item.parse::<IpAddr>().ok().map(|a| vec![a])
+        };
+        let Some(addresses) = addresses else {
+            bad.push(item.to_owned());
+            continue;
+        };
+        for address in addresses {
+            match unfit(address, gateway, prefix) {
+                Some(_) => outside.push(address.to_string()),
+                None => out.push(address),
             }
         }
-        if out.len() > MAX_NEW_ADDRESSES {
-            return Err(format!(
-                "add at most {MAX_NEW_ADDRESSES} addresses at a time"
-            ));
+        if out.len() as u128 > MAX_ADDRESSES {
+            return Err(format!("add at most {MAX_ADDRESSES} addresses at a time"));
         }
     }
     let shown = |list: &[String]| {
@@ -1061,7 +855,6 @@ fn parse_addresses(text: &str, backend: &Backend) -> Result<Vec<String>, String>
         ));
     }
     if !outside.is_empty() {
-        let (gateway, prefix) = network.expect("outside needs a network");
         return Err(format!(
             "these are outside the network {gateway}/{prefix}, or its gateway, network or \
              broadcast address: {}",
@@ -1073,7 +866,7 @@ fn parse_addresses(text: &str, backend: &Backend) -> Result<Vec<String>, String>
     }
     out.sort();
     out.dedup();
-    Ok(out)
+    Ok(out.iter().map(IpAddr::to_string).collect())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1171,20 +964,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn token_ids_and_networks_are_checked() {
-        assert!(is_token_id("ngr@pve!shop"));
-        assert!(!is_token_id("ngr@pve"));
-        assert!(!is_token_id("ngr!shop"));
-        assert!(!is_token_id("@pve!shop"));
-        let gateway: IpAddr = "203.0.113.1".parse().unwrap();
-        assert!(in_network("203.0.113.77".parse().unwrap(), gateway, 24));
-        assert!(!in_network("203.0.114.7".parse().unwrap(), gateway, 24));
-        assert!(!in_network("2001:db8::1".parse().unwrap(), gateway, 24));
-        let v6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert!(in_network("2001:db8::ff".parse().unwrap(), v6, 64));
-        assert!(fits("203.0.113.77".parse().unwrap(), gateway, 24));
-        assert!(!fits("203.0.113.0".parse().unwrap(), gateway, 24));
-        assert!(!fits("203.0.113.255".parse().unwrap(), gateway, 24));
-        assert!(!fits(gateway, gateway, 24));
+    fn a_typed_form_becomes_a_request_whose_numbers_are_numbers() {
+        let form = BackendForm {
+            driver: "proxmox".into(),
+            location_id: "3".into(),
+            vmid_min: "five".into(),
+            ip_prefix: "/24".into(),
+            node: " ".into(),
+            ..BackendForm::default()
+        };
+        let (request, typing) = form.request();
+        assert_eq!(typing.get("vmid_min"), Some("must be a whole number"));
+        assert_eq!(request.ip_prefix, Some(Some(24)));
+        assert_eq!(request.node, Some(None), "blank is no value");
+        assert_eq!(request.location_id, Some(3));
+    }
+
+    #[test]
+    fn a_manual_backend_form_drops_its_proxmox_fields_and_needs_a_location() {
+        let form = BackendForm {
+            driver: "manual".into(),
+            api_url: "https://pve1.example.pk:8006".into(),
+            token_secret: "secret".into(),
+            vmid_min: "five".into(),
+            ..BackendForm::default()
+        };
+        let (request, typing) = form.request();
+        assert_eq!(request.api_url, Some(None));
+        assert!(request.token_secret.is_none());
+        assert!(typing.get("vmid_min").is_none());
+        assert_eq!(typing.get("location_id"), Some("choose a location"));
     }
 }

@@ -6,6 +6,8 @@
 //!   job) and the job itself: the `manual` driver leaves the service in the operator's queue;
 //!   the `proxmox` driver runs a persisted step machine whose every step looks before it acts.
 //! - [`proxmox`]: the Proxmox VE API client.
+//! - [`validation`]: the rules of a backend's fields and its IP pool, shared by the operator's
+//!   JSON API ([`admin_api`]) and pages ([`admin_pages`]).
 //!
 //! A location with no active backend is served by hand (the manual driver).
 
@@ -14,6 +16,7 @@ pub mod admin_pages;
 pub mod backends;
 pub mod provision;
 pub mod proxmox;
+pub mod validation;
 
 use std::sync::Arc;
 

@@ -12,10 +12,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use self::fields::{BackendRequest, validate_backend};
 use self::pool::{add_addresses, list_addresses, remove_address};
 use super::Provisioning;
 use super::backends::{self, Backend, Template};
+use super::validation::{BackendRequest, validate_backend};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
@@ -24,7 +24,6 @@ use crate::catalog::plans;
 use crate::error::{AppError, AppResult, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
-mod fields;
 mod pool;
 
 pub fn router() -> Router<AppState> {
@@ -64,7 +63,8 @@ async fn find_or_404(db: &sqlx::PgPool, id: i32) -> AppResult<Backend> {
         .ok_or(AppError::NotFound("backend"))
 }
 
-async fn audit_backend(
+/// Writes a change of backend `id` to the audit log, in the change's transaction.
+pub(super) async fn audit_backend(
     tx: &mut sqlx::PgConnection,
     actor: i32,
     ip: &str,
@@ -124,6 +124,22 @@ fn name_taken() -> AppError {
     AppError::conflict("name", "a backend with this name already exists")
 }
 
+/// Seals a backend's API token secret for its id and stores it, in the change's transaction.
+pub(super) async fn store_token_secret(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    id: i32,
+    secret: &str,
+) -> AppResult<()> {
+    let sealed = state
+        .settings
+        .provisioning
+        .keyring
+        .seal(secret, &Provisioning::backend_context(id));
+    backends::set_token_secret(tx, id, &sealed).await?;
+    Ok(())
+}
+
 /// A sealed-looking value that satisfies the row check until the real secret, sealed for the
 /// new id, replaces it in the same transaction.
 const PLACEHOLDER_SECRET: &str = "v1:00000000:placeholder";
@@ -134,7 +150,7 @@ async fn create_backend(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<BackendRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let (fields, secret) = validate_backend(&state, body, None).await?;
+    let (fields, secret) = validate_backend(&state.db, body, None).await?;
     let mut tx = state.db.begin().await?;
     let created = backends::insert(
         &mut *tx,
@@ -145,12 +161,7 @@ async fn create_backend(
     .on_constraint("provisioning_backends_location_key", |_| location_taken())
     .on_constraint("provisioning_backends_name_key", |_| name_taken())?;
     if let Some(secret) = &secret {
-        let sealed = state
-            .settings
-            .provisioning
-            .keyring
-            .seal(secret, &Provisioning::backend_context(created.id));
-        backends::set_token_secret(&mut *tx, created.id, &sealed).await?;
+        store_token_secret(&state, &mut tx, created.id, secret).await?;
     }
     let created = backends::find(&mut *tx, created.id)
         .await?
@@ -178,7 +189,7 @@ async fn update_backend(
     AppJson(body): AppJson<BackendRequest>,
 ) -> AppResult<impl IntoResponse> {
     let before = find_or_404(&state.db, id).await?;
-    let (fields, secret) = validate_backend(&state, body, Some(&before)).await?;
+    let (fields, secret) = validate_backend(&state.db, body, Some(&before)).await?;
     let mut tx = state.db.begin().await?;
     backends::update(&mut *tx, id, &fields)
         .await
@@ -186,12 +197,7 @@ async fn update_backend(
         .on_constraint("provisioning_backends_name_key", |_| name_taken())?
         .ok_or(AppError::NotFound("backend"))?;
     if let Some(secret) = &secret {
-        let sealed = state
-            .settings
-            .provisioning
-            .keyring
-            .seal(secret, &Provisioning::backend_context(id));
-        backends::set_token_secret(&mut *tx, id, &sealed).await?;
+        store_token_secret(&state, &mut tx, id, secret).await?;
     }
     let after = backends::find(&mut *tx, id)
         .await?

@@ -17,22 +17,8 @@ use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::provisioning::backends;
+use crate::provisioning::validation::{MAX_ADDRESSES, expand_range, pool_network, unfit};
 use crate::web::extract::{AppJson, ClientIp};
-
-/// Whether `address` is in the network of `gateway`/`prefix`.
-fn in_network(address: IpAddr, gateway: IpAddr, prefix: u8) -> bool {
-    match (address, gateway) {
-        (IpAddr::V4(a), IpAddr::V4(g)) if prefix <= 32 => {
-            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-            u32::from(a) & mask == u32::from(g) & mask
-        }
-        (IpAddr::V6(a), IpAddr::V6(g)) if prefix <= 128 => {
-            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
-            u128::from(a) & mask == u128::from(g) & mask
-        }
-        _ => false,
-    }
-}
 
 pub(super) async fn list_addresses(
     State(state): State<AppState>,
@@ -57,66 +43,6 @@ pub(super) struct AddressesRequest {
     range: Option<String>,
 }
 
-/// The most addresses one request adds.
-const MAX_ADDRESSES: u128 = 4096;
-
-/// The addresses of `first-last`.
-fn expand_range(text: &str) -> Result<Vec<IpAddr>, String> {
-    let (first, last) = text
-        .split_once('-')
-        .ok_or("must look like 203.0.113.10-203.0.113.20")?;
-    let parse = |s: &str| {
-        s.trim()
-            .parse::<IpAddr>()
-            .map_err(|_| format!("{:?} is not an IP address", s.trim()))
-    };
-    let (first, last) = (parse(first)?, parse(last)?);
-    let (start, end, v4) = match (first, last) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            (u128::from(u32::from(a)), u128::from(u32::from(b)), true)
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => (u128::from(a), u128::from(b), false),
-        _ => return Err("both ends must be IPv4 or both IPv6".into()),
-    };
-    if end < start {
-        return Err("the last address must not be before the first".into());
-    }
-    if end - start >= MAX_ADDRESSES {
-        return Err(format!("at most {MAX_ADDRESSES} addresses at a time"));
-    }
-    Ok((start..=end)
-        .map(|n| {
-            if v4 {
-                IpAddr::from(std::net::Ipv4Addr::from(n as u32))
-            } else {
-                IpAddr::from(std::net::Ipv6Addr::from(n))
-            }
-        })
-        .collect())
-}
-
-/// Why `address` cannot be in the pool of a backend on `gateway`/`prefix`, if it cannot.
-fn unfit(address: IpAddr, gateway: IpAddr, prefix: u8) -> Option<String> {
-    if !in_network(address, gateway, prefix) {
-        return Some(format!("{address} is outside {gateway}/{prefix}"));
-    }
-    if address == gateway {
-        return Some(format!("{address} is the gateway"));
-    }
-    if let IpAddr::V4(v4) = address
-        && prefix <= 30
-    {
-        let host_bits = u32::MAX >> prefix;
-        let host = u32::from(v4) & host_bits;
-        if host == 0 || host == host_bits {
-            return Some(format!(
-                "{address} is the network or broadcast address of {gateway}/{prefix}"
-            ));
-        }
-    }
-    None
-}
-
 /// Adds addresses (a list and/or a range) to the backend's pool; each must be inside the
 /// backend's network and not its gateway. Addresses already in a pool are skipped.
 pub(super) async fn add_addresses(
@@ -128,12 +54,7 @@ pub(super) async fn add_addresses(
 ) -> AppResult<impl IntoResponse> {
     let backend = find_or_404(&state.db, id).await?;
     let mut errors = FieldErrors::default();
-    let network = backend
-        .ip_gateway
-        .as_deref()
-        .and_then(|g| g.parse::<IpAddr>().ok())
-        .zip(backend.ip_prefix.and_then(|p| u8::try_from(p).ok()));
-    let Some((gateway, prefix)) = network else {
+    let Some((gateway, prefix)) = pool_network(&backend) else {
         return Err(AppError::invalid(
             "addresses",
             "set the backend's ip_gateway and ip_prefix first",
@@ -263,50 +184,4 @@ pub(super) async fn remove_address(
     .await?;
     tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn networks_contain_their_addresses_only() {
-        let gw: IpAddr = "203.0.113.1".parse().unwrap();
-        assert!(in_network("203.0.113.200".parse().unwrap(), gw, 24));
-        assert!(!in_network("203.0.114.2".parse().unwrap(), gw, 24));
-        assert!(!in_network("2001:db8::1".parse().unwrap(), gw, 24));
-        assert!(in_network(
-            "10.9.9.9".parse().unwrap(),
-            "10.0.0.1".parse().unwrap(),
-            8
-        ));
-        let gw6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert!(in_network("2001:db8::ff".parse().unwrap(), gw6, 64));
-        assert!(!in_network("2001:db9::ff".parse().unwrap(), gw6, 64));
-    }
-
-    #[test]
-    fn the_gateway_network_and_broadcast_addresses_are_unfit() {
-        let gw: IpAddr = "203.0.113.1".parse().unwrap();
-        for bad in [
-            "203.0.113.1",
-            "203.0.113.0",
-            "203.0.113.255",
-            "198.51.100.7",
-        ] {
-            assert!(unfit(bad.parse().unwrap(), gw, 24).is_some(), "{bad}");
-        }
-        assert!(unfit("203.0.113.10".parse().unwrap(), gw, 24).is_none());
-    }
-
-    #[test]
-    fn ranges_expand_inclusively_and_refuse_nonsense() {
-        let range = expand_range("203.0.113.10-203.0.113.12").unwrap();
-        assert_eq!(range.len(), 3);
-        assert_eq!(range[2].to_string(), "203.0.113.12");
-        assert!(expand_range("203.0.113.12-203.0.113.10").is_err());
-        assert!(expand_range("203.0.113.10").is_err());
-        assert!(expand_range("203.0.113.10-2001:db8::1").is_err());
-        assert!(expand_range("10.0.0.0-10.1.0.0").is_err());
-    }
 }
