@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use tokio::net::TcpListener;
 
@@ -40,6 +41,8 @@ pub struct Settings {
     pub payments: crate::payments::PaymentSettings,
     /// The credential keyring and the thresholds of a service's life.
     pub provisioning: Arc<crate::provisioning::Provisioning>,
+    /// The bearer token `/metrics` requires; `None`: loopback clients only.
+    pub metrics_token: Option<secrecy::SecretString>,
 }
 
 impl Settings {
@@ -74,8 +77,9 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
         payments: config.payments.settings(common.environment)?,
         mailer: Arc::new(Mailer::from_config(&config.mail, common)?),
     };
+    crate::telemetry::install_metrics_recorder();
     let database = Database::open(common).await?;
-    let result = serve_on(config, startup, &database, listener, local).await;
+    let result = serve_on(common, config, startup, &database, listener, local).await;
     database.close().await;
     result
 }
@@ -88,6 +92,7 @@ struct Startup {
 }
 
 async fn serve_on(
+    common: &CommonConfig,
     config: &ServeConfig,
     startup: Startup,
     database: &Database,
@@ -126,6 +131,10 @@ async fn serve_on(
             trust_forwarded_for: config.trust_forwarded_for,
             order_expiry_hours: config.order_expiry_hours,
             payments,
+            metrics_token: config
+                .metrics_token
+                .clone()
+                .filter(|token| !token.expose_secret().is_empty()),
         },
     );
     // The worker runs beside the web server unless this node is web-only; any number of nodes
@@ -137,7 +146,8 @@ async fn serve_on(
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = Worker::new(database.pool.clone(), mailer, provisioning)
-            .with_order_expiry_hours(config.order_expiry_hours);
+            .with_order_expiry_hours(config.order_expiry_hours)
+            .with_backups(config.backups.settings(common, database)?);
         let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;
         }));

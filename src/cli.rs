@@ -39,6 +39,9 @@ pub enum Command {
     /// Manage the keys that encrypt credentials at rest.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Back the database up, list the backups, restore one.
+    #[command(subcommand)]
+    Backup(crate::backup::BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +73,8 @@ pub struct WorkerArgs {
     pub public_url: String,
     #[command(flatten)]
     pub lifecycle: crate::provisioning::LifecycleConfig,
+    #[command(flatten)]
+    pub backups: crate::backup::BackupConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +120,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
         Command::Worker(args) => {
             args.lifecycle.validate()?;
+            crate::telemetry::install_metrics_recorder();
             let secrets = crate::config::Secrets::load(&cli.common)?;
             let provisioning = crate::provisioning::Provisioning::new(
                 secrets.keyring(),
@@ -127,7 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 db::migrate(&database.pool).await?;
                 let worker =
                     crate::worker::Worker::new(database.pool.clone(), mailer, provisioning)
-                        .with_order_expiry_hours(args.order_expiry_hours);
+                        .with_order_expiry_hours(args.order_expiry_hours)
+                        .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {
                     let ran = worker.run_pending().await?;
                     println!("ran {ran} jobs");
@@ -139,6 +146,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::Backup(command) => crate::backup::run(&cli.common, command).await,
         Command::Migrate => {
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;

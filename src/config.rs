@@ -228,6 +228,9 @@ pub struct ServeConfig {
     #[command(flatten)]
     pub lifecycle: crate::provisioning::LifecycleConfig,
 
+    #[command(flatten)]
+    pub backups: crate::backup::BackupConfig,
+
     /// bcrypt cost for new password hashes (10 to 15; each step doubles the time).
     #[arg(long, env = "NEXTGENRDP_BCRYPT_COST", default_value_t = 12,
           value_parser = clap::value_parser!(u32).range(4..=15))]
@@ -241,6 +244,10 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
           value_parser = clap::value_parser!(u32).range(1..=720))]
     pub order_expiry_hours: u32,
+
+    /// Bearer token `/metrics` requires. Unset: only clients on this machine (loopback) may read it.
+    #[arg(long, env = "NEXTGENRDP_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<SecretString>,
 
     /// Run the background worker inside `serve`.
     #[arg(long, env = "NEXTGENRDP_RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]

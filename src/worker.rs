@@ -96,6 +96,8 @@ pub struct Worker {
     provisioning: Arc<Provisioning>,
     name: String,
     order_expiry: chrono::Duration,
+    /// The daily `backup` job's settings; `None`: this node does not back up.
+    backups: Option<Arc<crate::backup::BackupSettings>>,
 }
 
 /// Periodic jobs: each is enqueued once per period whatever the number of workers (the
@@ -141,7 +143,14 @@ impl Worker {
             provisioning,
             name,
             order_expiry: chrono::Duration::hours(48),
+            backups: None,
         }
+    }
+
+    /// Backs the database up daily (the `backup` job) with these settings; `None`: never.
+    pub fn with_backups(mut self, settings: Option<crate::backup::BackupSettings>) -> Self {
+        self.backups = settings.map(Arc::new);
+        self
     }
 
     /// Sets how long an order may stay unpaid (default 48 hours).
@@ -156,6 +165,13 @@ impl Worker {
         for (kind, period) in SCHEDULES {
             let key = format!("{kind}:{}", now / period);
             jobs::enqueue(&self.db, kind, &serde_json::json!({}), Some(&key), None).await?;
+        }
+        // Daily (UTC day), and only from nodes that back up: the file lands on the node that
+        // runs the job.
+        if self.backups.is_some() {
+            let key = format!("{}:{}", crate::backup::BACKUP, now / 86_400);
+            let payload = serde_json::json!({});
+            jobs::enqueue(&self.db, crate::backup::BACKUP, &payload, Some(&key), None).await?;
         }
         Ok(())
     }
@@ -389,6 +405,14 @@ impl Worker {
                 );
                 Ok(())
             }
+            crate::backup::BACKUP => match &self.backups {
+                Some(settings) => crate::backup::run_scheduled(settings, &self.db).await,
+                // Another node scheduled it; leave it for one that backs up.
+                None => Err(Snooze::error(
+                    Duration::from_secs(600),
+                    "backups are off on this node",
+                )),
+            },
             provision::PROVISION_SERVICE => {
                 provision::run_provision(&self.provisioning, &self.db, job).await
             }

@@ -6,7 +6,10 @@
 //! and every repository function here is exercised against a real PostgreSQL by the test suite
 //! instead, which catches the same mistakes without coupling the build to a database.
 
+pub mod admin_pages;
 pub mod embedded;
+pub mod query_stats;
+pub mod stat_statements;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,9 +31,10 @@ pub fn set_slow_query_threshold(threshold: Duration) {
     SLOW_QUERY_MICROS.store(threshold.as_micros() as u64, Ordering::Relaxed);
 }
 
-/// Runs one labelled query, records its latency under the label (`db_query_duration_seconds`)
-/// and logs it when slower than the threshold. Every repository function goes through here, so
-/// the metrics and the slow-query log know every statement by name.
+/// Runs one labelled query, records its latency under the label (`db_query_duration_seconds`,
+/// and this node's [`query_stats`]) and logs it when slower than the threshold. Every
+/// repository function goes through here, so the metrics and the slow-query log know every
+/// statement by name.
 pub async fn timed<T>(
     label: &'static str,
     query: impl Future<Output = sqlx::Result<T>>,
@@ -41,6 +45,7 @@ pub async fn timed<T>(
     let outcome = if result.is_ok() { "ok" } else { "error" };
     metrics::histogram!("db_query_duration_seconds", "query" => label, "outcome" => outcome)
         .record(elapsed.as_secs_f64());
+    query_stats::record(label, elapsed, result.is_ok());
     if elapsed.as_micros() as u64 >= SLOW_QUERY_MICROS.load(Ordering::Relaxed) {
         tracing::warn!(
             query = label,
@@ -149,6 +154,11 @@ impl Database {
                 }
             }
         }
+    }
+
+    /// The embedded cluster behind the pool, when no `DATABASE_URL` was given.
+    pub fn embedded(&self) -> Option<&embedded::EmbeddedCluster> {
+        self.cluster.as_ref()
     }
 
     /// Closes the pool and stops the embedded cluster if this process started it.

@@ -234,6 +234,7 @@ pub async fn reject(
         ));
     }
     repo::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
+    metrics::counter!("payments_total", "gateway" => MANUAL, "outcome" => "rejected").increment(1);
     audit::insert(
         &mut *tx,
         &NewAuditEntry {

@@ -357,6 +357,8 @@ pub async fn handle_jazzcash(
         )
         .await?;
         tracing::warn!(payment.id = ?payment_id, "refused a JazzCash {kind}: {why}");
+        metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "refused")
+            .increment(1);
         Err(AppError::bad_request(
             "pp_SecureHash",
             format!("callback refused: {why}"),
@@ -428,7 +430,7 @@ pub async fn handle_jazzcash(
     } else {
         if !callback.still_pending() {
             let reason = format!("{} {}", callback.response_code, callback.response_message);
-            repo::transition(
+            if repo::transition(
                 &mut *tx,
                 payment.id,
                 &["pending"],
@@ -438,7 +440,11 @@ pub async fn handle_jazzcash(
                     ..change
                 },
             )
-            .await?;
+            .await?
+            {
+                metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "failed")
+                    .increment(1);
+            }
         }
         false
     };

@@ -37,6 +37,9 @@ pub async fn confirm(
     if !repo::transition(&mut *tx, payment.id, from, "succeeded", change).await? {
         return Ok(Settled::AlreadyConfirmed);
     }
+    let gateway = payment.gateway.clone();
+    metrics::counter!("payments_total", "gateway" => gateway, "outcome" => "confirmed")
+        .increment(1);
     settle_order(tx, payment, public_url).await
 }
 

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod csrf;
 pub mod extract;
+pub mod metrics;
 pub mod pages;
 pub mod rate_limit;
 
@@ -58,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::services::pages::router())
         .merge(crate::services::admin_pages::router())
         .merge(crate::provisioning::admin_pages::router())
+        .merge(crate::db::admin_pages::router())
+        .merge(metrics::router())
         .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
@@ -105,6 +108,7 @@ pub fn router(state: AppState) -> Router {
                     "strict-origin-when-cross-origin",
                 )),
         )
+        .layer(middleware::from_fn(metrics::track_requests))
         .with_state(state)
 }
 

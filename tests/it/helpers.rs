@@ -31,6 +31,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub fn new(db: PgPool) -> Self {
+        Self::with_metrics_token(db, None)
+    }
+
+    /// The app with `/metrics` behind a bearer token (`None`: loopback clients only).
+    pub fn with_metrics_token(db: PgPool, metrics_token: Option<&str>) -> Self {
         let state = AppState::new(
             db.clone(),
             Settings {
@@ -56,6 +61,7 @@ impl TestApp {
                         form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
                     }),
                 },
+                metrics_token: metrics_token.map(secrecy::SecretString::from),
             },
         );
         Self {

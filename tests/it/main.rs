@@ -4,6 +4,7 @@
 //! scripts/test).
 
 mod api;
+mod backup;
 mod browser;
 mod cli;
 mod db;
@@ -12,6 +13,7 @@ mod fakepve;
 mod helpers;
 mod http;
 mod mail;
+mod metrics;
 mod pages;
 mod provisioning;
 mod proxmox_client;

@@ -200,6 +200,12 @@ impl EmbeddedCluster {
         &self.url
     }
 
+    /// The directory of the server binaries the cluster runs from; the client tools
+    /// (`pg_dump`, `pg_restore`) of the same version are installed beside them.
+    pub fn bin_dir(&self) -> Option<&Path> {
+        self.pg_ctl.parent()
+    }
+
     /// Stops the cluster (fast shutdown) if this process started it; a cluster that was
     /// already running when [`EmbeddedCluster::start`] found it is left running.
     pub async fn stop(mut self) -> anyhow::Result<()> {
