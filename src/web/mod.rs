@@ -3,6 +3,7 @@
 
 pub mod assets;
 pub mod csrf;
+pub mod dashboard;
 pub mod extract;
 pub mod metrics;
 pub mod pages;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .merge(assets::router())
         .merge(pages::router())
+        .merge(dashboard::router())
         .merge(crate::catalog::pages::router())
         .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())

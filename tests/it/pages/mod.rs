@@ -5,6 +5,7 @@ mod accounts;
 mod admin_catalog;
 mod admin_orders;
 mod catalog;
+mod dashboard;
 mod orders;
 mod payments;
 mod services;
