@@ -260,11 +260,14 @@ pub async fn reseal_all(db: &sqlx::PgPool, ring: &Keyring) -> anyhow::Result<Res
             .open(&sealed, &context)
             .with_context(|| format!("the password of service {id}"))?;
         let resealed = ring.seal(plain.expose_secret(), &context);
-        sqlx::query("update services set password_encrypted = $2 where id = $1")
-            .bind(id)
-            .bind(&resealed)
-            .execute(&mut *tx)
-            .await?;
+        crate::db::timed(
+            "services.reseal_password",
+            sqlx::query("update services set password_encrypted = $2 where id = $1")
+                .bind(id)
+                .bind(&resealed)
+                .execute(&mut *tx),
+        )
+        .await?;
         done.passwords += 1;
     }
     for (id, sealed) in backends::list_sealed_secrets(&mut *tx).await? {

@@ -51,6 +51,10 @@ fn every_command_has_help() {
         vec!["worker", "--help"],
         vec!["keys", "--help"],
         vec!["keys", "rotate", "--help"],
+        vec!["backup", "--help"],
+        vec!["backup", "create", "--help"],
+        vec!["backup", "list", "--help"],
+        vec!["backup", "restore", "--help"],
     ] {
         let output = Command::new(binary()).args(&args).output().unwrap();
         assert!(output.status.success(), "{args:?}");
