@@ -1,8 +1,9 @@
 //! What confirmed money does, whatever the gateway: the payment becomes `succeeded` (once: a
 //! guarded update from the status it had), then its order is settled under lock — `paid` when
-//! the succeeded payments cover `final_amount_pkr` exactly, with the e-mail (and, later, the
-//! provisioning) enqueued in the same transaction; any mismatch is flagged on the payment for
-//! the operator, never accepted silently.
+//! the succeeded payments cover `final_amount_pkr` exactly, and in the same transaction what the
+//! money buys: a new order's services with their provisioning jobs, or a renewal order's months
+//! added to its services (once, since the paid transition happens once), plus the e-mail; any
+//! mismatch is flagged on the payment for the operator, never accepted silently.
 
 use super::repo::{self, Payment, Transition};
 use crate::accounts::users;
