@@ -22,7 +22,7 @@ use serde::Deserialize;
 use super::admin_api::{audit_backend, store_token_secret};
 use super::backends::{self, Backend, BackendFields, PoolAddress, Template as PlanTemplate};
 use super::validation::{
-    BackendRequest, MAX_ADDRESSES, expand_range, pool_network, unfit, validate_backend,
+    self, BackendRequest, MAX_ADDRESSES, expand_range, pool_network, unfit, validate_backend,
 };
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
@@ -536,39 +536,29 @@ impl TemplateForm {
         if plan_id.is_empty() || names.plan(Some(plan_id)) == plan_id {
             errors.add("plan_id", "Plan", "choose a plan");
         }
-        let mut number = |field: &str, label: &str, text: &str, min: i32, max: i32| match text
-            .trim()
-            .parse::<i32>()
-        {
-            Ok(n) if (min..=max).contains(&n) => n,
-            _ => {
-                errors.add(
-                    field,
-                    label,
-                    &format!("must be a whole number from {min} to {max}"),
-                );
+        let mut number = |field: &str, label: &str, text: &str| match text.trim().parse::<i32>() {
+            Ok(n) => {
+                if let Some(problem) = validation::template_number_problem(field, i64::from(n)) {
+                    errors.add(field, label, &problem);
+                }
+                n
+            }
+            Err(_) => {
+                errors.add(field, label, "must be a whole number");
                 0
             }
         };
         let template = PlanTemplate {
             backend_id,
             plan_id: plan_id.to_owned(),
-            template_vmid: number(
-                "template_vmid",
-                "Template VM id",
-                &self.template_vmid,
-                100,
-                999_999_999,
-            ),
-            cores: number("cores", "Cores", &self.cores, 1, 512),
-            memory_mb: number("memory_mb", "Memory (MB)", &self.memory_mb, 256, 4_194_304),
-            disk_gb: number("disk_gb", "Disk (GB)", &self.disk_gb, 1, 65_536),
+            template_vmid: number("template_vmid", "Template VM id", &self.template_vmid),
+            cores: number("cores", "Cores", &self.cores),
+            memory_mb: number("memory_mb", "Memory (MB)", &self.memory_mb),
+            disk_gb: number("disk_gb", "Disk (GB)", &self.disk_gb),
             username: self.username.trim().to_owned(),
         };
-        if template.username.is_empty() {
-            errors.add("username", "Username", "is required");
-        } else if template.username.chars().count() > 100 {
-            errors.add("username", "Username", "must be at most 100 characters");
+        if let Some(problem) = validation::template_username_problem(&template.username) {
+            errors.add("username", "Username", problem);
         }
         if errors.is_empty() {
             Ok(template)

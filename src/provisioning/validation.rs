@@ -322,6 +322,34 @@ fn check_backend(
     Ok((fields, token_secret))
 }
 
+/// The bounds of a plan template's numbers: `(field, min, max)`.
+pub const TEMPLATE_BOUNDS: [(&str, i64, i64); 4] = [
+    ("template_vmid", 100, 999_999_999),
+    ("cores", 1, 512),
+    ("memory_mb", 256, 4_194_304),
+    ("disk_gb", 1, 65_536),
+];
+
+/// The problem with a template number, if it is outside its bounds.
+pub fn template_number_problem(field: &str, value: i64) -> Option<String> {
+    let (_, min, max) = TEMPLATE_BOUNDS.iter().find(|(name, _, _)| *name == field)?;
+    (!(*min..=*max).contains(&value)).then(|| format!("must be between {min} and {max}"))
+}
+
+/// The problem with a template's login user (cloud-init's `ciuser`), if any: 1 to 100
+/// characters, no whitespace.
+pub fn template_username_problem(username: &str) -> Option<&'static str> {
+    if username.is_empty() {
+        Some("is required")
+    } else if username.chars().count() > 100 {
+        Some("must be at most 100 characters")
+    } else if username.chars().any(char::is_whitespace) {
+        Some("must not contain spaces")
+    } else {
+        None
+    }
+}
+
 /// The network of a backend's pool, `gateway/prefix`, if the backend has one.
 pub fn pool_network(backend: &Backend) -> Option<(IpAddr, u8)> {
     backend
@@ -534,5 +562,22 @@ mod tests {
         assert!(expand_range("203.0.113.10").is_err());
         assert!(expand_range("203.0.113.10-2001:db8::1").is_err());
         assert!(expand_range("10.0.0.0-10.1.0.0").is_err());
+    }
+
+    #[test]
+    fn template_rules_are_the_same_for_api_and_pages() {
+        assert_eq!(template_number_problem("cores", 4), None);
+        assert_eq!(
+            template_number_problem("cores", 0).as_deref(),
+            Some("must be between 1 and 512")
+        );
+        assert!(template_number_problem("memory_mb", 255).is_some());
+        assert_eq!(template_username_problem("Administrator"), None);
+        assert_eq!(template_username_problem(""), Some("is required"));
+        assert_eq!(
+            template_username_problem("Domain Admin"),
+            Some("must not contain spaces")
+        );
+        assert!(template_username_problem(&"a".repeat(101)).is_some());
     }
 }

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use self::pool::{add_addresses, list_addresses, remove_address};
 use super::Provisioning;
 use super::backends::{self, Backend, Template};
-use super::validation::{BackendRequest, validate_backend};
+use super::validation::{self, BackendRequest, validate_backend};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
@@ -299,25 +299,22 @@ async fn set_template(
         .await?
         .ok_or(AppError::NotFound("plan"))?;
     let mut errors = FieldErrors::default();
-    let mut number = |field: &str, value: i64, min: i64, max: i64| -> i32 {
-        if !(min..=max).contains(&value) {
-            errors.add(field, &format!("must be between {min} and {max}"));
+    let mut number = |field: &str, value: i64| -> i32 {
+        if let Some(problem) = validation::template_number_problem(field, value) {
+            errors.add(field, &problem);
         }
-        value.clamp(min, max) as i32
+        i32::try_from(value).unwrap_or_default()
     };
-    let template_vmid = number("template_vmid", body.template_vmid, 100, 999_999_999);
-    let cores = number("cores", body.cores, 1, 512);
-    let memory_mb = number("memory_mb", body.memory_mb, 256, 4_194_304);
-    let disk_gb = number("disk_gb", body.disk_gb, 1, 65_536);
+    let template_vmid = number("template_vmid", body.template_vmid);
+    let cores = number("cores", body.cores);
+    let memory_mb = number("memory_mb", body.memory_mb);
+    let disk_gb = number("disk_gb", body.disk_gb);
     let username = body
         .username
         .map(|u| u.trim().to_owned())
         .unwrap_or_else(|| "root".to_owned());
-    if username.is_empty()
-        || username.chars().count() > 100
-        || username.chars().any(char::is_whitespace)
-    {
-        errors.add("username", "must be 1 to 100 characters without spaces");
+    if let Some(problem) = validation::template_username_problem(&username) {
+        errors.add("username", problem);
     }
     if !errors.is_empty() {
         return Err(AppError::Validation(errors.0));
