@@ -133,13 +133,19 @@ impl AppError {
 }
 
 /// RFC 9457 problem details, with `errors` mapping each offending field to what is wrong.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// Always `about:blank`: the status says what kind of problem it is.
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The status's reason phrase (`Unprocessable Entity`).
     pub title: String,
+    /// The HTTP status code.
     pub status: u16,
+    /// What went wrong, in words for a person.
     pub detail: String,
+    /// Each offending field (a JSON field, a query or path parameter, `body`) and what is wrong
+    /// with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<BTreeMap<String, String>>,
 }

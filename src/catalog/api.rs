@@ -12,15 +12,15 @@
 //! is a 400 naming the parameter. An empty value (`?location=`) means "any", as an HTML form
 //! with nothing chosen sends it.
 
-use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use serde::Serialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use sha2::{Digest, Sha256};
 
-use super::cache::{Catalog, PlanView};
+use super::cache::{Catalog, CategoryView, LocationView, PlanView};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
@@ -28,12 +28,12 @@ use crate::error::{AppError, AppResult};
 /// with `If-None-Match` and get a 304.
 pub const CACHE_CONTROL: &str = "public, max-age=0, must-revalidate";
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/categories", get(list_categories))
-        .route("/locations", get(list_locations))
-        .route("/plans", get(list_plans))
-        .route("/plans/{id}", get(find_plan))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_categories))
+        .routes(routes!(list_locations))
+        .routes(routes!(list_plans))
+        .routes(routes!(find_plan))
 }
 
 pub(crate) type RawQuery =
@@ -69,6 +69,19 @@ struct Items<'a, T> {
     items: &'a [T],
 }
 
+/// A list answer: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct ItemsOf<T> {
+    items: Vec<T>,
+}
+
+/// The categories on sale, in display order.
+#[utoipa::path(get, path = "/categories", tag = "catalog", responses(
+    (status = OK, description = "Every category, in display order", body = ItemsOf<CategoryView>,
+        headers(("ETag" = String), ("Cache-Control" = String))),
+    (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
+))]
 async fn list_categories(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -84,6 +97,12 @@ async fn list_categories(
     )
 }
 
+/// The open locations, in display order.
+#[utoipa::path(get, path = "/locations", tag = "catalog", responses(
+    (status = OK, description = "Every open location, in display order", body = ItemsOf<LocationView>,
+        headers(("ETag" = String), ("Cache-Control" = String))),
+    (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
+))]
 async fn list_locations(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -194,6 +213,19 @@ impl PlanFilter {
     }
 }
 
+/// The plans on sale, optionally narrowed to a category and a location, and sorted by price.
+#[utoipa::path(get, path = "/plans", tag = "catalog",
+    params(
+        ("category" = Option<String>, Query, description = "A category's slug (`rdp`, `vps`); empty means any"),
+        ("location" = Option<String>, Query, description = "An open location's numeric id; empty means any"),
+        ("sort" = Option<String>, Query, description = "`price` (cheapest first) or `-price` (dearest first); default: catalog order"),
+    ),
+    responses(
+        (status = OK, description = "The matching plans", body = ItemsOf<PlanView>,
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
+    ),
+)]
 async fn list_plans(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -205,6 +237,15 @@ async fn list_plans(
     cacheable_json(&headers, &Items { items: &plans })
 }
 
+/// One plan on sale.
+#[utoipa::path(get, path = "/plans/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
+    responses(
+        (status = OK, description = "The plan", body = PlanView,
+            headers(("ETag" = String), ("Cache-Control" = String))),
+        (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
+    ),
+)]
 async fn find_plan(
     State(state): State<AppState>,
     headers: HeaderMap,

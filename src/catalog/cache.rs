@@ -50,7 +50,7 @@ pub const TTL: Duration = Duration::from_secs(1);
 pub const CHANNEL: &str = "nextgenrdp_catalog";
 
 /// A category as visitors see it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CategoryView {
     pub id: i32,
     pub slug: String,
@@ -60,7 +60,7 @@ pub struct CategoryView {
 }
 
 /// An open location as visitors see it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct LocationView {
     pub id: i32,
     pub slug: String,
@@ -72,7 +72,7 @@ pub struct LocationView {
 
 /// A plan on sale as visitors see it: price as integer rupees plus its display form, features
 /// in order, and the open locations it is sold in.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct PlanView {
     pub id: String,
     pub category_id: i32,

@@ -6,6 +6,7 @@ pub mod csrf;
 pub mod dashboard;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod pages;
 pub mod rate_limit;
 
@@ -15,9 +16,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{Json, Router};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
@@ -27,6 +26,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::{AppError, ErrorReport, Problem};
@@ -43,9 +44,10 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.settings.cors_origins);
     let timeout = state.settings.request_timeout;
+    let (described, _) = openapi::split();
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
+        .merge(described)
+        .merge(openapi::docs_router())
         .merge(assets::router())
         .merge(pages::router())
         .merge(dashboard::router())
@@ -63,7 +65,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::provisioning::admin_pages::router())
         .merge(crate::db::admin_pages::router())
         .merge(metrics::router())
-        .nest("/api/v1", api_router())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), csrf::protect))
         .layer(middleware::from_fn(uniform_errors))
@@ -114,21 +115,21 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The JSON API under `/api/v1`; each domain adds its routes here.
-fn api_router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(api_index))
-        .merge(crate::accounts::api::router())
+/// The JSON API under `/api/v1`; each domain adds its described routes here.
+fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(api_index))
+        .merge(crate::accounts::api::router().into())
         .merge(crate::catalog::api::router())
-        .merge(crate::catalog::admin_api::router())
-        .merge(crate::orders::api::router())
-        .merge(crate::orders::admin_api::router())
-        .merge(crate::payments::api::router())
-        .merge(crate::payments::admin_api::router())
-        .merge(crate::services::api::router())
-        .merge(crate::services::admin_api::router())
-        .merge(crate::provisioning::admin_api::router())
-        .merge(crate::jobs::admin_api::router())
+        .merge(crate::catalog::admin_api::router().into())
+        .merge(crate::orders::api::router().into())
+        .merge(crate::orders::admin_api::router().into())
+        .merge(crate::payments::api::router().into())
+        .merge(crate::payments::admin_api::router().into())
+        .merge(crate::services::api::router().into())
+        .merge(crate::services::admin_api::router().into())
+        .merge(crate::provisioning::admin_api::router().into())
+        .merge(crate::jobs::admin_api::router().into())
 }
 
 fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -160,31 +161,72 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// `/healthz`: the process is up (no dependency checked).
-async fn healthz() -> impl IntoResponse {
-    Json(json!({ "status": "ok" }))
+/// The health probes.
+fn probes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
 }
 
-/// `/readyz`: the database answers and has every migration this binary knows; else 503.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct Health {
+    /// `ok`, `ready`, or `unavailable`.
+    status: &'static str,
+    /// Why the node is not ready (only when `unavailable`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+/// The process is up (no dependency checked).
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses((status = OK, description = "Alive", body = Health)))]
+async fn healthz() -> impl IntoResponse {
+    Json(Health {
+        status: "ok",
+        reason: None,
+    })
+}
+
+/// The database answers and has every migration this binary knows; else 503.
+#[utoipa::path(get, path = "/readyz", tag = "health", responses(
+    (status = OK, description = "Ready to serve", body = Health),
+    (status = SERVICE_UNAVAILABLE, description = "Not ready, with the reason", body = Health),
+))]
 async fn readyz(State(state): State<AppState>) -> Response {
     match crate::db::check_ready(&state.db).await {
-        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Ok(()) => Json(Health {
+            status: "ready",
+            reason: None,
+        })
+        .into_response(),
         Err(reason) => {
             tracing::warn!("not ready: {reason}");
             (
                 StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "reason": reason.to_string() })),
+                Json(Health {
+                    status: "unavailable",
+                    reason: Some(reason.to_string()),
+                }),
             )
                 .into_response()
         }
     }
 }
 
+#[derive(serde::Serialize, utoipa::ToSchema)]
+struct ApiIndex {
+    name: &'static str,
+    version: &'static str,
+}
+
+/// What this API is, and its version.
+#[utoipa::path(get, path = "/", tag = "health",
+    responses((status = OK, description = "The API's name and version", body = ApiIndex)))]
 async fn api_index() -> impl IntoResponse {
-    Json(json!({
-        "name": "NextGenRDP API",
-        "version": env!("CARGO_PKG_VERSION"),
-    }))
+    Json(ApiIndex {
+        name: "NextGenRDP API",
+        version: env!("CARGO_PKG_VERSION"),
+    })
 }
 
 async fn not_found(request: Request) -> AppError {

@@ -1,0 +1,233 @@
+//! The API's description: OpenAPI 3.1 at `/api/v1/openapi.json`, and Swagger UI at `/api/docs`.
+//!
+//! The document is generated from the code: every handler of the JSON API carries a
+//! `#[utoipa::path]` annotation (method, path, parameters, request body, responses) and is
+//! registered through `utoipa_axum::routes!`, which adds the route to the axum router and its
+//! operation to the document in one step, so a route cannot be served without being described.
+//! Request and response bodies are Rust types deriving `ToSchema`, the same types serde reads and
+//! writes. utoipa was chosen over aide (which wraps every handler and ties the schemas to
+//! schemars) because its annotations sit beside plain axum handlers.
+//!
+//! Errors are uniform (see [`crate::error`]): every failure is an RFC 9457 problem document.
+//! [`add_error_responses`] documents them on every operation by what the operation does: a
+//! body can be malformed (400), too large (413), of the wrong type (415) or invalid (422); a
+//! bearer-authenticated call can be refused (401), an operator's by role (403); a path with an
+//! id can miss (404); anything can meet a busy or broken database (500, 503). A handler names
+//! its own specific refusals (a 409 with its reason) in its annotation, and those are kept.
+
+use std::sync::LazyLock;
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::app::AppState;
+use crate::error::Problem;
+
+/// Where the document is served, and the interactive page.
+pub const DOCUMENT_PATH: &str = "/api/v1/openapi.json";
+pub const DOCS_PATH: &str = "/api/docs";
+
+/// The security scheme of the customer and operator API.
+pub const BEARER: &str = "bearer";
+
+/// The document's fixed part: what the API is, how it authenticates, the problem shape.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "NextGenRDP API",
+        description = "Buy and run Windows RDP and Linux VPS plans priced in PKR: accounts, \
+            catalog, cart and checkout, payments, services, and the operator's back office.\n\n\
+            Authenticate with `Authorization: Bearer <access token>` from `POST /api/v1/auth/login`. \
+            Every error is an RFC 9457 problem document (`application/problem+json`) whose \
+            `errors` names each offending field.",
+        license(name = "Proprietary"),
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerScheme),
+    tags(
+        (name = "health", description = "Probes for load balancers and orchestrators"),
+        (name = "accounts", description = "Registration, e-mail verification, sessions, profile"),
+        (name = "catalog", description = "Plans, categories and locations on sale"),
+        (name = "cart", description = "The shopping cart and promo codes"),
+        (name = "orders", description = "Checkout and the customer's orders"),
+        (name = "payments", description = "Paying an order: manual transfer and JazzCash"),
+        (name = "services", description = "The customer's servers: credentials, actions, renewals"),
+        (name = "admin", description = "The operator's back office (operator accounts only)"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut Document) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            BEARER,
+            SecurityScheme::Http(Http::builder()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("An access token from POST /api/v1/auth/login (15 minutes; renew with POST /api/v1/auth/refresh)"))
+                .build()),
+        );
+    }
+}
+
+/// The described routes: the probes, the document itself, and the whole `/api/v1` API.
+pub fn described_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(openapi_json))
+        .nest("/api/v1", super::api_router())
+        .merge(super::probes())
+}
+
+/// The router of the described routes and the finished document.
+pub fn split() -> (Router<AppState>, Document) {
+    let (router, mut document) = described_routes().split_for_parts();
+    add_error_responses(&mut document);
+    (router, document)
+}
+
+/// The finished document (built once per process).
+pub fn document() -> &'static Document {
+    static DOCUMENT: LazyLock<Document> = LazyLock::new(|| split().1);
+    &DOCUMENT
+}
+
+static DOCUMENT_JSON: LazyLock<String> =
+    LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));
+
+/// The OpenAPI 3.1 description of this API.
+#[utoipa::path(
+    get,
+    path = "/api/v1/openapi.json",
+    tag = "health",
+    responses((status = OK, description = "This document", content_type = "application/json", body = Object)),
+)]
+async fn openapi_json() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        DOCUMENT_JSON.as_str(),
+    )
+}
+
+/// The interactive page: Swagger UI, served from the binary, reading our document.
+pub fn docs_router() -> Router<AppState> {
+    let config = Config::from(DOCUMENT_PATH)
+        .try_it_out_enabled(true)
+        .persist_authorization(false)
+        .display_request_duration(true);
+    SwaggerUi::new(DOCS_PATH).config(config).into()
+}
+
+/// Documents the uniform error responses on every operation (see the module comment); a
+/// response the handler described itself is left as it is.
+pub fn add_error_responses(document: &mut Document) {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let has_id = path.contains('{');
+        let admin = path.starts_with("/api/v1/admin/");
+        for operation in operations(item) {
+            let has_body = operation.request_body.is_some();
+            let secured = operation
+                .security
+                .as_ref()
+                .is_some_and(|list| !list.is_empty());
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| problem_response(description));
+            };
+            add("400", "Malformed request: a path or query parameter, or the body's syntax, named in `errors`");
+            if has_body {
+                add("413", "The body is larger than this endpoint accepts");
+                add("415", "The body is not of the declared content type");
+                add("422", "Invalid values, each offending field named in `errors`");
+            }
+            if secured {
+                add("401", "No valid access token (missing, expired, or its session revoked)");
+            }
+            if admin {
+                add("403", "The caller is not an operator");
+            }
+            if has_id {
+                add("404", "No such resource (or not the caller's)");
+            }
+            add("500", "The server could not complete the request (the cause is logged, not sent)");
+            add("503", "The database is unavailable or saturated; retry shortly");
+        }
+    }
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+        item.head.as_mut(),
+        item.options.as_mut(),
+        item.trace.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// A response whose body is a problem document.
+pub fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_document_is_openapi_3_1_and_names_its_problem_shape() {
+        let json: serde_json::Value = serde_json::from_str(&DOCUMENT_JSON).unwrap();
+        assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
+        assert!(json["components"]["schemas"]["Problem"].is_object());
+        assert!(json["components"]["securitySchemes"][BEARER].is_object());
+    }
+
+    #[test]
+    fn every_operation_documents_its_failures() {
+        for (path, item) in &document().paths.paths {
+            let mut item = item.clone();
+            for operation in operations(&mut item) {
+                let statuses: Vec<&String> = operation.responses.responses.keys().collect();
+                for status in ["400", "500", "503"] {
+                    assert!(
+                        statuses.iter().any(|s| *s == status),
+                        "{path} lacks {status}: {statuses:?}"
+                    );
+                }
+                assert!(
+                    statuses.iter().any(|s| s.starts_with('2') || s.starts_with('3')),
+                    "{path} documents no success: {statuses:?}"
+                );
+            }
+        }
+    }
+}
