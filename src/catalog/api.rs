@@ -16,9 +16,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use sha2::{Digest, Sha256};
 
 use super::cache::{Catalog, CategoryView, LocationView, PlanView};
 use crate::app::AppState;

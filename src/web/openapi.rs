@@ -103,8 +103,11 @@ pub fn document() -> &'static Document {
     &DOCUMENT
 }
 
-static DOCUMENT_JSON: LazyLock<String> =
-    LazyLock::new(|| document().to_json().expect("the OpenAPI document serialises"));
+static DOCUMENT_JSON: LazyLock<String> = LazyLock::new(|| {
+    document()
+        .to_json()
+        .expect("the OpenAPI document serialises")
+});
 
 /// The OpenAPI 3.1 description of this API.
 #[utoipa::path(
@@ -148,14 +151,23 @@ pub fn add_error_responses(document: &mut Document) {
                     .entry(status.to_owned())
                     .or_insert_with(|| problem_response(description));
             };
-            add("400", "Malformed request: a path or query parameter, or the body's syntax, named in `errors`");
+            add(
+                "400",
+                "Malformed request: a path or query parameter, or the body's syntax, named in `errors`",
+            );
             if has_body {
                 add("413", "The body is larger than this endpoint accepts");
                 add("415", "The body is not of the declared content type");
-                add("422", "Invalid values, each offending field named in `errors`");
+                add(
+                    "422",
+                    "Invalid values, each offending field named in `errors`",
+                );
             }
             if secured {
-                add("401", "No valid access token (missing, expired, or its session revoked)");
+                add(
+                    "401",
+                    "No valid access token (missing, expired, or its session revoked)",
+                );
             }
             if admin {
                 add("403", "The caller is not an operator");
@@ -163,8 +175,14 @@ pub fn add_error_responses(document: &mut Document) {
             if has_id {
                 add("404", "No such resource (or not the caller's)");
             }
-            add("500", "The server could not complete the request (the cause is logged, not sent)");
-            add("503", "The database is unavailable or saturated; retry shortly");
+            add(
+                "500",
+                "The server could not complete the request (the cause is logged, not sent)",
+            );
+            add(
+                "503",
+                "The database is unavailable or saturated; retry shortly",
+            );
         }
     }
 }
@@ -224,7 +242,9 @@ mod tests {
                     );
                 }
                 assert!(
-                    statuses.iter().any(|s| s.starts_with('2') || s.starts_with('3')),
+                    statuses
+                        .iter()
+                        .any(|s| s.starts_with('2') || s.starts_with('3')),
                     "{path} documents no success: {statuses:?}"
                 );
             }

@@ -14,6 +14,7 @@ mod helpers;
 mod http;
 mod mail;
 mod metrics;
+mod openapi;
 mod pages;
 mod provisioning;
 mod proxmox_client;
