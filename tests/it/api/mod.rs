@@ -7,6 +7,8 @@ mod auth;
 mod backends;
 pub mod cart;
 mod catalog;
+mod hostile;
+mod idor;
 mod jobs;
 mod me;
 mod orders;
