@@ -11,7 +11,8 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa::openapi::Required;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::ServiceStatus;
@@ -34,11 +35,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_service, update_service))
         .routes(routes!(reveal_credentials))
         .routes(routes!(provision_service))
-        .routes(routes!(suspend_service))
+        .routes(suspend_route())
         .routes(routes!(resume_service))
         .routes(routes!(terminate_service))
         .routes(routes!(retry_service))
         .routes(routes!(resolve_request))
+}
+
+/// `routes!(suspend_service)` with its body documented as optional. utoipa says so only for an
+/// `Option<T>` body, whose schema would also admit a JSON `null`, which is refused.
+fn suspend_route() -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, router) = routes!(suspend_service);
+    for item in paths.paths.values_mut() {
+        if let Some(body) = item.post.as_mut().and_then(|op| op.request_body.as_mut()) {
+            body.required = Some(Required::False);
+        }
+    }
+    (schemas, paths, router)
 }
 
 /// The query of `GET /admin/services`: filters (each narrows the list; an empty `status` means
@@ -343,7 +356,7 @@ struct SuspendRequest {
 #[utoipa::path(post, path = "/admin/services/{id}/suspend", tag = "admin",
     operation_id = "admin_suspend_service",
     params(("id" = i32, Path, description = "The service's id")),
-    request_body(content = Option<SuspendRequest>,
+    request_body(content = SuspendRequest,
         description = "Optional: a bare POST with no `Content-Type` suspends without a reason"),
     responses(
         (status = OK, description = "The service, now suspended, and the log line", body = ActedResponse),
@@ -399,8 +412,10 @@ async fn resume_service(
     Ok(acted_response(acted))
 }
 
-/// Terminates a service for good: the server's deletion queued (or left to the operator, manual
-/// driver), its address released, unpaid renewal orders cancelled (audited).
+/// Terminates a service for good (audited).
+///
+/// The server's deletion is queued (or, manual driver, left to the operator), its address
+/// released, and its unpaid renewal orders cancelled.
 #[utoipa::path(post, path = "/admin/services/{id}/terminate", tag = "admin",
     operation_id = "admin_terminate_service",
     params(("id" = i32, Path, description = "The service's id")),
@@ -481,8 +496,10 @@ async fn update_service(
     Ok(acted_response(acted))
 }
 
-/// Closes a customer's request on a service run by hand: done or declined (audited; the customer
-/// is e-mailed).
+/// Closes a customer's request on a service run by hand, done or declined (audited).
+///
+/// The request's log line takes the outcome, a new line records the operator's act, and the
+/// customer is e-mailed.
 #[utoipa::path(post, path = "/admin/services/{id}/requests/{log_id}/resolve", tag = "admin",
     operation_id = "admin_resolve_service_request",
     params(

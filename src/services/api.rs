@@ -4,10 +4,10 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
@@ -184,6 +184,7 @@ async fn own_service(state: &AppState, id: i32, user_id: i32) -> AppResult<Servi
 
 /// The caller's services, newest first.
 #[utoipa::path(get, path = "/services", tag = "services",
+    operation_id = "list_services",
     responses((status = OK, description = "Every service of the caller, newest first", body = ServiceList)),
     security(("bearer" = [])),
 )]
@@ -199,6 +200,7 @@ async fn list_services(
 
 /// One of the caller's services with its log.
 #[utoipa::path(get, path = "/services/{id}", tag = "services",
+    operation_id = "find_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses((status = OK, description = "The service and its log, newest first", body = ServiceDetail)),
     security(("bearer" = [])),
@@ -223,6 +225,7 @@ async fn find_service(
 
 /// The service's login details, password included; never cached by the browser or a proxy.
 #[utoipa::path(get, path = "/services/{id}/credentials", tag = "services",
+    operation_id = "reveal_service_credentials",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
         (status = OK, description = "The login details, decrypted; the reveal is written to the service's log",
@@ -259,6 +262,7 @@ struct ActionRequest {
 
 /// Asks for a power or password action on one of the caller's active services.
 #[utoipa::path(post, path = "/services/{id}/actions", tag = "services",
+    operation_id = "act_on_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body = ActionRequest,
     responses(
@@ -302,7 +306,8 @@ struct RenewRequest {
     validity_months: i32,
 }
 
-/// The schema of a renewal's `validity_months`: one of [`VALIDITY_MONTHS`](crate::orders::pricing::VALIDITY_MONTHS).
+/// The schema of a renewal's `validity_months`: one of
+/// [`VALIDITY_MONTHS`](crate::orders::pricing::VALIDITY_MONTHS).
 fn validity_months_schema() -> utoipa::openapi::Object {
     utoipa::openapi::ObjectBuilder::new()
         .schema_type(utoipa::openapi::schema::Type::Integer)
@@ -316,6 +321,7 @@ fn validity_months_schema() -> utoipa::openapi::Object {
 
 /// Renews one of the caller's services: raises a renewal order to pay.
 #[utoipa::path(post, path = "/services/{id}/renew", tag = "services",
+    operation_id = "renew_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body = RenewRequest,
     responses(

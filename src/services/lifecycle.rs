@@ -33,6 +33,7 @@ pub enum CustomerAction {
 
 /// A service's login details, opened for its owner or an operator. `Debug` hides the password.
 #[derive(Clone, Serialize, utoipa::ToSchema)]
+#[schema(description = "A service's login details, decrypted for its owner or an operator")]
 pub struct Credentials {
     /// The server's host name.
     pub hostname: Option<String>,
@@ -48,6 +49,10 @@ pub struct Credentials {
 /// password.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "The login details of a server the operator built by hand (manual driver); \
+    every field is checked and each one at fault named in `errors`"
+)]
 pub struct ManualProvision {
     /// A host name (RFC 1123): letters, digits, hyphens and dots, at most 253 characters;
     /// stored in lower case.
@@ -68,6 +73,10 @@ pub struct ManualProvision {
 /// the password.
 #[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "An operator's correction of a service's login details: only the fields \
+    given change; at least one is needed"
+)]
 pub struct ServiceUpdate {
     /// A host name (RFC 1123), at most 253 characters; absent or `null` keeps it.
     #[schema(max_length = 253)]
@@ -105,6 +114,10 @@ impl RequestOutcome {
 /// and, for a password reset done by hand, the new password. `Debug` hides the password.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "The operator's answer to a customer's request: the outcome, a note \
+    (required to decline) and, for a password reset done by hand, the new password"
+)]
 pub struct RequestResolution {
     pub outcome: RequestOutcome,
     /// For the customer, at most 500 characters; required to decline.

@@ -11,6 +11,10 @@ use crate::db::timed;
 /// A row of `services`. `password_encrypted` (AES-256-GCM, never plaintext) is not serialised:
 /// it is decrypted and shown only where the customer asks for it.
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A service as the operator sees it: every column but the sealed password \
+    (revealed only by `GET /admin/services/{id}/credentials`) and the provisioning task id"
+)]
 pub struct Service {
     pub id: i32,
     /// The order item it was bought by; `null` for a service an operator created by hand.
@@ -43,7 +47,7 @@ pub struct Service {
     pub failure_reason: Option<String>,
     pub plan_id: Option<String>,
     pub location_id: Option<i32>,
-    /// The backend that built it; `None` for a service provisioned by hand.
+    /// The backend that built it; `null` for a service provisioned by hand.
     pub backend_id: Option<i32>,
     /// Its VM id on that backend.
     pub vmid: Option<i32>,
@@ -55,6 +59,7 @@ pub struct Service {
     pub task_upid: Option<String>,
     /// The months one renewal period lasts.
     pub validity_months: Option<i32>,
+    /// Why it is suspended (status `suspended`).
     pub suspended_reason: Option<String>,
 }
 

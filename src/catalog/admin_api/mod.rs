@@ -71,7 +71,10 @@ pub fn router() -> OpenApiRouter<AppState> {
             categories::update_category_handler,
             categories::delete_category_handler
         ))
-        .routes(routes!(plans::list_plans_handler, plans::create_plan_handler))
+        .routes(routes!(
+            plans::list_plans_handler,
+            plans::create_plan_handler
+        ))
         .routes(routes!(
             plans::find_plan_handler,
             plans::update_plan_handler,
