@@ -233,7 +233,7 @@ async fn remove_promo(
 }
 
 /// An order as its customer (and the operator) sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderResponse {
     pub id: i32,
     pub status: String,
@@ -253,7 +253,7 @@ pub struct OrderResponse {
     pub items: Vec<OrderItemResponse>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct OrderItemResponse {
     pub id: i32,
     pub plan_id: Option<String>,

@@ -4,56 +4,121 @@
 //! operator, closed with `POST .../requests/{log_id}/resolve`. Every change (and every reveal)
 //! is written to the audit log in its transaction.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::openapi::Required;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
+use utoipa_axum::routes;
 
 use super::ServiceStatus;
-use super::lifecycle::{self, Acted, ManualProvision, RequestResolution, ServiceUpdate};
-use super::logs;
-use super::services::{self, ServiceFilter};
+use super::lifecycle::{
+    self, Acted, Credentials, ManualProvision, RequestResolution, ServiceUpdate,
+};
+use super::logs::{self, ServiceLog};
+use super::services::{self, Service, ServiceFilter};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/services", get(list_services))
-        .route("/admin/service-requests", get(list_requests))
-        .route(
-            "/admin/services/{id}",
-            get(find_service).patch(update_service),
-        )
-        .route("/admin/services/{id}/credentials", get(reveal_credentials))
-        .route("/admin/services/{id}/provision", post(provision_service))
-        .route("/admin/services/{id}/suspend", post(suspend_service))
-        .route("/admin/services/{id}/resume", post(resume_service))
-        .route("/admin/services/{id}/terminate", post(terminate_service))
-        .route("/admin/services/{id}/retry", post(retry_service))
-        .route(
-            "/admin/services/{id}/requests/{log_id}/resolve",
-            post(resolve_request),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .routes(routes!(list_requests))
+        .routes(routes!(find_service, update_service))
+        .routes(routes!(reveal_credentials))
+        .routes(routes!(provision_service))
+        .routes(suspend_route())
+        .routes(routes!(resume_service))
+        .routes(routes!(terminate_service))
+        .routes(routes!(retry_service))
+        .routes(routes!(resolve_request))
 }
 
-#[derive(Debug, Deserialize)]
+/// `routes!(suspend_service)` with its body documented as optional. utoipa says so only for an
+/// `Option<T>` body, whose schema would also admit a JSON `null`, which is refused.
+fn suspend_route() -> UtoipaMethodRouter<AppState> {
+    let (schemas, mut paths, router) = routes!(suspend_service);
+    for item in paths.paths.values_mut() {
+        if let Some(body) = item.post.as_mut().and_then(|op| op.request_body.as_mut()) {
+            body.required = Some(Required::False);
+        }
+    }
+    (schemas, paths, router)
+}
+
+/// The query of `GET /admin/services`: filters (each narrows the list; an empty `status` means
+/// any) and the page. Any other parameter is a 400.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ServiceQuery {
+    /// Only services in this status.
+    #[param(value_type = Option<ServiceStatus>)]
     status: Option<String>,
+    /// Only this customer's services.
     user_id: Option<i32>,
+    /// Only services in this location.
     location_id: Option<i32>,
+    /// The page, from 1.
     #[serde(default = "first_page")]
+    #[param(minimum = 1, default = 1)]
     page: i64,
+    /// Services per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(minimum = 1, maximum = 100, default = 25)]
     per_page: i64,
+}
+
+/// A page of services, newest first.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ServicePage {
+    items: Vec<Service>,
+    /// How many services match the filters, over all pages.
+    total: i64,
+    page: i64,
+    per_page: i64,
+}
+
+/// The customers' open requests: `{"items": [...]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ServiceRequests {
+    /// `pending` log lines named `<action>_requested`, newest first, at most 200.
+    items: Vec<ServiceLog>,
+}
+
+/// A service as the operator sees it, with its log and its customer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AdminServiceDetail {
+    service: Service,
+    /// Whether a password is stored (`GET .../credentials` reveals it).
+    has_credentials: bool,
+    /// Newest first.
+    logs: Vec<ServiceLog>,
+    /// The owner; `null` if the service has none (or the account is gone).
+    customer: Option<ServiceCustomer>,
+}
+
+/// Who owns a service.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ServiceCustomer {
+    id: i32,
+    name: String,
+    email: String,
+}
+
+/// The answer to an operator's change: the service as it now is and the log line written.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct ActedResponse {
+    service: Service,
+    log: ServiceLog,
 }
 
 fn first_page() -> i64 {
@@ -64,11 +129,22 @@ fn default_per_page() -> i64 {
     25
 }
 
+/// Every service, newest first, filtered and paged.
+#[utoipa::path(get, path = "/admin/services", tag = "admin",
+    operation_id = "admin_list_services",
+    params(ServiceQuery),
+    responses(
+        (status = OK, description = "One page of the matching services", body = ServicePage),
+        (status = BAD_REQUEST, description = "An unknown or malformed query parameter, a `status` that is no service status, a `page` below 1 or a `per_page` outside 1 to 100 (named in `errors`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_services(
     State(state): State<AppState>,
     _admin: ApiAdmin,
     query: Result<Query<ServiceQuery>, QueryRejection>,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<ServicePage>> {
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(text.parse::<ServiceStatus>().map_err(|_| {
@@ -99,25 +175,40 @@ async fn list_services(
         (query.page - 1) * query.per_page,
     )
     .await?;
-    Ok(Json(
-        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
-    ))
+    Ok(Json(ServicePage {
+        items,
+        total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }
 
 /// The customers' requests on services run by hand, newest first.
+#[utoipa::path(get, path = "/admin/service-requests", tag = "admin",
+    operation_id = "admin_list_service_requests",
+    responses((status = OK, description = "The open requests, newest first (at most 200)", body = ServiceRequests)),
+    security(("bearer" = [])),
+)]
 async fn list_requests(
     State(state): State<AppState>,
     _admin: ApiAdmin,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<ServiceRequests>> {
     let items = logs::list_open_requests(&state.db, 200).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ServiceRequests { items }))
 }
 
+/// Any service, with its log and its customer.
+#[utoipa::path(get, path = "/admin/services/{id}", tag = "admin",
+    operation_id = "admin_find_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses((status = OK, description = "The service", body = AdminServiceDetail)),
+    security(("bearer" = [])),
+)]
 async fn find_service(
     State(state): State<AppState>,
     _admin: ApiAdmin,
     Path(id): Path<i32>,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<AdminServiceDetail>> {
     let service = services::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound("service"))?;
@@ -127,12 +218,16 @@ async fn find_service(
         None => None,
     };
     let has_credentials = service.password_encrypted.is_some();
-    Ok(Json(json!({
-        "service": service,
-        "has_credentials": has_credentials,
-        "logs": logs,
-        "customer": customer.map(|u| json!({ "id": u.id, "name": u.name, "email": u.email })),
-    })))
+    Ok(Json(AdminServiceDetail {
+        service,
+        has_credentials,
+        logs,
+        customer: customer.map(|u| ServiceCustomer {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+        }),
+    }))
 }
 
 /// Writes the audit entry of an operator's change to a service.
@@ -163,10 +258,25 @@ async fn audit_acted(
 }
 
 /// The answer to an operator's change.
-fn acted_response(acted: Acted) -> Json<serde_json::Value> {
-    Json(json!({ "service": acted.service, "log": acted.log }))
+fn acted_response(acted: Acted) -> Json<ActedResponse> {
+    Json(ActedResponse {
+        service: acted.service,
+        log: acted.log,
+    })
 }
 
+/// Any service's login details, password included (audited); never cached.
+#[utoipa::path(get, path = "/admin/services/{id}/credentials", tag = "admin",
+    operation_id = "admin_reveal_service_credentials",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The login details, decrypted; the reveal is written to the audit log and the service's log",
+            body = Credentials, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = CONFLICT, description = "The service has no login details yet",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reveal_credentials(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -199,6 +309,19 @@ async fn reveal_credentials(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(credentials)))
 }
 
+/// Provisions a service by hand (manual driver): its login details, then active (audited).
+#[utoipa::path(post, path = "/admin/services/{id}/provision", tag = "admin",
+    operation_id = "admin_provision_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = ManualProvision,
+    responses(
+        (status = OK, description = "The service, now active (its first period started, the customer e-mailed), and the log line",
+            body = ActedResponse),
+        (status = CONFLICT, description = "Only a provisioning or failed service can be provisioned (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn provision_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -220,12 +343,28 @@ async fn provision_service(
     Ok(acted_response(acted))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The optional body of `POST /admin/services/{id}/suspend`.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SuspendRequest {
+    /// Why, at most 255 characters (shown to the customer); default "suspended by an operator".
+    #[schema(max_length = 255)]
     reason: Option<String>,
 }
 
+/// Suspends an active service and queues the server's stop (audited).
+#[utoipa::path(post, path = "/admin/services/{id}/suspend", tag = "admin",
+    operation_id = "admin_suspend_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body(content = SuspendRequest,
+        description = "Optional: a bare POST with no `Content-Type` suspends without a reason"),
+    responses(
+        (status = OK, description = "The service, now suspended, and the log line", body = ActedResponse),
+        (status = CONFLICT, description = "Only an active service can be suspended (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn suspend_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -249,6 +388,17 @@ async fn suspend_service(
     Ok(acted_response(acted))
 }
 
+/// Resumes a suspended service and queues the server's start (audited).
+#[utoipa::path(post, path = "/admin/services/{id}/resume", tag = "admin",
+    operation_id = "admin_resume_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The service, active again, and the log line", body = ActedResponse),
+        (status = CONFLICT, description = "Only a suspended service can be resumed (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn resume_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -262,6 +412,20 @@ async fn resume_service(
     Ok(acted_response(acted))
 }
 
+/// Terminates a service for good (audited).
+///
+/// The server's deletion is queued (or, manual driver, left to the operator), its address
+/// released, and its unpaid renewal orders cancelled.
+#[utoipa::path(post, path = "/admin/services/{id}/terminate", tag = "admin",
+    operation_id = "admin_terminate_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The service, now terminated, and the log line", body = ActedResponse),
+        (status = CONFLICT, description = "The service is already terminated (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn terminate_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -275,6 +439,17 @@ async fn terminate_service(
     Ok(acted_response(acted))
 }
 
+/// Retries a failed service's provisioning from its last step done (audited).
+#[utoipa::path(post, path = "/admin/services/{id}/retry", tag = "admin",
+    operation_id = "admin_retry_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The service, provisioning again with a new job queued, and the log line", body = ActedResponse),
+        (status = CONFLICT, description = "Only a failed service can be retried (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn retry_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -288,6 +463,18 @@ async fn retry_service(
     Ok(acted_response(acted))
 }
 
+/// Corrects a service's login details: only the fields given change (audited).
+#[utoipa::path(patch, path = "/admin/services/{id}", tag = "admin",
+    operation_id = "admin_update_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body(content = ServiceUpdate, description = "At least one field (else 422, `errors.body`)"),
+    responses(
+        (status = OK, description = "The service as it now is and the log line", body = ActedResponse),
+        (status = CONFLICT, description = "The service is terminated, or has no login details yet and not all four fields are given (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_service(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -309,7 +496,26 @@ async fn update_service(
     Ok(acted_response(acted))
 }
 
-/// Closes a customer's request: `{outcome: "done"|"declined", note?, password?}`.
+/// Closes a customer's request on a service run by hand, done or declined (audited).
+///
+/// The request's log line takes the outcome, a new line records the operator's act, and the
+/// customer is e-mailed.
+#[utoipa::path(post, path = "/admin/services/{id}/requests/{log_id}/resolve", tag = "admin",
+    operation_id = "admin_resolve_service_request",
+    params(
+        ("id" = i32, Path, description = "The service's id"),
+        ("log_id" = i32, Path, description = "The id of the request's log line (`<action>_requested`, `pending`)"),
+    ),
+    request_body = RequestResolution,
+    responses(
+        (status = OK, description = "The service and the log line of the operator's act", body = ActedResponse),
+        (status = NOT_FOUND, description = "No such service, or no such log line of this service",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The log line is not a customer's request (`errors.log_id`) or is already closed (`errors.status`), or a new password is given for a service without running login details",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn resolve_request(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,

@@ -4,40 +4,42 @@
 
 use std::collections::HashMap;
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::lifecycle::{self, CustomerAction};
+use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
 use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::catalog::{locations, plans};
-use crate::error::{AppError, AppResult};
-use crate::orders::api::order_response;
+use crate::error::{AppError, AppResult, Problem};
+use crate::orders::api::{OrderResponse, order_response};
 use crate::web::extract::AppJson;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list_services))
-        .route("/services/{id}", get(find_service))
-        .route("/services/{id}/credentials", get(reveal_credentials))
-        .route("/services/{id}/actions", post(act_on_service))
-        .route("/services/{id}/renew", post(renew_service))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_services))
+        .routes(routes!(find_service))
+        .routes(routes!(reveal_credentials))
+        .routes(routes!(act_on_service))
+        .routes(routes!(renew_service))
 }
 
 /// A service as its customer sees it: no backend internals, no failure details.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ServiceView {
     pub id: i32,
+    #[schema(schema_with = super::service_type_schema)]
     pub service_type: String,
+    #[schema(value_type = super::ServiceStatus)]
     pub status: String,
     pub plan_id: Option<String>,
     pub plan_name: Option<String>,
@@ -45,26 +47,68 @@ pub struct ServiceView {
     pub location_name: Option<String>,
     pub hostname: Option<String>,
     pub ip_address: Option<String>,
+    /// The login name on the server.
     pub username: Option<String>,
     /// Whether `GET /services/{id}/credentials` has a password to show.
     pub has_credentials: bool,
+    /// The months one renewal period lasts.
     pub validity_months: Option<i32>,
+    /// Why it is suspended (status `suspended`).
     pub suspended_reason: Option<String>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// When the current period began (RFC 3339, UTC).
     pub last_renewal_date: Option<DateTime<Utc>>,
+    /// When the current period ends and renewal is due (RFC 3339, UTC).
     pub next_renewal_date: Option<DateTime<Utc>>,
+    /// When it was terminated (RFC 3339, UTC).
     pub termination_date: Option<DateTime<Utc>>,
 }
 
 /// A log line as the customer sees it: who acted, not which operator.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogView {
+    /// What was done (`provision`, `reboot`, `credentials_viewed`, …); a request waiting for
+    /// the operator is `<action>_requested`.
     pub action: String,
+    #[schema(schema_with = super::log_status_schema)]
     pub status: String,
     pub details: Option<String>,
-    /// `you`, `operator` or `system`.
-    pub by: &'static str,
+    pub by: LogAuthor,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+}
+
+/// Who wrote a log line: the customer, an operator, or the system on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogAuthor {
+    You,
+    Operator,
+    System,
+}
+
+/// The caller's services: `{"items": [...]}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServiceList {
+    /// Newest first.
+    pub items: Vec<ServiceView>,
+}
+
+/// One service with its log.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ServiceDetail {
+    pub service: ServiceView,
+    /// Newest first.
+    pub logs: Vec<LogView>,
+}
+
+/// The answer to a customer's action: the service and the log line of the request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ActionAccepted {
+    pub service: ServiceView,
+    /// `pending`: a queued job (or, for a server run by hand, the operator) carries it out.
+    pub log: LogView,
 }
 
 /// The names of plans and locations, to label services.
@@ -120,9 +164,9 @@ impl Names {
 fn log_view(log: ServiceLog, customer: i32) -> LogView {
     LogView {
         by: match log.performed_by {
-            Some(id) if id == customer => "you",
-            Some(_) => "operator",
-            None => "system",
+            Some(id) if id == customer => LogAuthor::You,
+            Some(_) => LogAuthor::Operator,
+            None => LogAuthor::System,
         },
         action: log.action,
         status: log.status,
@@ -138,21 +182,34 @@ async fn own_service(state: &AppState, id: i32, user_id: i32) -> AppResult<Servi
         .ok_or(AppError::NotFound("service"))
 }
 
+/// The caller's services, newest first.
+#[utoipa::path(get, path = "/services", tag = "services",
+    operation_id = "list_services",
+    responses((status = OK, description = "Every service of the caller, newest first", body = ServiceList)),
+    security(("bearer" = [])),
+)]
 async fn list_services(
     State(state): State<AppState>,
     caller: ApiUser,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<ServiceList>> {
     let rows = services::list_for_user(&state.db, caller.user.id).await?;
     let names = Names::load(&state).await?;
     let items: Vec<ServiceView> = rows.into_iter().map(|s| names.view(s)).collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(ServiceList { items }))
 }
 
+/// One of the caller's services with its log.
+#[utoipa::path(get, path = "/services/{id}", tag = "services",
+    operation_id = "find_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses((status = OK, description = "The service and its log, newest first", body = ServiceDetail)),
+    security(("bearer" = [])),
+)]
 async fn find_service(
     State(state): State<AppState>,
     caller: ApiUser,
     Path(id): Path<i32>,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<ServiceDetail>> {
     let service = own_service(&state, id, caller.user.id).await?;
     let logs: Vec<LogView> = logs::list_for_service(&state.db, id)
         .await?
@@ -160,12 +217,24 @@ async fn find_service(
         .map(|l| log_view(l, caller.user.id))
         .collect();
     let names = Names::load(&state).await?;
-    Ok(Json(
-        json!({ "service": names.view(service), "logs": logs }),
-    ))
+    Ok(Json(ServiceDetail {
+        service: names.view(service),
+        logs,
+    }))
 }
 
-/// The login details; never cached by the browser or a proxy.
+/// The service's login details, password included; never cached by the browser or a proxy.
+#[utoipa::path(get, path = "/services/{id}/credentials", tag = "services",
+    operation_id = "reveal_service_credentials",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The login details, decrypted; the reveal is written to the service's log",
+            body = Credentials, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = CONFLICT, description = "No login details to show yet: the service is still provisioning, failed, or has none",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn reveal_credentials(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -182,12 +251,28 @@ async fn reveal_credentials(
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(credentials)))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /services/{id}/actions`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ActionRequest {
+    /// What to do to the server (surrounding spaces ignored; anything else is a 422).
+    #[schema(value_type = CustomerAction)]
     action: String,
 }
 
+/// Asks for a power or password action on one of the caller's active services.
+#[utoipa::path(post, path = "/services/{id}/actions", tag = "services",
+    operation_id = "act_on_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = ActionRequest,
+    responses(
+        (status = ACCEPTED, description = "Queued for the server's driver, or (a server run by hand) asked of the operator; the log line is `pending` until done",
+            body = ActionAccepted),
+        (status = CONFLICT, description = "The service is not active (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn act_on_service(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -205,19 +290,48 @@ async fn act_on_service(
     let names = Names::load(&state).await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({
-            "service": names.view(acted.service),
-            "log": log_view(acted.log, caller.user.id),
-        })),
+        Json(ActionAccepted {
+            service: names.view(acted.service),
+            log: log_view(acted.log, caller.user.id),
+        }),
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// The body of `POST /services/{id}/renew`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RenewRequest {
+    /// How many months to renew for.
+    #[schema(schema_with = validity_months_schema)]
     validity_months: i32,
 }
 
+/// The schema of a renewal's `validity_months`: one of
+/// [`VALIDITY_MONTHS`](crate::orders::pricing::VALIDITY_MONTHS).
+fn validity_months_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::Integer)
+        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+            utoipa::openapi::KnownFormat::Int32,
+        )))
+        .enum_values(Some(crate::orders::pricing::VALIDITY_MONTHS))
+        .description(Some("How many months to renew for"))
+        .build()
+}
+
+/// Renews one of the caller's services: raises a renewal order to pay.
+#[utoipa::path(post, path = "/services/{id}/renew", tag = "services",
+    operation_id = "renew_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = RenewRequest,
+    responses(
+        (status = CREATED, description = "The renewal order, awaiting payment (at the monthly price the service was bought at); an older unpaid renewal order of the service is cancelled",
+            body = OrderResponse),
+        (status = CONFLICT, description = "Only an active or suspended service can be renewed (`errors.status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn renew_service(
     State(state): State<AppState>,
     caller: ApiUser,

@@ -22,7 +22,7 @@ use crate::provisioning::backends;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
 
 /// What a customer may ask of a running server.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CustomerAction {
     Start,
@@ -32,38 +32,67 @@ pub enum CustomerAction {
 }
 
 /// A service's login details, opened for its owner or an operator. `Debug` hides the password.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+#[schema(description = "A service's login details, decrypted for its owner or an operator")]
 pub struct Credentials {
+    /// The server's host name.
     pub hostname: Option<String>,
+    /// The server's IPv4 or IPv6 address.
     pub ip_address: Option<String>,
+    /// The login name.
     pub username: Option<String>,
+    /// The login password, decrypted (stored sealed with AES-256-GCM). Each reveal is logged.
     pub password: Option<String>,
 }
 
 /// What an operator enters to provision a service by hand (manual driver). `Debug` hides the
 /// password.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "The login details of a server the operator built by hand (manual driver); \
+    every field is checked and each one at fault named in `errors`"
+)]
 pub struct ManualProvision {
+    /// A host name (RFC 1123): letters, digits, hyphens and dots, at most 253 characters;
+    /// stored in lower case.
+    #[schema(max_length = 253)]
     pub hostname: String,
+    /// An IPv4 or IPv6 address; stored in its canonical spelling.
     pub ip_address: String,
+    /// The login name: 1 to 100 characters, no spaces.
+    #[schema(min_length = 1, max_length = 100)]
     pub username: String,
+    /// The login password: 8 to 128 bytes, no control characters; kept exactly as typed, stored
+    /// sealed.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: String,
 }
 
 /// An operator's correction of a service (`PATCH`): only the fields given change. `Debug` hides
 /// the password.
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "An operator's correction of a service's login details: only the fields \
+    given change; at least one is needed"
+)]
 pub struct ServiceUpdate {
+    /// A host name (RFC 1123), at most 253 characters; absent or `null` keeps it.
+    #[schema(max_length = 253)]
     pub hostname: Option<String>,
+    /// An IPv4 or IPv6 address; absent or `null` keeps it.
     pub ip_address: Option<String>,
+    /// The login name: 1 to 100 characters, no spaces; absent or `null` keeps it.
+    #[schema(min_length = 1, max_length = 100)]
     pub username: Option<String>,
+    /// A new login password: 8 to 128 bytes, no control characters; absent or `null` keeps it.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 
 /// How an operator closes a customer's request on a service run by hand.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestOutcome {
     /// Carried out on the server.
@@ -83,11 +112,20 @@ impl RequestOutcome {
 
 /// The operator's answer to a customer's request: the outcome, a note (required to decline)
 /// and, for a password reset done by hand, the new password. `Debug` hides the password.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "The operator's answer to a customer's request: the outcome, a note \
+    (required to decline) and, for a password reset done by hand, the new password"
+)]
 pub struct RequestResolution {
     pub outcome: RequestOutcome,
+    /// For the customer, at most 500 characters; required to decline.
+    #[schema(max_length = 500)]
     pub note: Option<String>,
+    /// Only when a `reset_password` request is done: the new password the operator set (8 to
+    /// 128 bytes, no control characters), stored sealed for the customer to reveal.
+    #[schema(format = Password, min_length = 8, max_length = 128)]
     pub password: Option<String>,
 }
 

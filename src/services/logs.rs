@@ -9,14 +9,19 @@ use crate::db::timed;
 
 /// A row of `service_logs`. `status` is `success`, `failed` or `pending`; `performed_by` is the
 /// operator, `None` when the system acted on its own.
-#[derive(Clone, Debug, FromRow, Serialize)]
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct ServiceLog {
     pub id: i32,
     pub service_id: Option<i32>,
+    /// What was done (`create`, `provision`, `suspend`, `renew`, `credentials_viewed`, …); a
+    /// customer's request waiting for the operator is `<action>_requested` (`reboot_requested`).
     pub action: String,
+    #[schema(schema_with = super::log_status_schema)]
     pub status: String,
     pub details: Option<String>,
+    /// The user who acted (customer or operator); `null` when the system acted on its own.
     pub performed_by: Option<i32>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
 }
 

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where a service is in its life: being provisioned, running, suspended (unpaid renewal, abuse),
 /// terminated for good, or failed to provision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ServiceStatus {
     Provisioning,
@@ -48,6 +48,29 @@ impl ServiceStatus {
             Self::Failed => "failed",
         }
     }
+}
+
+/// A string schema of the given values, for the `#[schema(schema_with = ...)]` of a text column
+/// the database restricts to a few values.
+fn one_of(values: &[&str], description: &str) -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(values.iter().copied()))
+        .description(Some(description))
+        .build()
+}
+
+/// The schema of `services.service_type`.
+pub(crate) fn service_type_schema() -> utoipa::openapi::Object {
+    one_of(&["rdp", "vps"], "Windows RDP or Linux VPS")
+}
+
+/// The schema of `service_logs.status`.
+pub(crate) fn log_status_schema() -> utoipa::openapi::Object {
+    one_of(
+        &["success", "failed", "pending"],
+        "Whether the action worked; `pending` while a queued job or the operator has yet to do it",
+    )
 }
 
 impl std::fmt::Display for ServiceStatus {

@@ -10,38 +10,56 @@ use crate::db::timed;
 
 /// A row of `services`. `password_encrypted` (AES-256-GCM, never plaintext) is not serialised:
 /// it is decrypted and shown only where the customer asks for it.
-#[derive(Clone, Debug, FromRow, Serialize)]
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A service as the operator sees it: every column but the sealed password \
+    (revealed only by `GET /admin/services/{id}/credentials`) and the provisioning task id"
+)]
 pub struct Service {
     pub id: i32,
+    /// The order item it was bought by; `null` for a service an operator created by hand.
     pub order_item_id: Option<i32>,
+    /// The customer who owns it.
     pub user_id: Option<i32>,
+    #[schema(schema_with = super::service_type_schema)]
     pub service_type: String,
+    #[schema(value_type = super::ServiceStatus)]
     pub status: String,
     pub hostname: Option<String>,
     pub ip_address: Option<String>,
+    /// The login name on the server.
     pub username: Option<String>,
     #[serde(skip)]
     pub password_encrypted: Option<String>,
+    /// The VM's id in the hosting system.
     pub server_id: Option<String>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub updated_at: Option<DateTime<Utc>>,
+    /// When the current period began (RFC 3339, UTC).
     pub last_renewal_date: Option<DateTime<Utc>>,
+    /// When the current period ends and renewal is due (RFC 3339, UTC).
     pub next_renewal_date: Option<DateTime<Utc>>,
+    /// When it was terminated (RFC 3339, UTC).
     pub termination_date: Option<DateTime<Utc>>,
+    /// Why provisioning failed (status `failed`).
     pub failure_reason: Option<String>,
     pub plan_id: Option<String>,
     pub location_id: Option<i32>,
-    /// The backend that built it; `None` for a service provisioned by hand.
+    /// The backend that built it; `null` for a service provisioned by hand.
     pub backend_id: Option<i32>,
     /// Its VM id on that backend.
     pub vmid: Option<i32>,
-    /// The last step of the provisioning step machine done (`pending` … `done`).
+    /// The last step of the provisioning step machine done: `pending`, `allocated`, `cloning`,
+    /// `cloned`, `configured`, `resized`, `starting`, `done`.
     pub provisioning_step: String,
     /// The Proxmox task being waited on, so a restarted worker polls it instead of acting again.
     #[serde(skip)]
     pub task_upid: Option<String>,
     /// The months one renewal period lasts.
     pub validity_months: Option<i32>,
+    /// Why it is suspended (status `suspended`).
     pub suspended_reason: Option<String>,
 }
 

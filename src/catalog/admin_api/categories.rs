@@ -18,18 +18,22 @@ use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::catalog::categories::{self, Category, CategoryFields};
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult, Problem, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
 /// A category as the operator sees it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AdminCategory {
     pub id: i32,
+    /// Unique, `[a-z0-9-]` (`rdp`): how plans and `GET /api/v1/plans?category=` name it.
     pub slug: String,
     pub name: String,
     pub description: Option<String>,
+    /// Categories are listed by this, smallest first.
     pub display_order: i32,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -47,17 +51,28 @@ impl From<Category> for AdminCategory {
     }
 }
 
-/// The body of POST / PATCH `/admin/categories`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The body of POST / PATCH `/admin/categories`. POST needs `slug` and `name`; PATCH takes any
+/// subset: an absent field keeps its value, `null` (or blank) clears `description`. Text is
+/// trimmed. Unknown fields are refused.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryInput {
+    /// Required on POST. 3 to 50 characters of `a-z`, `0-9` and `-`, not used by another
+    /// category (409 if it is); `new`, `edit` and `delete` are reserved.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[a-z0-9-]{3,50}$")]
     pub slug: Field<String>,
+    /// Required on POST. At most 50 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
     pub name: Field<String>,
+    /// At most 2000 characters; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Field<String>,
+    /// Categories are listed by this, smallest first. Default 0.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i32)]
     pub display_order: Field<i32>,
 }
 
@@ -244,6 +259,16 @@ pub async fn delete_category(state: &AppState, actor: Actor<'_>, id: i32) -> App
     Ok(())
 }
 
+/// Every category, including those with no plan on sale.
+#[utoipa::path(get, path = "/admin/categories", tag = "admin",
+    operation_id = "admin_list_categories",
+    responses(
+        (status = OK, description = "Every category, in display order", body = Items<AdminCategory>),
+        (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_categories_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -255,6 +280,13 @@ pub(super) async fn list_categories_handler(
     }))
 }
 
+/// One category.
+#[utoipa::path(get, path = "/admin/categories/{id}", tag = "admin",
+    operation_id = "admin_find_category",
+    params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
+    responses((status = OK, description = "The category", body = AdminCategory)),
+    security(("bearer" = [])),
+)]
 pub(super) async fn find_category_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -265,6 +297,17 @@ pub(super) async fn find_category_handler(
     ))
 }
 
+/// Creates a category (audited).
+#[utoipa::path(post, path = "/admin/categories", tag = "admin",
+    operation_id = "admin_create_category",
+    request_body = CategoryInput,
+    responses(
+        (status = CREATED, description = "The category created", body = AdminCategory),
+        (status = CONFLICT, description = "Another category already uses this slug (`errors.slug`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create_category_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -275,6 +318,18 @@ pub(super) async fn create_category_handler(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Changes the fields given of a category (audited; an edit that changes nothing writes nothing).
+#[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin",
+    operation_id = "admin_update_category",
+    params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
+    request_body = CategoryInput,
+    responses(
+        (status = OK, description = "The category as it now is", body = AdminCategory),
+        (status = CONFLICT, description = "Another category already uses this slug (`errors.slug`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn update_category_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -288,6 +343,17 @@ pub(super) async fn update_category_handler(
     ))
 }
 
+/// Deletes a category that no plan belongs to (audited).
+#[utoipa::path(delete, path = "/admin/categories/{id}", tag = "admin",
+    operation_id = "admin_delete_category",
+    params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (status = CONFLICT, description = "Plans (or other records) still belong to the category; `detail` says how many and what to do",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn delete_category_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,

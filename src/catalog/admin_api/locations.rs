@@ -18,20 +18,26 @@ use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::catalog::locations::{self, Location, LocationFields};
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult, Problem, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
 /// A location as the operator sees it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AdminLocation {
     pub id: i32,
+    /// Unique, `[a-z0-9-]` (`pk-karachi`).
     pub slug: String,
     pub name: String,
+    /// Two capital letters (`PK`).
     pub country_code: String,
     pub city: Option<String>,
+    /// Whether it is open: an inactive location is not on sale, but keeps its orders and services.
     pub is_active: bool,
+    /// Locations are listed by this, smallest first.
     pub display_order: i32,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -51,22 +57,36 @@ impl From<Location> for AdminLocation {
     }
 }
 
-/// The body of POST / PATCH `/admin/locations`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The body of POST / PATCH `/admin/locations`. POST needs `slug`, `name` and `country_code`;
+/// PATCH takes any subset: an absent field keeps its value, `null` (or blank) clears `city`.
+/// Text is trimmed. Unknown fields are refused.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LocationInput {
+    /// Required on POST. 3 to 50 characters of `a-z`, `0-9` and `-`, not used by another
+    /// location (409 if it is); `new`, `edit` and `delete` are reserved.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[a-z0-9-]{3,50}$")]
     pub slug: Field<String>,
+    /// Required on POST. At most 100 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub name: Field<String>,
-    /// Two letters, stored in capitals (`PK`).
+    /// Required on POST. Two letters, stored in capitals (`PK`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[A-Za-z]{2}$")]
     pub country_code: Field<String>,
+    /// At most 100 characters; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub city: Field<String>,
+    /// Whether it is on sale. Default `true`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
+    /// Locations are listed by this, smallest first. Default 0.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i32)]
     pub display_order: Field<i32>,
 }
 
@@ -297,6 +317,16 @@ pub async fn delete_location(state: &AppState, actor: Actor<'_>, id: i32) -> App
     Ok(())
 }
 
+/// Every location, open or not.
+#[utoipa::path(get, path = "/admin/locations", tag = "admin",
+    operation_id = "admin_list_locations",
+    responses(
+        (status = OK, description = "Every location, in display order", body = Items<AdminLocation>),
+        (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_locations_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -308,6 +338,13 @@ pub(super) async fn list_locations_handler(
     }))
 }
 
+/// One location.
+#[utoipa::path(get, path = "/admin/locations/{id}", tag = "admin",
+    operation_id = "admin_find_location",
+    params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
+    responses((status = OK, description = "The location", body = AdminLocation)),
+    security(("bearer" = [])),
+)]
 pub(super) async fn find_location_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -318,6 +355,17 @@ pub(super) async fn find_location_handler(
     ))
 }
 
+/// Creates a location (audited).
+#[utoipa::path(post, path = "/admin/locations", tag = "admin",
+    operation_id = "admin_create_location",
+    request_body = LocationInput,
+    responses(
+        (status = CREATED, description = "The location created", body = AdminLocation),
+        (status = CONFLICT, description = "Another location already uses this slug (`errors.slug`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create_location_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -328,6 +376,18 @@ pub(super) async fn create_location_handler(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Changes the fields given of a location (audited; an edit that changes nothing writes nothing).
+#[utoipa::path(patch, path = "/admin/locations/{id}", tag = "admin",
+    operation_id = "admin_update_location",
+    params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
+    request_body = LocationInput,
+    responses(
+        (status = OK, description = "The location as it now is", body = AdminLocation),
+        (status = CONFLICT, description = "Another location already uses this slug (`errors.slug`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn update_location_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -341,6 +401,17 @@ pub(super) async fn update_location_handler(
     ))
 }
 
+/// Deletes a location no order or plan refers to (audited).
+#[utoipa::path(delete, path = "/admin/locations/{id}", tag = "admin",
+    operation_id = "admin_delete_location",
+    params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (status = CONFLICT, description = "Orders or plans still refer to the location; `detail` says how many and to deactivate it instead",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn delete_location_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,

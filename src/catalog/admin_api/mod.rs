@@ -48,50 +48,47 @@ pub use plans::{
     AdminPlan, PlanInput, create_plan, delete_plan, find_plan, list_plans, update_plan,
 };
 
-use axum::Router;
 use axum::extract::Query;
-use axum::routing::get;
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgConnection;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/admin/categories",
-            get(categories::list_categories_handler).post(categories::create_category_handler),
-        )
-        .route(
-            "/admin/categories/{id}",
-            get(categories::find_category_handler)
-                .patch(categories::update_category_handler)
-                .delete(categories::delete_category_handler),
-        )
-        .route(
-            "/admin/plans",
-            get(plans::list_plans_handler).post(plans::create_plan_handler),
-        )
-        .route(
-            "/admin/plans/{id}",
-            get(plans::find_plan_handler)
-                .patch(plans::update_plan_handler)
-                .delete(plans::delete_plan_handler),
-        )
-        .route(
-            "/admin/locations",
-            get(locations::list_locations_handler).post(locations::create_location_handler),
-        )
-        .route(
-            "/admin/locations/{id}",
-            get(locations::find_location_handler)
-                .patch(locations::update_location_handler)
-                .delete(locations::delete_location_handler),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(
+            categories::list_categories_handler,
+            categories::create_category_handler
+        ))
+        .routes(routes!(
+            categories::find_category_handler,
+            categories::update_category_handler,
+            categories::delete_category_handler
+        ))
+        .routes(routes!(
+            plans::list_plans_handler,
+            plans::create_plan_handler
+        ))
+        .routes(routes!(
+            plans::find_plan_handler,
+            plans::update_plan_handler,
+            plans::delete_plan_handler
+        ))
+        .routes(routes!(
+            locations::list_locations_handler,
+            locations::create_location_handler
+        ))
+        .routes(routes!(
+            locations::find_location_handler,
+            locations::update_location_handler,
+            locations::delete_location_handler
+        ))
 }
 
 /// Who makes a change, for the audit log.
@@ -101,7 +98,8 @@ pub struct Actor<'a> {
     pub ip: &'a str,
 }
 
-#[derive(Serialize)]
+/// A list answer: `{"items": [...]}`.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Items<T> {
     items: Vec<T>,
 }

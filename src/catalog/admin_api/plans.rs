@@ -18,34 +18,58 @@ use super::{Actor, Items, RawQuery, actor, audit_json, plural, referenced, write
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::catalog::plans::{self, Plan};
-use crate::catalog::{categories, format_pkr, locations, plan_features};
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::catalog::{THEME_COLORS, categories, format_pkr, locations, plan_features};
+use crate::error::{AppError, AppResult, Problem, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
 /// A plan as the operator sees it, with its features and where it is sold.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct AdminPlan {
+    /// The plan's permanent id, `[a-z0-9-]` (`rdp-basic`); orders refer to it.
     pub id: String,
     pub category_id: Option<i32>,
     /// The category's slug.
     pub category: Option<String>,
     pub name: String,
     pub description: Option<String>,
+    /// As shown to customers (`4 vCPU`).
     pub cpu: String,
+    /// As shown to customers (`8 GB`).
     pub ram: String,
+    /// As shown to customers (`100 GB NVMe`).
     pub storage: String,
+    /// As shown to customers (`Unlimited`).
     pub bandwidth: String,
     pub os: Option<String>,
+    /// The monthly price in whole PKR rupees.
     pub price_pkr: i32,
+    /// The price as shown to customers (`Rs 2,500`).
     pub price_display: String,
+    #[schema(schema_with = theme_color_schema)]
     pub theme_color: String,
+    /// A badge on the plan's card (`Popular`).
     pub label: Option<String>,
+    /// Plans are listed by this within their category, smallest first.
     pub display_order: i32,
+    /// Whether it is on sale.
     pub is_active: bool,
+    /// The card's feature lines, in order.
     pub features: Vec<String>,
+    /// The ids of the locations it is sold in.
     pub location_ids: Vec<i32>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The schema of a plan's `theme_color`: one of [`THEME_COLORS`].
+fn theme_color_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(THEME_COLORS.iter().copied()))
+        .description(Some("The colour of the plan's card"))
+        .build()
 }
 
 impl AdminPlan {
@@ -80,44 +104,81 @@ impl AdminPlan {
     }
 }
 
-/// The body of POST / PATCH `/admin/plans`.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// The body of POST / PATCH `/admin/plans`. POST needs `id`, `category`, `name`, `cpu`, `ram`,
+/// `storage`, `bandwidth` and `price_pkr`; PATCH takes any subset: an absent field keeps its
+/// value, `null` (or blank) clears `description`, `os` and `label`. Text is trimmed. Unknown
+/// fields are refused.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanInput {
-    /// Required on POST; on PATCH it may only repeat the plan's id.
+    /// Required on POST: 3 to 50 characters of `a-z`, `0-9` and `-`, no other plan's (409 if
+    /// it is); `new`, `edit` and `delete` are reserved. On PATCH it may only repeat the plan's
+    /// id (it never changes).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[a-z0-9-]{3,50}$")]
     pub id: Field<String>,
-    /// The category's slug.
+    /// The slug of an existing category. Required on POST.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String)]
     pub category: Field<String>,
+    /// Required on POST. At most 100 characters.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub name: Field<String>,
+    /// At most 2000 characters; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
     pub description: Field<String>,
+    /// Required on POST. At most 50 characters (`4 vCPU`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
     pub cpu: Field<String>,
+    /// Required on POST. At most 50 characters (`8 GB`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
     pub ram: Field<String>,
+    /// Required on POST. At most 100 characters (`100 GB NVMe`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
     pub storage: Field<String>,
+    /// Required on POST. At most 50 characters (`Unlimited`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
     pub bandwidth: Field<String>,
+    /// At most 100 characters; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub os: Field<String>,
-    /// Whole rupees, 0 to 2,147,483,647 (read wide so an out-of-range number is a field error).
+    /// Required on POST. The monthly price in whole PKR rupees, 0 to 2,147,483,647 (read wide so
+    /// an out-of-range number is a field error).
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i64, minimum = 0, maximum = 2147483647)]
     pub price_pkr: Field<i64>,
+    /// The colour of the plan's card. Default `sky`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = theme_color_schema)]
     pub theme_color: Field<String>,
+    /// A badge on the plan's card, at most 50 characters; `null` or blank clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 50)]
     pub label: Field<String>,
+    /// Plans are listed by this within their category, smallest first. Default 0.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i32)]
     pub display_order: Field<i32>,
+    /// Whether it is on sale. Default `true`.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
     pub is_active: Field<bool>,
+    /// The card's feature lines, in order, replacing the current ones: at most 30, each one
+    /// non-blank line of at most 200 characters. Default none.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<String>, max_items = 30)]
     pub features: Field<Vec<String>>,
+    /// The ids of existing locations it is sold in, replacing the current ones (repeats are
+    /// dropped). Default none.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<i32>)]
     pub location_ids: Field<Vec<i32>>,
 }
 
@@ -285,6 +346,16 @@ pub async fn delete_plan(state: &AppState, actor: Actor<'_>, id: &str) -> AppRes
     Ok(())
 }
 
+/// Every plan, on sale or not, with its features and locations.
+#[utoipa::path(get, path = "/admin/plans", tag = "admin",
+    operation_id = "admin_list_plans",
+    responses(
+        (status = OK, description = "Every plan, by category id, display order, price and id", body = Items<AdminPlan>),
+        (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_plans_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -296,6 +367,13 @@ pub(super) async fn list_plans_handler(
     }))
 }
 
+/// One plan, on sale or not.
+#[utoipa::path(get, path = "/admin/plans/{id}", tag = "admin",
+    operation_id = "admin_find_plan",
+    params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
+    responses((status = OK, description = "The plan", body = AdminPlan)),
+    security(("bearer" = [])),
+)]
 pub(super) async fn find_plan_handler(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -304,6 +382,17 @@ pub(super) async fn find_plan_handler(
     Ok(Json(find_plan(&state, &id).await?))
 }
 
+/// Creates a plan with its features and locations (audited).
+#[utoipa::path(post, path = "/admin/plans", tag = "admin",
+    operation_id = "admin_create_plan",
+    request_body = PlanInput,
+    responses(
+        (status = CREATED, description = "The plan created", body = AdminPlan),
+        (status = CONFLICT, description = "A plan with this id already exists (`errors.id`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn create_plan_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -314,6 +403,14 @@ pub(super) async fn create_plan_handler(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// Changes the fields given of a plan (audited; an edit that changes nothing writes nothing).
+#[utoipa::path(patch, path = "/admin/plans/{id}", tag = "admin",
+    operation_id = "admin_update_plan",
+    params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
+    request_body = PlanInput,
+    responses((status = OK, description = "The plan as it now is", body = AdminPlan)),
+    security(("bearer" = [])),
+)]
 pub(super) async fn update_plan_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
@@ -326,6 +423,17 @@ pub(super) async fn update_plan_handler(
     ))
 }
 
+/// Deletes a plan no order refers to (audited).
+#[utoipa::path(delete, path = "/admin/plans/{id}", tag = "admin",
+    operation_id = "admin_delete_plan",
+    params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (status = CONFLICT, description = "Orders (or other records) still refer to the plan; `detail` says how many and to deactivate it instead",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn delete_plan_handler(
     State(state): State<AppState>,
     admin: ApiAdmin,
