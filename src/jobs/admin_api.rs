@@ -33,6 +33,7 @@ pub const STATUSES: [&str; 4] = ["queued", "running", "succeeded", "failed"];
 
 /// A job's status, as [`STATUSES`] spells it (describes the `status` strings for the document).
 #[derive(ToSchema)]
+#[schema(description = "A job's status.")]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 enum JobStatus {

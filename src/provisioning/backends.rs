@@ -15,6 +15,7 @@ use crate::db::timed;
 
 /// A row of `provisioning_backends`. The sealed token secret is never serialised.
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(description = "A provisioning backend: what builds a location's servers (its API token secret is never shown).")]
 pub struct Backend {
     pub id: i32,
     /// Unique.
@@ -56,8 +57,9 @@ pub struct Backend {
     pub updated_at: DateTime<Utc>,
 }
 
-/// How a backend builds servers (describes `driver` for the document).
+/// How a backend builds servers (describes `driver` for the document: the column is text).
 #[derive(utoipa::ToSchema)]
+#[schema(description = "How a backend builds servers.")]
 #[serde(rename_all = "lowercase")]
 #[allow(dead_code)]
 pub enum BackendDriver {

@@ -75,11 +75,13 @@ struct BackendList {
 struct BackendCheck {
     /// Whether the URL, token and certificate work.
     ok: bool,
-    /// The Proxmox VE version, when `ok`.
+    /// The Proxmox VE version; only when `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     version: Option<String>,
-    /// Why the check failed, when not `ok`.
+    /// Why the check failed; only when not `ok`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
     error: Option<String>,
 }
 
@@ -244,8 +246,10 @@ async fn create_backend(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// Changes a backend (audited): absent fields are kept, `null` clears an optional one, and a
-/// `token_secret` replaces the stored one.
+/// Changes a backend (audited).
+///
+/// Absent fields are kept, `null` clears an optional one, and a `token_secret` replaces the
+/// stored one.
 #[utoipa::path(patch, path = "/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     request_body = BackendRequest,
@@ -295,8 +299,9 @@ async fn update_backend(
     Ok(Json(BackendView::from(&after)))
 }
 
-/// Deletes a backend that never built anything; one that did is a 409 (deactivate it instead:
-/// its VM ids must never be handed out again).
+/// Deletes a backend that never built anything (audited).
+///
+/// One that did is a 409: deactivate it instead, as its VM ids must never be handed out again.
 #[utoipa::path(delete, path = "/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     responses(

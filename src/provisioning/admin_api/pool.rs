@@ -65,8 +65,10 @@ pub(super) struct AddressesRequest {
     range: Option<String>,
 }
 
-/// Adds addresses (a list and/or a range) to the backend's pool; each must be inside the
-/// backend's network and not its gateway. Addresses already in a pool are skipped.
+/// Adds addresses (a list and/or a range) to the backend's pool (audited).
+///
+/// Each must be inside the backend's network and not its gateway. Addresses already in a pool
+/// are skipped.
 #[utoipa::path(post, path = "/admin/backends/{id}/addresses", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     request_body = AddressesRequest,
