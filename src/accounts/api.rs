@@ -80,7 +80,6 @@ pub struct UserResponse {
     pub created_at: Option<DateTime<Utc>>,
 }
 
-
 impl From<User> for UserResponse {
     fn from(user: User) -> Self {
         Self {

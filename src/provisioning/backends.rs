@@ -15,7 +15,9 @@ use crate::db::timed;
 
 /// A row of `provisioning_backends`. The sealed token secret is never serialised.
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
-#[schema(description = "A provisioning backend: what builds a location's servers (its API token secret is never shown).")]
+#[schema(
+    description = "A provisioning backend: what builds a location's servers (its API token secret is never shown)."
+)]
 pub struct Backend {
     pub id: i32,
     /// Unique.

@@ -23,7 +23,9 @@ const VMIDS: std::ops::RangeInclusive<i64> = 100..=999_999_999;
 /// (no `Debug`, so it is never logged).
 #[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(description = "A backend as the operator sends it. On PATCH every field is optional (absent keeps the current value) and `null` clears an optional one.")]
+#[schema(
+    description = "A backend as the operator sends it. On PATCH every field is optional (absent keeps the current value) and `null` clears an optional one."
+)]
 pub struct BackendRequest {
     /// Required on creation; 1 to 100 characters, unique.
     pub name: Option<String>,
