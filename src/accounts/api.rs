@@ -1,13 +1,15 @@
 //! JSON API of accounts: `/api/v1/auth/*`, `/api/v1/me*` and the operator's `/api/v1/admin/users`.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::Role;
 use super::auth::{self, Client, OpenedSession, Registration};
@@ -18,7 +20,7 @@ use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
 use crate::web::rate_limit::{self, Limit};
 
@@ -35,41 +37,46 @@ pub mod limits {
     pub const RESEND_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/verify-email", post(verify_email))
-        .route("/auth/resend-verification", post(resend_verification))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/forgot-password", post(forgot_password))
-        .route("/auth/reset-password", post(reset_password))
-        .route("/me", get(find_me).patch(update_me))
-        .route("/me/password", post(change_password))
-        .route(
-            "/me/sessions",
-            get(list_sessions).delete(revoke_other_sessions),
-        )
-        .route("/me/sessions/{id}", delete(revoke_session))
-        .route("/admin/users", get(list_users))
-        .route("/admin/users/{id}", get(find_user))
-        .route("/admin/users/{id}/disable", post(disable_user))
-        .route("/admin/users/{id}/enable", post(enable_user))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(register))
+        .routes(routes!(verify_email))
+        .routes(routes!(resend_verification))
+        .routes(routes!(login))
+        .routes(routes!(refresh))
+        .routes(routes!(logout))
+        .routes(routes!(forgot_password))
+        .routes(routes!(reset_password))
+        .routes(routes!(find_me, update_me))
+        .routes(routes!(change_password))
+        .routes(routes!(list_sessions, revoke_other_sessions))
+        .routes(routes!(revoke_session))
+        .routes(routes!(list_users))
+        .routes(routes!(find_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
 }
 
 /// An account as the API shows it (never the password hash).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
     pub id: i32,
     pub name: String,
+    /// Trimmed and lower-cased.
     pub email: String,
+    /// In E.164 form (`+923001234567`), or null when none was given.
     pub phone: Option<String>,
+    #[schema(value_type = Role)]
     pub role: String,
+    /// Whether the e-mail address has been confirmed.
     pub is_verified: bool,
+    /// When the e-mail address was confirmed (RFC 3339, UTC).
     pub email_verified_at: Option<DateTime<Utc>>,
+    /// When an operator disabled the account (RFC 3339, UTC); null while it is enabled.
     pub disabled_at: Option<DateTime<Utc>>,
+    /// The last successful login (RFC 3339, UTC).
     pub last_login_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -102,16 +109,32 @@ pub(crate) fn account_key(action: &str, email: &str) -> String {
     format!("{action}:account:{}", email.trim().to_lowercase())
 }
 
-#[derive(Debug, Deserialize)]
+/// A new customer account.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RegisterRequest {
+    /// 1 to 100 characters.
     name: String,
     email: String,
+    /// A Pakistani mobile number (`03001234567`) or an international one with `+`.
     #[serde(default)]
     phone: Option<String>,
+    /// 8 to 128 characters, not a common password.
     password: String,
 }
 
+/// Creates a customer account and e-mails a verification link.
+#[utoipa::path(post, path = "/auth/register", tag = "accounts",
+    request_body = RegisterRequest,
+    responses(
+        (status = CREATED, description = "The new, unverified account", body = UserResponse),
+        (status = CONFLICT, description = "An account with this e-mail already exists", body = Problem,
+            content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many registrations from this IP address; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -135,31 +158,72 @@ async fn register(
     Ok((StatusCode::CREATED, Json(UserResponse::from(user))))
 }
 
-#[derive(Debug, Deserialize)]
-struct TokenRequest {
+/// The token of an e-mail verification link.
+#[derive(Debug, Deserialize, ToSchema)]
+struct VerifyEmailRequest {
+    /// The `token` of the link the e-mail carried.
     token: String,
 }
 
+/// Confirms an account's e-mail address with the token of its verification link (once).
+#[utoipa::path(post, path = "/auth/verify-email", tag = "accounts",
+    request_body = VerifyEmailRequest,
+    responses(
+        (status = OK, description = "The account, now verified", body = UserResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "The token is invalid, used or expired (`errors.token`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn verify_email(
     State(state): State<AppState>,
-    AppJson(body): AppJson<TokenRequest>,
+    AppJson(body): AppJson<VerifyEmailRequest>,
 ) -> AppResult<Json<UserResponse>> {
     Ok(Json(auth::verify_email(&state, &body.token).await?.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// An account's e-mail address.
+#[derive(Debug, Deserialize, ToSchema)]
 struct EmailRequest {
     email: String,
+}
+
+/// The answer to a request that sends an e-mail if an account qualifies: the same whether or
+/// not it does, so it tells nothing about which accounts exist.
+#[derive(Debug, Serialize, ToSchema)]
+struct AcceptedResponse {
+    status: AcceptedStatus,
+    /// What happens next, in words for a person.
+    message: String,
+}
+
+/// Always `accepted`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+enum AcceptedStatus {
+    Accepted,
 }
 
 /// The same 202 whether or not the account exists.
 fn accepted(message: &str) -> impl IntoResponse + use<> {
     (
         StatusCode::ACCEPTED,
-        Json(json!({ "status": "accepted", "message": message })),
+        Json(AcceptedResponse {
+            status: AcceptedStatus::Accepted,
+            message: message.to_owned(),
+        }),
     )
 }
 
+/// Sends a new verification link if an unverified account uses the e-mail.
+#[utoipa::path(post, path = "/auth/resend-verification", tag = "accounts",
+    request_body = EmailRequest,
+    responses(
+        (status = ACCEPTED, description = "Accepted, whether or not such an account exists", body = AcceptedResponse),
+        (status = TOO_MANY_REQUESTS, description = "Too many requests from this IP address or for this e-mail; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
 async fn resend_verification(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -182,20 +246,31 @@ async fn resend_verification(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// An account's credentials.
+#[derive(Debug, Deserialize, ToSchema)]
 struct LoginRequest {
     email: String,
     password: String,
 }
 
 /// The tokens a login or refresh hands out.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct TokenResponse {
+    /// A JWT for `Authorization: Bearer …`, valid for `expires_in` seconds.
     access_token: String,
+    /// Trades for new tokens at `POST /auth/refresh`, once (each refresh rotates it); lives 30
+    /// days without use.
     refresh_token: String,
-    token_type: &'static str,
+    token_type: TokenType,
+    /// Seconds the access token is valid for.
     expires_in: i64,
     user: UserResponse,
+}
+
+/// Always `Bearer`.
+#[derive(Debug, Serialize, ToSchema)]
+enum TokenType {
+    Bearer,
 }
 
 fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<TokenResponse>> {
@@ -213,12 +288,32 @@ fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<Tok
     Ok(Json(TokenResponse {
         access_token,
         refresh_token: opened.token,
-        token_type: "Bearer",
+        token_type: TokenType::Bearer,
         expires_in: ACCESS_TOKEN_TTL_SECS,
         user: opened.user.into(),
     }))
 }
 
+/// Opens a session with e-mail and password; a guest cart the client holds joins the account's cart.
+#[utoipa::path(post, path = "/auth/login", tag = "accounts",
+    params(
+        ("X-Cart-Token" = Option<String>, Header,
+            description = "A guest cart's token (43 characters); its items join the account's cart"),
+        ("ngr_cart" = Option<String>, Cookie,
+            description = "The guest cart cookie, used when `X-Cart-Token` is absent"),
+    ),
+    request_body = LoginRequest,
+    responses(
+        (status = OK, description = "A new session's tokens", body = TokenResponse),
+        (status = UNAUTHORIZED, description = "Wrong e-mail or password (the same answer for both)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The account is disabled", body = Problem,
+            content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many attempts from this IP address or for this account; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -250,11 +345,23 @@ async fn login(
     token_response(&state, opened)
 }
 
-#[derive(Debug, Deserialize)]
+/// A refresh token to trade.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RefreshRequest {
     refresh_token: String,
 }
 
+/// Trades a refresh token for a new access token and a new refresh token (the old one stops working).
+#[utoipa::path(post, path = "/auth/refresh", tag = "accounts",
+    request_body = RefreshRequest,
+    responses(
+        (status = OK, description = "The session's new tokens", body = TokenResponse),
+        (status = UNAUTHORIZED, description = "Unknown, expired or revoked refresh token",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The token was already used: it was copied, so the session has been ended",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     AppJson(body): AppJson<RefreshRequest>,
@@ -263,11 +370,26 @@ async fn refresh(
     token_response(&state, opened)
 }
 
+/// Ends the caller's session: its access and refresh tokens stop working.
+#[utoipa::path(post, path = "/auth/logout", tag = "accounts",
+    responses((status = NO_CONTENT, description = "Logged out")),
+    security(("bearer" = [])),
+)]
 async fn logout(State(state): State<AppState>, caller: ApiUser) -> AppResult<StatusCode> {
     sessions::revoke(&state.db, caller.session_id, caller.user.id, "logout").await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// E-mails a password reset link if an account uses the e-mail.
+#[utoipa::path(post, path = "/auth/forgot-password", tag = "accounts",
+    request_body = EmailRequest,
+    responses(
+        (status = ACCEPTED, description = "Accepted, whether or not such an account exists", body = AcceptedResponse),
+        (status = TOO_MANY_REQUESTS, description = "Too many requests from this IP address or for this e-mail; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
 async fn forgot_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -290,12 +412,27 @@ async fn forgot_password(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+/// A new password, with the token of a reset link.
+#[derive(Debug, Deserialize, ToSchema)]
 struct ResetRequest {
+    /// The `token` of the link the e-mail carried.
     token: String,
+    /// 8 to 128 characters, not a common password.
     password: String,
 }
 
+/// Sets a new password with a reset link's token (once); every session of the account ends.
+#[utoipa::path(post, path = "/auth/reset-password", tag = "accounts",
+    request_body = ResetRequest,
+    responses(
+        (status = OK, description = "The account (its e-mail now verified); log in with the new password", body = UserResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "The password is too weak (`errors.password`), or the token invalid, used or expired (`errors.token`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many attempts from this IP address; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
 async fn reset_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -309,16 +446,24 @@ async fn reset_password(
     ))
 }
 
+/// The caller's account.
+#[utoipa::path(get, path = "/me", tag = "accounts",
+    responses((status = OK, description = "The caller's account", body = UserResponse)),
+    security(("bearer" = [])),
+)]
 async fn find_me(caller: ApiUser) -> Json<UserResponse> {
     Json(caller.user.into())
 }
 
-#[derive(Debug, Deserialize)]
+/// Changes to the caller's profile; an absent field is left as it is.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateMeRequest {
+    /// 1 to 100 characters.
     name: Option<String>,
     /// `null` or "" clears the phone; absent leaves it.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
 }
 
@@ -333,6 +478,12 @@ mod double_option {
     }
 }
 
+/// Changes the caller's name or phone.
+#[utoipa::path(patch, path = "/me", tag = "accounts",
+    request_body = UpdateMeRequest,
+    responses((status = OK, description = "The account as changed", body = UserResponse)),
+    security(("bearer" = [])),
+)]
 async fn update_me(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -358,12 +509,24 @@ async fn update_me(
     Ok(Json(user.into()))
 }
 
-#[derive(Debug, Deserialize)]
+/// The current password and the new one.
+#[derive(Debug, Deserialize, ToSchema)]
 struct ChangePasswordRequest {
     current_password: String,
+    /// 8 to 128 characters, not a common password.
     new_password: String,
 }
 
+/// Changes the caller's password; every other session of the account ends.
+#[utoipa::path(post, path = "/me/password", tag = "accounts",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = NO_CONTENT, description = "Changed"),
+        (status = UNPROCESSABLE_ENTITY, description = "The current password is wrong (`errors.current_password`) or the new one too weak (`errors.new_password`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn change_password(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -381,15 +544,33 @@ async fn change_password(
 }
 
 /// A session as its owner sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SessionResponse {
     id: i32,
+    /// Whether this is the session of the token making the call.
     current: bool,
+    /// The address it was opened from.
     ip_address: Option<String>,
+    /// The browser or client it was opened with.
     user_agent: Option<String>,
+    /// RFC 3339, UTC.
     created_at: Option<DateTime<Utc>>,
+    /// When it was last used, to within a few minutes (RFC 3339, UTC).
     last_used_at: Option<DateTime<Utc>>,
+    /// When it ends unless refreshed (RFC 3339, UTC).
     expires_at: DateTime<Utc>,
+}
+
+/// The caller's live sessions.
+#[derive(Debug, Serialize, ToSchema)]
+struct SessionList {
+    items: Vec<SessionResponse>,
+}
+
+/// How many sessions were ended.
+#[derive(Debug, Serialize, ToSchema)]
+struct RevokedSessions {
+    revoked: u64,
 }
 
 fn session_response(session: Session, current: i32) -> SessionResponse {
@@ -404,6 +585,11 @@ fn session_response(session: Session, current: i32) -> SessionResponse {
     }
 }
 
+/// The caller's live sessions (devices logged in).
+#[utoipa::path(get, path = "/me/sessions", tag = "accounts",
+    responses((status = OK, description = "Every live session of the account, the current one marked", body = SessionList)),
+    security(("bearer" = [])),
+)]
 async fn list_sessions(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -413,10 +599,15 @@ async fn list_sessions(
         .into_iter()
         .map(|s| session_response(s, caller.session_id))
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(SessionList { items }))
 }
 
 /// Ends one of the caller's sessions; someone else's session is a 404, as if it did not exist.
+#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "accounts",
+    params(("id" = i32, Path, description = "The session's id")),
+    responses((status = NO_CONTENT, description = "Ended")),
+    security(("bearer" = [])),
+)]
 async fn revoke_session(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -428,6 +619,11 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Ends every session of the caller's account but the current one.
+#[utoipa::path(delete, path = "/me/sessions", tag = "accounts",
+    responses((status = OK, description = "How many sessions were ended", body = RevokedSessions)),
+    security(("bearer" = [])),
+)]
 async fn revoke_other_sessions(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -439,17 +635,33 @@ async fn revoke_other_sessions(
         "user_revoked",
     )
     .await?;
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(RevokedSessions { revoked }))
 }
 
 /// Paging of operator lists.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct UserListQuery {
+    /// Part of a name or e-mail (case-insensitive); blank means everyone.
     search: Option<String>,
+    /// The page, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     page: i64,
+    /// Accounts per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(default = 25, minimum = 1, maximum = 100)]
+    per_page: i64,
+}
+
+/// A page of accounts.
+#[derive(Debug, Serialize, ToSchema)]
+struct UserPage {
+    items: Vec<UserResponse>,
+    /// How many accounts match, on every page.
+    total: i64,
+    page: i64,
     per_page: i64,
 }
 
@@ -461,6 +673,12 @@ fn default_per_page() -> i64 {
     25
 }
 
+/// The accounts, newest first, optionally searched by name or e-mail.
+#[utoipa::path(get, path = "/admin/users", tag = "admin",
+    params(UserListQuery),
+    responses((status = OK, description = "A page of accounts", body = UserPage)),
+    security(("bearer" = [])),
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -492,11 +710,20 @@ async fn list_users(
     .into_iter()
     .map(UserResponse::from)
     .collect();
-    Ok(Json(
-        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
-    ))
+    Ok(Json(UserPage {
+        items,
+        total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }
 
+/// One account.
+#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
+    params(("id" = i32, Path, description = "The account's id")),
+    responses((status = OK, description = "The account", body = UserResponse)),
+    security(("bearer" = [])),
+)]
 async fn find_user(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -510,6 +737,16 @@ async fn find_user(
     ))
 }
 
+/// Disables an account and ends its sessions at once (audited).
+#[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "admin",
+    params(("id" = i32, Path, description = "The account's id")),
+    responses(
+        (status = OK, description = "The account, disabled (`disabled_at` set)", body = UserResponse),
+        (status = CONFLICT, description = "An operator cannot disable their own account", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn disable_user(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -521,6 +758,12 @@ async fn disable_user(
         .map(Json)
 }
 
+/// Re-enables a disabled account (audited).
+#[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "admin",
+    params(("id" = i32, Path, description = "The account's id")),
+    responses((status = OK, description = "The account, enabled (`disabled_at` null)", body = UserResponse)),
+    security(("bearer" = [])),
+)]
 async fn enable_user(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,

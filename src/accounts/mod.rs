@@ -15,7 +15,7 @@ pub mod validation;
 use serde::{Deserialize, Serialize};
 
 /// What an account may do: customers buy, admins run the shop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Customer,

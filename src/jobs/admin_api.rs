@@ -2,43 +2,70 @@
 //! `failed` ones, with their last error), and retry a failed job. Payloads are not shown: an
 //! e-mail job's payload holds links with one-time tokens.
 
+use std::collections::BTreeMap;
+
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::Job;
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::ClientIp;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/jobs", get(list_jobs))
-        .route("/admin/jobs/{id}/retry", post(retry_job))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(retry_job))
 }
 
 /// The statuses a job can have.
 pub const STATUSES: [&str; 4] = ["queued", "running", "succeeded", "failed"];
 
+/// A job's status, as [`STATUSES`] spells it (describes the `status` strings for the document).
+#[derive(ToSchema)]
+#[schema(description = "A job's status.")]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+enum JobStatus {
+    /// Waiting for its `run_at` and a worker (also a failed attempt waiting to be retried).
+    Queued,
+    /// A worker is running it.
+    Running,
+    Succeeded,
+    /// Every attempt failed; an operator may retry it.
+    Failed,
+}
+
 /// A job as the operator sees it: no payload, but the service it concerns, if any.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: i64,
+    /// What the job does (`send_email`, `provision_service`, `service_action`, `backup`, …).
     pub kind: String,
+    #[schema(value_type = JobStatus)]
     pub status: String,
+    /// Attempts made so far.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// When it runs, or ran, next (RFC 3339, UTC).
     pub run_at: DateTime<Utc>,
+    /// The error of the last failed attempt.
     pub last_error: Option<String>,
+    /// RFC 3339, UTC.
     pub created_at: DateTime<Utc>,
+    /// When it succeeded or finally failed (RFC 3339, UTC).
     pub finished_at: Option<DateTime<Utc>>,
+    /// The service the job concerns, if its payload names one.
     pub service_id: Option<i64>,
 }
 
@@ -60,14 +87,39 @@ impl From<Job> for JobView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct JobQuery {
+    /// Only jobs of this status; absent or empty means every status.
+    #[param(value_type = Option<JobStatus>)]
     status: Option<String>,
+    /// The page, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     page: i64,
+    /// Jobs per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(default = 25, minimum = 1, maximum = 100)]
     per_page: i64,
+}
+
+/// A page of jobs, with how many there are of each status.
+#[derive(Debug, Serialize, ToSchema)]
+struct JobPage {
+    items: Vec<JobView>,
+    /// How many jobs match the status filter, on every page.
+    total: i64,
+    /// How many jobs there are of each status (statuses with none are absent).
+    counts: BTreeMap<String, i64>,
+    page: i64,
+    per_page: i64,
+}
+
+/// A job as it is after a retry.
+#[derive(Debug, Serialize, ToSchema)]
+struct RetriedJob {
+    job: JobView,
 }
 
 fn first_page() -> i64 {
@@ -78,6 +130,12 @@ fn default_per_page() -> i64 {
     25
 }
 
+/// The job queue, newest first, optionally of one status (e.g. the failed ones with their last error).
+#[utoipa::path(get, path = "/admin/jobs", tag = "admin",
+    params(JobQuery),
+    responses((status = OK, description = "A page of jobs and the count of each status", body = JobPage)),
+    security(("bearer" = [])),
+)]
 async fn list_jobs(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -99,15 +157,14 @@ async fn list_jobs(
             "page ≥ 1 and per_page between 1 and 100",
         ));
     }
-    let counts: serde_json::Map<String, serde_json::Value> = super::count_by_status(&state.db)
+    let counts: BTreeMap<String, i64> = super::count_by_status(&state.db)
         .await?
         .into_iter()
-        .map(|(status, count)| (status, count.into()))
         .collect();
     let total = counts
         .iter()
         .filter(|(s, _)| status.is_none_or(|wanted| wanted == s.as_str()))
-        .map(|(_, n)| n.as_i64().unwrap_or(0))
+        .map(|(_, n)| *n)
         .sum::<i64>();
     let items: Vec<JobView> = super::list(
         &state.db,
@@ -119,12 +176,25 @@ async fn list_jobs(
     .into_iter()
     .map(JobView::from)
     .collect();
-    Ok(Json(json!({
-        "items": items, "total": total, "counts": counts,
-        "page": query.page, "per_page": query.per_page,
-    })))
+    Ok(Json(JobPage {
+        items,
+        total,
+        counts,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }
 
+/// Queues a failed job again, at once (audited).
+#[utoipa::path(post, path = "/admin/jobs/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "The job's id")),
+    responses(
+        (status = OK, description = "The job, queued again", body = RetriedJob),
+        (status = CONFLICT, description = "The job is not failed; only a failed job can be retried",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn retry_job(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -172,5 +242,7 @@ async fn retry_job(
         admin.id = admin.user.id,
         "failed job {id} retried"
     );
-    Ok(Json(json!({ "job": JobView::from(job) })))
+    Ok(Json(RetriedJob {
+        job: JobView::from(job),
+    }))
 }

@@ -14,28 +14,61 @@ use sqlx::{FromRow, PgExecutor};
 use crate::db::timed;
 
 /// A row of `provisioning_backends`. The sealed token secret is never serialised.
-#[derive(Clone, Debug, FromRow, Serialize)]
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(
+    description = "A provisioning backend: what builds a location's servers (its API token secret is never shown)."
+)]
 pub struct Backend {
     pub id: i32,
+    /// Unique.
     pub name: String,
+    #[schema(value_type = BackendDriver)]
     pub driver: String,
+    /// The location whose servers it builds (a location has at most one active backend).
     pub location_id: i32,
+    /// Whether it builds the location's new servers.
     pub is_active: bool,
+    /// The Proxmox API's address (`https://pve1.example.pk:8006`).
     pub api_url: Option<String>,
+    /// The Proxmox API token's id (`user@realm!name`); its secret is write-only.
     pub token_id: Option<String>,
     #[serde(skip)]
     pub token_secret_encrypted: Option<String>,
+    /// A PEM certificate (the node's own or its CA) trusted for the API instead of the public
+    /// roots.
     pub tls_ca_pem: Option<String>,
+    /// The Proxmox node that runs the VMs.
     pub node: Option<String>,
+    /// The Proxmox storage of the VMs' disks.
     pub storage: Option<String>,
+    /// The network bridge of the VMs.
     pub bridge: Option<String>,
+    /// The first VM id it hands out.
     pub vmid_min: Option<i32>,
+    /// The last VM id it hands out.
     pub vmid_max: Option<i32>,
+    /// The gateway of its IP pool's network.
     pub ip_gateway: Option<String>,
+    /// The prefix length of its IP pool's network.
     pub ip_prefix: Option<i16>,
+    /// The VMs' DNS servers, IP addresses separated by spaces.
     pub nameservers: Option<String>,
+    /// RFC 3339, UTC.
     pub created_at: DateTime<Utc>,
+    /// RFC 3339, UTC.
     pub updated_at: DateTime<Utc>,
+}
+
+/// How a backend builds servers (describes `driver` for the document: the column is text).
+#[derive(utoipa::ToSchema)]
+#[schema(description = "How a backend builds servers.")]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)]
+pub enum BackendDriver {
+    /// An operator builds each server by hand and enters its details.
+    Manual,
+    /// Servers are cloned from templates through a Proxmox VE API.
+    Proxmox,
 }
 
 /// What an operator sets on a backend (everything but the token secret, sealed separately).
@@ -244,14 +277,20 @@ pub async fn list_sealed_secrets(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i
 // ------------------------------------------------------------------------------ templates
 
 /// A row of `backend_templates`: what a backend clones for a plan, and the clone's size.
-#[derive(Clone, Debug, FromRow, Serialize)]
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+#[schema(as = BackendTemplate)]
 pub struct Template {
     pub backend_id: i32,
     pub plan_id: String,
+    /// The VM id of the Proxmox template it clones.
     pub template_vmid: i32,
+    /// CPU cores of the clone.
     pub cores: i32,
+    /// Memory of the clone, in MiB.
     pub memory_mb: i32,
+    /// Disk of the clone, in GiB.
     pub disk_gb: i32,
+    /// The login user cloud-init creates.
     pub username: String,
 }
 
@@ -334,12 +373,15 @@ pub async fn find_template(
 // ------------------------------------------------------------------------------ IP pool
 
 /// An address of a pool, with who holds it.
-#[derive(Clone, Debug, FromRow, Serialize)]
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct PoolAddress {
     pub id: i32,
     pub backend_id: i32,
+    /// An IPv4 or IPv6 address.
     pub address: String,
+    /// The service that holds it.
     pub service_id: Option<i32>,
+    /// When its last service let it go (RFC 3339, UTC); it is held back for some days after.
     pub released_at: Option<DateTime<Utc>>,
     /// Free now: not held by a service, and past its hold if it was released.
     pub available: bool,

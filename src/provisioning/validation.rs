@@ -21,35 +21,70 @@ const VMIDS: std::ops::RangeInclusive<i64> = 100..=999_999_999;
 /// A backend as the operator sends it; on PATCH every field is optional and `null` clears an
 /// optional one (the pages send every field, blank as `null`). `token_secret` is write-only
 /// (no `Debug`, so it is never logged).
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(
+    description = "A backend as the operator sends it. On PATCH every field is optional (absent keeps the current value) and `null` clears an optional one."
+)]
 pub struct BackendRequest {
+    /// Required on creation; 1 to 100 characters, unique.
     pub name: Option<String>,
+    /// Required on creation. A `proxmox` backend needs `api_url`, `token_id`, `token_secret`,
+    /// `node`, `storage`, `vmid_min`, `vmid_max`, `ip_gateway` and `ip_prefix`.
+    #[schema(value_type = Option<super::backends::BackendDriver>)]
     pub driver: Option<String>,
+    /// Required on creation: the location whose servers it builds.
     pub location_id: Option<i32>,
+    /// Default on creation: true. A location has at most one active backend.
     pub is_active: Option<bool>,
+    /// An `https://` address of at most 255 characters (`https://pve1.example.pk:8006`).
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub api_url: Option<Option<String>>,
+    /// `user@realm!name`, e.g. `ngr@pve!shop`.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub token_id: Option<Option<String>>,
+    /// The API token's secret: 1 to 150 characters without spaces. Write-only: stored sealed,
+    /// never returned (`has_token` says whether one is set); absent keeps the current one.
+    #[schema(write_only)]
     pub token_secret: Option<String>,
+    /// A PEM certificate (`-----BEGIN CERTIFICATE----- …`) trusted for the API instead of the
+    /// public roots.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub tls_ca_pem: Option<Option<String>>,
+    /// The Proxmox node, at most 100 characters.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub node: Option<Option<String>>,
+    /// The Proxmox storage, at most 100 characters.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub storage: Option<Option<String>>,
+    /// The network bridge, at most 50 characters.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub bridge: Option<Option<String>>,
+    /// The first VM id to hand out, 100 to 999999999; given with `vmid_max`.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 100, maximum = 999_999_999)]
     pub vmid_min: Option<Option<i64>>,
+    /// The last VM id to hand out, not below `vmid_min`.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 100, maximum = 999_999_999)]
     pub vmid_max: Option<Option<i64>>,
+    /// The gateway of the IP pool's network, an IPv4 or IPv6 address; given with `ip_prefix`.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub ip_gateway: Option<Option<String>>,
+    /// The prefix length of the IP pool's network: 1 to 32 (IPv4) or 1 to 128 (IPv6).
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 128)]
     pub ip_prefix: Option<Option<i64>>,
+    /// The VMs' DNS servers: IP addresses separated by spaces or commas.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     pub nameservers: Option<Option<String>>,
 }
 

@@ -4,15 +4,16 @@
 //! for the backend's id, never returned (`has_token` says whether one is set). Every change is
 //! written to the audit log in its transaction.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use self::pool::{add_addresses, list_addresses, remove_address};
 use super::Provisioning;
 use super::backends::{self, Backend, Template};
 use super::validation::{self, BackendRequest, validate_backend};
@@ -21,40 +22,82 @@ use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
 use crate::catalog::plans;
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult, Problem, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
 mod pool;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/backends", get(list_backends).post(create_backend))
-        .route(
-            "/admin/backends/{id}",
-            get(find_backend)
-                .patch(update_backend)
-                .delete(delete_backend),
-        )
-        .route("/admin/backends/{id}/check", post(check_backend))
-        .route(
-            "/admin/backends/{id}/templates/{plan_id}",
-            put(set_template).delete(delete_template),
-        )
-        .route(
-            "/admin/backends/{id}/addresses",
-            get(list_addresses).post(add_addresses),
-        )
-        .route(
-            "/admin/backends/{id}/addresses/{address}",
-            axum::routing::delete(remove_address),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_backends, create_backend))
+        .routes(routes!(find_backend, update_backend, delete_backend))
+        .routes(routes!(check_backend))
+        .routes(routes!(set_template, delete_template))
+        .routes(routes!(pool::list_addresses, pool::add_addresses))
+        .routes(routes!(pool::remove_address))
 }
 
 /// A backend as the operator sees it: every field but the token secret, and whether one is set.
+#[derive(Debug, Serialize, ToSchema)]
+struct BackendView {
+    #[serde(flatten)]
+    backend: Backend,
+    /// Whether an API token secret is stored (the secret itself is never shown).
+    has_token: bool,
+}
+
+impl From<&Backend> for BackendView {
+    fn from(backend: &Backend) -> Self {
+        Self {
+            backend: backend.clone(),
+            has_token: backend.token_secret_encrypted.is_some(),
+        }
+    }
+}
+
+/// A backend with the templates it clones for plans.
+#[derive(Debug, Serialize, ToSchema)]
+struct BackendDetail {
+    #[serde(flatten)]
+    view: BackendView,
+    /// Its template for each plan, by plan id.
+    templates: Vec<Template>,
+}
+
+/// Every backend.
+#[derive(Debug, Serialize, ToSchema)]
+struct BackendList {
+    items: Vec<BackendView>,
+}
+
+/// What a backend's API answered a version request (a manual backend has no API: `ok` false).
+#[derive(Debug, Serialize, ToSchema)]
+struct BackendCheck {
+    /// Whether the URL, token and certificate work.
+    ok: bool,
+    /// The Proxmox VE version; only when `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    version: Option<String>,
+    /// Why the check failed; only when not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String)]
+    error: Option<String>,
+}
+
+impl BackendCheck {
+    fn failed(error: String) -> Self {
+        Self {
+            ok: false,
+            version: None,
+            error: Some(error),
+        }
+    }
+}
+
+/// A backend as the audit log records it: the API's view of it.
 pub(super) fn backend_view(backend: &Backend) -> Value {
-    let mut value = serde_json::to_value(backend).unwrap_or_default();
-    value["has_token"] = json!(backend.token_secret_encrypted.is_some());
-    value
+    serde_json::to_value(BackendView::from(backend)).unwrap_or_default()
 }
 
 async fn find_or_404(db: &sqlx::PgPool, id: i32) -> AppResult<Backend> {
@@ -89,18 +132,29 @@ pub(super) async fn audit_backend(
     Ok(())
 }
 
+/// Every provisioning backend, by name.
+#[utoipa::path(get, path = "/admin/backends", tag = "admin",
+    responses((status = OK, description = "Every backend, by name (token secrets never shown)", body = BackendList)),
+    security(("bearer" = [])),
+)]
 async fn list_backends(
     State(state): State<AppState>,
     _admin: ApiAdmin,
 ) -> AppResult<impl IntoResponse> {
-    let items: Vec<Value> = backends::list(&state.db)
+    let items: Vec<BackendView> = backends::list(&state.db)
         .await?
         .iter()
-        .map(backend_view)
+        .map(BackendView::from)
         .collect();
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(BackendList { items }))
 }
 
+/// One backend, with its plan templates.
+#[utoipa::path(get, path = "/admin/backends/{id}", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    responses((status = OK, description = "The backend and its templates", body = BackendDetail)),
+    security(("bearer" = [])),
+)]
 async fn find_backend(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -108,9 +162,10 @@ async fn find_backend(
 ) -> AppResult<impl IntoResponse> {
     let backend = find_or_404(&state.db, id).await?;
     let templates = backends::list_templates(&state.db, id).await?;
-    let mut view = backend_view(&backend);
-    view["templates"] = json!(templates);
-    Ok(Json(view))
+    Ok(Json(BackendDetail {
+        view: BackendView::from(&backend),
+        templates,
+    }))
 }
 
 fn location_taken() -> AppError {
@@ -144,6 +199,16 @@ pub(super) async fn store_token_secret(
 /// new id, replaces it in the same transaction.
 const PLACEHOLDER_SECRET: &str = "v1:00000000:placeholder";
 
+/// Creates a backend (audited); its API token secret is stored sealed.
+#[utoipa::path(post, path = "/admin/backends", tag = "admin",
+    request_body(content = BackendRequest, description = "`name`, `driver` and `location_id` are required; a `proxmox` backend needs its API and network fields too"),
+    responses(
+        (status = CREATED, description = "The new backend", body = BackendView),
+        (status = CONFLICT, description = "The name is taken (`errors.name`), or the location already has an active backend (`errors.location_id`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create_backend(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -166,7 +231,7 @@ async fn create_backend(
     let created = backends::find(&mut *tx, created.id)
         .await?
         .ok_or(AppError::NotFound("backend"))?;
-    let view = backend_view(&created);
+    let view = BackendView::from(&created);
     audit_backend(
         &mut tx,
         admin.user.id,
@@ -174,13 +239,27 @@ async fn create_backend(
         "backend.create",
         created.id,
         None,
-        Some(view.clone()),
+        Some(backend_view(&created)),
     )
     .await?;
     tx.commit().await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Changes a backend (audited).
+///
+/// Absent fields are kept, `null` clears an optional one, and a `token_secret` replaces the
+/// stored one.
+#[utoipa::path(patch, path = "/admin/backends/{id}", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    request_body = BackendRequest,
+    responses(
+        (status = OK, description = "The backend as changed", body = BackendView),
+        (status = CONFLICT, description = "The name is taken (`errors.name`), or the location already has an active backend (`errors.location_id`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update_backend(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -217,11 +296,21 @@ async fn update_backend(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(backend_view(&after)))
+    Ok(Json(BackendView::from(&after)))
 }
 
-/// Deletes a backend that never built anything; one that did is a 409 (deactivate it instead:
-/// its VM ids must never be handed out again).
+/// Deletes a backend that never built anything (audited).
+///
+/// One that did is a 409: deactivate it instead, as its VM ids must never be handed out again.
+#[utoipa::path(delete, path = "/admin/backends/{id}", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted, with its templates and free addresses"),
+        (status = CONFLICT, description = "The backend has built servers (VM ids or addresses handed out); deactivate it instead",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 async fn delete_backend(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -255,38 +344,67 @@ async fn delete_backend(
 }
 
 /// Asks the backend's API for its version: whether the URL, token and certificate work.
+#[utoipa::path(post, path = "/admin/backends/{id}/check", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    responses((status = OK, description = "The outcome (a failed check is a 200 with `ok` false and the `error`)", body = BackendCheck)),
+    security(("bearer" = [])),
+)]
 async fn check_backend(
     State(state): State<AppState>,
     _admin: ApiAdmin,
     Path(id): Path<i32>,
-) -> AppResult<impl IntoResponse> {
+) -> AppResult<Json<BackendCheck>> {
     let backend = find_or_404(&state.db, id).await?;
     if backend.driver != "proxmox" {
-        return Ok(Json(
-            json!({ "ok": false, "error": "a manual backend has no API to check" }),
-        ));
+        return Ok(Json(BackendCheck::failed(
+            "a manual backend has no API to check".to_owned(),
+        )));
     }
     let client = match super::provision::client_for(&state.settings.provisioning, &backend) {
         Ok(client) => client,
-        Err(err) => return Ok(Json(json!({ "ok": false, "error": format!("{err:#}") }))),
+        Err(err) => return Ok(Json(BackendCheck::failed(format!("{err:#}")))),
     };
     Ok(Json(match client.version().await {
-        Ok(version) => json!({ "ok": true, "version": version }),
-        Err(err) => json!({ "ok": false, "error": err.to_string() }),
+        Ok(version) => BackendCheck {
+            ok: true,
+            version: Some(version),
+            error: None,
+        },
+        Err(err) => BackendCheck::failed(err.to_string()),
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// The template a backend clones for a plan, and the clone's size.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = BackendTemplateRequest)]
 struct TemplateRequest {
+    /// The VM id of the Proxmox template to clone.
+    #[schema(minimum = 100, maximum = 999_999_999)]
     template_vmid: i64,
+    /// CPU cores of the clone.
+    #[schema(minimum = 1, maximum = 512)]
     cores: i64,
+    /// Memory of the clone, in MiB.
+    #[schema(minimum = 256, maximum = 4_194_304)]
     memory_mb: i64,
+    /// Disk of the clone, in GiB.
+    #[schema(minimum = 1, maximum = 65_536)]
     disk_gb: i64,
+    /// The login user cloud-init creates: 1 to 100 characters without spaces; default `root`.
     username: Option<String>,
 }
 
 /// Sets (creates or replaces) the template the backend clones for a plan.
+#[utoipa::path(put, path = "/admin/backends/{id}/templates/{plan_id}", tag = "admin",
+    params(
+        ("id" = i32, Path, description = "The backend's id"),
+        ("plan_id" = String, Path, description = "The plan's id (`rdp-basic`)"),
+    ),
+    request_body = TemplateRequest,
+    responses((status = OK, description = "The template as stored", body = Template)),
+    security(("bearer" = [])),
+)]
 async fn set_template(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -348,6 +466,15 @@ async fn set_template(
     Ok(Json(template))
 }
 
+/// Removes the template a backend clones for a plan.
+#[utoipa::path(delete, path = "/admin/backends/{id}/templates/{plan_id}", tag = "admin",
+    params(
+        ("id" = i32, Path, description = "The backend's id"),
+        ("plan_id" = String, Path, description = "The plan's id (`rdp-basic`)"),
+    ),
+    responses((status = NO_CONTENT, description = "Removed")),
+    security(("bearer" = [])),
+)]
 async fn delete_template(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,

@@ -8,18 +8,38 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use super::{audit_backend, find_or_404};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
-use crate::provisioning::backends;
+use crate::error::{AppError, AppResult, Problem};
+use crate::provisioning::backends::{self, PoolAddress};
 use crate::provisioning::validation::{MAX_ADDRESSES, expand_range, pool_network, unfit};
 use crate::web::extract::{AppJson, ClientIp};
 
+/// A backend's IP pool.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AddressList {
+    items: Vec<PoolAddress>,
+}
+
+/// What an addition did: the addresses added, and those skipped because a pool already has them.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AddedAddresses {
+    added: Vec<String>,
+    skipped: Vec<String>,
+}
+
+/// A backend's IP pool, by address, with who holds each.
+#[utoipa::path(get, path = "/admin/backends/{id}/addresses", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    responses((status = OK, description = "Every address of the pool, by address", body = AddressList)),
+    security(("bearer" = [])),
+)]
 pub(super) async fn list_addresses(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -32,19 +52,33 @@ pub(super) async fn list_addresses(
         state.settings.provisioning.lifecycle.ip_hold_days,
     )
     .await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(AddressList { items }))
 }
 
-#[derive(Debug, Deserialize)]
+/// Addresses to add to a pool: a list, a range, or both (at most 4096 in all).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AddressesRequest {
+    /// IPv4 or IPv6 addresses.
     addresses: Option<Vec<String>>,
-    /// `first-last`, both inclusive.
+    /// `first-last`, both inclusive (`203.0.113.10-203.0.113.20`).
     range: Option<String>,
 }
 
-/// Adds addresses (a list and/or a range) to the backend's pool; each must be inside the
-/// backend's network and not its gateway. Addresses already in a pool are skipped.
+/// Adds addresses (a list and/or a range) to the backend's pool (audited).
+///
+/// Each must be inside the backend's network and not its gateway. Addresses already in a pool
+/// are skipped.
+#[utoipa::path(post, path = "/admin/backends/{id}/addresses", tag = "admin",
+    params(("id" = i32, Path, description = "The backend's id")),
+    request_body = AddressesRequest,
+    responses(
+        (status = OK, description = "What was added and what skipped (audited)", body = AddedAddresses),
+        (status = UNPROCESSABLE_ENTITY, description = "An address or the range is not in the backend's network, is its gateway (or an IPv4 network or broadcast address), or is malformed; or the backend has no `ip_gateway`/`ip_prefix` yet",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn add_addresses(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -138,10 +172,26 @@ pub(super) async fn add_addresses(
     )
     .await?;
     tx.commit().await?;
-    Ok(Json(json!({ "added": added, "skipped": skipped })))
+    Ok(Json(AddedAddresses { added, skipped }))
 }
 
 /// Removes a free address from the pool; one a service holds is a 409.
+#[utoipa::path(delete, path = "/admin/backends/{id}/addresses/{address}", tag = "admin",
+    params(
+        ("id" = i32, Path, description = "The backend's id"),
+        ("address" = String, Path, description = "An IPv4 or IPv6 address of its pool"),
+    ),
+    responses(
+        (status = NO_CONTENT, description = "Removed (audited)"),
+        (status = NOT_FOUND, description = "No such backend, or the address is not in its pool",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "A service holds the address; terminate the service first",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "`address` is not an IP address",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
 pub(super) async fn remove_address(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
