@@ -57,7 +57,6 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::accounts::admin_pages::router())
         .merge(crate::orders::pages::router())
         .merge(crate::orders::admin_pages::router())
-        .merge(crate::payments::api::pages_router())
         .merge(crate::payments::pages::router())
         .merge(crate::payments::admin_pages::router())
         .merge(crate::services::pages::router())
