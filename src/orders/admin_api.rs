@@ -574,8 +574,9 @@ pub(crate) async fn create_promo_code_as(
     Ok(created)
 }
 
-/// Changes a promo code (audited): the fields sent, merged over the current ones, are checked
-/// together.
+/// Changes a promo code (audited).
+///
+/// The fields sent are merged over the current ones and the result is checked as a whole.
 #[utoipa::path(patch, path = "/admin/promo-codes/{id}", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The promo code's id")),

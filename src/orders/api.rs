@@ -25,14 +25,30 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::AppJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let mut router = OpenApiRouter::new()
         .routes(routes!(find_cart))
         .routes(routes!(add_cart_item))
         .routes(routes!(update_cart_item, delete_cart_item))
         .routes(routes!(apply_promo, remove_promo))
         .routes(routes!(list_orders, create_order))
         .routes(routes!(find_order))
-        .routes(routes!(cancel_order))
+        .routes(routes!(cancel_order));
+    checkout_body_is_optional(router.get_openapi_mut());
+    router
+}
+
+/// Checkout's body may be left out (see [`create_order`]); `#[utoipa::path]` can only say so by
+/// also making the body nullable (a JSON `null` body, which is refused), so it is said here.
+fn checkout_body_is_optional(document: &mut utoipa::openapi::OpenApi) {
+    if let Some(body) = document
+        .paths
+        .paths
+        .get_mut("/orders")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.request_body.as_mut())
+    {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
 }
 
 /// Whose cart an API request works on: the bearer token's customer, else the guest cart named
@@ -88,6 +104,7 @@ pub struct CartResponse {
     /// Only when this request created a guest cart: its token (also set as the `ngr_cart`
     /// cookie), for cookie-less clients to send back as `X-Cart-Token`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub cart_token: Option<String>,
 }
 
@@ -120,8 +137,10 @@ fn cart_response(
 #[utoipa::path(get, path = "/cart", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
     ),
     responses(
         (status = OK, description = "The priced cart (empty when there is none)", body = CartResponse),
@@ -165,8 +184,10 @@ fn one() -> i32 {
 #[utoipa::path(post, path = "/cart/items", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
     ),
     request_body = AddItemRequest,
     responses(
@@ -224,8 +245,10 @@ async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::
 #[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     request_body = UpdateItemRequest,
@@ -267,8 +290,10 @@ async fn update_cart_item(
 #[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     responses(
@@ -300,8 +325,10 @@ struct PromoRequest {
 #[utoipa::path(post, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
     ),
     request_body = PromoRequest,
     responses(
@@ -328,8 +355,10 @@ async fn apply_promo(
 #[utoipa::path(delete, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
     ),
     responses(
         (status = OK, description = "The priced cart, without a promo code", body = CartResponse),
@@ -483,9 +512,10 @@ fn payment_options(order: &OrderResponse) -> Vec<PaymentOption> {
 #[utoipa::path(post, path = "/orders", tag = "orders",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header, description = "1 to 200 visible ASCII characters (e.g. a UUID) naming this checkout, so a retry cannot place a second order"),
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200,
+            description = "1 to 200 visible ASCII characters (e.g. a UUID) naming this checkout, so a retry cannot place a second order"),
     ),
-    request_body(content = Option<CreateOrderRequest>, description = "Optional; may be omitted along with its Content-Type"),
+    request_body(content = CreateOrderRequest, description = "Optional: a bare POST (no body, no Content-Type) places the order without notes"),
     responses(
         (status = CREATED, description = "The order was placed", body = CheckoutResponse),
         (status = OK, description = "A retry of an `Idempotency-Key` that already placed this order; nothing new was placed",

@@ -374,8 +374,10 @@ pub async fn reject(
     Ok(payment)
 }
 
-/// Approves a manual transfer under review (audited): the payment succeeds and, when the
-/// order's succeeded payments now cover it exactly, the order is paid.
+/// Approves a manual transfer under review (audited).
+///
+/// The payment succeeds and, when the order's succeeded payments now cover it exactly, the
+/// order is paid.
 #[utoipa::path(post, path = "/admin/payments/{id}/approve", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
