@@ -1,11 +1,11 @@
 //! The operator's JSON API for orders and promo codes: `/api/v1/admin/orders*` and
 //! `/api/v1/admin/promo-codes*`. Every change is written to the audit log in its transaction.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::Json;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;

@@ -1,11 +1,11 @@
 //! The operator's payment queue: `/api/v1/admin/payments*` — list (e.g. `?status=review`),
 //! inspect with events and receipt, approve or reject a manual transfer. Audited.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};

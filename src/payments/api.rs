@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -38,9 +38,7 @@ pub const MAX_RECEIPT_BYTES: usize = 2 * 1024 * 1024;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments, create_payment))
-        .routes(
-            routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)),
-        )
+        .routes(routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)))
         .routes(routes!(jazzcash_ipn))
 }
 
