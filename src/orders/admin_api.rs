@@ -1,58 +1,109 @@
 //! The operator's JSON API for orders and promo codes: `/api/v1/admin/orders*` and
 //! `/api/v1/admin/promo-codes*`. Every change is written to the audit log in its transaction.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::{OrderResponse, order_response};
 use super::orders::{self, Order, OrderFilter};
-use super::promo_codes::{self, PromoCode, PromoCodeFields};
+use super::promo_codes::{self, DiscountType, PromoCode, PromoCodeFields};
 use super::{OrderStatus, checkout};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult, Problem, ResultExt};
 use crate::web::extract::{AppJson, ClientIp};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/orders", get(list_orders))
-        .route("/admin/orders/{id}", get(find_order))
-        .route("/admin/orders/{id}/cancel", post(cancel_order))
-        .route(
-            "/admin/promo-codes",
-            get(list_promo_codes).post(create_promo_code),
-        )
-        .route(
-            "/admin/promo-codes/{id}",
-            get(find_promo_code)
-                .patch(update_promo_code)
-                .delete(delete_promo_code),
-        )
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_orders))
+        .routes(routes!(find_order))
+        .routes(routes!(cancel_order))
+        .routes(routes!(list_promo_codes, create_promo_code))
+        .routes(routes!(
+            find_promo_code,
+            update_promo_code,
+            delete_promo_code
+        ))
 }
 
 /// `GET /admin/orders` filters: status, customer id, placed from/to (dates, PKT-agnostic UTC
 /// days), search (order id or part of the customer's e-mail), paging.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct OrderQuery {
+    /// Only orders in this status.
+    #[param(value_type = Option<OrderStatus>)]
     pub status: Option<String>,
+    /// Only this customer's orders (a user id).
     pub customer: Option<i32>,
+    /// Placed on or after this day (UTC, `YYYY-MM-DD`).
     pub from: Option<NaiveDate>,
+    /// Placed on or before this day (UTC, `YYYY-MM-DD`); not before `from`.
     pub to: Option<NaiveDate>,
+    /// An order id, or part of the customer's e-mail address.
     pub search: Option<String>,
+    /// The page to show, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     pub page: i64,
+    /// Items per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(default = 25, minimum = 1, maximum = 100)]
     pub per_page: i64,
+}
+
+/// An order in the operator's list: the customer's view of it plus whose it is.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOrderResponse {
+    #[serde(flatten)]
+    pub order: OrderResponse,
+    /// The customer who placed it.
+    pub user_id: Option<i32>,
+}
+
+/// A page of orders for the operator, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOrderPage {
+    pub items: Vec<AdminOrderResponse>,
+    /// How many orders match the filters in all.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// Who placed an order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderCustomer {
+    pub id: i32,
+    pub name: String,
+    pub email: String,
+    pub phone: Option<String>,
+}
+
+/// An order with its customer, for the operator.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminOrderDetail {
+    pub order: OrderResponse,
+    /// Null when the customer's account no longer exists.
+    pub customer: Option<OrderCustomer>,
+}
+
+/// Every promo code, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromoCodeList {
+    pub items: Vec<PromoCode>,
 }
 
 fn first_page() -> i64 {
@@ -97,6 +148,16 @@ pub fn parse_order_query(
     Ok(query)
 }
 
+/// Every order, newest first, filtered and a page at a time.
+#[utoipa::path(get, path = "/admin/orders", tag = "admin",
+    security(("bearer" = [])),
+    params(OrderQuery),
+    responses(
+        (status = OK, description = "A page of the matching orders", body = AdminOrderPage),
+        (status = BAD_REQUEST, description = "An unknown or malformed query parameter, an unknown `status`, `page` < 1, `per_page` outside 1–100, or `to` before `from`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list_orders(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -127,16 +188,27 @@ async fn list_orders(
     let mut items = Vec::with_capacity(rows.len());
     for order in rows {
         let user_id = order.user_id;
-        let mut value =
-            serde_json::to_value(order_response(&state, order).await?).unwrap_or_default();
-        value["user_id"] = json!(user_id);
-        items.push(value);
+        items.push(AdminOrderResponse {
+            order: order_response(&state, order).await?,
+            user_id,
+        });
     }
-    Ok(Json(
-        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
-    ))
+    Ok(Json(AdminOrderPage {
+        items,
+        total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }
 
+/// Any order, with its items and its customer.
+#[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The order and its customer", body = AdminOrderDetail),
+    ),
+)]
 async fn find_order(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -150,12 +222,27 @@ async fn find_order(
         None => None,
     };
     let response = order_response(&state, order).await?;
-    Ok(Json(json!({
-        "order": response,
-        "customer": customer.map(|u| json!({ "id": u.id, "name": u.name, "email": u.email, "phone": u.phone })),
-    })))
+    Ok(Json(AdminOrderDetail {
+        order: response,
+        customer: customer.map(|u| OrderCustomer {
+            id: u.id,
+            name: u.name,
+            email: u.email,
+            phone: u.phone,
+        }),
+    }))
 }
 
+/// Cancels any order while it awaits payment (audited); its promo code use is given back.
+#[utoipa::path(post, path = "/admin/orders/{id}/cancel", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The cancelled order", body = OrderResponse),
+        (status = CONFLICT, description = "The order is no longer awaiting payment (`status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn cancel_order(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -190,14 +277,29 @@ pub(crate) async fn cancel_order_as(
     Ok(order)
 }
 
+/// Every promo code.
+#[utoipa::path(get, path = "/admin/promo-codes", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "Every promo code", body = PromoCodeList),
+    ),
+)]
 async fn list_promo_codes(
     State(state): State<AppState>,
     _admin: ApiAdmin,
 ) -> AppResult<impl IntoResponse> {
     let items = promo_codes::list(&state.db).await?;
-    Ok(Json(json!({ "items": items })))
+    Ok(Json(PromoCodeList { items }))
 }
 
+/// One promo code.
+#[utoipa::path(get, path = "/admin/promo-codes/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The promo code's id")),
+    responses(
+        (status = OK, description = "The promo code", body = PromoCode),
+    ),
+)]
 async fn find_promo_code(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -210,22 +312,39 @@ async fn find_promo_code(
     ))
 }
 
-/// A promo code as the operator sends it; on PATCH every field is optional.
-#[derive(Debug, Default, Deserialize)]
+/// A promo code as the operator sends it. Creating one needs `code`, `discount_type` and
+/// `discount_value`; on PATCH every field is optional and an absent one keeps its value, while
+/// an explicit null clears the nullable ones (`max_discount_amount`, `valid_from`,
+/// `valid_until`, `max_uses`). Every problem is reported at once (422).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PromoCodeRequest {
+    /// 1 to 50 letters, digits, `-` or `_`; stored upper case. Required on create.
     pub code: Option<String>,
+    /// Required on create.
+    #[schema(value_type = Option<DiscountType>)]
     pub discount_type: Option<String>,
+    /// A percentage (1–100) or whole PKR (0 or more), by `discount_type`. Required on create.
     pub discount_value: Option<i64>,
+    /// The smallest order subtotal it applies to, whole PKR (default 0).
     pub min_order_value: Option<i64>,
+    /// The largest discount a percentage gives, whole PKR; null: no cap.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
     pub max_discount_amount: Option<Option<i64>>,
+    /// Valid from this instant (RFC 3339); null: at once.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     pub valid_from: Option<Option<DateTime<Utc>>>,
+    /// Valid until this instant (RFC 3339), after `valid_from`; null: no end.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
     pub valid_until: Option<Option<DateTime<Utc>>>,
+    /// Default true.
     pub is_active: Option<bool>,
+    /// How many orders may use it (not below the uses so far); null: no limit.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<i64>)]
     pub max_uses: Option<Option<i64>>,
 }
 
@@ -406,6 +525,18 @@ fn code_taken() -> AppError {
     AppError::conflict("code", "a promo code with this name already exists")
 }
 
+/// Creates a promo code (audited).
+#[utoipa::path(post, path = "/admin/promo-codes", tag = "admin",
+    security(("bearer" = [])),
+    request_body = PromoCodeRequest,
+    responses(
+        (status = CREATED, description = "The new promo code", body = PromoCode),
+        (status = CONFLICT, description = "A promo code with this name already exists (`code`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A missing or invalid field, each named in `errors`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_promo_code(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -443,6 +574,21 @@ pub(crate) async fn create_promo_code_as(
     Ok(created)
 }
 
+/// Changes a promo code (audited).
+///
+/// The fields sent are merged over the current ones and the result is checked as a whole.
+#[utoipa::path(patch, path = "/admin/promo-codes/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The promo code's id")),
+    request_body = PromoCodeRequest,
+    responses(
+        (status = OK, description = "The promo code as saved", body = PromoCode),
+        (status = CONFLICT, description = "Another promo code has this name (`code`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "An invalid field, each named in `errors` (e.g. `max_uses` below the uses so far)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update_promo_code(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -488,6 +634,15 @@ pub(crate) async fn update_promo_code_as(
 }
 
 /// Deletes a code no order used; a used one can only be deactivated (orders keep its name).
+#[utoipa::path(delete, path = "/admin/promo-codes/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The promo code's id")),
+    responses(
+        (status = NO_CONTENT, description = "Deleted"),
+        (status = CONFLICT, description = "The code has been used; deactivate it instead (`is_active: false`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn delete_promo_code(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,

@@ -1,16 +1,17 @@
 //! JSON API of the cart and the customer's orders: `/api/v1/cart*` and `/api/v1/orders*`.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::cart::{self, CART_COOKIE, CartOwner, CartView, NewItem};
 use super::checkout::{self, parse_idempotency_key};
@@ -20,21 +21,34 @@ use super::{OrderStatus, carts};
 use crate::accounts::extract::ApiUser;
 use crate::app::{AppState, Settings};
 use crate::catalog::format_pkr;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::AppJson;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/cart", get(find_cart))
-        .route("/cart/items", post(add_cart_item))
-        .route(
-            "/cart/items/{id}",
-            patch(update_cart_item).delete(delete_cart_item),
-        )
-        .route("/cart/promo", post(apply_promo).delete(remove_promo))
-        .route("/orders", get(list_orders).post(create_order))
-        .route("/orders/{id}", get(find_order))
-        .route("/orders/{id}/cancel", post(cancel_order))
+pub fn router() -> OpenApiRouter<AppState> {
+    let mut router = OpenApiRouter::new()
+        .routes(routes!(find_cart))
+        .routes(routes!(add_cart_item))
+        .routes(routes!(update_cart_item, delete_cart_item))
+        .routes(routes!(apply_promo, remove_promo))
+        .routes(routes!(list_orders, create_order))
+        .routes(routes!(find_order))
+        .routes(routes!(cancel_order));
+    checkout_body_is_optional(router.get_openapi_mut());
+    router
+}
+
+/// Checkout's body may be left out (see [`create_order`]); `#[utoipa::path]` can only say so by
+/// also making the body nullable (a JSON `null` body, which is refused), so it is said here.
+fn checkout_body_is_optional(document: &mut utoipa::openapi::OpenApi) {
+    if let Some(body) = document
+        .paths
+        .paths
+        .get_mut("/orders")
+        .and_then(|item| item.post.as_mut())
+        .and_then(|operation| operation.request_body.as_mut())
+    {
+        body.required = Some(utoipa::openapi::Required::False);
+    }
 }
 
 /// Whose cart an API request works on: the bearer token's customer, else the guest cart named
@@ -82,6 +96,18 @@ pub fn cart_cookie(settings: &Settings, token: String) -> Cookie<'static> {
         .build()
 }
 
+/// The cart answer: the priced cart, plus the token of a guest cart this request created.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CartResponse {
+    #[serde(flatten)]
+    pub cart: CartView,
+    /// Only when this request created a guest cart: its token (also set as the `ngr_cart`
+    /// cookie), for cookie-less clients to send back as `X-Cart-Token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cart_token: Option<String>,
+}
+
 /// The cart answer: the priced cart, plus the token of a guest cart created by this request
 /// (also set as a cookie) so cookie-less clients can send it back as `X-Cart-Token`.
 fn cart_response(
@@ -90,10 +116,10 @@ fn cart_response(
     view: CartView,
     new_token: Option<String>,
 ) -> Response {
-    let mut body = serde_json::to_value(&view).unwrap_or_default();
-    if let Some(token) = &new_token {
-        body["cart_token"] = json!(token);
-    }
+    let body = CartResponse {
+        cart: view,
+        cart_token: new_token.clone(),
+    };
     let mut response = (status, Json(body)).into_response();
     if let Some(token) = new_token
         && let Ok(value) = HeaderValue::from_str(&cart_cookie(&state.settings, token).to_string())
@@ -103,6 +129,23 @@ fn cart_response(
     response
 }
 
+/// The caller's cart, priced from today's catalog.
+///
+/// The cart is the bearer token's customer's when an `Authorization` header is sent (an invalid
+/// token is a 401, never a fall-back to a guest cart); otherwise the guest cart named by
+/// `X-Cart-Token` or the `ngr_cart` cookie. No cart yet: an empty one.
+#[utoipa::path(get, path = "/cart", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+    ),
+    responses(
+        (status = OK, description = "The priced cart (empty when there is none)", body = CartResponse),
+    ),
+)]
 async fn find_cart(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -112,14 +155,21 @@ async fn find_cart(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
-#[derive(Debug, Deserialize)]
+/// A plan to add to the cart; the same plan, location and months already in the cart add up.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct AddItemRequest {
+    /// A plan on sale (`rdp-basic`).
     plan_id: String,
+    /// An open location where the plan is sold.
     location_id: i32,
+    /// 1, 3, 6 or 12.
     #[serde(default = "one")]
+    #[schema(default = 1)]
     validity_months: i32,
+    /// 1 to 10 (at most 10 of one line in the cart).
     #[serde(default = "one")]
+    #[schema(default = 1, minimum = 1, maximum = 10)]
     quantity: i32,
 }
 
@@ -127,6 +177,28 @@ fn one() -> i32 {
     1
 }
 
+/// Adds a plan to the cart, creating the cart if needed.
+///
+/// A guest without a cart gets a new one: its token comes back as `cart_token` and in a
+/// `Set-Cookie: ngr_cart=…` header. Nothing is written when the item is refused.
+#[utoipa::path(post, path = "/cart/items", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+    ),
+    request_body = AddItemRequest,
+    responses(
+        (status = CREATED, description = "Added; the priced cart", body = CartResponse,
+            headers(("Set-Cookie" = String, description = "`ngr_cart=<token>` (HttpOnly, 30 days), only when this request created a guest cart"))),
+        (status = CONFLICT, description = "The location cannot take that many more servers now (`location_id`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "No such plan on sale, not sold in that location, months not 1/3/6/12, quantity not 1–10, or more than 10 of one line",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn add_cart_item(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -151,10 +223,14 @@ async fn add_cart_item(
     Ok(cart_response(&state, StatusCode::CREATED, view, new_token))
 }
 
-#[derive(Debug, Deserialize)]
+/// A cart line's new quantity and/or months; an absent (or null) field keeps its value.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct UpdateItemRequest {
+    /// 1 to 10.
+    #[schema(minimum = 1, maximum = 10)]
     quantity: Option<i32>,
+    /// 1, 3, 6 or 12.
     validity_months: Option<i32>,
 }
 
@@ -165,6 +241,27 @@ async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::
         .ok_or(AppError::NotFound("cart item"))
 }
 
+/// Changes a cart line's quantity or months.
+#[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
+    ),
+    request_body = UpdateItemRequest,
+    responses(
+        (status = OK, description = "Changed; the priced cart", body = CartResponse),
+        (status = NOT_FOUND, description = "No such line in the caller's cart (or no cart)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The cart already has this plan and location for that many months (`validity_months`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "Months not 1/3/6/12 or quantity not 1–10",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn update_cart_item(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -189,6 +286,22 @@ async fn update_cart_item(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
+/// Removes a line from the cart.
+#[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
+    ),
+    responses(
+        (status = OK, description = "Removed; the priced cart", body = CartResponse),
+        (status = NOT_FOUND, description = "No such line in the caller's cart (or no cart)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn delete_cart_item(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -200,11 +313,30 @@ async fn delete_cart_item(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
-#[derive(Debug, Deserialize)]
+/// A promo code to put on the cart.
+#[derive(Debug, Deserialize, ToSchema)]
 struct PromoRequest {
+    /// The code, in any case (surrounding spaces are ignored).
+    #[schema(max_length = 50)]
     code: String,
 }
 
+/// Puts a promo code on the cart (replacing any other) if it applies to it now.
+#[utoipa::path(post, path = "/cart/promo", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+    ),
+    request_body = PromoRequest,
+    responses(
+        (status = OK, description = "Applied; the priced cart with `promo`", body = CartResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "The cart is empty, or the code is unknown, inactive, expired, not yet valid, used up or above the cart's subtotal minimum (`code` says which); the cart is unchanged",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn apply_promo(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -219,6 +351,19 @@ async fn apply_promo(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
+/// Takes the promo code off the cart (nothing to do when there is none).
+#[utoipa::path(delete, path = "/cart/promo", tag = "cart",
+    security((), ("bearer" = [])),
+    params(
+        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
+            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
+            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+    ),
+    responses(
+        (status = OK, description = "The priced cart, without a promo code", body = CartResponse),
+    ),
+)]
 async fn remove_promo(
     State(state): State<AppState>,
     ApiCartOwner(owner): ApiCartOwner,
@@ -232,28 +377,41 @@ async fn remove_promo(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
-/// An order as its customer (and the operator) sees it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// An order as its customer (and the operator) sees it. Amounts are whole PKR; times are
+/// RFC 3339, UTC.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderResponse {
     pub id: i32,
+    #[schema(value_type = OrderStatus)]
     pub status: String,
+    /// The subtotal before any discount, in whole PKR.
     pub total_amount_pkr: i32,
+    /// The promo code's discount, in whole PKR (0: none).
     pub discount_amount_pkr: i32,
+    /// What the customer pays: total − discount, in whole PKR.
     pub final_amount_pkr: i32,
+    /// `final_amount_pkr` formatted for display (`Rs 4,500`).
     pub final_amount_display: String,
     pub promo_code: Option<String>,
+    /// How it was paid, once paid: the gateway (`manual`, `jazzcash`), with the channel of a
+    /// manual transfer after a colon (`manual:bank`).
     pub payment_method: Option<String>,
+    /// The transaction id of the payment that settled it.
     pub payment_reference: Option<String>,
+    /// The customer's notes at checkout.
     pub notes: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
-    /// When an unpaid order expires.
+    /// When an unpaid order expires (only while `pending_payment`; otherwise null).
     pub pay_before: Option<DateTime<Utc>>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// When it was cancelled or expired.
     pub cancelled_at: Option<DateTime<Utc>>,
     pub items: Vec<OrderItemResponse>,
 }
 
-#[derive(Debug, Serialize, utoipa::ToSchema)]
+/// A line of an order: a plan in a location for some months, at the price of the day it was
+/// ordered. The plan and location names are null if they were deleted since.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct OrderItemResponse {
     pub id: i32,
     pub plan_id: Option<String>,
@@ -262,7 +420,9 @@ pub struct OrderItemResponse {
     pub location_name: Option<String>,
     pub quantity: i32,
     pub validity_months: i32,
+    /// The unit price per month when ordered, in whole PKR.
     pub price_at_order_pkr: i32,
+    /// Unit price × months × quantity, in whole PKR.
     pub line_total_pkr: i64,
 }
 
@@ -307,17 +467,69 @@ pub async fn order_response(state: &AppState, order: Order) -> AppResult<OrderRe
     })
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What checkout takes besides the cart (the whole body is optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreateOrderRequest {
+    /// Notes for the operator, at most 1000 characters.
+    #[schema(max_length = 1000)]
     notes: Option<String>,
 }
 
-/// How an order can be paid; the payment endpoints take it from here.
-fn payment_options(order: &OrderResponse) -> serde_json::Value {
-    json!([{ "method": "manual", "label": "Bank transfer, JazzCash or Easypaisa", "amount_pkr": order.final_amount_pkr }])
+/// A way to pay an order; `POST /orders/{id}/payments` takes `method` from here.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentOption {
+    /// The payment method's name (`manual`).
+    pub method: String,
+    pub label: String,
+    /// What to pay, in whole PKR.
+    pub amount_pkr: i32,
 }
 
+/// A placed order and how it can be paid.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CheckoutResponse {
+    pub order: OrderResponse,
+    pub payment_options: Vec<PaymentOption>,
+}
+
+/// How an order can be paid; the payment endpoints take it from here.
+fn payment_options(order: &OrderResponse) -> Vec<PaymentOption> {
+    vec![PaymentOption {
+        method: "manual".to_owned(),
+        label: "Bank transfer, JazzCash or Easypaisa".to_owned(),
+        amount_pkr: order.final_amount_pkr,
+    }]
+}
+
+/// Checkout: places an order from the caller's cart and empties the cart.
+///
+/// In one transaction: re-prices the cart from the catalog, claims a use of its promo code,
+/// writes the order (awaiting payment) and its items, empties the cart. With an
+/// `Idempotency-Key`, a retry of the same key answers the order the first request placed (200,
+/// `Idempotent-Replayed: true`) instead of placing another. The body is optional: a bare POST
+/// places the order without notes.
+#[utoipa::path(post, path = "/orders", tag = "orders",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200,
+            description = "1 to 200 visible ASCII characters (e.g. a UUID) naming this checkout, so a retry cannot place a second order"),
+    ),
+    request_body(content = CreateOrderRequest, description = "Optional: a bare POST (no body, no Content-Type) places the order without notes"),
+    responses(
+        (status = CREATED, description = "The order was placed", body = CheckoutResponse),
+        (status = OK, description = "A retry of an `Idempotency-Key` that already placed this order; nothing new was placed",
+            body = CheckoutResponse, headers(("Idempotent-Replayed" = String, description = "`true`"))),
+        (status = BAD_REQUEST, description = "A malformed `Idempotency-Key`, or a malformed body",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "The customer has not verified their e-mail address yet",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The cart cannot be bought as it is (`cart`: a plan no longer sold there, or the order is too large), a location cannot take that many servers (`location_id`), the promo code no longer applies or was just used up (`promo_code`), or the `Idempotency-Key` was used for a checkout that placed nothing",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The cart is empty (`cart`), or `notes` is longer than 1000 characters",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_order(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -364,10 +576,13 @@ async fn create_order(
     } else {
         StatusCode::OK
     };
-    let options = payment_options(&order);
+    let payment_options = payment_options(&order);
     let mut response = (
         status,
-        Json(json!({ "order": order, "payment_options": options })),
+        Json(CheckoutResponse {
+            order,
+            payment_options,
+        }),
     )
         .into_response();
     if !placed.created {
@@ -379,12 +594,27 @@ async fn create_order(
 }
 
 /// `?page=&per_page=` of a list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct Paging {
+    /// The page to show, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     pub page: i64,
+    /// Items per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(default = 20, minimum = 1, maximum = 100)]
+    pub per_page: i64,
+}
+
+/// A page of the customer's orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderResponse>,
+    /// How many orders there are in all.
+    pub total: i64,
+    pub page: i64,
     pub per_page: i64,
 }
 
@@ -417,6 +647,14 @@ impl Paging {
     }
 }
 
+/// The caller's orders, newest first, a page at a time.
+#[utoipa::path(get, path = "/orders", tag = "orders",
+    security(("bearer" = [])),
+    params(Paging),
+    responses(
+        (status = OK, description = "A page of the caller's orders", body = OrderPage),
+    ),
+)]
 async fn list_orders(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -430,12 +668,22 @@ async fn list_orders(
     for order in rows {
         items.push(order_response(&state, order).await?);
     }
-    Ok(Json(
-        json!({ "items": items, "total": total, "page": paging.page, "per_page": paging.per_page }),
-    ))
+    Ok(Json(OrderPage {
+        items,
+        total,
+        page: paging.page,
+        per_page: paging.per_page,
+    }))
 }
 
-/// The caller's own order; anyone else's is a 404, as if it did not exist.
+/// One of the caller's orders; anyone else's is a 404, as if it did not exist.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The order with its items", body = OrderResponse),
+    ),
+)]
 async fn find_order(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -447,6 +695,16 @@ async fn find_order(
     Ok(Json(order_response(&state, order).await?))
 }
 
+/// Cancels one of the caller's orders while it awaits payment; its promo code use is given back.
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The cancelled order", body = OrderResponse),
+        (status = CONFLICT, description = "The order is no longer awaiting payment (`status`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn cancel_order(
     State(state): State<AppState>,
     caller: ApiUser,

@@ -56,50 +56,69 @@ pub async fn find_or_create(
     }
 }
 
-/// A line of the cart as shown.
-#[derive(Clone, Debug, Serialize)]
+/// A line of the cart as shown, priced from today's catalog.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct CartItemView {
+    /// The line's id (for `PATCH`/`DELETE /cart/items/{id}`).
     pub id: i64,
     pub plan_id: String,
     pub plan_name: String,
+    /// The plan's category slug (`rdp`, `vps`).
     pub category: Option<String>,
+    /// The plan's display colour (CSS colour).
     pub theme_color: Option<String>,
     pub location_id: i32,
     pub location_name: String,
+    /// 1, 3, 6 or 12.
     pub validity_months: i32,
+    /// 1 to 10.
     pub quantity: i32,
+    /// Today's price of one server for one month, in whole PKR.
     pub monthly_price_pkr: i32,
+    /// Monthly price × months × quantity, in whole PKR.
     pub line_total_pkr: i64,
+    /// `line_total_pkr` formatted for display (`Rs 4,500`).
     pub line_total_display: String,
     /// Still for sale as chosen; when false, `problem` says why and checkout is blocked.
     pub available: bool,
+    /// Why the line cannot be bought now; null when it can.
     pub problem: Option<String>,
 }
 
 /// The promo code on a cart and what it does now.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct PromoView {
     pub code: String,
+    /// Whether it applies to the cart as it is now.
     pub applies: bool,
+    /// The discount it gives now, in whole PKR (0 when it does not apply).
     pub discount_pkr: i64,
     /// Why it does not apply, when it does not.
     pub problem: Option<String>,
 }
 
-/// A priced cart.
-#[derive(Clone, Debug, Default, Serialize)]
+/// A priced cart. Amounts are whole PKR; the `*_display` fields are the same amounts formatted
+/// for display.
+#[derive(Clone, Debug, Default, Serialize, utoipa::ToSchema)]
 pub struct CartView {
+    /// The lines, oldest first.
     pub items: Vec<CartItemView>,
+    /// The promo code on the cart, if any.
     pub promo: Option<PromoView>,
+    /// The sum of the lines, in whole PKR.
     pub subtotal_pkr: i64,
+    /// The promo code's discount, in whole PKR.
     pub discount_pkr: i64,
+    /// What checkout would charge: subtotal − discount, in whole PKR.
     pub total_pkr: i64,
     pub subtotal_display: String,
     pub discount_display: String,
     pub total_display: String,
+    /// How many servers the cart holds (the sum of quantities).
     pub item_count: i64,
     /// What stops checkout, in words; empty when checkout may proceed.
     pub problems: Vec<String>,
+    /// True when `problems` is empty.
     pub can_checkout: bool,
 }
 

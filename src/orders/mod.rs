@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an order is in its life: it waits for payment, is paid, its servers are provisioned and
 /// it becomes active; an unpaid order is cancelled (by the customer or an operator) or expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrderStatus {
     PendingPayment,

@@ -6,30 +6,51 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use super::OrderStatus;
 use crate::db::timed;
 
-/// A row of `orders`. `final_amount_pkr` is always `total_amount_pkr - discount_amount_pkr`
-/// (the database checks it).
-#[derive(Clone, Debug, FromRow, Serialize)]
+/// An order as stored (a row of `orders`). Amounts are whole PKR; `final_amount_pkr` is always
+/// `total_amount_pkr - discount_amount_pkr` (the database checks it). Times are RFC 3339, UTC.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Order {
     pub id: i32,
+    /// The customer who placed it.
     pub user_id: Option<i32>,
+    #[schema(value_type = OrderStatus)]
     pub status: String,
+    /// The subtotal before any discount, in whole PKR.
     pub total_amount_pkr: i32,
+    /// The promo code's discount, in whole PKR (null: none).
     pub discount_amount_pkr: Option<i32>,
+    /// What the customer pays, in whole PKR.
     pub final_amount_pkr: i32,
     pub promo_code: Option<String>,
+    /// How it was paid, once paid: the gateway (`manual`, `jazzcash`), with the channel of a
+    /// manual transfer after a colon (`manual:bank`).
     pub payment_method: Option<String>,
+    /// The transaction id of the payment that settled it.
     pub payment_reference: Option<String>,
+    /// The customer's notes at checkout.
     pub notes: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// The promo code whose use this order holds.
     pub promo_code_id: Option<i32>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// When it was cancelled or expired.
     pub cancelled_at: Option<DateTime<Utc>>,
     /// `new` (a purchase) or `renewal` (of the services its items name).
+    #[schema(value_type = OrderKind)]
     pub kind: String,
+}
+
+/// What an order buys: new servers, or more time for existing ones.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `Order::kind` for the API document
+pub enum OrderKind {
+    New,
+    Renewal,
 }
 
 impl Order {

@@ -8,23 +8,45 @@ use sqlx::{FromRow, PgExecutor};
 
 use crate::db::timed;
 
-/// A row of `promo_codes`. `discount_type` is `percentage` (`discount_value` is 0–100) or
-/// `fixed_amount` (PKR); `current_uses` is how many orders have used it.
-#[derive(Clone, Debug, FromRow, Serialize)]
+/// A promo code (a row of `promo_codes`). `discount_type` is `percentage` (`discount_value` is
+/// 1–100) or `fixed_amount` (`discount_value` in whole PKR); `current_uses` is how many orders
+/// have used it.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct PromoCode {
     pub id: i32,
+    /// Upper case letters, digits, `-` or `_`; matched whatever the case it is typed in.
     pub code: String,
+    #[schema(value_type = DiscountType)]
     pub discount_type: String,
+    /// A percentage (1–100) or whole PKR, by `discount_type`.
     pub discount_value: i32,
+    /// The smallest order subtotal it applies to, in whole PKR (null: 0).
     pub min_order_value: Option<i32>,
+    /// The largest discount a percentage code gives, in whole PKR (null: no cap).
     pub max_discount_amount: Option<i32>,
+    /// Valid from this instant (RFC 3339, UTC); null: at once.
     pub valid_from: Option<DateTime<Utc>>,
+    /// Valid until this instant (RFC 3339, UTC); null: no end.
     pub valid_until: Option<DateTime<Utc>>,
+    /// Whether it can be used (null: true).
     pub is_active: Option<bool>,
+    /// How many orders may use it (null: no limit).
     pub max_uses: Option<i32>,
+    /// How many orders have used it (null: 0).
     pub current_uses: Option<i32>,
+    /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// How a promo code discounts: a percentage of the subtotal, or a fixed amount of PKR.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `PromoCode::discount_type` for the API document
+pub enum DiscountType {
+    Percentage,
+    FixedAmount,
 }
 
 impl PromoCode {

@@ -1,16 +1,19 @@
 //! The operator's payment queue: `/api/v1/admin/payments*` — list (e.g. `?status=review`),
 //! inspect with events and receipt, approve or reject a manual transfer. Audited.
 
+use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::MANUAL;
+use super::api::{ImageBytes, PaymentStatus};
 use super::repo::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use crate::accounts::extract::ApiAdmin;
@@ -18,18 +21,18 @@ use crate::accounts::users::{self, User};
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
 use crate::catalog::format_pkr;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::mail;
-use crate::orders::orders;
+use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/payments", get(list_payments))
-        .route("/admin/payments/{id}", get(find_payment))
-        .route("/admin/payments/{id}/receipt", get(find_receipt))
-        .route("/admin/payments/{id}/approve", post(approve_payment))
-        .route("/admin/payments/{id}/reject", post(reject_payment))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_payments))
+        .routes(routes!(find_payment))
+        .routes(routes!(find_receipt))
+        .routes(routes!(approve_payment))
+        .routes(routes!(reject_payment))
 }
 
 /// The statuses a payment can have.
@@ -42,14 +45,68 @@ pub const STATUSES: [&str; 6] = [
     "refunded",
 ];
 
-#[derive(Debug, Deserialize)]
+/// `GET /admin/payments` filter and paging.
+#[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct PaymentQuery {
+    /// Only payments in this status (`review`: the queue to check); empty means any.
+    #[param(value_type = Option<PaymentStatus>)]
     status: Option<String>,
+    /// The page to show, from 1.
     #[serde(default = "first_page")]
+    #[param(default = 1, minimum = 1)]
     page: i64,
+    /// Items per page, 1 to 100.
     #[serde(default = "default_per_page")]
+    #[param(default = 25, minimum = 1, maximum = 100)]
     per_page: i64,
+}
+
+/// A page of payments for the operator, oldest first (a queue).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentPage {
+    pub items: Vec<Payment>,
+    /// How many payments match in all.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// A payment with its order, its history and whether it has a receipt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentDetail {
+    pub payment: Payment,
+    /// The order it pays (null only if the order was deleted).
+    pub order: Option<Order>,
+    /// What happened to it, oldest first.
+    pub events: Vec<repo::PaymentEvent>,
+    /// Whether the customer attached a receipt (`GET /admin/payments/{id}/receipt`).
+    pub has_receipt: bool,
+}
+
+/// What a review came to for the order.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewOutcome {
+    /// This payment completed the order: it is now paid.
+    OrderPaid,
+    /// Less than the order's amount has been received so far.
+    Partial,
+    /// More than the order's amount, or money for an order no longer awaiting payment: the
+    /// payment is flagged for the operator.
+    Flagged,
+    /// The payment was already confirmed: nothing changed.
+    AlreadyConfirmed,
+    /// The payment was rejected.
+    Rejected,
+}
+
+/// The reviewed payment and what the review came to.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReviewResponse {
+    pub payment: Payment,
+    pub outcome: ReviewOutcome,
 }
 
 fn first_page() -> i64 {
@@ -60,6 +117,16 @@ fn default_per_page() -> i64 {
     25
 }
 
+/// Every payment, oldest first (a queue), optionally of one status, a page at a time.
+#[utoipa::path(get, path = "/admin/payments", tag = "admin",
+    security(("bearer" = [])),
+    params(PaymentQuery),
+    responses(
+        (status = OK, description = "A page of the matching payments", body = PaymentPage),
+        (status = BAD_REQUEST, description = "An unknown or malformed query parameter, an unknown `status`, `page` < 1 or `per_page` outside 1–100",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn list_payments(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -89,11 +156,22 @@ async fn list_payments(
         (query.page - 1) * query.per_page,
     )
     .await?;
-    Ok(Json(
-        json!({ "items": items, "total": total, "page": query.page, "per_page": query.per_page }),
-    ))
+    Ok(Json(PaymentPage {
+        items,
+        total,
+        page: query.page,
+        per_page: query.per_page,
+    }))
 }
 
+/// One payment with its order, its events and whether it has a receipt.
+#[utoipa::path(get, path = "/admin/payments/{id}", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    responses(
+        (status = OK, description = "The payment in detail", body = PaymentDetail),
+    ),
+)]
 async fn find_payment(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -105,11 +183,26 @@ async fn find_payment(
     let events = repo::list_events(&state.db, id).await?;
     let order = orders::find(&state.db, payment.order_id).await?;
     let has_receipt = repo::find_receipt(&state.db, id).await?.is_some();
-    Ok(Json(
-        json!({ "payment": payment, "order": order, "events": events, "has_receipt": has_receipt }),
-    ))
+    Ok(Json(PaymentDetail {
+        payment,
+        order,
+        events,
+        has_receipt,
+    }))
 }
 
+/// The receipt image the customer attached to a manual payment, as uploaded.
+#[utoipa::path(get, path = "/admin/payments/{id}/receipt", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    responses(
+        (status = OK, description = "The image, with the type it was uploaded as",
+            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp")),
+            headers(("Content-Disposition" = String, description = "`inline`"))),
+        (status = NOT_FOUND, description = "No such payment, or it has no receipt",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn find_receipt(
     State(state): State<AppState>,
     _admin: ApiAdmin,
@@ -128,15 +221,15 @@ async fn find_receipt(
 }
 
 /// The outcome of a review, as the operator sees it.
-fn review_response(payment: Payment, settled: Option<&Settled>) -> serde_json::Value {
+fn review_response(payment: Payment, settled: Option<&Settled>) -> ReviewResponse {
     let outcome = match settled {
-        Some(Settled::Paid) => "order_paid",
-        Some(Settled::Partial { .. }) => "partial",
-        Some(Settled::Flagged(_)) => "flagged",
-        Some(Settled::AlreadyConfirmed) => "already_confirmed",
-        None => "rejected",
+        Some(Settled::Paid) => ReviewOutcome::OrderPaid,
+        Some(Settled::Partial { .. }) => ReviewOutcome::Partial,
+        Some(Settled::Flagged(_)) => ReviewOutcome::Flagged,
+        Some(Settled::AlreadyConfirmed) => ReviewOutcome::AlreadyConfirmed,
+        None => ReviewOutcome::Rejected,
     };
-    json!({ "payment": payment, "outcome": outcome })
+    ReviewResponse { payment, outcome }
 }
 
 /// Approves a manual transfer under review; approving twice is a 409 and changes nothing.
@@ -281,6 +374,19 @@ pub async fn reject(
     Ok(payment)
 }
 
+/// Approves a manual transfer under review (audited).
+///
+/// The payment succeeds and, when the order's succeeded payments now cover it exactly, the
+/// order is paid.
+#[utoipa::path(post, path = "/admin/payments/{id}/approve", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    responses(
+        (status = OK, description = "Approved; the payment and what it did to the order", body = ReviewResponse),
+        (status = CONFLICT, description = "The payment is not a manual transfer awaiting review (`status`), e.g. already approved",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn approve_payment(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,
@@ -291,11 +397,27 @@ async fn approve_payment(
     Ok(Json(review_response(payment, Some(&settled))))
 }
 
-#[derive(Debug, Deserialize)]
+/// Why a transfer is rejected; the customer is told by e-mail.
+#[derive(Debug, Deserialize, ToSchema)]
 struct RejectRequest {
+    /// 1 to 500 characters (surrounding spaces ignored).
+    #[schema(min_length = 1, max_length = 500)]
     reason: String,
 }
 
+/// Rejects a manual transfer under review (audited) and e-mails the customer why.
+#[utoipa::path(post, path = "/admin/payments/{id}/reject", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    request_body = RejectRequest,
+    responses(
+        (status = OK, description = "Rejected (`outcome: rejected`)", body = ReviewResponse),
+        (status = CONFLICT, description = "The payment is not a manual transfer awaiting review (`status`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "`reason` is empty or longer than 500 characters",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn reject_payment(
     State(state): State<AppState>,
     ApiAdmin(admin): ApiAdmin,

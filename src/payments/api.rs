@@ -1,19 +1,22 @@
 //! The customer's payment endpoints and the gateways' callbacks:
 //! `POST|GET /api/v1/orders/{id}/payments`, `PUT /api/v1/payments/{id}/receipt`,
-//! `POST /api/v1/payments/jazzcash/ipn` and the browser return `POST /payments/jazzcash/return`.
+//! `POST /api/v1/payments/jazzcash/ipn`, and the handler of the browser's return
+//! `POST /payments/jazzcash/return` (a page, routed in [`super::pages`]).
 
 use std::collections::BTreeMap;
 
 use askama::Template;
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
 use super::repo::{self, NewPayment, Payment, Transition};
 use super::settle::{self, Settled};
@@ -22,7 +25,7 @@ use super::{
 };
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, Problem};
 use crate::orders::OrderStatus;
 use crate::orders::orders::{self, Order};
 use crate::web::extract::AppJson;
@@ -32,36 +35,130 @@ use crate::web::pages::{Layout, render};
 pub const MAX_RECEIPT_BYTES: usize = 2 * 1024 * 1024;
 
 /// Routes under `/api/v1`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/orders/{id}/payments",
-            get(list_payments).post(create_payment),
-        )
-        .route(
-            "/payments/{id}/receipt",
-            put(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)),
-        )
-        .route("/payments/jazzcash/ipn", post(jazzcash_ipn))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_payments, create_payment))
+        .routes(routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)))
+        .routes(routes!(jazzcash_ipn))
 }
 
-/// Page routes (the browser comes back from JazzCash with a cross-site form POST, which the
-/// CSRF check exempts: the secure hash authenticates it instead).
-pub fn pages_router() -> Router<AppState> {
-    Router::new().route("/payments/jazzcash/return", post(jazzcash_return))
+/// A payment method's name (`payments.gateway`, `method` in the API).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `Payment::gateway` and `method` for the API document
+pub enum PaymentMethodName {
+    /// A transfer the customer makes themselves, then reports for review.
+    Manual,
+    /// JazzCash hosted checkout (wallet, card or voucher).
+    Jazzcash,
 }
 
-#[derive(Debug, Deserialize)]
+/// Where a payment is: `pending` (a JazzCash attempt under way), `review` (a manual transfer
+/// awaiting an operator), `succeeded`, `failed`, `rejected` (by an operator) or `refunded`.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `Payment::status` for the API document
+pub enum PaymentStatus {
+    Pending,
+    Review,
+    Succeeded,
+    Failed,
+    Rejected,
+    Refunded,
+}
+
+/// The kind of account a manual transfer goes to.
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes the `channel` fields for the API document
+pub enum PaymentChannel {
+    Bank,
+    Jazzcash,
+    Easypaisa,
+}
+
+/// What happened to a payment: `created` (an attempt started), `submitted` (a manual transfer
+/// reported), `return` / `ipn` (a JazzCash callback), `approved` / `rejected` (by an operator),
+/// `refused` (a callback that failed verification).
+#[derive(ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `PaymentEvent::kind` for the API document
+pub enum PaymentEventKind {
+    Created,
+    Submitted,
+    Return,
+    Ipn,
+    Approved,
+    Rejected,
+    Refused,
+}
+
+/// How to pay an order: `method` alone asks how (manual: the transfer instructions); a manual
+/// transfer already made is reported with its `reference` (and optionally `channel` and
+/// `paid_at`).
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CreatePaymentRequest {
+    /// One of the methods this server offers (`methods` of `GET /orders/{id}/payments`).
+    #[schema(value_type = PaymentMethodName)]
     method: String,
-    /// Manual: the transaction id (TID) of the transfer; absent to get the instructions.
+    /// Manual: the transaction id (TID) of the transfer, 4 to 50 letters, digits, `-` or `_`;
+    /// absent to get the instructions. Other methods take none.
+    #[schema(min_length = 4, max_length = 50, pattern = "^[A-Za-z0-9_-]+$")]
     reference: Option<String>,
     /// Manual: which account it went to (bank, jazzcash, easypaisa).
+    #[schema(value_type = Option<PaymentChannel>)]
     channel: Option<String>,
-    /// Manual: when the customer paid.
+    /// Manual: when the customer paid (RFC 3339); not in the future.
     paid_at: Option<DateTime<Utc>>,
 }
+
+/// The manual transfer's instructions (nothing is recorded yet).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentInstructions {
+    /// Always `manual`.
+    #[schema(value_type = PaymentMethodName)]
+    pub method: String,
+    pub order_id: i32,
+    /// How to pay (`kind: instructions`).
+    pub start: Start,
+}
+
+/// A recorded payment: a manual transfer now awaiting review, or a started redirect attempt
+/// with the form to submit.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentCreated {
+    pub payment: Payment,
+    /// Redirect methods (JazzCash) only: the signed form to submit from the browser
+    /// (`kind: redirect`). Absent for a manual transfer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub start: Option<Start>,
+}
+
+/// A payment method this server offers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PaymentMethodChoice {
+    #[schema(value_type = PaymentMethodName)]
+    pub method: String,
+    /// What customers see.
+    pub label: String,
+}
+
+/// An order's payments and the methods it can be paid with.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPayments {
+    /// Every attempt, oldest first.
+    pub items: Vec<Payment>,
+    /// The methods this server offers, manual first.
+    pub methods: Vec<PaymentMethodChoice>,
+}
+
+/// An image's bytes (PNG, JPEG or WebP).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // describes image bodies for the API document
+pub struct ImageBytes(Vec<u8>);
 
 /// The caller's order, still awaiting payment.
 async fn payable_order(state: &AppState, id: i32, user_id: i32) -> AppResult<Order> {
@@ -93,6 +190,25 @@ pub(crate) fn parse_reference(reference: &str) -> AppResult<String> {
     Ok(reference.to_owned())
 }
 
+/// Pays one of the caller's orders that awaits payment.
+///
+/// Manual transfer: `{"method": "manual"}` answers the instructions (200, nothing recorded);
+/// once the money is sent, `{"method": "manual", "reference": "<TID>"}` records the transfer
+/// for an operator's review (201). JazzCash: `{"method": "jazzcash"}` records a `pending`
+/// attempt and answers the signed form to submit from the browser (201).
+#[utoipa::path(post, path = "/orders/{id}/payments", tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    request_body = CreatePaymentRequest,
+    responses(
+        (status = OK, description = "Manual transfer without a reference: the instructions", body = PaymentInstructions),
+        (status = CREATED, description = "A manual transfer recorded for review, or a JazzCash attempt started (with `start`)", body = PaymentCreated),
+        (status = CONFLICT, description = "The order is no longer awaiting payment (`order`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A method this server does not offer, a malformed reference (or one for a method that takes none), an unknown channel, or `paid_at` in the future",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn create_payment(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -108,10 +224,12 @@ async fn create_payment(
     match (gateway.name(), body.reference) {
         (MANUAL, None) => {
             let start = start_without_attempt(&state, gateway, &order);
-            Ok(
-                Json(json!({ "method": MANUAL, "order_id": order.id, "start": start }))
-                    .into_response(),
-            )
+            Ok(Json(PaymentInstructions {
+                method: MANUAL.to_owned(),
+                order_id: order.id,
+                start,
+            })
+            .into_response())
         }
         (MANUAL, Some(reference)) => {
             let reference = parse_reference(&reference)?;
@@ -123,7 +241,14 @@ async fn create_payment(
                 body.paid_at,
             )
             .await?;
-            Ok((StatusCode::CREATED, Json(json!({ "payment": payment }))).into_response())
+            Ok((
+                StatusCode::CREATED,
+                Json(PaymentCreated {
+                    payment,
+                    start: None,
+                }),
+            )
+                .into_response())
         }
         (_, Some(_)) => Err(AppError::invalid(
             "reference",
@@ -133,7 +258,10 @@ async fn create_payment(
             let (payment, start) = start_attempt(&state, gateway, &order).await?;
             Ok((
                 StatusCode::CREATED,
-                Json(json!({ "payment": payment, "start": start })),
+                Json(PaymentCreated {
+                    payment,
+                    start: Some(start),
+                }),
             )
                 .into_response())
         }
@@ -262,6 +390,14 @@ pub async fn submit_manual(
     Ok(payment)
 }
 
+/// The payments of one of the caller's orders, and the methods it can be paid with.
+#[utoipa::path(get, path = "/orders/{id}/payments", tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    responses(
+        (status = OK, description = "The order's payments and the methods on offer", body = OrderPayments),
+    ),
+)]
 async fn list_payments(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -276,9 +412,12 @@ async fn list_payments(
         .payments
         .gateways()
         .iter()
-        .map(|g| json!({ "method": g.name(), "label": g.label() }))
+        .map(|g| PaymentMethodChoice {
+            method: g.name().to_owned(),
+            label: g.label().to_owned(),
+        })
         .collect();
-    Ok(Json(json!({ "items": items, "methods": methods })))
+    Ok(Json(OrderPayments { items, methods }))
 }
 
 /// What an uploaded receipt is, by its first bytes (the declared type must agree).
@@ -295,6 +434,26 @@ pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 }
 
 /// Attaches a receipt image (PNG, JPEG or WebP, at most 2 MB) to one's own manual payment.
+///
+/// The body is the image itself (not a multipart form), with its type as `Content-Type`; its
+/// bytes must be of that type. A new receipt replaces the previous one.
+#[utoipa::path(put, path = "/payments/{id}/receipt", tag = "payments",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    request_body(description = "The receipt image, at most 2 MB",
+        content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp"))),
+    responses(
+        (status = NO_CONTENT, description = "Stored"),
+        (status = CONFLICT, description = "The payment is not a manual transfer (`payment`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = PAYLOAD_TOO_LARGE, description = "The image is larger than 2 MB",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "`Content-Type` is not image/png, image/jpeg or image/webp",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The bytes are not the image type declared (`receipt`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn upload_receipt(
     State(state): State<AppState>,
     caller: ApiUser,
@@ -477,6 +636,69 @@ fn callback_fields(headers: &HeaderMap, body: &[u8]) -> AppResult<BTreeMap<Strin
     parsed.map_err(|why| AppError::bad_request("body", format!("not a JazzCash result: {why}")))
 }
 
+/// A JazzCash result as posted back (IPN or browser return). Every `pp…` field JazzCash sends is
+/// covered by `pp_SecureHash` and accepted, including ones not listed here (`pp_Version`,
+/// `pp_TxnCurrency`, `pp_TxnDateTime`, `ppmpf_1`…); all values are strings.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the callback's fields for the API document
+pub struct JazzCashResult {
+    /// HMAC-SHA256 (hex) of the other non-empty `pp…` fields, keyed with the integrity salt.
+    #[schema(rename = "pp_SecureHash")]
+    secure_hash: String,
+    /// Must be this shop's merchant id.
+    #[schema(rename = "pp_MerchantID")]
+    merchant_id: String,
+    /// The amount in paisa (PKR × 100); must match the attempt.
+    #[schema(rename = "pp_Amount", pattern = "^[0-9]+$")]
+    amount: String,
+    /// The attempt's transaction reference (from the form this server signed).
+    #[schema(rename = "pp_TxnRefNo")]
+    txn_ref_no: String,
+    /// `NGR-<order id>`; must name the attempt's order.
+    #[schema(rename = "pp_BillReference")]
+    bill_reference: String,
+    /// `000` means paid; anything else failed (or, for a voucher, is still pending).
+    #[schema(rename = "pp_ResponseCode")]
+    response_code: String,
+    #[schema(rename = "pp_ResponseMessage", required = false)]
+    response_message: String,
+    /// JazzCash's own reference for the transaction.
+    #[schema(rename = "pp_RetreivalReferenceNo", required = false)]
+    retrieval_reference_no: String,
+    /// `MWALLET`, `MPAY` (card) or `OTC` (voucher: unpaid results stay pending).
+    #[schema(rename = "pp_TxnType", required = false)]
+    txn_type: String,
+}
+
+/// What the IPN answers JazzCash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IpnAck {
+    /// Always `000`: the result was received and recorded.
+    #[serde(rename = "pp_ResponseCode")]
+    pub response_code: String,
+    /// Always `received`.
+    #[serde(rename = "pp_ResponseMessage")]
+    pub response_message: String,
+    /// Whether the order's payment is now confirmed.
+    pub paid: bool,
+}
+
+/// JazzCash's instant payment notification: the result of an attempt, server to server.
+///
+/// Authenticated by its secure hash, not a token. Idempotent on the attempt's transaction
+/// reference: a repeated notification changes nothing. A forged, foreign or mismatched result
+/// is refused (400), recorded with why, and changes nothing.
+#[utoipa::path(post, path = "/payments/jazzcash/ipn", tag = "payments",
+    request_body(description = "The result's fields, as a form (as JazzCash posts it) or a JSON object of strings",
+        content((JazzCashResult = "application/x-www-form-urlencoded"), (JazzCashResult = "application/json"))),
+    responses(
+        (status = OK, description = "Received and recorded", body = IpnAck),
+        (status = BAD_REQUEST, description = "Not a JazzCash result, or refused: a bad secure hash, another merchant, an unknown transaction reference, or an amount or bill reference that does not match the attempt",
+            body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "JazzCash is not enabled on this server",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
 async fn jazzcash_ipn(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -484,9 +706,11 @@ async fn jazzcash_ipn(
 ) -> AppResult<impl IntoResponse> {
     let fields = callback_fields(&headers, &body)?;
     let outcome = handle_jazzcash(&state, fields, "ipn").await?;
-    Ok(Json(
-        json!({ "pp_ResponseCode": "000", "pp_ResponseMessage": "received", "paid": outcome.paid }),
-    ))
+    Ok(Json(IpnAck {
+        response_code: "000".to_owned(),
+        response_message: "received".to_owned(),
+        paid: outcome.paid,
+    }))
 }
 
 #[derive(Template)]
@@ -499,8 +723,8 @@ struct ReturnPage {
 }
 
 /// The page JazzCash sends the customer back to: it reconciles too, so the customer sees the
-/// truth even when the IPN is late.
-async fn jazzcash_return(
+/// truth even when the IPN is late. Routed with the pages ([`super::pages::router`]).
+pub(crate) async fn jazzcash_return(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,

@@ -9,9 +9,10 @@ use super::{MANUAL, PaymentGateway, Start, StartContext, order_reference};
 use crate::catalog::format_pkr;
 
 /// One account customers can pay into.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     /// `bank`, `jazzcash` or `easypaisa`.
+    #[schema(value_type = crate::payments::api::PaymentChannel)]
     pub channel: String,
     /// e.g. "Meezan Bank" or "JazzCash wallet".
     pub provider: String,
@@ -76,13 +77,17 @@ impl ManualTransfer {
 }
 
 /// What a customer is told to do.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Instructions {
+    /// The exact amount to send, in whole PKR.
     pub amount_pkr: i32,
+    /// `amount_pkr` formatted for display (`Rs 4,500`).
     pub amount_display: String,
     /// Put this in the transfer's note or description.
     pub reference: String,
+    /// The accounts to send it to (any one).
     pub accounts: Vec<Account>,
+    /// What to do, in order, in words.
     pub steps: Vec<String>,
 }
 

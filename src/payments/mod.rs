@@ -28,14 +28,16 @@ pub const MANUAL: &str = "manual";
 pub const JAZZCASH: &str = "jazzcash";
 
 /// How a customer pays an attempt.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Start {
     /// Send money yourself, then tell us the transaction id.
     Instructions(manual::Instructions),
     /// Submit this form (method POST) from the browser to the provider.
     Redirect {
+        /// The provider's form address (the form's `action`).
         url: String,
+        /// The form's fields, to post exactly as given (they are signed).
         fields: BTreeMap<String, String>,
     },
 }

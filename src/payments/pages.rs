@@ -41,6 +41,12 @@ pub fn router() -> Router<AppState> {
             post(submit_manual_form),
         )
         .route("/account/orders/{id}/payments/start", post(start_payment))
+        // The browser comes back from JazzCash with a cross-site form POST, which the CSRF
+        // check exempts: the secure hash authenticates it instead.
+        .route(
+            "/payments/jazzcash/return",
+            post(super::api::jazzcash_return),
+        )
 }
 
 /// The labels of the "I have paid" form's fields, for the sentences of their errors.

@@ -6,24 +6,37 @@ use sqlx::{FromRow, PgExecutor};
 
 use crate::db::timed;
 
-/// A row of `payments`: one attempt to pay an order.
-#[derive(Clone, Debug, FromRow, Serialize)]
+/// A row of `payments`: one attempt to pay an order. Times are RFC 3339, UTC.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Payment {
     pub id: i32,
     pub order_id: i32,
+    /// The payment method.
+    #[schema(value_type = crate::payments::api::PaymentMethodName)]
     pub gateway: String,
+    /// The amount this attempt is for, in whole PKR.
     pub amount_pkr: i32,
+    #[schema(value_type = crate::payments::api::PaymentStatus)]
     pub status: String,
+    /// Manual: the transaction id (TID) the customer quoted; JazzCash: the attempt's
+    /// `pp_TxnRefNo`.
     pub gateway_txn_id: Option<String>,
+    /// JazzCash's retrieval reference, once it answered.
     pub gateway_reference: Option<String>,
+    /// Manual: the account the money was sent to.
+    #[schema(value_type = Option<crate::payments::api::PaymentChannel>)]
     pub channel: Option<String>,
+    /// Manual: when the customer says they paid.
     pub customer_paid_at: Option<DateTime<Utc>>,
     #[serde(skip)]
     pub request_payload: Option<serde_json::Value>,
     #[serde(skip)]
     pub response_payload: Option<serde_json::Value>,
+    /// Why an operator should look at it (e.g. a transaction id quoted before).
     pub flag: Option<String>,
+    /// Why it failed or was rejected.
     pub failure_reason: Option<String>,
+    /// The operator (user id) who approved or rejected it.
     pub reviewed_by: Option<i32>,
     pub reviewed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -277,13 +290,18 @@ pub async fn succeeded_total(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Re
     .await
 }
 
-/// A row of `payment_events`.
-#[derive(Clone, Debug, FromRow, Serialize)]
+/// Something that happened to a payment (a row of `payment_events`): its creation, a
+/// submission, a gateway callback, a review. `created_at` is RFC 3339, UTC.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct PaymentEvent {
     pub id: i64,
     pub payment_id: Option<i32>,
+    #[schema(value_type = crate::payments::api::PaymentEventKind)]
     pub kind: String,
+    /// The raw payload as received or sent (a gateway's fields, a submitted reference).
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
+    /// A short note: a gateway's response code, a reviewer, why a callback was refused.
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
 }
