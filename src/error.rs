@@ -94,6 +94,7 @@ impl AppError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(err) if is_nul_in_text(err) => StatusCode::BAD_REQUEST,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -116,6 +117,10 @@ impl AppError {
                     .map(|f| BTreeMap::from([(f.clone(), detail.clone())]));
                 (detail.clone(), errors)
             }
+            Self::Database(err) if is_nul_in_text(err) => (
+                "text must not contain NUL characters (\\u0000 or %00)".to_owned(),
+                None,
+            ),
             Self::Database(_) | Self::Internal(_) if status.is_server_error() => {
                 ("the server could not complete the request".to_owned(), None)
             }
@@ -130,6 +135,14 @@ impl AppError {
             errors,
         }
     }
+}
+
+/// PostgreSQL refused a NUL character in text (SQLSTATE 22021): the client sent it (a query
+/// parameter, a form field), so it is a 400, not a server error. The transaction it was in rolls
+/// back like any other refused request's. JSON bodies are checked before they reach SQL (see
+/// `web::extract::AppJson`); this is the net under every other way text comes in.
+fn is_nul_in_text(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("22021"))
 }
 
 /// RFC 9457 problem details, with `errors` mapping each offending field to what is wrong.

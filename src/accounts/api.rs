@@ -105,8 +105,12 @@ pub(crate) async fn limit(state: &AppState, hits: &[(String, Limit)]) -> AppResu
     Ok(())
 }
 
-pub(crate) fn account_key(action: &str, email: &str) -> String {
-    format!("{action}:account:{}", email.trim().to_lowercase())
+/// The rate-limit key of an account's e-mail; one that cannot be an address is a 422 before
+/// anything is counted or looked up (it could not name an account anyway).
+pub(crate) fn account_key(action: &str, email: &str) -> AppResult<String> {
+    let email =
+        super::Email::parse(email).map_err(|problem| AppError::invalid("email", problem))?;
+    Ok(format!("{action}:account:{}", email.as_str()))
 }
 
 /// A new customer account.
@@ -234,7 +238,7 @@ async fn resend_verification(
         &[
             (format!("resend:ip:{ip}"), limits::RESEND_PER_IP),
             (
-                account_key("resend", &body.email),
+                account_key("resend", &body.email)?,
                 limits::RESEND_PER_ACCOUNT,
             ),
         ],
@@ -325,7 +329,10 @@ async fn login(
         &state,
         &[
             (format!("login:ip:{ip}"), limits::LOGIN_PER_IP),
-            (account_key("login", &body.email), limits::LOGIN_PER_ACCOUNT),
+            (
+                account_key("login", &body.email)?,
+                limits::LOGIN_PER_ACCOUNT,
+            ),
         ],
     )
     .await?;
@@ -400,7 +407,7 @@ async fn forgot_password(
         &[
             (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
             (
-                account_key("forgot", &body.email),
+                account_key("forgot", &body.email)?,
                 limits::FORGOT_PER_ACCOUNT,
             ),
         ],
@@ -833,8 +840,10 @@ mod tests {
     #[test]
     fn account_rate_limit_keys_ignore_case_and_spaces() {
         assert_eq!(
-            account_key("login", " Ali@Example.PK "),
+            account_key("login", " Ali@Example.PK ").unwrap(),
             "login:account:ali@example.pk"
         );
+        assert!(account_key("login", "ali\u{0}@example.pk").is_err());
+        assert!(account_key("login", &"a".repeat(300)).is_err());
     }
 }

@@ -113,12 +113,12 @@ pub async fn list(
             user_columns!(),
             " from users
              where $1::text is null
-                or email ilike '%' || $1 || '%'
-                or name ilike '%' || $1 || '%'
+                or email ilike $1
+                or name ilike $1
              order by id desc
              limit $2 offset $3"
         ))
-        .bind(search)
+        .bind(search.map(crate::db::contains_pattern))
         .bind(limit)
         .bind(offset)
         .fetch_all(db),
@@ -133,10 +133,10 @@ pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Resul
         sqlx::query_scalar(
             "select count(*) from users
              where $1::text is null
-                or email ilike '%' || $1 || '%'
-                or name ilike '%' || $1 || '%'",
+                or email ilike $1
+                or name ilike $1",
         )
-        .bind(search)
+        .bind(search.map(crate::db::contains_pattern))
         .fetch_one(db),
     )
     .await

@@ -57,6 +57,21 @@ pub async fn timed<T>(
     result
 }
 
+/// `term` as an `ILIKE` pattern matching it anywhere, its `%`, `_` and `\` taken literally (a
+/// search for `50%` finds "50%", not everything starting with 50).
+pub fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::with_capacity(term.len() + 2);
+    pattern.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Opens a pool on `url`.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
@@ -169,5 +184,16 @@ impl Database {
         {
             tracing::error!("stopping the embedded PostgreSQL failed: {err:#}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_patterns_take_wildcards_literally() {
+        assert_eq!(contains_pattern("ali"), "%ali%");
+        assert_eq!(contains_pattern(r"50%_\x"), r"%50\%\_\\x%");
     }
 }

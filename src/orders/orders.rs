@@ -220,7 +220,7 @@ pub async fn list(
              where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
                and ($3::timestamptz is null or o.created_at >= $3)
                and ($4::timestamptz is null or o.created_at < $4)
-               and ($5::text is null or o.id::text = $5 or u.email ilike '%' || $5 || '%')
+               and ($5::text is null or o.id::text = $5 or u.email ilike $8)
              order by o.created_at desc, o.id desc
              limit $6 offset $7",
         )
@@ -231,6 +231,7 @@ pub async fn list(
         .bind(filter.search)
         .bind(limit)
         .bind(offset)
+        .bind(filter.search.map(crate::db::contains_pattern))
         .fetch_all(db),
     )
     .await
@@ -245,13 +246,14 @@ pub async fn count(db: impl PgExecutor<'_>, filter: &OrderFilter<'_>) -> sqlx::R
              where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
                and ($3::timestamptz is null or o.created_at >= $3)
                and ($4::timestamptz is null or o.created_at < $4)
-               and ($5::text is null or o.id::text = $5 or u.email ilike '%' || $5 || '%')",
+               and ($5::text is null or o.id::text = $5 or u.email ilike $6)",
         )
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.from)
         .bind(filter.to)
         .bind(filter.search)
+        .bind(filter.search.map(crate::db::contains_pattern))
         .fetch_one(db),
     )
     .await

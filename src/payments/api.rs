@@ -633,7 +633,18 @@ fn callback_fields(headers: &HeaderMap, body: &[u8]) -> AppResult<BTreeMap<Strin
     } else {
         serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())
     };
-    parsed.map_err(|why| AppError::bad_request("body", format!("not a JazzCash result: {why}")))
+    let fields = parsed
+        .map_err(|why| AppError::bad_request("body", format!("not a JazzCash result: {why}")))?;
+    if let Some((name, _)) = fields
+        .iter()
+        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
+    {
+        return Err(AppError::bad_request(
+            name.replace('\0', ""),
+            "not a JazzCash result: a field holds a NUL character",
+        ));
+    }
+    Ok(fields)
 }
 
 /// A JazzCash result as posted back (IPN or browser return). Every `pp…` field JazzCash sends is

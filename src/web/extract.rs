@@ -3,10 +3,11 @@
 
 use std::net::SocketAddr;
 
+use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::app::AppState;
@@ -20,10 +21,91 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
     type Rejection = AppError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
+        if !is_json(request.headers()) {
+            return Err(AppError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|err| json_rejection(JsonRejection::BytesRejection(err)))?;
+        if let Some(field) = text_with_nul(&bytes) {
+            // PostgreSQL text cannot hold U+0000; refuse it here rather than fail in SQL.
+            return Err(AppError::invalid(
+                field,
+                "must not contain NUL characters (\\u0000)",
+            ));
+        }
+        match axum::Json::<T>::from_bytes(&bytes) {
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }
+    }
+}
+
+/// `Content-Type: application/json` (parameters allowed) or an `application/*+json` type.
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The field whose text holds an escaped NUL (`\u0000`; raw control characters are not valid
+/// JSON anyway), `body` when the document does not parse; `None` when there is none.
+fn text_with_nul(bytes: &[u8]) -> Option<String> {
+    let mut backslashes = 0;
+    let mut found = false;
+    for (i, &byte) in bytes.iter().enumerate() {
+        if byte == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if backslashes % 2 == 1 && byte == b'u' && bytes[i + 1..].starts_with(b"0000") {
+            found = true;
+            break;
+        }
+        backslashes = 0;
+    }
+    if !found {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    Some(path_to_nul(&value, String::new()).unwrap_or_else(|| "body".to_owned()))
+}
+
+fn path_to_nul(value: &serde_json::Value, at: String) -> Option<String> {
+    let join = |key: &str| {
+        if at.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{at}.{key}")
+        }
+    };
+    match value {
+        serde_json::Value::String(text) if text.contains('\0') => {
+            Some(if at.is_empty() { "body".to_owned() } else { at })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| path_to_nul(item, join(&i.to_string()))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                Some(join("(a key)"))
+            } else {
+                path_to_nul(item, join(key))
+            }
+        }),
+        _ => None,
     }
 }
 
@@ -120,5 +202,42 @@ impl<S: Send + Sync> FromRequestParts<S> for UserAgent {
                 .and_then(|v| v.to_str().ok())
                 .map(|v| v.chars().take(500).collect()),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escaped_nuls_are_found_with_their_field() {
+        assert_eq!(
+            text_with_nul(br#"{"name": "a\u0000b"}"#).as_deref(),
+            Some("name")
+        );
+        assert_eq!(
+            text_with_nul(br#"{"items": [{"x": 1}, {"note": "\u0000"}]}"#).as_deref(),
+            Some("items.1.note")
+        );
+        assert_eq!(text_with_nul(br#""\u0000""#).as_deref(), Some("body"));
+        // An escaped backslash followed by the letters u0000 is just text.
+        assert_eq!(text_with_nul(br#"{"name": "a\\u0000b"}"#), None);
+        assert_eq!(text_with_nul(br#"{"name": "a\u0001b"}"#), None);
+        assert_eq!(text_with_nul(b"{\"name\": \"plain\"}"), None);
+    }
+
+    #[test]
+    fn json_content_types_are_recognised() {
+        let with = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, value.parse().unwrap());
+            is_json(&headers)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/merge-patch+json"));
+        assert!(!with("text/json"));
+        assert!(!with("text/plain"));
+        assert!(!is_json(&HeaderMap::new()));
     }
 }

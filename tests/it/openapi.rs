@@ -30,7 +30,7 @@ fn served_paths(app: &TestApp) -> BTreeSet<String> {
 
 /// The methods a path answers, from the `Allow` header of a 405 to a method nobody serves.
 async fn served_methods(app: &TestApp, path: &str) -> BTreeSet<String> {
-    let uri = path.replace("{id}", "1").replace('{', "").replace('}', "");
+    let uri = path.replace("{id}", "1").replace(['{', '}'], "");
     let response = app
         .request(
             Request::builder()

@@ -305,14 +305,13 @@ pub(super) async fn resend_verification(
     if visitor.user.is_verified() {
         return Ok(see_other("/account?notice=already-verified"));
     }
+    // A stored address always parses.
+    let account = account_key("resend", &visitor.user.email)?;
     let limited = limit(
         &state,
         &[
             (format!("resend:ip:{ip}"), limits::RESEND_PER_IP),
-            (
-                account_key("resend", &visitor.user.email),
-                limits::RESEND_PER_ACCOUNT,
-            ),
+            (account, limits::RESEND_PER_ACCOUNT),
         ],
     )
     .await;

@@ -93,7 +93,10 @@ pub(super) async fn login(
             &state,
             &[
                 (format!("login:ip:{ip}"), limits::LOGIN_PER_IP),
-                (account_key("login", &form.email), limits::LOGIN_PER_ACCOUNT),
+                (
+                    account_key("login", &form.email)?,
+                    limits::LOGIN_PER_ACCOUNT,
+                ),
             ],
         )
         .await?;

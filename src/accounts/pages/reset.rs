@@ -53,17 +53,19 @@ pub(super) async fn forgot_password(
     ClientIp(ip): ClientIp,
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
-    let limited = limit(
-        &state,
-        &[
-            (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
-            (
-                account_key("forgot", &form.email),
-                limits::FORGOT_PER_ACCOUNT,
-            ),
-        ],
-    )
-    .await;
+    let limited = match account_key("forgot", &form.email) {
+        Ok(account) => {
+            limit(
+                &state,
+                &[
+                    (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
+                    (account, limits::FORGOT_PER_ACCOUNT),
+                ],
+            )
+            .await
+        }
+        Err(invalid) => Err(invalid),
+    };
     if let Err(err) = limited {
         let failure = Failure::from_error(err, &[])?;
         return render_with(
