@@ -93,7 +93,7 @@ impl AppError {
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Database(sqlx::Error::PoolTimedOut) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(err) if is_database_down(err) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(err) if is_nul_in_text(err) => StatusCode::BAD_REQUEST,
             Self::Database(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -134,6 +134,20 @@ impl AppError {
             detail,
             errors,
         }
+    }
+}
+
+/// The database cannot be reached or is going away: the pool waited in vain, a connection broke
+/// (PostgreSQL restarting: SQLSTATE class 08, or 57P01–57P03 "terminating / cannot connect
+/// now"). The client should retry shortly, so a 503, not a 500; sqlx's pool drops the broken
+/// connection and opens new ones when the server is back, without restarting this process.
+fn is_database_down(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")),
+        _ => false,
     }
 }
 

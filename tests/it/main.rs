@@ -10,6 +10,7 @@ mod cli;
 mod db;
 mod embedded;
 mod fakepve;
+mod faults;
 mod helpers;
 mod http;
 mod mail;
