@@ -12,6 +12,7 @@ mod embedded;
 mod fakepve;
 mod helpers;
 mod http;
+mod journey;
 mod mail;
 mod metrics;
 mod openapi;
