@@ -41,6 +41,9 @@ const CHROMIUM_ARGS: [&str; 10] = [
 pub struct Browser {
     client: Option<Client>,
     driver: Child,
+    /// Where chromedriver listens, and the capabilities of a session: for a second session.
+    port: u16,
+    capabilities: serde_json::Map<String, Value>,
     /// Browser tests take turns: several Chromiums at once on a 2-core machine make page loads
     /// time out.
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -81,24 +84,34 @@ impl Browser {
         let driver = command
             .spawn()
             .unwrap_or_else(|err| panic!("cannot start {}: {err}", chromedriver.display()));
-        let mut browser = Browser {
-            client: None,
-            driver,
-            _turn: turn,
-        };
-        browser.wait_for_driver(port).await;
-
         let mut options = json!({ "args": CHROMIUM_ARGS });
         options["binary"] = json!(chromium);
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("goog:chromeOptions".into(), options);
-        let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .unwrap_or_else(|err| panic!("chromedriver did not open a Chromium session: {err}"));
-        browser.client = Some(client);
+        let mut browser = Browser {
+            client: None,
+            driver,
+            port,
+            capabilities,
+            _turn: turn,
+        };
+        browser.wait_for_driver(port).await;
+        browser.client = Some(browser.open_session().await);
         Some(browser)
+    }
+
+    /// Opens another session on the same chromedriver: a separate Chromium with its own
+    /// cookies (another person's browser, e.g. the operator's). The caller closes it.
+    pub async fn second_session(&self) -> Client {
+        self.open_session().await
+    }
+
+    async fn open_session(&self) -> Client {
+        ClientBuilder::new(HttpConnector::new())
+            .capabilities(self.capabilities.clone())
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|err| panic!("chromedriver did not open a Chromium session: {err}"))
     }
 
     async fn wait_for_driver(&mut self, port: u16) {
@@ -162,21 +175,7 @@ impl Browser {
     /// than chromedriver believes, which then aims below the fold ("click intercepted"); the
     /// page's own click (same event, same form submission) is the fallback.
     pub async fn click(&self, element: fantoccini::elements::Element) {
-        match element.clone().click().await {
-            Ok(_) => {}
-            Err(fantoccini::error::CmdError::Standard(err))
-                if err.error == fantoccini::error::ErrorStatus::ElementClickIntercepted =>
-            {
-                self.client()
-                    .execute(
-                        "arguments[0].click()",
-                        vec![serde_json::to_value(&element).unwrap()],
-                    )
-                    .await
-                    .unwrap();
-            }
-            Err(err) => panic!("click failed: {err}"),
-        }
+        click_in(self.client(), element).await;
     }
 
     /// Resizes the window; the page's viewport is then `width` CSS pixels wide.
@@ -187,31 +186,7 @@ impl Browser {
     /// Saves a PNG of the whole page (not just the viewport) at the current width to
     /// `test-artifacts/screenshots/<name>.png`, and returns its path.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
-        let client = self.client();
-        let (width, height) = client.get_window_size().await.unwrap();
-        // The window is taller than its viewport by the (invisible) browser frame.
-        let sizes = self
-            .js("return [document.documentElement.scrollHeight, outerHeight - innerHeight]")
-            .await;
-        let (page, frame) = (
-            sizes[0].as_u64().unwrap_or(0),
-            sizes[1].as_u64().unwrap_or(0),
-        );
-        let full = (page + frame).clamp(height, 16_000);
-        client
-            .set_window_size(width as u32, full as u32)
-            .await
-            .unwrap();
-        let png = client.screenshot().await;
-        client
-            .set_window_size(width as u32, height as u32)
-            .await
-            .unwrap();
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{name}.png"));
-        std::fs::write(&path, png.unwrap()).unwrap();
-        path
+        screenshot_of(self.client(), name).await
     }
 
     /// Ends the session cleanly (Chromium exits), then stops chromedriver.
@@ -220,6 +195,57 @@ impl Browser {
             client.close().await.unwrap();
         }
     }
+}
+
+/// [`Browser::click`] in any session.
+pub async fn click_in(client: &Client, element: fantoccini::elements::Element) {
+    match element.clone().click().await {
+        Ok(_) => {}
+        Err(fantoccini::error::CmdError::Standard(err))
+            if err.error == fantoccini::error::ErrorStatus::ElementClickIntercepted =>
+        {
+            client
+                .execute(
+                    "arguments[0].click()",
+                    vec![serde_json::to_value(&element).unwrap()],
+                )
+                .await
+                .unwrap();
+        }
+        Err(err) => panic!("click failed: {err}"),
+    }
+}
+
+/// [`Browser::screenshot`] of any session.
+pub async fn screenshot_of(client: &Client, name: &str) -> PathBuf {
+    let (width, height) = client.get_window_size().await.unwrap();
+    // The window is taller than its viewport by the (invisible) browser frame.
+    let sizes = client
+        .execute(
+            "return [document.documentElement.scrollHeight, outerHeight - innerHeight]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (page, frame) = (
+        sizes[0].as_u64().unwrap_or(0),
+        sizes[1].as_u64().unwrap_or(0),
+    );
+    let full = (page + frame).clamp(height, 16_000);
+    client
+        .set_window_size(width as u32, full as u32)
+        .await
+        .unwrap();
+    let png = client.screenshot().await;
+    client
+        .set_window_size(width as u32, height as u32)
+        .await
+        .unwrap();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png.unwrap()).unwrap();
+    path
 }
 
 impl Drop for Browser {

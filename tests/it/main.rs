@@ -13,6 +13,7 @@ mod fakepve;
 mod faults;
 mod helpers;
 mod http;
+mod journey;
 mod mail;
 mod metrics;
 mod openapi;
