@@ -317,6 +317,9 @@ pub async fn list_expired_unpaid(
             order_columns!(),
             " from orders
              where status = 'pending_payment' and created_at < $1 and kind = 'new'
+               -- A transfer the customer reported is the operator's to judge, however late.
+               and not exists (select 1 from payments p
+                               where p.order_id = orders.id and p.status = 'review')
              order by created_at, id
              limit $2"
         ))

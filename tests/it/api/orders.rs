@@ -441,3 +441,39 @@ async fn unpaid_orders_expire_and_give_back_their_promo_use(db: PgPool) {
         "expired"
     );
 }
+
+#[sqlx::test]
+async fn an_order_whose_transfer_awaits_review_does_not_expire(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let login = app.verified_customer("ayesha@example.pk").await;
+    let token = access(&login);
+    add(&app, token, "vps-nano-one", 1, 1).await;
+    let order = checkout(&app, token, None).await.json()["order"]["id"]
+        .as_i64()
+        .unwrap();
+    let reported = app
+        .send_json_as(
+            Some(token),
+            Method::POST,
+            &format!("/api/v1/orders/{order}/payments"),
+            &json!({ "method": "manual", "reference": "TID4455667788", "channel": "bank" }),
+        )
+        .await;
+    assert_eq!(reported.status, StatusCode::CREATED, "{}", reported.text());
+    // Paid at hour 47, the operator looks at hour 49.
+    sqlx::query("update orders set created_at = now() - interval '49 hours' where id = $1")
+        .bind(order as i32)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let expired = nextgenrdp::orders::checkout::expire_unpaid(&app.db, chrono::Duration::hours(48))
+        .await
+        .unwrap();
+    assert_eq!(expired, 0);
+    assert_eq!(
+        app.get_as(token, &format!("/api/v1/orders/{order}"))
+            .await
+            .json()["status"],
+        "pending_payment"
+    );
+}
