@@ -711,7 +711,7 @@ async fn list_users(
         &state.db,
         search,
         query.per_page,
-        (query.page - 1) * query.per_page,
+        (query.page - 1).saturating_mul(query.per_page),
     )
     .await?
     .into_iter()

@@ -92,7 +92,7 @@ impl From<Job> for JobView {
 #[into_params(parameter_in = Query)]
 struct JobQuery {
     /// Only jobs of this status; absent or empty means every status.
-    #[param(value_type = Option<JobStatus>)]
+    #[param(schema_with = status_filter)]
     status: Option<String>,
     /// The page, from 1.
     #[serde(default = "first_page")]
@@ -124,6 +124,12 @@ struct RetriedJob {
 
 fn first_page() -> i64 {
     1
+}
+
+fn status_filter() -> utoipa::openapi::schema::Schema {
+    crate::web::openapi::status_or_empty::<JobStatus>(
+        "Only jobs of this status; absent or empty means every status",
+    )
 }
 
 fn default_per_page() -> i64 {
@@ -170,7 +176,7 @@ async fn list_jobs(
         &state.db,
         status,
         query.per_page,
-        (query.page - 1) * query.per_page,
+        (query.page - 1).saturating_mul(query.per_page),
     )
     .await?
     .into_iter()

@@ -43,8 +43,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct OrderQuery {
-    /// Only orders in this status.
-    #[param(value_type = Option<OrderStatus>)]
+    /// Only orders in this status; absent or empty means any.
+    #[param(schema_with = status_filter)]
     pub status: Option<String>,
     /// Only this customer's orders (a user id).
     pub customer: Option<i32>,
@@ -110,6 +110,12 @@ fn first_page() -> i64 {
     1
 }
 
+fn status_filter() -> utoipa::openapi::schema::Schema {
+    crate::web::openapi::status_or_empty::<OrderStatus>(
+        "Only orders in this status; absent or empty means any",
+    )
+}
+
 fn default_per_page() -> i64 {
     25
 }
@@ -150,6 +156,7 @@ pub fn parse_order_query(
 
 /// Every order, newest first, filtered and a page at a time.
 #[utoipa::path(get, path = "/admin/orders", tag = "admin",
+    operation_id = "admin_list_orders",
     security(("bearer" = [])),
     params(OrderQuery),
     responses(
@@ -182,7 +189,7 @@ async fn list_orders(
         &state.db,
         &filter,
         query.per_page,
-        (query.page - 1) * query.per_page,
+        (query.page - 1).saturating_mul(query.per_page),
     )
     .await?;
     let mut items = Vec::with_capacity(rows.len());
@@ -203,6 +210,7 @@ async fn list_orders(
 
 /// Any order, with its items and its customer.
 #[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin",
+    operation_id = "admin_find_order",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     responses(
@@ -235,6 +243,7 @@ async fn find_order(
 
 /// Cancels any order while it awaits payment (audited); its promo code use is given back.
 #[utoipa::path(post, path = "/admin/orders/{id}/cancel", tag = "admin",
+    operation_id = "admin_cancel_order",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     responses(

@@ -137,10 +137,10 @@ fn cart_response(
 #[utoipa::path(get, path = "/cart", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
     ),
     responses(
         (status = OK, description = "The priced cart (empty when there is none)", body = CartResponse),
@@ -184,10 +184,10 @@ fn one() -> i32 {
 #[utoipa::path(post, path = "/cart/items", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
     ),
     request_body = AddItemRequest,
     responses(
@@ -245,10 +245,10 @@ async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::
 #[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     request_body = UpdateItemRequest,
@@ -290,10 +290,10 @@ async fn update_cart_item(
 #[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     responses(
@@ -325,10 +325,10 @@ struct PromoRequest {
 #[utoipa::path(post, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
     ),
     request_body = PromoRequest,
     responses(
@@ -355,10 +355,10 @@ async fn apply_promo(
 #[utoipa::path(delete, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false, min_length = 43, max_length = 43,
-            description = "A guest cart's token (from `cart_token`); ignored when a bearer token is sent"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false, min_length = 43, max_length = 43,
-            description = "The guest cart cookie (the same token); `X-Cart-Token` wins when both are sent"),
+        ("X-Cart-Token" = Option<String>, Header, nullable = false,
+            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
+        ("ngr_cart" = Option<String>, Cookie, nullable = false,
+            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
     ),
     responses(
         (status = OK, description = "The priced cart, without a promo code", body = CartResponse),
@@ -642,8 +642,10 @@ impl Paging {
         Ok(paging)
     }
 
+    /// The rows to skip; a page far past the end (up to `i64::MAX`) is an empty page, never an
+    /// overflow.
     pub fn offset(&self) -> i64 {
-        (self.page - 1) * self.per_page
+        (self.page - 1).saturating_mul(self.per_page)
     }
 }
 

@@ -50,8 +50,8 @@ pub const STATUSES: [&str; 6] = [
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct PaymentQuery {
-    /// Only payments in this status (`review`: the queue to check); empty means any.
-    #[param(value_type = Option<PaymentStatus>)]
+    /// Only payments in this status (`review`: the queue to check); absent or empty means any.
+    #[param(schema_with = status_filter)]
     status: Option<String>,
     /// The page to show, from 1.
     #[serde(default = "first_page")]
@@ -113,12 +113,19 @@ fn first_page() -> i64 {
     1
 }
 
+fn status_filter() -> utoipa::openapi::schema::Schema {
+    crate::web::openapi::status_or_empty::<PaymentStatus>(
+        "Only payments in this status (`review`: the queue to check); absent or empty means any",
+    )
+}
+
 fn default_per_page() -> i64 {
     25
 }
 
 /// Every payment, oldest first (a queue), optionally of one status, a page at a time.
 #[utoipa::path(get, path = "/admin/payments", tag = "admin",
+    operation_id = "admin_list_payments",
     security(("bearer" = [])),
     params(PaymentQuery),
     responses(
@@ -153,7 +160,7 @@ async fn list_payments(
         &state.db,
         status,
         query.per_page,
-        (query.page - 1) * query.per_page,
+        (query.page - 1).saturating_mul(query.per_page),
     )
     .await?;
     Ok(Json(PaymentPage {

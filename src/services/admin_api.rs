@@ -60,8 +60,8 @@ fn suspend_route() -> UtoipaMethodRouter<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct ServiceQuery {
-    /// Only services in this status.
-    #[param(value_type = Option<ServiceStatus>)]
+    /// Only services in this status; absent or empty means any.
+    #[param(schema_with = status_filter)]
     status: Option<String>,
     /// Only this customer's services.
     user_id: Option<i32>,
@@ -125,6 +125,12 @@ fn first_page() -> i64 {
     1
 }
 
+fn status_filter() -> utoipa::openapi::schema::Schema {
+    crate::web::openapi::status_or_empty::<ServiceStatus>(
+        "Only services in this status; absent or empty means any",
+    )
+}
+
 fn default_per_page() -> i64 {
     25
 }
@@ -172,7 +178,7 @@ async fn list_services(
         &state.db,
         &filter,
         query.per_page,
-        (query.page - 1) * query.per_page,
+        (query.page - 1).saturating_mul(query.per_page),
     )
     .await?;
     Ok(Json(ServicePage {

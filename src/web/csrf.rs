@@ -26,8 +26,10 @@ pub const CSRF_FIELD: &str = "csrf_token";
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-/// Page routes that other sites post to by design, each verifying its own signature.
-const EXEMPT: &[&str] = &["/payments/jazzcash/return"];
+/// Page routes that other sites post to by design, each verifying its own signature; and the
+/// health probes, which hold no session and answer GET alone (any other method is the router's
+/// 405, as the API document says).
+const EXEMPT: &[&str] = &["/payments/jazzcash/return", "/healthz", "/readyz"];
 
 /// Forms are small; a bigger body is refused before it is read.
 const MAX_FORM_BYTES: usize = 256 * 1024;
@@ -35,7 +37,7 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 /// Ensures a token exists and checks it on every state-changing page request.
 pub async fn protect(State(state): State<AppState>, request: Request, next: Next) -> Response {
     // The API authenticates with bearer tokens; a payment provider's return is a cross-site
-    // POST authenticated by its own signature.
+    // POST authenticated by its own signature; the probes change nothing.
     if request.uri().path().starts_with("/api/") || EXEMPT.contains(&request.uri().path()) {
         return next.run(request).await;
     }

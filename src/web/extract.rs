@@ -13,8 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// A JSON body. Malformed JSON is a 400 and a missing or mistyped field a 422 naming the field,
-/// in the API's problem shape rather than axum's plain text.
+/// A JSON object body. Malformed JSON is a 400; an array instead of the object, or a missing or
+/// mistyped field, a 422 naming the field, in the API's problem shape rather than axum's plain
+/// text.
 pub struct AppJson<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
@@ -35,6 +36,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for AppJson<T> {
             ));
         }
         match axum::Json::<T>::from_bytes(&bytes) {
+            // Every request body of this API is an object; serde also reads a struct from an
+            // array of its fields in order (`[null, null]`), which the document does not allow.
+            Ok(_) if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') => {
+                Err(AppError::invalid("body", "must be a JSON object"))
+            }
             Ok(axum::Json(value)) => Ok(Self(value)),
             Err(rejection) => Err(json_rejection(rejection)),
         }

@@ -22,6 +22,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::openapi::path::Operation;
 use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, RefOr};
 use utoipa::{Modify, OpenApi};
@@ -202,6 +203,23 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
     .flatten()
 }
 
+/// The schema of a list's status filter whose empty value means any status (what an HTML form's
+/// blank choice sends): one of `T`'s values, or `""`.
+pub fn status_or_empty<T: utoipa::ToSchema>(description: &str) -> Schema {
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(Ref::from_schema_name(T::name()))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([""]))
+                    .build(),
+            )
+            .description(Some(description))
+            .build(),
+    )
+}
+
 /// A response whose body is a problem document.
 pub fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
@@ -227,6 +245,23 @@ mod tests {
         assert!(json["openapi"].as_str().unwrap().starts_with("3.1"));
         assert!(json["components"]["schemas"]["Problem"].is_object());
         assert!(json["components"]["securitySchemes"][BEARER].is_object());
+    }
+
+    #[test]
+    fn every_operation_id_is_unique() {
+        let mut seen = std::collections::BTreeMap::new();
+        for (path, item) in &document().paths.paths {
+            let mut item = item.clone();
+            for operation in operations(&mut item) {
+                let id = operation
+                    .operation_id
+                    .clone()
+                    .expect("every operation has an id");
+                if let Some(other) = seen.insert(id.clone(), path.clone()) {
+                    panic!("{path} and {other} share the operationId {id}");
+                }
+            }
+        }
     }
 
     #[test]

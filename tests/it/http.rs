@@ -15,6 +15,33 @@ async fn healthz_and_readyz_answer_ok_on_a_migrated_database(db: PgPool) {
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.text());
 }
 
+/// The probes answer GET alone: another method is the router's 405 naming GET, as the API
+/// document says (it was the CSRF check's 403 page, found by Schemathesis).
+#[sqlx::test]
+async fn the_probes_refuse_other_methods_with_405(db: PgPool) {
+    let app = TestApp::new(db);
+    for path in ["/healthz", "/readyz"] {
+        for method in [Method::POST, Method::DELETE, Method::TRACE] {
+            let response = app
+                .request(
+                    axum::http::Request::builder()
+                        .method(method.clone())
+                        .uri(path)
+                        .body(axum::body::Body::empty())
+                        .unwrap(),
+                )
+                .await;
+            assert_eq!(
+                response.status,
+                StatusCode::METHOD_NOT_ALLOWED,
+                "{method} {path}: {}",
+                response.text()
+            );
+            assert!(response.header("allow").contains("GET"), "{method} {path}");
+        }
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn readyz_is_503_while_migrations_are_pending(db: PgPool) {
     let app = TestApp::new(db);

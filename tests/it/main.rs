@@ -21,4 +21,5 @@ mod pages;
 mod provisioning;
 mod proxmox_client;
 mod renewals;
+mod schemathesis;
 mod worker;
