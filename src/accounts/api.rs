@@ -38,7 +38,7 @@ pub mod limits {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    let mut router = OpenApiRouter::new()
         .routes(routes!(register))
         .routes(routes!(verify_email))
         .routes(routes!(resend_verification))
@@ -54,7 +54,24 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users))
         .routes(routes!(find_user))
         .routes(routes!(disable_user))
-        .routes(routes!(enable_user))
+        .routes(routes!(enable_user));
+    // Login takes a guest cart the way the cart operations do (said in one place, there).
+    if let Some(login) = router
+        .get_openapi_mut()
+        .paths
+        .paths
+        .get_mut("/auth/login")
+        .and_then(|item| item.post.as_mut())
+    {
+        login.parameters = Some(
+            crate::orders::api::guest_cart_parameters(
+                "A guest cart's token (43 characters); its items join the account's cart",
+                "The guest cart cookie, used when `X-Cart-Token` is absent",
+            )
+            .into(),
+        );
+    }
+    router
 }
 
 /// An account as the API shows it (never the password hash).
@@ -300,12 +317,6 @@ fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<Tok
 
 /// Opens a session with e-mail and password; a guest cart the client holds joins the account's cart.
 #[utoipa::path(post, path = "/auth/login", tag = "accounts",
-    params(
-        ("X-Cart-Token" = Option<String>, Header,
-            description = "A guest cart's token (43 characters); its items join the account's cart"),
-        ("ngr_cart" = Option<String>, Cookie,
-            description = "The guest cart cookie, used when `X-Cart-Token` is absent"),
-    ),
     request_body = LoginRequest,
     responses(
         (status = OK, description = "A new session's tokens", body = TokenResponse),

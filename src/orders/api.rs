@@ -34,7 +34,51 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_order))
         .routes(routes!(cancel_order));
     checkout_body_is_optional(router.get_openapi_mut());
+    describe_guest_cart(router.get_openapi_mut());
     router
+}
+
+/// Every cart operation takes the guest cart's token two ways; said once, here.
+fn describe_guest_cart(document: &mut utoipa::openapi::OpenApi) {
+    for (path, item) in document.paths.paths.iter_mut() {
+        if path.starts_with("/cart") {
+            for operation in crate::web::openapi::operations(item) {
+                let parameters = operation.parameters.get_or_insert_with(Vec::new);
+                parameters.splice(
+                    0..0,
+                    guest_cart_parameters(
+                        "A guest cart's token (from `cart_token`, 43 characters); ignored when a \
+                     bearer token is sent, and a value that names no cart is ignored too (no \
+                     cart: as if none was sent)",
+                        "The guest cart cookie (the same token, ignored in the same cases); \
+                     `X-Cart-Token` wins when both are sent",
+                    ),
+                );
+            }
+        }
+    }
+}
+
+/// The `X-Cart-Token` header and `ngr_cart` cookie, optional strings, with what each does.
+pub(crate) fn guest_cart_parameters(
+    header: &str,
+    cookie: &str,
+) -> [utoipa::openapi::path::Parameter; 2] {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::{ObjectBuilder, Required, Type};
+    let parameter = |name: &str, place: ParameterIn, description: &str| {
+        ParameterBuilder::new()
+            .name(name)
+            .parameter_in(place)
+            .required(Required::False)
+            .description(Some(description))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .build()
+    };
+    [
+        parameter("X-Cart-Token", ParameterIn::Header, header),
+        parameter(CART_COOKIE, ParameterIn::Cookie, cookie),
+    ]
 }
 
 /// Checkout's body may be left out (see [`create_order`]); `#[utoipa::path]` can only say so by
@@ -136,12 +180,6 @@ fn cart_response(
 /// `X-Cart-Token` or the `ngr_cart` cookie. No cart yet: an empty one.
 #[utoipa::path(get, path = "/cart", tag = "cart",
     security((), ("bearer" = [])),
-    params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
-    ),
     responses(
         (status = OK, description = "The priced cart (empty when there is none)", body = CartResponse),
     ),
@@ -183,12 +221,6 @@ fn one() -> i32 {
 /// `Set-Cookie: ngr_cart=…` header. Nothing is written when the item is refused.
 #[utoipa::path(post, path = "/cart/items", tag = "cart",
     security((), ("bearer" = [])),
-    params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
-    ),
     request_body = AddItemRequest,
     responses(
         (status = CREATED, description = "Added; the priced cart", body = CartResponse,
@@ -245,10 +277,6 @@ async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::
 #[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     request_body = UpdateItemRequest,
@@ -290,10 +318,6 @@ async fn update_cart_item(
 #[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
     ),
     responses(
@@ -324,12 +348,6 @@ struct PromoRequest {
 /// Puts a promo code on the cart (replacing any other) if it applies to it now.
 #[utoipa::path(post, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
-    params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
-    ),
     request_body = PromoRequest,
     responses(
         (status = OK, description = "Applied; the priced cart with `promo`", body = CartResponse),
@@ -354,12 +372,6 @@ async fn apply_promo(
 /// Takes the promo code off the cart (nothing to do when there is none).
 #[utoipa::path(delete, path = "/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
-    params(
-        ("X-Cart-Token" = Option<String>, Header, nullable = false,
-            description = "A guest cart's token (from `cart_token`, 43 characters); ignored when a bearer token is sent, and a value that names no cart is ignored too (no cart: as if none was sent)"),
-        ("ngr_cart" = Option<String>, Cookie, nullable = false,
-            description = "The guest cart cookie (the same token, ignored in the same cases); `X-Cart-Token` wins when both are sent"),
-    ),
     responses(
         (status = OK, description = "The priced cart, without a promo code", body = CartResponse),
     ),

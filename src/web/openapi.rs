@@ -188,7 +188,9 @@ pub fn add_error_responses(document: &mut Document) {
     }
 }
 
-fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+pub(crate) fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut Operation> {
     [
         item.get.as_mut(),
         item.put.as_mut(),
