@@ -527,23 +527,38 @@ pub async fn allocate_vmid(
     {
         return Ok(Some(vmid));
     }
+    // Lock the backend first, in its own statement: under READ COMMITTED each statement reads
+    // a snapshot taken when it starts, so the `max(vmid)` below, run after the lock is ours,
+    // sees the id the previous holder inserted. (Taken in one statement with the lock, the
+    // snapshot predated the wait, and two workers picked the same id: caught by the test of two
+    // nodes on one database.) The caller's transaction holds the lock until it commits.
+    let Some((vmid_min, vmid_max)) = timed(
+        "vm_ids.lock_backend",
+        sqlx::query_as::<_, (Option<i32>, Option<i32>)>(
+            "select vmid_min, vmid_max from provisioning_backends where id = $1 for update",
+        )
+        .bind(backend_id)
+        .fetch_optional(&mut *db),
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
     timed(
         "vm_ids.allocate",
         sqlx::query_scalar(
-            "with backend as (
-                 select id, vmid_min, vmid_max from provisioning_backends
-                 where id = $1 for update
-             ), next as (
-                 select coalesce((select max(vmid) + 1 from vm_ids where backend_id = $1),
-                                 backend.vmid_min) as vmid, backend.vmid_max
-                 from backend
+            "with next as (
+                 select coalesce((select max(vmid) + 1 from vm_ids where backend_id = $1), $3)
+                     as vmid
              )
              insert into vm_ids (backend_id, vmid, service_id)
-             select $1, next.vmid, $2 from next where next.vmid <= next.vmid_max
+             select $1, next.vmid, $2 from next where next.vmid <= $4
              returning vmid",
         )
         .bind(backend_id)
         .bind(service_id)
+        .bind(vmid_min)
+        .bind(vmid_max)
         .fetch_optional(&mut *db),
     )
     .await
