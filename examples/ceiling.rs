@@ -21,10 +21,13 @@ async fn main() {
     // A JSON array of one repeated string padded to `size` bytes; built once, served forever.
     let filler = "x".repeat(size.saturating_sub(4).max(1));
     let body: &'static str = Box::leak(format!("[\"{filler}\"]").into_boxed_str());
-    let app = Router::new().route(
-        "/",
-        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], body).into_response() }),
-    );
+    let app =
+        Router::new().route(
+            "/",
+            get(move || async move {
+                ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+            }),
+        );
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .unwrap_or_else(|e| panic!("cannot listen on {addr}: {e}"));
