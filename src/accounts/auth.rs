@@ -42,19 +42,20 @@ async fn dummy_hash(cost: u32) -> AppResult<String> {
         .cloned()
 }
 
-/// Hashes a password off the async worker threads.
+/// Hashes a password off the async worker threads, on the hashing threads (see
+/// [`super::hasher`]: a few, at a lower priority, so a login storm cannot take every core).
 pub async fn hash_password(password: String, cost: u32) -> AppResult<String> {
-    tokio::task::spawn_blocking(move || super::hash_password(&password, cost))
+    super::hasher::run(move || super::hash_password(&password, cost))
         .await
-        .map_err(|err| AppError::Internal(err.into()))?
+        .map_err(AppError::Internal)?
         .map_err(AppError::Internal)
 }
 
-/// Verifies a password off the async worker threads.
+/// Verifies a password off the async worker threads, on the hashing threads.
 pub async fn verify_password(password: String, hash: String) -> AppResult<bool> {
-    tokio::task::spawn_blocking(move || super::verify_password(&password, &hash))
+    super::hasher::run(move || super::verify_password(&password, &hash))
         .await
-        .map_err(|err| AppError::Internal(err.into()))
+        .map_err(AppError::Internal)
 }
 
 /// What a visitor types to register.

@@ -4,6 +4,7 @@ pub mod admin_pages;
 pub mod api;
 pub mod auth;
 pub mod extract;
+pub mod hasher;
 pub mod jwt;
 pub mod pages;
 pub mod secrets;

@@ -12,6 +12,7 @@
 //! is a 400 naming the parameter. An empty value (`?location=`) means "any", as an HTML form
 //! with nothing chosen sends it.
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -89,12 +90,11 @@ async fn list_categories(
 ) -> AppResult<Response> {
     parameters(query, &[])?;
     let catalog = state.catalog.get(&state.db).await?;
-    cacheable_json(
-        &headers,
-        &Items {
+    catalog_json(&catalog, &headers, JsonKey::Categories, || {
+        serde_json::to_vec(&Items {
             items: catalog.categories(),
-        },
-    )
+        })
+    })
 }
 
 /// The open locations, in display order.
@@ -110,16 +110,15 @@ async fn list_locations(
 ) -> AppResult<Response> {
     parameters(query, &[])?;
     let catalog = state.catalog.get(&state.db).await?;
-    cacheable_json(
-        &headers,
-        &Items {
+    catalog_json(&catalog, &headers, JsonKey::Locations, || {
+        serde_json::to_vec(&Items {
             items: catalog.locations(),
-        },
-    )
+        })
+    })
 }
 
 /// How `/plans` is ordered.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) enum Sort {
     /// Category display order, plan display order, price, id.
     #[default]
@@ -130,7 +129,7 @@ pub(crate) enum Sort {
 
 /// What a plan listing is narrowed to and how it is ordered (`/plans` here, the storefront's
 /// category pages too).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct PlanFilter {
     /// A category id.
     pub category: Option<i32>,
@@ -233,8 +232,12 @@ async fn list_plans(
 ) -> AppResult<Response> {
     let catalog = state.catalog.get(&state.db).await?;
     let pairs = parameters(query, &["category", "location", "sort"])?;
-    let plans = PlanFilter::parse(&catalog, &pairs)?.apply(&catalog);
-    cacheable_json(&headers, &Items { items: &plans })
+    let filter = PlanFilter::parse(&catalog, &pairs)?;
+    catalog_json(&catalog, &headers, JsonKey::Plans(filter), || {
+        serde_json::to_vec(&Items {
+            items: &filter.apply(&catalog),
+        })
+    })
 }
 
 /// One plan on sale.
@@ -255,7 +258,9 @@ async fn find_plan(
     parameters(query, &[])?;
     let catalog = state.catalog.get(&state.db).await?;
     let plan = catalog.plan(&id).ok_or(AppError::NotFound("plan"))?;
-    cacheable_json(&headers, plan)
+    catalog_json(&catalog, &headers, JsonKey::Plan(id.clone()), || {
+        serde_json::to_vec(plan)
+    })
 }
 
 /// The strong validator of a body: a quoted hex SHA-256 prefix.
@@ -278,19 +283,49 @@ pub fn if_none_match(headers: &HeaderMap, etag: &str) -> bool {
         })
 }
 
-/// `value` as JSON with its ETag and Cache-Control, or a bodiless 304 when the client already
-/// holds it.
-pub fn cacheable_json(headers: &HeaderMap, value: &impl Serialize) -> AppResult<Response> {
-    let body = serde_json::to_vec(value).map_err(|err| AppError::Internal(err.into()))?;
-    let etag = etag_of(&body);
-    let etag_header =
-        HeaderValue::from_str(&etag).map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
+/// Which answer of the catalog API a [`CachedJson`] is: the endpoint and what narrows it (a
+/// filter checked against the snapshot, an existing plan's id), so a snapshot holds at most a
+/// few dozen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum JsonKey {
+    Categories,
+    Locations,
+    Plans(PlanFilter),
+    Plan(String),
+}
+
+/// A catalog answer serialised once per snapshot, with its strong ETag.
+#[derive(Debug)]
+pub(crate) struct CachedJson {
+    body: Bytes,
+    etag: HeaderValue,
+}
+
+/// The answer `key` of `catalog` as JSON with its ETag and Cache-Control, or a bodiless 304
+/// when the client already holds it. `body` serialises it, only the first time this snapshot is
+/// asked for `key` (see [`Catalog::json`]).
+fn catalog_json(
+    catalog: &Catalog,
+    headers: &HeaderMap,
+    key: JsonKey,
+    body: impl FnOnce() -> serde_json::Result<Vec<u8>>,
+) -> AppResult<Response> {
+    let cached = catalog.json(key, || {
+        let body = body().map_err(|err| AppError::Internal(err.into()))?;
+        let etag = HeaderValue::from_str(&etag_of(&body))
+            .map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
+        Ok::<_, AppError>(CachedJson {
+            body: Bytes::from(body),
+            etag,
+        })
+    })?;
     let cache_control = HeaderValue::from_static(CACHE_CONTROL);
-    if if_none_match(headers, &etag) {
+    let etag = cached.etag.to_str().unwrap_or_default();
+    if if_none_match(headers, etag) {
         return Ok((
             StatusCode::NOT_MODIFIED,
             [
-                (header::ETAG, etag_header),
+                (header::ETAG, cached.etag.clone()),
                 (header::CACHE_CONTROL, cache_control),
             ],
         )
@@ -302,10 +337,11 @@ pub fn cacheable_json(headers: &HeaderMap, value: &impl Serialize) -> AppResult<
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("application/json"),
             ),
-            (header::ETAG, etag_header),
+            (header::ETAG, cached.etag.clone()),
             (header::CACHE_CONTROL, cache_control),
         ],
-        body,
+        // A reference-counted copy of the cached body: nothing is copied per request.
+        cached.body.clone(),
     )
         .into_response())
 }

@@ -33,13 +33,14 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
+use super::api::{CachedJson, JsonKey};
 use super::{categories, format_pkr, locations, plan_features, plans};
 use crate::db::timed;
 
@@ -110,6 +111,12 @@ pub struct Catalog {
     plan_index: HashMap<String, usize>,
     generation: u64,
     loaded_at: Instant,
+    /// The catalog API's answers made from this snapshot, serialised and tagged once (see
+    /// [`Catalog::json`]). Measured by `bench/run`: serialising the 7.5 kB plan list and
+    /// SHA-256-hashing it for the ETag on every request took about a third of the server's CPU
+    /// under load. Bounded by the snapshot itself (one entry per endpoint, plan, and checked
+    /// filter combination) and dropped with it.
+    json: Mutex<HashMap<JsonKey, Arc<CachedJson>>>,
 }
 
 impl Catalog {
@@ -140,6 +147,23 @@ impl Catalog {
     /// An open location.
     pub fn location(&self, id: i32) -> Option<&LocationView> {
         self.locations.iter().find(|l| l.id == id)
+    }
+
+    /// The answer `key` made from this snapshot: made by `make` the first time, then shared
+    /// until the snapshot is replaced. Two requests racing on a new key may both make it; the
+    /// answers are identical, the first stored is kept.
+    pub(crate) fn json<E>(
+        &self,
+        key: JsonKey,
+        make: impl FnOnce() -> Result<CachedJson, E>,
+    ) -> Result<Arc<CachedJson>, E> {
+        let memo = || self.json.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(found) = memo().get(&key) {
+            return Ok(found.clone());
+        }
+        // Made outside the lock: serialising must not hold up other keys' readers.
+        let made = Arc::new(make()?);
+        Ok(memo().entry(key).or_insert(made).clone())
     }
 }
 
@@ -398,5 +422,6 @@ async fn load(db: &PgPool, generation: u64, loaded_at: Instant) -> sqlx::Result<
         plan_index,
         generation,
         loaded_at,
+        json: Mutex::default(),
     })
 }
