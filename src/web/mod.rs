@@ -10,20 +10,21 @@ pub mod openapi;
 pub mod pages;
 pub mod rate_limit;
 
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use futures_util::future::BoxFuture;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::LatencyUnit;
 use tower_http::compression::CompressionLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use utoipa_axum::router::OpenApiRouter;
@@ -71,7 +72,7 @@ pub fn router(state: AppState) -> Router {
         // than one, for the same middleware in the same order.
         .layer(
             ServiceBuilder::new()
-                .layer(metrics::TrackRequestsLayer)
+                .layer(metrics::TrackRequestsLayer::default())
                 .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -98,23 +99,16 @@ pub fn router(state: AppState) -> Router {
                 // `map_response`, not `from_fn`: no clone of the stack below per request.
                 .map_response(log_errors)
                 .layer(CompressionLayer::new())
-                .layer(cors)
+                // Only when origins are configured: with none, no answer varies by `Origin`,
+                // and the layer still cost each response a `Vary` header (`bench/run`).
+                .option_layer(cors)
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::REQUEST_TIMEOUT,
                     timeout,
                 ))
-                .layer(security_header(
-                    header::CONTENT_SECURITY_POLICY,
-                    CONTENT_SECURITY_POLICY,
-                ))
-                .layer(security_header(header::X_FRAME_OPTIONS, "DENY"))
-                .layer(security_header(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .layer(security_header(
-                    header::REFERRER_POLICY,
-                    "strict-origin-when-cross-origin",
-                ))
-                .layer(middleware::from_fn(uniform_errors))
-                .layer(middleware::from_fn_with_state(state.clone(), csrf::protect)),
+                .map_response(security_headers)
+                .layer(UniformErrorsLayer)
+                .layer(csrf::CsrfLayer::new(&state)),
         )
         .with_state(state)
 }
@@ -136,17 +130,36 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::jobs::admin_api::router())
 }
 
-fn security_header(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+/// The security headers of every answer, each unless the handler set its own (one layer and
+/// one reservation instead of four `SetResponseHeader` layers, each growing the map).
+fn security_headers<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+    const HEADERS: [(HeaderName, &str); 4] = [
+        (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ];
+    let headers = response.headers_mut();
+    headers.reserve(HEADERS.len());
+    for (name, value) in HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    response
 }
 
-/// Lets the shop's existing JavaScript front end (on the listed origins) call the API.
-fn cors_layer(origins: &[String]) -> CorsLayer {
+/// Lets the shop's existing JavaScript front end (on the listed origins) call the API; `None`
+/// when no origin is listed.
+fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     let origins: Vec<HeaderValue> = origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
-    CorsLayer::new()
+    if origins.is_empty() {
+        return None;
+    }
+    let layer = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([
             Method::GET,
@@ -162,7 +175,8 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         ])
         .expose_headers([REQUEST_ID.clone()])
         .allow_credentials(true)
-        .max_age(Duration::from_secs(600))
+        .max_age(Duration::from_secs(600));
+    Some(layer)
 }
 
 /// The health probes.
@@ -257,11 +271,50 @@ fn log_errors<B>(response: axum::http::Response<B>) -> axum::http::Response<B> {
     response
 }
 
+/// One error shape everywhere (see [`uniform_errors`]).
+///
+/// A tower layer rather than `axum::middleware::from_fn`, which clones the service below and
+/// boxes it on every request: this calls it in place and boxes only the future (`bench/run`).
+#[derive(Clone, Copy, Debug)]
+struct UniformErrorsLayer;
+
+impl<S> tower::Layer<S> for UniformErrorsLayer {
+    type Service = UniformErrors<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        UniformErrors(inner)
+    }
+}
+
+#[derive(Clone, Debug)]
+struct UniformErrors<S>(S);
+
+impl<S> tower::Service<Request> for UniformErrors<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let is_api = request.uri().path().starts_with("/api/");
+        let response = self.0.call(request);
+        Box::pin(async move {
+            let Ok(response) = response.await;
+            Ok(uniform_errors(is_api, response).await)
+        })
+    }
+}
+
 /// One error shape everywhere: under `/api/` every 4xx/5xx is problem+json (including the
 /// framework's own rejections and 404/405s); elsewhere it becomes the HTML error page.
-async fn uniform_errors(request: Request, next: Next) -> Response {
-    let is_api = request.uri().path().starts_with("/api/");
-    let response = next.run(request).await;
+async fn uniform_errors(is_api: bool, response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
