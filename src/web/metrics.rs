@@ -72,11 +72,18 @@ struct RequestHandles {
     duration: metrics::Histogram,
 }
 
+/// The handles of one method and status of a route.
+struct Series {
+    method: &'static str,
+    status: u16,
+    handles: RequestHandles,
+}
+
 /// The handles met so far, by route template, then method and status. Bounded: the routes are
 /// the router's templates (and `unmatched`), the methods [`method_label`]'s eight, the
 /// statuses those the handlers answer.
 #[derive(Default)]
-struct HandleCache(RwLock<HashMap<Arc<str>, Vec<(&'static str, u16, RequestHandles)>>>);
+struct HandleCache(RwLock<HashMap<Arc<str>, Vec<Series>>>);
 
 impl std::fmt::Debug for HandleCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -86,11 +93,11 @@ impl std::fmt::Debug for HandleCache {
 
 impl HandleCache {
     fn get(&self, route: &str, method: &'static str, status: u16) -> RequestHandles {
-        let found = |series: &[(&'static str, u16, RequestHandles)]| {
-            series
+        let found = |route: &[Series]| {
+            route
                 .iter()
-                .find(|(m, s, _)| *m == method && *s == status)
-                .map(|(_, _, handles)| handles.clone())
+                .find(|series| series.method == method && series.status == status)
+                .map(|series| series.handles.clone())
         };
         let known = self.0.read().unwrap_or_else(PoisonError::into_inner);
         if let Some(handles) = known.get(route).and_then(|series| found(series)) {
@@ -111,7 +118,11 @@ impl HandleCache {
         if let Some(handles) = found(series) {
             return handles;
         }
-        series.push((method, status, made.clone()));
+        series.push(Series {
+            method,
+            status,
+            handles: made.clone(),
+        });
         made
     }
 }
