@@ -36,34 +36,43 @@ impl TestApp {
 
     /// The app with `/metrics` behind a bearer token (`None`: loopback clients only).
     pub fn with_metrics_token(db: PgPool, metrics_token: Option<&str>) -> Self {
-        let state = AppState::new(
-            db.clone(),
-            Settings {
-                public_url: "http://shop.test".into(),
-                cors_origins: vec!["https://shop.example.pk".into()],
-                request_timeout: std::time::Duration::from_secs(30),
-                secrets: Secrets {
-                    token_signing_key: Key::from_bytes([1; 32]),
-                    credential_key: Key::from_bytes([2; 32]),
-                    previous_credential_keys: Vec::new(),
-                },
-                // the minimum cost: the tests check behaviour, not bcrypt's speed
-                bcrypt_cost: 4,
-                trust_forwarded_for: true,
-                order_expiry_hours: 48,
-                provisioning: test_provisioning(),
-                payments: nextgenrdp::payments::PaymentSettings {
-                    manual: nextgenrdp::payments::manual::ManualTransfer::example(),
-                    jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
-                        merchant_id: "MC_TEST".into(),
-                        password: secrecy::SecretString::from("test-password"),
-                        integrity_salt: secrecy::SecretString::from(JAZZCASH_SALT),
-                        form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
-                    }),
-                },
-                metrics_token: metrics_token.map(secrecy::SecretString::from),
+        let mut settings = Self::settings();
+        settings.metrics_token = metrics_token.map(secrecy::SecretString::from);
+        Self::with_settings(db, settings)
+    }
+
+    /// The settings of [`TestApp::new`], to change one before [`TestApp::with_settings`].
+    pub fn settings() -> Settings {
+        Settings {
+            public_url: "http://shop.test".into(),
+            cors_origins: vec!["https://shop.example.pk".into()],
+            request_timeout: std::time::Duration::from_secs(30),
+            secrets: Secrets {
+                token_signing_key: Key::from_bytes([1; 32]),
+                credential_key: Key::from_bytes([2; 32]),
+                previous_credential_keys: Vec::new(),
             },
-        );
+            // the minimum cost: the tests check behaviour, not bcrypt's speed
+            bcrypt_cost: 4,
+            trust_forwarded_for: true,
+            order_expiry_hours: 48,
+            provisioning: test_provisioning(),
+            payments: nextgenrdp::payments::PaymentSettings {
+                manual: nextgenrdp::payments::manual::ManualTransfer::example(),
+                jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
+                    merchant_id: "MC_TEST".into(),
+                    password: secrecy::SecretString::from("test-password"),
+                    integrity_salt: secrecy::SecretString::from(JAZZCASH_SALT),
+                    form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
+                }),
+            },
+            metrics_token: None,
+        }
+    }
+
+    /// The app with these settings.
+    pub fn with_settings(db: PgPool, settings: Settings) -> Self {
+        let state = AppState::new(db.clone(), settings);
         Self {
             router: nextgenrdp::web::router(state),
             db,

@@ -132,6 +132,17 @@ async fn cors_allows_only_the_listed_origins(db: PgPool) {
     );
     let refused = app.request(preflight("https://evil.example.com")).await;
     assert_eq!(refused.header("access-control-allow-origin"), "");
+
+    // With no origin listed, nothing is allowed cross-origin and no answer varies by origin.
+    let mut settings = TestApp::settings();
+    settings.cors_origins.clear();
+    let closed = TestApp::with_settings(app.db.clone(), settings);
+    let preflight = closed.request(preflight("https://shop.example.pk")).await;
+    assert_eq!(preflight.header("access-control-allow-origin"), "");
+    let plain = closed.get("/api/v1").await;
+    assert_eq!(plain.status, StatusCode::OK);
+    let vary = plain.header("vary").to_ascii_lowercase();
+    assert!(!vary.contains("origin"), "{vary}");
 }
 
 #[sqlx::test]
