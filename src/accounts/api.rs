@@ -60,7 +60,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .get_openapi_mut()
         .paths
         .paths
-        .get_mut("/auth/login")
+        .get_mut("/api/v1/auth/login")
         .and_then(|item| item.post.as_mut())
     {
         login.parameters = Some(
@@ -145,7 +145,7 @@ struct RegisterRequest {
 }
 
 /// Creates a customer account and e-mails a verification link.
-#[utoipa::path(post, path = "/auth/register", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
         (status = CREATED, description = "The new, unverified account", body = UserResponse),
@@ -187,7 +187,7 @@ struct VerifyEmailRequest {
 }
 
 /// Confirms an account's e-mail address with the token of its verification link (once).
-#[utoipa::path(post, path = "/auth/verify-email", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/verify-email", tag = "accounts",
     request_body = VerifyEmailRequest,
     responses(
         (status = OK, description = "The account, now verified", body = UserResponse),
@@ -236,7 +236,7 @@ fn accepted(message: &str) -> impl IntoResponse + use<> {
 }
 
 /// Sends a new verification link if an unverified account uses the e-mail.
-#[utoipa::path(post, path = "/auth/resend-verification", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/resend-verification", tag = "accounts",
     request_body = EmailRequest,
     responses(
         (status = ACCEPTED, description = "Accepted, whether or not such an account exists", body = AcceptedResponse),
@@ -316,7 +316,7 @@ fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<Tok
 }
 
 /// Opens a session with e-mail and password; a guest cart the client holds joins the account's cart.
-#[utoipa::path(post, path = "/auth/login", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
     request_body = LoginRequest,
     responses(
         (status = OK, description = "A new session's tokens", body = TokenResponse),
@@ -370,7 +370,7 @@ struct RefreshRequest {
 }
 
 /// Trades a refresh token for a new access token and a new refresh token (the old one stops working).
-#[utoipa::path(post, path = "/auth/refresh", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/refresh", tag = "accounts",
     request_body = RefreshRequest,
     responses(
         (status = OK, description = "The session's new tokens", body = TokenResponse),
@@ -389,7 +389,7 @@ async fn refresh(
 }
 
 /// Ends the caller's session: its access and refresh tokens stop working.
-#[utoipa::path(post, path = "/auth/logout", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "accounts",
     responses((status = NO_CONTENT, description = "Logged out")),
     security(("bearer" = [])),
 )]
@@ -399,7 +399,7 @@ async fn logout(State(state): State<AppState>, caller: ApiUser) -> AppResult<Sta
 }
 
 /// E-mails a password reset link if an account uses the e-mail.
-#[utoipa::path(post, path = "/auth/forgot-password", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/forgot-password", tag = "accounts",
     request_body = EmailRequest,
     responses(
         (status = ACCEPTED, description = "Accepted, whether or not such an account exists", body = AcceptedResponse),
@@ -440,7 +440,7 @@ struct ResetRequest {
 }
 
 /// Sets a new password with a reset link's token (once); every session of the account ends.
-#[utoipa::path(post, path = "/auth/reset-password", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/auth/reset-password", tag = "accounts",
     request_body = ResetRequest,
     responses(
         (status = OK, description = "The account (its e-mail now verified); log in with the new password", body = UserResponse),
@@ -465,7 +465,7 @@ async fn reset_password(
 }
 
 /// The caller's account.
-#[utoipa::path(get, path = "/me", tag = "accounts",
+#[utoipa::path(get, path = "/api/v1/me", tag = "accounts",
     responses((status = OK, description = "The caller's account", body = UserResponse)),
     security(("bearer" = [])),
 )]
@@ -497,7 +497,7 @@ mod double_option {
 }
 
 /// Changes the caller's name or phone.
-#[utoipa::path(patch, path = "/me", tag = "accounts",
+#[utoipa::path(patch, path = "/api/v1/me", tag = "accounts",
     request_body = UpdateMeRequest,
     responses((status = OK, description = "The account as changed", body = UserResponse)),
     security(("bearer" = [])),
@@ -536,7 +536,7 @@ struct ChangePasswordRequest {
 }
 
 /// Changes the caller's password; every other session of the account ends.
-#[utoipa::path(post, path = "/me/password", tag = "accounts",
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "accounts",
     request_body = ChangePasswordRequest,
     responses(
         (status = NO_CONTENT, description = "Changed"),
@@ -604,7 +604,7 @@ fn session_response(session: Session, current: i32) -> SessionResponse {
 }
 
 /// The caller's live sessions (devices logged in).
-#[utoipa::path(get, path = "/me/sessions", tag = "accounts",
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "accounts",
     responses((status = OK, description = "Every live session of the account, the current one marked", body = SessionList)),
     security(("bearer" = [])),
 )]
@@ -621,7 +621,7 @@ async fn list_sessions(
 }
 
 /// Ends one of the caller's sessions; someone else's session is a 404, as if it did not exist.
-#[utoipa::path(delete, path = "/me/sessions/{id}", tag = "accounts",
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{id}", tag = "accounts",
     params(("id" = i32, Path, description = "The session's id")),
     responses((status = NO_CONTENT, description = "Ended")),
     security(("bearer" = [])),
@@ -638,7 +638,7 @@ async fn revoke_session(
 }
 
 /// Ends every session of the caller's account but the current one.
-#[utoipa::path(delete, path = "/me/sessions", tag = "accounts",
+#[utoipa::path(delete, path = "/api/v1/me/sessions", tag = "accounts",
     responses((status = OK, description = "How many sessions were ended", body = RevokedSessions)),
     security(("bearer" = [])),
 )]
@@ -692,7 +692,7 @@ fn default_per_page() -> i64 {
 }
 
 /// The accounts, newest first, optionally searched by name or e-mail.
-#[utoipa::path(get, path = "/admin/users", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
     params(UserListQuery),
     responses((status = OK, description = "A page of accounts", body = UserPage)),
     security(("bearer" = [])),
@@ -737,7 +737,7 @@ async fn list_users(
 }
 
 /// One account.
-#[utoipa::path(get, path = "/admin/users/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/users/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The account's id")),
     responses((status = OK, description = "The account", body = UserResponse)),
     security(("bearer" = [])),
@@ -756,7 +756,7 @@ async fn find_user(
 }
 
 /// Disables an account and ends its sessions at once (audited).
-#[utoipa::path(post, path = "/admin/users/{id}/disable", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/disable", tag = "admin",
     params(("id" = i32, Path, description = "The account's id")),
     responses(
         (status = OK, description = "The account, disabled (`disabled_at` set)", body = UserResponse),
@@ -777,7 +777,7 @@ async fn disable_user(
 }
 
 /// Re-enables a disabled account (audited).
-#[utoipa::path(post, path = "/admin/users/{id}/enable", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/enable", tag = "admin",
     params(("id" = i32, Path, description = "The account's id")),
     responses((status = OK, description = "The account, enabled (`disabled_at` null)", body = UserResponse)),
     security(("bearer" = [])),

@@ -78,7 +78,7 @@ struct ItemsOf<T> {
 }
 
 /// The categories on sale, in display order.
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses(
+#[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", responses(
     (status = OK, description = "Every category, in display order", body = ItemsOf<CategoryView>,
         headers(("ETag" = String), ("Cache-Control" = String))),
     (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
@@ -98,7 +98,7 @@ async fn list_categories(
 }
 
 /// The open locations, in display order.
-#[utoipa::path(get, path = "/locations", tag = "catalog", responses(
+#[utoipa::path(get, path = "/api/v1/locations", tag = "catalog", responses(
     (status = OK, description = "Every open location, in display order", body = ItemsOf<LocationView>,
         headers(("ETag" = String), ("Cache-Control" = String))),
     (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
@@ -213,7 +213,7 @@ impl PlanFilter {
 }
 
 /// The plans on sale, optionally narrowed to a category and a location, and sorted by price.
-#[utoipa::path(get, path = "/plans", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/plans", tag = "catalog",
     params(
         ("category" = Option<String>, Query, description = "A category's slug (`rdp`, `vps`); empty means any"),
         ("location" = Option<String>, Query, description = "An open location's numeric id; empty means any"),
@@ -241,7 +241,7 @@ async fn list_plans(
 }
 
 /// One plan on sale.
-#[utoipa::path(get, path = "/plans/{id}", tag = "catalog",
+#[utoipa::path(get, path = "/api/v1/plans/{id}", tag = "catalog",
     params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
     responses(
         (status = OK, description = "The plan", body = PlanView,

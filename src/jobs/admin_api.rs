@@ -137,7 +137,7 @@ fn default_per_page() -> i64 {
 }
 
 /// The job queue, newest first, optionally of one status (e.g. the failed ones with their last error).
-#[utoipa::path(get, path = "/admin/jobs", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/jobs", tag = "admin",
     params(JobQuery),
     responses((status = OK, description = "A page of jobs and the count of each status", body = JobPage)),
     security(("bearer" = [])),
@@ -192,7 +192,7 @@ async fn list_jobs(
 }
 
 /// Queues a failed job again, at once (audited).
-#[utoipa::path(post, path = "/admin/jobs/{id}/retry", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin",
     params(("id" = i64, Path, description = "The job's id")),
     responses(
         (status = OK, description = "The job, queued again", body = RetriedJob),

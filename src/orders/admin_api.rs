@@ -155,7 +155,7 @@ pub fn parse_order_query(
 }
 
 /// Every order, newest first, filtered and a page at a time.
-#[utoipa::path(get, path = "/admin/orders", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/orders", tag = "admin",
     operation_id = "admin_list_orders",
     security(("bearer" = [])),
     params(OrderQuery),
@@ -209,7 +209,7 @@ async fn list_orders(
 }
 
 /// Any order, with its items and its customer.
-#[utoipa::path(get, path = "/admin/orders/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/orders/{id}", tag = "admin",
     operation_id = "admin_find_order",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
@@ -242,7 +242,7 @@ async fn find_order(
 }
 
 /// Cancels any order while it awaits payment (audited); its promo code use is given back.
-#[utoipa::path(post, path = "/admin/orders/{id}/cancel", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/orders/{id}/cancel", tag = "admin",
     operation_id = "admin_cancel_order",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
@@ -287,7 +287,7 @@ pub(crate) async fn cancel_order_as(
 }
 
 /// Every promo code.
-#[utoipa::path(get, path = "/admin/promo-codes", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/promo-codes", tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = OK, description = "Every promo code", body = PromoCodeList),
@@ -302,7 +302,7 @@ async fn list_promo_codes(
 }
 
 /// One promo code.
-#[utoipa::path(get, path = "/admin/promo-codes/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/promo-codes/{id}", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The promo code's id")),
     responses(
@@ -535,7 +535,7 @@ fn code_taken() -> AppError {
 }
 
 /// Creates a promo code (audited).
-#[utoipa::path(post, path = "/admin/promo-codes", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/promo-codes", tag = "admin",
     security(("bearer" = [])),
     request_body = PromoCodeRequest,
     responses(
@@ -586,7 +586,7 @@ pub(crate) async fn create_promo_code_as(
 /// Changes a promo code (audited).
 ///
 /// The fields sent are merged over the current ones and the result is checked as a whole.
-#[utoipa::path(patch, path = "/admin/promo-codes/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/promo-codes/{id}", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The promo code's id")),
     request_body = PromoCodeRequest,
@@ -643,7 +643,7 @@ pub(crate) async fn update_promo_code_as(
 }
 
 /// Deletes a code no order used; a used one can only be deactivated (orders keep its name).
-#[utoipa::path(delete, path = "/admin/promo-codes/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/promo-codes/{id}", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The promo code's id")),
     responses(

@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// Every cart operation takes the guest cart's token two ways; said once, here.
 fn describe_guest_cart(document: &mut utoipa::openapi::OpenApi) {
     for (path, item) in document.paths.paths.iter_mut() {
-        if path.starts_with("/cart") {
+        if path.starts_with("/api/v1/cart") {
             for operation in crate::web::openapi::operations(item) {
                 let parameters = operation.parameters.get_or_insert_with(Vec::new);
                 parameters.splice(
@@ -87,7 +87,7 @@ fn checkout_body_is_optional(document: &mut utoipa::openapi::OpenApi) {
     if let Some(body) = document
         .paths
         .paths
-        .get_mut("/orders")
+        .get_mut("/api/v1/orders")
         .and_then(|item| item.post.as_mut())
         .and_then(|operation| operation.request_body.as_mut())
     {
@@ -178,7 +178,7 @@ fn cart_response(
 /// The cart is the bearer token's customer's when an `Authorization` header is sent (an invalid
 /// token is a 401, never a fall-back to a guest cart); otherwise the guest cart named by
 /// `X-Cart-Token` or the `ngr_cart` cookie. No cart yet: an empty one.
-#[utoipa::path(get, path = "/cart", tag = "cart",
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart",
     security((), ("bearer" = [])),
     responses(
         (status = OK, description = "The priced cart (empty when there is none)", body = CartResponse),
@@ -219,7 +219,7 @@ fn one() -> i32 {
 ///
 /// A guest without a cart gets a new one: its token comes back as `cart_token` and in a
 /// `Set-Cookie: ngr_cart=…` header. Nothing is written when the item is refused.
-#[utoipa::path(post, path = "/cart/items", tag = "cart",
+#[utoipa::path(post, path = "/api/v1/cart/items", tag = "cart",
     security((), ("bearer" = [])),
     request_body = AddItemRequest,
     responses(
@@ -274,7 +274,7 @@ async fn existing_cart(state: &AppState, owner: &CartOwner) -> AppResult<carts::
 }
 
 /// Changes a cart line's quantity or months.
-#[utoipa::path(patch, path = "/cart/items/{id}", tag = "cart",
+#[utoipa::path(patch, path = "/api/v1/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
@@ -315,7 +315,7 @@ async fn update_cart_item(
 }
 
 /// Removes a line from the cart.
-#[utoipa::path(delete, path = "/cart/items/{id}", tag = "cart",
+#[utoipa::path(delete, path = "/api/v1/cart/items/{id}", tag = "cart",
     security((), ("bearer" = [])),
     params(
         ("id" = i64, Path, description = "The cart line's id (`items[].id`)"),
@@ -346,7 +346,7 @@ struct PromoRequest {
 }
 
 /// Puts a promo code on the cart (replacing any other) if it applies to it now.
-#[utoipa::path(post, path = "/cart/promo", tag = "cart",
+#[utoipa::path(post, path = "/api/v1/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     request_body = PromoRequest,
     responses(
@@ -370,7 +370,7 @@ async fn apply_promo(
 }
 
 /// Takes the promo code off the cart (nothing to do when there is none).
-#[utoipa::path(delete, path = "/cart/promo", tag = "cart",
+#[utoipa::path(delete, path = "/api/v1/cart/promo", tag = "cart",
     security((), ("bearer" = [])),
     responses(
         (status = OK, description = "The priced cart, without a promo code", body = CartResponse),
@@ -521,7 +521,7 @@ fn payment_options(order: &OrderResponse) -> Vec<PaymentOption> {
 /// `Idempotency-Key`, a retry of the same key answers the order the first request placed (200,
 /// `Idempotent-Replayed: true`) instead of placing another. The body is optional: a bare POST
 /// places the order without notes.
-#[utoipa::path(post, path = "/orders", tag = "orders",
+#[utoipa::path(post, path = "/api/v1/orders", tag = "orders",
     security(("bearer" = [])),
     params(
         ("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 200,
@@ -662,7 +662,7 @@ impl Paging {
 }
 
 /// The caller's orders, newest first, a page at a time.
-#[utoipa::path(get, path = "/orders", tag = "orders",
+#[utoipa::path(get, path = "/api/v1/orders", tag = "orders",
     security(("bearer" = [])),
     params(Paging),
     responses(
@@ -691,7 +691,7 @@ async fn list_orders(
 }
 
 /// One of the caller's orders; anyone else's is a 404, as if it did not exist.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders",
+#[utoipa::path(get, path = "/api/v1/orders/{id}", tag = "orders",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     responses(
@@ -710,7 +710,7 @@ async fn find_order(
 }
 
 /// Cancels one of the caller's orders while it awaits payment; its promo code use is given back.
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders",
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", tag = "orders",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     responses(

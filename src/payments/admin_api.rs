@@ -124,7 +124,7 @@ fn default_per_page() -> i64 {
 }
 
 /// Every payment, oldest first (a queue), optionally of one status, a page at a time.
-#[utoipa::path(get, path = "/admin/payments", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/payments", tag = "admin",
     operation_id = "admin_list_payments",
     security(("bearer" = [])),
     params(PaymentQuery),
@@ -172,7 +172,7 @@ async fn list_payments(
 }
 
 /// One payment with its order, its events and whether it has a receipt.
-#[utoipa::path(get, path = "/admin/payments/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/payments/{id}", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
     responses(
@@ -199,7 +199,7 @@ async fn find_payment(
 }
 
 /// The receipt image the customer attached to a manual payment, as uploaded.
-#[utoipa::path(get, path = "/admin/payments/{id}/receipt", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/payments/{id}/receipt", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
     responses(
@@ -385,7 +385,7 @@ pub async fn reject(
 ///
 /// The payment succeeds and, when the order's succeeded payments now cover it exactly, the
 /// order is paid.
-#[utoipa::path(post, path = "/admin/payments/{id}/approve", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/payments/{id}/approve", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
     responses(
@@ -413,7 +413,7 @@ struct RejectRequest {
 }
 
 /// Rejects a manual transfer under review (audited) and e-mails the customer why.
-#[utoipa::path(post, path = "/admin/payments/{id}/reject", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/payments/{id}/reject", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
     request_body = RejectRequest,

@@ -196,7 +196,7 @@ pub(crate) fn parse_reference(reference: &str) -> AppResult<String> {
 /// once the money is sent, `{"method": "manual", "reference": "<TID>"}` records the transfer
 /// for an operator's review (201). JazzCash: `{"method": "jazzcash"}` records a `pending`
 /// attempt and answers the signed form to submit from the browser (201).
-#[utoipa::path(post, path = "/orders/{id}/payments", tag = "payments",
+#[utoipa::path(post, path = "/api/v1/orders/{id}/payments", tag = "payments",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     request_body = CreatePaymentRequest,
@@ -391,7 +391,7 @@ pub async fn submit_manual(
 }
 
 /// The payments of one of the caller's orders, and the methods it can be paid with.
-#[utoipa::path(get, path = "/orders/{id}/payments", tag = "payments",
+#[utoipa::path(get, path = "/api/v1/orders/{id}/payments", tag = "payments",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The order's id")),
     responses(
@@ -437,7 +437,7 @@ pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 ///
 /// The body is the image itself (not a multipart form), with its type as `Content-Type`; its
 /// bytes must be of that type. A new receipt replaces the previous one.
-#[utoipa::path(put, path = "/payments/{id}/receipt", tag = "payments",
+#[utoipa::path(put, path = "/api/v1/payments/{id}/receipt", tag = "payments",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
     request_body(description = "The receipt image, at most 2 MB",
@@ -699,7 +699,7 @@ pub struct IpnAck {
 /// Authenticated by its secure hash, not a token. Idempotent on the attempt's transaction
 /// reference: a repeated notification changes nothing. A forged, foreign or mismatched result
 /// is refused (400), recorded with why, and changes nothing.
-#[utoipa::path(post, path = "/payments/jazzcash/ipn", tag = "payments",
+#[utoipa::path(post, path = "/api/v1/payments/jazzcash/ipn", tag = "payments",
     request_body(description = "The result's fields, as a form (as JazzCash posts it) or a JSON object of strings",
         content((JazzCashResult = "application/x-www-form-urlencoded"), (JazzCashResult = "application/json"))),
     responses(

@@ -136,7 +136,7 @@ fn default_per_page() -> i64 {
 }
 
 /// Every service, newest first, filtered and paged.
-#[utoipa::path(get, path = "/admin/services", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/services", tag = "admin",
     operation_id = "admin_list_services",
     params(ServiceQuery),
     responses(
@@ -190,7 +190,7 @@ async fn list_services(
 }
 
 /// The customers' requests on services run by hand, newest first.
-#[utoipa::path(get, path = "/admin/service-requests", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/service-requests", tag = "admin",
     operation_id = "admin_list_service_requests",
     responses((status = OK, description = "The open requests, newest first (at most 200)", body = ServiceRequests)),
     security(("bearer" = [])),
@@ -204,7 +204,7 @@ async fn list_requests(
 }
 
 /// Any service, with its log and its customer.
-#[utoipa::path(get, path = "/admin/services/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/services/{id}", tag = "admin",
     operation_id = "admin_find_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses((status = OK, description = "The service", body = AdminServiceDetail)),
@@ -272,7 +272,7 @@ fn acted_response(acted: Acted) -> Json<ActedResponse> {
 }
 
 /// Any service's login details, password included (audited); never cached.
-#[utoipa::path(get, path = "/admin/services/{id}/credentials", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/services/{id}/credentials", tag = "admin",
     operation_id = "admin_reveal_service_credentials",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
@@ -316,7 +316,7 @@ async fn reveal_credentials(
 }
 
 /// Provisions a service by hand (manual driver): its login details, then active (audited).
-#[utoipa::path(post, path = "/admin/services/{id}/provision", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/provision", tag = "admin",
     operation_id = "admin_provision_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body = ManualProvision,
@@ -359,7 +359,7 @@ struct SuspendRequest {
 }
 
 /// Suspends an active service and queues the server's stop (audited).
-#[utoipa::path(post, path = "/admin/services/{id}/suspend", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/suspend", tag = "admin",
     operation_id = "admin_suspend_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body(content = SuspendRequest,
@@ -395,7 +395,7 @@ async fn suspend_service(
 }
 
 /// Resumes a suspended service and queues the server's start (audited).
-#[utoipa::path(post, path = "/admin/services/{id}/resume", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/resume", tag = "admin",
     operation_id = "admin_resume_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
@@ -422,7 +422,7 @@ async fn resume_service(
 ///
 /// The server's deletion is queued (or, manual driver, left to the operator), its address
 /// released, and its unpaid renewal orders cancelled.
-#[utoipa::path(post, path = "/admin/services/{id}/terminate", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/terminate", tag = "admin",
     operation_id = "admin_terminate_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
@@ -446,7 +446,7 @@ async fn terminate_service(
 }
 
 /// Retries a failed service's provisioning from its last step done (audited).
-#[utoipa::path(post, path = "/admin/services/{id}/retry", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/retry", tag = "admin",
     operation_id = "admin_retry_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
@@ -470,7 +470,7 @@ async fn retry_service(
 }
 
 /// Corrects a service's login details: only the fields given change (audited).
-#[utoipa::path(patch, path = "/admin/services/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/services/{id}", tag = "admin",
     operation_id = "admin_update_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body(content = ServiceUpdate, description = "At least one field (else 422, `errors.body`)"),
@@ -506,7 +506,7 @@ async fn update_service(
 ///
 /// The request's log line takes the outcome, a new line records the operator's act, and the
 /// customer is e-mailed.
-#[utoipa::path(post, path = "/admin/services/{id}/requests/{log_id}/resolve", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/requests/{log_id}/resolve", tag = "admin",
     operation_id = "admin_resolve_service_request",
     params(
         ("id" = i32, Path, description = "The service's id"),

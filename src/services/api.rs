@@ -183,7 +183,7 @@ async fn own_service(state: &AppState, id: i32, user_id: i32) -> AppResult<Servi
 }
 
 /// The caller's services, newest first.
-#[utoipa::path(get, path = "/services", tag = "services",
+#[utoipa::path(get, path = "/api/v1/services", tag = "services",
     operation_id = "list_services",
     responses((status = OK, description = "Every service of the caller, newest first", body = ServiceList)),
     security(("bearer" = [])),
@@ -199,7 +199,7 @@ async fn list_services(
 }
 
 /// One of the caller's services with its log.
-#[utoipa::path(get, path = "/services/{id}", tag = "services",
+#[utoipa::path(get, path = "/api/v1/services/{id}", tag = "services",
     operation_id = "find_service",
     params(("id" = i32, Path, description = "The service's id")),
     responses((status = OK, description = "The service and its log, newest first", body = ServiceDetail)),
@@ -224,7 +224,7 @@ async fn find_service(
 }
 
 /// The service's login details, password included; never cached by the browser or a proxy.
-#[utoipa::path(get, path = "/services/{id}/credentials", tag = "services",
+#[utoipa::path(get, path = "/api/v1/services/{id}/credentials", tag = "services",
     operation_id = "reveal_service_credentials",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
@@ -261,7 +261,7 @@ struct ActionRequest {
 }
 
 /// Asks for a power or password action on one of the caller's active services.
-#[utoipa::path(post, path = "/services/{id}/actions", tag = "services",
+#[utoipa::path(post, path = "/api/v1/services/{id}/actions", tag = "services",
     operation_id = "act_on_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body = ActionRequest,
@@ -320,7 +320,7 @@ fn validity_months_schema() -> utoipa::openapi::Object {
 }
 
 /// Renews one of the caller's services: raises a renewal order to pay.
-#[utoipa::path(post, path = "/services/{id}/renew", tag = "services",
+#[utoipa::path(post, path = "/api/v1/services/{id}/renew", tag = "services",
     operation_id = "renew_service",
     params(("id" = i32, Path, description = "The service's id")),
     request_body = RenewRequest,

@@ -238,7 +238,7 @@ struct ApiIndex {
 }
 
 /// What this API is, and its version.
-#[utoipa::path(get, path = "/", tag = "health",
+#[utoipa::path(get, path = "/api/v1", tag = "health",
     responses((status = OK, description = "The API's name and version", body = ApiIndex)))]
 async fn api_index() -> impl IntoResponse {
     Json(ApiIndex {

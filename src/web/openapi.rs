@@ -87,7 +87,10 @@ impl Modify for BearerScheme {
 pub fn described_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(openapi_json))
-        .nest("/api/v1", super::api_router())
+        // Merged, not nested: each handler's annotation names its whole path. A nested router
+        // strips the prefix from every request's URI (a new URI, a split of the path, an
+        // extension) — 8 % of the catalog API's instructions under callgrind (`bench/run`).
+        .merge(super::api_router())
         .merge(super::probes())
 }
 

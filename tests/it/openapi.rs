@@ -141,6 +141,41 @@ async fn every_operation_names_its_success_and_its_problem_shape(db: PgPool) {
     assert!(operations > 80, "only {operations} operations");
 }
 
+/// What the code adds to the generated operations after the fact (the guest cart's token on the
+/// cart operations and login, checkout's optional body) is in the document.
+#[sqlx::test]
+async fn the_guest_cart_token_and_the_optional_checkout_body_are_described(db: PgPool) {
+    let app = TestApp::new(db);
+    let document = app.get("/api/v1/openapi.json").await.json();
+    let paths = document["paths"].as_object().unwrap();
+    let mut described = 0;
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            if path.starts_with("/api/v1/cart") || path == "/api/v1/auth/login" {
+                let names: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("{method} {path} has no parameters"))
+                    .iter()
+                    .filter_map(|p| p["name"].as_str())
+                    .collect();
+                assert!(
+                    names.contains(&"X-Cart-Token") && names.contains(&"ngr_cart"),
+                    "{method} {path}: {names:?}"
+                );
+                described += 1;
+            }
+        }
+    }
+    assert!(
+        described >= 5,
+        "only {described} operations take the cart token"
+    );
+    assert_eq!(
+        paths["/api/v1/orders"]["post"]["requestBody"]["required"],
+        false
+    );
+}
+
 #[sqlx::test]
 async fn the_interactive_page_is_served_from_the_binary(db: PgPool) {
     let app = TestApp::new(db);

@@ -260,7 +260,7 @@ pub async fn delete_category(state: &AppState, actor: Actor<'_>, id: i32) -> App
 }
 
 /// Every category, including those with no plan on sale.
-#[utoipa::path(get, path = "/admin/categories", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/categories", tag = "admin",
     operation_id = "admin_list_categories",
     responses(
         (status = OK, description = "Every category, in display order", body = Items<AdminCategory>),
@@ -281,7 +281,7 @@ pub(super) async fn list_categories_handler(
 }
 
 /// One category.
-#[utoipa::path(get, path = "/admin/categories/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/categories/{id}", tag = "admin",
     operation_id = "admin_find_category",
     params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
     responses((status = OK, description = "The category", body = AdminCategory)),
@@ -298,7 +298,7 @@ pub(super) async fn find_category_handler(
 }
 
 /// Creates a category (audited).
-#[utoipa::path(post, path = "/admin/categories", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/categories", tag = "admin",
     operation_id = "admin_create_category",
     request_body = CategoryInput,
     responses(
@@ -319,7 +319,7 @@ pub(super) async fn create_category_handler(
 }
 
 /// Changes the fields given of a category (audited; an edit that changes nothing writes nothing).
-#[utoipa::path(patch, path = "/admin/categories/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/categories/{id}", tag = "admin",
     operation_id = "admin_update_category",
     params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
     request_body = CategoryInput,
@@ -344,7 +344,7 @@ pub(super) async fn update_category_handler(
 }
 
 /// Deletes a category that no plan belongs to (audited).
-#[utoipa::path(delete, path = "/admin/categories/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/categories/{id}", tag = "admin",
     operation_id = "admin_delete_category",
     params(("id" = i32, Path, description = "The category's numeric id (anything else is a 404)")),
     responses(

@@ -318,7 +318,7 @@ pub async fn delete_location(state: &AppState, actor: Actor<'_>, id: i32) -> App
 }
 
 /// Every location, open or not.
-#[utoipa::path(get, path = "/admin/locations", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/locations", tag = "admin",
     operation_id = "admin_list_locations",
     responses(
         (status = OK, description = "Every location, in display order", body = Items<AdminLocation>),
@@ -339,7 +339,7 @@ pub(super) async fn list_locations_handler(
 }
 
 /// One location.
-#[utoipa::path(get, path = "/admin/locations/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/locations/{id}", tag = "admin",
     operation_id = "admin_find_location",
     params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
     responses((status = OK, description = "The location", body = AdminLocation)),
@@ -356,7 +356,7 @@ pub(super) async fn find_location_handler(
 }
 
 /// Creates a location (audited).
-#[utoipa::path(post, path = "/admin/locations", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/locations", tag = "admin",
     operation_id = "admin_create_location",
     request_body = LocationInput,
     responses(
@@ -377,7 +377,7 @@ pub(super) async fn create_location_handler(
 }
 
 /// Changes the fields given of a location (audited; an edit that changes nothing writes nothing).
-#[utoipa::path(patch, path = "/admin/locations/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/locations/{id}", tag = "admin",
     operation_id = "admin_update_location",
     params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
     request_body = LocationInput,
@@ -402,7 +402,7 @@ pub(super) async fn update_location_handler(
 }
 
 /// Deletes a location no order or plan refers to (audited).
-#[utoipa::path(delete, path = "/admin/locations/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/locations/{id}", tag = "admin",
     operation_id = "admin_delete_location",
     params(("id" = i32, Path, description = "The location's numeric id (anything else is a 404)")),
     responses(

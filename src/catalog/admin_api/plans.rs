@@ -347,7 +347,7 @@ pub async fn delete_plan(state: &AppState, actor: Actor<'_>, id: &str) -> AppRes
 }
 
 /// Every plan, on sale or not, with its features and locations.
-#[utoipa::path(get, path = "/admin/plans", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/plans", tag = "admin",
     operation_id = "admin_list_plans",
     responses(
         (status = OK, description = "Every plan, by category id, display order, price and id", body = Items<AdminPlan>),
@@ -368,7 +368,7 @@ pub(super) async fn list_plans_handler(
 }
 
 /// One plan, on sale or not.
-#[utoipa::path(get, path = "/admin/plans/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/plans/{id}", tag = "admin",
     operation_id = "admin_find_plan",
     params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
     responses((status = OK, description = "The plan", body = AdminPlan)),
@@ -383,7 +383,7 @@ pub(super) async fn find_plan_handler(
 }
 
 /// Creates a plan with its features and locations (audited).
-#[utoipa::path(post, path = "/admin/plans", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/plans", tag = "admin",
     operation_id = "admin_create_plan",
     request_body = PlanInput,
     responses(
@@ -404,7 +404,7 @@ pub(super) async fn create_plan_handler(
 }
 
 /// Changes the fields given of a plan (audited; an edit that changes nothing writes nothing).
-#[utoipa::path(patch, path = "/admin/plans/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/plans/{id}", tag = "admin",
     operation_id = "admin_update_plan",
     params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
     request_body = PlanInput,
@@ -424,7 +424,7 @@ pub(super) async fn update_plan_handler(
 }
 
 /// Deletes a plan no order refers to (audited).
-#[utoipa::path(delete, path = "/admin/plans/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/plans/{id}", tag = "admin",
     operation_id = "admin_delete_plan",
     params(("id" = String, Path, description = "The plan's id (`rdp-basic`)")),
     responses(

@@ -133,7 +133,7 @@ pub(super) async fn audit_backend(
 }
 
 /// Every provisioning backend, by name.
-#[utoipa::path(get, path = "/admin/backends", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/backends", tag = "admin",
     responses((status = OK, description = "Every backend, by name (token secrets never shown)", body = BackendList)),
     security(("bearer" = [])),
 )]
@@ -150,7 +150,7 @@ async fn list_backends(
 }
 
 /// One backend, with its plan templates.
-#[utoipa::path(get, path = "/admin/backends/{id}", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     responses((status = OK, description = "The backend and its templates", body = BackendDetail)),
     security(("bearer" = [])),
@@ -200,7 +200,7 @@ pub(super) async fn store_token_secret(
 const PLACEHOLDER_SECRET: &str = "v1:00000000:placeholder";
 
 /// Creates a backend (audited); its API token secret is stored sealed.
-#[utoipa::path(post, path = "/admin/backends", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/backends", tag = "admin",
     request_body(content = BackendRequest, description = "`name`, `driver` and `location_id` are required; a `proxmox` backend needs its API and network fields too"),
     responses(
         (status = CREATED, description = "The new backend", body = BackendView),
@@ -250,7 +250,7 @@ async fn create_backend(
 ///
 /// Absent fields are kept, `null` clears an optional one, and a `token_secret` replaces the
 /// stored one.
-#[utoipa::path(patch, path = "/admin/backends/{id}", tag = "admin",
+#[utoipa::path(patch, path = "/api/v1/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     request_body = BackendRequest,
     responses(
@@ -302,7 +302,7 @@ async fn update_backend(
 /// Deletes a backend that never built anything (audited).
 ///
 /// One that did is a 409: deactivate it instead, as its VM ids must never be handed out again.
-#[utoipa::path(delete, path = "/admin/backends/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     responses(
         (status = NO_CONTENT, description = "Deleted, with its templates and free addresses"),
@@ -344,7 +344,7 @@ async fn delete_backend(
 }
 
 /// Asks the backend's API for its version: whether the URL, token and certificate work.
-#[utoipa::path(post, path = "/admin/backends/{id}/check", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/backends/{id}/check", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     responses((status = OK, description = "The outcome (a failed check is a 200 with `ok` false and the `error`)", body = BackendCheck)),
     security(("bearer" = [])),
@@ -396,7 +396,7 @@ struct TemplateRequest {
 }
 
 /// Sets (creates or replaces) the template the backend clones for a plan.
-#[utoipa::path(put, path = "/admin/backends/{id}/templates/{plan_id}", tag = "admin",
+#[utoipa::path(put, path = "/api/v1/admin/backends/{id}/templates/{plan_id}", tag = "admin",
     params(
         ("id" = i32, Path, description = "The backend's id"),
         ("plan_id" = String, Path, description = "The plan's id (`rdp-basic`)"),
@@ -467,7 +467,7 @@ async fn set_template(
 }
 
 /// Removes the template a backend clones for a plan.
-#[utoipa::path(delete, path = "/admin/backends/{id}/templates/{plan_id}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/backends/{id}/templates/{plan_id}", tag = "admin",
     params(
         ("id" = i32, Path, description = "The backend's id"),
         ("plan_id" = String, Path, description = "The plan's id (`rdp-basic`)"),

@@ -35,7 +35,7 @@ pub(super) struct AddedAddresses {
 }
 
 /// A backend's IP pool, by address, with who holds each.
-#[utoipa::path(get, path = "/admin/backends/{id}/addresses", tag = "admin",
+#[utoipa::path(get, path = "/api/v1/admin/backends/{id}/addresses", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     responses((status = OK, description = "Every address of the pool, by address", body = AddressList)),
     security(("bearer" = [])),
@@ -69,7 +69,7 @@ pub(super) struct AddressesRequest {
 ///
 /// Each must be inside the backend's network and not its gateway. Addresses already in a pool
 /// are skipped.
-#[utoipa::path(post, path = "/admin/backends/{id}/addresses", tag = "admin",
+#[utoipa::path(post, path = "/api/v1/admin/backends/{id}/addresses", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     request_body = AddressesRequest,
     responses(
@@ -176,7 +176,7 @@ pub(super) async fn add_addresses(
 }
 
 /// Removes a free address from the pool; one a service holds is a 409.
-#[utoipa::path(delete, path = "/admin/backends/{id}/addresses/{address}", tag = "admin",
+#[utoipa::path(delete, path = "/api/v1/admin/backends/{id}/addresses/{address}", tag = "admin",
     params(
         ("id" = i32, Path, description = "The backend's id"),
         ("address" = String, Path, description = "An IPv4 or IPv6 address of its pool"),
