@@ -1,32 +1,14 @@
 //! The real `nextgenrdp` binary: every command, run as an operator would run it.
 
-use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
 use sqlx::PgPool;
 
-use crate::helpers::{binary, database_url_for};
+use crate::helpers::{binary, database_url_for, run_binary};
 
 /// Runs the binary with `args` on the test database, feeding `stdin`.
 fn run(db: &PgPool, args: &[&str], stdin: &str) -> Output {
-    let data_dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(binary())
-        .args(args)
-        .env("DATABASE_URL", database_url_for(db))
-        .env("NEXTGENRDP_DATA_DIR", data_dir.path())
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    run_binary(&database_url_for(db), args, &[], stdin)
 }
 
 fn stdout(output: &Output) -> String {

@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use crate::api::cart::location_of;
 use crate::fakepve::FakePve;
-use crate::helpers::{TestApp, binary, database_url_for};
+use crate::helpers::{TestApp, binary, database_url_for, run_binary};
 use crate::provisioning::{PLAN, proxmox_backend};
 
 /// One `nextgenrdp serve` process (web server and worker) with the tests' keys.
@@ -384,32 +384,20 @@ async fn postgres_restarted_under_load_means_503s_then_recovery_without_a_restar
     node.wait_up().await;
 
     // A customer made as an operator would, logged in through the API.
-    let mut create = Command::new(binary())
-        .args([
+    let create = run_binary(
+        &url,
+        &[
             "user",
             "create",
             "--email",
             "farah@example.pk",
             "--name",
             "Farah",
-        ])
-        .env("DATABASE_URL", &url)
-        .env("NEXTGENRDP_DATA_DIR", data_dir.path())
-        .env("NEXTGENRDP_BCRYPT_COST", "4")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        create
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(b"correct-horse-battery\n")
-            .unwrap();
-    }
-    assert!(create.wait().unwrap().success());
+        ],
+        &[("NEXTGENRDP_BCRYPT_COST", "4")],
+        "correct-horse-battery\n",
+    );
+    assert!(create.status.success(), "{create:?}");
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
         .build()
@@ -663,17 +651,6 @@ async fn two_nodes_on_one_database_run_every_job_once_and_build_every_server_onc
          and finished_at > (select min(created_at) from orders)",
     )
     .await;
-    let mail_files: usize = dirs
-        .iter()
-        .map(|dir| {
-            walk(dir.path())
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "eml"))
-                .count()
-        })
-        .sum();
-    assert!(mails_sent > 0);
-    assert_eq!(mail_files as i64, mails_sent, "one mail per e-mail job");
     let per_node: Vec<usize> = dirs
         .iter()
         .map(|dir| {
@@ -683,6 +660,9 @@ async fn two_nodes_on_one_database_run_every_job_once_and_build_every_server_onc
                 .count()
         })
         .collect();
+    let mail_files: usize = per_node.iter().sum();
+    assert!(mails_sent > 0);
+    assert_eq!(mail_files as i64, mails_sent, "one mail per e-mail job");
     eprintln!("mails written per node: {per_node:?}");
 }
 

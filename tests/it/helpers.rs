@@ -193,6 +193,45 @@ impl TestApp {
         .await
     }
 
+    /// Reports a manual transfer for `order` as the customer `token` (201 expected); returns the
+    /// payment, in the operator's review queue.
+    pub async fn report_transfer(
+        &self,
+        token: &str,
+        order: i64,
+        reference: &str,
+        channel: &str,
+    ) -> serde_json::Value {
+        let submitted = self
+            .send_json_as(
+                Some(token),
+                Method::POST,
+                &format!("/api/v1/orders/{order}/payments"),
+                &serde_json::json!({ "method": "manual", "reference": reference, "channel": channel }),
+            )
+            .await;
+        assert_eq!(
+            submitted.status,
+            StatusCode::CREATED,
+            "{}",
+            submitted.text()
+        );
+        submitted.json()["payment"].clone()
+    }
+
+    /// The operator `token` approves `payment` (200 expected).
+    pub async fn approve_payment(&self, token: &str, payment: i64) {
+        let approved = self
+            .send_json_as(
+                Some(token),
+                Method::POST,
+                &format!("/api/v1/admin/payments/{payment}/approve"),
+                &serde_json::json!({}),
+            )
+            .await;
+        assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    }
+
     /// Registers `email` through the API (password `correct-horse-battery`), verifies it through
     /// the mailed link, logs in, and returns the login answer (tokens and user).
     pub async fn verified_customer(&self, email: &str) -> serde_json::Value {
@@ -279,6 +318,37 @@ impl TestResponse {
 /// The path of the freshly built `nextgenrdp` binary.
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_nextgenrdp")
+}
+
+/// Runs the binary with `args` against `database_url` (a fresh data directory, quiet logs, the
+/// extra `env`), feeding `stdin`; returns its exit status and output.
+pub fn run_binary(
+    database_url: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(binary())
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("NEXTGENRDP_DATA_DIR", data_dir.path())
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// The URL of the test database server (the one `#[sqlx::test]` uses), for the binary.

@@ -98,30 +98,19 @@ pub async fn paid_order(app: &TestApp, email: &str, quantity: i32) -> (Value, Va
         .await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let order = placed.json()["order"]["id"].as_i64().unwrap();
-    let submitted = app
-        .send_json_as(
-            token,
-            Method::POST,
-            &format!("/api/v1/orders/{order}/payments"),
-            &json!({ "method": "manual", "reference": format!("TID{order}77{quantity}"), "channel": "bank" }),
+    let payment = app
+        .report_transfer(
+            token.unwrap(),
+            order,
+            &format!("TID{order}77{quantity}"),
+            "bank",
         )
         .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{}",
-        submitted.text()
-    );
-    let payment = submitted.json()["payment"]["id"].as_i64().unwrap();
-    let approved = app
-        .send_json_as(
-            admin["access_token"].as_str(),
-            Method::POST,
-            &format!("/api/v1/admin/payments/{payment}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    app.approve_payment(
+        admin["access_token"].as_str().unwrap(),
+        payment["id"].as_i64().unwrap(),
+    )
+    .await;
     (login, admin, order)
 }
 

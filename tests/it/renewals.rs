@@ -4,12 +4,12 @@
 
 use std::sync::Arc;
 
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Months, Utc};
 use nextgenrdp::provisioning::provision;
 use nextgenrdp::services::renewals::{self, Sweep};
 use nextgenrdp::services::services::{self, Service};
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 
 use crate::api::payments::{jazzcash_result, post_ipn, start_jazzcash};
@@ -185,30 +185,19 @@ async fn renewal_orders_and_reminders_are_raised_once_then_unpaid_services_are_s
     // The customer pays the (still open) renewal order: resumed, due moved from the old date.
     let admin = app.admin("cashier@nextgenrdp.pk").await;
     let login = app.login("bilal@example.pk", "correct-horse-battery").await;
-    let submitted = app
-        .send_json_as(
-            login["access_token"].as_str(),
-            Method::POST,
-            &format!("/api/v1/orders/{order}/payments"),
-            &json!({ "method": "manual", "reference": "TID5551234", "channel": "bank" }),
+    let payment = app
+        .report_transfer(
+            login["access_token"].as_str().unwrap(),
+            order.into(),
+            "TID5551234",
+            "bank",
         )
         .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{}",
-        submitted.text()
-    );
-    let payment = submitted.json()["payment"]["id"].as_i64().unwrap();
-    let approved = app
-        .send_json_as(
-            admin["access_token"].as_str(),
-            Method::POST,
-            &format!("/api/v1/admin/payments/{payment}/approve"),
-            &json!({}),
-        )
-        .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    app.approve_payment(
+        admin["access_token"].as_str().unwrap(),
+        payment["id"].as_i64().unwrap(),
+    )
+    .await;
     let resumed = reload(&app.db, service.id).await;
     assert_eq!(resumed.status, "active");
     assert_eq!(resumed.suspended_reason, None);

@@ -71,14 +71,7 @@ async fn the_api_answers_as_its_document_says_to_a_customer_and_an_operator(db: 
 /// transfer waits in the operator's review queue, and a plan in the cart.
 async fn seed_customer_data(app: &TestApp, customer: &Value, operator: &Value) {
     let paid = order_with_transfer(app, customer, "TID88442211").await;
-    let approved = post(
-        app,
-        operator,
-        &format!("/api/v1/admin/payments/{paid}/approve"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    app.approve_payment(token(operator), paid).await;
     let services = app.get_as(token(customer), "/api/v1/services").await.json();
     let service = services["items"][0]["id"]
         .as_i64()
@@ -119,20 +112,10 @@ async fn order_with_transfer(app: &TestApp, customer: &Value, reference: &str) -
     let placed = post(app, customer, "/api/v1/orders", json!({})).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let order = placed.json()["order"]["id"].as_i64().unwrap();
-    let submitted = post(
-        app,
-        customer,
-        &format!("/api/v1/orders/{order}/payments"),
-        json!({ "method": "manual", "reference": reference, "channel": "jazzcash" }),
-    )
-    .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{}",
-        submitted.text()
-    );
-    submitted.json()["payment"]["id"].as_i64().unwrap()
+    app.report_transfer(token(customer), order, reference, "jazzcash")
+        .await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 /// Runs Schemathesis over the document with `token` (less the operations `skip` filters out);

@@ -49,23 +49,12 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
         .as_str()
         .unwrap_or_default()
         .to_owned();
-    let paid = post(
-        app,
-        &login,
-        &format!("/api/v1/orders/{order}/payments"),
-        json!({ "method": "manual", "reference": "TID7788990011", "channel": "bank" }),
-    )
-    .await;
-    assert_eq!(paid.status, StatusCode::CREATED, "{}", paid.text());
-    let payment = paid.json()["payment"]["id"].as_i64().unwrap();
-    let approved = post(
-        app,
-        admin,
-        &format!("/api/v1/admin/payments/{payment}/approve"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let payment = app
+        .report_transfer(&token(&login), order, "TID7788990011", "bank")
+        .await["id"]
+        .as_i64()
+        .unwrap();
+    app.approve_payment(&token(admin), payment).await;
     let service: i32 = sqlx::query_scalar(
         "select s.id from services s join order_items i on s.order_item_id = i.id
          where i.order_id = $1",

@@ -48,28 +48,11 @@ async fn paid_order(
     let placed = post(app, customer, "/api/v1/orders", json!({})).await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let order = placed.json()["order"]["id"].as_i64().unwrap();
-    let submitted = post(
-        app,
-        customer,
-        &format!("/api/v1/orders/{order}/payments"),
-        json!({ "method": "manual", "reference": format!("TID{order}4411"), "channel": "bank" }),
-    )
-    .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{}",
-        submitted.text()
-    );
-    let payment = submitted.json()["payment"]["id"].as_i64().unwrap();
-    let approved = post(
-        app,
-        admin,
-        &format!("/api/v1/admin/payments/{payment}/approve"),
-        json!({}),
-    )
-    .await;
-    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
+    let payment = app
+        .report_transfer(token(customer), order, &format!("TID{order}4411"), "bank")
+        .await;
+    app.approve_payment(token(admin), payment["id"].as_i64().unwrap())
+        .await;
     order
 }
 

@@ -45,21 +45,10 @@ async fn payment_in_review(app: &TestApp, email: &str) {
         .await;
     assert_eq!(placed.status, StatusCode::CREATED, "{}", placed.text());
     let order = placed.json()["order"]["id"].as_i64().unwrap();
-    let submitted = app
-        .send_json_as(
-            token,
-            Method::POST,
-            &format!("/api/v1/orders/{order}/payments"),
-            &json!({ "method": "manual", "reference": "TID55443322", "channel": "bank" }),
-        )
+    let payment = app
+        .report_transfer(token.unwrap(), order, "TID55443322", "bank")
         .await;
-    assert_eq!(
-        submitted.status,
-        StatusCode::CREATED,
-        "{}",
-        submitted.text()
-    );
-    assert_eq!(submitted.json()["payment"]["status"], "review");
+    assert_eq!(payment["status"], "review");
 }
 
 async fn operator(app: &TestApp) -> Visitor<'_> {
