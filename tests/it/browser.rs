@@ -17,7 +17,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, free_port};
 
 /// The desktop window every session starts with.
 pub const DESKTOP: (u32, u32) = (1280, 900);
@@ -290,11 +290,6 @@ impl Drop for AppServer {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 /// The first of `names` found in PATH (or /usr/bin).

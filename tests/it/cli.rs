@@ -4,7 +4,7 @@ use std::process::{Command, Output, Stdio};
 
 use sqlx::PgPool;
 
-use crate::helpers::{binary, database_url_for, run_binary};
+use crate::helpers::{binary, database_url_for, free_port, run_binary};
 
 /// Runs the binary with `args` on the test database, feeding `stdin`.
 fn run(db: &PgPool, args: &[&str], stdin: &str) -> Output {
@@ -190,15 +190,6 @@ async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
         nextgenrdp::accounts::users::count(&db, None).await.unwrap(),
         0
     );
-}
-
-/// A free TCP port on loopback.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Waits until `url` answers 200, or panics after 60 s with the server's log.

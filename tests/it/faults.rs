@@ -13,7 +13,7 @@ use sqlx::PgPool;
 
 use crate::api::cart::location_of;
 use crate::fakepve::FakePve;
-use crate::helpers::{TestApp, binary, database_url_for, run_binary};
+use crate::helpers::{TestApp, binary, database_url_for, free_port, run_binary};
 use crate::provisioning::{PLAN, proxmox_backend};
 
 /// One `nextgenrdp serve` process (web server and worker) with the tests' keys.
@@ -92,14 +92,6 @@ impl Drop for Node {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn token(login: &Value) -> String {

@@ -351,6 +351,12 @@ pub fn run_binary(
     child.wait_with_output().unwrap()
 }
 
+/// A free TCP port on loopback.
+pub fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
 /// The URL of the test database server (the one `#[sqlx::test]` uses), for the binary.
 pub fn database_url_for(pool: &PgPool) -> String {
     let options = pool.connect_options();
