@@ -43,6 +43,11 @@ pub struct Settings {
     pub provisioning: Arc<crate::provisioning::Provisioning>,
     /// The bearer token `/metrics` requires; `None`: loopback clients only.
     pub metrics_token: Option<secrecy::SecretString>,
+    /// Whether operators must sign in with a second factor (`NEXTGENRDP_OPERATOR_2FA`).
+    pub operator_two_factor: crate::accounts::two_factor::OperatorPolicy,
+    /// Production: without a token `/metrics` answers nobody (a proxy on the same machine would
+    /// make every visitor look local).
+    pub metrics_token_required: bool,
 }
 
 impl Settings {
@@ -119,6 +124,15 @@ async fn serve_on(
         config.lifecycle.clone(),
         public_url.clone(),
     );
+    let metrics_token = config
+        .metrics_token
+        .clone()
+        .filter(|token| !token.expose_secret().is_empty());
+    if metrics_token.is_none() && common.environment == crate::config::Environment::Production {
+        tracing::warn!(
+            "NEXTGENRDP_METRICS_TOKEN is not set: in production /metrics answers 403 to everyone"
+        );
+    }
     let state = AppState::new(
         database.pool.clone(),
         Settings {
@@ -131,10 +145,9 @@ async fn serve_on(
             trust_forwarded_for: config.trust_forwarded_for,
             order_expiry_hours: config.order_expiry_hours,
             payments,
-            metrics_token: config
-                .metrics_token
-                .clone()
-                .filter(|token| !token.expose_secret().is_empty()),
+            metrics_token,
+            operator_two_factor: config.operator_two_factor,
+            metrics_token_required: common.environment == crate::config::Environment::Production,
         },
     );
     // The worker runs beside the web server unless this node is web-only; any number of nodes

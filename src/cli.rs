@@ -96,6 +96,15 @@ pub enum UserCommand {
     /// Create an account (verified). The password is read from standard input when it is not a
     /// terminal, otherwise prompted for twice.
     Create(CreateUser),
+    /// Turn two-factor sign-in off for an account whose owner lost their authenticator (they
+    /// set it up again at their next login); ends every session of the account, e-mails its
+    /// owner and writes the audit log.
+    #[command(name = "reset-2fa")]
+    ResetTwoFactor {
+        /// The account's e-mail.
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +207,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
+        Command::User(UserCommand::ResetTwoFactor { email }) => {
+            let email = Email::parse(&email).map_err(|why| anyhow::anyhow!("--email {why}"))?;
+            with_database(&cli.common, async |database: &Database| {
+                db::migrate(&database.pool).await?;
+                let Some(user) = users::find_by_email(&database.pool, email.as_str()).await? else {
+                    bail!("no account has the e-mail {email}");
+                };
+                let had = accounts::two_factor::reset(&database.pool, &user).await?;
+                if had {
+                    println!(
+                        "two-factor sign-in of account {} ({email}) is reset: every session ended; \
+                         they set it up again after logging in with their password",
+                        user.id
+                    );
+                } else {
+                    println!(
+                        "account {} ({email}) had no two-factor sign-in; its sessions ended",
+                        user.id
+                    );
+                }
+                Ok(())
+            })
+            .await
+        }
         Command::User(UserCommand::Create(args)) => {
             let email =
                 Email::parse(&args.email).map_err(|why| anyhow::anyhow!("--email {why}"))?;
@@ -278,9 +311,8 @@ fn read_password() -> anyhow::Result<String> {
             .context("reading the password from stdin")?;
         text.lines().next().unwrap_or("").to_owned()
     };
-    let length = password.chars().count();
-    if !(8..=128).contains(&length) {
-        bail!("the password must be 8 to 128 characters");
+    if let Some(problem) = accounts::validation::password_problem(&password) {
+        bail!("the password {problem}");
     }
     Ok(password)
 }

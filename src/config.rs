@@ -249,6 +249,16 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTGENRDP_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<SecretString>,
 
+    /// Whether operators must sign in with a second factor: required (no /admin page or admin
+    /// API route answers until they have) or optional (like customers).
+    #[arg(
+        long = "operator-2fa",
+        env = "NEXTGENRDP_OPERATOR_2FA",
+        value_enum,
+        default_value = "required"
+    )]
+    pub operator_two_factor: crate::accounts::two_factor::OperatorPolicy,
+
     /// Run the background worker inside `serve`.
     #[arg(long, env = "NEXTGENRDP_RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
     pub run_worker: bool,

@@ -29,6 +29,10 @@ pub enum AppError {
     /// 403: authenticated, but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: the caller must prove a second factor first (turn two-factor sign-in on, or send a
+    /// fresh code); the problem names `two-factor`.
+    #[error("{0}")]
+    TwoFactor(String),
     /// 404.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -85,7 +89,7 @@ impl AppError {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::TwoFactor(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -111,6 +115,10 @@ impl AppError {
                     Some(errors.clone()),
                 )
             }
+            Self::TwoFactor(detail) => (
+                detail.clone(),
+                Some(BTreeMap::from([("two-factor".to_owned(), detail.clone())])),
+            ),
             Self::BadRequest { detail, field } | Self::Conflict { detail, field } => {
                 let errors = field
                     .as_ref()

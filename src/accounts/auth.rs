@@ -6,15 +6,17 @@
 //! delays it.
 
 use chrono::{Duration, Utc};
-use sqlx::PgPool;
 
+use super::limits::{self, LOGIN_PER_ACCOUNT, LOGIN_PER_IP};
 use super::sessions::{self, NewSession, Session};
 use super::tokens::{self, Purpose};
 use super::users::{self, NewUser, User};
-use super::validation::{FieldErrors, parse_name, parse_phone, password_problem};
-use super::{Email, Role, secrets};
+use super::validation::{
+    FieldErrors, MAX_PASSWORD_BYTES, parse_name, parse_phone, password_problem,
+};
+use super::{Email, Role, device, origins, secrets, two_factor};
 use crate::app::AppState;
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult};
 use crate::mail;
 
 /// How long a refresh token (and a browser session) lives without use.
@@ -68,8 +70,13 @@ pub struct Registration {
 }
 
 /// Creates an unverified customer account and e-mails a verification link. Every problem of
-/// the input is reported at once, by field; a taken e-mail (in any case) is a 409.
-pub async fn register(state: &AppState, input: Registration) -> AppResult<User> {
+/// the input is reported at once, by field.
+///
+/// The answer is the same whether or not the e-mail already has an account, and takes the
+/// same time (the password is hashed either way): a taken address is never confirmed to a
+/// stranger. Its owner is e-mailed instead ("someone tried to register with your address"), at
+/// most a few times an hour.
+pub async fn register(state: &AppState, input: Registration) -> AppResult<()> {
     let mut errors = FieldErrors::default();
     let name = errors.check("name", parse_name(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
@@ -94,7 +101,7 @@ pub async fn register(state: &AppState, input: Registration) -> AppResult<User> 
     let password_hash = hash_password(input.password, state.settings.bcrypt_cost).await?;
 
     let mut tx = state.db.begin().await?;
-    let user = users::insert(
+    let created = users::insert_if_new(
         &mut *tx,
         &NewUser {
             name: &name,
@@ -104,17 +111,44 @@ pub async fn register(state: &AppState, input: Registration) -> AppResult<User> 
             role: Role::Customer.as_str(),
         },
     )
-    .await
-    .on_constraint("users_email_lower_key", |_| email_taken())
-    .on_constraint("users_email_key", |_| email_taken())?;
-    send_verification(&mut tx, state, &user).await?;
+    .await?;
+    if let Some(user) = created {
+        send_verification(&mut tx, state, &user).await?;
+        tx.commit().await?;
+        tracing::info!(user.id = user.id, "registered account {}", user.id);
+        return Ok(());
+    }
+    let owner = users::find_by_email(&mut *tx, email.as_str()).await?;
+    let key = format!("register-notice:account:{}", email.as_str());
+    let may_mail = crate::web::rate_limit::hit(&mut *tx, &key, limits::REGISTER_NOTICE_PER_ACCOUNT)
+        .await
+        .is_ok();
+    if let Some(owner) = owner.filter(|_| may_mail) {
+        let login = format!("{}/login", state.settings.public_url);
+        let forgot = format!("{}/forgot-password", state.settings.public_url);
+        mail::enqueue(
+            &mut *tx,
+            &mail::notice_email(
+                &owner.email,
+                &owner.name,
+                "Someone tried to register with your e-mail",
+                &[
+                    "Someone just tried to create a new NextGenRDP account with this e-mail \
+                     address. You already have an account, so nothing was created."
+                        .to_owned(),
+                    format!(
+                        "If it was you, log in at {login}; if you forgot your password, set a \
+                         new one at {forgot}. If it was not you, you can ignore this e-mail."
+                    ),
+                ],
+                Some(("Log in", &login)),
+            ),
+        )
+        .await?;
+    }
     tx.commit().await?;
-    tracing::info!(user.id = user.id, "registered account {}", user.id);
-    Ok(user)
-}
-
-fn email_taken() -> AppError {
-    AppError::conflict("email", "an account with this e-mail already exists")
+    tracing::info!("a registration for an address that has an account changed nothing");
+    Ok(())
 }
 
 /// Issues a fresh verification token (voiding older ones) and enqueues its e-mail.
@@ -189,6 +223,8 @@ pub async fn verify_email(state: &AppState, token: &str) -> AppResult<User> {
 pub struct Client {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The browser's login-device cookie ([`device`]), if it sent one.
+    pub device: Option<String>,
 }
 
 /// A new session and the secret that proves it (a refresh token or a cookie value).
@@ -198,18 +234,61 @@ pub struct OpenedSession {
     pub token: String,
 }
 
-/// Checks e-mail and password and opens a session. Unknown e-mail and wrong password answer
+/// What a login with the right password came to.
+pub enum LoginOutcome {
+    /// Signed in.
+    Opened(OpenedSession),
+    /// Two-factor sign-in is on: a code is due, with this single-use token
+    /// ([`login_second_step`]) within a few minutes.
+    SecondFactor { token: String, user: User },
+}
+
+/// Checks e-mail and password, with the login rate limits, and opens a session, or leads to the
+/// second step when the account has two-factor sign-in. Unknown e-mail and wrong password answer
 /// alike and take the same time; a disabled account is refused only after a correct password.
+///
+/// Rate limits: per IP, and per account by origin. Attempts from addresses and browsers the
+/// account never logged in from share one bucket per account; an address it logged in from in
+/// the last 90 days ([`origins`]), or a browser holding its login-device cookie ([`device`]),
+/// counts in a bucket of its own. Guessing stays capped per account, but a stranger failing from
+/// rotating addresses cannot lock the owner out of their usual address or browser. (Chosen over
+/// exponential back-off, which a stranger would still drive for everybody.)
+///
+/// bcrypt reads a password's first 72 bytes only: a longer one is refused (422) rather than
+/// silently cut. A hash in the old site's `$2y$`/`$2a$` form, or of a lower cost than
+/// configured, is replaced at this login.
 pub async fn login(
     state: &AppState,
     email: &str,
     password: &str,
     client: &Client,
-) -> AppResult<OpenedSession> {
-    let user = match Email::parse(email) {
-        Ok(email) => users::find_by_email(&state.db, email.as_str()).await?,
-        Err(_) => None,
+) -> AppResult<LoginOutcome> {
+    let ip = client.ip.as_deref().unwrap_or("unknown");
+    limits::limit(state, &[(limits::ip_key("login", ip), LOGIN_PER_IP)]).await?;
+    let email = Email::parse(email).map_err(|problem| AppError::invalid("email", problem))?;
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(AppError::invalid(
+            "password",
+            "is longer than 72 bytes, more than a password can be here; if yours is, set a new \
+             one with \"Forgot your password?\"",
+        ));
+    }
+    let user = users::find_by_email(&state.db, email.as_str()).await?;
+    let account = format!("login:account:{}", email.as_str());
+    let device = client
+        .device
+        .as_deref()
+        .and_then(|value| device::verify(state.settings.secrets.token_signing_key.expose(), value))
+        .filter(|(id, _)| user.as_ref().is_some_and(|u| u.id == *id));
+    let bucket = match device {
+        Some((_, nonce)) => format!("{account}:device:{nonce}"),
+        None if origins::is_familiar(&state.db, email.as_str(), ip).await? => {
+            format!("{account}:ip:{ip}")
+        }
+        None => account,
     };
+    limits::limit(state, &[(bucket, LOGIN_PER_ACCOUNT)]).await?;
+
     let hash = match &user {
         Some(user) => user.password_hash.clone(),
         None => dummy_hash(state.settings.bcrypt_cost).await?,
@@ -223,22 +302,85 @@ pub async fn login(
             "this account is disabled; contact support".into(),
         ));
     }
+    let rehashed = if needs_rehash(&user.password_hash, state.settings.bcrypt_cost) {
+        Some(hash_password(password.to_owned(), state.settings.bcrypt_cost).await?)
+    } else {
+        None
+    };
     let mut tx = state.db.begin().await?;
-    let opened = open_session(&mut tx, user, client).await?;
+    if let Some(hash) = &rehashed {
+        users::update_password_hash(&mut *tx, user.id, hash).await?;
+        tracing::info!(user.id = user.id, "password hash upgraded at login");
+    }
+    if user.two_factor_enabled_at.is_some() {
+        let token = two_factor::begin_login(&mut tx, &user, client).await?;
+        tx.commit().await?;
+        return Ok(LoginOutcome::SecondFactor { token, user });
+    }
+    let opened = open_session(&mut tx, user, client, false).await?;
     users::record_login(&mut *tx, opened.user.id).await?;
+    if let Some(ip) = client.ip.as_deref() {
+        origins::record(&mut *tx, opened.user.id, ip).await?;
+    }
     tx.commit().await?;
     tracing::info!(
         user.id = opened.user.id,
         session.id = opened.session.id,
         "logged in"
     );
+    Ok(LoginOutcome::Opened(opened))
+}
+
+/// Whether a stored hash should be replaced at the next login: not in bcrypt's `$2b$` form (the
+/// old site's `$2y$` and `$2a$` hashes), or made at a lower cost than configured.
+pub fn needs_rehash(hash: &str, cost: u32) -> bool {
+    let mut parts = hash.split('$');
+    let (Some(""), Some(version), Some(stored_cost)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    version != "2b" || stored_cost.parse::<u32>().is_ok_and(|stored| stored < cost)
+}
+
+/// The second step of a login: a code from the authenticator app (or a recovery code) for the
+/// token [`login`] handed out. Rate-limited per IP and per account.
+pub async fn login_second_step(
+    state: &AppState,
+    token: &str,
+    code: &str,
+    client: &Client,
+) -> AppResult<OpenedSession> {
+    let ip = client.ip.as_deref().unwrap_or("unknown");
+    limits::limit(
+        state,
+        &[(limits::ip_key("two-factor", ip), limits::TWO_FACTOR_PER_IP)],
+    )
+    .await?;
+    if let Some(user_id) = two_factor::challenge_user(&state.db, token).await? {
+        limits::limit(
+            state,
+            &[(
+                format!("two-factor:account:{user_id}"),
+                limits::TWO_FACTOR_PER_ACCOUNT,
+            )],
+        )
+        .await?;
+    }
+    let (opened, _) = two_factor::finish_login(state, token, code, client).await?;
     Ok(opened)
 }
 
-async fn open_session(
+/// A login-device cookie value for `user_id` (pages set it after a successful login).
+pub fn device_cookie_value(state: &AppState, user_id: i32) -> String {
+    device::issue(state.settings.secrets.token_signing_key.expose(), user_id)
+}
+
+/// Opens a session for `user`; `two_factor`: the login proved a second factor.
+pub(crate) async fn open_session(
     tx: &mut sqlx::PgConnection,
     user: User,
     client: &Client,
+    two_factor: bool,
 ) -> AppResult<OpenedSession> {
     let token = secrets::generate();
     let session = sessions::insert(
@@ -249,6 +391,7 @@ async fn open_session(
             expires_at: Utc::now() + Duration::days(SESSION_TTL_DAYS),
             ip_address: client.ip.as_deref().map(|ip| &ip[..ip.len().min(45)]),
             user_agent: client.user_agent.as_deref(),
+            two_factor,
         },
     )
     .await?;
@@ -408,16 +551,4 @@ pub async fn reset_password(state: &AppState, token: &str, password: &str) -> Ap
     tx.commit().await?;
     tracing::info!(user.id = user_id, "reset the password of account {user_id}");
     Ok(user)
-}
-
-/// Opens a browser session (cookie) for a user who just proved who they are.
-pub async fn open_browser_session(
-    db: &PgPool,
-    user: User,
-    client: &Client,
-) -> AppResult<OpenedSession> {
-    let mut tx = db.begin().await?;
-    let opened = open_session(&mut tx, user, client).await?;
-    tx.commit().await?;
-    Ok(opened)
 }

@@ -9,6 +9,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 
 use super::sessions::{self, SessionUser};
+use super::two_factor::{self, OperatorPolicy};
 use super::users::User;
 use super::{jwt, secrets};
 use crate::app::AppState;
@@ -22,6 +23,16 @@ pub const SESSION_COOKIE: &str = "ngr_session";
 pub struct ApiUser {
     pub user: User,
     pub session_id: i32,
+    /// When the session last proved a second factor.
+    pub two_factor_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl ApiUser {
+    /// Refuses (403 naming `two-factor`) unless the session proved a code in the last ten
+    /// minutes: for revealing passwords, approving payments and changing credentials.
+    pub fn require_recent_two_factor(&self) -> Result<(), AppError> {
+        two_factor::require_recent(&self.user, self.two_factor_at)
+    }
 }
 
 impl FromRequestParts<AppState> for ApiUser {
@@ -51,13 +62,21 @@ impl FromRequestParts<AppState> for ApiUser {
             .ok_or(AppError::Unauthorized)?;
         touch_if_stale(state, Some(&live)).await?;
         let SessionUser {
-            session_id, user, ..
+            session_id,
+            user,
+            session_two_factor_at,
+            ..
         } = live;
-        Ok(Self { user, session_id })
+        Ok(Self {
+            user,
+            session_id,
+            two_factor_at: session_two_factor_at,
+        })
     }
 }
 
-/// An authenticated operator; a customer gets 403.
+/// An authenticated operator; a customer gets 403, and so does an operator whose session has
+/// not proved a second factor while `NEXTGENRDP_OPERATOR_2FA=required`.
 #[derive(Clone, Debug)]
 pub struct ApiAdmin(pub ApiUser);
 
@@ -71,6 +90,11 @@ impl FromRequestParts<AppState> for ApiAdmin {
         let caller = ApiUser::from_request_parts(parts, state).await?;
         if !caller.user.is_admin() {
             return Err(AppError::Forbidden("this needs an operator account".into()));
+        }
+        if state.settings.operator_two_factor == OperatorPolicy::Required
+            && caller.two_factor_at.is_none()
+        {
+            return Err(two_factor::operator_refusal(&caller.user));
         }
         Ok(Self(caller))
     }
@@ -107,6 +131,8 @@ async fn touch_if_stale(state: &AppState, live: Option<&SessionUser>) -> Result<
 pub struct PageContext {
     pub user: Option<User>,
     pub session_id: Option<i32>,
+    /// When the session last proved a second factor.
+    pub two_factor_at: Option<chrono::DateTime<chrono::Utc>>,
     pub csrf: String,
 }
 
@@ -131,15 +157,20 @@ impl FromRequestParts<AppState> for PageContext {
         };
         Ok(match live {
             Some(SessionUser {
-                session_id, user, ..
+                session_id,
+                user,
+                session_two_factor_at,
+                ..
             }) => Self {
                 user: Some(user),
                 session_id: Some(session_id),
+                two_factor_at: session_two_factor_at,
                 csrf,
             },
             None => Self {
                 user: None,
                 session_id: None,
+                two_factor_at: None,
                 csrf,
             },
         })
@@ -184,9 +215,25 @@ impl FromRequestParts<AppState> for PageUser {
     }
 }
 
-/// A logged-in operator on a page; a customer gets the 403 page.
+/// A logged-in operator on a page; a customer gets the 403 page, and an operator whose session
+/// has not proved a second factor (while it is required) a page that says how to set it up.
 #[derive(Clone, Debug)]
 pub struct PageAdmin(pub PageUser);
+
+impl PageUser {
+    /// `None` when this session proved a code recently enough for a sensitive action; else the
+    /// page answer: off to `/account/two-factor/verify`, which comes back to `back` once a
+    /// fresh code is confirmed.
+    pub fn two_factor_step_up(&self, back: &str) -> Option<axum::response::Response> {
+        use axum::response::IntoResponse;
+        two_factor::require_recent(&self.user, self.context.two_factor_at)
+            .err()
+            .map(|_| {
+                let target = format!("/account/two-factor/verify?next={}", urlencode(back));
+                axum::response::Redirect::to(&target).into_response()
+            })
+    }
+}
 
 impl FromRequestParts<AppState> for PageAdmin {
     type Rejection = axum::response::Response;
@@ -202,6 +249,13 @@ impl FromRequestParts<AppState> for PageAdmin {
                 "This page is for the shop's operators.",
             ));
         }
+        if state.settings.operator_two_factor == OperatorPolicy::Required
+            && page_user.context.two_factor_at.is_none()
+        {
+            return Err(crate::accounts::pages::two_factor_needed_page(
+                &page_user.context,
+            ));
+        }
         Ok(Self(page_user))
     }
 }
@@ -213,12 +267,62 @@ pub fn urlencode(value: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Where to go after logging in: only a local path, never another site (open redirects).
+/// Where to go after logging in: only a path of this site, never another site (open redirects),
+/// else `/account`.
+///
+/// Browsers are lenient with a `Location`: they drop tabs and newlines (`/\t/evil.example`
+/// becomes `//evil.example`), read `\` as `/`, and treat `//host` as another site. So a target
+/// is accepted only when it is a plain absolute path: it starts with one `/`, holds no control
+/// character, space, backslash or `//` anywhere (nothing a browser could fold into a host), and
+/// parses as an HTTP path and query (so it is also a valid header value).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => {
-            path.to_owned()
-        }
+        Some(path) if is_local_path(path) => path.to_owned(),
         _ => "/account".to_owned(),
+    }
+}
+
+fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && path.len() <= 2000
+        && path.is_ascii()
+        && !path.contains("//")
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+        && path.parse::<axum::http::uri::PathAndQuery>().is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn after_login_only_paths_of_this_site_are_followed() {
+        for good in [
+            "/account",
+            "/admin/payments?status=review",
+            "/plans/rdp-starter-one",
+        ] {
+            assert_eq!(safe_next(Some(good)), good);
+        }
+        for bad in [
+            "//evil.example",
+            "/\t/evil.example",
+            "/\n",
+            "/\r\nSet-Cookie: x=1",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "https://evil.example",
+            "javascript:alert(1)",
+            "/ /evil.example",
+            "/a//b",
+            "/pl\u{a0}ans",
+            "/plans/\u{627}",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/account", "{bad:?}");
+        }
+        assert_eq!(safe_next(None), "/account");
     }
 }

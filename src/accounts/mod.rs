@@ -3,13 +3,17 @@
 pub mod admin_pages;
 pub mod api;
 pub mod auth;
+pub mod device;
 pub mod extract;
 pub mod hasher;
 pub mod jwt;
+pub mod limits;
+pub mod origins;
 pub mod pages;
 pub mod secrets;
 pub mod sessions;
 pub mod tokens;
+pub mod two_factor;
 pub mod users;
 pub mod validation;
 

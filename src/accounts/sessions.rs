@@ -22,6 +22,8 @@ pub struct Session {
     pub rotated_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
     pub revoked_reason: Option<String>,
+    /// When this session last proved a second factor (its login, or a step-up since).
+    pub two_factor_at: Option<DateTime<Utc>>,
 }
 
 impl Session {
@@ -34,7 +36,7 @@ impl Session {
 macro_rules! session_columns {
     () => {
         "id, user_id, token_hash, expires_at, ip_address, user_agent, created_at, last_used_at, \
-         rotated_at, revoked_at, revoked_reason"
+         rotated_at, revoked_at, revoked_reason, two_factor_at"
     };
 }
 
@@ -46,14 +48,17 @@ pub struct NewSession<'a> {
     pub expires_at: DateTime<Utc>,
     pub ip_address: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// The login proved a second factor.
+    pub two_factor: bool,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewSession<'_>) -> sqlx::Result<Session> {
     timed(
         "user_sessions.insert",
         sqlx::query_as(concat!(
-            "insert into user_sessions (user_id, token_hash, expires_at, ip_address, user_agent)
-             values ($1, $2, $3, $4, $5) returning ",
+            "insert into user_sessions (user_id, token_hash, expires_at, ip_address, user_agent,
+                                        two_factor_at)
+             values ($1, $2, $3, $4, $5, case when $6 then now() end) returning ",
             session_columns!()
         ))
         .bind(new.user_id)
@@ -61,6 +66,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewSession<'_>) -> sqlx::Resu
         .bind(new.expires_at)
         .bind(new.ip_address)
         .bind(new.user_agent)
+        .bind(new.two_factor)
         .fetch_one(db),
     )
     .await
@@ -240,6 +246,8 @@ pub async fn delete_stale(db: impl PgExecutor<'_>, before: DateTime<Utc>) -> sql
 pub struct SessionUser {
     pub session_id: i32,
     pub session_last_used_at: Option<DateTime<Utc>>,
+    /// When the session last proved a second factor.
+    pub session_two_factor_at: Option<DateTime<Utc>>,
     #[sqlx(flatten)]
     pub user: super::users::User,
 }
@@ -262,9 +270,10 @@ pub async fn find_live_user(
     timed(
         "user_sessions.find_live_user",
         sqlx::query_as(
-            "select s.id as session_id, s.last_used_at as session_last_used_at, u.id, u.name, u.email, u.phone, u.password_hash,
-                    u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
-                    u.created_at, u.updated_at
+            "select s.id as session_id, s.last_used_at as session_last_used_at,
+                    s.two_factor_at as session_two_factor_at, u.id, u.name, u.email, u.phone,
+                    u.password_hash, u.is_verified, u.role, u.email_verified_at, u.disabled_at,
+                    u.last_login_at, u.created_at, u.updated_at, u.two_factor_enabled_at
              from user_sessions s join users u on u.id = s.user_id
              where s.id = $1 and s.revoked_at is null and s.expires_at > now()
                and u.disabled_at is null",
@@ -283,9 +292,10 @@ pub async fn find_live_user_by_token_hash(
     timed(
         "user_sessions.find_live_user_by_token_hash",
         sqlx::query_as(
-            "select s.id as session_id, s.last_used_at as session_last_used_at, u.id, u.name, u.email, u.phone, u.password_hash,
-                    u.is_verified, u.role, u.email_verified_at, u.disabled_at, u.last_login_at,
-                    u.created_at, u.updated_at
+            "select s.id as session_id, s.last_used_at as session_last_used_at,
+                    s.two_factor_at as session_two_factor_at, u.id, u.name, u.email, u.phone,
+                    u.password_hash, u.is_verified, u.role, u.email_verified_at, u.disabled_at,
+                    u.last_login_at, u.created_at, u.updated_at, u.two_factor_enabled_at
              from user_sessions s join users u on u.id = s.user_id
              where s.token_hash = $1 and s.revoked_at is null and s.expires_at > now()
                and u.disabled_at is null",
@@ -313,4 +323,16 @@ pub async fn revoke_by_id(
         .fetch_optional(db),
     )
     .await
+}
+
+/// Records that the session proved a second factor now (a login's code, or a step-up).
+pub async fn mark_two_factor(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> {
+    timed(
+        "user_sessions.mark_two_factor",
+        sqlx::query("update user_sessions set two_factor_at = now() where id = $1")
+            .bind(id)
+            .execute(db),
+    )
+    .await?;
+    Ok(())
 }

@@ -22,6 +22,8 @@ pub struct User {
     pub last_login_at: Option<DateTime<Utc>>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
+    /// When two-factor sign-in was turned on; `None` while it is off.
+    pub two_factor_enabled_at: Option<DateTime<Utc>>,
 }
 
 impl User {
@@ -48,7 +50,7 @@ pub struct NewUser<'a> {
 macro_rules! user_columns {
     () => {
         "id, name, email, phone, password_hash, is_verified, role, email_verified_at, \
-         disabled_at, last_login_at, created_at, updated_at"
+         disabled_at, last_login_at, created_at, updated_at, two_factor_enabled_at"
     };
 }
 
@@ -66,6 +68,29 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewUser<'_>) -> sqlx::Result<
         .bind(new.password_hash)
         .bind(new.role)
         .fetch_one(db),
+    )
+    .await
+}
+
+/// Creates the account unless one with this e-mail (in any case) exists: `None` then, without
+/// an error that would abort the caller's transaction.
+pub async fn insert_if_new(
+    db: impl PgExecutor<'_>,
+    new: &NewUser<'_>,
+) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.insert_if_new",
+        sqlx::query_as(concat!(
+            "insert into users (name, email, phone, password_hash, role)
+                 values ($1, $2, $3, $4, $5) on conflict do nothing returning ",
+            user_columns!()
+        ))
+        .bind(new.name)
+        .bind(new.email)
+        .bind(new.phone)
+        .bind(new.password_hash)
+        .bind(new.role)
+        .fetch_optional(db),
     )
     .await
 }
@@ -229,4 +254,25 @@ pub async fn record_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> 
     )
     .await?;
     Ok(())
+}
+
+/// Turns the two-factor flag on (now) or off; the new value, or `None` when there is no such
+/// account.
+pub async fn set_two_factor(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    enabled: bool,
+) -> sqlx::Result<Option<DateTime<Utc>>> {
+    let row: Option<(Option<DateTime<Utc>>,)> = timed(
+        "users.set_two_factor",
+        sqlx::query_as(
+            "update users set two_factor_enabled_at = case when $2 then now() end
+             where id = $1 returning two_factor_enabled_at",
+        )
+        .bind(id)
+        .bind(enabled)
+        .fetch_optional(db),
+    )
+    .await?;
+    Ok(row.map(|(at,)| at.unwrap_or_else(Utc::now)))
 }

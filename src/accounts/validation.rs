@@ -82,15 +82,24 @@ const COMMON_PASSWORDS: &[&str] = &[
     "rdp12345",
 ];
 
-/// A password's problem, or `None` when it is acceptable: 8 to 128 characters and not one of
-/// the most common passwords.
+/// The longest password, in bytes of UTF-8: bcrypt reads no further, so a longer one would log
+/// in with any ending. Refused, rather than pre-hashed: a pre-hash would make our hashes
+/// something other than plain bcrypt, which the old site's hashes and every other bcrypt tool
+/// share, and 72 bytes is a long passphrase (fewer letters in Urdu: 2 bytes each).
+pub const MAX_PASSWORD_BYTES: usize = 72;
+
+/// A password's problem, or `None` when it is acceptable: at least 8 characters, at most 72
+/// bytes, and not one of the most common passwords.
 pub fn password_problem(password: &str) -> Option<&'static str> {
     let length = password.chars().count();
     if length < 8 {
         return Some("must be at least 8 characters");
     }
-    if length > 128 {
-        return Some("must be at most 128 characters");
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Some(
+            "must be at most 72 bytes (72 letters or digits, fewer in Urdu): longer passwords are \
+             cut there when checked",
+        );
     }
     if COMMON_PASSWORDS.contains(&password.to_lowercase().as_str()) {
         return Some("is too common; choose one that others would not guess");
@@ -227,7 +236,18 @@ mod tests {
             password_problem("short"),
             Some("must be at least 8 characters")
         );
-        assert!(password_problem(&"x".repeat(129)).unwrap().contains("128"));
+        assert_eq!(password_problem(&"x".repeat(72)), None);
+        assert!(
+            password_problem(&"x".repeat(73))
+                .unwrap()
+                .contains("72 bytes")
+        );
+        // 37 Urdu letters are 74 bytes: past what bcrypt reads.
+        assert!(
+            password_problem(&"ا".repeat(37))
+                .unwrap()
+                .contains("72 bytes")
+        );
         assert!(password_problem("Password123").unwrap().contains("common"));
         assert!(password_problem("Pakistan786").unwrap().contains("common"));
         assert_eq!(password_problem("correct horse battery"), None);

@@ -285,8 +285,10 @@ pub async fn restore(
 ) -> anyhow::Result<Restored> {
     let started = Instant::now();
     let pg_restore = target.tool("pg_restore", db).await?;
+    // `--` ends pg_restore's options: a file named like one (`--list`, `-f…`) stays a file.
     let listing = tokio::process::Command::new(&pg_restore)
         .arg("--list")
+        .arg("--")
         .arg(file)
         .output()
         .await
@@ -320,6 +322,7 @@ pub async fn restore(
     command
         .args(["--no-owner", "--no-privileges", "--single-transaction"])
         .args(["--exit-on-error", "--verbose"])
+        .arg("--")
         .arg(file);
     let restored = pg_tools::run(command, "pg_restore", tables, None, progress).await;
     if let Err(err) = restored {

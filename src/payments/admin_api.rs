@@ -31,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_payments))
         .routes(routes!(find_payment))
         .routes(routes!(find_receipt))
+        .routes(routes!(find_receipt_by_id))
         .routes(routes!(approve_payment))
         .routes(routes!(reject_payment))
 }
@@ -83,6 +84,8 @@ pub struct PaymentDetail {
     pub events: Vec<repo::PaymentEvent>,
     /// Whether the customer attached a receipt (`GET /admin/payments/{id}/receipt`).
     pub has_receipt: bool,
+    /// Every receipt the customer sent, oldest first (`GET /admin/payments/{id}/receipts/{receipt_id}`).
+    pub receipts: Vec<repo::ReceiptInfo>,
 }
 
 /// What a review came to for the order.
@@ -189,16 +192,17 @@ async fn find_payment(
         .ok_or(AppError::NotFound("payment"))?;
     let events = repo::list_events(&state.db, id).await?;
     let order = orders::find(&state.db, payment.order_id).await?;
-    let has_receipt = repo::find_receipt(&state.db, id).await?.is_some();
+    let receipts = repo::list_receipts(&state.db, id).await?;
     Ok(Json(PaymentDetail {
         payment,
         order,
         events,
-        has_receipt,
+        has_receipt: !receipts.is_empty(),
+        receipts,
     }))
 }
 
-/// The receipt image the customer attached to a manual payment, as uploaded.
+/// The newest receipt image the customer attached to a manual payment, as uploaded.
 #[utoipa::path(get, path = "/api/v1/admin/payments/{id}/receipt", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
@@ -216,6 +220,38 @@ async fn find_receipt(
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
     let (content_type, bytes) = repo::find_receipt(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("receipt"))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_DISPOSITION, "inline".to_owned()),
+        ],
+        bytes,
+    ))
+}
+
+/// One of the receipts the customer attached to a manual payment, as uploaded.
+#[utoipa::path(get, path = "/api/v1/admin/payments/{id}/receipts/{receipt_id}", tag = "admin",
+    security(("bearer" = [])),
+    params(
+        ("id" = i32, Path, description = "The payment's id"),
+        ("receipt_id" = i32, Path, description = "The receipt's id (`receipts` of the payment)"),
+    ),
+    responses(
+        (status = OK, description = "The image, with the type it was uploaded as",
+            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp")),
+            headers(("Content-Disposition" = String, description = "`inline`"))),
+        (status = NOT_FOUND, description = "No such payment, or no such receipt of it",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn find_receipt_by_id(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path((id, receipt_id)): Path<(i32, i32)>,
+) -> AppResult<impl IntoResponse> {
+    let (content_type, bytes) = repo::find_receipt_by_id(&state.db, id, receipt_id)
         .await?
         .ok_or(AppError::NotFound("receipt"))?;
     Ok((

@@ -39,6 +39,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/payments", get(queue))
         .route("/admin/payments/{id}", get(payment_page))
         .route("/admin/payments/{id}/receipt", get(receipt))
+        .route(
+            "/admin/payments/{id}/receipts/{receipt_id}",
+            get(receipt_by_id),
+        )
         .route("/admin/payments/{id}/approve", post(approve))
         .route("/admin/payments/{id}/reject", post(reject))
 }
@@ -276,7 +280,8 @@ struct PaymentPage {
     order_total: String,
     customer: Option<Customer>,
     events: Vec<EventRow>,
-    has_receipt: bool,
+    /// Every receipt the customer sent, oldest first: (id, when).
+    receipts: Vec<(i32, String)>,
     /// A manual transfer waiting for review: the Approve and Reject forms show.
     can_review: bool,
     reason: String,
@@ -343,7 +348,11 @@ async fn render_payment(
         None => None,
     };
     let events = repo::list_events(&state.db, payment.id).await?;
-    let has_receipt = repo::find_receipt(&state.db, payment.id).await?.is_some();
+    let receipts = repo::list_receipts(&state.db, payment.id)
+        .await?
+        .into_iter()
+        .map(|receipt| (receipt.id, pkt(Some(receipt.created_at))))
+        .collect();
     let order_status = order.as_ref().map(|o| o.status.clone()).unwrap_or_default();
     let page = PaymentPage {
         layout: Layout::for_page(format!("Payment #{}", payment.id), &admin.0.context),
@@ -370,7 +379,7 @@ async fn render_payment(
             .unwrap_or_default(),
         customer,
         events: events.iter().map(EventRow::new).collect(),
-        has_receipt,
+        receipts,
         can_review: payment.gateway == MANUAL && payment.status == "review",
         reason,
         errors,
@@ -407,15 +416,29 @@ async fn payment_page(
     .await
 }
 
-/// The receipt image, inline, with its stored (sniffed) content type.
+/// The newest receipt image, inline.
 async fn receipt(
     State(state): State<AppState>,
     _admin: PageAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
-    let (content_type, bytes) = repo::find_receipt(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound("receipt"))?;
+    let found = repo::find_receipt(&state.db, id).await?;
+    image(found)
+}
+
+/// One receipt image, inline.
+async fn receipt_by_id(
+    State(state): State<AppState>,
+    _admin: PageAdmin,
+    Path((id, receipt_id)): Path<(i32, i32)>,
+) -> AppResult<Response> {
+    let found = repo::find_receipt_by_id(&state.db, id, receipt_id).await?;
+    image(found)
+}
+
+/// A receipt image, inline, with its stored (sniffed) content type.
+fn image(found: Option<(String, Vec<u8>)>) -> AppResult<Response> {
+    let (content_type, bytes) = found.ok_or(AppError::NotFound("receipt"))?;
     let content_type = HeaderValue::from_str(&content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     Ok((

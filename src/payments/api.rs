@@ -436,7 +436,8 @@ pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
 /// Attaches a receipt image (PNG, JPEG or WebP, at most 2 MB) to one's own manual payment.
 ///
 /// The body is the image itself (not a multipart form), with its type as `Content-Type`; its
-/// bytes must be of that type. A new receipt replaces the previous one.
+/// bytes must be of that type. A new receipt is kept beside the earlier ones (at most 5), and
+/// once the payment has been approved or rejected its receipts no longer change (409).
 #[utoipa::path(put, path = "/api/v1/payments/{id}/receipt", tag = "payments",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
@@ -444,7 +445,7 @@ pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
         content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp"))),
     responses(
         (status = NO_CONTENT, description = "Stored"),
-        (status = CONFLICT, description = "The payment is not a manual transfer (`payment`)",
+        (status = CONFLICT, description = "The payment is not a manual transfer or no longer awaits review (`payment`), or already has 5 receipts (`receipt`)",
             body = Problem, content_type = "application/problem+json"),
         (status = PAYLOAD_TOO_LARGE, description = "The image is larger than 2 MB",
             body = Problem, content_type = "application/problem+json"),
@@ -486,7 +487,7 @@ async fn upload_receipt(
             "the file is not the PNG, JPEG or WebP image it claims to be",
         ));
     }
-    repo::put_receipt(&state.db, payment.id, declared, &body).await?;
+    super::receipts::attach(&state.db, payment.id, Some(caller.user.id), declared, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -13,6 +13,7 @@ pub mod api;
 pub mod jazzcash;
 pub mod manual;
 pub mod pages;
+pub mod receipts;
 pub mod repo;
 pub mod settle;
 

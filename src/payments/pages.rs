@@ -582,7 +582,7 @@ async fn submit_manual_form(
     match submit_manual(&state, &order, &reference, channel.as_deref(), paid_at).await {
         Ok(payment) => {
             if let Some((content_type, bytes)) = receipt {
-                repo::put_receipt(&state.db, payment.id, content_type, &bytes).await?;
+                super::receipts::attach(&state.db, payment.id, None, content_type, &bytes).await?;
             }
             Ok(see_other(&format!(
                 "/account/orders/{id}?notice=payment-submitted"

@@ -345,39 +345,87 @@ pub async fn list_events(
     .await
 }
 
-/// Stores (or replaces) a payment's receipt image.
-pub async fn put_receipt(
+/// Adds a receipt image to a payment (earlier ones are kept); its id.
+pub async fn add_receipt(
     db: impl PgExecutor<'_>,
     payment_id: i32,
     content_type: &str,
     bytes: &[u8],
-) -> sqlx::Result<()> {
+) -> sqlx::Result<i32> {
     timed(
-        "payment_receipts.put",
-        sqlx::query(
+        "payment_receipts.add",
+        sqlx::query_scalar(
             "insert into payment_receipts (payment_id, content_type, bytes) values ($1, $2, $3)
-             on conflict (payment_id) do update set content_type = excluded.content_type,
-                 bytes = excluded.bytes, created_at = now()",
+             returning id",
         )
         .bind(payment_id)
         .bind(content_type)
         .bind(bytes)
-        .execute(db),
+        .fetch_one(db),
     )
-    .await?;
-    Ok(())
+    .await
 }
 
-/// A payment's receipt: content type and bytes.
+/// A receipt as listed (without its bytes). `created_at` is RFC 3339, UTC.
+#[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
+pub struct ReceiptInfo {
+    pub id: i32,
+    /// `image/png`, `image/jpeg` or `image/webp`.
+    pub content_type: String,
+    /// Its size in bytes.
+    pub size: i32,
+    /// When the customer sent it.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A payment's receipts, oldest first.
+pub async fn list_receipts(
+    db: impl PgExecutor<'_>,
+    payment_id: i32,
+) -> sqlx::Result<Vec<ReceiptInfo>> {
+    timed(
+        "payment_receipts.list",
+        sqlx::query_as(
+            "select id, content_type, octet_length(bytes) as size, created_at
+             from payment_receipts where payment_id = $1 order by id",
+        )
+        .bind(payment_id)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// One receipt of a payment: content type and bytes.
+pub async fn find_receipt_by_id(
+    db: impl PgExecutor<'_>,
+    payment_id: i32,
+    receipt_id: i32,
+) -> sqlx::Result<Option<(String, Vec<u8>)>> {
+    timed(
+        "payment_receipts.find_by_id",
+        sqlx::query_as(
+            "select content_type, bytes from payment_receipts where payment_id = $1 and id = $2",
+        )
+        .bind(payment_id)
+        .bind(receipt_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A payment's newest receipt: content type and bytes.
 pub async fn find_receipt(
     db: impl PgExecutor<'_>,
     payment_id: i32,
 ) -> sqlx::Result<Option<(String, Vec<u8>)>> {
     timed(
         "payment_receipts.find",
-        sqlx::query_as("select content_type, bytes from payment_receipts where payment_id = $1")
-            .bind(payment_id)
-            .fetch_optional(db),
+        sqlx::query_as(
+            "select content_type, bytes from payment_receipts where payment_id = $1
+             order by id desc limit 1",
+        )
+        .bind(payment_id)
+        .fetch_optional(db),
     )
     .await
 }

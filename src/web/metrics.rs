@@ -192,6 +192,13 @@ async fn scrape(
                 return Err(AppError::Unauthorized);
             }
         }
+        None if state.settings.metrics_token_required => {
+            return Err(AppError::Forbidden(
+                "in production /metrics needs a token: set NEXTGENRDP_METRICS_TOKEN and send \
+                 Authorization: Bearer <token>"
+                    .to_owned(),
+            ));
+        }
         None => {
             let peer = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
             if !from_loopback(&client, peer, &headers, state.settings.trust_forwarded_for) {
@@ -236,15 +243,30 @@ fn from_loopback(
     let loopback = |ip: IpAddr| ip.to_canonical().is_loopback();
     let client_ok = client.parse::<IpAddr>().is_ok_and(loopback);
     let peer_ok = peer.is_none_or(loopback);
-    let forwarded_ok = !trust_forwarded_for
-        || headers
+    let forwarded_ok = if trust_forwarded_for {
+        headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .all(|entry| entry.trim().parse::<IpAddr>().is_ok_and(loopback));
+            .all(|entry| entry.trim().parse::<IpAddr>().is_ok_and(loopback))
+    } else {
+        // Not told to believe a proxy, yet a proxy's header is there: a proxy on this machine
+        // (nginx in front of the shop) passed the request on, and its client is elsewhere.
+        !FORWARDING_HEADERS
+            .iter()
+            .any(|name| headers.contains_key(*name))
+    };
     client_ok && peer_ok && forwarded_ok
 }
+
+/// Headers a reverse proxy adds when it passes a request on.
+const FORWARDING_HEADERS: [&str; 4] = [
+    "x-forwarded-for",
+    "forwarded",
+    "x-real-ip",
+    "x-forwarded-host",
+];
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
@@ -360,6 +382,32 @@ mod tests {
             Some(local),
             &forwarded("127.0.0.1"),
             true
+        ));
+    }
+
+    #[test]
+    fn a_request_a_local_proxy_passed_on_is_not_local_unless_the_proxy_is_trusted_and_says_so() {
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        // nginx on this machine, without NEXTGENRDP_TRUST_FORWARDED_FOR: the TCP peer is
+        // loopback, but the request came from wherever its forwarding headers say.
+        for name in [
+            "x-forwarded-for",
+            "forwarded",
+            "x-real-ip",
+            "x-forwarded-host",
+        ] {
+            let mut headers = HeaderMap::new();
+            headers.insert(name, HeaderValue::from_static("203.0.113.9"));
+            assert!(
+                !from_loopback("127.0.0.1", Some(local), &headers, false),
+                "{name}"
+            );
+        }
+        assert!(!from_loopback(
+            "127.0.0.1",
+            Some(local),
+            &forwarded("127.0.0.1"),
+            false
         ));
     }
 

@@ -45,6 +45,7 @@ pub(crate) const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src
 pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.settings.cors_origins);
     let timeout = state.settings.request_timeout;
+    let https = state.settings.secure_cookies();
     let (described, _) = openapi::split();
     Router::new()
         .merge(described)
@@ -106,7 +107,7 @@ pub fn router(state: AppState) -> Router {
                     StatusCode::REQUEST_TIMEOUT,
                     timeout,
                 ))
-                .map_response(security_headers)
+                .map_response(move |response| security_headers(response, https))
                 .layer(UniformErrorsLayer)
                 .layer(csrf::CsrfLayer::new(&state)),
         )
@@ -130,9 +131,18 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::jobs::admin_api::router())
 }
 
+/// `Strict-Transport-Security` when the shop is served over https: a year, this host only. Not
+/// `includeSubDomains` (another host of the shop's domain may still speak plain http) and not
+/// `preload` (a list browsers ship with, hard to leave): both are the owner's call, at the proxy.
+const HSTS: &str = "max-age=31536000";
+
 /// The security headers of every answer, each unless the handler set its own (one layer and
-/// one reservation instead of four `SetResponseHeader` layers, each growing the map).
-fn security_headers<B>(mut response: axum::http::Response<B>) -> axum::http::Response<B> {
+/// one reservation instead of four `SetResponseHeader` layers, each growing the map); HSTS too
+/// when the public address is https.
+fn security_headers<B>(
+    mut response: axum::http::Response<B>,
+    https: bool,
+) -> axum::http::Response<B> {
     const HEADERS: [(HeaderName, &str); 4] = [
         (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -140,11 +150,17 @@ fn security_headers<B>(mut response: axum::http::Response<B>) -> axum::http::Res
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
     ];
     let headers = response.headers_mut();
-    headers.reserve(HEADERS.len());
+    headers.reserve(HEADERS.len() + 1);
     for (name, value) in HEADERS {
         if !headers.contains_key(&name) {
             headers.insert(name, HeaderValue::from_static(value));
         }
+    }
+    if https {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     response
 }

@@ -356,3 +356,32 @@ async fn the_daily_backup_job_runs_once_a_day_and_prunes_old_backups(db: PgPool)
         nextgenrdp::backup::Checksum::Verified
     );
 }
+
+#[sqlx::test]
+async fn a_backup_file_named_like_an_option_is_restored_as_a_file(db: PgPool) {
+    seed(&db).await;
+    let before = fingerprint(&db).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let made = create(&db, data_dir.path(), dir.path());
+    // The operator renamed it `--list` (with its checksum file beside it).
+    std::fs::rename(&made, dir.path().join("--list")).unwrap();
+    let mut sum = made.as_os_str().to_owned();
+    sum.push(".sha256");
+    std::fs::rename(sum, dir.path().join("--list.sha256")).unwrap();
+    wipe(&db).await;
+
+    // Run from that directory and name the file as typed: `backup restore -- --list`. Passed to
+    // pg_restore without `--`, the name was read as its `--list` option: the archive was listed,
+    // nothing restored, and the command still said it restored.
+    let output = Command::new(binary())
+        .args(["backup", "restore", "--", "--list"])
+        .current_dir(dir.path())
+        .env("DATABASE_URL", database_url_for(&db))
+        .env("NEXTGENRDP_DATA_DIR", data_dir.path())
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", text(&output));
+    assert_eq!(fingerprint(&db).await, before);
+}

@@ -67,6 +67,8 @@ impl TestApp {
                 }),
             },
             metrics_token: None,
+            metrics_token_required: false,
+            operator_two_factor: nextgenrdp::accounts::two_factor::OperatorPolicy::Required,
         }
     }
 
@@ -268,8 +270,42 @@ impl TestApp {
         response.json()
     }
 
-    /// An operator created as `nextgenrdp user create --admin` would, logged in.
+    /// An operator created as `nextgenrdp user create --admin` would, with two-factor sign-in
+    /// on (the authenticator holds [`OPERATOR_TOTP_SECRET`]), logged in with password and code.
     pub async fn admin(&self, email: &str) -> serde_json::Value {
+        let user = self.admin_account(email).await;
+        enable_two_factor(&self.db, user).await;
+        self.login_with_code(email, "operator-passphrase").await
+    }
+
+    /// Logs in through the API an account with two-factor sign-in, answering the second step
+    /// with the authenticator's code; panics unless it succeeds.
+    pub async fn login_with_code(&self, email: &str, password: &str) -> serde_json::Value {
+        let first = self.login(email, password).await;
+        let token = first["mfa_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no second step: {first}"));
+        let user_id: i32 =
+            sqlx::query_scalar("select id from users where lower(email) = lower($1)")
+                .bind(email)
+                .fetch_one(&self.db)
+                .await
+                .unwrap();
+        let code = totp_code(&self.db, user_id).await;
+        let response = self
+            .send_json(
+                Method::POST,
+                "/api/v1/auth/mfa",
+                &serde_json::json!({ "mfa_token": token, "code": code }),
+            )
+            .await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        response.json()
+    }
+
+    /// An operator account (password `operator-passphrase`), verified, without two-factor
+    /// sign-in yet and not logged in; its id.
+    pub async fn admin_account(&self, email: &str) -> i32 {
         let hash = nextgenrdp::accounts::hash_password("operator-passphrase", 4).unwrap();
         let user = nextgenrdp::accounts::users::insert(
             &self.db,
@@ -286,7 +322,52 @@ impl TestApp {
         nextgenrdp::accounts::users::mark_verified(&self.db, user.id)
             .await
             .unwrap();
-        self.login(email, "operator-passphrase").await
+        user.id
+    }
+}
+
+/// The secret of the test operators' authenticator app.
+pub const OPERATOR_TOTP_SECRET: &[u8; 20] = b"nextgenrdp-test-totp";
+
+/// Turns two-factor sign-in on for `user_id` with [`OPERATOR_TOTP_SECRET`], as a confirmed
+/// enrolment leaves it (sealed with the test credential key).
+pub async fn enable_two_factor(db: &PgPool, user_id: i32) {
+    use nextgenrdp::accounts::two_factor;
+    let sealed = test_provisioning().keyring.seal(
+        &hex::encode(OPERATOR_TOTP_SECRET),
+        &two_factor::secret_context(user_id),
+    );
+    two_factor::repo::put_secret(db, user_id, &sealed)
+        .await
+        .unwrap();
+    nextgenrdp::accounts::users::set_two_factor(db, user_id, true)
+        .await
+        .unwrap();
+}
+
+/// A code of [`OPERATOR_TOTP_SECRET`] the server will accept for `user_id` now: of this 30 s
+/// step or the next, whichever is later than the last code it accepted (each step's code works
+/// once); waits for the next step when both are used.
+pub async fn totp_code(db: &PgPool, user_id: i32) -> String {
+    loop {
+        let last: Option<i64> =
+            sqlx::query_scalar("select last_used_step from user_two_factor where user_id = $1")
+                .bind(user_id)
+                .fetch_one(db)
+                .await
+                .unwrap();
+        let now = chrono::Utc::now();
+        let step = now.timestamp() / 30;
+        if let Some(usable) = [step, step + 1]
+            .into_iter()
+            .find(|candidate| last.is_none_or(|last| *candidate > last))
+        {
+            let at = chrono::DateTime::from_timestamp(usable * 30, 0).unwrap();
+            return nextgenrdp::accounts::two_factor::code_at(OPERATOR_TOTP_SECRET, at);
+        }
+        let next = (step + 1) * 30;
+        let wait = (next - now.timestamp()).max(1) as u64;
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
 }
 

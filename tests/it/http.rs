@@ -112,6 +112,27 @@ async fn responses_carry_a_request_id_and_security_headers(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn strict_transport_security_is_sent_only_when_the_shop_is_served_over_https(db: PgPool) {
+    let app = TestApp::new(db.clone());
+    assert_eq!(
+        app.get("/healthz")
+            .await
+            .header("strict-transport-security"),
+        ""
+    );
+    let mut settings = TestApp::settings();
+    settings.public_url = "https://shop.example.pk".into();
+    let app = TestApp::with_settings(db, settings);
+    for path in ["/healthz", "/", "/api/v1/plans", "/no-such-page"] {
+        assert_eq!(
+            app.get(path).await.header("strict-transport-security"),
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+}
+
+#[sqlx::test]
 async fn cors_allows_only_the_listed_origins(db: PgPool) {
     use axum::body::Body;
     use axum::http::Request;

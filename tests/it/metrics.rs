@@ -129,6 +129,51 @@ async fn metrics_without_a_token_are_refused_to_other_machines(db: PgPool) {
 }
 
 #[sqlx::test]
+async fn metrics_passed_on_by_a_proxy_on_this_machine_are_refused_unless_that_proxy_is_trusted(
+    db: PgPool,
+) {
+    // nginx on the same machine in front of the shop, NEXTGENRDP_TRUST_FORWARDED_FOR unset: every
+    // request arrives from 127.0.0.1, whoever sent it. Its forwarding headers give it away.
+    let mut settings = TestApp::settings();
+    settings.trust_forwarded_for = false;
+    let app = TestApp::with_settings(db, settings);
+    let through_proxy = |header: &'static str| {
+        Request::get("/metrics")
+            .header(header, "203.0.113.9")
+            .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+            .body(Body::empty())
+            .unwrap()
+    };
+    for header in ["x-forwarded-for", "x-real-ip", "forwarded"] {
+        let answer = app.request(through_proxy(header)).await;
+        assert_eq!(answer.status, StatusCode::FORBIDDEN, "{header}");
+    }
+    let local = Request::get("/metrics")
+        .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(app.request(local).await.status, StatusCode::OK);
+}
+
+#[sqlx::test]
+async fn in_production_metrics_need_a_token_even_from_this_machine(db: PgPool) {
+    let mut settings = TestApp::settings();
+    settings.metrics_token_required = true;
+    let app = TestApp::with_settings(db, settings);
+    let local = Request::get("/metrics")
+        .extension(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))))
+        .body(Body::empty())
+        .unwrap();
+    let answer = app.request(local).await;
+    assert_eq!(answer.status, StatusCode::FORBIDDEN);
+    assert!(
+        answer.text().contains("NEXTGENRDP_METRICS_TOKEN"),
+        "{}",
+        answer.text()
+    );
+}
+
+#[sqlx::test]
 async fn metrics_behind_a_token_need_that_token(db: PgPool) {
     let app = TestApp::with_metrics_token(db, Some("scrape-secret-7d1f"));
     assert_eq!(

@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Failure, FormErrors, Notice, notice, pkt, render_with, see_other};
-use crate::accounts::api::{account_key, limit, limits};
 use crate::accounts::auth;
 use crate::accounts::extract::PageUser;
+use crate::accounts::limits::{self, account_key, limit};
 use crate::accounts::validation::{FieldErrors, parse_name, parse_phone};
 use crate::accounts::{sessions, users};
 use crate::app::AppState;
@@ -105,6 +105,7 @@ struct AccountPage {
     sessions: Vec<SessionRow>,
     /// How many sessions other than this one are live.
     others: usize,
+    two_factor_enabled: bool,
 }
 
 /// What the account page shows besides the stored values: a notice, or a failed form.
@@ -165,6 +166,7 @@ async fn account_page(
             password_errors: view.password_errors,
             sessions,
             others,
+            two_factor_enabled: user.two_factor_enabled_at.is_some(),
         },
     )
 }

@@ -98,7 +98,7 @@ impl Failure {
                 failure.alert = Some(WRONG_CREDENTIALS.to_owned());
                 return Ok(failure);
             }
-            AppError::Forbidden(message) => {
+            AppError::Forbidden(message) | AppError::TwoFactor(message) => {
                 let mut failure = Self::new(status);
                 failure.alert = Some(sentence("", &message));
                 return Ok(failure);

@@ -8,12 +8,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
+use super::two_factor::LoginCodePage;
 use super::{
-    Failure, FormErrors, Notice, merge_guest_cart, notice, render_with, see_other, session_cookie,
-    without_session_cookie,
+    Failure, FormErrors, Notice, device_cookie, merge_guest_cart, notice, render_with, see_other,
+    session_cookie, without_session_cookie,
 };
-use crate::accounts::api::{account_key, limit, limits};
-use crate::accounts::auth::{self, Client};
+use crate::accounts::auth::{self, Client, LoginOutcome};
+use crate::accounts::device::DEVICE_COOKIE;
 use crate::accounts::extract::{PageContext, safe_next};
 use crate::accounts::sessions;
 use crate::app::AppState;
@@ -43,6 +44,11 @@ const LOGIN_NOTICES: &[(&str, &str, &str)] = &[
         "Your password is changed. Log in with the new one.",
     ),
     ("logged-out", "info", "You are logged out."),
+    (
+        "code-expired",
+        "error",
+        "That sign-in expired or had too many wrong codes. Log in again.",
+    ),
 ];
 
 #[derive(Template)]
@@ -85,32 +91,32 @@ pub(super) async fn login(
 ) -> AppResult<Response> {
     let next = safe_next(Some(&form.next));
     let client = Client {
-        ip: Some(ip.clone()),
+        ip: Some(ip),
         user_agent,
+        device: jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
     };
-    let outcome = async {
-        limit(
-            &state,
-            &[
-                (format!("login:ip:{ip}"), limits::LOGIN_PER_IP),
-                (
-                    account_key("login", &form.email)?,
-                    limits::LOGIN_PER_ACCOUNT,
-                ),
-            ],
-        )
-        .await?;
-        auth::login(&state, &form.email, &form.password, &client).await
-    }
-    .await;
-    match outcome {
-        Ok(opened) => {
+    match auth::login(&state, &form.email, &form.password, &client).await {
+        Ok(LoginOutcome::Opened(opened)) => {
             merge_guest_cart(&state, &headers, opened.user.id).await?;
-            let jar = jar.add(session_cookie(&state, opened.token));
+            let device = auth::device_cookie_value(&state, opened.user.id);
+            let jar = jar
+                .add(session_cookie(&state, opened.token))
+                .add(device_cookie(&state, device));
             Ok((jar, Redirect::to(&next)).into_response())
         }
+        Ok(LoginOutcome::SecondFactor { token, .. }) => render_with(
+            axum::http::StatusCode::OK,
+            &LoginCodePage {
+                layout: Layout::for_page("Enter your code", &context),
+                mfa_token: token,
+                next,
+                errors: FormErrors::default(),
+                alert: None,
+            },
+        ),
         Err(err) => {
-            let failure = Failure::from_error(err, &[])?;
+            let failure =
+                Failure::from_error(err, &[("email", "E-mail"), ("password", "Password")])?;
             render_with(
                 failure.status,
                 &LoginPage {

@@ -17,10 +17,12 @@ mod forms;
 mod login;
 mod register;
 mod reset;
+mod two_factor;
 mod verify;
 
 pub(crate) use forms::sentence;
 pub use forms::{Failure, FormErrors, Notice, notice, pkt, render_with};
+pub use two_factor::two_factor_needed_page;
 
 use askama::Template;
 use axum::Router;
@@ -43,6 +45,19 @@ pub fn router() -> Router<AppState> {
             get(register::register_form).post(register::register),
         )
         .route("/login", get(login::login_form).post(login::login))
+        .route("/login/two-factor", post(two_factor::login_code))
+        .route("/account/two-factor", get(two_factor::two_factor_page))
+        .route("/account/two-factor/start", post(two_factor::start))
+        .route("/account/two-factor/confirm", post(two_factor::confirm))
+        .route("/account/two-factor/disable", post(two_factor::disable))
+        .route(
+            "/account/two-factor/recovery-codes",
+            post(two_factor::recovery_codes),
+        )
+        .route(
+            "/account/two-factor/verify",
+            get(two_factor::verify_form).post(two_factor::verify),
+        )
         .route("/logout", post(login::logout))
         .route(
             "/verify-email",
@@ -88,6 +103,21 @@ fn session_cookie(state: &AppState, token: String) -> Cookie<'static> {
     // The builder wants a `time::Duration`, from a crate this one does not use directly; a
     // parsed attribute gives the same value.
     if let Ok(max_age) = Cookie::parse(format!("m=1; Max-Age={}", SESSION_TTL_DAYS * 24 * 3600)) {
+        cookie.set_max_age(max_age.max_age());
+    }
+    cookie
+}
+
+/// The login-device cookie (see `accounts::device`): HttpOnly, a year, whole site.
+fn device_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    let mut cookie = Cookie::build((crate::accounts::device::DEVICE_COOKIE, value))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.settings.secure_cookies())
+        .build();
+    let days = crate::accounts::device::DEVICE_COOKIE_DAYS;
+    if let Ok(max_age) = Cookie::parse(format!("m=1; Max-Age={}", days * 24 * 3600)) {
         cookie.set_max_age(max_age.max_age());
     }
     cookie

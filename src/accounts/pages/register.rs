@@ -1,21 +1,21 @@
-//! Registering (`/register`): the form, and the new account logged in on this browser with
-//! the guest cart merged into it.
+//! Registering (`/register`): the form, then "check your e-mail" — the same page whether or not
+//! the address already had an account (its owner gets a note instead), so the page tells
+//! nobody who has an account. The confirmed customer logs in; the guest cart joins then.
 
 use askama::Template;
 use axum::Form;
 use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Redirect, Response};
-use axum_extra::extract::cookie::CookieJar;
+use axum::http::StatusCode;
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Failure, FormErrors, merge_guest_cart, render_with, see_other, session_cookie};
-use crate::accounts::api::{limit, limits};
-use crate::accounts::auth::{self, Client, Registration};
+use super::{Action, Failure, FormErrors, message_page, render_with, see_other};
+use crate::accounts::auth::{self, Registration};
 use crate::accounts::extract::PageContext;
+use crate::accounts::limits::{self, ip_key, limit};
 use crate::app::AppState;
 use crate::error::AppResult;
-use crate::web::extract::{ClientIp, UserAgent};
+use crate::web::extract::ClientIp;
 use crate::web::pages::{Layout, render};
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,15 +59,12 @@ pub(super) async fn register(
     State(state): State<AppState>,
     context: PageContext,
     ClientIp(ip): ClientIp,
-    UserAgent(user_agent): UserAgent,
-    headers: HeaderMap,
-    jar: CookieJar,
     Form(mut form): Form<RegisterForm>,
 ) -> AppResult<Response> {
     let outcome = async {
         limit(
             &state,
-            &[(format!("register:ip:{ip}"), limits::REGISTER_PER_IP)],
+            &[(ip_key("register", &ip), limits::REGISTER_PER_IP)],
         )
         .await?;
         auth::register(
@@ -83,16 +80,25 @@ pub(super) async fn register(
     }
     .await;
     match outcome {
-        Ok(user) => {
-            let client = Client {
-                ip: Some(ip),
-                user_agent,
-            };
-            let opened = auth::open_browser_session(&state.db, user, &client).await?;
-            merge_guest_cart(&state, &headers, opened.user.id).await?;
-            let jar = jar.add(session_cookie(&state, opened.token));
-            Ok((jar, Redirect::to("/account?notice=welcome")).into_response())
-        }
+        Ok(()) => message_page(
+            StatusCode::OK,
+            Layout::for_page("Check your e-mail", &context),
+            "Check your e-mail",
+            "success",
+            vec![
+                format!(
+                    "We sent a link to {}. Open it to confirm your address, then log in.",
+                    form.email.trim()
+                ),
+                "No e-mail after a few minutes? Look in the spam folder, or log in and ask for \
+                 a new link."
+                    .to_owned(),
+            ],
+            vec![Action {
+                href: "/login",
+                label: "Log in",
+            }],
+        ),
         Err(err) => {
             let failure = Failure::from_error(err, REGISTER_FIELDS)?;
             form.password.clear();

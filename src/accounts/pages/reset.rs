@@ -14,9 +14,9 @@ use super::{
     Action, Failure, FormErrors, TokenQuery, incomplete_link, message_page, render_with,
     without_session_cookie,
 };
-use crate::accounts::api::{account_key, limit, limits};
 use crate::accounts::auth;
 use crate::accounts::extract::PageContext;
+use crate::accounts::limits::{self, account_key, limit};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;

@@ -322,6 +322,105 @@ async fn a_receipt_must_be_the_image_it_claims_to_be(db: PgPool) {
     assert_eq!(back.body, png);
 }
 
+#[sqlx::test]
+async fn receipts_are_kept_beside_each_other_and_frozen_once_the_payment_is_reviewed(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin_token = admin["access_token"].as_str().unwrap();
+    let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
+    let payment = app
+        .report_transfer(token(&login).unwrap(), order, "TID99887766", "bank")
+        .await;
+    let id = payment["id"].as_i64().unwrap();
+    let upload = |bytes: Vec<u8>| {
+        Request::put(format!("/api/v1/payments/{id}/receipt"))
+            .header(
+                "authorization",
+                format!("Bearer {}", token(&login).unwrap()),
+            )
+            .header("content-type", "image/png")
+            .body(Body::from(bytes))
+            .unwrap()
+    };
+    let first = b"\x89PNG\r\n\x1a\nfirst receipt".to_vec();
+    let second = b"\x89PNG\r\n\x1a\nsecond receipt".to_vec();
+    assert_eq!(
+        app.request(upload(first.clone())).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.request(upload(second.clone())).await.status,
+        StatusCode::NO_CONTENT
+    );
+
+    // The operator sees both, the newest at the old address.
+    let detail = app
+        .get_as(admin_token, &format!("/api/v1/admin/payments/{id}"))
+        .await
+        .json();
+    let receipts = detail["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 2, "{detail}");
+    assert_eq!(detail["has_receipt"], true);
+    for (receipt, bytes) in receipts.iter().zip([&first, &second]) {
+        let image = app
+            .get_as(
+                admin_token,
+                &format!("/api/v1/admin/payments/{id}/receipts/{}", receipt["id"]),
+            )
+            .await;
+        assert_eq!(&image.body, bytes);
+        assert_eq!(receipt["size"], bytes.len());
+    }
+    let newest = app
+        .get_as(admin_token, &format!("/api/v1/admin/payments/{id}/receipt"))
+        .await;
+    assert_eq!(newest.body, second);
+
+    // Approved: the image the operator checked can no longer be replaced or joined.
+    app.approve_payment(admin_token, id).await;
+    let late = app
+        .request(upload(b"\x89PNG\r\n\x1a\nswapped after approval".to_vec()))
+        .await;
+    assert_eq!(late.status, StatusCode::CONFLICT, "{}", late.text());
+    assert!(late.json()["errors"]["payment"].is_string());
+    let after = app
+        .get_as(admin_token, &format!("/api/v1/admin/payments/{id}"))
+        .await
+        .json();
+    assert_eq!(after["receipts"], detail["receipts"]);
+    let count: i64 = sqlx::query_scalar("select count(*) from payment_receipts")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+}
+
+#[sqlx::test]
+async fn a_payment_takes_at_most_five_receipts(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
+    let payment = app
+        .report_transfer(token(&login).unwrap(), order, "TID99887767", "bank")
+        .await;
+    let id = payment["id"].as_i64().unwrap();
+    let mut statuses = Vec::new();
+    for n in 0..6 {
+        let request = Request::put(format!("/api/v1/payments/{id}/receipt"))
+            .header(
+                "authorization",
+                format!("Bearer {}", token(&login).unwrap()),
+            )
+            .header("content-type", "image/png")
+            .body(Body::from(
+                [&b"\x89PNG\r\n\x1a\n"[..], &[b'0' + n]].concat(),
+            ))
+            .unwrap();
+        statuses.push(app.request(request).await.status);
+    }
+    assert_eq!(&statuses[..5], &[StatusCode::NO_CONTENT; 5]);
+    assert_eq!(statuses[5], StatusCode::CONFLICT);
+}
+
 /// Starts a JazzCash attempt for the order; returns the signed form fields.
 pub async fn start_jazzcash(app: &TestApp, login: &Value, order: i64) -> BTreeMap<String, String> {
     let started = app

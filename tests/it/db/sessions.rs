@@ -13,6 +13,7 @@ async fn session(db: &PgPool, user_id: i32, hash: &str) -> sessions::Session {
             expires_at: Utc::now() + Duration::days(30),
             ip_address: Some("203.0.113.7"),
             user_agent: Some("Mozilla/5.0"),
+            two_factor: false,
         },
     )
     .await
@@ -152,6 +153,7 @@ async fn stale_sessions_are_deleted(db: PgPool) {
             expires_at: Utc::now() - Duration::days(1),
             ip_address: None,
             user_agent: None,
+            two_factor: false,
         },
     )
     .await

@@ -91,15 +91,37 @@ impl<'a> Visitor<'a> {
         self.post(action, &fields).await
     }
 
-    /// Logs in through the form; panics unless it succeeds.
+    /// Logs in through the form (and, for an account with two-factor sign-in, its second step
+    /// with the authenticator's code); panics unless it succeeds.
     pub async fn log_in(&mut self, email: &str, password: &str) {
-        let response = self
+        let mut response = self
             .submit(
                 "/login",
                 "/login",
                 &[("email", email), ("password", password)],
             )
             .await;
+        if let Some(token) = field_in(&response.text(), "mfa_token") {
+            let user_id: i32 =
+                sqlx::query_scalar("select id from users where lower(email) = lower($1)")
+                    .bind(email)
+                    .fetch_one(&self.app.db)
+                    .await
+                    .unwrap();
+            let code = crate::helpers::totp_code(&self.app.db, user_id).await;
+            let csrf = csrf_in(&response.text()).unwrap();
+            response = self
+                .post(
+                    "/login/two-factor",
+                    &[
+                        ("mfa_token", token.as_str()),
+                        ("code", code.as_str()),
+                        ("next", "/account"),
+                        ("csrf_token", csrf.as_str()),
+                    ],
+                )
+                .await;
+        }
         assert_eq!(
             response.status,
             StatusCode::SEE_OTHER,
@@ -152,8 +174,13 @@ impl<'a> Visitor<'a> {
 
 /// The value of the first `csrf_token` field in a page.
 pub fn csrf_in(html: &str) -> Option<String> {
-    let needle = r#"name="csrf_token" value=""#;
-    let start = html.find(needle)? + needle.len();
+    field_in(html, "csrf_token")
+}
+
+/// The value of the (hidden) input `name` of a page's form.
+pub fn field_in(html: &str, name: &str) -> Option<String> {
+    let needle = format!(r#"name="{name}" value=""#);
+    let start = html.find(&needle)? + needle.len();
     Some(html[start..].chars().take_while(|c| *c != '"').collect())
 }
 

@@ -498,8 +498,12 @@ async fn the_operator_approves_from_the_queue_once(db: PgPool) {
     let html = page.text();
     assert!(html.contains(r#"<pre class="payload">"#), "{html}");
     assert!(html.contains("TID77001122"));
+    let receipt_id: i32 = sqlx::query_scalar("select id from payment_receipts")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert!(html.contains(&format!(
-        r#"<img class="receipt-image" src="/admin/payments/{id}/receipt""#
+        r#"<img class="receipt-image" src="/admin/payments/{id}/receipts/{receipt_id}""#
     )));
     assert!(html.contains(r#"id="approve-payment""#));
     let receipt = owner.get(&format!("/admin/payments/{id}/receipt")).await;

@@ -12,9 +12,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Role;
-use super::auth::{self, Client, OpenedSession, Registration};
+use super::auth::{self, Client, LoginOutcome, OpenedSession, Registration};
 use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
+use super::limits::{self, account_key, ip_key, limit};
 use super::sessions::{self, Session};
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
@@ -22,20 +23,8 @@ use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
-use crate::web::rate_limit::{self, Limit};
 
-/// Per-IP and per-account limits of the endpoints attackers hammer.
-pub mod limits {
-    use super::Limit;
-    pub const LOGIN_PER_IP: Limit = Limit::per_minutes(30, 10);
-    pub const LOGIN_PER_ACCOUNT: Limit = Limit::per_minutes(10, 15);
-    pub const REGISTER_PER_IP: Limit = Limit::per_minutes(10, 60);
-    pub const FORGOT_PER_IP: Limit = Limit::per_minutes(10, 60);
-    pub const FORGOT_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
-    pub const RESET_PER_IP: Limit = Limit::per_minutes(20, 60);
-    pub const RESEND_PER_IP: Limit = Limit::per_minutes(10, 60);
-    pub const RESEND_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
-}
+mod two_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::new()
@@ -43,6 +32,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(verify_email))
         .routes(routes!(resend_verification))
         .routes(routes!(login))
+        .routes(routes!(login_second_step))
         .routes(routes!(refresh))
         .routes(routes!(logout))
         .routes(routes!(forgot_password))
@@ -54,7 +44,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_users))
         .routes(routes!(find_user))
         .routes(routes!(disable_user))
-        .routes(routes!(enable_user));
+        .routes(routes!(enable_user))
+        .merge(two_factor::router());
     // Login takes a guest cart the way the cart operations do (said in one place, there).
     if let Some(login) = router
         .get_openapi_mut()
@@ -95,6 +86,8 @@ pub struct UserResponse {
     pub last_login_at: Option<DateTime<Utc>>,
     /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
+    /// Whether logins ask for a code from an authenticator app.
+    pub two_factor_enabled: bool,
 }
 
 impl From<User> for UserResponse {
@@ -110,24 +103,9 @@ impl From<User> for UserResponse {
             disabled_at: user.disabled_at,
             last_login_at: user.last_login_at,
             created_at: user.created_at,
+            two_factor_enabled: user.two_factor_enabled_at.is_some(),
         }
     }
-}
-
-/// Counts a hit against each key's limit; the first over its limit answers 429.
-pub(crate) async fn limit(state: &AppState, hits: &[(String, Limit)]) -> AppResult<()> {
-    for (key, limit) in hits {
-        rate_limit::hit(&state.db, key, *limit).await?;
-    }
-    Ok(())
-}
-
-/// The rate-limit key of an account's e-mail; one that cannot be an address is a 422 before
-/// anything is counted or looked up (it could not name an account anyway).
-pub(crate) fn account_key(action: &str, email: &str) -> AppResult<String> {
-    let email =
-        super::Email::parse(email).map_err(|problem| AppError::invalid("email", problem))?;
-    Ok(format!("{action}:account:{}", email.as_str()))
 }
 
 /// A new customer account.
@@ -140,16 +118,35 @@ struct RegisterRequest {
     /// A Pakistani mobile number (`03001234567`) or an international one with `+`.
     #[serde(default)]
     phone: Option<String>,
-    /// 8 to 128 characters, not a common password.
+    /// 8 characters to 72 bytes, not a common password.
     password: String,
 }
 
+/// The answer to a registration: the same whether or not the e-mail already had an account.
+#[derive(Debug, Serialize, ToSchema)]
+struct RegisteredResponse {
+    status: RegisteredStatus,
+    /// What happens next, in words for a person.
+    message: String,
+}
+
+/// Always `verification_sent`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+enum RegisteredStatus {
+    VerificationSent,
+}
+
 /// Creates a customer account and e-mails a verification link.
+///
+/// The answer is the same whether or not the e-mail already has an account (that owner is
+/// e-mailed instead), so it tells nobody who has an account here. Log in once the address is
+/// confirmed.
 #[utoipa::path(post, path = "/api/v1/auth/register", tag = "accounts",
     request_body = RegisterRequest,
     responses(
-        (status = CREATED, description = "The new, unverified account", body = UserResponse),
-        (status = CONFLICT, description = "An account with this e-mail already exists", body = Problem,
+        (status = CREATED, description = "Accepted: a confirmation link is on its way to the address (or, when it already has an account, a note to its owner)", body = RegisteredResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "A field is invalid (`errors` names each)", body = Problem,
             content_type = "application/problem+json"),
         (status = TOO_MANY_REQUESTS, description = "Too many registrations from this IP address; retry after `Retry-After` seconds",
             body = Problem, content_type = "application/problem+json",
@@ -163,10 +160,10 @@ async fn register(
 ) -> AppResult<impl IntoResponse> {
     limit(
         &state,
-        &[(format!("register:ip:{ip}"), limits::REGISTER_PER_IP)],
+        &[(ip_key("register", &ip), limits::REGISTER_PER_IP)],
     )
     .await?;
-    let user = auth::register(
+    auth::register(
         &state,
         Registration {
             name: body.name,
@@ -176,7 +173,14 @@ async fn register(
         },
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(UserResponse::from(user))))
+    Ok((
+        StatusCode::CREATED,
+        Json(RegisteredResponse {
+            status: RegisteredStatus::VerificationSent,
+            message: "check your e-mail: open the link we sent to confirm the address, then log in"
+                .to_owned(),
+        }),
+    ))
 }
 
 /// The token of an e-mail verification link.
@@ -253,7 +257,7 @@ async fn resend_verification(
     limit(
         &state,
         &[
-            (format!("resend:ip:{ip}"), limits::RESEND_PER_IP),
+            (ip_key("resend", &ip), limits::RESEND_PER_IP),
             (
                 account_key("resend", &body.email)?,
                 limits::RESEND_PER_ACCOUNT,
@@ -315,15 +319,36 @@ fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<Tok
     }))
 }
 
-/// Opens a session with e-mail and password; a guest cart the client holds joins the account's cart.
+/// A login whose password was right, for an account with two-factor sign-in: the code is due.
+#[derive(Debug, Serialize, ToSchema)]
+struct MfaRequired {
+    /// Always `true`.
+    mfa_required: bool,
+    /// Send it with the code to `POST /auth/mfa` within 5 minutes; it works once.
+    mfa_token: String,
+}
+
+/// What a login answers: the session's tokens, or (two-factor sign-in on) the second step.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+enum LoginResponse {
+    Tokens(TokenResponse),
+    SecondStep(MfaRequired),
+}
+
+/// Opens a session with e-mail and password; a guest cart the client holds joins the account's
+/// cart. An account with two-factor sign-in answers `{"mfa_required": true, "mfa_token": …}`
+/// instead: send the token with a code to `POST /auth/mfa`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "accounts",
     request_body = LoginRequest,
     responses(
-        (status = OK, description = "A new session's tokens", body = TokenResponse),
+        (status = OK, description = "A new session's tokens, or the second step's token when two-factor sign-in is on", body = LoginResponse),
         (status = UNAUTHORIZED, description = "Wrong e-mail or password (the same answer for both)",
             body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "The account is disabled", body = Problem,
             content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "Not an e-mail address (`email`), or a password longer than 72 bytes (`password`)",
+            body = Problem, content_type = "application/problem+json"),
         (status = TOO_MANY_REQUESTS, description = "Too many attempts from this IP address or for this account; retry after `Retry-After` seconds",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
@@ -335,32 +360,75 @@ async fn login(
     UserAgent(user_agent): UserAgent,
     headers: axum::http::HeaderMap,
     AppJson(body): AppJson<LoginRequest>,
-) -> AppResult<Json<TokenResponse>> {
-    limit(
-        &state,
-        &[
-            (format!("login:ip:{ip}"), limits::LOGIN_PER_IP),
-            (
-                account_key("login", &body.email)?,
-                limits::LOGIN_PER_ACCOUNT,
-            ),
-        ],
-    )
-    .await?;
-    let opened = auth::login(
-        &state,
-        &body.email,
-        &body.password,
-        &Client {
-            ip: Some(ip),
-            user_agent,
-        },
-    )
-    .await?;
-    // A guest cart the client holds (cookie or X-Cart-Token) joins the account's cart.
-    let guest_cart = crate::orders::api::guest_cart_token(&headers);
+) -> AppResult<Json<LoginResponse>> {
+    let client = Client {
+        ip: Some(ip),
+        user_agent,
+        device: None,
+    };
+    match auth::login(&state, &body.email, &body.password, &client).await? {
+        LoginOutcome::Opened(opened) => signed_in(&state, &headers, opened)
+            .await
+            .map(|tokens| Json(LoginResponse::Tokens(tokens))),
+        LoginOutcome::SecondFactor { token, .. } => {
+            Ok(Json(LoginResponse::SecondStep(MfaRequired {
+                mfa_required: true,
+                mfa_token: token,
+            })))
+        }
+    }
+}
+
+/// A login's tokens; a guest cart the client holds (cookie or `X-Cart-Token`) joins the
+/// account's cart.
+async fn signed_in(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    opened: OpenedSession,
+) -> AppResult<TokenResponse> {
+    let guest_cart = crate::orders::api::guest_cart_token(headers);
     crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), opened.user.id).await?;
-    token_response(&state, opened)
+    token_response(state, opened).map(|Json(tokens)| tokens)
+}
+
+/// The second step of a login: its token and a code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct MfaRequest {
+    /// The `mfa_token` the login answered.
+    mfa_token: String,
+    /// The 6-digit code of the authenticator app, or one of the recovery codes.
+    code: String,
+}
+
+/// Completes a login of an account with two-factor sign-in: the login's `mfa_token` and a code
+/// (authenticator or recovery code) give the usual tokens. A code works once; after 5 wrong
+/// codes the login must start over.
+#[utoipa::path(post, path = "/api/v1/auth/mfa", tag = "accounts",
+    request_body = MfaRequest,
+    responses(
+        (status = OK, description = "The new session's tokens", body = TokenResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "A wrong or already used code (`code`), or a token that expired, was used or failed too often (`mfa_token`): log in again",
+            body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many codes from this IP address or for this account; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
+    ),
+)]
+async fn login_second_step(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    UserAgent(user_agent): UserAgent,
+    headers: axum::http::HeaderMap,
+    AppJson(body): AppJson<MfaRequest>,
+) -> AppResult<Json<TokenResponse>> {
+    let client = Client {
+        ip: Some(ip),
+        user_agent,
+        device: None,
+    };
+    let opened = auth::login_second_step(&state, &body.mfa_token, &body.code, &client).await?;
+    signed_in(&state, &headers, opened).await.map(Json)
 }
 
 /// A refresh token to trade.
@@ -416,7 +484,7 @@ async fn forgot_password(
     limit(
         &state,
         &[
-            (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
+            (ip_key("forgot", &ip), limits::FORGOT_PER_IP),
             (
                 account_key("forgot", &body.email)?,
                 limits::FORGOT_PER_ACCOUNT,
@@ -435,7 +503,7 @@ async fn forgot_password(
 struct ResetRequest {
     /// The `token` of the link the e-mail carried.
     token: String,
-    /// 8 to 128 characters, not a common password.
+    /// 8 characters to 72 bytes, not a common password.
     password: String,
 }
 
@@ -456,7 +524,7 @@ async fn reset_password(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<ResetRequest>,
 ) -> AppResult<Json<UserResponse>> {
-    limit(&state, &[(format!("reset:ip:{ip}"), limits::RESET_PER_IP)]).await?;
+    limit(&state, &[(ip_key("reset", &ip), limits::RESET_PER_IP)]).await?;
     Ok(Json(
         auth::reset_password(&state, &body.token, &body.password)
             .await?
@@ -531,7 +599,7 @@ async fn update_me(
 #[derive(Debug, Deserialize, ToSchema)]
 struct ChangePasswordRequest {
     current_password: String,
-    /// 8 to 128 characters, not a common password.
+    /// 8 characters to 72 bytes, not a common password.
     new_password: String,
 }
 
@@ -842,19 +910,4 @@ pub async fn set_disabled(
         "account {id} disabled={disabled}"
     );
     Ok(after.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn account_rate_limit_keys_ignore_case_and_spaces() {
-        assert_eq!(
-            account_key("login", " Ali@Example.PK ").unwrap(),
-            "login:account:ali@example.pk"
-        );
-        assert!(account_key("login", "ali\u{0}@example.pk").is_err());
-        assert!(account_key("login", &"a".repeat(300)).is_err());
-    }
 }
