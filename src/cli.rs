@@ -197,11 +197,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 db::migrate(&database.pool).await?;
                 let rotated = crate::crypto::reseal_all(&database.pool, &ring).await?;
                 println!(
-                    "credentials now sealed with key {}: {} service password(s) and {} backend \
-                     token(s) re-encrypted; restart every running node so it uses the new key",
+                    "credentials now sealed with key {}: {} service password(s), {} backend \
+                     token(s) and {} two-factor secret(s) re-encrypted; restart every running \
+                     node so it uses the new key",
                     ring.current_id(),
                     rotated.passwords,
-                    rotated.tokens
+                    rotated.tokens,
+                    rotated.two_factor
                 );
                 Ok(())
             })

@@ -240,6 +240,8 @@ pub fn prepare_rotation(common: &crate::config::CommonConfig) -> anyhow::Result<
 pub struct Resealed {
     pub passwords: usize,
     pub tokens: usize,
+    /// Two-factor sign-in secrets.
+    pub two_factor: usize,
 }
 
 /// Re-seals every stored credential not yet under the ring's current key, in one transaction:
@@ -247,6 +249,7 @@ pub struct Resealed {
 pub async fn reseal_all(db: &sqlx::PgPool, ring: &Keyring) -> anyhow::Result<Resealed> {
     use secrecy::ExposeSecret;
 
+    use crate::accounts::two_factor;
     use crate::provisioning::{Provisioning, backends};
     use crate::services::services;
     let mut tx = db.begin().await?;
@@ -281,6 +284,22 @@ pub async fn reseal_all(db: &sqlx::PgPool, ring: &Keyring) -> anyhow::Result<Res
         backends::set_token_secret(&mut *tx, id, &ring.seal(plain.expose_secret(), &context))
             .await?;
         done.tokens += 1;
+    }
+    for (user_id, sealed) in two_factor::repo::list_sealed_secrets(&mut *tx).await? {
+        if !ring.is_stale(&sealed) {
+            continue;
+        }
+        let context = two_factor::secret_context(user_id);
+        let plain = ring
+            .open(&sealed, &context)
+            .with_context(|| format!("the two-factor secret of account {user_id}"))?;
+        two_factor::repo::reseal_secret(
+            &mut *tx,
+            user_id,
+            &ring.seal(plain.expose_secret(), &context),
+        )
+        .await?;
+        done.two_factor += 1;
     }
     tx.commit().await?;
     Ok(done)

@@ -388,8 +388,19 @@ impl Worker {
                     now - chrono::Duration::days(30),
                 )
                 .await?;
+                let challenges = crate::accounts::two_factor::repo::delete_stale_challenges(
+                    &self.db,
+                    now - chrono::Duration::days(1),
+                )
+                .await?;
+                let origins = crate::accounts::origins::delete_stale(
+                    &self.db,
+                    now - chrono::Duration::days(crate::accounts::origins::REMEMBERED_DAYS),
+                )
+                .await?;
                 tracing::info!(
-                    "clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest carts"
+                    "clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest \
+                     carts, {challenges} login second steps, {origins} login addresses"
                 );
                 Ok(())
             }

@@ -428,6 +428,8 @@ pub async fn reject(
         (status = OK, description = "Approved; the payment and what it did to the order", body = ReviewResponse),
         (status = CONFLICT, description = "The payment is not a manual transfer awaiting review (`status`), e.g. already approved",
             body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "No fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn approve_payment(
@@ -436,6 +438,7 @@ async fn approve_payment(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
+    admin.require_recent_two_factor()?;
     let (payment, settled) = approve(&state, &admin.user, &ip, id).await?;
     Ok(Json(review_response(payment, Some(&settled))))
 }

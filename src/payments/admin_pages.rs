@@ -466,6 +466,9 @@ async fn approve(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
+    if let Some(step_up) = admin.two_factor_step_up(&format!("/admin/payments/{id}")) {
+        return Ok(step_up);
+    }
     let code = match admin_api::approve(&state, &admin.user, &ip, id).await {
         Ok((_, Settled::Paid)) => "paid",
         Ok((_, Settled::Partial { .. })) => "partial",

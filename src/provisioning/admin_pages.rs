@@ -432,6 +432,11 @@ async fn update_backend(
     Path(id): Path<i32>,
     Form(form): Form<BackendForm>,
 ) -> AppResult<Response> {
+    if !form.token_secret.trim().is_empty()
+        && let Some(step_up) = admin.0.two_factor_step_up(&format!("/admin/backends/{id}"))
+    {
+        return Ok(step_up);
+    }
     let before = find_backend(&state, id).await?;
     let (fields, secret) = match form.parse(&state.db, Some(&before)).await {
         Ok(parsed) => parsed,

@@ -280,6 +280,8 @@ fn acted_response(acted: Acted) -> Json<ActedResponse> {
             body = Credentials, headers(("Cache-Control" = String, description = "`no-store`"))),
         (status = CONFLICT, description = "The service has no login details yet",
             body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "No fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -289,6 +291,7 @@ async fn reveal_credentials(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
+    admin.require_recent_two_factor()?;
     let mut tx = state.db.begin().await?;
     let credentials = lifecycle::reveal_credentials_in(
         &mut tx,
@@ -478,6 +481,8 @@ async fn retry_service(
         (status = OK, description = "The service as it now is and the log line", body = ActedResponse),
         (status = CONFLICT, description = "The service is terminated, or has no login details yet and not all four fields are given (`errors.status`)",
             body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "A new username or password without a fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -488,6 +493,9 @@ async fn update_service(
     Path(id): Path<i32>,
     AppJson(body): AppJson<ServiceUpdate>,
 ) -> AppResult<impl IntoResponse> {
+    if body.username.is_some() || body.password.is_some() {
+        admin.require_recent_two_factor()?;
+    }
     let mut tx = state.db.begin().await?;
     let acted = lifecycle::update_in(
         &mut tx,

@@ -807,6 +807,11 @@ async fn update(
         username: changed(&form.username, service.username.as_deref()),
         password: (!form.password.is_empty()).then(|| form.password.clone()),
     };
+    if (input.username.is_some() || input.password.is_some())
+        && let Some(step_up) = admin.0.two_factor_step_up(&format!("/admin/services/{id}"))
+    {
+        return Ok(step_up);
+    }
     let outcome = async {
         let mut tx = state.db.begin().await?;
         let acted = lifecycle::update_in(
@@ -837,6 +842,9 @@ async fn reveal(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
+    if let Some(step_up) = admin.0.two_factor_step_up(&format!("/admin/services/{id}")) {
+        return Ok(step_up);
+    }
     let service = find_service(&state, id).await?;
     let outcome = async {
         let mut tx = state.db.begin().await?;

@@ -30,6 +30,7 @@ fn every_command_has_help() {
         vec!["catalog", "export", "--help"],
         vec!["user", "--help"],
         vec!["user", "create", "--help"],
+        vec!["user", "reset-2fa", "--help"],
         vec!["worker", "--help"],
         vec!["keys", "--help"],
         vec!["keys", "rotate", "--help"],
@@ -160,7 +161,7 @@ async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: 
 
 #[sqlx::test]
 async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
-    let cases: [(&[&str], &str, &str); 3] = [
+    let cases: [(&[&str], &str, &str); 4] = [
         (
             &["user", "create", "--email", "not-an-email", "--name", "X Y"],
             "long-enough-pw\n",
@@ -174,7 +175,12 @@ async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
         (
             &["user", "create", "--email", "a@b.pk", "--name", "Ali"],
             "short\n",
-            "8 to 128",
+            "at least 8 characters",
+        ),
+        (
+            &["user", "create", "--email", "a@b.pk", "--name", "Ali"],
+            "an operator passphrase far longer than the seventy-two bytes bcrypt reads\n",
+            "at most 72 bytes",
         ),
     ];
     for (args, stdin, expected) in cases {
@@ -387,6 +393,21 @@ async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
         .execute(&db)
         .await
         .unwrap();
+    // And an operator's two-factor secret.
+    let operator: i32 = sqlx::query_scalar(
+        "insert into users (name, email, password_hash, role) values ('Op', 'op@example.pk', 'x', 'admin') returning id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let context = nextgenrdp::accounts::two_factor::secret_context(operator);
+    nextgenrdp::accounts::two_factor::repo::put_secret(
+        &db,
+        operator,
+        &old.seal("0a1b2c", &context),
+    )
+    .await
+    .unwrap();
 
     let rotate = || {
         Command::new(binary())
@@ -402,7 +423,9 @@ async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
     let output = rotate();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("1 service password(s) and 1 backend token(s) re-encrypted"),
+        stdout(&output).contains(
+            "1 service password(s), 1 backend token(s) and 1 two-factor secret(s) re-encrypted"
+        ),
         "{}",
         stdout(&output)
     );
@@ -444,11 +467,87 @@ async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
             .expose_secret(),
         "api-token-secret"
     );
+    let secret: String =
+        sqlx::query_scalar("select secret_encrypted from user_two_factor where user_id = $1")
+            .bind(operator)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(
+        new.open(&secret, &context).unwrap().expose_secret(),
+        "0a1b2c"
+    );
 
     // Again: another new key, everything moves once more, nothing is lost.
     let output = rotate();
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("1 service password(s) and 1 backend token(s)"));
+    assert!(stdout(&output).contains("1 service password(s), 1 backend token(s) and 1 two-factor"));
     let previous = std::fs::read_to_string(secrets.join("credential_keys_previous")).unwrap();
     assert_eq!(previous.lines().count(), 2);
+}
+
+#[sqlx::test]
+async fn user_reset_2fa_turns_it_off_ends_every_session_and_is_audited(db: PgPool) {
+    let app = crate::helpers::TestApp::new(db.clone());
+    let login = app.admin("owner@nextgenrdp.pk").await;
+    let token = login["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(app.get_as(&token, "/api/v1/admin/users").await.status, 200);
+
+    let unknown = run(
+        &db,
+        &["user", "reset-2fa", "--email", "nobody@example.pk"],
+        "",
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("no account has the e-mail"),
+        "{}",
+        stderr(&unknown)
+    );
+
+    let output = run(
+        &db,
+        &["user", "reset-2fa", "--email", "Owner@NextGenRDP.pk"],
+        "",
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stdout(&output).contains("is reset"), "{}", stdout(&output));
+    // Off, the secret and codes gone, every session ended at once.
+    let (enabled, secrets, codes): (bool, i64, i64) = sqlx::query_as(
+        "select two_factor_enabled_at is not null,
+                (select count(*) from user_two_factor t where t.user_id = u.id),
+                (select count(*) from two_factor_recovery_codes c where c.user_id = u.id)
+         from users u where email = 'owner@nextgenrdp.pk'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((enabled, secrets, codes), (false, 0, 0));
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status, 401);
+    let (action, actor, after): (String, Option<i32>, serde_json::Value) = sqlx::query_as(
+        "select action, actor_user_id, after from audit_log where action = 'user.two_factor_reset'",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    assert_eq!((action.as_str(), actor), ("user.two_factor_reset", None));
+    assert_eq!(after["by"], "cli");
+    let mail = app.mails_to("owner@nextgenrdp.pk").await.pop().unwrap();
+    assert!(
+        mail.contains("Subject: Two-factor sign-in was reset"),
+        "{mail}"
+    );
+
+    // Logging in with the password works again; the back office wants it set up first.
+    let again = app
+        .login("owner@nextgenrdp.pk", "operator-passphrase")
+        .await;
+    let admin_users = app
+        .get_as(
+            again["access_token"].as_str().unwrap(),
+            "/api/v1/admin/users",
+        )
+        .await;
+    assert_eq!(admin_users.status, 403);
+    assert!(admin_users.json()["errors"]["two-factor"].is_string());
 }

@@ -610,6 +610,8 @@ struct ChangePasswordRequest {
         (status = NO_CONTENT, description = "Changed"),
         (status = UNPROCESSABLE_ENTITY, description = "The current password is wrong (`errors.current_password`) or the new one too weak (`errors.new_password`)",
             body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "An operator without a fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
 )]
@@ -618,6 +620,9 @@ async fn change_password(
     caller: ApiUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> AppResult<StatusCode> {
+    if caller.user.is_admin() {
+        caller.require_recent_two_factor()?;
+    }
     auth::change_password(
         &state,
         &caller.user,

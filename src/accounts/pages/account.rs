@@ -244,6 +244,11 @@ pub(super) async fn change_password(
     visitor: PageUser,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
+    if visitor.user.is_admin()
+        && let Some(step_up) = visitor.two_factor_step_up("/account")
+    {
+        return Ok(step_up);
+    }
     let outcome = if form.new_password != form.confirm_password {
         Err(AppError::invalid(
             "confirm_password",

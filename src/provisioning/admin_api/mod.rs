@@ -249,13 +249,16 @@ async fn create_backend(
 /// Changes a backend (audited).
 ///
 /// Absent fields are kept, `null` clears an optional one, and a `token_secret` replaces the
-/// stored one.
+/// stored one (which, as a change of credentials, needs a second factor proved in the last 10
+/// minutes).
 #[utoipa::path(patch, path = "/api/v1/admin/backends/{id}", tag = "admin",
     params(("id" = i32, Path, description = "The backend's id")),
     request_body = BackendRequest,
     responses(
         (status = OK, description = "The backend as changed", body = BackendView),
         (status = CONFLICT, description = "The name is taken (`errors.name`), or the location already has an active backend (`errors.location_id`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "A new `token_secret` without a fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
             body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])),
@@ -267,6 +270,9 @@ async fn update_backend(
     Path(id): Path<i32>,
     AppJson(body): AppJson<BackendRequest>,
 ) -> AppResult<impl IntoResponse> {
+    if body.token_secret.is_some() {
+        admin.require_recent_two_factor()?;
+    }
     let before = find_or_404(&state.db, id).await?;
     let (fields, secret) = validate_backend(&state.db, body, Some(&before)).await?;
     let mut tx = state.db.begin().await?;

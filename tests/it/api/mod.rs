@@ -14,3 +14,4 @@ mod me;
 mod orders;
 pub mod payments;
 mod services;
+mod two_factor;

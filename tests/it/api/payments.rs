@@ -14,7 +14,7 @@ use super::cart::location_of;
 use crate::helpers::{JAZZCASH_SALT, TestApp, TestResponse};
 
 /// A verified customer with one pending order of Rs 4,500; returns (login, order id).
-async fn customer_with_order(app: &TestApp, email: &str) -> (Value, i64) {
+pub async fn customer_with_order(app: &TestApp, email: &str) -> (Value, i64) {
     let login = app.verified_customer(email).await;
     let token = login["access_token"].as_str();
     let location = location_of(&app.db, "rdp-business-two").await;
