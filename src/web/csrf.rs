@@ -1,13 +1,22 @@
-//! CSRF protection for every state-changing form (double-submit token).
+//! CSRF protection for every state-changing form (double-submit token, bound to the session).
 //!
-//! Every page request gets a random token in an HttpOnly, SameSite=Lax cookie (set once), and
-//! pages render it into their forms as `csrf_token`. A non-GET request to a page route must send
-//! the same value back in the form body (or the `x-csrf-token` header; a `multipart/form-data`
-//! upload in its action's query string, `?csrf_token=`); another site can make the browser send
-//! the cookie but cannot read it to fill the field. The JSON API is exempt: it authenticates
-//! with a bearer header, which a browser never attaches by itself.
+//! Every page request gets a token in an HttpOnly, SameSite=Lax cookie, and pages render it into
+//! their forms as `csrf_token`. A non-GET request to a page route must send the same value back
+//! in the form body (or the `x-csrf-token` header; a `multipart/form-data` upload in its action's
+//! query string, `?csrf_token=`); another site can make the browser send the cookie but cannot
+//! read it to fill the field. The JSON API is exempt: it authenticates with a bearer header,
+//! which a browser never attaches by itself.
+//!
+//! The token is `<nonce>.<mac>`: a MAC with a key only the shop has over the nonce and the hash of
+//! the session cookie it was issued with (none for a visitor not logged in). So a token planted
+//! in the browser by someone else (a cookie set from a sibling subdomain or over plain http) is
+//! worthless: it is not bound to the victim's session, and a new one replaces it. Logging in or
+//! out changes the session, so the token is re-issued then. Under https the cookie is named
+//! `__Host-ngr_csrf`: browsers accept it only with `Secure`, `Path=/` and no `Domain`, so no
+//! other host can set it at all.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, to_bytes};
@@ -16,13 +25,17 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use futures_util::future::{BoxFuture, Either};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tower::ServiceExt;
 
 use crate::accounts::secrets;
 use crate::app::AppState;
 
-/// The CSRF cookie's name.
+/// The CSRF cookie's name over plain http (development).
 pub const CSRF_COOKIE: &str = "ngr_csrf";
+/// Its name when the shop is served over https.
+pub const CSRF_COOKIE_SECURE: &str = "__Host-ngr_csrf";
 /// The form field pages put the token in.
 pub const CSRF_FIELD: &str = "csrf_token";
 
@@ -43,15 +56,36 @@ const MAX_FORM_BYTES: usize = 256 * 1024;
 /// A tower service rather than `axum::middleware::from_fn`: the API, most of the traffic, is
 /// exempt, and goes straight to the route without the clone of the service below and the boxed
 /// future that `from_fn` costs on every request (`bench/run`).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct CsrfLayer {
+    keys: Arc<Keys>,
+}
+
+/// What the check needs: whether cookies are `Secure`, and the MAC key (derived from the token
+/// signing key, so the two never share a value).
+struct Keys {
     secure_cookies: bool,
+    mac_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keys")
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CsrfLayer {
     pub fn new(state: &AppState) -> Self {
+        let mut mac = Hmac::<Sha256>::new_from_slice(state.settings.secrets.token_signing_key.expose())
+            .expect("HMAC takes any key length");
+        mac.update(b"nextgenrdp csrf tokens v1");
         Self {
-            secure_cookies: state.settings.secure_cookies(),
+            keys: Arc::new(Keys {
+                secure_cookies: state.settings.secure_cookies(),
+                mac_key: mac.finalize().into_bytes().into(),
+            }),
         }
     }
 }
@@ -62,7 +96,7 @@ impl<S> tower::Layer<S> for CsrfLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Csrf {
             inner,
-            secure_cookies: self.secure_cookies,
+            keys: self.keys.clone(),
         }
     }
 }
@@ -71,7 +105,7 @@ impl<S> tower::Layer<S> for CsrfLayer {
 #[derive(Clone, Debug)]
 pub struct Csrf<S> {
     inner: S,
-    secure_cookies: bool,
+    keys: Arc<Keys>,
 }
 
 impl<S> tower::Service<Request> for Csrf<S>
@@ -94,10 +128,8 @@ where
         // The ready service answers this request; its clone waits for the next one.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        let secure_cookies = self.secure_cookies;
-        Either::Right(Box::pin(async move {
-            Ok(protect(secure_cookies, request, ready).await)
-        }))
+        let keys = self.keys.clone();
+        Either::Right(Box::pin(async move { Ok(protect(&keys, request, ready).await) }))
     }
 }
 
@@ -108,13 +140,50 @@ fn is_exempt(path: &str) -> bool {
     path.starts_with("/api/") || EXEMPT.contains(&path)
 }
 
-/// Ensures a token exists and checks it on every state-changing page request.
-async fn protect<S>(secure_cookies: bool, request: Request, inner: S) -> Response
+/// A token for the session cookie `session` (`None`: not logged in): `<nonce>.<mac>`.
+fn issue(keys: &Keys, session: Option<&str>) -> String {
+    let nonce = secrets::generate();
+    let mac = binding_mac(keys, &nonce, session);
+    format!("{nonce}.{mac}")
+}
+
+fn binding_mac(keys: &Keys, nonce: &str, session: Option<&str>) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(&keys.mac_key).expect("HMAC takes any key length");
+    mac.update(nonce.as_bytes());
+    mac.update(b":");
+    mac.update(secrets::hash(session.unwrap_or("")).as_bytes());
+    hex::encode(&mac.finalize().into_bytes()[..16])
+}
+
+/// Whether `token` is one this shop issued for the session cookie `session`.
+fn is_bound(keys: &Keys, token: &str, session: Option<&str>) -> bool {
+    let Some((nonce, mac)) = token.split_once('.') else {
+        return false;
+    };
+    nonce.len() == 43 && constant_time_eq(binding_mac(keys, nonce, session).as_bytes(), mac.as_bytes())
+}
+
+/// The CSRF cookie's name under these settings.
+fn cookie_name(keys: &Keys) -> &'static str {
+    if keys.secure_cookies {
+        CSRF_COOKIE_SECURE
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// Ensures a token bound to the visitor's session exists and checks it on every state-changing
+/// page request.
+async fn protect<S>(keys: &Keys, request: Request, inner: S) -> Response
 where
     S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
-    let existing = cookie_value(&request, CSRF_COOKIE).filter(|t| t.len() == 43);
-    let token = existing.clone().unwrap_or_else(secrets::generate);
+    let session = cookie_value(&request, crate::accounts::extract::SESSION_COOKIE);
+    let existing = cookie_value(&request, cookie_name(keys))
+        .filter(|token| is_bound(keys, token, session.as_deref()));
+    let token = existing
+        .clone()
+        .unwrap_or_else(|| issue(keys, session.as_deref()));
     let safe = matches!(
         *request.method(),
         Method::GET | Method::HEAD | Method::OPTIONS
@@ -166,11 +235,11 @@ where
     request.extensions_mut().insert(CsrfToken(token.clone()));
     let Ok(mut response) = inner.oneshot(request).await;
     if existing.is_none() {
-        let cookie = Cookie::build((CSRF_COOKIE, token))
+        let cookie = Cookie::build((cookie_name(keys), token))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)
-            .secure(secure_cookies)
+            .secure(keys.secure_cookies)
             .build();
         if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
             response.headers_mut().append(header::SET_COOKIE, value);
@@ -244,6 +313,29 @@ mod tests {
             HeaderValue::from_static("Multipart/Form-Data; boundary=x"),
         );
         assert!(is_multipart(&headers));
+    }
+
+    #[test]
+    fn a_token_is_good_only_for_the_session_it_was_issued_with() {
+        let keys = Keys {
+            secure_cookies: false,
+            mac_key: [3; 32],
+        };
+        let anonymous = issue(&keys, None);
+        assert!(is_bound(&keys, &anonymous, None));
+        assert!(!is_bound(&keys, &anonymous, Some("session-a")));
+        let mine = issue(&keys, Some("session-a"));
+        assert!(is_bound(&keys, &mine, Some("session-a")));
+        assert!(!is_bound(&keys, &mine, Some("session-b")));
+        assert!(!is_bound(&keys, &mine, None));
+        let other_key = Keys {
+            secure_cookies: false,
+            mac_key: [4; 32],
+        };
+        assert!(!is_bound(&other_key, &mine, Some("session-a")));
+        // A planted plain random value (the old format) is not a token.
+        assert!(!is_bound(&keys, &secrets::generate(), None));
+        assert!(!is_bound(&keys, "x.y", None));
     }
 
     #[test]

@@ -1081,3 +1081,82 @@ async fn a_guest_cart_joins_the_account_when_logging_in_through_the_form(db: PgP
     assert_eq!(lines.len(), 1);
     assert_eq!(lines[0].quantity, 2);
 }
+
+#[sqlx::test]
+async fn a_csrf_token_planted_in_the_browser_is_worthless_against_a_logged_in_session(
+    db: PgPool,
+) {
+    let app = TestApp::new(db);
+    let mut victim = logged_in_customer(&app, "ayesha@example.pk").await;
+    let before_name: String = sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+
+    // The attacker gets a genuine token of their own (as a visitor of the shop, or logged in as
+    // themselves) and plants it as the victim's CSRF cookie (from a sibling subdomain, or over
+    // plain http), then has the victim's browser submit a form carrying it.
+    let mut attacker = logged_in_customer(&app, "mallory@example.pk").await;
+    let for_attacker = attacker.csrf_of("/account").await;
+    let mut stranger = Visitor::from(&app, "203.0.113.66");
+    let anonymous = stranger.csrf_of("/login").await;
+    for planted in [for_attacker, anonymous] {
+        victim.set_cookie("ngr_csrf", &planted);
+        let forged = victim
+            .post(
+                "/account/profile",
+                &[("name", "Pwned"), ("phone", ""), ("csrf_token", &planted)],
+            )
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
+    }
+    let name: String = sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(name, before_name, "nothing changed");
+
+    // The victim's next page gets a fresh token bound to their session, which works.
+    let saved = victim
+        .submit(
+            "/account",
+            "/account/profile",
+            &[("name", "Ayesha K."), ("phone", "")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text());
+}
+
+#[sqlx::test]
+async fn logging_in_issues_a_new_csrf_token_bound_to_the_new_session(db: PgPool) {
+    let app = TestApp::new(db);
+    app.verified_customer("ayesha@example.pk").await;
+    let mut visitor = Visitor::new(&app);
+    let before = visitor.csrf_of("/login").await;
+    visitor.log_in("ayesha@example.pk", PASSWORD).await;
+    let after = visitor.csrf_of("/account").await;
+    assert_ne!(before, after);
+    assert_eq!(visitor.cookie("ngr_csrf"), Some(after.as_str()));
+    // The token from before logging in no longer passes.
+    let stale = visitor
+        .post(
+            "/account/profile",
+            &[("name", "X"), ("phone", ""), ("csrf_token", &before)],
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::FORBIDDEN);
+}
+
+#[sqlx::test]
+async fn under_https_the_csrf_cookie_is_a_host_only_secure_cookie(db: PgPool) {
+    let mut settings = TestApp::settings();
+    settings.public_url = "https://shop.example.pk".into();
+    let app = TestApp::with_settings(db, settings);
+    let page = app.get("/login").await;
+    let cookie = crate::pages::set_cookie_header(&page, "__Host-ngr_csrf").expect("__Host- cookie");
+    for attribute in ["Secure", "Path=/", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{attribute}: {cookie}");
+    }
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert!(crate::pages::set_cookie_header(&page, "ngr_csrf").is_none());
+}
