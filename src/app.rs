@@ -172,7 +172,15 @@ async fn serve_on(
     // (holds one pool connection); stopped when serving ends.
     let catalog_listener = state.catalog.spawn_listener(database.pool.clone());
     tracing::info!("NextGenRDP listening on http://{local}");
-    let served = web::serve(listener, web::router(state), config.shutdown_timeout()).await;
+    let limits = config.server_limits();
+    web::server::raise_file_limit(limits.max_connections);
+    let served = web::serve(
+        listener,
+        web::router(state),
+        config.shutdown_timeout(),
+        limits,
+    )
+    .await;
     catalog_listener.abort();
     if let Some((stop, task)) = worker {
         let _ = stop.send(());

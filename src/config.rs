@@ -219,6 +219,18 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTGENRDP_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
 
+    /// Seconds a client has to send a request's headers, from the connection's start or the
+    /// previous response; a connection that takes longer (or idles that long between requests)
+    /// is closed.
+    #[arg(long, env = "NEXTGENRDP_HEADER_READ_TIMEOUT_SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub header_read_timeout_secs: u64,
+
+    /// Connections open at once; more wait until one closes.
+    #[arg(long, env = "NEXTGENRDP_MAX_CONNECTIONS", default_value_t = 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+
     #[command(flatten)]
     pub mail: MailConfig,
 
@@ -275,6 +287,14 @@ impl ServeConfig {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
+    }
+
+    /// The server's limits on slow and idle clients and on connections.
+    pub fn server_limits(&self) -> crate::web::server::Limits {
+        crate::web::server::Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
     }
 
     /// The CORS allow-list without blanks.

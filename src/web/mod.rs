@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pages;
 pub mod rate_limit;
+pub mod server;
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -375,29 +376,15 @@ async fn uniform_errors(is_api: bool, response: Response) -> Response {
     pages::error_page(status, &message)
 }
 
-/// Serves until SIGTERM or ctrl-c, then gives in-flight requests `drain` to finish.
-pub async fn serve(listener: TcpListener, app: Router, drain: Duration) -> anyhow::Result<()> {
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        tracing::info!(
-            "shutting down: draining requests for up to {}s",
-            drain.as_secs()
-        );
-        let _ = signalled_tx.send(());
-    });
-    let server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = server => result.map_err(Into::into),
-        () = async {
-            let _ = signalled_rx.await;
-            tokio::time::sleep(drain).await;
-        } => {
-            tracing::warn!("drain timeout reached; closing the remaining connections");
-            Ok(())
-        }
-    }
+/// Serves until SIGTERM or ctrl-c, then gives in-flight requests `drain` to finish (see
+/// [`server`]: header-read timeout, bounded connections).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    drain: Duration,
+    limits: server::Limits,
+) -> anyhow::Result<()> {
+    server::serve(listener, app, drain, limits, shutdown_signal()).await
 }
 
 /// Resolves on ctrl-c or SIGTERM.

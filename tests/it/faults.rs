@@ -3,7 +3,6 @@
 //! database while their workers build servers.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,86 +12,8 @@ use sqlx::PgPool;
 
 use crate::api::cart::location_of;
 use crate::fakepve::FakePve;
-use crate::helpers::{TestApp, binary, database_url_for, free_port, run_binary};
+use crate::helpers::{Node, TestApp, database_url_for, free_port, run_binary};
 use crate::provisioning::{PLAN, proxmox_backend};
-
-/// One `nextgenrdp serve` process (web server and worker) with the tests' keys.
-struct Node {
-    child: Child,
-    base: String,
-    log: PathBuf,
-}
-
-impl Node {
-    fn spawn(database_url: &str, port: u16, data_dir: &Path, name: &str) -> Node {
-        let log = data_dir.join(format!("{name}.log"));
-        let child = Command::new(binary())
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("DATABASE_URL", database_url)
-            .env("NEXTGENRDP_DATA_DIR", data_dir)
-            .env("NEXTGENRDP_TOKEN_SIGNING_KEY", hex::encode([1u8; 32]))
-            .env("NEXTGENRDP_CREDENTIAL_KEY", hex::encode([2u8; 32]))
-            .env("NEXTGENRDP_BCRYPT_COST", "4")
-            .env("NEXTGENRDP_BACKUP_SCHEDULE", "off")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .unwrap();
-        Node {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            log,
-        }
-    }
-
-    /// Waits until `/healthz` answers, or panics with the node's log.
-    async fn wait_up(&mut self) {
-        let client = reqwest::Client::new();
-        for _ in 0..600 {
-            if let Ok(response) = client.get(format!("{}/healthz", self.base)).send().await
-                && response.status() == 200
-            {
-                return;
-            }
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the node exited ({status}):\n{}", self.log_text());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("the node never answered:\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL: no shutdown, no draining, transactions cut wherever they are.
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM, and waits for a clean exit.
-    fn terminate(&mut self) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        for _ in 0..300 {
-            if self.child.try_wait().unwrap().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("the node did not stop within 30 s of SIGTERM");
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn token(login: &Value) -> String {
     login["access_token"].as_str().unwrap().to_owned()

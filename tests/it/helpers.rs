@@ -450,3 +450,95 @@ pub fn database_url_for(pool: &PgPool) -> String {
     );
     url.to_string()
 }
+
+/// One `nextgenrdp serve` process (web server and worker) with the tests' keys.
+pub struct Node {
+    pub child: std::process::Child,
+    pub base: String,
+    pub log: std::path::PathBuf,
+}
+
+impl Node {
+    pub fn spawn(database_url: &str, port: u16, data_dir: &std::path::Path, name: &str) -> Node {
+        Self::spawn_with(database_url, port, data_dir, name, &[])
+    }
+
+    /// The same, with more environment variables.
+    pub fn spawn_with(
+        database_url: &str,
+        port: u16,
+        data_dir: &std::path::Path,
+        name: &str,
+        env: &[(&str, &str)],
+    ) -> Node {
+        use std::process::{Command, Stdio};
+        let log = data_dir.join(format!("{name}.log"));
+        let child = Command::new(binary())
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("DATABASE_URL", database_url)
+            .env("NEXTGENRDP_DATA_DIR", data_dir)
+            .env("NEXTGENRDP_TOKEN_SIGNING_KEY", hex::encode([1u8; 32]))
+            .env("NEXTGENRDP_CREDENTIAL_KEY", hex::encode([2u8; 32]))
+            .env("NEXTGENRDP_BCRYPT_COST", "4")
+            .env("NEXTGENRDP_BACKUP_SCHEDULE", "off")
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Node {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    /// Waits until `/healthz` answers, or panics with the node's log.
+    pub async fn wait_up(&mut self) {
+        let client = reqwest::Client::new();
+        for _ in 0..600 {
+            if let Ok(response) = client.get(format!("{}/healthz", self.base)).send().await
+                && response.status() == 200
+            {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the node exited ({status}):\n{}", self.log_text());
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the node never answered:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGKILL: no shutdown, no draining, transactions cut wherever they are.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// SIGTERM, and waits for a clean exit.
+    pub fn terminate(&mut self) {
+        let pid = self.child.id().to_string();
+        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        for _ in 0..300 {
+            if self.child.try_wait().unwrap().is_some() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("the node did not stop within 30 s of SIGTERM");
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+

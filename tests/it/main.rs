@@ -22,4 +22,5 @@ mod provisioning;
 mod proxmox_client;
 mod renewals;
 mod schemathesis;
+mod slow_clients;
 mod worker;
