@@ -83,10 +83,27 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
         mailer: Arc::new(Mailer::from_config(&config.mail, common)?),
     };
     crate::telemetry::install_metrics_recorder();
+    log_jazzcash_inquiry(startup.payments.jazzcash.as_ref());
     let database = Database::open(common).await?;
     let result = serve_on(common, config, startup, &database, listener, local).await;
     database.close().await;
     result
+}
+
+/// Says at start-up whether JazzCash payments are confirmed with JazzCash itself.
+pub fn log_jazzcash_inquiry(jazzcash: Option<&crate::payments::jazzcash::JazzCash>) {
+    match jazzcash {
+        Some(jazzcash) if jazzcash.inquiry_url.is_none() => tracing::warn!(
+            "JazzCash status inquiry is off (NEXTGENRDP_JAZZCASH_INQUIRY_URL is not set): a \
+             browser return settles on its verified signature alone, and attempts left pending \
+             are not reconciled"
+        ),
+        Some(_) => tracing::info!(
+            "JazzCash status inquiry is on: browser returns are confirmed with JazzCash, pending \
+             attempts reconciled every 5 minutes"
+        ),
+        None => {}
+    }
 }
 
 /// What `serve` reads from configuration before it opens the database.
@@ -159,6 +176,7 @@ async fn serve_on(
         );
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = Worker::new(database.pool.clone(), mailer, provisioning)
+            .with_jazzcash(state.settings.payments.jazzcash.clone())
             .with_order_expiry_hours(config.order_expiry_hours)
             .with_backups(config.backups.settings(common, database)?);
         let task = tokio::spawn(worker.run(async {

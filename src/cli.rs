@@ -25,7 +25,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the web server (JSON API and pages). Applies pending migrations first.
-    Serve(ServeConfig),
+    Serve(Box<ServeConfig>),
     /// Run the background worker alone (e-mail and other jobs), until SIGTERM or ctrl-c.
     Worker(WorkerArgs),
     /// Apply pending database migrations (idempotent).
@@ -75,6 +75,8 @@ pub struct WorkerArgs {
     pub lifecycle: crate::provisioning::LifecycleConfig,
     #[command(flatten)]
     pub backups: crate::backup::BackupConfig,
+    #[command(flatten)]
+    pub jazzcash: crate::config::JazzCashConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,10 +140,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             let mailer =
                 std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
+            let jazzcash = args.jazzcash.settings()?;
+            crate::app::log_jazzcash_inquiry(jazzcash.as_ref());
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let worker =
                     crate::worker::Worker::new(database.pool.clone(), mailer, provisioning)
+                        .with_jazzcash(jazzcash)
                         .with_order_expiry_hours(args.order_expiry_hours)
                         .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {

@@ -125,6 +125,13 @@ pub struct PaymentConfig {
     #[arg(long, env = "NEXTGENRDP_MANUAL_ACCOUNTS")]
     pub manual_accounts: Option<String>,
 
+    #[command(flatten)]
+    pub jazzcash: JazzCashConfig,
+}
+
+/// JazzCash's settings (the web server takes payments with them; the worker reconciles).
+#[derive(Args, Clone, Debug)]
+pub struct JazzCashConfig {
     /// JazzCash merchant id; with the password and integrity salt it enables JazzCash checkout.
     #[arg(long, env = "NEXTGENRDP_JAZZCASH_MERCHANT_ID")]
     pub jazzcash_merchant_id: Option<String>,
@@ -145,6 +152,55 @@ pub struct PaymentConfig {
     #[arg(long, env = "NEXTGENRDP_JAZZCASH_ENVIRONMENT", default_value = "sandbox",
           value_parser = ["sandbox", "production"])]
     pub jazzcash_environment: String,
+
+    /// The merchant API's transaction status inquiry endpoint (from JazzCash's documentation
+    /// for your account, e.g. https://sandbox.jazzcash.com.pk/ApplicationAPI/API/PaymentInquiry/Inquire).
+    /// Unset: browser returns settle on their verified signature alone, and pending attempts
+    /// are never reconciled.
+    #[arg(long, env = "NEXTGENRDP_JAZZCASH_INQUIRY_URL")]
+    pub jazzcash_inquiry_url: Option<String>,
+}
+
+impl JazzCashConfig {
+    /// JazzCash, when configured.
+    pub fn settings(&self) -> anyhow::Result<Option<crate::payments::jazzcash::JazzCash>> {
+        use crate::payments::jazzcash;
+        let inquiry_url = match self.jazzcash_inquiry_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let parsed: reqwest::Url = url.parse().map_err(|err| {
+                    anyhow::anyhow!("NEXTGENRDP_JAZZCASH_INQUIRY_URL is not a URL: {err}")
+                })?;
+                if !matches!(parsed.scheme(), "https" | "http") {
+                    bail!("NEXTGENRDP_JAZZCASH_INQUIRY_URL must be an https:// address");
+                }
+                Some(url.to_owned())
+            }
+        };
+        match (
+            &self.jazzcash_merchant_id,
+            &self.jazzcash_password,
+            &self.jazzcash_integrity_salt,
+        ) {
+            (Some(merchant_id), Some(password), Some(salt)) => Ok(Some(jazzcash::JazzCash {
+                merchant_id: merchant_id.clone(),
+                password: password.clone(),
+                integrity_salt: salt.clone(),
+                form_url: if self.jazzcash_environment == "production" {
+                    jazzcash::PRODUCTION_URL
+                } else {
+                    jazzcash::SANDBOX_URL
+                }
+                .to_owned(),
+                inquiry_url,
+            })),
+            (None, None, None) => Ok(None),
+            _ => bail!(
+                "JazzCash needs all of NEXTGENRDP_JAZZCASH_MERCHANT_ID, NEXTGENRDP_JAZZCASH_PASSWORD \
+                 and NEXTGENRDP_JAZZCASH_INTEGRITY_SALT"
+            ),
+        }
+    }
 }
 
 impl PaymentConfig {
@@ -153,7 +209,7 @@ impl PaymentConfig {
         &self,
         environment: Environment,
     ) -> anyhow::Result<crate::payments::PaymentSettings> {
-        use crate::payments::{jazzcash, manual::ManualTransfer};
+        use crate::payments::manual::ManualTransfer;
         let manual = match &self.manual_accounts {
             Some(text) => ManualTransfer::parse(text)
                 .map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
@@ -164,28 +220,7 @@ impl PaymentConfig {
             }
             None => ManualTransfer::example(),
         };
-        let jazzcash = match (
-            &self.jazzcash_merchant_id,
-            &self.jazzcash_password,
-            &self.jazzcash_integrity_salt,
-        ) {
-            (Some(merchant_id), Some(password), Some(salt)) => Some(jazzcash::JazzCash {
-                merchant_id: merchant_id.clone(),
-                password: password.clone(),
-                integrity_salt: salt.clone(),
-                form_url: if self.jazzcash_environment == "production" {
-                    jazzcash::PRODUCTION_URL
-                } else {
-                    jazzcash::SANDBOX_URL
-                }
-                .to_owned(),
-            }),
-            (None, None, None) => None,
-            _ => bail!(
-                "JazzCash needs all of NEXTGENRDP_JAZZCASH_MERCHANT_ID, NEXTGENRDP_JAZZCASH_PASSWORD \
-                 and NEXTGENRDP_JAZZCASH_INTEGRITY_SALT"
-            ),
-        };
+        let jazzcash = self.jazzcash.settings()?;
         Ok(crate::payments::PaymentSettings { manual, jazzcash })
     }
 }

@@ -98,6 +98,9 @@ pub struct Worker {
     order_expiry: chrono::Duration,
     /// The daily `backup` job's settings; `None`: this node does not back up.
     backups: Option<Arc<crate::backup::BackupSettings>>,
+    /// JazzCash with its status inquiry, for `reconcile_payments`; `None`: this node does not
+    /// reconcile.
+    jazzcash: Option<Arc<crate::payments::jazzcash::JazzCash>>,
 }
 
 /// Periodic jobs: each is enqueued once per period whatever the number of workers (the
@@ -111,6 +114,9 @@ const SCHEDULES: &[(&str, u64)] = &[
 pub const EXPIRE_ORDERS: &str = "expire_orders";
 /// Deletes stale sessions, rate-limit counters and abandoned guest carts.
 pub const CLEAN_UP: &str = "clean_up";
+/// Asks JazzCash about attempts still pending (see `payments::callbacks::reconcile`).
+pub const RECONCILE_PAYMENTS: &str = "reconcile_payments";
+const RECONCILE_EVERY_SECS: u64 = 300;
 /// How often the worker looks whether a periodic job is due.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
 
@@ -144,7 +150,15 @@ impl Worker {
             name,
             order_expiry: chrono::Duration::hours(48),
             backups: None,
+            jazzcash: None,
         }
+    }
+
+    /// Reconciles pending JazzCash attempts (`reconcile_payments`, every 5 minutes) when its
+    /// status inquiry is configured.
+    pub fn with_jazzcash(mut self, jazzcash: Option<crate::payments::jazzcash::JazzCash>) -> Self {
+        self.jazzcash = jazzcash.filter(|j| j.inquiry_url.is_some()).map(Arc::new);
+        self
     }
 
     /// Backs the database up daily (the `backup` job) with these settings; `None`: never.
@@ -165,6 +179,12 @@ impl Worker {
         for (kind, period) in SCHEDULES {
             let key = format!("{kind}:{}", now / period);
             jobs::enqueue(&self.db, kind, &serde_json::json!({}), Some(&key), None).await?;
+        }
+        // Only from nodes that can ask JazzCash.
+        if self.jazzcash.is_some() {
+            let key = format!("{RECONCILE_PAYMENTS}:{}", now / RECONCILE_EVERY_SECS);
+            let payload = serde_json::json!({});
+            jobs::enqueue(&self.db, RECONCILE_PAYMENTS, &payload, Some(&key), None).await?;
         }
         // Daily (UTC day), and only from nodes that back up: the file lands on the node that
         // runs the job.
@@ -422,6 +442,30 @@ impl Worker {
                 None => Err(Snooze::error(
                     Duration::from_secs(600),
                     "backups are off on this node",
+                )),
+            },
+            RECONCILE_PAYMENTS => match &self.jazzcash {
+                Some(jazzcash) => {
+                    let done = crate::payments::callbacks::reconcile(
+                        &self.db,
+                        jazzcash,
+                        &self.provisioning.public_url,
+                    )
+                    .await?;
+                    if done.asked > 0 {
+                        tracing::info!(
+                            "JazzCash reconciliation: {} asked, {} paid, {} failed, {} unanswered",
+                            done.asked,
+                            done.paid,
+                            done.failed,
+                            done.unanswered
+                        );
+                    }
+                    Ok(())
+                }
+                None => Err(Snooze::error(
+                    Duration::from_secs(600),
+                    "JazzCash inquiries are off on this node",
                 )),
             },
             provision::PROVISION_SERVICE => {

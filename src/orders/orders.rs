@@ -304,7 +304,10 @@ pub async fn set_payment(
 }
 
 /// New orders still awaiting payment that were placed before `older_than`, oldest first: the
-/// ones to expire. Renewal orders stay open until paid, replaced, or their service ends.
+/// ones to expire. Renewal orders stay open until paid, replaced, or their service ends; an
+/// order with a reported transfer awaiting review, or a gateway attempt (JazzCash) still live,
+/// waits too: until an hour after that attempt's own expiry, so a customer paying at the last
+/// minute is not charged for an order that expired under them.
 pub async fn list_expired_unpaid(
     db: impl PgExecutor<'_>,
     older_than: DateTime<Utc>,
@@ -320,6 +323,9 @@ pub async fn list_expired_unpaid(
                -- A transfer the customer reported is the operator's to judge, however late.
                and not exists (select 1 from payments p
                                where p.order_id = orders.id and p.status = 'review')
+               and not exists (select 1 from payments p
+                               where p.order_id = orders.id and p.status = 'pending'
+                                 and p.expires_at + interval '1 hour' > now())
              order by created_at, id
              limit $2"
         ))

@@ -18,17 +18,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::repo::{self, NewPayment, Payment, Transition};
-use super::settle::{self, Settled};
-use super::{
-    JAZZCASH, MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual, order_reference,
-};
+use super::callbacks::{self, Source, Standing};
+use super::repo::{self, NewPayment, Payment};
+use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::OrderStatus;
 use crate::orders::orders::{self, Order};
-use crate::web::extract::AppJson;
+use crate::web::extract::{AppJson, ClientIp};
 use crate::web::pages::{Layout, render};
 
 /// The largest receipt image.
@@ -39,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)))
-        .routes(routes!(jazzcash_ipn))
+        .routes(routes!(jazzcash_ipn).layer(DefaultBodyLimit::max(callbacks::MAX_CALLBACK_BYTES)))
 }
 
 /// A payment method's name (`payments.gateway`, `method` in the API).
@@ -316,6 +314,8 @@ pub(crate) async fn start_attempt(
             customer_paid_at: None,
             request_payload: Some(payload.clone()),
             flag: None,
+            // As signed in the form (pp_TxnExpiryDateTime).
+            expires_at: Some(now + jazzcash::ATTEMPT_LIFETIME),
         },
     )
     .await?;
@@ -369,6 +369,7 @@ pub async fn submit_manual(
             customer_paid_at: paid_at,
             request_payload: Some(payload.clone()),
             flag: flag.as_deref(),
+            expires_at: None,
         },
     )
     .await?;
@@ -491,163 +492,6 @@ async fn upload_receipt(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// What a JazzCash callback came to.
-pub struct CallbackOutcome {
-    pub order_id: i32,
-    pub paid: bool,
-    pub message: String,
-}
-
-/// Verifies and records a JazzCash result (browser return or IPN), idempotently on the
-/// attempt's transaction reference. A forged, foreign or mismatched one is refused (400),
-/// recorded with why, and changes nothing.
-pub async fn handle_jazzcash(
-    state: &AppState,
-    fields: BTreeMap<String, String>,
-    kind: &str,
-) -> AppResult<CallbackOutcome> {
-    let payload = json!(fields);
-    let refuse = async |payment_id: Option<i32>, why: String| -> AppResult<CallbackOutcome> {
-        repo::insert_event(
-            &state.db,
-            payment_id,
-            "refused",
-            Some(&payload),
-            Some(&format!("{kind}: {why}")),
-        )
-        .await?;
-        tracing::warn!(payment.id = ?payment_id, "refused a JazzCash {kind}: {why}");
-        metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "refused")
-            .increment(1);
-        Err(AppError::bad_request(
-            "pp_SecureHash",
-            format!("callback refused: {why}"),
-        ))
-    };
-    let Some(merchant) = &state.settings.payments.jazzcash else {
-        return Err(AppError::NotFound("JazzCash gateway"));
-    };
-    let callback = match merchant.verify(&fields) {
-        Ok(callback) => callback,
-        Err(why) => return refuse(None, why).await,
-    };
-    let mut tx = state.db.begin().await?;
-    let Some(payment) = repo::find_by_txn_for_update(&mut *tx, JAZZCASH, &callback.txn_ref).await?
-    else {
-        drop(tx);
-        return refuse(
-            None,
-            format!("unknown transaction reference {:?}", callback.txn_ref),
-        )
-        .await;
-    };
-    if callback.amount_paisa != i64::from(payment.amount_pkr) * 100 {
-        drop(tx);
-        return refuse(
-            Some(payment.id),
-            format!(
-                "amount {} paisa does not match the attempt",
-                callback.amount_paisa
-            ),
-        )
-        .await;
-    }
-    if callback.bill_reference != order_reference(payment.order_id) {
-        drop(tx);
-        return refuse(
-            Some(payment.id),
-            "the bill reference names another order".to_owned(),
-        )
-        .await;
-    }
-    repo::insert_event(
-        &mut *tx,
-        Some(payment.id),
-        kind,
-        Some(&payload),
-        Some(&callback.response_code),
-    )
-    .await?;
-    let change = Transition {
-        response_payload: Some(payload.clone()),
-        gateway_reference: Some(&callback.retrieval_reference)
-            .filter(|r| !r.is_empty())
-            .map(String::as_str),
-        failure_reason: None,
-        reviewed_by: None,
-    };
-    let paid = if callback.succeeded() {
-        let settled = settle::confirm(
-            &mut tx,
-            &payment,
-            &["pending", "failed"],
-            &change,
-            &state.settings.public_url,
-        )
-        .await?;
-        matches!(settled, Settled::Paid | Settled::AlreadyConfirmed)
-            || payment.status == "succeeded"
-    } else {
-        if !callback.still_pending() {
-            let reason = format!("{} {}", callback.response_code, callback.response_message);
-            if repo::transition(
-                &mut *tx,
-                payment.id,
-                &["pending"],
-                "failed",
-                &Transition {
-                    failure_reason: Some(reason.trim()),
-                    ..change
-                },
-            )
-            .await?
-            {
-                metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "failed")
-                    .increment(1);
-            }
-        }
-        false
-    };
-    tx.commit().await?;
-    let message = if paid {
-        "Payment received".to_owned()
-    } else if callback.still_pending() {
-        "Payment pending: pay the voucher and we confirm it automatically".to_owned()
-    } else {
-        format!("Payment not completed: {}", callback.response_message)
-    };
-    Ok(CallbackOutcome {
-        order_id: payment.order_id,
-        paid,
-        message,
-    })
-}
-
-/// Reads a callback's fields from a form or JSON body.
-fn callback_fields(headers: &HeaderMap, body: &[u8]) -> AppResult<BTreeMap<String, String>> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let parsed: Result<BTreeMap<String, String>, String> = if is_json {
-        serde_json::from_slice(body).map_err(|e| e.to_string())
-    } else {
-        serde_urlencoded::from_bytes(body).map_err(|e| e.to_string())
-    };
-    let fields = parsed
-        .map_err(|why| AppError::bad_request("body", format!("not a JazzCash result: {why}")))?;
-    if let Some((name, _)) = fields
-        .iter()
-        .find(|(name, value)| name.contains('\0') || value.contains('\0'))
-    {
-        return Err(AppError::bad_request(
-            name.replace('\0', ""),
-            "not a JazzCash result: a field holds a NUL character",
-        ));
-    }
-    Ok(fields)
-}
-
 /// A JazzCash result as posted back (IPN or browser return). Every `pp…` field JazzCash sends is
 /// covered by `pp_SecureHash` and accepted, including ones not listed here (`pp_Version`,
 /// `pp_TxnCurrency`, `pp_TxnDateTime`, `ppmpf_1`…); all values are strings.
@@ -698,30 +542,38 @@ pub struct IpnAck {
 /// JazzCash's instant payment notification: the result of an attempt, server to server.
 ///
 /// Authenticated by its secure hash, not a token. Idempotent on the attempt's transaction
-/// reference: a repeated notification changes nothing. A forged, foreign or mismatched result
-/// is refused (400), recorded with why, and changes nothing.
+/// reference: a repeated notification changes nothing. A forged, foreign or mismatched result,
+/// or a request instead of a result (no `pp_ResponseCode`), is refused (400), recorded with why
+/// (its known fields only, cut short) and changes nothing; an address with more than 20 refused
+/// in 10 minutes gets 429, unrecorded. JSON `null` values count as empty strings. At most 16 KB.
 #[utoipa::path(post, path = "/api/v1/payments/jazzcash/ipn", tag = "payments",
     request_body(description = "The result's fields, as a form (as JazzCash posts it) or a JSON object of strings",
         content((JazzCashResult = "application/x-www-form-urlencoded"), (JazzCashResult = "application/json"))),
     responses(
         (status = OK, description = "Received and recorded", body = IpnAck),
-        (status = BAD_REQUEST, description = "Not a JazzCash result, or refused: a bad secure hash, another merchant, an unknown transaction reference, or an amount or bill reference that does not match the attempt",
+        (status = BAD_REQUEST, description = "Not a JazzCash result, or refused: a request rather than a result, a bad secure hash, another merchant, an unknown transaction reference, or an amount or bill reference that does not match the attempt",
             body = Problem, content_type = "application/problem+json"),
+        (status = PAYLOAD_TOO_LARGE, description = "More than 16 KB",
+            body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Too many refused posts from this address; retry after `Retry-After` seconds",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the limit's window ends"))),
         (status = NOT_FOUND, description = "JazzCash is not enabled on this server",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
 async fn jazzcash_ipn(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<impl IntoResponse> {
-    let fields = callback_fields(&headers, &body)?;
-    let outcome = handle_jazzcash(&state, fields, "ipn").await?;
+    let fields = callbacks::fields_of(&headers, &body)?;
+    let outcome = callbacks::jazzcash_result(&state, fields, Source::Ipn, &ip).await?;
     Ok(Json(IpnAck {
         response_code: "000".to_owned(),
         response_message: "received".to_owned(),
-        paid: outcome.paid,
+        paid: outcome.paid(),
     }))
 }
 
@@ -729,7 +581,8 @@ async fn jazzcash_ipn(
 #[template(path = "payments/return.html")]
 struct ReturnPage {
     layout: Layout,
-    ok: bool,
+    /// `paid`, `pending` or `failed`.
+    standing: &'static str,
     message: String,
     order_id: Option<i32>,
 }
@@ -738,23 +591,33 @@ struct ReturnPage {
 /// truth even when the IPN is late. Routed with the pages ([`super::pages::router`]).
 pub(crate) async fn jazzcash_return(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let outcome = match callback_fields(&headers, &body) {
-        Ok(fields) => handle_jazzcash(&state, fields, "return").await,
+    let outcome = match callbacks::fields_of(&headers, &body) {
+        Ok(fields) => callbacks::jazzcash_result(&state, fields, Source::Return, &ip).await,
         Err(err) => Err(err),
     };
     let (status, page) = match outcome {
         Ok(outcome) => (
             StatusCode::OK,
-            ReturnPage { layout: Layout::new("Payment"), ok: outcome.paid, message: outcome.message, order_id: Some(outcome.order_id) },
+            ReturnPage {
+                layout: Layout::new("Payment"),
+                standing: match outcome.standing {
+                    Standing::Paid => "paid",
+                    Standing::Pending => "pending",
+                    Standing::Failed => "failed",
+                },
+                message: outcome.message,
+                order_id: Some(outcome.order_id),
+            },
         ),
         Err(err) => (
             err.status(),
             ReturnPage {
                 layout: Layout::new("Payment"),
-                ok: false,
+                standing: "failed",
                 message: "We could not confirm this payment. If money left your account, contact us with your JazzCash transaction id.".into(),
                 order_id: None,
             },

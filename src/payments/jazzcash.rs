@@ -1,5 +1,7 @@
 //! JazzCash hosted checkout ("Page Redirection" v1.1): the signed form that sends a customer to
-//! JazzCash, and the verification of what JazzCash posts back (browser return and IPN).
+//! JazzCash, the verification of what JazzCash posts back (browser return and IPN), and the
+//! merchant API's transaction status inquiry (signed the same way), which confirms an attempt
+//! with JazzCash itself.
 //!
 //! The secure hash: every `pp…` field (so `pp_*` and `ppmpf_*`) except `pp_SecureHash`, empty
 //! ones dropped, sorted by name in byte order, values joined with `&`, the integrity salt and
@@ -19,14 +21,22 @@ pub const SANDBOX_URL: &str =
 pub const PRODUCTION_URL: &str =
     "https://payments.jazzcash.com.pk/CustomerPortal/transactionmanagement/merchantform/";
 
-/// The merchant's JazzCash credentials and where its form posts to.
+/// The merchant's JazzCash credentials, where its form posts to, and where its status inquiry
+/// answers (`None`: inquiries are off).
 #[derive(Clone, Debug)]
 pub struct JazzCash {
     pub merchant_id: String,
     pub password: SecretString,
     pub integrity_salt: SecretString,
     pub form_url: String,
+    pub inquiry_url: Option<String>,
 }
+
+/// How long an attempt may be paid for (its `pp_TxnExpiryDateTime`).
+pub const ATTEMPT_LIFETIME: Duration = Duration::days(1);
+
+/// The `pp_Version` of the hosted checkout and of the inquiry.
+const VERSION: &str = "1.1";
 
 /// `SALT&v1&v2&…` over the sorted non-empty `pp` fields, HMAC-SHA256 keyed with the salt.
 pub fn secure_hash(salt: &str, fields: &BTreeMap<String, String>) -> String {
@@ -77,7 +87,7 @@ impl JazzCash {
     /// The signed fields of the form that sends the customer to JazzCash.
     pub fn checkout_form(&self, request: &FormRequest<'_>) -> BTreeMap<String, String> {
         let mut fields: BTreeMap<String, String> = [
-            ("pp_Version", "1.1".to_owned()),
+            ("pp_Version", VERSION.to_owned()),
             ("pp_TxnType", String::new()),
             ("pp_Language", "EN".to_owned()),
             ("pp_MerchantID", self.merchant_id.clone()),
@@ -94,7 +104,7 @@ impl JazzCash {
             ("pp_TxnDateTime", jazzcash_time(request.now)),
             (
                 "pp_TxnExpiryDateTime",
-                jazzcash_time(request.now + Duration::days(1)),
+                jazzcash_time(request.now + ATTEMPT_LIFETIME),
             ),
             ("pp_BillReference", request.bill_reference.to_owned()),
             ("pp_Description", request.description.to_owned()),
@@ -136,6 +146,170 @@ impl JazzCash {
             txn_type: field("pp_TxnType"),
         })
     }
+}
+
+impl JazzCash {
+    /// The signed body of a status inquiry about the attempt `txn_ref`.
+    pub fn inquiry_request(&self, txn_ref: &str) -> BTreeMap<String, String> {
+        let mut fields: BTreeMap<String, String> = [
+            ("pp_TxnRefNo", txn_ref.to_owned()),
+            ("pp_MerchantID", self.merchant_id.clone()),
+            ("pp_Password", self.password.expose_secret().to_owned()),
+            ("pp_Version", VERSION.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let hash = secure_hash(self.integrity_salt.expose_secret(), &fields);
+        fields.insert("pp_SecureHash".to_owned(), hash);
+        fields
+    }
+
+    /// Asks JazzCash where the attempt `txn_ref` stands. An answer is believed only when its
+    /// secure hash verifies and it names this merchant and this attempt; anything else (JazzCash
+    /// unreachable, a 5xx, an unsigned answer) is an error, and the attempt is asked about again
+    /// later.
+    pub async fn inquire(
+        &self,
+        client: &reqwest::Client,
+        txn_ref: &str,
+    ) -> Result<Inquiry, InquiryError> {
+        let Some(url) = &self.inquiry_url else {
+            return Err(InquiryError::Off);
+        };
+        let answer = client
+            .post(url)
+            .json(&self.inquiry_request(txn_ref))
+            .timeout(std::time::Duration::from_secs(15))
+            .send()
+            .await
+            .map_err(|err| InquiryError::Unreachable(err.without_url().to_string()))?;
+        if !answer.status().is_success() {
+            return Err(InquiryError::Unreachable(format!(
+                "JazzCash answered {}",
+                answer.status()
+            )));
+        }
+        let body = answer
+            .bytes()
+            .await
+            .map_err(|err| InquiryError::Unreachable(err.without_url().to_string()))?;
+        let fields = result_fields_from_json(&body).map_err(InquiryError::Invalid)?;
+        self.verify_inquiry(&fields, txn_ref)
+    }
+
+    /// Checks an inquiry's answer (see [`JazzCash::inquire`]).
+    pub fn verify_inquiry(
+        &self,
+        fields: &BTreeMap<String, String>,
+        txn_ref: &str,
+    ) -> Result<Inquiry, InquiryError> {
+        let sent = fields
+            .get("pp_SecureHash")
+            .ok_or_else(|| InquiryError::Invalid("the answer has no pp_SecureHash".to_owned()))?;
+        let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
+        if !constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+            return Err(InquiryError::Invalid(
+                "the answer's secure hash does not match".to_owned(),
+            ));
+        }
+        let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
+        let merchant = field("pp_MerchantID");
+        if !merchant.is_empty() && merchant != self.merchant_id {
+            return Err(InquiryError::Invalid(
+                "the answer names another merchant".to_owned(),
+            ));
+        }
+        let reference = field("pp_TxnRefNo");
+        if !reference.is_empty() && reference != txn_ref {
+            return Err(InquiryError::Invalid(
+                "the answer is about another transaction".to_owned(),
+            ));
+        }
+        let response_code = field("pp_ResponseCode");
+        if response_code.is_empty() {
+            return Err(InquiryError::Invalid(
+                "the answer has no pp_ResponseCode".to_owned(),
+            ));
+        }
+        let amount_paisa = match field("pp_Amount") {
+            amount if amount.is_empty() => None,
+            amount => Some(
+                amount
+                    .parse::<i64>()
+                    .map_err(|_| InquiryError::Invalid("pp_Amount is not a number".to_owned()))?,
+            ),
+        };
+        Ok(Inquiry {
+            response_code,
+            payment_response_code: field("pp_PaymentResponseCode"),
+            message: [
+                field("pp_PaymentResponseMessage"),
+                field("pp_ResponseMessage"),
+            ]
+            .into_iter()
+            .find(|m| !m.is_empty())
+            .unwrap_or_default(),
+            amount_paisa,
+            retrieval_reference: Some(field("pp_RetreivalReferenceNo")).filter(|r| !r.is_empty()),
+            fields: fields.clone(),
+        })
+    }
+}
+
+/// What JazzCash's status inquiry said about an attempt (its signature verified).
+#[derive(Clone, Debug)]
+pub struct Inquiry {
+    /// `000`: the inquiry itself was answered.
+    pub response_code: String,
+    /// The transaction's own code: `000` is the only one that means paid.
+    pub payment_response_code: String,
+    pub message: String,
+    pub amount_paisa: Option<i64>,
+    pub retrieval_reference: Option<String>,
+    /// The answer as received (recorded with the payment's events).
+    pub fields: BTreeMap<String, String>,
+}
+
+impl Inquiry {
+    /// Paid: the inquiry answered, and the transaction's code is `000`.
+    pub fn paid(&self) -> bool {
+        self.response_code == "000" && self.payment_response_code == "000"
+    }
+}
+
+/// Why an inquiry gave no answer to go by.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum InquiryError {
+    #[error("JazzCash status inquiries are off (NEXTGENRDP_JAZZCASH_INQUIRY_URL is not set)")]
+    Off,
+    #[error("JazzCash could not be asked: {0}")]
+    Unreachable(String),
+    #[error("JazzCash's answer was refused: {0}")]
+    Invalid(String),
+}
+
+/// A JazzCash result's fields from a JSON object: strings as they are, `null` as an empty string
+/// (JazzCash's JSON notifications carry nulls), numbers and booleans as their text. Nested
+/// values make it not a result.
+pub fn result_fields_from_json(body: &[u8]) -> Result<BTreeMap<String, String>, String> {
+    let object: BTreeMap<String, serde_json::Value> = serde_json::from_slice(body)
+        .map_err(|err| format!("not a JSON object of fields: {err}"))?;
+    object
+        .into_iter()
+        .map(|(name, value)| {
+            let text = match value {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Bool(flag) => flag.to_string(),
+                serde_json::Value::Number(number) => number.to_string(),
+                serde_json::Value::Array(_) | serde_json::Value::Object(_) => {
+                    return Err(format!("{name} is not a plain value"));
+                }
+            };
+            Ok((name, text))
+        })
+        .collect()
 }
 
 /// A verified result from JazzCash.
@@ -245,7 +419,51 @@ mod tests {
             password: SecretString::from("pass"),
             integrity_salt: SecretString::from("salt123"),
             form_url: SANDBOX_URL.into(),
+            inquiry_url: None,
         }
+    }
+
+    #[test]
+    fn json_results_take_nulls_as_empty_and_refuse_nesting() {
+        let fields = result_fields_from_json(
+            br#"{"pp_ResponseCode": "000", "pp_AuthCode": null, "pp_Amount": 250000, "x": true}"#,
+        )
+        .unwrap();
+        assert_eq!(fields["pp_AuthCode"], "");
+        assert_eq!(fields["pp_Amount"], "250000");
+        assert_eq!(fields["x"], "true");
+        assert!(result_fields_from_json(br#"{"pp_Amount": {"a": 1}}"#).is_err());
+        assert!(result_fields_from_json(b"[1, 2]").is_err());
+    }
+
+    #[test]
+    fn the_inquiry_is_signed_and_its_answer_believed_only_when_signed_for_this_attempt() {
+        let request = merchant().inquiry_request("T1");
+        assert_eq!(request["pp_SecureHash"], secure_hash("salt123", &request));
+        assert_eq!(request["pp_Password"], "pass");
+        let mut answer = fields(&[
+            ("pp_ResponseCode", "000"),
+            ("pp_PaymentResponseCode", "000"),
+            ("pp_TxnRefNo", "T1"),
+            ("pp_MerchantID", "MC12345"),
+            ("pp_Amount", "250000"),
+        ]);
+        let hash = secure_hash("salt123", &answer);
+        answer.insert("pp_SecureHash".into(), hash);
+        let inquiry = merchant().verify_inquiry(&answer, "T1").unwrap();
+        assert!(inquiry.paid());
+        assert_eq!(inquiry.amount_paisa, Some(250_000));
+        assert!(merchant().verify_inquiry(&answer, "T2").is_err());
+        let mut pending = answer.clone();
+        pending.insert("pp_PaymentResponseCode".into(), "157".into());
+        assert!(
+            merchant().verify_inquiry(&pending, "T1").is_err(),
+            "hash no longer matches"
+        );
+        pending.remove("pp_SecureHash");
+        let hash = secure_hash("salt123", &pending);
+        pending.insert("pp_SecureHash".into(), hash);
+        assert!(!merchant().verify_inquiry(&pending, "T1").unwrap().paid());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
+pub mod callbacks;
 pub mod jazzcash;
 pub mod manual;
 pub mod pages;

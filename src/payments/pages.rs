@@ -45,7 +45,9 @@ pub fn router() -> Router<AppState> {
         // check exempts: the secure hash authenticates it instead.
         .route(
             "/payments/jazzcash/return",
-            post(super::api::jazzcash_return),
+            post(super::api::jazzcash_return).layer(axum::extract::DefaultBodyLimit::max(
+                super::callbacks::MAX_CALLBACK_BYTES,
+            )),
         )
 }
 

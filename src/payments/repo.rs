@@ -41,13 +41,16 @@ pub struct Payment {
     pub reviewed_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// A gateway attempt's own expiry (JazzCash's `pp_TxnExpiryDateTime`): its order does not
+    /// expire before it.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 macro_rules! payment_columns {
     () => {
         "id, order_id, gateway, amount_pkr, status, gateway_txn_id, gateway_reference, channel, \
          customer_paid_at, request_payload, response_payload, flag, failure_reason, reviewed_by, \
-         reviewed_at, created_at, updated_at"
+         reviewed_at, created_at, updated_at, expires_at"
     };
 }
 
@@ -63,6 +66,7 @@ pub struct NewPayment<'a> {
     pub customer_paid_at: Option<DateTime<Utc>>,
     pub request_payload: Option<serde_json::Value>,
     pub flag: Option<&'a str>,
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 pub async fn insert(db: impl PgExecutor<'_>, new: &NewPayment<'_>) -> sqlx::Result<Payment> {
@@ -70,8 +74,8 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewPayment<'_>) -> sqlx::Resu
         "payments.insert",
         sqlx::query_as(concat!(
             "insert into payments (order_id, gateway, amount_pkr, status, gateway_txn_id, channel,
-                                   customer_paid_at, request_payload, flag)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ",
+                                   customer_paid_at, request_payload, flag, expires_at)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) returning ",
             payment_columns!()
         ))
         .bind(new.order_id)
@@ -83,6 +87,7 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewPayment<'_>) -> sqlx::Resu
         .bind(new.customer_paid_at)
         .bind(&new.request_payload)
         .bind(new.flag)
+        .bind(new.expires_at)
         .fetch_one(db),
     )
     .await
@@ -137,6 +142,53 @@ pub async fn find_by_txn_for_update(
     .await
 }
 
+/// The attempt a gateway's transaction id belongs to.
+pub async fn find_by_txn(
+    db: impl PgExecutor<'_>,
+    gateway: &str,
+    txn_id: &str,
+) -> sqlx::Result<Option<Payment>> {
+    timed(
+        "payments.find_by_txn",
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments where gateway = $1 and gateway_txn_id = $2"
+        ))
+        .bind(gateway)
+        .bind(txn_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// A gateway's attempts still `pending` that were started between `since` and `before`, oldest
+/// first: the ones to ask the gateway about.
+pub async fn list_pending_attempts(
+    db: impl PgExecutor<'_>,
+    gateway: &str,
+    since: DateTime<Utc>,
+    before: DateTime<Utc>,
+    limit: i64,
+) -> sqlx::Result<Vec<Payment>> {
+    timed(
+        "payments.list_pending_attempts",
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns!(),
+            " from payments
+             where status = 'pending' and gateway = $1 and created_at >= $2 and created_at < $3
+             order by created_at, id limit $4"
+        ))
+        .bind(gateway)
+        .bind(since)
+        .bind(before)
+        .bind(limit)
+        .fetch_all(db),
+    )
+    .await
+}
+
 /// A payment of a customer's own order (someone else's is `None`).
 pub async fn find_for_user(
     db: impl PgExecutor<'_>,
@@ -149,7 +201,7 @@ pub async fn find_for_user(
             "select p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id,
                     p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload,
                     p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at,
-                    p.created_at, p.updated_at
+                    p.created_at, p.updated_at, p.expires_at
              from payments p join orders o on o.id = p.order_id
              where p.id = $1 and o.user_id = $2",
         )

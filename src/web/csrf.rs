@@ -78,8 +78,9 @@ impl std::fmt::Debug for Keys {
 
 impl CsrfLayer {
     pub fn new(state: &AppState) -> Self {
-        let mut mac = Hmac::<Sha256>::new_from_slice(state.settings.secrets.token_signing_key.expose())
-            .expect("HMAC takes any key length");
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(state.settings.secrets.token_signing_key.expose())
+                .expect("HMAC takes any key length");
         mac.update(b"nextgenrdp csrf tokens v1");
         Self {
             keys: Arc::new(Keys {
@@ -129,7 +130,9 @@ where
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
         let keys = self.keys.clone();
-        Either::Right(Box::pin(async move { Ok(protect(&keys, request, ready).await) }))
+        Either::Right(Box::pin(
+            async move { Ok(protect(&keys, request, ready).await) },
+        ))
     }
 }
 
@@ -160,7 +163,8 @@ fn is_bound(keys: &Keys, token: &str, session: Option<&str>) -> bool {
     let Some((nonce, mac)) = token.split_once('.') else {
         return false;
     };
-    nonce.len() == 43 && constant_time_eq(binding_mac(keys, nonce, session).as_bytes(), mac.as_bytes())
+    nonce.len() == 43
+        && constant_time_eq(binding_mac(keys, nonce, session).as_bytes(), mac.as_bytes())
 }
 
 /// The CSRF cookie's name under these settings.

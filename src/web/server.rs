@@ -71,13 +71,14 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |request: Request<Incoming>| {
+        let service =
+            TowerToHyperService::new(app.clone().map_request(move |request: Request<Incoming>| {
                 let mut request = request.map(Body::new);
-                request.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
                 request
-            },
-        ));
+                    .extensions_mut()
+                    .insert(ConnectInfo::<SocketAddr>(peer));
+                request
+            }));
         let mut stopping = stopping.clone();
         let open = open.clone();
         tokio::spawn(async move {

@@ -64,6 +64,7 @@ impl TestApp {
                     password: secrecy::SecretString::from("test-password"),
                     integrity_salt: secrecy::SecretString::from(JAZZCASH_SALT),
                     form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
+                    inquiry_url: None,
                 }),
             },
             metrics_token: None,
@@ -524,7 +525,10 @@ impl Node {
     /// SIGTERM, and waits for a clean exit.
     pub fn terminate(&mut self) {
         let pid = self.child.id().to_string();
-        std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
         for _ in 0..300 {
             if self.child.try_wait().unwrap().is_some() {
                 return;
@@ -541,4 +545,3 @@ impl Drop for Node {
         let _ = self.child.wait();
     }
 }
-

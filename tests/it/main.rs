@@ -9,6 +9,7 @@ mod browser;
 mod cli;
 mod db;
 mod embedded;
+mod fake_jazzcash;
 mod fakepve;
 mod faults;
 mod helpers;

@@ -36,7 +36,12 @@ async fn node(db: &PgPool, data_dir: &std::path::Path, env: &[(&str, &str)]) -> 
 #[sqlx::test]
 async fn slow_header_and_silent_connections_are_closed_while_others_are_served(db: PgPool) {
     let data_dir = tempfile::tempdir().unwrap();
-    let node = node(&db, data_dir.path(), &[("NEXTGENRDP_HEADER_READ_TIMEOUT_SECS", "2")]).await;
+    let node = node(
+        &db,
+        data_dir.path(),
+        &[("NEXTGENRDP_HEADER_READ_TIMEOUT_SECS", "2")],
+    )
+    .await;
     let address = node.base.trim_start_matches("http://").to_owned();
 
     // 300 connections: each starts a request and drips a header line every second, never
@@ -47,7 +52,10 @@ async fn slow_header_and_silent_connections_are_closed_while_others_are_served(d
         drips.push(tokio::spawn(async move {
             let mut stream = TcpStream::connect(&address).await.unwrap();
             let opened = Instant::now();
-            stream.write_all(b"GET /api/v1/plans HTTP/1.1\r\nHost: shop\r\n").await.unwrap();
+            stream
+                .write_all(b"GET /api/v1/plans HTTP/1.1\r\nHost: shop\r\n")
+                .await
+                .unwrap();
             for line in 0..30 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
                 let header = format!("X-Drip-{n}-{line}: a\r\n");
@@ -108,7 +116,12 @@ async fn slow_header_and_silent_connections_are_closed_while_others_are_served(d
 #[sqlx::test]
 async fn an_idle_keep_alive_connection_is_closed_after_the_timeout(db: PgPool) {
     let data_dir = tempfile::tempdir().unwrap();
-    let node = node(&db, data_dir.path(), &[("NEXTGENRDP_HEADER_READ_TIMEOUT_SECS", "2")]).await;
+    let node = node(
+        &db,
+        data_dir.path(),
+        &[("NEXTGENRDP_HEADER_READ_TIMEOUT_SECS", "2")],
+    )
+    .await;
     let mut stream = TcpStream::connect(node.base.trim_start_matches("http://"))
         .await
         .unwrap();

@@ -9,6 +9,7 @@ pub mod cart;
 mod catalog;
 mod hostile;
 mod idor;
+mod jazzcash;
 mod jobs;
 mod me;
 mod orders;

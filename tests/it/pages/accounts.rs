@@ -1083,15 +1083,14 @@ async fn a_guest_cart_joins_the_account_when_logging_in_through_the_form(db: PgP
 }
 
 #[sqlx::test]
-async fn a_csrf_token_planted_in_the_browser_is_worthless_against_a_logged_in_session(
-    db: PgPool,
-) {
+async fn a_csrf_token_planted_in_the_browser_is_worthless_against_a_logged_in_session(db: PgPool) {
     let app = TestApp::new(db);
     let mut victim = logged_in_customer(&app, "ayesha@example.pk").await;
-    let before_name: String = sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let before_name: String =
+        sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
 
     // The attacker gets a genuine token of their own (as a visitor of the shop, or logged in as
     // themselves) and plants it as the victim's CSRF cookie (from a sibling subdomain, or over
@@ -1110,10 +1109,11 @@ async fn a_csrf_token_planted_in_the_browser_is_worthless_against_a_logged_in_se
             .await;
         assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.text());
     }
-    let name: String = sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let name: String =
+        sqlx::query_scalar("select name from users where email = 'ayesha@example.pk'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
     assert_eq!(name, before_name, "nothing changed");
 
     // The victim's next page gets a fresh token bound to their session, which works.
