@@ -729,6 +729,7 @@ async fn the_category_and_plan_pages_fit_a_phone_in_a_real_browser(db: PgPool) {
     }
     let log_in = client.find(Locator::Css("main button[type=submit]")).await;
     log_in.unwrap().click().await.unwrap();
+    answer_code_if_asked(client, &app.db, "owner@nextgenrdp.pk").await;
     lands_on("/admin/catalog/plans").await;
     assert_eq!(browser.count("tr[data-plan-id]").await, 8);
     browser.screenshot("admin-catalog-plans-desktop").await;
@@ -782,6 +783,7 @@ async fn a_customer_pays_by_transfer_on_a_phone_and_the_operator_approves_it(db:
     let order = placed.json()["order"]["id"].as_i64().unwrap();
     let server = AppServer::start(app.router.clone()).await;
     let client = browser.client();
+    let db = &app.db;
     let log_in = |email: &'static str, password: &'static str, next: String| {
         let browser = &browser;
         let server = &server;
@@ -798,6 +800,7 @@ async fn a_customer_pays_by_transfer_on_a_phone_and_the_operator_approves_it(db:
                 .find(Locator::Css("main button[type=submit]"))
                 .await;
             submit.unwrap().click().await.unwrap();
+            answer_code_if_asked(browser.client(), db, email).await;
             wait_for_path(browser, &next).await;
         }
     };
@@ -1018,4 +1021,103 @@ async fn fits_desktop(browser: &Browser) {
         json!(false),
         "something scrolls sideways at 1280 px"
     );
+}
+
+/// After the login form was sent: whether the shop asks for the authenticator's code (the page
+/// with the login's second step), waiting until it either does or has moved on.
+pub async fn code_asked(client: &Client) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if client
+            .find(Locator::Css("input[name=mfa_token]"))
+            .await
+            .is_ok()
+        {
+            return true;
+        }
+        let url = client.current_url().await.unwrap();
+        if url.path() != "/login" {
+            return false;
+        }
+        assert!(Instant::now() < deadline, "the login page stayed as it was");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A code of the test operators' authenticator for the account `email`.
+pub async fn code_for(db: &PgPool, email: &str) -> String {
+    let user_id: i32 = sqlx::query_scalar("select id from users where lower(email) = lower($1)")
+        .bind(email)
+        .fetch_one(db)
+        .await
+        .unwrap();
+    crate::helpers::totp_code(db, user_id).await
+}
+
+/// Answers the login's second step with the authenticator's code, when it is asked for.
+pub async fn answer_code_if_asked(client: &Client, db: &PgPool, email: &str) {
+    if !code_asked(client).await {
+        return;
+    }
+    let code = code_for(db, email).await;
+    let field = client.find(Locator::Css("#code")).await.unwrap();
+    field.send_keys(&code).await.unwrap();
+    client
+        .find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+#[sqlx::test]
+async fn a_crafted_next_after_login_never_leaves_the_shop_in_a_real_browser(db: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::new(db);
+    app.verified_customer("ayesha@example.pk").await;
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+    // `/\t/evil.example`: the tab was kept in the Location header, and browsers drop tabs
+    // there, so the browser went to //evil.example. And `/%0A` answered a 500.
+    for next in [
+        "%2F%09%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%0A",
+        "%2F%2Fevil.example",
+    ] {
+        client.delete_all_cookies().await.unwrap();
+        browser
+            .goto(&server.url(&format!("/login?next={next}")))
+            .await;
+        assert_eq!(browser.text("h1").await, "Log in", "{next}");
+        for (field, value) in [
+            ("#email", "ayesha@example.pk"),
+            ("#password", "correct-horse-battery"),
+        ] {
+            let input = client.find(Locator::Css(field)).await.unwrap();
+            input.send_keys(value).await.unwrap();
+        }
+        client
+            .find(Locator::Css("main button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let url = client.current_url().await.unwrap();
+            if url.path() != "/login" {
+                assert_eq!(url.host_str(), Some("127.0.0.1"), "{next} led to {url}");
+                assert_eq!(url.path(), "/account", "{next} led to {url}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{next}: stayed on {url}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    browser.close().await;
 }
