@@ -489,23 +489,18 @@ async fn a_customer_registers_and_confirms_the_email_in_a_real_browser(db: PgPoo
     }
     let submit = client.find(Locator::Css("main button[type=submit]")).await;
     submit.unwrap().click().await.unwrap();
-    wait_for_path(&browser, "/account?notice=welcome").await;
-    assert_eq!(browser.text("#email-status").await, "Not verified");
+    // Check your e-mail: the same page whether or not the address had an account.
+    wait_for_path(&browser, "/register").await;
+    assert_eq!(browser.text("h1").await, "Check your e-mail");
     assert!(
         browser
             .text(".alert-success")
             .await
-            .contains("confirm your address")
+            .contains("We sent a link to ayesha@example.pk")
     );
-    assert_eq!(browser.text(".nav-link").await, "Log out");
-    // The session cookie is out of JavaScript's reach.
-    let cookies = browser.js("return document.cookie").await;
-    assert!(
-        !cookies.as_str().unwrap().contains("ngr_session"),
-        "{cookies}"
-    );
+    browser.screenshot("registered-desktop").await;
 
-    // Open the mailed link, confirm with the button, and the account shows it.
+    // Open the mailed link, confirm with the button, log in: the account shows it confirmed.
     let token = app
         .token_mailed_to("ayesha@example.pk", "/verify-email")
         .await;
@@ -517,13 +512,30 @@ async fn a_customer_registers_and_confirms_the_email_in_a_real_browser(db: PgPoo
     wait_for_path(&browser, "/verify-email").await;
     assert_eq!(browser.text("h1").await, "Your e-mail is confirmed");
     client
-        .find(Locator::LinkText("Go to my account"))
+        .find(Locator::LinkText("Log in"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
+    wait_for_path(&browser, "/login").await;
+    for (field, value) in [
+        ("#email", "ayesha@example.pk"),
+        ("#password", "correct-horse-battery"),
+    ] {
+        let input = client.find(Locator::Css(field)).await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    let log_in = client.find(Locator::Css("main button[type=submit]")).await;
+    log_in.unwrap().click().await.unwrap();
     wait_for_path(&browser, "/account").await;
+    assert_eq!(browser.text(".nav-link").await, "Log out");
+    // The session cookie is out of JavaScript's reach.
+    let cookies = browser.js("return document.cookie").await;
+    assert!(
+        !cookies.as_str().unwrap().contains("ngr_session"),
+        "{cookies}"
+    );
     assert_eq!(browser.text("#email-status").await, "Verified");
     assert_eq!(browser.count("#verify-notice").await, 0);
     browser.screenshot("account-desktop").await;
@@ -1119,5 +1131,79 @@ async fn a_crafted_next_after_login_never_leaves_the_shop_in_a_real_browser(db: 
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
+    browser.close().await;
+}
+
+#[sqlx::test]
+async fn an_operator_sets_up_two_factor_sign_in_before_the_back_office_opens(db: PgPool) {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::with_default_catalog(db).await;
+    app.admin_account("owner@nextgenrdp.pk").await;
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+
+    // Logged in with the password alone, the back office says what is missing, on a phone too.
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url("/login?next=/admin")).await;
+    for (field, value) in [
+        ("#email", "owner@nextgenrdp.pk"),
+        ("#password", "operator-passphrase"),
+    ] {
+        let input = client.find(Locator::Css(field)).await.unwrap();
+        input.send_keys(value).await.unwrap();
+    }
+    let log_in = client.find(Locator::Css("main button[type=submit]")).await;
+    click_in(client, log_in.unwrap()).await;
+    wait_for_path(&browser, "/admin").await;
+    assert_eq!(browser.text("h1").await, "Two-factor sign-in needed");
+    browser.screenshot("two-factor-needed-phone").await;
+    let set_up = client
+        .find(Locator::LinkText("Set up two-factor sign-in"))
+        .await
+        .unwrap();
+    click_in(client, set_up).await;
+    wait_for_path(&browser, "/account/two-factor").await;
+    assert!(browser.text("#operator-must").await.contains("Operators must"));
+    let start = client.find(Locator::Css("#start-two-factor")).await.unwrap();
+    click_in(client, start).await;
+    wait_for_path(&browser, "/account/two-factor/start").await;
+    // The QR code is drawn by the shop itself: an image the page's CSP allows, no request out.
+    let drawn = browser
+        .js("const img = document.querySelector('#two-factor-qr');
+             return [img.complete, img.naturalWidth > 100, img.src.startsWith('data:image/svg+xml')]")
+        .await;
+    assert_eq!(drawn, json!([true, true, true]));
+    assert_eq!(browser.count("#recovery-codes li").await, 10);
+    let widths = browser
+        .js("return [window.innerWidth, document.documentElement.scrollWidth]")
+        .await;
+    assert!(widths[1].as_u64().unwrap() <= 360, "overflows: {widths}");
+    browser.screenshot("two-factor-setup-phone").await;
+
+    // The authenticator app: the key from the page, the code it shows now.
+    let key = browser.text("#two-factor-secret").await.replace(' ', "");
+    let secret = totp_rs::Secret::Encoded(key).to_bytes().unwrap();
+    let code = nextgenrdp::accounts::two_factor::code_at(&secret, chrono::Utc::now());
+    browser.set_window_size(DESKTOP).await;
+    browser.screenshot("two-factor-setup-desktop").await;
+    client
+        .find(Locator::Css("#code"))
+        .await
+        .unwrap()
+        .send_keys(&code)
+        .await
+        .unwrap();
+    let confirm = client.find(Locator::Css("#confirm-two-factor")).await.unwrap();
+    click_in(client, confirm).await;
+    wait_for_path(&browser, "/account/two-factor?notice=enabled").await;
+    assert_eq!(browser.text("#two-factor-status").await, "On");
+    browser.screenshot("two-factor-on-desktop").await;
+
+    // The same session now opens the back office.
+    browser.goto(&server.url("/admin")).await;
+    assert_ne!(browser.text("h1").await, "Two-factor sign-in needed");
+    assert!(browser.count("a[href='/admin/payments']").await > 0);
     browser.close().await;
 }
