@@ -1165,8 +1165,16 @@ async fn an_operator_sets_up_two_factor_sign_in_before_the_back_office_opens(db:
         .unwrap();
     click_in(client, set_up).await;
     wait_for_path(&browser, "/account/two-factor").await;
-    assert!(browser.text("#operator-must").await.contains("Operators must"));
-    let start = client.find(Locator::Css("#start-two-factor")).await.unwrap();
+    assert!(
+        browser
+            .text("#operator-must")
+            .await
+            .contains("Operators must")
+    );
+    let start = client
+        .find(Locator::Css("#start-two-factor"))
+        .await
+        .unwrap();
     click_in(client, start).await;
     wait_for_path(&browser, "/account/two-factor/start").await;
     // The QR code is drawn by the shop itself: an image the page's CSP allows, no request out.
@@ -1195,7 +1203,10 @@ async fn an_operator_sets_up_two_factor_sign_in_before_the_back_office_opens(db:
         .send_keys(&code)
         .await
         .unwrap();
-    let confirm = client.find(Locator::Css("#confirm-two-factor")).await.unwrap();
+    let confirm = client
+        .find(Locator::Css("#confirm-two-factor"))
+        .await
+        .unwrap();
     click_in(client, confirm).await;
     wait_for_path(&browser, "/account/two-factor?notice=enabled").await;
     assert_eq!(browser.text("#two-factor-status").await, "On");

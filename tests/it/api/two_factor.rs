@@ -471,3 +471,43 @@ async fn revealing_approving_and_changing_credentials_need_a_code_from_the_last_
     let approved = approve().await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
 }
+
+#[sqlx::test]
+async fn codes_are_rate_limited_per_account_across_logins(db: PgPool) {
+    let app = TestApp::new(db);
+    let (_, secret, _) = enrolled(&app, "ayesha@example.pk").await;
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        let first = app.login("ayesha@example.pk", PASSWORD).await;
+        for _ in 0..4 {
+            let wrong = post(
+                &app,
+                None,
+                "/api/v1/auth/mfa",
+                json!({ "mfa_token": first["mfa_token"], "code": "111111" }),
+            )
+            .await;
+            statuses.push(wrong.status);
+        }
+    }
+    // 10 codes per account in 15 minutes, whatever the login they answer.
+    assert_eq!(
+        statuses
+            .iter()
+            .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
+            .count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+    // Even the right code waits now.
+    let last = app.login("ayesha@example.pk", PASSWORD).await;
+    let right = post(
+        &app,
+        None,
+        "/api/v1/auth/mfa",
+        json!({ "mfa_token": last["mfa_token"], "code": code(&secret, 1) }),
+    )
+    .await;
+    assert_eq!(right.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -1160,3 +1160,55 @@ async fn under_https_the_csrf_cookie_is_a_host_only_secure_cookie(db: PgPool) {
     assert!(!cookie.contains("Domain"), "{cookie}");
     assert!(crate::pages::set_cookie_header(&page, "ngr_csrf").is_none());
 }
+
+#[sqlx::test]
+async fn a_browser_that_logged_in_before_is_not_locked_out_by_failures_from_elsewhere(db: PgPool) {
+    let app = TestApp::new(db);
+    app.verified_customer("ayesha@example.pk").await;
+    // Ayesha logs in on her phone once; the browser keeps its login-device cookie.
+    let mut phone = Visitor::from(&app, "39.32.10.5");
+    phone.log_in("ayesha@example.pk", PASSWORD).await;
+    let device = phone
+        .cookie("ngr_device")
+        .expect("a login-device cookie")
+        .to_owned();
+    phone.submit("/account", "/logout", &[]).await;
+
+    // Someone guesses her password from many addresses until her account's shared bucket is
+    // spent: from any new address, even the right password now waits.
+    for n in 0..12 {
+        let mut stranger = Visitor::from(&app, &format!("203.0.113.{}", 100 + n));
+        stranger
+            .submit(
+                "/login",
+                "/login",
+                &[("email", "ayesha@example.pk"), ("password", "guess-guess")],
+            )
+            .await;
+    }
+    let mut elsewhere = Visitor::from(&app, "39.32.77.1");
+    let refused = elsewhere
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ayesha@example.pk"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::TOO_MANY_REQUESTS);
+
+    // Her phone, on a new mobile address but with its cookie, gets in.
+    let mut phone = Visitor::from(&app, "39.32.200.9");
+    phone.set_cookie("ngr_device", &device);
+    phone.log_in("ayesha@example.pk", PASSWORD).await;
+    // A forged cookie is just no cookie.
+    let mut forger = Visitor::from(&app, "203.0.113.250");
+    forger.set_cookie("ngr_device", &device.replace('.', "x"));
+    let forged = forger
+        .submit(
+            "/login",
+            "/login",
+            &[("email", "ayesha@example.pk"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
+}

@@ -796,8 +796,7 @@ async fn the_jazzcash_button_redirects_with_signed_fields_and_the_return_pays(db
 #[sqlx::test]
 async fn approving_with_a_stale_second_factor_asks_for_a_fresh_code_then_comes_back(db: PgPool) {
     let app = TestApp::with_default_catalog(db).await;
-    let (mut ayesha, order) =
-        customer_with_order(&app, "ayesha@example.pk", "198.51.100.62").await;
+    let (mut ayesha, order) = customer_with_order(&app, "ayesha@example.pk", "198.51.100.62").await;
     let paid = pay_manually(&app, &mut ayesha, order, "TID55667788", None).await;
     assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text());
     let id = payment_id(&app.db).await;
@@ -817,14 +816,26 @@ async fn approving_with_a_stale_second_factor_asks_for_a_fresh_code_then_comes_b
         to,
         format!("/account/two-factor/verify?next=%2Fadmin%2Fpayments%2F{id}")
     );
-    assert_eq!(order_status(&app, order).await, "pending_payment", "not yet");
+    assert_eq!(
+        order_status(&app, order).await,
+        "pending_payment",
+        "not yet"
+    );
 
     // A wrong code is named; the right one comes back to the payment, where Approve works.
     let wrong = owner
-        .submit(&to, "/account/two-factor/verify", &[("code", "000000"), ("next", &page)])
+        .submit(
+            &to,
+            "/account/two-factor/verify",
+            &[("code", "000000"), ("next", &page)],
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(wrong.text().contains(r#"id="code-error""#), "{}", wrong.text());
+    assert!(
+        wrong.text().contains(r#"id="code-error""#),
+        "{}",
+        wrong.text()
+    );
     let user_id: i32 = sqlx::query_scalar("select id from users where email = $1")
         .bind(OPERATOR)
         .fetch_one(&app.db)
@@ -832,14 +843,26 @@ async fn approving_with_a_stale_second_factor_asks_for_a_fresh_code_then_comes_b
         .unwrap();
     let code = crate::helpers::totp_code(&app.db, user_id).await;
     let verified = owner
-        .submit(&to, "/account/two-factor/verify", &[("code", &code), ("next", &page)])
+        .submit(
+            &to,
+            "/account/two-factor/verify",
+            &[("code", &code), ("next", &page)],
+        )
         .await;
-    assert_eq!(verified.status, StatusCode::SEE_OTHER, "{}", verified.text());
+    assert_eq!(
+        verified.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        verified.text()
+    );
     assert_eq!(verified.header("location"), page);
     let approve = owner
         .submit(&page, &format!("/admin/payments/{id}/approve"), &[])
         .await;
-    assert_eq!(approve.header("location"), format!("/admin/payments/{id}?notice=paid"));
+    assert_eq!(
+        approve.header("location"),
+        format!("/admin/payments/{id}?notice=paid")
+    );
     assert_eq!(order_status(&app, order).await, "processing");
 }
 
@@ -849,7 +872,12 @@ async fn an_operator_without_two_factor_sees_how_to_set_it_up_on_every_admin_pag
     app.admin_account(OPERATOR).await;
     let mut owner = Visitor::from(&app, "198.51.100.91");
     owner.log_in(OPERATOR, "operator-passphrase").await;
-    for path in ["/admin", "/admin/payments", "/admin/orders", "/admin/services"] {
+    for path in [
+        "/admin",
+        "/admin/payments",
+        "/admin/orders",
+        "/admin/services",
+    ] {
         let page = owner.get(path).await;
         assert_eq!(page.status, StatusCode::FORBIDDEN, "{path}");
         let html = page.text();
@@ -857,5 +885,8 @@ async fn an_operator_without_two_factor_sees_how_to_set_it_up_on_every_admin_pag
         assert!(html.contains(r#"href="/account/two-factor""#), "{path}");
     }
     // The account pages stay open, so it can be set up.
-    assert_eq!(owner.get("/account/two-factor").await.status, StatusCode::OK);
+    assert_eq!(
+        owner.get("/account/two-factor").await.status,
+        StatusCode::OK
+    );
 }
