@@ -219,9 +219,12 @@ async fn find_receipt(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let (content_type, bytes) = repo::find_receipt(&state.db, id)
-        .await?
-        .ok_or(AppError::NotFound("receipt"))?;
+    image(repo::find_receipt(&state.db, id).await?)
+}
+
+/// A stored receipt as an inline image of its (sniffed) type.
+fn image(found: Option<(String, Vec<u8>)>) -> AppResult<impl IntoResponse + use<>> {
+    let (content_type, bytes) = found.ok_or(AppError::NotFound("receipt"))?;
     Ok((
         [
             (header::CONTENT_TYPE, content_type),
@@ -251,16 +254,7 @@ async fn find_receipt_by_id(
     _admin: ApiAdmin,
     Path((id, receipt_id)): Path<(i32, i32)>,
 ) -> AppResult<impl IntoResponse> {
-    let (content_type, bytes) = repo::find_receipt_by_id(&state.db, id, receipt_id)
-        .await?
-        .ok_or(AppError::NotFound("receipt"))?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, content_type),
-            (header::CONTENT_DISPOSITION, "inline".to_owned()),
-        ],
-        bytes,
-    ))
+    image(repo::find_receipt_by_id(&state.db, id, receipt_id).await?)
 }
 
 /// The outcome of a review, as the operator sees it.

@@ -369,9 +369,24 @@ async fn fail_unless_pending(
         return Ok(Standing::Pending);
     }
     let reason = format!("{} {}", callback.response_code, callback.response_message);
-    if repo::transition(
+    fail_attempt(&mut *tx, payment.id, &reason, change).await?;
+    Ok(if payment.status == "succeeded" {
+        Standing::Paid
+    } else {
+        Standing::Failed
+    })
+}
+
+/// A pending attempt fails, with why (a guarded update: a repeat changes nothing).
+async fn fail_attempt(
+    tx: &mut sqlx::PgConnection,
+    payment_id: i32,
+    reason: &str,
+    change: Transition<'_>,
+) -> sqlx::Result<()> {
+    let failed = repo::transition(
         &mut *tx,
-        payment.id,
+        payment_id,
         &["pending"],
         "failed",
         &Transition {
@@ -379,16 +394,12 @@ async fn fail_unless_pending(
             ..change
         },
     )
-    .await?
-    {
+    .await?;
+    if failed {
         metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "failed")
             .increment(1);
     }
-    Ok(if payment.status == "succeeded" {
-        Standing::Paid
-    } else {
-        Standing::Failed
-    })
+    Ok(())
 }
 
 /// Records what an inquiry answered (or why it gave nothing to go by).
@@ -524,17 +535,7 @@ pub async fn reconcile(
                     "expired unpaid (JazzCash: {} {})",
                     inquiry.payment_response_code, inquiry.message
                 );
-                repo::transition(
-                    &mut *tx,
-                    payment.id,
-                    &["pending"],
-                    "failed",
-                    &Transition {
-                        failure_reason: Some(reason.trim()),
-                        ..Transition::default()
-                    },
-                )
-                .await?;
+                fail_attempt(&mut tx, payment.id, &reason, Transition::default()).await?;
                 done.failed += 1;
             }
             Ok(_) => {}

@@ -86,7 +86,7 @@ pub struct FormRequest<'a> {
 impl JazzCash {
     /// The signed fields of the form that sends the customer to JazzCash.
     pub fn checkout_form(&self, request: &FormRequest<'_>) -> BTreeMap<String, String> {
-        let mut fields: BTreeMap<String, String> = [
+        let fields = [
             ("pp_Version", VERSION.to_owned()),
             ("pp_TxnType", String::new()),
             ("pp_Language", "EN".to_owned()),
@@ -110,25 +110,37 @@ impl JazzCash {
             ("pp_Description", request.description.to_owned()),
             ("pp_ReturnURL", request.return_url.to_owned()),
             ("ppmpf_1", String::new()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
+        ];
+        self.signed(fields)
+    }
+
+    /// The fields with their `pp_SecureHash`.
+    fn signed<const N: usize>(&self, pairs: [(&str, String); N]) -> BTreeMap<String, String> {
+        let mut fields: BTreeMap<String, String> =
+            pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         let hash = secure_hash(self.integrity_salt.expose_secret(), &fields);
         fields.insert("pp_SecureHash".to_owned(), hash);
         fields
     }
 
-    /// Checks a posted result: its secure hash and that it is addressed to this merchant.
-    /// The caller then checks the reference and the amount against the attempt it stored.
-    pub fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Callback, String> {
+    /// Whether `fields` carry a `pp_SecureHash` made with our integrity salt (either hex case,
+    /// compared in constant time).
+    fn signed_by_jazzcash(&self, fields: &BTreeMap<String, String>) -> Result<(), String> {
         let sent = fields
             .get("pp_SecureHash")
             .ok_or("pp_SecureHash is missing")?;
         let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
-        if !constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
-            return Err("the secure hash does not match".to_owned());
+        if constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+            Ok(())
+        } else {
+            Err("the secure hash does not match".to_owned())
         }
+    }
+
+    /// Checks a posted result: its secure hash and that it is addressed to this merchant.
+    /// The caller then checks the reference and the amount against the attempt it stored.
+    pub fn verify(&self, fields: &BTreeMap<String, String>) -> Result<Callback, String> {
+        self.signed_by_jazzcash(fields)?;
         let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
         if field("pp_MerchantID") != self.merchant_id {
             return Err("the merchant id is not ours".to_owned());
@@ -151,18 +163,12 @@ impl JazzCash {
 impl JazzCash {
     /// The signed body of a status inquiry about the attempt `txn_ref`.
     pub fn inquiry_request(&self, txn_ref: &str) -> BTreeMap<String, String> {
-        let mut fields: BTreeMap<String, String> = [
+        self.signed([
             ("pp_TxnRefNo", txn_ref.to_owned()),
             ("pp_MerchantID", self.merchant_id.clone()),
             ("pp_Password", self.password.expose_secret().to_owned()),
             ("pp_Version", VERSION.to_owned()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-        let hash = secure_hash(self.integrity_salt.expose_secret(), &fields);
-        fields.insert("pp_SecureHash".to_owned(), hash);
-        fields
+        ])
     }
 
     /// Asks JazzCash where the attempt `txn_ref` stands. An answer is believed only when its
@@ -204,15 +210,8 @@ impl JazzCash {
         fields: &BTreeMap<String, String>,
         txn_ref: &str,
     ) -> Result<Inquiry, InquiryError> {
-        let sent = fields
-            .get("pp_SecureHash")
-            .ok_or_else(|| InquiryError::Invalid("the answer has no pp_SecureHash".to_owned()))?;
-        let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
-        if !constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
-            return Err(InquiryError::Invalid(
-                "the answer's secure hash does not match".to_owned(),
-            ));
-        }
+        self.signed_by_jazzcash(fields)
+            .map_err(|why| InquiryError::Invalid(format!("the answer: {why}")))?;
         let field = |name: &str| fields.get(name).cloned().unwrap_or_default();
         let merchant = field("pp_MerchantID");
         if !merchant.is_empty() && merchant != self.merchant_id {

@@ -10,8 +10,7 @@ use serde::Deserialize;
 
 use super::two_factor::LoginCodePage;
 use super::{
-    Failure, FormErrors, Notice, device_cookie, merge_guest_cart, notice, render_with, see_other,
-    session_cookie, without_session_cookie,
+    Failure, FormErrors, Notice, notice, render_with, see_other, signed_in, without_session_cookie,
 };
 use crate::accounts::auth::{self, Client, LoginOutcome};
 use crate::accounts::device::DEVICE_COOKIE;
@@ -96,14 +95,7 @@ pub(super) async fn login(
         device: jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
     };
     match auth::login(&state, &form.email, &form.password, &client).await {
-        Ok(LoginOutcome::Opened(opened)) => {
-            merge_guest_cart(&state, &headers, opened.user.id).await?;
-            let device = auth::device_cookie_value(&state, opened.user.id);
-            let jar = jar
-                .add(session_cookie(&state, opened.token))
-                .add(device_cookie(&state, device));
-            Ok((jar, Redirect::to(&next)).into_response())
-        }
+        Ok(LoginOutcome::Opened(opened)) => signed_in(&state, &headers, jar, opened, &next).await,
         Ok(LoginOutcome::SecondFactor { token, .. }) => render_with(
             axum::http::StatusCode::OK,
             &LoginCodePage {

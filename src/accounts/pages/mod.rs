@@ -123,6 +123,23 @@ fn device_cookie(state: &AppState, value: String) -> Cookie<'static> {
     cookie
 }
 
+/// A login that succeeded on this browser: the guest cart joins the account, the session and
+/// login-device cookies are set, and the browser goes on to `next`.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    jar: CookieJar,
+    opened: crate::accounts::auth::OpenedSession,
+    next: &str,
+) -> AppResult<Response> {
+    merge_guest_cart(state, headers, opened.user.id).await?;
+    let device = crate::accounts::auth::device_cookie_value(state, opened.user.id);
+    let jar = jar
+        .add(session_cookie(state, opened.token))
+        .add(device_cookie(state, device));
+    Ok((jar, Redirect::to(next)).into_response())
+}
+
 /// What a visitor put in the cart as a guest joins their account's cart once they log in or
 /// register, as with the API's login.
 async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: i32) -> AppResult<()> {

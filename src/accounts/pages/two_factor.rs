@@ -7,14 +7,11 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{
-    Failure, FormErrors, Notice, device_cookie, merge_guest_cart, notice, pkt, render_with,
-    see_other, session_cookie,
-};
+use super::{Failure, FormErrors, Notice, notice, pkt, render_with, see_other, signed_in};
 use crate::accounts::auth::{self, Client};
 use crate::accounts::extract::{PageContext, PageUser, safe_next};
 use crate::accounts::two_factor::{self, OperatorPolicy};
@@ -301,14 +298,7 @@ pub(super) async fn login_code(
         device: None,
     };
     match auth::login_second_step(&state, &form.mfa_token, &form.code, &client).await {
-        Ok(opened) => {
-            merge_guest_cart(&state, &headers, opened.user.id).await?;
-            let device = auth::device_cookie_value(&state, opened.user.id);
-            let jar = jar
-                .add(session_cookie(&state, opened.token))
-                .add(device_cookie(&state, device));
-            Ok((jar, Redirect::to(&next)).into_response())
-        }
+        Ok(opened) => signed_in(&state, &headers, jar, opened, &next).await,
         Err(err) => {
             let gone =
                 matches!(&err, AppError::Validation(errors) if errors.contains_key("mfa_token"));
