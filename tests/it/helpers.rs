@@ -346,9 +346,10 @@ pub async fn enable_two_factor(db: &PgPool, user_id: i32) {
         .unwrap();
 }
 
-/// A code of [`OPERATOR_TOTP_SECRET`] the server will accept for `user_id` now: of this 30 s
-/// step or the next, whichever is later than the last code it accepted (each step's code works
-/// once); waits for the next step when both are used.
+/// A code of [`OPERATOR_TOTP_SECRET`] the server will accept for `user_id` now: of the step
+/// before, this 30 s step or the next (the drift the server allows), the first later than the
+/// last code it accepted (each step's code works once); waits for the next step when all three
+/// are used.
 pub async fn totp_code(db: &PgPool, user_id: i32) -> String {
     loop {
         let last: Option<i64> =
@@ -359,8 +360,10 @@ pub async fn totp_code(db: &PgPool, user_id: i32) -> String {
                 .unwrap();
         let now = chrono::Utc::now();
         let step = now.timestamp() / 30;
-        if let Some(usable) = [step, step + 1]
-            .into_iter()
+        // The step before only well inside this one: near its end the server may already be
+        // in the next step, where the one before no longer counts.
+        let first = if now.timestamp() % 30 < 25 { step - 1 } else { step };
+        if let Some(usable) = (first..=step + 1)
             .find(|candidate| last.is_none_or(|last| *candidate > last))
         {
             let at = chrono::DateTime::from_timestamp(usable * 30, 0).unwrap();
@@ -368,6 +371,7 @@ pub async fn totp_code(db: &PgPool, user_id: i32) -> String {
         }
         let next = (step + 1) * 30;
         let wait = (next - now.timestamp()).max(1) as u64;
+        eprintln!("note: account {user_id} used three codes in 30 s; waiting {wait} s for the next");
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
 }
