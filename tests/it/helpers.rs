@@ -362,16 +362,22 @@ pub async fn totp_code(db: &PgPool, user_id: i32) -> String {
         let step = now.timestamp() / 30;
         // The step before only well inside this one: near its end the server may already be
         // in the next step, where the one before no longer counts.
-        let first = if now.timestamp() % 30 < 25 { step - 1 } else { step };
-        if let Some(usable) = (first..=step + 1)
-            .find(|candidate| last.is_none_or(|last| *candidate > last))
+        let first = if now.timestamp() % 30 < 25 {
+            step - 1
+        } else {
+            step
+        };
+        if let Some(usable) =
+            (first..=step + 1).find(|candidate| last.is_none_or(|last| *candidate > last))
         {
             let at = chrono::DateTime::from_timestamp(usable * 30, 0).unwrap();
             return nextgenrdp::accounts::two_factor::code_at(OPERATOR_TOTP_SECRET, at);
         }
         let next = (step + 1) * 30;
         let wait = (next - now.timestamp()).max(1) as u64;
-        eprintln!("note: account {user_id} used three codes in 30 s; waiting {wait} s for the next");
+        eprintln!(
+            "note: account {user_id} used three codes in 30 s; waiting {wait} s for the next"
+        );
         tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
     }
 }

@@ -193,14 +193,12 @@ pub struct Status {
 
 /// The account's two-factor state.
 pub async fn status(state: &AppState, user: &User) -> AppResult<Status> {
-    let mut tx = state.db.begin().await?;
-    let secret = repo::find_for_update(&mut *tx, user.id).await?;
-    let left = repo::count_unused_recovery_codes(&mut *tx, user.id).await?;
-    tx.commit().await?;
+    let has_secret = repo::exists(&state.db, user.id).await?;
+    let left = repo::count_unused_recovery_codes(&state.db, user.id).await?;
     Ok(Status {
         enabled: user.two_factor_enabled_at.is_some(),
         enabled_at: user.two_factor_enabled_at,
-        pending: user.two_factor_enabled_at.is_none() && secret.is_some(),
+        pending: user.two_factor_enabled_at.is_none() && has_secret,
         recovery_codes_left: if user.two_factor_enabled_at.is_some() {
             left
         } else {

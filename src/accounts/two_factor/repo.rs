@@ -32,6 +32,17 @@ pub async fn put_secret(db: impl PgExecutor<'_>, user_id: i32, sealed: &str) -> 
     Ok(())
 }
 
+/// Whether the account has a secret (confirmed or pending).
+pub async fn exists(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Result<bool> {
+    timed(
+        "user_two_factor.exists",
+        sqlx::query_scalar("select exists (select 1 from user_two_factor where user_id = $1)")
+            .bind(user_id)
+            .fetch_one(db),
+    )
+    .await
+}
+
 /// The account's secret, locked until the transaction ends (codes are checked under lock).
 pub async fn find_for_update(
     db: impl PgExecutor<'_>,
