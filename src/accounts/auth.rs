@@ -237,10 +237,10 @@ pub struct OpenedSession {
 /// What a login with the right password came to.
 pub enum LoginOutcome {
     /// Signed in.
-    Opened(OpenedSession),
+    Opened(Box<OpenedSession>),
     /// Two-factor sign-in is on: a code is due, with this single-use token
     /// ([`login_second_step`]) within a few minutes.
-    SecondFactor { token: String, user: User },
+    SecondFactor { token: String },
 }
 
 /// Checks e-mail and password, with the login rate limits, and opens a session, or leads to the
@@ -315,7 +315,7 @@ pub async fn login(
     if user.two_factor_enabled_at.is_some() {
         let token = two_factor::begin_login(&mut tx, &user, client).await?;
         tx.commit().await?;
-        return Ok(LoginOutcome::SecondFactor { token, user });
+        return Ok(LoginOutcome::SecondFactor { token });
     }
     let opened = open_session(&mut tx, user, client, false).await?;
     users::record_login(&mut *tx, opened.user.id).await?;
@@ -328,7 +328,7 @@ pub async fn login(
         session.id = opened.session.id,
         "logged in"
     );
-    Ok(LoginOutcome::Opened(opened))
+    Ok(LoginOutcome::Opened(Box::new(opened)))
 }
 
 /// Whether a stored hash should be replaced at the next login: not in bcrypt's `$2b$` form (the

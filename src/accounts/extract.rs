@@ -92,12 +92,21 @@ impl FromRequestParts<AppState> for ApiAdmin {
             return Err(AppError::Forbidden("this needs an operator account".into()));
         }
         if state.settings.operator_two_factor == OperatorPolicy::Required
-            && caller.two_factor_at.is_none()
+            && !signed_in_with_second_factor(&caller.user, caller.two_factor_at)
         {
             return Err(two_factor::operator_refusal(&caller.user));
         }
         Ok(Self(caller))
     }
+}
+
+/// Whether the account has two-factor sign-in on and this session proved it. Both: a session
+/// that proved a code before its owner turned two-factor sign-in off does not count.
+fn signed_in_with_second_factor(
+    user: &User,
+    two_factor_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> bool {
+    user.two_factor_enabled_at.is_some() && two_factor_at.is_some()
 }
 
 /// The account behind a browser session cookie value, if live.
@@ -250,7 +259,7 @@ impl FromRequestParts<AppState> for PageAdmin {
             ));
         }
         if state.settings.operator_two_factor == OperatorPolicy::Required
-            && page_user.context.two_factor_at.is_none()
+            && !signed_in_with_second_factor(&page_user.user, page_user.context.two_factor_at)
         {
             return Err(crate::accounts::pages::two_factor_needed_page(
                 &page_user.context,

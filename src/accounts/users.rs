@@ -256,8 +256,8 @@ pub async fn record_login(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<()> 
     Ok(())
 }
 
-/// Turns the two-factor flag on (now) or off; the new value, or `None` when there is no such
-/// account.
+/// Turns the two-factor flag on (now) or off; when turned on, the time it was, `None` when off
+/// or there is no such account.
 pub async fn set_two_factor(
     db: impl PgExecutor<'_>,
     id: i32,
@@ -274,5 +274,5 @@ pub async fn set_two_factor(
         .fetch_optional(db),
     )
     .await?;
-    Ok(row.map(|(at,)| at.unwrap_or_else(Utc::now)))
+    Ok(row.and_then(|(at,)| at))
 }

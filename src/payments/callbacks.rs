@@ -237,14 +237,14 @@ pub async fn jazzcash_result(
         return refuse(state, ip, source, &fields, Some(attempt.id), why).await;
     }
     // The browser alone never settles when JazzCash can be asked.
-    let confirmation = (source == Source::Return
+    let confirmation = if source == Source::Return
         && callback.succeeded()
         && matches!(attempt.status.as_str(), "pending" | "failed")
-        && merchant.inquiry_url.is_some())
-    .then_some(());
-    let confirmation = match confirmation {
-        Some(()) => Some(merchant.inquire(&inquiry_client(), &callback.txn_ref).await),
-        None => None,
+        && merchant.inquiry_url.is_some()
+    {
+        Some(merchant.inquire(&inquiry_client(), &callback.txn_ref).await)
+    } else {
+        None
     };
 
     let payload = recorded(&fields);
@@ -436,17 +436,13 @@ async fn record_inquiry(
     }
 }
 
-/// The HTTP client inquiries go out with.
-pub fn inquiry_client() -> reqwest::Client {
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            reqwest::Client::builder()
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .build()
-                .unwrap_or_default()
-        })
-        .clone()
+/// An HTTP client for inquiries: one per early return or reconciliation round (both rare). Not
+/// one shared for good: its pooled connections belong to the runtime that opened them.
+fn inquiry_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
 }
 
 /// What a reconciliation round did.

@@ -367,15 +367,13 @@ async fn login(
         device: None,
     };
     match auth::login(&state, &body.email, &body.password, &client).await? {
-        LoginOutcome::Opened(opened) => signed_in(&state, &headers, opened)
+        LoginOutcome::Opened(opened) => signed_in(&state, &headers, *opened)
             .await
             .map(|tokens| Json(LoginResponse::Tokens(tokens))),
-        LoginOutcome::SecondFactor { token, .. } => {
-            Ok(Json(LoginResponse::SecondStep(MfaRequired {
-                mfa_required: true,
-                mfa_token: token,
-            })))
-        }
+        LoginOutcome::SecondFactor { token } => Ok(Json(LoginResponse::SecondStep(MfaRequired {
+            mfa_required: true,
+            mfa_token: token,
+        }))),
     }
 }
 

@@ -95,8 +95,8 @@ pub(super) async fn login(
         device: jar.get(DEVICE_COOKIE).map(|c| c.value().to_owned()),
     };
     match auth::login(&state, &form.email, &form.password, &client).await {
-        Ok(LoginOutcome::Opened(opened)) => signed_in(&state, &headers, jar, opened, &next).await,
-        Ok(LoginOutcome::SecondFactor { token, .. }) => render_with(
+        Ok(LoginOutcome::Opened(opened)) => signed_in(&state, &headers, jar, *opened, &next).await,
+        Ok(LoginOutcome::SecondFactor { token }) => render_with(
             axum::http::StatusCode::OK,
             &LoginCodePage {
                 layout: Layout::for_page("Enter your code", &context),

@@ -371,6 +371,19 @@ async fn an_operator_without_two_factor_gets_403_naming_it_until_it_is_on(db: Pg
         app.get_as(token, "/api/v1/admin/users").await.status,
         StatusCode::OK
     );
+    // Turned off again, the same session no longer opens the back office.
+    let off = app
+        .send_json_as(
+            Some(token),
+            Method::DELETE,
+            "/api/v1/me/two-factor",
+            &json!({ "code": code(&secret_of(&enrolment), 1) }),
+        )
+        .await;
+    assert_eq!(off.status, StatusCode::NO_CONTENT, "{}", off.text());
+    let refused = app.get_as(token, "/api/v1/admin/users").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.json()["errors"]["two-factor"].is_string());
 
     // With NEXTGENRDP_OPERATOR_2FA=optional an operator may go without.
     let mut settings = TestApp::settings();
