@@ -128,7 +128,7 @@ pub struct CreateUser {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(config) => crate::app::serve(&cli.common, &config).await,
+        Command::Serve(config) => crate::serve::serve(&cli.common, &config).await,
         Command::Worker(args) => {
             args.lifecycle.validate()?;
             crate::telemetry::install_metrics_recorder();
@@ -141,7 +141,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let mailer =
                 std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
             let jazzcash = args.jazzcash.settings()?;
-            crate::app::log_jazzcash_inquiry(jazzcash.as_ref());
+            crate::serve::log_jazzcash_inquiry(jazzcash.as_ref());
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let worker =
@@ -154,7 +154,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     println!("ran {ran} jobs");
                 } else {
                     tracing::info!("worker {} started", worker.name());
-                    worker.run(crate::web::shutdown_signal()).await;
+                    worker.run(crate::router::shutdown_signal()).await;
                 }
                 Ok(())
             })
@@ -197,10 +197,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             .await
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let ring = crate::crypto::prepare_rotation(&cli.common)?;
+            let ring = crate::keys::prepare_rotation(&cli.common)?;
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
-                let rotated = crate::crypto::reseal_all(&database.pool, &ring).await?;
+                let rotated = crate::keys::reseal_all(&database.pool, &ring).await?;
                 println!(
                     "credentials now sealed with key {}: {} service password(s), {} backend \
                      token(s) and {} two-factor secret(s) re-encrypted; restart every running \

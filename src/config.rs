@@ -6,7 +6,6 @@
 //! secret stops start-up, because a key that silently changes logs everybody out and makes stored
 //! service passwords unreadable.
 
-use std::fmt;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -14,7 +13,9 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::{Args, ValueEnum};
-use secrecy::{ExposeSecret, SecretBox, SecretString};
+use secrecy::SecretString;
+
+use crate::crypto::Key;
 
 /// Where the process runs: development generates what is missing, production refuses to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -30,6 +31,17 @@ pub enum LogFormat {
     Pretty,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// Whether operators must use two-factor sign-in (`NEXTGENRDP_OPERATOR_2FA`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum OperatorPolicy {
+    /// No `/admin` page or admin API route answers an operator who has not signed in with a
+    /// second factor.
+    #[default]
+    Required,
+    /// Operators may turn it on, like customers.
+    Optional,
 }
 
 /// Settings every command shares: where the data lives and which database to use.
@@ -161,70 +173,6 @@ pub struct JazzCashConfig {
     pub jazzcash_inquiry_url: Option<String>,
 }
 
-impl JazzCashConfig {
-    /// JazzCash, when configured.
-    pub fn settings(&self) -> anyhow::Result<Option<crate::payments::jazzcash::JazzCash>> {
-        use crate::payments::jazzcash;
-        let inquiry_url = match self.jazzcash_inquiry_url.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(url) => {
-                let parsed: reqwest::Url = url.parse().map_err(|err| {
-                    anyhow::anyhow!("NEXTGENRDP_JAZZCASH_INQUIRY_URL is not a URL: {err}")
-                })?;
-                if !matches!(parsed.scheme(), "https" | "http") {
-                    bail!("NEXTGENRDP_JAZZCASH_INQUIRY_URL must be an https:// address");
-                }
-                Some(url.to_owned())
-            }
-        };
-        match (
-            &self.jazzcash_merchant_id,
-            &self.jazzcash_password,
-            &self.jazzcash_integrity_salt,
-        ) {
-            (Some(merchant_id), Some(password), Some(salt)) => Ok(Some(jazzcash::JazzCash {
-                merchant_id: merchant_id.clone(),
-                password: password.clone(),
-                integrity_salt: salt.clone(),
-                form_url: if self.jazzcash_environment == "production" {
-                    jazzcash::PRODUCTION_URL
-                } else {
-                    jazzcash::SANDBOX_URL
-                }
-                .to_owned(),
-                inquiry_url,
-            })),
-            (None, None, None) => Ok(None),
-            _ => bail!(
-                "JazzCash needs all of NEXTGENRDP_JAZZCASH_MERCHANT_ID, NEXTGENRDP_JAZZCASH_PASSWORD \
-                 and NEXTGENRDP_JAZZCASH_INTEGRITY_SALT"
-            ),
-        }
-    }
-}
-
-impl PaymentConfig {
-    /// The gateways this configuration enables.
-    pub fn settings(
-        &self,
-        environment: Environment,
-    ) -> anyhow::Result<crate::payments::PaymentSettings> {
-        use crate::payments::manual::ManualTransfer;
-        let manual = match &self.manual_accounts {
-            Some(text) => ManualTransfer::parse(text)
-                .map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
-            None if environment == Environment::Production => {
-                bail!(
-                    "NEXTGENRDP_MANUAL_ACCOUNTS is required in production: the accounts customers pay into"
-                )
-            }
-            None => ManualTransfer::example(),
-        };
-        let jazzcash = self.jazzcash.settings()?;
-        Ok(crate::payments::PaymentSettings { manual, jazzcash })
-    }
-}
-
 /// Settings of the web server.
 #[derive(Args, Clone, Debug)]
 pub struct ServeConfig {
@@ -273,10 +221,10 @@ pub struct ServeConfig {
     pub payments: PaymentConfig,
 
     #[command(flatten)]
-    pub lifecycle: crate::provisioning::LifecycleConfig,
+    pub lifecycle: LifecycleConfig,
 
     #[command(flatten)]
-    pub backups: crate::backup::BackupConfig,
+    pub backups: BackupConfig,
 
     /// bcrypt cost for new password hashes (10 to 15; each step doubles the time).
     #[arg(long, env = "NEXTGENRDP_BCRYPT_COST", default_value_t = 12,
@@ -304,7 +252,7 @@ pub struct ServeConfig {
         value_enum,
         default_value = "required"
     )]
-    pub operator_two_factor: crate::accounts::two_factor::OperatorPolicy,
+    pub operator_two_factor: OperatorPolicy,
 
     /// Run the background worker inside `serve`.
     #[arg(long, env = "NEXTGENRDP_RUN_WORKER", default_value_t = true, action = clap::ArgAction::Set)]
@@ -324,14 +272,6 @@ impl ServeConfig {
         Duration::from_secs(self.request_timeout_secs)
     }
 
-    /// The server's limits on slow and idle clients and on connections.
-    pub fn server_limits(&self) -> crate::web::server::Limits {
-        crate::web::server::Limits {
-            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
-            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
-        }
-    }
-
     /// The CORS allow-list without blanks.
     pub fn cors_allow_list(&self) -> Vec<String> {
         self.cors_origins
@@ -342,32 +282,74 @@ impl ServeConfig {
     }
 }
 
-/// A 32-byte key that never appears in logs or `Debug` output.
-pub struct Key(SecretBox<[u8; 32]>);
+/// The thresholds of a service's life after it is sold, every one configurable.
+#[derive(Args, Clone, Debug)]
+pub struct LifecycleConfig {
+    /// Days before a service's due date on which its renewal reminder is e-mailed (the renewal
+    /// order is raised at the first of them), comma-separated.
+    #[arg(
+        long,
+        env = "NEXTGENRDP_RENEWAL_REMINDER_DAYS",
+        value_delimiter = ',',
+        default_value = "7,3,1"
+    )]
+    pub renewal_reminder_days: Vec<u32>,
 
-impl Key {
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Self(SecretBox::new(Box::new(bytes)))
-    }
+    /// Days past its due date an unpaid service keeps running before it is suspended.
+    #[arg(long, env = "NEXTGENRDP_SUSPEND_AFTER_DAYS", default_value_t = 3)]
+    pub suspend_after_days: u32,
 
-    pub fn expose(&self) -> &[u8; 32] {
-        self.0.expose_secret()
-    }
+    /// Days past its due date an unpaid service is terminated (its server deleted).
+    #[arg(long, env = "NEXTGENRDP_TERMINATE_AFTER_DAYS", default_value_t = 14)]
+    pub terminate_after_days: u32,
 
-    /// Parses 64 hex characters.
-    pub fn from_hex(text: &str) -> anyhow::Result<Self> {
-        let bytes = hex::decode(text.trim()).context("the key is not hexadecimal")?;
-        let bytes: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("the key must be 32 bytes (64 hex characters)"))?;
-        Ok(Self::from_bytes(bytes))
+    /// Days a released IP address is held back before another customer gets it.
+    #[arg(long, env = "NEXTGENRDP_IP_HOLD_DAYS", default_value_t = 7)]
+    pub ip_hold_days: u32,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            renewal_reminder_days: vec![7, 3, 1],
+            suspend_after_days: 3,
+            terminate_after_days: 14,
+            ip_hold_days: 7,
+        }
     }
 }
 
-impl fmt::Debug for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Key([REDACTED])")
-    }
+/// Whether the worker backs up on its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BackupSchedule {
+    /// Once a day (UTC), then old backups are pruned.
+    Daily,
+    /// Never; `nextgenrdp backup create` only.
+    Off,
+}
+
+/// The scheduled backup's settings (flags and environment).
+#[derive(Args, Clone, Debug)]
+pub struct BackupConfig {
+    /// daily: the worker backs the database up once a day into <data-dir>/backups and prunes
+    /// old backups; off: only `nextgenrdp backup create` does.
+    #[arg(
+        long,
+        env = "NEXTGENRDP_BACKUP_SCHEDULE",
+        value_enum,
+        default_value = "daily"
+    )]
+    pub backup_schedule: BackupSchedule,
+
+    /// The scheduled backup keeps the newest backup of each of this many last days.
+    #[arg(long, env = "NEXTGENRDP_BACKUP_KEEP_DAILY", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=3660))]
+    pub backup_keep_daily: u32,
+
+    /// The scheduled backup also keeps the newest backup of each of this many last ISO weeks.
+    #[arg(long, env = "NEXTGENRDP_BACKUP_KEEP_WEEKLY", default_value_t = 4,
+          value_parser = clap::value_parser!(u32).range(0..=520))]
+    pub backup_keep_weekly: u32,
 }
 
 /// The secrets of a running node.

@@ -16,12 +16,11 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use serde::Deserialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
 use crate::db::timed;
-use crate::jobs::{self, Job};
+use crate::jobs::{self, Job, Permanent, Snooze, is_permanent, payload, snooze_of};
 use crate::mail::{self, Email, Mailer};
 use crate::provisioning::{Provisioning, provision};
 
@@ -42,51 +41,6 @@ const LISTEN_RETRY: Duration = Duration::from_secs(30);
 const BACKOFF_BASE: Duration = Duration::from_secs(10);
 /// ...up to this.
 const BACKOFF_MAX: Duration = Duration::from_secs(60 * 60);
-
-/// An error retrying cannot fix (an unknown job kind, an invalid payload, an invalid address):
-/// the job fails for good at once. Return it (possibly with context) from a job.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Permanent(pub String);
-
-impl Permanent {
-    pub fn error(message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Permanent(message.into()))
-    }
-}
-
-/// Whether the error (or one of its causes) is [`Permanent`].
-pub fn is_permanent(err: &anyhow::Error) -> bool {
-    err.chain().any(|cause| cause.is::<Permanent>())
-}
-
-/// Not a failure: the job waits on something outside (a Proxmox task still running) and asks to
-/// run again after the delay, without using one of its attempts.
-#[derive(Debug, thiserror::Error)]
-#[error("{message} (looking again in {} s)", .delay.as_secs())]
-pub struct Snooze {
-    pub delay: Duration,
-    pub message: String,
-}
-
-impl Snooze {
-    pub fn error(delay: Duration, message: impl Into<String>) -> anyhow::Error {
-        anyhow::Error::new(Snooze {
-            delay,
-            message: message.into(),
-        })
-    }
-}
-
-/// The snooze the error asks for, if it is one.
-fn snooze_of(err: &anyhow::Error) -> Option<&Snooze> {
-    err.chain().find_map(|cause| cause.downcast_ref::<Snooze>())
-}
-
-/// Whether the error is a [`Snooze`].
-pub fn is_snooze(err: &anyhow::Error) -> bool {
-    snooze_of(err).is_some()
-}
 
 /// Runs jobs. Any number of workers (threads, processes, machines) can run side by side: each
 /// job is claimed by one of them.
@@ -110,12 +64,7 @@ const SCHEDULES: &[(&str, u64)] = &[
     (CLEAN_UP, 3600),
     (crate::services::renewals::RENEWALS, 3600),
 ];
-/// Expires orders unpaid for too long, releasing their promo code uses.
-pub const EXPIRE_ORDERS: &str = "expire_orders";
-/// Deletes stale sessions, rate-limit counters and abandoned guest carts.
-pub const CLEAN_UP: &str = "clean_up";
-/// Asks JazzCash about attempts still pending (see `payments::callbacks::reconcile`).
-pub const RECONCILE_PAYMENTS: &str = "reconcile_payments";
+pub use crate::jobs::kinds::{CLEAN_UP, EXPIRE_ORDERS, RECONCILE_PAYMENTS};
 const RECONCILE_EVERY_SECS: u64 = 300;
 /// How often the worker looks whether a periodic job is due.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
@@ -522,18 +471,6 @@ impl Worker {
             );
         }
     }
-}
-
-/// Decodes a job's payload; a payload that does not decode never will (a permanent error). The
-/// message names the kind of mismatch only, never the payload's values.
-pub fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
-    T::deserialize(&job.payload).map_err(|err| {
-        Permanent::error(format!(
-            "the payload of a {} job is invalid ({:?} error)",
-            job.kind,
-            err.classify()
-        ))
-    })
 }
 
 /// The delay before retry number `attempts` (the attempt that just failed): 10 s · 2^(attempts-1)

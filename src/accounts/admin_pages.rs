@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use super::api::set_disabled;
 use super::extract::PageAdmin;
-use super::pages::{Notice, notice, pkt};
 use super::users::{self, User};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Notice, notice, pkt};
 use crate::web::pages::{Layout, render};
 
 /// Accounts per page.

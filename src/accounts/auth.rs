@@ -14,10 +14,11 @@ use super::users::{self, NewUser, User};
 use super::validation::{
     FieldErrors, MAX_PASSWORD_BYTES, parse_name, parse_phone, password_problem,
 };
-use super::{Email, Role, device, origins, secrets, two_factor};
-use crate::app::AppState;
+use super::{Email, Role, device, origins, two_factor};
+use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::mail;
+use crate::secrets;
 
 /// How long a refresh token (and a browser session) lives without use.
 pub const SESSION_TTL_DAYS: i64 = 30;
@@ -76,7 +77,7 @@ pub struct Registration {
 /// same time (the password is hashed either way): a taken address is never confirmed to a
 /// stranger. Its owner is e-mailed instead ("someone tried to register with your address"), at
 /// most a few times an hour.
-pub async fn register(state: &AppState, input: Registration) -> AppResult<()> {
+pub async fn register(state: &Context, input: Registration) -> AppResult<()> {
     let mut errors = FieldErrors::default();
     let name = errors.check("name", parse_name(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
@@ -154,7 +155,7 @@ pub async fn register(state: &AppState, input: Registration) -> AppResult<()> {
 /// Issues a fresh verification token (voiding older ones) and enqueues its e-mail.
 async fn send_verification(
     tx: &mut sqlx::PgConnection,
-    state: &AppState,
+    state: &Context,
     user: &User,
 ) -> AppResult<()> {
     tokens::void_for_user(&mut *tx, user.id, Purpose::EmailVerification).await?;
@@ -179,7 +180,7 @@ async fn send_verification(
 
 /// Sends a new verification link when the account exists and is unverified. Says nothing
 /// either way, so it cannot be used to find out who has an account.
-pub async fn resend_verification(state: &AppState, email: &str) -> AppResult<()> {
+pub async fn resend_verification(state: &Context, email: &str) -> AppResult<()> {
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
@@ -195,7 +196,7 @@ pub async fn resend_verification(state: &AppState, email: &str) -> AppResult<()>
 }
 
 /// Marks the account of a verification token verified; the token works once.
-pub async fn verify_email(state: &AppState, token: &str) -> AppResult<User> {
+pub async fn verify_email(state: &Context, token: &str) -> AppResult<User> {
     let mut tx = state.db.begin().await?;
     let user_id = tokens::consume(&mut *tx, Purpose::EmailVerification, &secrets::hash(token))
         .await?
@@ -258,7 +259,7 @@ pub enum LoginOutcome {
 /// silently cut. A hash in the old site's `$2y$`/`$2a$` form, or of a lower cost than
 /// configured, is replaced at this login.
 pub async fn login(
-    state: &AppState,
+    state: &Context,
     email: &str,
     password: &str,
     client: &Client,
@@ -345,7 +346,7 @@ pub fn needs_rehash(hash: &str, cost: u32) -> bool {
 /// The second step of a login: a code from the authenticator app (or a recovery code) for the
 /// token [`login`] handed out. Rate-limited per IP and per account.
 pub async fn login_second_step(
-    state: &AppState,
+    state: &Context,
     token: &str,
     code: &str,
     client: &Client,
@@ -371,7 +372,7 @@ pub async fn login_second_step(
 }
 
 /// A login-device cookie value for `user_id` (pages set it after a successful login).
-pub fn device_cookie_value(state: &AppState, user_id: i32) -> String {
+pub fn device_cookie_value(state: &Context, user_id: i32) -> String {
     device::issue(state.settings.secrets.token_signing_key.expose(), user_id)
 }
 
@@ -404,7 +405,7 @@ pub(crate) async fn open_session(
 
 /// Trades a refresh token for a new one. A token that was already rotated away means it was
 /// copied: the whole session is revoked and the caller must log in again.
-pub async fn refresh(state: &AppState, token: &str) -> AppResult<OpenedSession> {
+pub async fn refresh(state: &Context, token: &str) -> AppResult<OpenedSession> {
     let hash = secrets::hash(token);
     let mut tx = state.db.begin().await?;
     let Some(session) = sessions::find_by_token_hash_for_update(&mut *tx, &hash).await? else {
@@ -454,7 +455,7 @@ pub async fn refresh(state: &AppState, token: &str) -> AppResult<OpenedSession> 
 /// Changes the password of a logged-in user who knows the current one, and ends every other
 /// session of the account.
 pub async fn change_password(
-    state: &AppState,
+    state: &Context,
     user: &User,
     current_session: i32,
     current_password: &str,
@@ -490,7 +491,7 @@ pub async fn change_password(
 }
 
 /// E-mails a reset link if an enabled account has this address; silent either way.
-pub async fn forgot_password(state: &AppState, email: &str) -> AppResult<()> {
+pub async fn forgot_password(state: &Context, email: &str) -> AppResult<()> {
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
@@ -521,7 +522,7 @@ pub async fn forgot_password(state: &AppState, email: &str) -> AppResult<()> {
 }
 
 /// Sets a new password with a reset token (once), and ends every session of the account.
-pub async fn reset_password(state: &AppState, token: &str, password: &str) -> AppResult<User> {
+pub async fn reset_password(state: &Context, token: &str, password: &str) -> AppResult<User> {
     if let Some(problem) = password_problem(password) {
         return Err(AppError::invalid("password", problem));
     }

@@ -5,15 +5,18 @@
 //! stops its tokens at once. Pages authenticate with the session cookie (see `pages`).
 
 use axum::extract::FromRequestParts;
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 
+use super::jwt;
 use super::sessions::{self, SessionUser};
 use super::two_factor::{self, OperatorPolicy};
 use super::users::User;
-use super::{jwt, secrets};
 use crate::app::AppState;
 use crate::error::AppError;
+use crate::secrets;
+use crate::web::pages::{Action, Layout, message_page};
 
 /// The name of the browser session cookie.
 pub const SESSION_COOKIE: &str = "ngr_session";
@@ -261,9 +264,7 @@ impl FromRequestParts<AppState> for PageAdmin {
         if state.settings.operator_two_factor == OperatorPolicy::Required
             && !signed_in_with_second_factor(&page_user.user, page_user.context.two_factor_at)
         {
-            return Err(crate::accounts::pages::two_factor_needed_page(
-                &page_user.context,
-            ));
+            return Err(two_factor_needed_page(&page_user.context));
         }
         Ok(Self(page_user))
     }
@@ -300,6 +301,65 @@ fn is_local_path(path: &str) -> bool {
             .chars()
             .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
         && path.parse::<axum::http::uri::PathAndQuery>().is_ok()
+}
+
+/// The page an operator sees on `/admin` while their session has not proved a second factor.
+pub fn two_factor_needed_page(context: &PageContext) -> Response {
+    let enabled = context
+        .user
+        .as_ref()
+        .is_some_and(|user| user.two_factor_enabled_at.is_some());
+    let (paragraphs, action) = if enabled {
+        (
+            vec![
+                "This session was opened before two-factor sign-in was on for your account."
+                    .to_owned(),
+                "Log out, then log in again with your password and the code of your \
+                 authenticator app."
+                    .to_owned(),
+            ],
+            Action {
+                href: "/account",
+                label: "Go to your account",
+            },
+        )
+    } else {
+        (
+            vec![
+                "An operator account can reveal every customer's server password and approve \
+                 payments, so it needs more than a password: turn on two-factor sign-in first."
+                    .to_owned(),
+                "It takes a minute with an authenticator app on your phone.".to_owned(),
+            ],
+            Action {
+                href: "/account/two-factor",
+                label: "Set up two-factor sign-in",
+            },
+        )
+    };
+    message_page(
+        StatusCode::FORBIDDEN,
+        Layout::for_page("Two-factor sign-in needed", context),
+        "Two-factor sign-in needed",
+        "info",
+        paragraphs,
+        vec![action],
+    )
+    .unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The page layout of a visitor (an inherent impl of the web kit's `Layout`, written here: the
+/// kit knows no account).
+impl Layout {
+    /// The layout for the visitor of a page: their name, role and CSRF token.
+    pub fn for_page(title: impl Into<String>, context: &PageContext) -> Self {
+        Self {
+            user_name: context.user.as_ref().map(|user| user.name.clone()),
+            is_admin: context.user.as_ref().is_some_and(|user| user.is_admin()),
+            csrf: context.csrf.clone(),
+            ..Self::new(title)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! password reset, resend), per client IP and per account, and the one place their keys are
 //! spelled. Counted in PostgreSQL (see [`crate::web::rate_limit`]) so every node shares them.
 
-use crate::app::AppState;
+use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::web::rate_limit::{self, Limit};
 
@@ -25,7 +25,7 @@ pub const RESEND_PER_IP: Limit = Limit::per_minutes(10, 60);
 pub const RESEND_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
 
 /// Counts a hit against each key's limit; the first over its limit answers 429.
-pub async fn limit(state: &AppState, hits: &[(String, Limit)]) -> AppResult<()> {
+pub async fn limit(state: &Context, hits: &[(String, Limit)]) -> AppResult<()> {
     for (key, limit) in hits {
         rate_limit::hit(&state.db, key, *limit).await?;
     }

@@ -10,7 +10,6 @@ pub mod jwt;
 pub mod limits;
 pub mod origins;
 pub mod pages;
-pub mod secrets;
 pub mod sessions;
 pub mod tokens;
 pub mod two_factor;

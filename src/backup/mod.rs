@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
-use clap::{Args, ValueEnum};
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 
@@ -45,8 +44,7 @@ pub use retention::Retention;
 use crate::config::CommonConfig;
 use crate::db::Database;
 
-/// The job kind of the scheduled backup.
-pub const BACKUP: &str = "backup";
+pub use crate::jobs::kinds::BACKUP;
 /// Backups are named `nextgenrdp-<UTC time>.dump`.
 const PREFIX: &str = "nextgenrdp-";
 const SUFFIX: &str = ".dump";
@@ -54,38 +52,7 @@ const TIME_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 /// Where a forced restore keeps the replaced schema until the restore has succeeded.
 const REPLACED_SCHEMA: &str = "nextgenrdp_before_restore";
 
-/// Whether the worker backs up on its own.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum BackupSchedule {
-    /// Once a day (UTC), then old backups are pruned.
-    Daily,
-    /// Never; `nextgenrdp backup create` only.
-    Off,
-}
-
-/// The scheduled backup's settings (flags and environment).
-#[derive(Args, Clone, Debug)]
-pub struct BackupConfig {
-    /// daily: the worker backs the database up once a day into <data-dir>/backups and prunes
-    /// old backups; off: only `nextgenrdp backup create` does.
-    #[arg(
-        long,
-        env = "NEXTGENRDP_BACKUP_SCHEDULE",
-        value_enum,
-        default_value = "daily"
-    )]
-    pub backup_schedule: BackupSchedule,
-
-    /// The scheduled backup keeps the newest backup of each of this many last days.
-    #[arg(long, env = "NEXTGENRDP_BACKUP_KEEP_DAILY", default_value_t = 7,
-          value_parser = clap::value_parser!(u32).range(1..=3660))]
-    pub backup_keep_daily: u32,
-
-    /// The scheduled backup also keeps the newest backup of each of this many last ISO weeks.
-    #[arg(long, env = "NEXTGENRDP_BACKUP_KEEP_WEEKLY", default_value_t = 4,
-          value_parser = clap::value_parser!(u32).range(0..=520))]
-    pub backup_keep_weekly: u32,
-}
+pub use crate::config::{BackupConfig, BackupSchedule};
 
 impl BackupConfig {
     /// The worker's backup settings for `database`, or `None` when scheduled backups are off.

@@ -40,9 +40,10 @@ use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use super::api::{CachedJson, JsonKey};
-use super::{categories, format_pkr, locations, plan_features, plans};
+use super::{categories, locations, plan_features, plans};
 use crate::db::timed;
+use crate::error::{AppError, AppResult};
+use crate::money::format_pkr;
 
 /// The longest a snapshot is served, whatever the notifications say.
 pub const TTL: Duration = Duration::from_secs(1);
@@ -416,7 +417,7 @@ async fn load(db: &PgPool, generation: u64, loaded_at: Instant) -> sqlx::Result<
         plans.push(PlanView {
             category_id,
             category: (*category).to_owned(),
-            price_display: format_pkr(i64::from(p.price_pkr)),
+            price_display: format_pkr(p.price_pkr),
             price_pkr: p.price_pkr,
             theme_color: p.theme_color.unwrap_or_else(|| "sky".to_owned()),
             features: features.remove(&p.id).unwrap_or_default(),
@@ -447,4 +448,117 @@ async fn load(db: &PgPool, generation: u64, loaded_at: Instant) -> sqlx::Result<
         loaded_at,
         json: Mutex::default(),
     })
+}
+
+/// How `/plans` is ordered.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) enum Sort {
+    /// Category display order, plan display order, price, id.
+    #[default]
+    Catalog,
+    PriceAscending,
+    PriceDescending,
+}
+
+/// What a plan listing is narrowed to and how it is ordered (`/plans` here, the storefront's
+/// category pages too).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct PlanFilter {
+    /// A category id.
+    pub category: Option<i32>,
+    /// An open location's id.
+    pub location: Option<i32>,
+    pub sort: Sort,
+}
+
+impl PlanFilter {
+    /// Reads `category` (a slug), `location` (an open location's id) and `sort` (`price` /
+    /// `-price`) from `pairs`, checked against `catalog`; an empty value means "any". Other
+    /// names are ignored (the caller checks which it allows).
+    pub(crate) fn parse(catalog: &Catalog, pairs: &[(String, String)]) -> AppResult<Self> {
+        let mut filter = Self::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            match name.as_str() {
+                "category" => {
+                    let found = catalog.category_by_slug(value).ok_or_else(|| {
+                        let known: Vec<&str> = catalog
+                            .categories()
+                            .iter()
+                            .map(|c| c.slug.as_str())
+                            .collect();
+                        AppError::bad_request(
+                            "category",
+                            format!("no category {value:?}; known: {}", known.join(", ")),
+                        )
+                    })?;
+                    filter.category = Some(found.id);
+                }
+                "location" => {
+                    let id: i32 = value.parse().map_err(|_| {
+                        AppError::bad_request("location", "must be the numeric id of a location")
+                    })?;
+                    if catalog.location(id).is_none() {
+                        return Err(AppError::bad_request(
+                            "location",
+                            format!("no open location has id {id}"),
+                        ));
+                    }
+                    filter.location = Some(id);
+                }
+                "sort" => {
+                    filter.sort = match value {
+                        "price" => Sort::PriceAscending,
+                        "-price" => Sort::PriceDescending,
+                        _ => {
+                            return Err(AppError::bad_request(
+                                "sort",
+                                "must be price (cheapest first) or -price (dearest first)",
+                            ));
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
+        Ok(filter)
+    }
+
+    /// The plans of `catalog` that match, in the asked order.
+    pub(crate) fn apply<'c>(&self, catalog: &'c Catalog) -> Vec<&'c PlanView> {
+        let mut plans: Vec<&PlanView> = catalog
+            .plans()
+            .iter()
+            .filter(|p| self.category.is_none_or(|id| p.category_id == id))
+            .filter(|p| self.location.is_none_or(|id| p.is_sold_in(id)))
+            .collect();
+        // A stable sort keeps the catalog order among equal prices.
+        match self.sort {
+            Sort::Catalog => {}
+            Sort::PriceAscending => plans.sort_by_key(|p| p.price_pkr),
+            Sort::PriceDescending => plans.sort_by_key(|p| std::cmp::Reverse(p.price_pkr)),
+        }
+        plans
+    }
+}
+
+/// Which answer of the catalog API a [`CachedJson`] is: the endpoint and what narrows it (a
+/// filter checked against the snapshot, an existing plan's id), so a snapshot holds at most a
+/// few dozen.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum JsonKey {
+    Categories,
+    Locations,
+    Plans(PlanFilter),
+    Plan(String),
+}
+
+/// A catalog answer serialised once per snapshot, with its strong ETag.
+#[derive(Debug)]
+pub(crate) struct CachedJson {
+    pub(crate) body: axum::body::Bytes,
+    pub(crate) etag: axum::http::HeaderValue,
 }

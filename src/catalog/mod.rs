@@ -8,6 +8,7 @@ pub mod cache;
 pub mod categories;
 pub mod file;
 pub mod locations;
+pub mod names;
 pub mod pages;
 pub mod plan_features;
 pub mod plans;
@@ -25,32 +26,9 @@ pub fn is_valid_slug(text: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
-/// Formats rupees the way Pakistani shops print them: `Rs 12,500`.
-pub fn format_pkr(amount: i64) -> String {
-    let digits = amount.unsigned_abs().to_string();
-    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(ch);
-    }
-    let sign = if amount < 0 { "-" } else { "" };
-    format!("Rs {sign}{grouped}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rupees_are_grouped_by_thousands() {
-        assert_eq!(format_pkr(0), "Rs 0");
-        assert_eq!(format_pkr(999), "Rs 999");
-        assert_eq!(format_pkr(2500), "Rs 2,500");
-        assert_eq!(format_pkr(1_234_567), "Rs 1,234,567");
-        assert_eq!(format_pkr(-1500), "Rs -1,500");
-    }
 
     #[test]
     fn slugs_are_lowercase_digits_and_dashes() {

@@ -17,12 +17,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 
-use super::api::{PlanFilter, RawQuery, Sort, etag_of, if_none_match};
+use super::api::{RawQuery, etag_of, if_none_match};
 use super::cache::{Catalog, CategoryView, LocationView, PlanView};
-use super::format_pkr;
+use super::cache::{PlanFilter, Sort};
 use crate::accounts::extract::PageContext;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::money::format_pkr;
 use crate::orders::pricing::{MAX_QUANTITY, VALIDITY_MONTHS};
 use crate::web::pages::Layout;
 
@@ -58,7 +59,7 @@ fn from_price(catalog: &Catalog, category_id: i32) -> Option<String> {
         .filter(|p| p.category_id == category_id)
         .map(|p| p.price_pkr)
         .min()
-        .map(|min| format_pkr(i64::from(min)))
+        .map(format_pkr)
 }
 
 /// A category as the home page links to it.
@@ -342,7 +343,7 @@ async fn plan_page(
 
 /// The locations that cannot take another server now (automated backend, empty pool).
 pub async fn sold_out_locations(state: &AppState) -> AppResult<Vec<i32>> {
-    let hold = state.settings.provisioning.lifecycle.ip_hold_days;
+    let hold = state.provisioning.lifecycle.ip_hold_days;
     Ok(crate::provisioning::backends::capacities(&state.db, hold)
         .await?
         .into_iter()

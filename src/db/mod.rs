@@ -6,10 +6,10 @@
 //! and every repository function here is exercised against a real PostgreSQL by the test suite
 //! instead, which catches the same mistakes without coupling the build to a database.
 
-pub mod admin_pages;
 pub mod embedded;
 pub mod query_stats;
 pub mod stat_statements;
+pub mod text_enum;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

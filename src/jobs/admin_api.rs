@@ -157,12 +157,7 @@ async fn list_jobs(
             format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
-    if query.page < 1 || !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request(
-            "page",
-            "page ≥ 1 and per_page between 1 and 100",
-        ));
-    }
+    crate::web::paging::check(query.page, query.per_page)?;
     let counts: BTreeMap<String, i64> = super::count_by_status(&state.db)
         .await?
         .into_iter()
@@ -176,7 +171,7 @@ async fn list_jobs(
         &state.db,
         status,
         query.per_page,
-        (query.page - 1).saturating_mul(query.per_page),
+        crate::web::paging::offset(query.page, query.per_page),
     )
     .await?
     .into_iter()

@@ -15,12 +15,72 @@
 //! Statuses: `queued` → `running` → `succeeded` | `failed` (or `queued` again to retry).
 
 pub mod admin_api;
+pub mod kinds;
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::db::timed;
+
+/// An error retrying cannot fix (an unknown job kind, an invalid payload, an invalid address):
+/// the job fails for good at once. Return it (possibly with context) from a job.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Permanent(pub String);
+
+impl Permanent {
+    pub fn error(message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Permanent(message.into()))
+    }
+}
+
+/// Whether the error (or one of its causes) is [`Permanent`].
+pub fn is_permanent(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| cause.is::<Permanent>())
+}
+
+/// Not a failure: the job waits on something outside (a Proxmox task still running) and asks to
+/// run again after the delay, without using one of its attempts.
+#[derive(Debug, thiserror::Error)]
+#[error("{message} (looking again in {} s)", .delay.as_secs())]
+pub struct Snooze {
+    pub delay: Duration,
+    pub message: String,
+}
+
+impl Snooze {
+    pub fn error(delay: Duration, message: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Snooze {
+            delay,
+            message: message.into(),
+        })
+    }
+}
+
+/// The snooze the error asks for, if it is one.
+pub fn snooze_of(err: &anyhow::Error) -> Option<&Snooze> {
+    err.chain().find_map(|cause| cause.downcast_ref::<Snooze>())
+}
+
+/// Whether the error is a [`Snooze`].
+pub fn is_snooze(err: &anyhow::Error) -> bool {
+    snooze_of(err).is_some()
+}
+
+/// Decodes a job's payload; a payload that does not decode never will (a permanent error). The
+/// message names the kind of mismatch only, never the payload's values.
+pub fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
+    T::deserialize(&job.payload).map_err(|err| {
+        Permanent::error(format!(
+            "the payload of a {} job is invalid ({:?} error)",
+            job.kind,
+            err.classify()
+        ))
+    })
+}
 
 /// The channel `enqueue` notifies, with the job's kind as payload.
 pub const NOTIFY_CHANNEL: &str = "nextgenrdp_jobs";

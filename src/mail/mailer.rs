@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 
 use super::Email;
 use crate::config::{CommonConfig, MailConfig};
-use crate::worker::Permanent;
+use crate::jobs::Permanent;
 
 /// Sends [`Email`]s.
 pub enum Mailer {

@@ -20,8 +20,7 @@ pub use templates::{
     notice_email, password_changed_email, password_reset_email, verification_email,
 };
 
-/// The job kind that sends one [`Email`] (its payload).
-pub const SEND_EMAIL: &str = "send_email";
+pub use crate::jobs::kinds::SEND_EMAIL;
 
 /// One e-mail to one recipient, with a plain-text and an HTML version of the same content.
 ///

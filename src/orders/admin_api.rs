@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::api::{OrderResponse, order_response};
+use super::details::{OrderResponse, order_response};
 use super::orders::{self, Order, OrderFilter};
 use super::promo_codes::{self, DiscountType, PromoCode, PromoCodeFields};
 use super::{OrderStatus, checkout};
@@ -137,15 +137,7 @@ pub fn parse_order_query(
             format!("unknown status {status:?}"),
         ));
     }
-    if query.page < 1 {
-        return Err(AppError::bad_request("page", "must be 1 or more"));
-    }
-    if !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request(
-            "per_page",
-            "must be between 1 and 100",
-        ));
-    }
+    crate::web::paging::check(query.page, query.per_page)?;
     if let (Some(from), Some(to)) = (query.from, query.to)
         && to < from
     {
@@ -189,7 +181,7 @@ async fn list_orders(
         &state.db,
         &filter,
         query.per_page,
-        (query.page - 1).saturating_mul(query.per_page),
+        crate::web::paging::offset(query.page, query.per_page),
     )
     .await?;
     let mut items = Vec::with_capacity(rows.len());

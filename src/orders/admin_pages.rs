@@ -20,20 +20,21 @@ use super::admin_api::{
     OrderQuery, PromoCodeRequest, cancel_order_as, create_promo_code_as, delete_promo_code_as,
     parse_order_query, update_promo_code_as, validate_promo,
 };
-use super::api::order_response;
+use super::details::order_response;
 use super::orders::{self, OrderFilter};
-use super::pages::{OrderRow, OrderView};
 use super::promo_codes::{self, PromoCode};
+use super::views::{OrderRow, OrderView};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
 use crate::accounts::users;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
-use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
-use crate::payments::admin_pages::{AdminPaymentRow, rows_for_order};
+use crate::money::format_pkr;
+use crate::payments::views::{AdminPaymentRow, rows_for_order};
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -164,7 +165,7 @@ async fn list_orders(
         .iter()
         .map(|s| StatusOption {
             value: s.as_str(),
-            label: super::pages::status_label(s.as_str()),
+            label: s.label(),
             selected: s.as_str() == filters.status,
         })
         .collect();
@@ -399,17 +400,17 @@ impl PromoRow {
         let discount = if promo.discount_type == "percentage" {
             format!("{}%", promo.discount_value)
         } else {
-            format_pkr(i64::from(promo.discount_value))
+            format_pkr(promo.discount_value)
         };
         let mut conditions = Vec::new();
         if promo.min_order_value() > 0 {
             conditions.push(format!(
                 "min. order {}",
-                format_pkr(i64::from(promo.min_order_value()))
+                format_pkr(promo.min_order_value())
             ));
         }
         if let Some(max) = promo.max_discount_amount {
-            conditions.push(format!("at most {}", format_pkr(i64::from(max))));
+            conditions.push(format!("at most {}", format_pkr(max)));
         }
         let window = match (promo.valid_from, promo.valid_until) {
             (None, None) => "Always".to_owned(),

@@ -2,27 +2,25 @@
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::cookie::{Cookie, SameSite};
-use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::cart::{self, CART_COOKIE, CartOwner, CartView, NewItem};
+use super::cart::{self, CartOwner, CartView, NewItem};
 use super::checkout::{self, parse_idempotency_key};
-use super::items::{self, OrderItemDetail};
-use super::orders::{self, Order};
+use super::details::{OrderResponse, order_response};
+use super::extract::{ApiCartOwner, cart_cookie, guest_cart_parameters};
+use super::orders;
 use super::{OrderStatus, carts};
 use crate::accounts::extract::ApiUser;
-use crate::app::{AppState, Settings};
-use crate::catalog::format_pkr;
+use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::AppJson;
+use crate::web::paging::Paging;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::new()
@@ -59,28 +57,6 @@ fn describe_guest_cart(document: &mut utoipa::openapi::OpenApi) {
     }
 }
 
-/// The `X-Cart-Token` header and `ngr_cart` cookie, optional strings, with what each does.
-pub(crate) fn guest_cart_parameters(
-    header: &str,
-    cookie: &str,
-) -> [utoipa::openapi::path::Parameter; 2] {
-    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
-    use utoipa::openapi::{ObjectBuilder, Required, Type};
-    let parameter = |name: &str, place: ParameterIn, description: &str| {
-        ParameterBuilder::new()
-            .name(name)
-            .parameter_in(place)
-            .required(Required::False)
-            .description(Some(description))
-            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-            .build()
-    };
-    [
-        parameter("X-Cart-Token", ParameterIn::Header, header),
-        parameter(CART_COOKIE, ParameterIn::Cookie, cookie),
-    ]
-}
-
 /// Checkout's body may be left out (see [`create_order`]); `#[utoipa::path]` can only say so by
 /// also making the body nullable (a JSON `null` body, which is refused), so it is said here.
 fn checkout_body_is_optional(document: &mut utoipa::openapi::OpenApi) {
@@ -93,51 +69,6 @@ fn checkout_body_is_optional(document: &mut utoipa::openapi::OpenApi) {
     {
         body.required = Some(utoipa::openapi::Required::False);
     }
-}
-
-/// Whose cart an API request works on: the bearer token's customer, else the guest cart named
-/// by the `ngr_cart` cookie or the `X-Cart-Token` header. A bearer token that does not verify
-/// is a 401, never a silent fall-back to a guest cart.
-pub struct ApiCartOwner(pub CartOwner);
-
-impl FromRequestParts<AppState> for ApiCartOwner {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            let caller = ApiUser::from_request_parts(parts, state).await?;
-            return Ok(Self(CartOwner::Customer(caller.user.id)));
-        }
-        Ok(Self(CartOwner::Guest(guest_cart_token(&parts.headers))))
-    }
-}
-
-/// The guest cart token a client sent (header first, then cookie).
-pub fn guest_cart_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get("x-cart-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| {
-            axum_extra::extract::CookieJar::from_headers(headers)
-                .get(CART_COOKIE)
-                .map(|c| c.value().to_owned())
-        })
-        .filter(|t| t.len() == 43)
-}
-
-/// The cart cookie for a new guest cart (30 days).
-pub fn cart_cookie(settings: &Settings, token: String) -> Cookie<'static> {
-    Cookie::build((CART_COOKIE, token))
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(settings.secure_cookies())
-        .max_age(time::Duration::days(30))
-        .build()
 }
 
 /// The cart answer: the priced cart, plus the token of a guest cart this request created.
@@ -243,12 +174,7 @@ async fn add_cart_item(
         quantity: body.quantity,
     };
     // Validate before creating a cart, so bad input writes nothing.
-    cart::validate_item(
-        &state.db,
-        &item,
-        state.settings.provisioning.lifecycle.ip_hold_days,
-    )
-    .await?;
+    cart::validate_item(&state.db, &item, state.provisioning.lifecycle.ip_hold_days).await?;
     let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
     cart::add_validated_item(&state.db, &cart, &item).await?;
     let view = cart::view(&state.db, Some(&cart)).await?;
@@ -389,96 +315,6 @@ async fn remove_promo(
     Ok(cart_response(&state, StatusCode::OK, view, None))
 }
 
-/// An order as its customer (and the operator) sees it. Amounts are whole PKR; times are
-/// RFC 3339, UTC.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderResponse {
-    pub id: i32,
-    #[schema(value_type = OrderStatus)]
-    pub status: String,
-    /// The subtotal before any discount, in whole PKR.
-    pub total_amount_pkr: i32,
-    /// The promo code's discount, in whole PKR (0: none).
-    pub discount_amount_pkr: i32,
-    /// What the customer pays: total − discount, in whole PKR.
-    pub final_amount_pkr: i32,
-    /// `final_amount_pkr` formatted for display (`Rs 4,500`).
-    pub final_amount_display: String,
-    pub promo_code: Option<String>,
-    /// How it was paid, once paid: the gateway (`manual`, `jazzcash`), with the channel of a
-    /// manual transfer after a colon (`manual:bank`).
-    pub payment_method: Option<String>,
-    /// The transaction id of the payment that settled it.
-    pub payment_reference: Option<String>,
-    /// The customer's notes at checkout.
-    pub notes: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    /// When an unpaid order expires (only while `pending_payment`; otherwise null).
-    pub pay_before: Option<DateTime<Utc>>,
-    pub paid_at: Option<DateTime<Utc>>,
-    /// When it was cancelled or expired.
-    pub cancelled_at: Option<DateTime<Utc>>,
-    pub items: Vec<OrderItemResponse>,
-}
-
-/// A line of an order: a plan in a location for some months, at the price of the day it was
-/// ordered. The plan and location names are null if they were deleted since.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderItemResponse {
-    pub id: i32,
-    pub plan_id: Option<String>,
-    pub plan_name: Option<String>,
-    pub location_id: Option<i32>,
-    pub location_name: Option<String>,
-    pub quantity: i32,
-    pub validity_months: i32,
-    /// The unit price per month when ordered, in whole PKR.
-    pub price_at_order_pkr: i32,
-    /// Unit price × months × quantity, in whole PKR.
-    pub line_total_pkr: i64,
-}
-
-impl From<OrderItemDetail> for OrderItemResponse {
-    fn from(item: OrderItemDetail) -> Self {
-        Self {
-            line_total_pkr: item.line_total_pkr(),
-            id: item.id,
-            plan_id: item.plan_id,
-            plan_name: item.plan_name,
-            location_id: item.location_id,
-            location_name: item.location_name,
-            quantity: item.quantity,
-            validity_months: item.validity_months,
-            price_at_order_pkr: item.price_at_order_pkr,
-        }
-    }
-}
-
-/// Builds the response of an order with its items.
-pub async fn order_response(state: &AppState, order: Order) -> AppResult<OrderResponse> {
-    let items = items::list_details_for_order(&state.db, order.id).await?;
-    let expiry = Duration::hours(i64::from(state.settings.order_expiry_hours));
-    Ok(OrderResponse {
-        pay_before: (order.status == OrderStatus::PendingPayment.as_str())
-            .then(|| order.created_at.map(|at| checkout::pay_before(at, expiry)))
-            .flatten(),
-        discount_amount_pkr: order.discount_amount_pkr(),
-        final_amount_display: format_pkr(i64::from(order.final_amount_pkr)),
-        id: order.id,
-        status: order.status,
-        total_amount_pkr: order.total_amount_pkr,
-        final_amount_pkr: order.final_amount_pkr,
-        promo_code: order.promo_code,
-        payment_method: order.payment_method,
-        payment_reference: order.payment_reference,
-        notes: order.notes,
-        created_at: order.created_at,
-        paid_at: order.paid_at,
-        cancelled_at: order.cancelled_at,
-        items: items.into_iter().map(Into::into).collect(),
-    })
-}
-
 /// What checkout takes besides the cart (the whole body is optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -579,7 +415,7 @@ async fn create_order(
         &caller.user,
         key,
         body.notes.as_deref(),
-        state.settings.provisioning.lifecycle.ip_hold_days,
+        state.provisioning.lifecycle.ip_hold_days,
     )
     .await?;
     let order = order_response(&state, placed.order).await?;
@@ -605,21 +441,6 @@ async fn create_order(
     Ok(response)
 }
 
-/// `?page=&per_page=` of a list.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct Paging {
-    /// The page to show, from 1.
-    #[serde(default = "first_page")]
-    #[param(default = 1, minimum = 1)]
-    pub page: i64,
-    /// Items per page, 1 to 100.
-    #[serde(default = "default_per_page")]
-    #[param(default = 20, minimum = 1, maximum = 100)]
-    pub per_page: i64,
-}
-
 /// A page of the customer's orders, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderPage {
@@ -628,37 +449,6 @@ pub struct OrderPage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
-}
-
-fn first_page() -> i64 {
-    1
-}
-
-fn default_per_page() -> i64 {
-    20
-}
-
-impl Paging {
-    /// Parses and bounds paging: page ≥ 1, 1 ≤ per_page ≤ 100; a 400 names the parameter.
-    pub fn parse(query: Result<Query<Paging>, QueryRejection>) -> AppResult<Self> {
-        let Query(paging) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
-        if paging.page < 1 {
-            return Err(AppError::bad_request("page", "must be 1 or more"));
-        }
-        if !(1..=100).contains(&paging.per_page) {
-            return Err(AppError::bad_request(
-                "per_page",
-                "must be between 1 and 100",
-            ));
-        }
-        Ok(paging)
-    }
-
-    /// The rows to skip; a page far past the end (up to `i64::MAX`) is an empty page, never an
-    /// overflow.
-    pub fn offset(&self) -> i64 {
-        (self.page - 1).saturating_mul(self.per_page)
-    }
 }
 
 /// The caller's orders, newest first, a page at a time.

@@ -9,9 +9,10 @@ use sqlx::PgPool;
 use super::carts::{self, Cart, CartLine};
 use super::pricing::{self, Line, MAX_QUANTITY, PromoRejection, VALIDITY_MONTHS};
 use super::promo_codes::{self, PromoCode};
-use crate::accounts::secrets;
-use crate::catalog::{format_pkr, locations, plans};
+use crate::catalog::{locations, plans};
 use crate::error::{AppError, AppResult, ResultExt};
+use crate::money::format_pkr;
+use crate::secrets;
 
 /// The guest cart cookie's name.
 pub const CART_COOKIE: &str = "ngr_cart";

@@ -178,16 +178,10 @@ pub async fn end_unpaid(
         .await?
         .filter(|o| owner.is_none() || o.user_id == owner)
         .ok_or(AppError::NotFound("order"))?;
-    if order.status != OrderStatus::PendingPayment.as_str() {
+    if order.status != OrderStatus::PendingPayment {
         return Err(not_pending(&order));
     }
-    orders::update_status(
-        &mut *tx,
-        order.id,
-        OrderStatus::PendingPayment.as_str(),
-        to.as_str(),
-    )
-    .await?;
+    super::transition(&mut *tx, order.id, OrderStatus::PendingPayment, to).await?;
     if let Some(promo_id) = order.promo_code_id {
         promo_codes::release_use(&mut *tx, promo_id).await?;
     }

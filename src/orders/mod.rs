@@ -1,8 +1,8 @@
 //! Orders and billing: orders, their items and promo codes.
 //!
-//! [`OrderStatus`] and [`can_transition`] are the order life cycle; the repositories
-//! ([`orders`], [`items`], [`promo_codes`]) hold the SQL, and their guarded updates make a stale
-//! transition change nothing.
+//! [`OrderStatus`] and [`can_transition`] are the order life cycle and [`transition`] its one
+//! writer; the repositories ([`orders`], [`items`], [`promo_codes`]) hold the SQL, and their
+//! guarded updates make a stale transition change nothing.
 
 pub mod admin_api;
 pub mod admin_pages;
@@ -10,6 +10,8 @@ pub mod api;
 pub mod cart;
 pub mod carts;
 pub mod checkout;
+pub mod details;
+pub mod extract;
 pub mod idempotency;
 pub mod items;
 // `orders::orders` mirrors the table name, as every repository module here does.
@@ -18,66 +20,69 @@ pub mod orders;
 pub mod pages;
 pub mod pricing;
 pub mod promo_codes;
+pub mod views;
 
-use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
 
-/// Where an order is in its life: it waits for payment, is paid, its servers are provisioned and
-/// it becomes active; an unpaid order is cancelled (by the customer or an operator) or expires.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    PendingPayment,
-    Paid,
-    Processing,
-    Active,
-    Cancelled,
-    Expired,
+use crate::db::text_enum::{TransitionError, text_enum};
+
+text_enum! {
+    /// Where an order is in its life: it waits for payment, is paid, its servers are provisioned and
+    /// it becomes active; an unpaid order is cancelled (by the customer or an operator) or expires.
+    pub enum OrderStatus {
+        PendingPayment = "pending_payment",
+        Paid = "paid",
+        Processing = "processing",
+        Active = "active",
+        Cancelled = "cancelled",
+        Expired = "expired",
+    }
 }
 
 impl OrderStatus {
-    /// Every status, in life-cycle order.
-    pub const ALL: [Self; 6] = [
-        Self::PendingPayment,
-        Self::Paid,
-        Self::Processing,
-        Self::Active,
-        Self::Cancelled,
-        Self::Expired,
-    ];
-
-    /// The spelling stored in `orders.status`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::PendingPayment => "pending_payment",
-            Self::Paid => "paid",
-            Self::Processing => "processing",
-            Self::Active => "active",
-            Self::Cancelled => "cancelled",
-            Self::Expired => "expired",
-        }
-    }
-
     /// No transition leaves this status.
     pub fn is_final(self) -> bool {
         Self::ALL.iter().all(|&to| !can_transition(self, to))
     }
-}
 
-impl std::fmt::Display for OrderStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+    /// The status in the customer's and the operator's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::PendingPayment => "Awaiting payment",
+            Self::Paid => "Paid",
+            Self::Processing => "Processing",
+            Self::Active => "Active",
+            Self::Cancelled => "Cancelled",
+            Self::Expired => "Expired",
+        }
     }
 }
 
-impl std::str::FromStr for OrderStatus {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or_else(|| format!("unknown order status {text:?}"))
+/// Moves order `id` from `from` to `to` if it is still `from` (a guarded compare-and-set: a
+/// concurrent change wins and this answers `false`); a move the life cycle does not allow is
+/// refused before the database is asked. The one writer of `orders.status` for one order
+/// (`orders::expire_stale` is the bulk `pending_payment → expired`).
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    from: OrderStatus,
+    to: OrderStatus,
+) -> Result<bool, TransitionError> {
+    if !can_transition(from, to) {
+        return Err(TransitionError::NotAllowed {
+            machine: "an order",
+            from: from.as_str(),
+            to: to.as_str(),
+        });
     }
+    Ok(orders::set_status(db, id, from, to).await?)
+}
+
+/// The order that bought the item `item_id` becomes active once every service it bought is
+/// active (`paid` or `processing` → `active`; a guarded update, so the last of several services
+/// to finish moves it, once). Whether it moved.
+pub async fn activate_if_provisioned(db: impl PgExecutor<'_>, item_id: i32) -> sqlx::Result<bool> {
+    orders::activate_if_provisioned(db, item_id).await
 }
 
 /// Whether an order may move from `from` to `to`: pending_payment → paid, cancelled or expired;
@@ -99,10 +104,13 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_spelling() {
-        for status in OrderStatus::ALL {
+        for &status in OrderStatus::ALL {
             assert_eq!(status.as_str().parse::<OrderStatus>(), Ok(status));
             assert_eq!(status.to_string(), status.as_str());
         }
+        assert!(crate::db::text_enum::spellings_match_serde(
+            OrderStatus::ALL
+        ));
         assert_eq!("pending_payment".parse(), Ok(PendingPayment));
         assert!("Paid".parse::<OrderStatus>().is_err());
         assert!("refunded".parse::<OrderStatus>().is_err());
@@ -131,8 +139,8 @@ mod tests {
             (Paid, Active),
             (Processing, Active),
         ];
-        for from in OrderStatus::ALL {
-            for to in OrderStatus::ALL {
+        for &from in OrderStatus::ALL {
+            for &to in OrderStatus::ALL {
                 assert_eq!(
                     can_transition(from, to),
                     allowed.contains(&(from, to)),
@@ -153,7 +161,8 @@ mod tests {
     #[test]
     fn active_cancelled_and_expired_are_final() {
         let finals: Vec<_> = OrderStatus::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|s| s.is_final())
             .collect();
         assert_eq!(finals, vec![Active, Cancelled, Expired]);

@@ -16,8 +16,7 @@ pub struct Order {
     pub id: i32,
     /// The customer who placed it.
     pub user_id: Option<i32>,
-    #[schema(value_type = OrderStatus)]
-    pub status: String,
+    pub status: OrderStatus,
     /// The subtotal before any discount, in whole PKR.
     pub total_amount_pkr: i32,
     /// The promo code's discount, in whole PKR (null: none).
@@ -261,11 +260,11 @@ pub async fn count(db: impl PgExecutor<'_>, filter: &OrderFilter<'_>) -> sqlx::R
 
 /// Moves the order from `from` to `to`; false (and nothing changed) when it is no longer in
 /// `from`. Whether the transition is allowed is [`super::can_transition`]'s to say.
-pub async fn update_status(
+pub(super) async fn set_status(
     db: impl PgExecutor<'_>,
     id: i32,
-    from: &str,
-    to: &str,
+    from: OrderStatus,
+    to: OrderStatus,
 ) -> sqlx::Result<bool> {
     let done = timed(
         "orders.update_status",
@@ -279,6 +278,28 @@ pub async fn update_status(
             .bind(from)
             .bind(to)
             .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// See [`super::activate_if_provisioned`].
+pub(super) async fn activate_if_provisioned(
+    db: impl PgExecutor<'_>,
+    item_id: i32,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "provision.activate_order",
+        sqlx::query(
+            "update orders o set status = 'active'
+             from order_items i
+             where i.id = $1 and o.id = i.order_id and o.status in ('paid', 'processing')
+               and not exists (
+                   select 1 from services s join order_items i2 on i2.id = s.order_item_id
+                   where i2.order_id = o.id and s.status <> 'active')",
+        )
+        .bind(item_id)
+        .execute(db),
     )
     .await?;
     Ok(done.rows_affected() == 1)

@@ -15,19 +15,22 @@ use axum::{Form, Router};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::api::{OrderResponse, cart_cookie, guest_cart_token, order_response};
 use super::cart::{self, CartItemView, CartOwner, CartView, NewItem};
 use super::checkout::{self, parse_idempotency_key};
+use super::extract::{cart_cookie, guest_cart_token};
 use super::pricing::{MAX_QUANTITY, VALIDITY_MONTHS};
+use super::views::{OrderRow, months_label};
 use super::{OrderStatus, orders};
 use crate::accounts::extract::{PageContext, PageUser};
-use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with, sentence};
-use crate::accounts::secrets;
 use crate::app::AppState;
-use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
-use crate::payments::pages::{ManualForm, PayView, pay_view};
+use crate::money::format_pkr;
+use crate::payments::views::{ManualForm, pay_view};
+use crate::secrets;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, sentence};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
+use crate::web::paging::page_number;
 
 /// Orders per page of `/account/orders`.
 const ORDERS_PER_PAGE: i64 = 10;
@@ -66,15 +69,6 @@ fn form_number(field: &str, text: &str, default: Option<i32>) -> AppResult<i32> 
         (text, _) => text
             .parse()
             .map_err(|_| AppError::invalid(field, "must be a whole number")),
-    }
-}
-
-/// How many months, in words.
-fn months_label(months: i32) -> String {
-    if months == 1 {
-        "1 month".to_owned()
-    } else {
-        format!("{months} months")
     }
 }
 
@@ -167,7 +161,7 @@ async fn render_cart(
         .items
         .iter()
         .map(|item| CartLineRow {
-            unit_price: format_pkr(i64::from(item.monthly_price_pkr)),
+            unit_price: format_pkr(item.monthly_price_pkr),
             months: month_options(item.validity_months),
             error: extras
                 .line_error
@@ -275,12 +269,7 @@ async fn add_item(
     let owner = owner_of(&context, &headers);
     let outcome = async {
         let item = form.parse()?;
-        cart::validate_item(
-            &state.db,
-            &item,
-            state.settings.provisioning.lifecycle.ip_hold_days,
-        )
-        .await?;
+        cart::validate_item(&state.db, &item, state.provisioning.lifecycle.ip_hold_days).await?;
         let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
         cart::add_validated_item(&state.db, &cart, &item).await?;
         Ok::<_, AppError>(new_token)
@@ -504,7 +493,7 @@ struct MethodChoice {
 
 /// The enabled gateways as checkout choices: `chosen` checked, else the first.
 fn method_choices(state: &AppState, chosen: &str) -> Vec<MethodChoice> {
-    let gateways = state.settings.payments.gateways();
+    let gateways = state.payments.gateways();
     let known = gateways.iter().any(|g| g.name() == chosen);
     gateways
         .iter()
@@ -594,7 +583,7 @@ async fn place_order(
     if form.terms.is_none() {
         errors.add("terms", "You", "must agree to the terms to place an order");
     }
-    let gateway = state.settings.payments.gateway(form.payment_method.trim());
+    let gateway = state.payments.gateway(form.payment_method.trim());
     if gateway.is_none() {
         errors.add("payment_method", "Payment method", "must be chosen");
     }
@@ -639,7 +628,7 @@ async fn place_order(
         &visitor.user,
         Some(&key),
         Some(&form.notes),
-        state.settings.provisioning.lifecycle.ip_hold_days,
+        state.provisioning.lifecycle.ip_hold_days,
     )
     .await
     {
@@ -659,127 +648,6 @@ async fn place_order(
 
 // ---------------------------------------------------------------------------------------------
 // The customer's orders
-
-/// A status in words, for its badge.
-pub fn status_label(status: &str) -> &'static str {
-    match status.parse::<OrderStatus>() {
-        Ok(OrderStatus::PendingPayment) => "Awaiting payment",
-        Ok(OrderStatus::Paid) => "Paid",
-        Ok(OrderStatus::Processing) => "Processing",
-        Ok(OrderStatus::Active) => "Active",
-        Ok(OrderStatus::Cancelled) => "Cancelled",
-        Ok(OrderStatus::Expired) => "Expired",
-        Err(_) => "Unknown",
-    }
-}
-
-/// An order as a row of a list.
-pub struct OrderRow {
-    pub id: i32,
-    pub placed: String,
-    pub status: String,
-    pub status_label: &'static str,
-    pub total: String,
-}
-
-impl OrderRow {
-    pub fn new(order: &orders::Order) -> Self {
-        Self {
-            id: order.id,
-            placed: pkt(order.created_at),
-            status_label: status_label(&order.status),
-            status: order.status.clone(),
-            total: format_pkr(i64::from(order.final_amount_pkr)),
-        }
-    }
-}
-
-/// A line of an order as shown.
-pub struct OrderLine {
-    pub plan_name: String,
-    pub location_name: String,
-    pub months: String,
-    pub quantity: i32,
-    pub unit_price: String,
-    pub line_total: String,
-}
-
-/// An order with its items, as its page shows it (the customer's and the operator's).
-pub struct OrderView {
-    pub id: i32,
-    pub status: String,
-    pub status_label: &'static str,
-    pub placed: String,
-    /// When an unpaid order expires (PKT).
-    pub pay_before: Option<String>,
-    pub paid_at: Option<String>,
-    pub cancelled_at: Option<String>,
-    pub items: Vec<OrderLine>,
-    pub subtotal: String,
-    /// The discount, when there is one.
-    pub discount: Option<String>,
-    pub promo_code: Option<String>,
-    pub total: String,
-    pub notes: Option<String>,
-    /// How it was paid, once it is.
-    pub payment_method: Option<String>,
-    pub payment_reference: Option<String>,
-    pub can_cancel: bool,
-}
-
-impl OrderView {
-    pub fn new(order: OrderResponse) -> Self {
-        let items = order
-            .items
-            .iter()
-            .map(|item| OrderLine {
-                plan_name: item
-                    .plan_name
-                    .clone()
-                    .or_else(|| item.plan_id.clone())
-                    .unwrap_or_else(|| "—".into()),
-                location_name: item.location_name.clone().unwrap_or_else(|| "—".into()),
-                months: months_label(item.validity_months),
-                quantity: item.quantity,
-                unit_price: format_pkr(i64::from(item.price_at_order_pkr)),
-                line_total: format_pkr(item.line_total_pkr),
-            })
-            .collect();
-        Self {
-            id: order.id,
-            status_label: status_label(&order.status),
-            can_cancel: order.status == OrderStatus::PendingPayment.as_str(),
-            status: order.status,
-            placed: pkt(order.created_at),
-            pay_before: order.pay_before.map(|at| pkt(Some(at))),
-            paid_at: order.paid_at.map(|at| pkt(Some(at))),
-            cancelled_at: order.cancelled_at.map(|at| pkt(Some(at))),
-            items,
-            subtotal: format_pkr(i64::from(order.total_amount_pkr)),
-            discount: (order.discount_amount_pkr > 0)
-                .then(|| format_pkr(i64::from(order.discount_amount_pkr))),
-            promo_code: order.promo_code,
-            total: order.final_amount_display,
-            notes: order.notes.filter(|n| !n.trim().is_empty()),
-            // Stored as `gateway` or `gateway:channel` when the order is paid.
-            payment_method: order.payment_method.as_deref().map(|method| {
-                let (gateway, channel) = match method.split_once(':') {
-                    Some((gateway, channel)) => (gateway, Some(channel)),
-                    None => (method, None),
-                };
-                crate::payments::pages::method_label(gateway, channel)
-            }),
-            payment_reference: order.payment_reference,
-        }
-    }
-}
-
-/// A `?page=` value; nonsense falls back to the first page rather than failing.
-pub fn page_number(text: Option<&str>) -> i64 {
-    text.and_then(|t| t.trim().parse::<i64>().ok())
-        .filter(|p| (1..=1_000_000).contains(p))
-        .unwrap_or(1)
-}
 
 #[derive(Template)]
 #[template(path = "orders/orders.html")]
@@ -854,16 +722,6 @@ const ORDER_NOTICES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-#[derive(Template)]
-#[template(path = "orders/order.html")]
-struct OrderPage {
-    layout: Layout,
-    notice: Option<Notice>,
-    order: OrderView,
-    /// The payment step and the order's payments.
-    pay: PayView,
-}
-
 /// The visitor's own order; anyone else's is the 404 page, as if it did not exist.
 async fn order_page(
     State(state): State<AppState>,
@@ -875,7 +733,7 @@ async fn order_page(
         .await?
         .ok_or(AppError::NotFound("order"))?;
     let pay = pay_view(&state, &order, query.pay.as_deref(), ManualForm::default()).await?;
-    render_order_page(
+    super::views::render_order_page(
         &state,
         &visitor,
         order,
@@ -884,27 +742,6 @@ async fn order_page(
         pay,
     )
     .await
-}
-
-/// The customer's order page with its payment step (also after a failed payment form).
-pub(crate) async fn render_order_page(
-    state: &AppState,
-    visitor: &PageUser,
-    order: orders::Order,
-    status: StatusCode,
-    notice: Option<Notice>,
-    pay: PayView,
-) -> AppResult<Response> {
-    let order = OrderView::new(order_response(state, order).await?);
-    render_with(
-        status,
-        &OrderPage {
-            layout: Layout::for_page(format!("Order #{}", order.id), &visitor.context),
-            notice,
-            order,
-            pay,
-        },
-    )
 }
 
 async fn cancel_order(
@@ -967,11 +804,10 @@ mod tests {
 
     #[test]
     fn statuses_have_words_and_pages_fall_back_to_the_first() {
-        assert_eq!(status_label("pending_payment"), "Awaiting payment");
-        assert_eq!(status_label("nonsense"), "Unknown");
-        assert_eq!(page_number(Some("3")), 3);
+        assert_eq!(OrderStatus::PendingPayment.label(), "Awaiting payment");
+        assert_eq!(crate::web::paging::page_number(Some("3")), 3);
         for bad in [None, Some(""), Some("0"), Some("-1"), Some("x")] {
-            assert_eq!(page_number(bad), 1);
+            assert_eq!(crate::web::paging::page_number(bad), 1);
         }
     }
 }

@@ -65,7 +65,7 @@ impl std::fmt::Display for PromoRejection {
             } => write!(
                 f,
                 "this promo code needs an order of at least {}",
-                crate::catalog::format_pkr(i64::from(*min_order_value_pkr))
+                crate::money::format_pkr(*min_order_value_pkr)
             ),
         }
     }

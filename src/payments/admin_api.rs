@@ -13,16 +13,17 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::MANUAL;
-use super::api::{ImageBytes, PaymentStatus};
+use super::PaymentStatus;
+use super::api::ImageBytes;
 use super::repo::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users::{self, User};
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
-use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult, Problem};
 use crate::mail;
+use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
 
@@ -152,18 +153,13 @@ async fn list_payments(
             format!("must be one of {}", STATUSES.join(", ")),
         ));
     }
-    if query.page < 1 || !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request(
-            "page",
-            "page ≥ 1 and per_page between 1 and 100",
-        ));
-    }
+    crate::web::paging::check(query.page, query.per_page)?;
     let total = repo::count(&state.db, status).await?;
     let items = repo::list(
         &state.db,
         status,
         query.per_page,
-        (query.page - 1).saturating_mul(query.per_page),
+        crate::web::paging::offset(query.page, query.per_page),
     )
     .await?;
     Ok(Json(PaymentPage {
@@ -392,7 +388,7 @@ pub async fn reject(
             &[
                 format!(
                     "We could not confirm the transfer of {} with reference {} for order {}.",
-                    format_pkr(i64::from(payment.amount_pkr)),
+                    format_pkr(payment.amount_pkr),
                     payment.gateway_txn_id.as_deref().unwrap_or("-"),
                     order.id
                 ),

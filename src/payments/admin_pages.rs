@@ -17,19 +17,20 @@ use serde::Deserialize;
 
 use super::MANUAL;
 use super::admin_api::{self, STATUSES};
-use super::pages::{method_label, payment_status_label};
 use super::repo::{self, Payment, PaymentEvent};
 use super::settle::Settled;
+use super::views::{AdminPaymentRow, payment_status_label};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Failure, FormErrors, pkt, render_with, sentence};
 use crate::accounts::users;
 use crate::app::AppState;
-use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
+use crate::money::format_pkr;
 use crate::orders::orders;
-use crate::orders::pages::page_number;
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Failure, FormErrors, pkt, sentence};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
+use crate::web::paging::page_number;
 
 /// Payments per page of the queue.
 const PER_PAGE: i64 = 25;
@@ -49,49 +50,6 @@ pub fn router() -> Router<AppState> {
 
 fn see_other(target: &str) -> Response {
     Redirect::to(target).into_response()
-}
-
-/// A payment as a row of the operator's tables (the queue, an order's page).
-pub struct AdminPaymentRow {
-    pub id: i32,
-    pub order_id: i32,
-    pub customer: String,
-    pub method: String,
-    pub amount: String,
-    pub status: String,
-    pub status_label: &'static str,
-    pub reference: String,
-    pub flag: Option<String>,
-    pub submitted: String,
-}
-
-impl AdminPaymentRow {
-    pub fn new(payment: &Payment, customer: String) -> Self {
-        Self {
-            id: payment.id,
-            order_id: payment.order_id,
-            customer,
-            method: method_label(&payment.gateway, payment.channel.as_deref()),
-            amount: format_pkr(i64::from(payment.amount_pkr)),
-            status: payment.status.clone(),
-            status_label: payment_status_label(&payment.status),
-            reference: payment
-                .gateway_txn_id
-                .clone()
-                .unwrap_or_else(|| "—".to_owned()),
-            flag: payment.flag.clone(),
-            submitted: pkt(Some(payment.created_at)),
-        }
-    }
-}
-
-/// The payments of an order, for the operator's order page.
-pub async fn rows_for_order(state: &AppState, order_id: i32) -> AppResult<Vec<AdminPaymentRow>> {
-    let payments = repo::list_for_order(&state.db, order_id).await?;
-    Ok(payments
-        .iter()
-        .map(|p| AdminPaymentRow::new(p, String::new()))
-        .collect())
 }
 
 /// The e-mail of the customer of each order, one look-up per order.
@@ -353,7 +311,7 @@ async fn render_payment(
         .into_iter()
         .map(|receipt| (receipt.id, pkt(Some(receipt.created_at))))
         .collect();
-    let order_status = order.as_ref().map(|o| o.status.clone()).unwrap_or_default();
+    let order_status = order.as_ref().map(|o| o.status);
     let page = PaymentPage {
         layout: Layout::for_page(format!("Payment #{}", payment.id), &admin.0.context),
         notice,
@@ -371,11 +329,11 @@ async fn render_payment(
             Some(email) => format!("{} by {email}", pkt(Some(at))),
             None => pkt(Some(at)),
         }),
-        order_status_label: crate::orders::pages::status_label(&order_status),
-        order_status,
+        order_status_label: order_status.map_or("Unknown", crate::orders::OrderStatus::label),
+        order_status: order_status.map(|s| s.to_string()).unwrap_or_default(),
         order_total: order
             .as_ref()
-            .map(|o| format_pkr(i64::from(o.final_amount_pkr)))
+            .map(|o| format_pkr(o.final_amount_pkr))
             .unwrap_or_default(),
         customer,
         events: events.iter().map(EventRow::new).collect(),

@@ -3,8 +3,6 @@
 //! `POST /api/v1/payments/jazzcash/ipn`, and the handler of the browser's return
 //! `POST /payments/jazzcash/return` (a page, routed in [`super::pages`]).
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::Json;
 use axum::body::Bytes;
@@ -13,24 +11,25 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::callbacks::{self, Source, Standing};
-use super::repo::{self, NewPayment, Payment};
-use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
+use super::pay::{
+    parse_reference, payable_order, sniff_image, start_attempt, start_without_attempt,
+    submit_manual,
+};
+use super::repo::{self, Payment};
+use super::{MANUAL, PaymentChannel, PaymentMethodName, Start};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
-use crate::orders::OrderStatus;
-use crate::orders::orders::{self, Order};
+use crate::orders::orders::{self};
 use crate::web::extract::{AppJson, ClientIp};
 use crate::web::pages::{Layout, render};
 
-/// The largest receipt image.
-pub const MAX_RECEIPT_BYTES: usize = 2 * 1024 * 1024;
+pub use super::receipts::MAX_RECEIPT_BYTES;
 
 /// Routes under `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -38,57 +37,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)))
         .routes(routes!(jazzcash_ipn).layer(DefaultBodyLimit::max(callbacks::MAX_CALLBACK_BYTES)))
-}
-
-/// A payment method's name (`payments.gateway`, `method` in the API).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `Payment::gateway` and `method` for the API document
-pub enum PaymentMethodName {
-    /// A transfer the customer makes themselves, then reports for review.
-    Manual,
-    /// JazzCash hosted checkout (wallet, card or voucher).
-    Jazzcash,
-}
-
-/// Where a payment is: `pending` (a JazzCash attempt under way), `review` (a manual transfer
-/// awaiting an operator), `succeeded`, `failed`, `rejected` (by an operator) or `refunded`.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `Payment::status` for the API document
-pub enum PaymentStatus {
-    Pending,
-    Review,
-    Succeeded,
-    Failed,
-    Rejected,
-    Refunded,
-}
-
-/// The kind of account a manual transfer goes to.
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes the `channel` fields for the API document
-pub enum PaymentChannel {
-    Bank,
-    Jazzcash,
-    Easypaisa,
-}
-
-/// What happened to a payment: `created` (an attempt started), `submitted` (a manual transfer
-/// reported), `return` / `ipn` (a JazzCash callback), `approved` / `rejected` (by an operator),
-/// `refused` (a callback that failed verification).
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `PaymentEvent::kind` for the API document
-pub enum PaymentEventKind {
-    Created,
-    Submitted,
-    Return,
-    Ipn,
-    Approved,
-    Rejected,
-    Refused,
 }
 
 /// How to pay an order: `method` alone asks how (manual: the transfer instructions); a manual
@@ -158,36 +106,6 @@ pub struct OrderPayments {
 #[allow(dead_code)] // describes image bodies for the API document
 pub struct ImageBytes(Vec<u8>);
 
-/// The caller's order, still awaiting payment.
-async fn payable_order(state: &AppState, id: i32, user_id: i32) -> AppResult<Order> {
-    let order = orders::find_for_user(&state.db, id, user_id)
-        .await?
-        .ok_or(AppError::NotFound("order"))?;
-    if order.status != OrderStatus::PendingPayment.as_str() {
-        return Err(AppError::conflict(
-            "order",
-            format!("order {} is {}; it cannot be paid", order.id, order.status),
-        ));
-    }
-    Ok(order)
-}
-
-/// Checks a manual transfer's reference: 4 to 50 letters, digits, `-` or `_`.
-pub(crate) fn parse_reference(reference: &str) -> AppResult<String> {
-    let reference = reference.trim();
-    if !(4..=50).contains(&reference.len())
-        || !reference
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(AppError::invalid(
-            "reference",
-            "must be the transaction id: 4 to 50 letters or digits",
-        ));
-    }
-    Ok(reference.to_owned())
-}
-
 /// Pays one of the caller's orders that awaits payment.
 ///
 /// Manual transfer: `{"method": "manual"}` answers the instructions (200, nothing recorded);
@@ -213,7 +131,7 @@ async fn create_payment(
     Path(id): Path<i32>,
     AppJson(body): AppJson<CreatePaymentRequest>,
 ) -> AppResult<Response> {
-    let payments = &state.settings.payments;
+    let payments = &state.payments;
     let gateway = payments.gateway(&body.method).ok_or_else(|| {
         let offered: Vec<&str> = payments.gateways().iter().map(|g| g.name()).collect();
         AppError::invalid("method", format!("must be one of: {}", offered.join(", ")))
@@ -266,131 +184,6 @@ async fn create_payment(
     }
 }
 
-/// How to pay `order` with a gateway that records nothing until the customer acts (the manual
-/// transfer's instructions).
-pub(crate) fn start_without_attempt(
-    state: &AppState,
-    gateway: &dyn PaymentGateway,
-    order: &Order,
-) -> Start {
-    gateway.start(&StartContext {
-        order,
-        txn_ref: "",
-        public_url: &state.settings.public_url,
-        now: Utc::now(),
-    })
-}
-
-/// Starts an attempt with a redirect gateway (JazzCash): a fresh transaction reference, the
-/// signed form, and the `pending` payment its callbacks will find, recorded with the request
-/// (password redacted). The API and the order page both start attempts here.
-pub(crate) async fn start_attempt(
-    state: &AppState,
-    gateway: &dyn PaymentGateway,
-    order: &Order,
-) -> AppResult<(Payment, Start)> {
-    let now = Utc::now();
-    let txn_ref = jazzcash::new_txn_ref(now);
-    let start = gateway.start(&StartContext {
-        order,
-        txn_ref: &txn_ref,
-        public_url: &state.settings.public_url,
-        now,
-    });
-    let payload = match &start {
-        Start::Redirect { fields, .. } => redact(fields),
-        Start::Instructions(_) => json!(null),
-    };
-    let mut tx = state.db.begin().await?;
-    let payment = repo::insert(
-        &mut *tx,
-        &NewPayment {
-            order_id: order.id,
-            gateway: gateway.name(),
-            amount_pkr: order.final_amount_pkr,
-            status: "pending",
-            gateway_txn_id: Some(&txn_ref),
-            channel: None,
-            customer_paid_at: None,
-            request_payload: Some(payload.clone()),
-            flag: None,
-            // As signed in the form (pp_TxnExpiryDateTime).
-            expires_at: Some(now + jazzcash::ATTEMPT_LIFETIME),
-        },
-    )
-    .await?;
-    repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
-    tx.commit().await?;
-    Ok((payment, start))
-}
-
-/// The request as stored: without the merchant's password.
-fn redact(fields: &BTreeMap<String, String>) -> serde_json::Value {
-    let mut copy = fields.clone();
-    if copy.contains_key("pp_Password") {
-        copy.insert("pp_Password".into(), "[redacted]".into());
-    }
-    json!(copy)
-}
-
-/// Records a manual transfer for review; a reference quoted before is flagged for the operator.
-pub async fn submit_manual(
-    state: &AppState,
-    order: &Order,
-    reference: &str,
-    channel: Option<&str>,
-    paid_at: Option<DateTime<Utc>>,
-) -> AppResult<Payment> {
-    if let Some(channel) = channel
-        && !manual::CHANNELS.contains(&channel)
-    {
-        return Err(AppError::invalid(
-            "channel",
-            format!("must be one of {}", manual::CHANNELS.join(", ")),
-        ));
-    }
-    if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
-        return Err(AppError::invalid("paid_at", "must not be in the future"));
-    }
-    let mut tx = state.db.begin().await?;
-    let seen = repo::count_manual_reference(&mut *tx, reference).await?;
-    let flag = (seen > 0)
-        .then(|| format!("reference {reference} was already submitted on another payment"));
-    let payload = json!({ "reference": reference, "channel": channel, "paid_at": paid_at });
-    let payment = repo::insert(
-        &mut *tx,
-        &NewPayment {
-            order_id: order.id,
-            gateway: MANUAL,
-            amount_pkr: order.final_amount_pkr,
-            status: "review",
-            gateway_txn_id: Some(reference),
-            channel,
-            customer_paid_at: paid_at,
-            request_payload: Some(payload.clone()),
-            flag: flag.as_deref(),
-            expires_at: None,
-        },
-    )
-    .await?;
-    repo::insert_event(
-        &mut *tx,
-        Some(payment.id),
-        "submitted",
-        Some(&payload),
-        flag.as_deref(),
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        order.id = order.id,
-        payment.id = payment.id,
-        "manual payment {} submitted for review",
-        payment.id
-    );
-    Ok(payment)
-}
-
 /// The payments of one of the caller's orders, and the methods it can be paid with.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/payments", tag = "payments",
     security(("bearer" = [])),
@@ -409,7 +202,6 @@ async fn list_payments(
         .ok_or(AppError::NotFound("order"))?;
     let items = repo::list_for_order(&state.db, order.id).await?;
     let methods: Vec<_> = state
-        .settings
         .payments
         .gateways()
         .iter()
@@ -419,19 +211,6 @@ async fn list_payments(
         })
         .collect();
     Ok(Json(OrderPayments { items, methods }))
-}
-
-/// What an uploaded receipt is, by its first bytes (the declared type must agree).
-pub(crate) fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
-    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
 }
 
 /// Attaches a receipt image (PNG, JPEG or WebP, at most 2 MB) to one's own manual payment.
@@ -569,7 +348,14 @@ async fn jazzcash_ipn(
     body: Bytes,
 ) -> AppResult<impl IntoResponse> {
     let fields = callbacks::fields_of(&headers, &body)?;
-    let outcome = callbacks::jazzcash_result(&state, fields, Source::Ipn, &ip).await?;
+    let outcome = callbacks::jazzcash_result(
+        &state,
+        state.payments.jazzcash.as_ref(),
+        fields,
+        Source::Ipn,
+        &ip,
+    )
+    .await?;
     Ok(Json(IpnAck {
         response_code: "000".to_owned(),
         response_message: "received".to_owned(),
@@ -596,7 +382,16 @@ pub(crate) async fn jazzcash_return(
     body: Bytes,
 ) -> Response {
     let outcome = match callbacks::fields_of(&headers, &body) {
-        Ok(fields) => callbacks::jazzcash_result(&state, fields, Source::Return, &ip).await,
+        Ok(fields) => {
+            callbacks::jazzcash_result(
+                &state,
+                state.payments.jazzcash.as_ref(),
+                fields,
+                Source::Return,
+                &ip,
+            )
+            .await
+        }
         Err(err) => Err(err),
     };
     let (status, page) = match outcome {

@@ -19,7 +19,7 @@ use super::jazzcash::{Callback, Inquiry, InquiryError, JazzCash};
 use super::repo::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use super::{JAZZCASH, order_reference};
-use crate::app::AppState;
+use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::web::rate_limit::{self, Limit};
 
@@ -175,7 +175,7 @@ fn refused_payload(fields: &BTreeMap<String, String>) -> serde_json::Value {
 /// Refuses a post: recorded (bounded, see [`refused_payload`]) unless this address has had too
 /// many refused lately, then 400 (or 429, unrecorded).
 async fn refuse(
-    state: &AppState,
+    state: &Context,
     ip: &str,
     source: Source,
     fields: &BTreeMap<String, String>,
@@ -209,12 +209,13 @@ async fn refuse(
 /// on the attempt's transaction reference. A forged, foreign or mismatched post is refused
 /// (400) and changes nothing.
 pub async fn jazzcash_result(
-    state: &AppState,
+    state: &Context,
+    merchant: Option<&JazzCash>,
     fields: BTreeMap<String, String>,
     source: Source,
     ip: &str,
 ) -> AppResult<CallbackOutcome> {
-    let Some(merchant) = &state.settings.payments.jazzcash else {
+    let Some(merchant) = merchant else {
         return Err(AppError::NotFound("JazzCash gateway"));
     };
     // A result always says how it went; a request (our own signed form, posted back) never does.
@@ -335,7 +336,7 @@ fn matches_attempt(
 /// Confirms a paid attempt and settles its order (once: a repeat finds it succeeded).
 async fn settle_paid(
     tx: &mut sqlx::PgConnection,
-    state: &AppState,
+    state: &Context,
     payment: &Payment,
     change: &Transition<'_>,
 ) -> AppResult<Standing> {

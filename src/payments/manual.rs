@@ -6,13 +6,13 @@
 use serde::Serialize;
 
 use super::{MANUAL, PaymentGateway, Start, StartContext, order_reference};
-use crate::catalog::format_pkr;
+use crate::money::format_pkr;
 
 /// One account customers can pay into.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Account {
     /// `bank`, `jazzcash` or `easypaisa`.
-    #[schema(value_type = crate::payments::api::PaymentChannel)]
+    #[schema(value_type = crate::payments::PaymentChannel)]
     pub channel: String,
     /// e.g. "Meezan Bank" or "JazzCash wallet".
     pub provider: String,
@@ -105,7 +105,7 @@ impl PaymentGateway for ManualTransfer {
     }
 
     fn start(&self, context: &StartContext<'_>) -> Start {
-        let amount = format_pkr(i64::from(context.order.final_amount_pkr));
+        let amount = format_pkr(context.order.final_amount_pkr);
         let reference = order_reference(context.order.id);
         Start::Instructions(Instructions {
             amount_pkr: context.order.final_amount_pkr,

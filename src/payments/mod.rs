@@ -14,12 +14,15 @@ pub mod callbacks;
 pub mod jazzcash;
 pub mod manual;
 pub mod pages;
+pub mod pay;
 pub mod receipts;
 pub mod repo;
 pub mod settle;
+pub mod views;
 
 use std::collections::BTreeMap;
 
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -66,6 +69,121 @@ pub trait PaymentGateway: Send + Sync {
     fn records_attempt_on_start(&self) -> bool;
     /// How to pay `context.order`.
     fn start(&self, context: &StartContext<'_>) -> Start;
+}
+
+/// A payment method's name (`payments.gateway`, `method` in the API).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `Payment::gateway` and `method` for the API document
+pub enum PaymentMethodName {
+    /// A transfer the customer makes themselves, then reports for review.
+    Manual,
+    /// JazzCash hosted checkout (wallet, card or voucher).
+    Jazzcash,
+}
+
+/// Where a payment is: `pending` (a JazzCash attempt under way), `review` (a manual transfer
+/// awaiting an operator), `succeeded`, `failed`, `rejected` (by an operator) or `refunded`.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `Payment::status` for the API document
+pub enum PaymentStatus {
+    Pending,
+    Review,
+    Succeeded,
+    Failed,
+    Rejected,
+    Refunded,
+}
+
+/// The kind of account a manual transfer goes to.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes the `channel` fields for the API document
+pub enum PaymentChannel {
+    Bank,
+    Jazzcash,
+    Easypaisa,
+}
+
+/// What happened to a payment: `created` (an attempt started), `submitted` (a manual transfer
+/// reported), `return` / `ipn` (a JazzCash callback), `approved` / `rejected` (by an operator),
+/// `refused` (a callback that failed verification).
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
+#[allow(dead_code)] // describes `PaymentEvent::kind` for the API document
+pub enum PaymentEventKind {
+    Created,
+    Submitted,
+    Return,
+    Ipn,
+    Approved,
+    Rejected,
+    Refused,
+}
+
+/// JazzCash's settings from its flags (`NEXTGENRDP_JAZZCASH_*`), checked.
+impl crate::config::JazzCashConfig {
+    /// JazzCash, when configured.
+    pub fn settings(&self) -> anyhow::Result<Option<jazzcash::JazzCash>> {
+        let inquiry_url = match self.jazzcash_inquiry_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(url) => {
+                let parsed: reqwest::Url = url.parse().map_err(|err| {
+                    anyhow::anyhow!("NEXTGENRDP_JAZZCASH_INQUIRY_URL is not a URL: {err}")
+                })?;
+                if !matches!(parsed.scheme(), "https" | "http") {
+                    bail!("NEXTGENRDP_JAZZCASH_INQUIRY_URL must be an https:// address");
+                }
+                Some(url.to_owned())
+            }
+        };
+        match (
+            &self.jazzcash_merchant_id,
+            &self.jazzcash_password,
+            &self.jazzcash_integrity_salt,
+        ) {
+            (Some(merchant_id), Some(password), Some(salt)) => Ok(Some(jazzcash::JazzCash {
+                merchant_id: merchant_id.clone(),
+                password: password.clone(),
+                integrity_salt: salt.clone(),
+                form_url: if self.jazzcash_environment == "production" {
+                    jazzcash::PRODUCTION_URL
+                } else {
+                    jazzcash::SANDBOX_URL
+                }
+                .to_owned(),
+                inquiry_url,
+            })),
+            (None, None, None) => Ok(None),
+            _ => bail!(
+                "JazzCash needs all of NEXTGENRDP_JAZZCASH_MERCHANT_ID, NEXTGENRDP_JAZZCASH_PASSWORD \
+                 and NEXTGENRDP_JAZZCASH_INTEGRITY_SALT"
+            ),
+        }
+    }
+}
+
+impl crate::config::PaymentConfig {
+    /// The gateways this configuration enables.
+    pub fn settings(
+        &self,
+        environment: crate::config::Environment,
+    ) -> anyhow::Result<PaymentSettings> {
+        use manual::ManualTransfer;
+        let manual = match &self.manual_accounts {
+            Some(text) => ManualTransfer::parse(text)
+                .map_err(|why| anyhow::anyhow!("NEXTGENRDP_MANUAL_ACCOUNTS: {why}"))?,
+            None if environment == crate::config::Environment::Production => {
+                bail!(
+                    "NEXTGENRDP_MANUAL_ACCOUNTS is required in production: the accounts customers pay into"
+                )
+            }
+            None => ManualTransfer::example(),
+        };
+        let jazzcash = self.jazzcash.settings()?;
+        Ok(PaymentSettings { manual, jazzcash })
+    }
 }
 
 /// The gateways this node offers, from configuration.

@@ -8,6 +8,9 @@ use super::MANUAL;
 use super::repo;
 use crate::error::{AppError, AppResult};
 
+/// The largest receipt image.
+pub const MAX_RECEIPT_BYTES: usize = 2 * 1024 * 1024;
+
 /// The most receipts one payment takes.
 pub const MAX_PER_PAYMENT: i64 = 5;
 

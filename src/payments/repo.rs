@@ -12,11 +12,11 @@ pub struct Payment {
     pub id: i32,
     pub order_id: i32,
     /// The payment method.
-    #[schema(value_type = crate::payments::api::PaymentMethodName)]
+    #[schema(value_type = crate::payments::PaymentMethodName)]
     pub gateway: String,
     /// The amount this attempt is for, in whole PKR.
     pub amount_pkr: i32,
-    #[schema(value_type = crate::payments::api::PaymentStatus)]
+    #[schema(value_type = crate::payments::PaymentStatus)]
     pub status: String,
     /// Manual: the transaction id (TID) the customer quoted; JazzCash: the attempt's
     /// `pp_TxnRefNo`.
@@ -24,7 +24,7 @@ pub struct Payment {
     /// JazzCash's retrieval reference, once it answered.
     pub gateway_reference: Option<String>,
     /// Manual: the account the money was sent to.
-    #[schema(value_type = Option<crate::payments::api::PaymentChannel>)]
+    #[schema(value_type = Option<crate::payments::PaymentChannel>)]
     pub channel: Option<String>,
     /// Manual: when the customer says they paid.
     pub customer_paid_at: Option<DateTime<Utc>>,
@@ -348,7 +348,7 @@ pub async fn succeeded_total(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Re
 pub struct PaymentEvent {
     pub id: i64,
     pub payment_id: Option<i32>,
-    #[schema(value_type = crate::payments::api::PaymentEventKind)]
+    #[schema(value_type = crate::payments::PaymentEventKind)]
     pub kind: String,
     /// The raw payload as received or sent (a gateway's fields, a submitted reference).
     #[schema(value_type = Option<Object>)]

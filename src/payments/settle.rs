@@ -7,9 +7,9 @@
 
 use super::repo::{self, Payment, Transition};
 use crate::accounts::users;
-use crate::catalog::format_pkr;
 use crate::error::{AppError, AppResult};
 use crate::mail;
+use crate::money::format_pkr;
 use crate::orders::OrderStatus;
 use crate::orders::orders;
 
@@ -54,12 +54,12 @@ async fn settle_order(
         .ok_or(AppError::NotFound("order"))?;
     let received = repo::succeeded_total(&mut *tx, order.id).await?;
     let due = i64::from(order.final_amount_pkr);
-    if order.status != OrderStatus::PendingPayment.as_str() {
+    if order.status != OrderStatus::PendingPayment {
         let flag = format!(
             "order {} was already {} when {} arrived: refund or credit it",
             order.id,
             order.status,
-            format_pkr(i64::from(via.amount_pkr))
+            format_pkr(via.amount_pkr)
         );
         repo::set_flag(&mut *tx, via.id, &flag).await?;
         tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
@@ -80,11 +80,11 @@ async fn settle_order(
         tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
         return Ok(Settled::Flagged(flag));
     }
-    orders::update_status(
+    crate::orders::transition(
         &mut *tx,
         order.id,
-        OrderStatus::PendingPayment.as_str(),
-        OrderStatus::Paid.as_str(),
+        OrderStatus::PendingPayment,
+        OrderStatus::Paid,
     )
     .await?;
     let method = match &via.channel {

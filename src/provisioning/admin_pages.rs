@@ -25,13 +25,15 @@ use super::validation::{
     self, BackendRequest, MAX_ADDRESSES, expand_range, pool_network, unfit, validate_backend,
 };
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
+use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult, ResultExt};
-use crate::services::pages::{Choice, Names};
 use crate::web::extract::ClientIp;
+use crate::web::forms::Choice;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -91,8 +93,8 @@ async fn list_backends(
     PageAdmin(admin): PageAdmin,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
-    let hold_days = state.settings.provisioning.lifecycle.ip_hold_days;
+    let names = Names::load(&state.db).await?;
+    let hold_days = state.provisioning.lifecycle.ip_hold_days;
     let mut rows = Vec::new();
     for backend in backends::list(&state.db).await? {
         let capacity = if !backend.is_active {
@@ -316,7 +318,7 @@ fn invalid(errors: FormErrors) -> Failure {
 }
 
 async fn new_backend(State(state): State<AppState>, admin: PageAdmin) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     let form = BackendForm {
         driver: "proxmox".to_owned(),
         is_active: Some("on".to_owned()),
@@ -368,7 +370,7 @@ async fn create_backend(
     ClientIp(ip): ClientIp,
     Form(form): Form<BackendForm>,
 ) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     let (fields, secret) = match form.parse(&state.db, None).await {
         Ok(parsed) => parsed,
         Err(err) => {
@@ -657,8 +659,8 @@ async fn render_backend(
     backend: Backend,
     extras: Extras,
 ) -> AppResult<Response> {
-    let names = Names::load(state).await?;
-    let hold_days = state.settings.provisioning.lifecycle.ip_hold_days;
+    let names = Names::load(&state.db).await?;
+    let hold_days = state.provisioning.lifecycle.ip_hold_days;
     let capacity = if backend.is_active && backend.driver == "proxmox" {
         backends::location_capacity(&state.db, backend.location_id, hold_days)
             .await?
@@ -730,7 +732,7 @@ async fn set_template(
     Form(form): Form<TemplateForm>,
 ) -> AppResult<Response> {
     let backend = find_backend(&state, id).await?;
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     let failure = match form.parse(id, &names) {
         Err(errors) => invalid(errors),
         Ok(template) => {

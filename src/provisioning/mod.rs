@@ -20,46 +20,9 @@ pub mod validation;
 
 use std::sync::Arc;
 
-use clap::Args;
-
 use crate::crypto::Keyring;
 
-/// The thresholds of a service's life after it is sold, every one configurable.
-#[derive(Args, Clone, Debug)]
-pub struct LifecycleConfig {
-    /// Days before a service's due date on which its renewal reminder is e-mailed (the renewal
-    /// order is raised at the first of them), comma-separated.
-    #[arg(
-        long,
-        env = "NEXTGENRDP_RENEWAL_REMINDER_DAYS",
-        value_delimiter = ',',
-        default_value = "7,3,1"
-    )]
-    pub renewal_reminder_days: Vec<u32>,
-
-    /// Days past its due date an unpaid service keeps running before it is suspended.
-    #[arg(long, env = "NEXTGENRDP_SUSPEND_AFTER_DAYS", default_value_t = 3)]
-    pub suspend_after_days: u32,
-
-    /// Days past its due date an unpaid service is terminated (its server deleted).
-    #[arg(long, env = "NEXTGENRDP_TERMINATE_AFTER_DAYS", default_value_t = 14)]
-    pub terminate_after_days: u32,
-
-    /// Days a released IP address is held back before another customer gets it.
-    #[arg(long, env = "NEXTGENRDP_IP_HOLD_DAYS", default_value_t = 7)]
-    pub ip_hold_days: u32,
-}
-
-impl Default for LifecycleConfig {
-    fn default() -> Self {
-        Self {
-            renewal_reminder_days: vec![7, 3, 1],
-            suspend_after_days: 3,
-            terminate_after_days: 14,
-            ip_hold_days: 7,
-        }
-    }
-}
+pub use crate::config::LifecycleConfig;
 
 impl LifecycleConfig {
     /// Checks the thresholds make sense together.

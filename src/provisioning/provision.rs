@@ -38,19 +38,17 @@ use super::proxmox::{
 };
 use crate::accounts::users;
 use crate::crypto::generate_password;
+use crate::db::text_enum::TransitionError;
 use crate::db::timed;
 use crate::jobs::{self, Job};
+use crate::jobs::{Permanent, Snooze};
 use crate::mail;
 use crate::orders::orders::Order;
 use crate::services::ServiceStatus;
 use crate::services::logs;
 use crate::services::services::{self, NewService, Service};
-use crate::worker::{Permanent, Snooze};
 
-/// The job that provisions one service.
-pub const PROVISION_SERVICE: &str = "provision_service";
-/// The job that carries out a driver action on a service (power, password, suspend, terminate).
-pub const SERVICE_ACTION: &str = "service_action";
+pub use crate::jobs::kinds::{PROVISION_SERVICE, SERVICE_ACTION};
 
 /// How long one run of a job waits on a Proxmox task before snoozing.
 const TASK_WAIT: Duration = Duration::from_secs(60);
@@ -106,7 +104,7 @@ pub struct ActionJob {
 pub async fn create_services_for_order(
     tx: &mut sqlx::PgConnection,
     order: &Order,
-) -> sqlx::Result<Vec<i32>> {
+) -> Result<Vec<i32>, TransitionError> {
     let Some(user_id) = order.user_id else {
         return Ok(Vec::new());
     };
@@ -155,7 +153,13 @@ pub async fn create_services_for_order(
         }
     }
     if !created.is_empty() {
-        crate::orders::orders::update_status(&mut *tx, order.id, "paid", "processing").await?;
+        crate::orders::transition(
+            &mut *tx,
+            order.id,
+            crate::orders::OrderStatus::Paid,
+            crate::orders::OrderStatus::Processing,
+        )
+        .await?;
     }
     Ok(created)
 }
@@ -227,11 +231,11 @@ pub async fn driver_for(db: &PgPool, service: &Service) -> sqlx::Result<Driver> 
 /// Runs a [`PROVISION_SERVICE`] job. On an error that retrying cannot fix, or once the job's
 /// attempts are spent, the service is marked `failed` with the reason.
 pub async fn run_provision(ctx: &Provisioning, db: &PgPool, job: &Job) -> anyhow::Result<()> {
-    let ProvisionJob { service_id } = crate::worker::payload(job)?;
+    let ProvisionJob { service_id } = crate::jobs::payload(job)?;
     let result = provision(ctx, db, service_id).await;
     if let Err(err) = &result
-        && !crate::worker::is_snooze(err)
-        && (crate::worker::is_permanent(err) || job.attempts >= job.max_attempts)
+        && !crate::jobs::is_snooze(err)
+        && (crate::jobs::is_permanent(err) || job.attempts >= job.max_attempts)
     {
         let reason = format!("{err:#}");
         mark_failed(db, service_id, &reason).await?;
@@ -339,20 +343,7 @@ pub async fn activate(
     )
     .await?;
     if let Some(item_id) = service.order_item_id {
-        timed(
-            "provision.activate_order",
-            sqlx::query(
-                "update orders o set status = 'active'
-                 from order_items i
-                 where i.id = $1 and o.id = i.order_id and o.status in ('paid', 'processing')
-                   and not exists (
-                       select 1 from services s join order_items i2 on i2.id = s.order_item_id
-                       where i2.order_id = o.id and s.status <> 'active')",
-            )
-            .bind(item_id)
-            .execute(&mut *tx),
-        )
-        .await?;
+        crate::orders::activate_if_provisioned(&mut *tx, item_id).await?;
     }
     if let Some(user_id) = service.user_id
         && let Some(user) = users::find(&mut *tx, user_id).await?
@@ -681,7 +672,7 @@ impl<'a> Machine<'a> {
             .parse()
             .map_err(|e: PveError| Permanent::error(e.to_string()))?;
         if let Err(err) = self.wait(&upid, "the clone").await {
-            if !crate::worker::is_snooze(&err) && crate::worker::is_permanent(&err) {
+            if !crate::jobs::is_snooze(&err) && crate::jobs::is_permanent(&err) {
                 // The failed clone left no VM (PVE removes it); start again from a fresh clone
                 // when the operator retries.
                 services::set_step(self.db, service.id, "allocated", None).await?;
@@ -861,7 +852,7 @@ pub async fn run_action(ctx: &Provisioning, db: &PgPool, job: &Job) -> anyhow::R
         service_id,
         action,
         requested_by,
-    } = crate::worker::payload(job)?;
+    } = crate::jobs::payload(job)?;
     let Some(service) = services::find(db, service_id).await? else {
         return Err(Permanent::error(format!(
             "service {service_id} does not exist"
@@ -871,9 +862,7 @@ pub async fn run_action(ctx: &Provisioning, db: &PgPool, job: &Job) -> anyhow::R
     let last = job.attempts >= job.max_attempts;
     let outcome = match &result {
         Ok(details) => Some(("success", details.clone())),
-        Err(err)
-            if !crate::worker::is_snooze(err) && (crate::worker::is_permanent(err) || last) =>
-        {
+        Err(err) if !crate::jobs::is_snooze(err) && (crate::jobs::is_permanent(err) || last) => {
             Some(("failed", format!("{err:#}")))
         }
         Err(_) => None,

@@ -159,15 +159,7 @@ async fn list_services(
         })?),
         None => None,
     };
-    if query.page < 1 {
-        return Err(AppError::bad_request("page", "must be 1 or more"));
-    }
-    if !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request(
-            "per_page",
-            "must be between 1 and 100",
-        ));
-    }
+    crate::web::paging::check(query.page, query.per_page)?;
     let filter = ServiceFilter {
         status: status.map(ServiceStatus::as_str),
         user_id: query.user_id,
@@ -178,7 +170,7 @@ async fn list_services(
         &state.db,
         &filter,
         query.per_page,
-        (query.page - 1).saturating_mul(query.per_page),
+        crate::web::paging::offset(query.page, query.per_page),
     )
     .await?;
     Ok(Json(ServicePage {
@@ -293,14 +285,9 @@ async fn reveal_credentials(
 ) -> AppResult<impl IntoResponse> {
     admin.require_recent_two_factor()?;
     let mut tx = state.db.begin().await?;
-    let credentials = lifecycle::reveal_credentials_in(
-        &mut tx,
-        &state.settings.provisioning,
-        id,
-        None,
-        admin.user.id,
-    )
-    .await?;
+    let credentials =
+        lifecycle::reveal_credentials_in(&mut tx, &state.provisioning, id, None, admin.user.id)
+            .await?;
     audit::insert(
         &mut *tx,
         &NewAuditEntry {
@@ -339,14 +326,9 @@ async fn provision_service(
     AppJson(body): AppJson<ManualProvision>,
 ) -> AppResult<impl IntoResponse> {
     let mut tx = state.db.begin().await?;
-    let acted = lifecycle::provision_by_hand_in(
-        &mut tx,
-        &state.settings.provisioning,
-        id,
-        &body,
-        admin.user.id,
-    )
-    .await?;
+    let acted =
+        lifecycle::provision_by_hand_in(&mut tx, &state.provisioning, id, &body, admin.user.id)
+            .await?;
     audit_acted(&mut tx, admin.user.id, &ip, "service.provision", &acted).await?;
     tx.commit().await?;
     Ok(acted_response(acted))
@@ -497,14 +479,8 @@ async fn update_service(
         admin.require_recent_two_factor()?;
     }
     let mut tx = state.db.begin().await?;
-    let acted = lifecycle::update_in(
-        &mut tx,
-        &state.settings.provisioning,
-        id,
-        &body,
-        admin.user.id,
-    )
-    .await?;
+    let acted =
+        lifecycle::update_in(&mut tx, &state.provisioning, id, &body, admin.user.id).await?;
     audit_acted(&mut tx, admin.user.id, &ip, "service.update", &acted).await?;
     tx.commit().await?;
     Ok(acted_response(acted))
@@ -540,7 +516,7 @@ async fn resolve_request(
     let mut tx = state.db.begin().await?;
     let acted = lifecycle::resolve_request_in(
         &mut tx,
-        &state.settings.provisioning,
+        &state.provisioning,
         id,
         log_id,
         admin.user.id,

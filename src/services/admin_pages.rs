@@ -23,20 +23,23 @@ use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
 };
 use super::logs::{self, ServiceLog};
-use super::pages::{Choice, Names, ServiceRow, action_label, outcome_label, step_label};
+use super::pages::{ServiceRow, action_label, outcome_label, step_label};
 use super::services::{self, Service, ServiceFilter};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
 use crate::accounts::users;
 use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
+use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
 use crate::jobs;
 use crate::orders::items;
-use crate::orders::pages::page_number;
 use crate::provisioning::backends;
 use crate::web::extract::ClientIp;
+use crate::web::forms::Choice;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
+use crate::web::paging::page_number;
 
 /// Services per page of the list.
 const PER_PAGE: i64 = 25;
@@ -191,7 +194,7 @@ async fn list_services(
     PageAdmin(admin): PageAdmin,
     Query(query): Query<ListQuery>,
 ) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     let status = query.status.trim().to_owned();
     let customer = query.customer.trim().to_owned();
     let location = query.location.trim().to_owned();
@@ -424,7 +427,7 @@ async fn render_service(
     service: Service,
     extras: Extras,
 ) -> AppResult<Response> {
-    let names = Names::load(state).await?;
+    let names = Names::load(&state.db).await?;
     let customer = match service.user_id {
         Some(id) => users::find(&state.db, id).await?.map(|u| Owner {
             id: u.id,
@@ -638,7 +641,7 @@ async fn provision(
         let mut tx = state.db.begin().await?;
         let acted = lifecycle::provision_by_hand_in(
             &mut tx,
-            &state.settings.provisioning,
+            &state.provisioning,
             id,
             &input,
             admin.0.user.id,
@@ -814,14 +817,8 @@ async fn update(
     }
     let outcome = async {
         let mut tx = state.db.begin().await?;
-        let acted = lifecycle::update_in(
-            &mut tx,
-            &state.settings.provisioning,
-            id,
-            &input,
-            admin.0.user.id,
-        )
-        .await?;
+        let acted =
+            lifecycle::update_in(&mut tx, &state.provisioning, id, &input, admin.0.user.id).await?;
         audit_acted(&mut tx, &admin, &ip, "service.update", &acted).await?;
         tx.commit().await?;
         Ok(acted)
@@ -850,7 +847,7 @@ async fn reveal(
         let mut tx = state.db.begin().await?;
         let credentials = lifecycle::reveal_credentials_in(
             &mut tx,
-            &state.settings.provisioning,
+            &state.provisioning,
             id,
             None,
             admin.0.user.id,
@@ -929,7 +926,7 @@ async fn resolve_request(
                 let mut tx = state.db.begin().await?;
                 let acted = lifecycle::resolve_request_in(
                     &mut tx,
-                    &state.settings.provisioning,
+                    &state.provisioning,
                     id,
                     log_id,
                     admin.0.user.id,
@@ -1080,7 +1077,7 @@ async fn render_queue(
     notice: Option<Notice>,
     alert: Option<String>,
 ) -> AppResult<Response> {
-    let names = Names::load(state).await?;
+    let names = Names::load(&state.db).await?;
     let filter = |status| ServiceFilter {
         status: Some(status),
         ..ServiceFilter::default()

@@ -2,8 +2,6 @@
 //! reveal the login details, power and password actions, renew. Someone else's service is a 404
 //! on every route, as if it did not exist.
 
-use std::collections::HashMap;
-
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
@@ -19,9 +17,9 @@ use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
-use crate::catalog::{locations, plans};
+use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult, Problem};
-use crate::orders::api::{OrderResponse, order_response};
+use crate::orders::details::{OrderResponse, order_response};
 use crate::web::extract::AppJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -111,53 +109,27 @@ pub struct ActionAccepted {
     pub log: LogView,
 }
 
-/// The names of plans and locations, to label services.
-struct Names {
-    plans: HashMap<String, String>,
-    locations: HashMap<i32, String>,
-}
-
-impl Names {
-    async fn load(state: &AppState) -> AppResult<Self> {
-        let plans = plans::list(&state.db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.name))
-            .collect();
-        let locations = locations::list(&state.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l.name))
-            .collect();
-        Ok(Self { plans, locations })
-    }
-
-    fn view(&self, service: Service) -> ServiceView {
-        ServiceView {
-            plan_name: service
-                .plan_id
-                .as_ref()
-                .and_then(|p| self.plans.get(p).cloned()),
-            location_name: service
-                .location_id
-                .and_then(|l| self.locations.get(&l).cloned()),
-            has_credentials: service.password_encrypted.is_some()
-                && !matches!(service.status.as_str(), "provisioning" | "failed"),
-            id: service.id,
-            service_type: service.service_type,
-            status: service.status,
-            plan_id: service.plan_id,
-            location_id: service.location_id,
-            hostname: service.hostname,
-            ip_address: service.ip_address,
-            username: service.username,
-            validity_months: service.validity_months,
-            suspended_reason: service.suspended_reason,
-            created_at: service.created_at,
-            last_renewal_date: service.last_renewal_date,
-            next_renewal_date: service.next_renewal_date,
-            termination_date: service.termination_date,
-        }
+/// A service as the API shows it, with its plan's and location's names.
+fn service_view(names: &Names, service: Service) -> ServiceView {
+    ServiceView {
+        plan_name: service.plan_id.as_ref().and_then(|p| names.plan_name(p)),
+        location_name: service.location_id.and_then(|l| names.location_name(l)),
+        has_credentials: service.password_encrypted.is_some()
+            && !matches!(service.status.as_str(), "provisioning" | "failed"),
+        id: service.id,
+        service_type: service.service_type,
+        status: service.status,
+        plan_id: service.plan_id,
+        location_id: service.location_id,
+        hostname: service.hostname,
+        ip_address: service.ip_address,
+        username: service.username,
+        validity_months: service.validity_months,
+        suspended_reason: service.suspended_reason,
+        created_at: service.created_at,
+        last_renewal_date: service.last_renewal_date,
+        next_renewal_date: service.next_renewal_date,
+        termination_date: service.termination_date,
     }
 }
 
@@ -193,8 +165,8 @@ async fn list_services(
     caller: ApiUser,
 ) -> AppResult<Json<ServiceList>> {
     let rows = services::list_for_user(&state.db, caller.user.id).await?;
-    let names = Names::load(&state).await?;
-    let items: Vec<ServiceView> = rows.into_iter().map(|s| names.view(s)).collect();
+    let names = Names::load(&state.db).await?;
+    let items: Vec<ServiceView> = rows.into_iter().map(|s| service_view(&names, s)).collect();
     Ok(Json(ServiceList { items }))
 }
 
@@ -216,9 +188,9 @@ async fn find_service(
         .into_iter()
         .map(|l| log_view(l, caller.user.id))
         .collect();
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     Ok(Json(ServiceDetail {
-        service: names.view(service),
+        service: service_view(&names, service),
         logs,
     }))
 }
@@ -242,7 +214,7 @@ async fn reveal_credentials(
 ) -> AppResult<impl IntoResponse> {
     let credentials = lifecycle::reveal_credentials(
         &state.db,
-        &state.settings.provisioning,
+        &state.provisioning,
         id,
         Some(caller.user.id),
         caller.user.id,
@@ -287,11 +259,11 @@ async fn act_on_service(
         .parse()
         .map_err(|problem: String| AppError::invalid("action", problem))?;
     let acted = lifecycle::customer_action(&state.db, id, caller.user.id, action).await?;
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(ActionAccepted {
-            service: names.view(acted.service),
+            service: service_view(&names, acted.service),
             log: log_view(acted.log, caller.user.id),
         }),
     ))
@@ -341,7 +313,7 @@ async fn renew_service(
     own_service(&state, id, caller.user.id).await?;
     let order = renewals::renew(
         &state.db,
-        &state.settings.provisioning,
+        &state.provisioning,
         caller.user.id,
         id,
         body.validity_months,

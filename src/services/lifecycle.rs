@@ -16,7 +16,6 @@ use crate::accounts::users;
 use crate::accounts::validation::FieldErrors;
 use crate::error::{AppError, AppResult};
 use crate::mail;
-use crate::orders::orders;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
@@ -818,7 +817,13 @@ pub async fn terminate_in(
     }
     let mut cancelled = Vec::new();
     while let Some(order) = renewals::pending_renewal_order(&mut *tx, service_id).await? {
-        orders::update_status(&mut *tx, order, "pending_payment", "cancelled").await?;
+        crate::orders::transition(
+            &mut *tx,
+            order,
+            crate::orders::OrderStatus::PendingPayment,
+            crate::orders::OrderStatus::Cancelled,
+        )
+        .await?;
         cancelled.push(order.to_string());
     }
     let mut details = if built_by_proxmox(tx, &before).await? {

@@ -6,8 +6,6 @@
 //! under lock and log what happened; the pages only turn the outcome into words. Someone else's
 //! service is the 404 page, as if it did not exist.
 
-use std::collections::BTreeMap;
-
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -21,12 +19,13 @@ use super::logs::{self, ServiceLog};
 use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::extract::PageUser;
-use crate::accounts::pages::{Failure, FormErrors, Notice, notice, pkt, render_with};
 use crate::app::AppState;
-use crate::catalog::{locations, plans};
+use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
 use crate::orders::pricing::VALIDITY_MONTHS;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -83,77 +82,6 @@ pub(crate) fn step_label(step: &str) -> String {
         Some(index) => format!("{} (step {} of {})", STEPS[index].1, index + 1, STEPS.len()),
         None => step.to_owned(),
     }
-}
-
-/// Plan and location names, looked up once per page.
-pub(crate) struct Names {
-    plans: BTreeMap<String, String>,
-    locations: BTreeMap<i32, String>,
-}
-
-impl Names {
-    pub(crate) async fn load(state: &AppState) -> AppResult<Self> {
-        let plans = plans::list(&state.db)
-            .await?
-            .into_iter()
-            .map(|p| (p.id, p.name))
-            .collect();
-        let locations = locations::list(&state.db)
-            .await?
-            .into_iter()
-            .map(|l| (l.id, l.name))
-            .collect();
-        Ok(Self { plans, locations })
-    }
-
-    pub(crate) fn plan(&self, id: Option<&str>) -> String {
-        match id {
-            Some(id) => self.plans.get(id).cloned().unwrap_or_else(|| id.to_owned()),
-            None => "—".to_owned(),
-        }
-    }
-
-    pub(crate) fn location(&self, id: Option<i32>) -> String {
-        id.and_then(|id| self.locations.get(&id).cloned())
-            .unwrap_or_else(|| "—".to_owned())
-    }
-
-    /// Every location, by name, for a select.
-    pub(crate) fn location_options(&self, selected: Option<i32>) -> Vec<Choice> {
-        let mut options: Vec<Choice> = self
-            .locations
-            .iter()
-            .map(|(id, name)| Choice {
-                value: id.to_string(),
-                label: name.clone(),
-                selected: Some(*id) == selected,
-            })
-            .collect();
-        options.sort_by(|a, b| a.label.cmp(&b.label));
-        options
-    }
-
-    /// Every plan, by name, for a select.
-    pub(crate) fn plan_options(&self, selected: &str) -> Vec<Choice> {
-        let mut options: Vec<Choice> = self
-            .plans
-            .iter()
-            .map(|(id, name)| Choice {
-                value: id.clone(),
-                label: format!("{name} ({id})"),
-                selected: id == selected,
-            })
-            .collect();
-        options.sort_by(|a, b| a.label.cmp(&b.label));
-        options
-    }
-}
-
-/// One option of a select.
-pub(crate) struct Choice {
-    pub value: String,
-    pub label: String,
-    pub selected: bool,
 }
 
 /// A service as a row of a list (the customer's and the operator's).
@@ -254,7 +182,7 @@ struct ServicesPage {
 }
 
 async fn list_services(State(state): State<AppState>, visitor: PageUser) -> AppResult<Response> {
-    let names = Names::load(&state).await?;
+    let names = Names::load(&state.db).await?;
     let rows = services::list_for_user(&state.db, visitor.user.id)
         .await?
         .iter()
@@ -491,7 +419,7 @@ async fn render_service(
     service: Service,
     extras: Extras,
 ) -> AppResult<Response> {
-    let names = Names::load(state).await?;
+    let names = Names::load(&state.db).await?;
     let pending_order = renewals::pending_renewal_order(&state.db, service.id).await?;
     let history = logs::list_for_service(&state.db, service.id)
         .await?
@@ -589,7 +517,7 @@ async fn reveal(
     let service = own_service(&state, &visitor, id).await?;
     let outcome = lifecycle::reveal_credentials(
         &state.db,
-        &state.settings.provisioning,
+        &state.provisioning,
         id,
         Some(visitor.user.id),
         visitor.user.id,
@@ -673,14 +601,7 @@ async fn renew(
     let months = form.validity_months.trim().parse::<i32>().ok();
     let outcome = match months {
         Some(months) => {
-            renewals::renew(
-                &state.db,
-                &state.settings.provisioning,
-                visitor.user.id,
-                id,
-                months,
-            )
-            .await
+            renewals::renew(&state.db, &state.provisioning, visitor.user.id, id, months).await
         }
         None => Err(AppError::invalid(
             "validity_months",

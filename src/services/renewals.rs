@@ -19,16 +19,16 @@ use sqlx::PgPool;
 use super::logs;
 use super::services::{self, Service};
 use crate::accounts::users;
-use crate::catalog::format_pkr;
 use crate::db::timed;
 use crate::error::{AppError, AppResult};
 use crate::mail;
+use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::provisioning::Provisioning;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
 
-/// The periodic job that runs [`run_periodic`].
-pub const RENEWALS: &str = "renewals";
+use crate::db::text_enum::TransitionError;
+pub use crate::jobs::kinds::RENEWALS;
 
 /// Why a service suspended for non-payment is suspended (a renewal payment resumes only those).
 pub const OVERDUE: &str = "overdue: renewal not paid";
@@ -36,7 +36,10 @@ pub const OVERDUE: &str = "overdue: renewal not paid";
 /// Applies a just-paid renewal order to the services its items name: each due date moves by the
 /// months bought from the old due date, and a service suspended for non-payment resumes. Runs
 /// inside the settle transaction, after the order left `pending_payment`.
-pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> sqlx::Result<()> {
+pub async fn apply_paid_renewal(
+    tx: &mut sqlx::PgConnection,
+    order: &Order,
+) -> Result<(), TransitionError> {
     let items: Vec<(i32, Option<i32>, i32)> = timed(
         "renewals.items",
         sqlx::query_as(
@@ -101,7 +104,13 @@ pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> s
             .await?;
         }
     }
-    orders::update_status(&mut *tx, order.id, "paid", "active").await?;
+    crate::orders::transition(
+        &mut *tx,
+        order.id,
+        crate::orders::OrderStatus::Paid,
+        crate::orders::OrderStatus::Active,
+    )
+    .await?;
     Ok(())
 }
 
@@ -198,7 +207,7 @@ async fn raise(
         "pending",
         Some(&format!(
             "order {order_id}: {months} month(s) for {}",
-            format_pkr(i64::from(total))
+            format_pkr(total)
         )),
         None,
     )
@@ -220,7 +229,7 @@ async fn raise(
                     "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
                      {months} month(s) costs {}.",
                     service.id,
-                    format_pkr(i64::from(total))
+                    format_pkr(total)
                 ),
                 format!(
                     "Pay it before the due date to keep the server running: unpaid, it is \
@@ -268,7 +277,13 @@ pub async fn renew(
         });
     }
     while let Some(old) = pending_renewal_order(&mut *tx, service.id).await? {
-        orders::update_status(&mut *tx, old, "pending_payment", "cancelled").await?;
+        crate::orders::transition(
+            &mut *tx,
+            old,
+            crate::orders::OrderStatus::PendingPayment,
+            crate::orders::OrderStatus::Cancelled,
+        )
+        .await?;
     }
     let order = raise(&mut tx, ctx, &service, months).await?;
     tx.commit().await?;
@@ -472,7 +487,7 @@ async fn terminate_overdue(
     tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     service: &Service,
-) -> sqlx::Result<()> {
+) -> Result<(), TransitionError> {
     services::update_status(&mut *tx, service.id, "suspended", "terminated", None).await?;
     logs::insert(
         &mut *tx,
@@ -484,7 +499,13 @@ async fn terminate_overdue(
     )
     .await?;
     while let Some(order) = pending_renewal_order(&mut *tx, service.id).await? {
-        orders::update_status(&mut *tx, order, "pending_payment", "cancelled").await?;
+        crate::orders::transition(
+            &mut *tx,
+            order,
+            crate::orders::OrderStatus::PendingPayment,
+            crate::orders::OrderStatus::Cancelled,
+        )
+        .await?;
     }
     provision::enqueue_action(
         &mut *tx,
@@ -505,7 +526,8 @@ async fn terminate_overdue(
             service.id
         ),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 /// E-mails the service's owner a short notice.

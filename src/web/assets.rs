@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
 use crate::error::AppError;
 
 /// One embedded file.
@@ -65,7 +64,8 @@ pub fn url(name: &str) -> String {
         .unwrap_or_else(|| format!("/static/{name}"))
 }
 
-pub fn router() -> Router<AppState> {
+/// `/static/{name}`: the assets, under any application state.
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new().route("/static/{name}", get(serve_asset))
 }
 

@@ -29,8 +29,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tower::ServiceExt;
 
-use crate::accounts::secrets;
-use crate::app::AppState;
+use crate::secrets;
 
 /// The CSRF cookie's name over plain http (development).
 pub const CSRF_COOKIE: &str = "ngr_csrf";
@@ -65,6 +64,8 @@ pub struct CsrfLayer {
 /// signing key, so the two never share a value).
 struct Keys {
     secure_cookies: bool,
+    /// The name of the session cookie a token is bound to.
+    session_cookie: &'static str,
     mac_key: [u8; 32],
 }
 
@@ -77,14 +78,16 @@ impl std::fmt::Debug for Keys {
 }
 
 impl CsrfLayer {
-    pub fn new(state: &AppState) -> Self {
+    /// Tokens bound to the cookie `session_cookie` with a MAC keyed from `signing_key`;
+    /// `secure_cookies` under https.
+    pub fn new(signing_key: &[u8], session_cookie: &'static str, secure_cookies: bool) -> Self {
         let mut mac =
-            Hmac::<Sha256>::new_from_slice(state.settings.secrets.token_signing_key.expose())
-                .expect("HMAC takes any key length");
+            Hmac::<Sha256>::new_from_slice(signing_key).expect("HMAC takes any key length");
         mac.update(b"nextgenrdp csrf tokens v1");
         Self {
             keys: Arc::new(Keys {
-                secure_cookies: state.settings.secure_cookies(),
+                secure_cookies,
+                session_cookie,
                 mac_key: mac.finalize().into_bytes().into(),
             }),
         }
@@ -182,7 +185,7 @@ async fn protect<S>(keys: &Keys, request: Request, inner: S) -> Response
 where
     S: tower::Service<Request, Response = Response, Error = Infallible>,
 {
-    let session = cookie_value(&request, crate::accounts::extract::SESSION_COOKIE);
+    let session = cookie_value(&request, keys.session_cookie);
     let existing = cookie_value(&request, cookie_name(keys))
         .filter(|token| is_bound(keys, token, session.as_deref()));
     let token = existing
@@ -323,6 +326,7 @@ mod tests {
     fn a_token_is_good_only_for_the_session_it_was_issued_with() {
         let keys = Keys {
             secure_cookies: false,
+            session_cookie: "ngr_session",
             mac_key: [3; 32],
         };
         let anonymous = issue(&keys, None);
@@ -334,6 +338,7 @@ mod tests {
         assert!(!is_bound(&keys, &mine, None));
         let other_key = Keys {
             secure_cookies: false,
+            session_cookie: "ngr_session",
             mac_key: [4; 32],
         };
         assert!(!is_bound(&other_key, &mine, Some("session-a")));

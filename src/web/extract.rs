@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 
 use axum::body::Bytes;
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
-use crate::app::AppState;
 use crate::error::AppError;
 
 /// A JSON object body. Malformed JSON is a 400; an array instead of the object, or a missing or
@@ -167,14 +166,20 @@ fn field_named_in(text: &str) -> Option<String> {
 /// that sets it (`NEXTGENRDP_TRUST_FORWARDED_FOR`), else the TCP peer.
 pub struct ClientIp(pub String);
 
-impl FromRequestParts<AppState> for ClientIp {
+/// Whether `X-Forwarded-For` is believed (`NEXTGENRDP_TRUST_FORWARDED_FOR`): the application's
+/// state hands it to [`ClientIp`] through `FromRef`.
+#[derive(Clone, Copy, Debug)]
+pub struct ForwardedFor(pub bool);
+
+impl<S> FromRequestParts<S> for ClientIp
+where
+    S: Send + Sync,
+    ForwardedFor: FromRef<S>,
+{
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if state.settings.trust_forwarded_for
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if ForwardedFor::from_ref(state).0
             && let Some(first) = parts
                 .headers
                 .get("x-forwarded-for")

@@ -3,19 +3,17 @@
 //! `catalog::pages`).
 
 use askama::Template;
-use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::accounts::extract::PageContext;
-use crate::app::AppState;
-use crate::error::AppError;
+use crate::error::{AppError, AppResult};
 use crate::web::assets;
 
-/// Routes of this module: none of its own any more (kept so the shell's router needs no edit).
-pub fn router() -> Router<AppState> {
-    Router::new()
-}
+/// Content-Security-Policy of every page: our own scripts and styles only, no inline script,
+/// never framed.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
+     base-uri 'self'; frame-ancestors 'none'; object-src 'none'";
 
 /// What every page's layout needs, the visitor included (for the navigation).
 pub struct Layout {
@@ -44,16 +42,52 @@ impl Layout {
             csrf: String::new(),
         }
     }
+}
 
-    /// The layout for the visitor of a page: their name, role and CSRF token.
-    pub fn for_page(title: impl Into<String>, context: &PageContext) -> Self {
-        Self {
-            user_name: context.user.as_ref().map(|user| user.name.clone()),
-            is_admin: context.user.as_ref().is_some_and(|user| user.is_admin()),
-            csrf: context.csrf.clone(),
-            ..Self::new(title)
-        }
-    }
+/// A page with a heading, a few sentences and links onwards.
+#[derive(Template)]
+#[template(path = "account/message.html")]
+pub struct MessagePage {
+    pub layout: Layout,
+    pub heading: &'static str,
+    /// `success`, `info` or `error`.
+    pub kind: &'static str,
+    pub paragraphs: Vec<String>,
+    pub actions: Vec<Action>,
+}
+
+/// A link onwards from a message page.
+pub struct Action {
+    pub href: &'static str,
+    pub label: &'static str,
+}
+
+/// Renders a message page with `status`.
+pub fn message_page(
+    status: StatusCode,
+    layout: Layout,
+    heading: &'static str,
+    kind: &'static str,
+    paragraphs: Vec<String>,
+    actions: Vec<Action>,
+) -> AppResult<Response> {
+    render_with(
+        status,
+        &MessagePage {
+            layout,
+            heading,
+            kind,
+            paragraphs,
+            actions,
+        },
+    )
+}
+
+/// Renders a template with a status other than 200.
+pub fn render_with(status: StatusCode, template: &impl Template) -> AppResult<Response> {
+    let mut response = render(template)?;
+    *response.status_mut() = status;
+    Ok(response)
 }
 
 /// Renders a template into an HTML response; a template error is a 500.

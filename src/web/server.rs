@@ -170,3 +170,13 @@ pub fn raise_file_limit(max_connections: usize) {
         );
     }
 }
+
+impl crate::config::ServeConfig {
+    /// The server's limits on slow and idle clients and on connections.
+    pub fn server_limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            max_connections: usize::try_from(self.max_connections).unwrap_or(usize::MAX),
+        }
+    }
+}

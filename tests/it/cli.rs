@@ -347,7 +347,7 @@ async fn serve_in_production_without_secrets_stops_before_touching_the_database(
 
 #[sqlx::test]
 async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
-    use nextgenrdp::config::Key;
+    use nextgenrdp::crypto::Key;
     use nextgenrdp::crypto::Keyring;
     use nextgenrdp::provisioning::Provisioning;
     use secrecy::ExposeSecret;

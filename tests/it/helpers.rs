@@ -5,7 +5,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use nextgenrdp::app::{AppState, Settings};
-use nextgenrdp::config::{Key, Secrets};
+use nextgenrdp::config::Secrets;
+use nextgenrdp::crypto::Key;
 use sqlx::PgPool;
 use tower::ServiceExt;
 
@@ -29,6 +30,27 @@ pub struct TestApp {
     pub mail_dir: tempfile::TempDir,
 }
 
+/// The node's settings and its payment gateways, as a test app is built from them (the
+/// settings' fields reachable directly).
+pub struct TestSettings {
+    pub settings: Settings,
+    pub payments: nextgenrdp::payments::PaymentSettings,
+}
+
+impl std::ops::Deref for TestSettings {
+    type Target = Settings;
+
+    fn deref(&self) -> &Settings {
+        &self.settings
+    }
+}
+
+impl std::ops::DerefMut for TestSettings {
+    fn deref_mut(&mut self) -> &mut Settings {
+        &mut self.settings
+    }
+}
+
 impl TestApp {
     pub fn new(db: PgPool) -> Self {
         Self::with_metrics_token(db, None)
@@ -42,8 +64,8 @@ impl TestApp {
     }
 
     /// The settings of [`TestApp::new`], to change one before [`TestApp::with_settings`].
-    pub fn settings() -> Settings {
-        Settings {
+    pub fn settings() -> TestSettings {
+        let settings = Settings {
             public_url: "http://shop.test".into(),
             cors_origins: vec!["https://shop.example.pk".into()],
             request_timeout: std::time::Duration::from_secs(30),
@@ -56,7 +78,12 @@ impl TestApp {
             bcrypt_cost: 4,
             trust_forwarded_for: true,
             order_expiry_hours: 48,
-            provisioning: test_provisioning(),
+            metrics_token: None,
+            metrics_token_required: false,
+            operator_two_factor: nextgenrdp::config::OperatorPolicy::Required,
+        };
+        TestSettings {
+            settings,
             payments: nextgenrdp::payments::PaymentSettings {
                 manual: nextgenrdp::payments::manual::ManualTransfer::example(),
                 jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
@@ -67,17 +94,19 @@ impl TestApp {
                     inquiry_url: None,
                 }),
             },
-            metrics_token: None,
-            metrics_token_required: false,
-            operator_two_factor: nextgenrdp::accounts::two_factor::OperatorPolicy::Required,
         }
     }
 
     /// The app with these settings.
-    pub fn with_settings(db: PgPool, settings: Settings) -> Self {
-        let state = AppState::new(db.clone(), settings);
+    pub fn with_settings(db: PgPool, settings: TestSettings) -> Self {
+        let state = AppState::new(
+            db.clone(),
+            settings.settings,
+            settings.payments,
+            test_provisioning(),
+        );
         Self {
-            router: nextgenrdp::web::router(state),
+            router: nextgenrdp::router::router(state),
             db,
             mail_dir: tempfile::tempdir().unwrap(),
         }

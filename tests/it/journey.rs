@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use axum::http::{Method, StatusCode};
 use fantoccini::elements::Element;
 use fantoccini::{Client, Locator};
-use nextgenrdp::catalog::format_pkr;
+use nextgenrdp::money::format_pkr;
 use serde_json::json;
 use sqlx::PgPool;
 
@@ -349,11 +349,8 @@ async fn journey(db: PgPool, size: (u32, u32)) {
         ("pending_payment", 13_500, 2_000, 11_500)
     );
     assert_eq!(promo_code.as_deref(), Some(PROMO));
-    assert_eq!(
-        customer.text("#order-total").await,
-        format_pkr(total.into())
-    );
-    assert_eq!(customer.text("#pay-amount").await, format_pkr(total.into()));
+    assert_eq!(customer.text("#order-total").await, format_pkr(total));
+    assert_eq!(customer.text("#pay-amount").await, format_pkr(total));
     assert_eq!(
         customer.text("#pay-reference").await,
         format!("NGR-{order}")

@@ -4,6 +4,7 @@
 //! scripts/test).
 
 mod api;
+mod architecture;
 mod backup;
 mod browser;
 mod cli;

@@ -44,7 +44,7 @@ async fn a_send_email_job_writes_the_mail_and_succeeds(db: PgPool) {
     let job = jobs::find(&db, id).await.unwrap().unwrap();
     assert_eq!(
         (job.kind.as_str(), job.status.as_str()),
-        (mail::SEND_EMAIL, "queued")
+        (nextgenrdp::jobs::kinds::SEND_EMAIL, "queued")
     );
 
     assert_eq!(worker(&db, dir.path()).run_pending().await.unwrap(), 1);
@@ -104,7 +104,7 @@ async fn an_invalid_payload_or_recipient_fails_for_good_without_leaking_the_payl
     let dir = tempfile::tempdir().unwrap();
     let bad_payload = jobs::enqueue(
         &db,
-        mail::SEND_EMAIL,
+        nextgenrdp::jobs::kinds::SEND_EMAIL,
         &json!({ "to": 42, "subject": "secret-token-123" }),
         None,
         None,

@@ -55,7 +55,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .and_then(|item| item.post.as_mut())
     {
         login.parameters = Some(
-            crate::orders::api::guest_cart_parameters(
+            crate::orders::extract::guest_cart_parameters(
                 "A guest cart's token (43 characters); its items join the account's cart",
                 "The guest cart cookie, used when `X-Cart-Token` is absent",
             )
@@ -384,7 +384,7 @@ async fn signed_in(
     headers: &axum::http::HeaderMap,
     opened: OpenedSession,
 ) -> AppResult<TokenResponse> {
-    let guest_cart = crate::orders::api::guest_cart_token(headers);
+    let guest_cart = crate::orders::extract::guest_cart_token(headers);
     crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), opened.user.id).await?;
     token_response(state, opened).map(|Json(tokens)| tokens)
 }
@@ -774,15 +774,7 @@ async fn list_users(
     query: Result<Query<UserListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> AppResult<impl IntoResponse> {
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
-    if query.page < 1 {
-        return Err(AppError::bad_request("page", "must be 1 or more"));
-    }
-    if !(1..=100).contains(&query.per_page) {
-        return Err(AppError::bad_request(
-            "per_page",
-            "must be between 1 and 100",
-        ));
-    }
+    crate::web::paging::check(query.page, query.per_page)?;
     let search = query
         .search
         .as_deref()
@@ -793,7 +785,7 @@ async fn list_users(
         &state.db,
         search,
         query.per_page,
-        (query.page - 1).saturating_mul(query.per_page),
+        crate::web::paging::offset(query.page, query.per_page),
     )
     .await?
     .into_iter()

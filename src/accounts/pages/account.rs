@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Failure, FormErrors, Notice, notice, pkt, render_with, see_other};
+use super::see_other;
 use crate::accounts::auth;
 use crate::accounts::extract::PageUser;
 use crate::accounts::limits::{self, account_key, limit};
@@ -17,7 +17,9 @@ use crate::accounts::{sessions, users};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

@@ -9,9 +9,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::two_factor::LoginCodePage;
-use super::{
-    Failure, FormErrors, Notice, notice, render_with, see_other, signed_in, without_session_cookie,
-};
+use super::{see_other, signed_in, without_session_cookie};
 use crate::accounts::auth::{self, Client, LoginOutcome};
 use crate::accounts::device::DEVICE_COOKIE;
 use crate::accounts::extract::{PageContext, safe_next};
@@ -19,6 +17,8 @@ use crate::accounts::sessions;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::extract::{ClientIp, UserAgent};
+use crate::web::forms::{Failure, FormErrors, Notice, notice};
+use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,25 +6,18 @@
 //! middleware has already checked every POST. A form that fails comes back with each problem
 //! beside its field and the input kept, passwords excepted.
 //!
-//! One file per concern: `forms` holds the form helpers the other page modules share too
-//! (re-exported here: [`FormErrors`], [`Failure`], [`Notice`], [`notice`], [`pkt`],
-//! [`render_with`]); `register`, `login`, `verify`, `reset` and `account` hold one flow's pages
-//! each. This file holds the router and what the flows share: the session cookie, the message
+//! One file per concern (the form helpers every domain's pages share are the web kit's,
+//! `crate::web::forms`): `register`, `login`, `verify`, `reset`, `two_factor` and `account` hold
+//! one flow's pages each. This file holds the router and what the flows share: the session cookie, the message
 //! page, a mailed link's token.
 
 mod account;
-mod forms;
 mod login;
 mod register;
 mod reset;
 mod two_factor;
 mod verify;
 
-pub(crate) use forms::sentence;
-pub use forms::{Failure, FormErrors, Notice, notice, pkt, render_with};
-pub use two_factor::two_factor_needed_page;
-
-use askama::Template;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -37,6 +30,7 @@ use super::extract::{PageContext, SESSION_COOKIE};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::pages::Layout;
+use crate::web::pages::{Action, message_page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -143,7 +137,7 @@ async fn signed_in(
 /// What a visitor put in the cart as a guest joins their account's cart once they log in or
 /// register, as with the API's login.
 async fn merge_guest_cart(state: &AppState, headers: &HeaderMap, user_id: i32) -> AppResult<()> {
-    let guest_cart = crate::orders::api::guest_cart_token(headers);
+    let guest_cart = crate::orders::extract::guest_cart_token(headers);
     crate::orders::cart::merge_guest_cart(&state.db, guest_cart.as_deref(), user_id).await?;
     Ok(())
 }
@@ -155,43 +149,6 @@ fn without_session_cookie(jar: CookieJar) -> CookieJar {
 
 fn see_other(target: &str) -> Response {
     Redirect::to(target).into_response()
-}
-
-/// A page with a heading, a few sentences and links onwards.
-#[derive(Template)]
-#[template(path = "account/message.html")]
-struct MessagePage {
-    layout: Layout,
-    heading: &'static str,
-    /// `success`, `info` or `error`.
-    kind: &'static str,
-    paragraphs: Vec<String>,
-    actions: Vec<Action>,
-}
-
-struct Action {
-    href: &'static str,
-    label: &'static str,
-}
-
-fn message_page(
-    status: StatusCode,
-    layout: Layout,
-    heading: &'static str,
-    kind: &'static str,
-    paragraphs: Vec<String>,
-    actions: Vec<Action>,
-) -> AppResult<Response> {
-    render_with(
-        status,
-        &MessagePage {
-            layout,
-            heading,
-            kind,
-            paragraphs,
-            actions,
-        },
-    )
 }
 
 /// The token of a mailed link (`?token=`), or of the form that confirms it.

@@ -9,13 +9,15 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{Action, Failure, FormErrors, message_page, render_with, see_other};
+use super::{Action, message_page, see_other};
 use crate::accounts::auth::{self, Registration};
 use crate::accounts::extract::PageContext;
 use crate::accounts::limits::{self, ip_key, limit};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Failure, FormErrors};
+use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
 
 #[derive(Debug, Default, Deserialize)]

@@ -10,16 +10,15 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{
-    Action, Failure, FormErrors, TokenQuery, incomplete_link, message_page, render_with,
-    without_session_cookie,
-};
+use super::{Action, TokenQuery, incomplete_link, message_page, without_session_cookie};
 use crate::accounts::auth;
 use crate::accounts::extract::PageContext;
 use crate::accounts::limits::{self, account_key, limit};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
+use crate::web::forms::{Failure, FormErrors};
+use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
 
 #[derive(Debug, Default, Deserialize)]

@@ -7,18 +7,20 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
-use super::{Failure, FormErrors, Notice, notice, pkt, render_with, see_other, signed_in};
+use super::{see_other, signed_in};
 use crate::accounts::auth::{self, Client};
 use crate::accounts::extract::{PageContext, PageUser, safe_next};
 use crate::accounts::two_factor::{self, OperatorPolicy};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::{ClientIp, UserAgent};
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 const CODE_FIELD: &[(&str, &str)] = &[("code", "Code")];
 
@@ -387,49 +389,4 @@ pub(super) async fn verify(
             )
         }
     }
-}
-
-/// The page an operator sees on `/admin` while their session has not proved a second factor.
-pub fn two_factor_needed_page(context: &PageContext) -> Response {
-    let enabled = context
-        .user
-        .as_ref()
-        .is_some_and(|user| user.two_factor_enabled_at.is_some());
-    let (paragraphs, action) = if enabled {
-        (
-            vec![
-                "This session was opened before two-factor sign-in was on for your account."
-                    .to_owned(),
-                "Log out, then log in again with your password and the code of your \
-                 authenticator app."
-                    .to_owned(),
-            ],
-            super::Action {
-                href: "/account",
-                label: "Go to your account",
-            },
-        )
-    } else {
-        (
-            vec![
-                "An operator account can reveal every customer's server password and approve \
-                 payments, so it needs more than a password: turn on two-factor sign-in first."
-                    .to_owned(),
-                "It takes a minute with an authenticator app on your phone.".to_owned(),
-            ],
-            super::Action {
-                href: "/account/two-factor",
-                label: "Set up two-factor sign-in",
-            },
-        )
-    };
-    super::message_page(
-        StatusCode::FORBIDDEN,
-        Layout::for_page("Two-factor sign-in needed", context),
-        "Two-factor sign-in needed",
-        "info",
-        paragraphs,
-        vec![action],
-    )
-    .unwrap_or_else(IntoResponse::into_response)
 }

@@ -22,12 +22,13 @@ use serde_json::json;
 use totp_rs::{Algorithm, TOTP};
 
 use super::auth::{Client, OpenedSession};
+use super::sessions;
 use super::users::{self, User};
-use super::{secrets, sessions};
-use crate::app::AppState;
 use crate::audit::{self, NewAuditEntry};
+use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::mail;
+use crate::secrets;
 
 /// Seconds per TOTP step.
 const STEP_SECS: u64 = 30;
@@ -45,16 +46,7 @@ pub const STEP_UP_WINDOW: Duration = Duration::minutes(10);
 /// Who the authenticator app says the code is for.
 const ISSUER: &str = "NextGenRDP";
 
-/// Whether operators must use two-factor sign-in (`NEXTGENRDP_OPERATOR_2FA`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum OperatorPolicy {
-    /// No `/admin` page or admin API route answers an operator who has not signed in with a
-    /// second factor.
-    #[default]
-    Required,
-    /// Operators may turn it on, like customers.
-    Optional,
-}
+pub use crate::config::OperatorPolicy;
 
 /// The row context a secret is sealed with: a sealed value copied to another account does not
 /// open.
@@ -192,7 +184,7 @@ pub struct Status {
 }
 
 /// The account's two-factor state.
-pub async fn status(state: &AppState, user: &User) -> AppResult<Status> {
+pub async fn status(state: &Context, user: &User) -> AppResult<Status> {
     let has_secret = repo::exists(&state.db, user.id).await?;
     let left = repo::count_unused_recovery_codes(&state.db, user.id).await?;
     Ok(Status {
@@ -209,7 +201,7 @@ pub async fn status(state: &AppState, user: &User) -> AppResult<Status> {
 
 /// Starts (or restarts) an enrolment: a new secret and new recovery codes, pending until
 /// [`confirm`]. Refused (409) while two-factor sign-in is on: turn it off first.
-pub async fn start(state: &AppState, user: &User) -> AppResult<Enrolment> {
+pub async fn start(state: &Context, user: &User) -> AppResult<Enrolment> {
     if user.two_factor_enabled_at.is_some() {
         return Err(AppError::conflict(
             "two-factor",
@@ -219,7 +211,7 @@ pub async fn start(state: &AppState, user: &User) -> AppResult<Enrolment> {
     let mut secret = [0u8; 20];
     getrandom::fill(&mut secret).map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
     let generator = totp(secret.to_vec(), &user.email);
-    let keyring = &state.settings.provisioning.keyring;
+    let keyring = state.settings.secrets.keyring();
     let sealed = keyring.seal(&hex::encode(secret), &secret_context(user.id));
     let codes = fresh_recovery_codes();
     let hashes: Vec<String> = codes
@@ -239,7 +231,7 @@ pub async fn start(state: &AppState, user: &User) -> AppResult<Enrolment> {
 
 /// The key (base32) and `otpauth://` URI of an enrolment not confirmed yet, to show again after
 /// a wrong first code; `None` when none is pending.
-pub async fn pending_setup(state: &AppState, user: &User) -> AppResult<Option<(String, String)>> {
+pub async fn pending_setup(state: &Context, user: &User) -> AppResult<Option<(String, String)>> {
     if user.two_factor_enabled_at.is_some() {
         return Ok(None);
     }
@@ -254,11 +246,11 @@ pub async fn pending_setup(state: &AppState, user: &User) -> AppResult<Option<(S
 }
 
 /// The account's secret, opened.
-fn open_secret(state: &AppState, row: &repo::Secret) -> AppResult<Vec<u8>> {
+fn open_secret(state: &Context, row: &repo::Secret) -> AppResult<Vec<u8>> {
     let plain = state
         .settings
-        .provisioning
-        .keyring
+        .secrets
+        .keyring()
         .open(&row.secret_encrypted, &secret_context(row.user_id))
         .map_err(AppError::Internal)?;
     hex::decode(plain.expose_secret()).map_err(|err| AppError::Internal(err.into()))
@@ -276,7 +268,7 @@ pub enum Proof {
 /// Checks `code` (an authenticator code, or a recovery code when `recovery` is allowed) for
 /// `user_id` inside `tx`, using it up. A wrong, replayed or used code is a 422 on `code`.
 async fn check_code(
-    state: &AppState,
+    state: &Context,
     tx: &mut sqlx::PgConnection,
     user_id: i32,
     code: &str,
@@ -315,7 +307,7 @@ async fn check_code(
 /// This session counts as having proved it; every other session of the account ends (it was
 /// opened with a password alone).
 pub async fn confirm(
-    state: &AppState,
+    state: &Context,
     user: &User,
     session_id: i32,
     code: &str,
@@ -372,7 +364,7 @@ pub async fn confirm(
 }
 
 /// Turns two-factor sign-in off with a current code (or a recovery code).
-pub async fn disable(state: &AppState, user: &User, code: &str, ip: Option<&str>) -> AppResult<()> {
+pub async fn disable(state: &Context, user: &User, code: &str, ip: Option<&str>) -> AppResult<()> {
     if user.two_factor_enabled_at.is_none() {
         return Err(AppError::conflict(
             "two-factor",
@@ -409,7 +401,7 @@ pub async fn disable(state: &AppState, user: &User, code: &str, ip: Option<&str>
 /// Replaces the recovery codes (a current code proves the phone is at hand); the old ones stop
 /// working.
 pub async fn new_recovery_codes(
-    state: &AppState,
+    state: &Context,
     user: &User,
     code: &str,
 ) -> AppResult<Vec<String>> {
@@ -433,7 +425,7 @@ pub async fn new_recovery_codes(
 
 /// A fresh code for a sensitive action: the session counts as having proved the second factor
 /// now, for the next [`STEP_UP_WINDOW`].
-pub async fn step_up(state: &AppState, user: &User, session_id: i32, code: &str) -> AppResult<()> {
+pub async fn step_up(state: &Context, user: &User, session_id: i32, code: &str) -> AppResult<()> {
     if user.two_factor_enabled_at.is_none() {
         return Err(AppError::conflict(
             "two-factor",
@@ -488,7 +480,7 @@ fn challenge_gone() -> AppError {
 /// that has proved both factors. A wrong code counts against the token; after
 /// [`CHALLENGE_MAX_FAILURES`] the login must start over.
 pub async fn finish_login(
-    state: &AppState,
+    state: &Context,
     token: &str,
     code: &str,
     client: &Client,

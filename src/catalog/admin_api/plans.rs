@@ -18,8 +18,9 @@ use super::{Actor, Items, RawQuery, actor, audit_json, plural, referenced, write
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::catalog::plans::{self, Plan};
-use crate::catalog::{THEME_COLORS, categories, format_pkr, locations, plan_features};
+use crate::catalog::{THEME_COLORS, categories, locations, plan_features};
 use crate::error::{AppError, AppResult, Problem, ResultExt};
+use crate::money::format_pkr;
 use crate::web::extract::{AppJson, ClientIp};
 
 /// A plan as the operator sees it, with its features and where it is sold.
@@ -80,7 +81,7 @@ impl AdminPlan {
         location_ids: Vec<i32>,
     ) -> Self {
         Self {
-            price_display: format_pkr(i64::from(plan.price_pkr)),
+            price_display: format_pkr(plan.price_pkr),
             is_active: plan.is_active(),
             theme_color: plan.theme_color.unwrap_or_else(|| "sky".to_owned()),
             id: plan.id,

@@ -10,11 +10,12 @@ use axum::response::Response;
 use super::form::{FieldMessages, Refusal, display_order, is_checked, text, value_of};
 use super::{LOCATIONS, NoticeQuery, actor, notice_of, numeric_id, see_other};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Notice, render_with};
 use crate::app::AppState;
 use crate::catalog::admin_api::{self, AdminLocation, LocationInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
+use crate::web::forms::Notice;
+use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
 
 struct LocationRow {

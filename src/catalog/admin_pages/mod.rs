@@ -32,9 +32,9 @@ use serde::Deserialize;
 
 use super::admin_api::{self, Actor};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::{Notice, notice};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::web::forms::{Notice, notice};
 use crate::web::pages::{Layout, render};
 
 pub fn router() -> Router<AppState> {

@@ -10,13 +10,13 @@ use axum::response::Response;
 use super::form::{FieldMessages, Refusal, display_order, is_checked, text, value_of};
 use super::{PLANS, actor, see_other};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::render_with;
 use crate::app::AppState;
 use crate::catalog::THEME_COLORS;
 use crate::catalog::admin_api::{self, AdminCategory, AdminLocation, AdminPlan, PlanInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 const PLAN_FIELDS: &[(&str, &str)] = &[
     ("id", "Plan ID"),

@@ -9,11 +9,11 @@ use axum::response::Response;
 
 use super::{NoticeQuery, PLANS, actor, notice_of, see_other};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::Notice;
 use crate::app::AppState;
 use crate::catalog::admin_api::{self, AdminPlan, PlanInput};
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
+use crate::web::forms::Notice;
 use crate::web::pages::{Layout, render};
 
 /// A plan as a row of the list.

@@ -187,7 +187,6 @@ pub(super) async fn store_token_secret(
     secret: &str,
 ) -> AppResult<()> {
     let sealed = state
-        .settings
         .provisioning
         .keyring
         .seal(secret, &Provisioning::backend_context(id));
@@ -366,7 +365,7 @@ async fn check_backend(
             "a manual backend has no API to check".to_owned(),
         )));
     }
-    let client = match super::provision::client_for(&state.settings.provisioning, &backend) {
+    let client = match super::provision::client_for(&state.provisioning, &backend) {
         Ok(client) => client,
         Err(err) => return Ok(Json(BackendCheck::failed(format!("{err:#}")))),
     };

@@ -46,12 +46,8 @@ pub(super) async fn list_addresses(
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
     find_or_404(&state.db, id).await?;
-    let items = backends::list_addresses(
-        &state.db,
-        id,
-        state.settings.provisioning.lifecycle.ip_hold_days,
-    )
-    .await?;
+    let items =
+        backends::list_addresses(&state.db, id, state.provisioning.lifecycle.ip_hold_days).await?;
     Ok(Json(AddressList { items }))
 }
 
@@ -145,7 +141,7 @@ pub(super) async fn add_addresses(
         return Err(AppError::Validation(errors.0));
     }
     let wanted: Vec<String> = wanted.iter().map(IpAddr::to_string).collect();
-    let hold = state.settings.provisioning.lifecycle.ip_hold_days;
+    let hold = state.provisioning.lifecycle.ip_hold_days;
     let mut tx = state.db.begin().await?;
     let before: BTreeSet<String> = backends::list_addresses(&mut *tx, id, hold)
         .await?
@@ -204,7 +200,7 @@ pub(super) async fn remove_address(
         .map_err(|_| AppError::invalid("address", "must be an IP address"))?
         .to_string();
     let mut tx = state.db.begin().await?;
-    let hold = state.settings.provisioning.lifecycle.ip_hold_days;
+    let hold = state.provisioning.lifecycle.ip_hold_days;
     let pooled = backends::list_addresses(&mut *tx, id, hold)
         .await?
         .into_iter()

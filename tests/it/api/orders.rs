@@ -221,7 +221,7 @@ async fn fifty_simultaneous_checkouts_on_a_code_with_five_uses_give_exactly_five
             &app.db,
             &nextgenrdp::accounts::sessions::NewSession {
                 user_id: user.id,
-                token_hash: &nextgenrdp::accounts::secrets::hash(&email),
+                token_hash: &nextgenrdp::secrets::hash(&email),
                 expires_at: chrono::Utc::now() + chrono::Duration::days(1),
                 ip_address: None,
                 user_agent: None,

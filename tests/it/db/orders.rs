@@ -41,7 +41,7 @@ pub async fn catalog(db: &PgPool) -> i32 {
 async fn a_new_order_awaits_payment_and_is_found_by_id(db: PgPool) {
     let user = customer(&db, "ayesha@example.pk").await;
     let placed = order(&db, user.id, 2500, 250).await;
-    assert_eq!(placed.status, OrderStatus::PendingPayment.as_str());
+    assert_eq!(placed.status, OrderStatus::PendingPayment);
     assert_eq!(placed.user_id, Some(user.id));
     assert_eq!(placed.final_amount_pkr, 2250);
     assert_eq!(placed.discount_amount_pkr(), 250);
@@ -52,7 +52,7 @@ async fn a_new_order_awaits_payment_and_is_found_by_id(db: PgPool) {
 
     let found = orders::find(&db, placed.id).await.unwrap().unwrap();
     assert_eq!(found.total_amount_pkr, 2500);
-    assert_eq!(found.status, "pending_payment");
+    assert_eq!(found.status, OrderStatus::PendingPayment);
     assert!(orders::find(&db, placed.id + 1000).await.unwrap().is_none());
 }
 
@@ -170,12 +170,12 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
     let a2 = order(&db, ayesha.id, 2500, 0).await;
     let b1 = order(&db, bilal.id, 9800, 0).await;
     assert!(
-        orders::update_status(&db, a2.id, "pending_payment", "paid")
+        nextgenrdp::orders::transition(&db, a2.id, OrderStatus::PendingPayment, OrderStatus::Paid)
             .await
             .unwrap()
     );
     assert!(
-        orders::update_status(&db, b1.id, "pending_payment", "paid")
+        nextgenrdp::orders::transition(&db, b1.id, OrderStatus::PendingPayment, OrderStatus::Paid)
             .await
             .unwrap()
     );
@@ -298,54 +298,92 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
 
     // the order is pending, not paid: moving it "from paid" must not touch it
     assert!(
-        !orders::update_status(&db, placed.id, "paid", "active")
+        !nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Active)
             .await
             .unwrap()
     );
     let row = orders::find(&db, placed.id).await.unwrap().unwrap();
-    assert_eq!(row.status, "pending_payment");
+    assert_eq!(row.status, OrderStatus::PendingPayment);
     assert_eq!(row.updated_at, placed.updated_at);
 
     assert!(
-        orders::update_status(&db, placed.id, "pending_payment", "paid")
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &db,
+            placed.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
     // a second, stale confirmation (or an expiry racing the payment) finds it paid already
     assert!(
-        !orders::update_status(&db, placed.id, "pending_payment", "paid")
-            .await
-            .unwrap()
+        !nextgenrdp::orders::transition(
+            &db,
+            placed.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        !orders::update_status(&db, placed.id, "pending_payment", "expired")
-            .await
-            .unwrap()
+        !nextgenrdp::orders::transition(
+            &db,
+            placed.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Expired
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(
         orders::find(&db, placed.id).await.unwrap().unwrap().status,
-        "paid"
+        OrderStatus::Paid
+    );
+    // a move the life cycle does not have is refused before the database is asked
+    let refused =
+        nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Cancelled)
+            .await
+            .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "an order cannot move from paid to cancelled"
+    );
+    assert_eq!(
+        orders::find(&db, placed.id).await.unwrap().unwrap().status,
+        OrderStatus::Paid
     );
 
     assert!(can_transition(OrderStatus::Paid, OrderStatus::Processing));
     assert!(
-        orders::update_status(&db, placed.id, "paid", "processing")
+        nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Processing)
             .await
             .unwrap()
     );
     assert!(
-        orders::update_status(&db, placed.id, "processing", "active")
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &db,
+            placed.id,
+            OrderStatus::Processing,
+            OrderStatus::Active
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(
         orders::find(&db, placed.id).await.unwrap().unwrap().status,
-        "active"
+        OrderStatus::Active
     );
     assert!(
-        !orders::update_status(&db, placed.id + 1, "pending_payment", "paid")
-            .await
-            .unwrap()
+        !nextgenrdp::orders::transition(
+            &db,
+            placed.id + 1,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
 }
 
@@ -394,9 +432,14 @@ async fn only_old_unpaid_orders_are_listed_as_expired_oldest_first(db: PgPool) {
         .unwrap();
     }
     assert!(
-        orders::update_status(&db, old_but_paid.id, "pending_payment", "paid")
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &db,
+            old_but_paid.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
 
     let cutoff = Utc::now() - Duration::hours(24);

@@ -60,7 +60,7 @@ async fn category_pages_show_every_active_plan_of_their_category_and_no_other(db
         "the active RDP plans, in display order"
     );
     for plan in &rdp_plans {
-        let price = nextgenrdp::catalog::format_pkr(i64::from(plan.price_pkr));
+        let price = nextgenrdp::money::format_pkr(plan.price_pkr);
         for text in [
             &plan.name,
             &plan.cpu,

@@ -11,11 +11,10 @@ use sqlx::{FromRow, PgExecutor};
 
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
-use crate::catalog::format_pkr;
 use crate::db::timed;
 use crate::error::AppResult;
+use crate::money::format_pkr;
 use crate::orders::OrderStatus;
-use crate::orders::pages::status_label;
 use crate::web::pages::{Layout, render};
 
 /// How far ahead a renewal counts as due.
@@ -142,7 +141,7 @@ async fn dashboard(
         .iter()
         .map(|&status| StatusCount {
             status: status.as_str(),
-            label: status_label(status.as_str()),
+            label: status.label(),
             count: match status {
                 OrderStatus::PendingPayment => figures.orders_pending_payment,
                 OrderStatus::Paid => figures.orders_paid,

@@ -1,17 +1,14 @@
 //! The form helpers every page module uses, not only the account pages: the problems of a
 //! submitted form beside their fields ([`FormErrors`]), a flow's refusal sorted onto the form
 //! ([`Failure`]), the fixed `?notice=` messages, times in Pakistan time and rendering with a
-//! status. Other modules reach them as `crate::accounts::pages::…`.
+//! status. Part of the web kit: every domain's pages import it; it imports no domain.
 
 use std::collections::BTreeMap;
 
-use askama::Template;
 use axum::http::StatusCode;
-use axum::response::Response;
 use chrono::{DateTime, FixedOffset, Utc};
 
 use crate::error::{AppError, AppResult};
-use crate::web::pages::render;
 
 /// The problems of a submitted form, by field, as sentences shown beside each field.
 #[derive(Debug, Default)]
@@ -151,11 +148,11 @@ pub fn pkt(moment: Option<DateTime<Utc>>) -> String {
     }
 }
 
-/// Renders a template with a status other than 200.
-pub fn render_with(status: StatusCode, template: &impl Template) -> AppResult<Response> {
-    let mut response = render(template)?;
-    *response.status_mut() = status;
-    Ok(response)
+/// One option of a select.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
 }
 
 #[cfg(test)]

@@ -12,13 +12,13 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::get;
 
-use super::query_stats::{self, QueryFigures};
-use super::stat_statements::{self, Order, Statement};
 use crate::accounts::extract::PageAdmin;
-use crate::accounts::pages::render_with;
 use crate::app::AppState;
+use crate::db::query_stats::{self, QueryFigures};
+use crate::db::stat_statements::{self, Order, Statement};
 use crate::error::AppResult;
 use crate::web::pages::Layout;
+use crate::web::pages::render_with;
 
 /// Statements shown in each top list.
 const TOP_STATEMENTS: i64 = 10;

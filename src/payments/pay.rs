@@ -1,0 +1,183 @@
+//! The customer's payment verbs, behind both the JSON API and the order page: find the order
+//! still awaiting payment, start a gateway (the manual transfer's instructions, or a JazzCash
+//! attempt with its signed form) and report a manual transfer for review.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::repo::{self, NewPayment, Payment};
+use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
+use crate::context::Context;
+use crate::error::{AppError, AppResult};
+use crate::orders::OrderStatus;
+use crate::orders::orders::{self, Order};
+
+/// The caller's order, still awaiting payment.
+pub async fn payable_order(state: &Context, id: i32, user_id: i32) -> AppResult<Order> {
+    let order = orders::find_for_user(&state.db, id, user_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
+    if order.status != OrderStatus::PendingPayment {
+        return Err(AppError::conflict(
+            "order",
+            format!("order {} is {}; it cannot be paid", order.id, order.status),
+        ));
+    }
+    Ok(order)
+}
+
+/// Checks a manual transfer's reference: 4 to 50 letters, digits, `-` or `_`.
+pub fn parse_reference(reference: &str) -> AppResult<String> {
+    let reference = reference.trim();
+    if !(4..=50).contains(&reference.len())
+        || !reference
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        return Err(AppError::invalid(
+            "reference",
+            "must be the transaction id: 4 to 50 letters or digits",
+        ));
+    }
+    Ok(reference.to_owned())
+}
+
+/// How to pay `order` with a gateway that records nothing until the customer acts (the manual
+/// transfer's instructions).
+pub fn start_without_attempt(
+    state: &Context,
+    gateway: &dyn PaymentGateway,
+    order: &Order,
+) -> Start {
+    gateway.start(&StartContext {
+        order,
+        txn_ref: "",
+        public_url: &state.settings.public_url,
+        now: Utc::now(),
+    })
+}
+
+/// Starts an attempt with a redirect gateway (JazzCash): a fresh transaction reference, the
+/// signed form, and the `pending` payment its callbacks will find, recorded with the request
+/// (password redacted). The API and the order page both start attempts here.
+pub async fn start_attempt(
+    state: &Context,
+    gateway: &dyn PaymentGateway,
+    order: &Order,
+) -> AppResult<(Payment, Start)> {
+    let now = Utc::now();
+    let txn_ref = jazzcash::new_txn_ref(now);
+    let start = gateway.start(&StartContext {
+        order,
+        txn_ref: &txn_ref,
+        public_url: &state.settings.public_url,
+        now,
+    });
+    let payload = match &start {
+        Start::Redirect { fields, .. } => redact(fields),
+        Start::Instructions(_) => json!(null),
+    };
+    let mut tx = state.db.begin().await?;
+    let payment = repo::insert(
+        &mut *tx,
+        &NewPayment {
+            order_id: order.id,
+            gateway: gateway.name(),
+            amount_pkr: order.final_amount_pkr,
+            status: "pending",
+            gateway_txn_id: Some(&txn_ref),
+            channel: None,
+            customer_paid_at: None,
+            request_payload: Some(payload.clone()),
+            flag: None,
+            // As signed in the form (pp_TxnExpiryDateTime).
+            expires_at: Some(now + jazzcash::ATTEMPT_LIFETIME),
+        },
+    )
+    .await?;
+    repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
+    tx.commit().await?;
+    Ok((payment, start))
+}
+
+/// The request as stored: without the merchant's password.
+fn redact(fields: &BTreeMap<String, String>) -> serde_json::Value {
+    let mut copy = fields.clone();
+    if copy.contains_key("pp_Password") {
+        copy.insert("pp_Password".into(), "[redacted]".into());
+    }
+    json!(copy)
+}
+
+/// Records a manual transfer for review; a reference quoted before is flagged for the operator.
+pub async fn submit_manual(
+    state: &Context,
+    order: &Order,
+    reference: &str,
+    channel: Option<&str>,
+    paid_at: Option<DateTime<Utc>>,
+) -> AppResult<Payment> {
+    if let Some(channel) = channel
+        && !manual::CHANNELS.contains(&channel)
+    {
+        return Err(AppError::invalid(
+            "channel",
+            format!("must be one of {}", manual::CHANNELS.join(", ")),
+        ));
+    }
+    if paid_at.is_some_and(|at| at > Utc::now() + chrono::Duration::minutes(5)) {
+        return Err(AppError::invalid("paid_at", "must not be in the future"));
+    }
+    let mut tx = state.db.begin().await?;
+    let seen = repo::count_manual_reference(&mut *tx, reference).await?;
+    let flag = (seen > 0)
+        .then(|| format!("reference {reference} was already submitted on another payment"));
+    let payload = json!({ "reference": reference, "channel": channel, "paid_at": paid_at });
+    let payment = repo::insert(
+        &mut *tx,
+        &NewPayment {
+            order_id: order.id,
+            gateway: MANUAL,
+            amount_pkr: order.final_amount_pkr,
+            status: "review",
+            gateway_txn_id: Some(reference),
+            channel,
+            customer_paid_at: paid_at,
+            request_payload: Some(payload.clone()),
+            flag: flag.as_deref(),
+            expires_at: None,
+        },
+    )
+    .await?;
+    repo::insert_event(
+        &mut *tx,
+        Some(payment.id),
+        "submitted",
+        Some(&payload),
+        flag.as_deref(),
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        order.id = order.id,
+        payment.id = payment.id,
+        "manual payment {} submitted for review",
+        payment.id
+    );
+    Ok(payment)
+}
+
+/// What an uploaded receipt is, by its first bytes (the declared type must agree).
+pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if bytes.len() > 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
