@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 use super::MANUAL;
 use super::PaymentStatus;
 use super::api::ImageBytes;
-use super::repo::{self, Payment, Transition};
+use super::payments::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users::{self, User};
@@ -36,16 +36,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(approve_payment))
         .routes(routes!(reject_payment))
 }
-
-/// The statuses a payment can have.
-pub const STATUSES: [&str; 6] = [
-    "pending",
-    "review",
-    "succeeded",
-    "failed",
-    "rejected",
-    "refunded",
-];
 
 /// `GET /admin/payments` filter and paging.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -82,11 +72,11 @@ pub struct PaymentDetail {
     /// The order it pays (null only if the order was deleted).
     pub order: Option<Order>,
     /// What happened to it, oldest first.
-    pub events: Vec<repo::PaymentEvent>,
+    pub events: Vec<payments::PaymentEvent>,
     /// Whether the customer attached a receipt (`GET /admin/payments/{id}/receipt`).
     pub has_receipt: bool,
     /// Every receipt the customer sent, oldest first (`GET /admin/payments/{id}/receipts/{receipt_id}`).
-    pub receipts: Vec<repo::ReceiptInfo>,
+    pub receipts: Vec<payments::ReceiptInfo>,
 }
 
 /// What a review came to for the order.
@@ -144,18 +134,16 @@ async fn list_payments(
     query: Result<Query<PaymentQuery>, QueryRejection>,
 ) -> AppResult<impl IntoResponse> {
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
-    let status = query.status.as_deref().filter(|s| !s.is_empty());
-    if let Some(status) = status
-        && !STATUSES.contains(&status)
-    {
-        return Err(AppError::bad_request(
-            "status",
-            format!("must be one of {}", STATUSES.join(", ")),
-        ));
-    }
+    let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(text) => Some(
+            text.parse::<PaymentStatus>()
+                .map_err(|unknown| AppError::bad_request("status", unknown.to_string()))?,
+        ),
+    };
     crate::web::paging::check(query.page, query.per_page)?;
-    let total = repo::count(&state.db, status).await?;
-    let items = repo::list(
+    let total = payments::count(&state.db, status).await?;
+    let items = payments::list(
         &state.db,
         status,
         query.per_page,
@@ -183,12 +171,12 @@ async fn find_payment(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let payment = repo::find(&state.db, id)
+    let payment = payments::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
-    let events = repo::list_events(&state.db, id).await?;
+    let events = payments::list_events(&state.db, id).await?;
     let order = orders::find(&state.db, payment.order_id).await?;
-    let receipts = repo::list_receipts(&state.db, id).await?;
+    let receipts = payments::list_receipts(&state.db, id).await?;
     Ok(Json(PaymentDetail {
         payment,
         order,
@@ -215,7 +203,7 @@ async fn find_receipt(
     _admin: ApiAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    image(repo::find_receipt(&state.db, id).await?)
+    image(payments::find_receipt(&state.db, id).await?)
 }
 
 /// A stored receipt as an inline image of its (sniffed) type.
@@ -250,7 +238,7 @@ async fn find_receipt_by_id(
     _admin: ApiAdmin,
     Path((id, receipt_id)): Path<(i32, i32)>,
 ) -> AppResult<impl IntoResponse> {
-    image(repo::find_receipt_by_id(&state.db, id, receipt_id).await?)
+    image(payments::find_receipt_by_id(&state.db, id, receipt_id).await?)
 }
 
 /// The outcome of a review, as the operator sees it.
@@ -273,10 +261,10 @@ pub async fn approve(
     id: i32,
 ) -> AppResult<(Payment, Settled)> {
     let mut tx = state.db.begin().await?;
-    let payment = repo::find_for_update(&mut *tx, id)
+    let payment = payments::find_for_update(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
-    if payment.gateway != MANUAL || payment.status != "review" {
+    if payment.gateway != MANUAL || payment.status != PaymentStatus::Review {
         return Err(AppError::conflict(
             "status",
             format!("payment {id} is {}, not waiting for review", payment.status),
@@ -289,12 +277,12 @@ pub async fn approve(
     let settled = settle::confirm(
         &mut tx,
         &payment,
-        &["review"],
+        &[PaymentStatus::Review],
         &change,
         &state.settings.public_url,
     )
     .await?;
-    repo::insert_event(
+    payments::insert_event(
         &mut *tx,
         Some(id),
         "approved",
@@ -315,7 +303,7 @@ pub async fn approve(
         },
     )
     .await?;
-    let payment = repo::find(&mut *tx, id)
+    let payment = payments::find(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     tx.commit().await?;
@@ -343,7 +331,7 @@ pub async fn reject(
         ));
     }
     let mut tx = state.db.begin().await?;
-    let payment = repo::find_for_update(&mut *tx, id)
+    let payment = payments::find_for_update(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     let change = Transition {
@@ -352,14 +340,21 @@ pub async fn reject(
         ..Transition::default()
     };
     if payment.gateway != MANUAL
-        || !repo::transition(&mut *tx, id, &["review"], "rejected", &change).await?
+        || !super::transition(
+            &mut *tx,
+            id,
+            &[PaymentStatus::Review],
+            PaymentStatus::Rejected,
+            &change,
+        )
+        .await?
     {
         return Err(AppError::conflict(
             "status",
             format!("payment {id} is {}, not waiting for review", payment.status),
         ));
     }
-    repo::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
+    payments::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
     metrics::counter!("payments_total", "gateway" => MANUAL, "outcome" => "rejected").increment(1);
     audit::insert(
         &mut *tx,
@@ -400,7 +395,7 @@ pub async fn reject(
         );
         mail::enqueue(&mut *tx, &email).await?;
     }
-    let payment = repo::find(&mut *tx, id)
+    let payment = payments::find(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     tx.commit().await?;

@@ -16,10 +16,11 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::MANUAL;
-use super::admin_api::{self, STATUSES};
-use super::repo::{self, Payment, PaymentEvent};
+use super::PaymentStatus;
+use super::admin_api;
+use super::payments::{self, Payment, PaymentEvent};
 use super::settle::Settled;
-use super::views::{AdminPaymentRow, payment_status_label};
+use super::views::AdminPaymentRow;
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
@@ -92,7 +93,7 @@ struct StatusOption {
 #[template(path = "admin/payments/queue.html")]
 struct QueuePage {
     layout: Layout,
-    /// The status shown: one of [`STATUSES`], or `all`.
+    /// The status shown: a [`PaymentStatus`], or `all`.
     status: String,
     statuses: Vec<StatusOption>,
     alert: Option<String>,
@@ -117,13 +118,14 @@ async fn queue(
         .filter(|s| !s.is_empty())
         .unwrap_or("review")
         .to_owned();
-    let known = status == "all" || STATUSES.contains(&status.as_str());
-    let statuses = STATUSES
+    let filter = PaymentStatus::parse(&status);
+    let known = status == "all" || filter.is_some();
+    let statuses = PaymentStatus::ALL
         .iter()
         .map(|&value| StatusOption {
-            value,
-            label: payment_status_label(value),
-            selected: value == status,
+            value: value.as_str(),
+            label: value.label(),
+            selected: value.as_str() == status,
         })
         .collect();
     let layout = Layout::for_page("Payments", &admin.context);
@@ -134,7 +136,7 @@ async fn queue(
                 layout,
                 alert: Some(format!(
                     "Status must be one of {} or all.",
-                    STATUSES.join(", ")
+                    PaymentStatus::spellings()
                 )),
                 status: String::new(),
                 statuses,
@@ -147,11 +149,10 @@ async fn queue(
             },
         );
     }
-    let filter = (status != "all").then_some(status.as_str());
-    let total = repo::count(&state.db, filter).await?;
+    let total = payments::count(&state.db, filter).await?;
     let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
     let page = page_number(query.page.as_deref()).min(pages);
-    let payments = repo::list(&state.db, filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let payments = payments::list(&state.db, filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
     let customers = customers_of(&state, payments.iter().map(|p| p.order_id).collect()).await?;
     let rows = payments
         .iter()
@@ -305,8 +306,8 @@ async fn render_payment(
         Some(user_id) => users::find(&state.db, user_id).await?.map(|u| u.email),
         None => None,
     };
-    let events = repo::list_events(&state.db, payment.id).await?;
-    let receipts = repo::list_receipts(&state.db, payment.id)
+    let events = payments::list_events(&state.db, payment.id).await?;
+    let receipts = payments::list_receipts(&state.db, payment.id)
         .await?
         .into_iter()
         .map(|receipt| (receipt.id, pkt(Some(receipt.created_at))))
@@ -338,7 +339,7 @@ async fn render_payment(
         customer,
         events: events.iter().map(EventRow::new).collect(),
         receipts,
-        can_review: payment.gateway == MANUAL && payment.status == "review",
+        can_review: payment.gateway == MANUAL && payment.status == PaymentStatus::Review,
         reason,
         errors,
     };
@@ -346,7 +347,7 @@ async fn render_payment(
 }
 
 async fn find_payment(state: &AppState, id: i32) -> AppResult<Payment> {
-    repo::find(&state.db, id)
+    payments::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound("payment"))
 }
@@ -380,7 +381,7 @@ async fn receipt(
     _admin: PageAdmin,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
-    let found = repo::find_receipt(&state.db, id).await?;
+    let found = payments::find_receipt(&state.db, id).await?;
     image(found)
 }
 
@@ -390,7 +391,7 @@ async fn receipt_by_id(
     _admin: PageAdmin,
     Path((id, receipt_id)): Path<(i32, i32)>,
 ) -> AppResult<Response> {
-    let found = repo::find_receipt_by_id(&state.db, id, receipt_id).await?;
+    let found = payments::find_receipt_by_id(&state.db, id, receipt_id).await?;
     image(found)
 }
 

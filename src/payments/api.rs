@@ -20,7 +20,7 @@ use super::pay::{
     parse_reference, payable_order, sniff_image, start_attempt, start_without_attempt,
     submit_manual,
 };
-use super::repo::{self, Payment};
+use super::payments::{self, Payment};
 use super::{MANUAL, PaymentChannel, PaymentMethodName, Start};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
@@ -200,7 +200,7 @@ async fn list_payments(
     let order = orders::find_for_user(&state.db, id, caller.user.id)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    let items = repo::list_for_order(&state.db, order.id).await?;
+    let items = payments::list_for_order(&state.db, order.id).await?;
     let methods: Vec<_> = state
         .payments
         .gateways()
@@ -242,7 +242,7 @@ async fn upload_receipt(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<StatusCode> {
-    let payment = repo::find_for_user(&state.db, id, caller.user.id)
+    let payment = payments::find_for_user(&state.db, id, caller.user.id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     if payment.gateway != MANUAL {

@@ -15,11 +15,13 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderMap, header};
 use serde_json::json;
 
+use super::PaymentStatus;
 use super::jazzcash::{Callback, Inquiry, InquiryError, JazzCash};
-use super::repo::{self, Payment, Transition};
+use super::payments::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use super::{JAZZCASH, order_reference};
 use crate::context::Context;
+use crate::db::text_enum::TransitionError;
 use crate::error::{AppError, AppResult};
 use crate::web::rate_limit::{self, Limit};
 
@@ -190,7 +192,7 @@ async fn refuse(
         REFUSED_PER_IP,
     )
     .await?;
-    repo::insert_event(
+    payments::insert_event(
         &state.db,
         payment_id,
         "refused",
@@ -230,7 +232,7 @@ pub async fn jazzcash_result(
         Ok(callback) => callback,
         Err(why) => return refuse(state, ip, source, &fields, None, why).await,
     };
-    let Some(attempt) = repo::find_by_txn(&state.db, JAZZCASH, &callback.txn_ref).await? else {
+    let Some(attempt) = payments::find_by_txn(&state.db, JAZZCASH, &callback.txn_ref).await? else {
         let why = format!("unknown transaction reference {:?}", callback.txn_ref);
         return refuse(state, ip, source, &fields, None, why).await;
     };
@@ -240,7 +242,10 @@ pub async fn jazzcash_result(
     // The browser alone never settles when JazzCash can be asked.
     let confirmation = if source == Source::Return
         && callback.succeeded()
-        && matches!(attempt.status.as_str(), "pending" | "failed")
+        && matches!(
+            attempt.status,
+            PaymentStatus::Pending | PaymentStatus::Failed
+        )
         && merchant.inquiry_url.is_some()
     {
         Some(merchant.inquire(&inquiry_client(), &callback.txn_ref).await)
@@ -250,10 +255,10 @@ pub async fn jazzcash_result(
 
     let payload = recorded(&fields);
     let mut tx = state.db.begin().await?;
-    let payment = repo::find_by_txn_for_update(&mut *tx, JAZZCASH, &callback.txn_ref)
+    let payment = payments::find_by_txn_for_update(&mut *tx, JAZZCASH, &callback.txn_ref)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
-    repo::insert_event(
+    payments::insert_event(
         &mut *tx,
         Some(payment.id),
         source.kind(),
@@ -281,7 +286,7 @@ pub async fn jazzcash_result(
                     ) {
                         Ok(()) => settle_paid(&mut tx, state, &payment, &change).await?,
                         Err(why) => {
-                            repo::set_flag(
+                            payments::set_flag(
                                 &mut *tx,
                                 payment.id,
                                 &format!("JazzCash's inquiry disagrees: {why}"),
@@ -343,14 +348,14 @@ async fn settle_paid(
     let settled = settle::confirm(
         &mut *tx,
         payment,
-        &["pending", "failed"],
+        &[PaymentStatus::Pending, PaymentStatus::Failed],
         change,
         &state.settings.public_url,
     )
     .await?;
     Ok(
         if matches!(settled, Settled::Paid | Settled::AlreadyConfirmed)
-            || payment.status == "succeeded"
+            || payment.status == PaymentStatus::Succeeded
         {
             Standing::Paid
         } else {
@@ -371,7 +376,7 @@ async fn fail_unless_pending(
     }
     let reason = format!("{} {}", callback.response_code, callback.response_message);
     fail_attempt(&mut *tx, payment.id, &reason, change).await?;
-    Ok(if payment.status == "succeeded" {
+    Ok(if payment.status == PaymentStatus::Succeeded {
         Standing::Paid
     } else {
         Standing::Failed
@@ -384,12 +389,12 @@ async fn fail_attempt(
     payment_id: i32,
     reason: &str,
     change: Transition<'_>,
-) -> sqlx::Result<()> {
-    let failed = repo::transition(
+) -> Result<(), TransitionError> {
+    let failed = super::transition(
         &mut *tx,
         payment_id,
-        &["pending"],
-        "failed",
+        &[PaymentStatus::Pending],
+        PaymentStatus::Failed,
         &Transition {
             failure_reason: Some(reason.trim()),
             ..change
@@ -415,7 +420,7 @@ async fn record_inquiry(
                 "{} / {} {}",
                 inquiry.response_code, inquiry.payment_response_code, inquiry.message
             );
-            repo::insert_event(
+            payments::insert_event(
                 &mut *tx,
                 Some(payment.id),
                 "inquiry",
@@ -425,7 +430,7 @@ async fn record_inquiry(
             .await
         }
         Err(err) => {
-            repo::insert_event(
+            payments::insert_event(
                 &mut *tx,
                 Some(payment.id),
                 "inquiry",
@@ -475,7 +480,7 @@ pub async fn reconcile(
     public_url: &str,
 ) -> anyhow::Result<Reconciled> {
     let now = chrono::Utc::now();
-    let attempts = repo::list_pending_attempts(
+    let attempts = payments::list_pending_attempts(
         db,
         JAZZCASH,
         now - GIVE_UP_AFTER,
@@ -492,10 +497,10 @@ pub async fn reconcile(
         done.asked += 1;
         let answer = merchant.inquire(&client, &txn_ref).await;
         let mut tx = db.begin().await?;
-        let Some(payment) = repo::find_for_update(&mut *tx, attempt.id).await? else {
+        let Some(payment) = payments::find_for_update(&mut *tx, attempt.id).await? else {
             continue;
         };
-        if payment.status != "pending" {
+        if payment.status != PaymentStatus::Pending {
             continue; // settled meanwhile by a callback
         }
         record_inquiry(&mut tx, &payment, &answer).await?;
@@ -508,7 +513,7 @@ pub async fn reconcile(
                 if let Err(why) =
                     matches_attempt(&payment, amount, &order_reference(payment.order_id))
                 {
-                    repo::set_flag(
+                    payments::set_flag(
                         &mut *tx,
                         payment.id,
                         &format!("JazzCash's inquiry disagrees: {why}"),
@@ -523,7 +528,14 @@ pub async fn reconcile(
                         failure_reason: None,
                         reviewed_by: None,
                     };
-                    settle::confirm(&mut tx, &payment, &["pending"], &change, public_url).await?;
+                    settle::confirm(
+                        &mut tx,
+                        &payment,
+                        &[PaymentStatus::Pending],
+                        &change,
+                        public_url,
+                    )
+                    .await?;
                     done.paid += 1;
                 }
             }

@@ -15,14 +15,18 @@ pub mod jazzcash;
 pub mod manual;
 pub mod pages;
 pub mod pay;
+// `payments::payments` mirrors the table name, as every repository module does.
+#[allow(clippy::module_inception)]
+pub mod payments;
 pub mod receipts;
-pub mod repo;
 pub mod settle;
 pub mod views;
 
 use std::collections::BTreeMap;
 
 use anyhow::bail;
+
+use crate::db::text_enum::{TransitionError, text_enum};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -82,18 +86,66 @@ pub enum PaymentMethodName {
     Jazzcash,
 }
 
-/// Where a payment is: `pending` (a JazzCash attempt under way), `review` (a manual transfer
-/// awaiting an operator), `succeeded`, `failed`, `rejected` (by an operator) or `refunded`.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `Payment::status` for the API document
-pub enum PaymentStatus {
-    Pending,
-    Review,
-    Succeeded,
-    Failed,
-    Rejected,
-    Refunded,
+text_enum! {
+    /// Where a payment is: `pending` (a JazzCash attempt under way), `review` (a manual transfer
+    /// awaiting an operator), `succeeded`, `failed`, `rejected` (by an operator) or `refunded`.
+    pub enum PaymentStatus {
+        Pending = "pending",
+        Review = "review",
+        Succeeded = "succeeded",
+        Failed = "failed",
+        Rejected = "rejected",
+        Refunded = "refunded",
+    }
+}
+
+impl PaymentStatus {
+    /// The status in the customer's and the operator's words.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Pending => "Started",
+            Self::Review => "Waiting for review",
+            Self::Succeeded => "Paid",
+            Self::Failed => "Failed",
+            Self::Rejected => "Rejected",
+            Self::Refunded => "Refunded",
+        }
+    }
+}
+
+/// Whether a payment may move from `from` to `to`: an attempt (`pending`) succeeds or fails; a
+/// failed (expired) attempt still succeeds when JazzCash reports the money late; a manual
+/// transfer under `review` is approved (`succeeded`) or `rejected`; money received may be
+/// `refunded`. Nothing else, and never to itself.
+pub fn can_transition(from: PaymentStatus, to: PaymentStatus) -> bool {
+    use PaymentStatus::*;
+    matches!(
+        (from, to),
+        (Pending, Succeeded | Failed)
+            | (Failed, Succeeded)
+            | (Review, Succeeded | Rejected)
+            | (Succeeded, Refunded)
+    )
+}
+
+/// Moves payment `id` to `to` from any of `from` if it is still in one of them (guarded: `false`
+/// when another request moved it first), recording `change`; a move the table does not have is
+/// refused before the database is asked. The one writer of `payments.status`.
+pub async fn transition(
+    db: impl sqlx::PgExecutor<'_>,
+    id: i32,
+    from: &[PaymentStatus],
+    to: PaymentStatus,
+    change: &payments::Transition<'_>,
+) -> Result<bool, TransitionError> {
+    if let Some(&refused) = from.iter().find(|&&from| !can_transition(from, to)) {
+        return Err(TransitionError::NotAllowed {
+            machine: "a payment",
+            from: refused.as_str(),
+            to: to.as_str(),
+        });
+    }
+    Ok(payments::set_status(db, id, from, to, change).await?)
 }
 
 /// The kind of account a manual transfer goes to.
@@ -241,4 +293,39 @@ impl PaymentGateway for jazzcash::JazzCash {
 /// The reference customers put in a transfer note and JazzCash carries as bill reference.
 pub fn order_reference(order_id: i32) -> String {
     format!("NGR-{order_id}")
+}
+
+#[cfg(test)]
+mod status_tests {
+    use super::PaymentStatus::*;
+    use super::*;
+
+    #[test]
+    fn statuses_are_spelled_as_stored_and_move_only_as_the_table_says() {
+        assert!(crate::db::text_enum::spellings_match_serde(
+            PaymentStatus::ALL
+        ));
+        let allowed = [
+            (Pending, Succeeded),
+            (Pending, Failed),
+            (Failed, Succeeded),
+            (Review, Succeeded),
+            (Review, Rejected),
+            (Succeeded, Refunded),
+        ];
+        for &from in PaymentStatus::ALL {
+            for &to in PaymentStatus::ALL {
+                assert_eq!(
+                    can_transition(from, to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
+        assert_eq!("review".parse(), Ok(Review));
+        assert_eq!(
+            "approved".parse::<PaymentStatus>().unwrap_err().to_string(),
+            "must be one of pending, review, succeeded, failed, rejected, refunded"
+        );
+    }
 }

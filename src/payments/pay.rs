@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::repo::{self, NewPayment, Payment};
+use super::PaymentStatus;
+use super::payments::{self, NewPayment, Payment};
 use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
@@ -80,13 +81,13 @@ pub async fn start_attempt(
         Start::Instructions(_) => json!(null),
     };
     let mut tx = state.db.begin().await?;
-    let payment = repo::insert(
+    let payment = payments::insert(
         &mut *tx,
         &NewPayment {
             order_id: order.id,
             gateway: gateway.name(),
             amount_pkr: order.final_amount_pkr,
-            status: "pending",
+            status: PaymentStatus::Pending,
             gateway_txn_id: Some(&txn_ref),
             channel: None,
             customer_paid_at: None,
@@ -97,7 +98,7 @@ pub async fn start_attempt(
         },
     )
     .await?;
-    repo::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
+    payments::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
     tx.commit().await?;
     Ok((payment, start))
 }
@@ -131,17 +132,17 @@ pub async fn submit_manual(
         return Err(AppError::invalid("paid_at", "must not be in the future"));
     }
     let mut tx = state.db.begin().await?;
-    let seen = repo::count_manual_reference(&mut *tx, reference).await?;
+    let seen = payments::count_manual_reference(&mut *tx, reference).await?;
     let flag = (seen > 0)
         .then(|| format!("reference {reference} was already submitted on another payment"));
     let payload = json!({ "reference": reference, "channel": channel, "paid_at": paid_at });
-    let payment = repo::insert(
+    let payment = payments::insert(
         &mut *tx,
         &NewPayment {
             order_id: order.id,
             gateway: MANUAL,
             amount_pkr: order.final_amount_pkr,
-            status: "review",
+            status: PaymentStatus::Review,
             gateway_txn_id: Some(reference),
             channel,
             customer_paid_at: paid_at,
@@ -151,7 +152,7 @@ pub async fn submit_manual(
         },
     )
     .await?;
-    repo::insert_event(
+    payments::insert_event(
         &mut *tx,
         Some(payment.id),
         "submitted",

@@ -5,7 +5,7 @@
 //! image the customer ever sent (a receipt swapped after approval was the audit's finding).
 
 use super::MANUAL;
-use super::repo;
+use super::{PaymentStatus, payments};
 use crate::error::{AppError, AppResult};
 
 /// The largest receipt image.
@@ -24,11 +24,11 @@ pub async fn attach(
     bytes: &[u8],
 ) -> AppResult<i32> {
     let mut tx = db.begin().await?;
-    let payment = repo::find_for_update(&mut *tx, payment_id)
+    let payment = payments::find_for_update(&mut *tx, payment_id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     if let Some(user_id) = user_id
-        && repo::find_for_user(&mut *tx, payment_id, user_id)
+        && payments::find_for_user(&mut *tx, payment_id, user_id)
             .await?
             .is_none()
     {
@@ -40,7 +40,10 @@ pub async fn attach(
             "only a manual transfer takes a receipt",
         ));
     }
-    if !["review", "pending"].contains(&payment.status.as_str()) {
+    if !matches!(
+        payment.status,
+        PaymentStatus::Review | PaymentStatus::Pending
+    ) {
         return Err(AppError::conflict(
             "payment",
             format!(
@@ -49,14 +52,14 @@ pub async fn attach(
             ),
         ));
     }
-    let held = repo::list_receipts(&mut *tx, payment.id).await?.len();
+    let held = payments::list_receipts(&mut *tx, payment.id).await?.len();
     if i64::try_from(held).unwrap_or(i64::MAX) >= MAX_PER_PAYMENT {
         return Err(AppError::conflict(
             "receipt",
             format!("a payment takes at most {MAX_PER_PAYMENT} receipts"),
         ));
     }
-    let id = repo::add_receipt(&mut *tx, payment.id, content_type, bytes).await?;
+    let id = payments::add_receipt(&mut *tx, payment.id, content_type, bytes).await?;
     tx.commit().await?;
     tracing::info!(
         payment.id = payment.id,

@@ -5,7 +5,8 @@
 //! added to its services (once, since the paid transition happens once), plus the e-mail; any
 //! mismatch is flagged on the payment for the operator, never accepted silently.
 
-use super::repo::{self, Payment, Transition};
+use super::PaymentStatus;
+use super::payments::{self, Payment, Transition};
 use crate::accounts::users;
 use crate::error::{AppError, AppResult};
 use crate::mail;
@@ -31,11 +32,11 @@ pub enum Settled {
 pub async fn confirm(
     tx: &mut sqlx::PgConnection,
     payment: &Payment,
-    from: &[&str],
+    from: &[PaymentStatus],
     change: &Transition<'_>,
     public_url: &str,
 ) -> AppResult<Settled> {
-    if !repo::transition(&mut *tx, payment.id, from, "succeeded", change).await? {
+    if !super::transition(&mut *tx, payment.id, from, PaymentStatus::Succeeded, change).await? {
         return Ok(Settled::AlreadyConfirmed);
     }
     let gateway = payment.gateway.clone();
@@ -52,7 +53,7 @@ async fn settle_order(
     let order = orders::find_for_update(&mut *tx, via.order_id)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    let received = repo::succeeded_total(&mut *tx, order.id).await?;
+    let received = payments::succeeded_total(&mut *tx, order.id).await?;
     let due = i64::from(order.final_amount_pkr);
     if order.status != OrderStatus::PendingPayment {
         let flag = format!(
@@ -61,13 +62,13 @@ async fn settle_order(
             order.status,
             format_pkr(via.amount_pkr)
         );
-        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        payments::set_flag(&mut *tx, via.id, &flag).await?;
         tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
         return Ok(Settled::Flagged(flag));
     }
     if received < due {
         let flag = format!("{} of {} received", format_pkr(received), format_pkr(due));
-        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        payments::set_flag(&mut *tx, via.id, &flag).await?;
         return Ok(Settled::Partial { received, due });
     }
     if received > due {
@@ -76,7 +77,7 @@ async fn settle_order(
             format_pkr(received),
             format_pkr(due)
         );
-        repo::set_flag(&mut *tx, via.id, &flag).await?;
+        payments::set_flag(&mut *tx, via.id, &flag).await?;
         tracing::warn!(order.id = order.id, payment.id = via.id, "{flag}");
         return Ok(Settled::Flagged(flag));
     }

@@ -3,10 +3,11 @@
 //! payment as a row of the operator's tables. Used by this domain's pages and by the order
 //! pages (`orders::views`), which render them.
 
+use super::PaymentStatus;
 use super::manual::{self, Instructions};
 use super::pay::start_without_attempt;
+use super::payments::{self, Payment};
 use super::receipts::MAX_RECEIPT_BYTES;
-use super::repo::{self, Payment};
 use super::{MANUAL, Start};
 use crate::app::AppState;
 use crate::error::AppResult;
@@ -27,19 +28,6 @@ pub(crate) fn method_label(gateway: &str, channel: Option<&str>) -> String {
         (MANUAL, _) => "Manual transfer".to_owned(),
         (super::JAZZCASH, _) => "JazzCash checkout".to_owned(),
         (other, _) => other.to_owned(),
-    }
-}
-
-/// A payment's status in the customer's words, for its badge.
-pub(crate) fn payment_status_label(status: &str) -> &'static str {
-    match status {
-        "pending" => "Started",
-        "review" => "Waiting for review",
-        "succeeded" => "Paid",
-        "failed" => "Failed",
-        "rejected" => "Rejected",
-        "refunded" => "Refunded",
-        _ => "Unknown",
     }
 }
 
@@ -121,17 +109,19 @@ impl PaymentRow {
             id: payment.id,
             method: method_label(&payment.gateway, payment.channel.as_deref()),
             amount: format_pkr(payment.amount_pkr),
-            status_label: payment_status_label(&payment.status),
-            status: payment.status.clone(),
+            status_label: payment.status.label(),
+            status: payment.status.to_string(),
             reference: payment
                 .gateway_txn_id
                 .clone()
                 .unwrap_or_else(|| "—".to_owned()),
             when: pkt(Some(payment.created_at)),
-            note: payment
-                .failure_reason
-                .clone()
-                .filter(|_| ["failed", "rejected"].contains(&payment.status.as_str())),
+            note: payment.failure_reason.clone().filter(|_| {
+                matches!(
+                    payment.status,
+                    PaymentStatus::Failed | PaymentStatus::Rejected
+                )
+            }),
         }
     }
 }
@@ -159,7 +149,7 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
     let amount = format_pkr(order.final_amount_pkr);
     match order.status {
         OrderStatus::PendingPayment => {
-            if payments.iter().any(|p| p.status == "review") {
+            if payments.iter().any(|p| p.status == PaymentStatus::Review) {
                 return note(
                     "info",
                     "payment-review",
@@ -170,7 +160,7 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
                 );
             }
             match payments.last() {
-                Some(last) if last.status == "rejected" => note(
+                Some(last) if last.status == PaymentStatus::Rejected => note(
                     "error",
                     "payment-rejected",
                     "We could not confirm your transfer",
@@ -183,7 +173,7 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
                         )
                     ),
                 ),
-                Some(last) if last.status == "failed" => note(
+                Some(last) if last.status == PaymentStatus::Failed => note(
                     "error",
                     "payment-failed",
                     "Your last payment did not go through",
@@ -285,7 +275,7 @@ pub async fn pay_view(
     chosen: Option<&str>,
     form: ManualForm,
 ) -> AppResult<PayView> {
-    let payments = repo::list_for_order(&state.db, order.id).await?;
+    let payments = payments::list_for_order(&state.db, order.id).await?;
     let expiry = chrono::Duration::hours(i64::from(state.settings.order_expiry_hours));
     let pay_before = order
         .created_at
@@ -293,7 +283,7 @@ pub async fn pay_view(
         .map(|at| pkt(Some(crate::orders::checkout::pay_before(at, expiry))));
     let status = status_note(order, &payments, pay_before);
     let payable = order.status == OrderStatus::PendingPayment
-        && !payments.iter().any(|p| p.status == "review");
+        && !payments.iter().any(|p| p.status == PaymentStatus::Review);
     let gateways = state.payments.gateways();
     let chosen = chosen
         .and_then(|name| gateways.iter().find(|g| g.name() == name))
@@ -357,8 +347,8 @@ impl AdminPaymentRow {
             customer,
             method: method_label(&payment.gateway, payment.channel.as_deref()),
             amount: format_pkr(payment.amount_pkr),
-            status: payment.status.clone(),
-            status_label: payment_status_label(&payment.status),
+            status: payment.status.to_string(),
+            status_label: payment.status.label(),
             reference: payment
                 .gateway_txn_id
                 .clone()
@@ -371,7 +361,7 @@ impl AdminPaymentRow {
 
 /// The payments of an order, for the operator's order page.
 pub async fn rows_for_order(state: &AppState, order_id: i32) -> AppResult<Vec<AdminPaymentRow>> {
-    let payments = repo::list_for_order(&state.db, order_id).await?;
+    let payments = payments::list_for_order(&state.db, order_id).await?;
     Ok(payments
         .iter()
         .map(|p| AdminPaymentRow::new(p, String::new()))

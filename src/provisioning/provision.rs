@@ -249,7 +249,7 @@ async fn provision(ctx: &Provisioning, db: &PgPool, service_id: i32) -> anyhow::
             "service {service_id} does not exist"
         )));
     };
-    if service.status != ServiceStatus::Provisioning.as_str() {
+    if service.status != ServiceStatus::Provisioning {
         tracing::info!(
             service.id = service_id,
             "service {service_id} is {}; nothing to provision",
@@ -279,14 +279,14 @@ async fn provision(ctx: &Provisioning, db: &PgPool, service_id: i32) -> anyhow::
 }
 
 /// Marks a service that could not be provisioned `failed`, with the reason.
-async fn mark_failed(db: &PgPool, service_id: i32, reason: &str) -> sqlx::Result<()> {
+async fn mark_failed(db: &PgPool, service_id: i32, reason: &str) -> Result<(), TransitionError> {
     let reason: String = reason.chars().take(2000).collect();
     let mut tx = db.begin().await?;
-    if services::update_status(
+    if crate::services::transition(
         &mut *tx,
         service_id,
-        "provisioning",
-        "failed",
+        ServiceStatus::Provisioning,
+        ServiceStatus::Failed,
         Some(&reason),
     )
     .await?
@@ -305,7 +305,8 @@ async fn mark_failed(db: &PgPool, service_id: i32, reason: &str) -> sqlx::Result
         metrics::counter!("provisioning_total", "driver" => "proxmox", "outcome" => "failed")
             .increment(1);
     }
-    tx.commit().await
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Makes a provisioned service active: starts its first period, e-mails the customer, and makes
@@ -317,8 +318,16 @@ pub async fn activate(
     service: &Service,
     performed_by: Option<i32>,
     details: &str,
-) -> sqlx::Result<bool> {
-    if !services::update_status(&mut *tx, service.id, "provisioning", "active", None).await? {
+) -> Result<bool, TransitionError> {
+    if !crate::services::transition(
+        &mut *tx,
+        service.id,
+        ServiceStatus::Provisioning,
+        ServiceStatus::Active,
+        None,
+    )
+    .await?
+    {
         return Ok(false);
     }
     // An operator's hand (`performed_by`) is the manual driver; the unattended one is Proxmox.
@@ -453,7 +462,7 @@ impl<'a> Machine<'a> {
             service = services::find(self.db, service.id)
                 .await?
                 .context("the service disappeared")?;
-            if service.status != ServiceStatus::Provisioning.as_str() {
+            if service.status != ServiceStatus::Provisioning {
                 return Ok(());
             }
         }

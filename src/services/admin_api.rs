@@ -153,15 +153,15 @@ async fn list_services(
 ) -> AppResult<Json<ServicePage>> {
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
     let status = match query.status.as_deref().filter(|s| !s.is_empty()) {
-        Some(text) => Some(text.parse::<ServiceStatus>().map_err(|_| {
-            let all: Vec<&str> = ServiceStatus::ALL.iter().map(|s| s.as_str()).collect();
-            AppError::bad_request("status", format!("must be one of {}", all.join(", ")))
-        })?),
+        Some(text) => Some(
+            text.parse::<ServiceStatus>()
+                .map_err(|unknown| AppError::bad_request("status", unknown.to_string()))?,
+        ),
         None => None,
     };
     crate::web::paging::check(query.page, query.per_page)?;
     let filter = ServiceFilter {
-        status: status.map(ServiceStatus::as_str),
+        status,
         user_id: query.user_id,
         location_id: query.location_id,
     };

@@ -138,9 +138,11 @@ async fn admin_rows(
                 .user_id
                 .and_then(|id| emails.get(&id).cloned())
                 .unwrap_or_else(|| "—".to_owned()),
-            progress: match (s.status.as_str(), s.backend_id) {
-                ("provisioning" | "failed", None) => "manual: waiting for an operator".to_owned(),
-                ("provisioning" | "failed", Some(_)) => {
+            progress: match (s.status, s.backend_id) {
+                (ServiceStatus::Provisioning | ServiceStatus::Failed, None) => {
+                    "manual: waiting for an operator".to_owned()
+                }
+                (ServiceStatus::Provisioning | ServiceStatus::Failed, Some(_)) => {
                     format!("proxmox: {}", step_label(&s.provisioning_step))
                 }
                 _ => "—".to_owned(),
@@ -203,7 +205,7 @@ async fn list_services(
     let status_filter = match status.as_str() {
         "" => None,
         text => match text.parse::<ServiceStatus>() {
-            Ok(status) => Some(status.as_str()),
+            Ok(status) => Some(status),
             Err(_) => {
                 errors.add("status", "Status", "is not a service status");
                 None
@@ -270,7 +272,7 @@ async fn list_services(
         .iter()
         .map(|s| StatusOption {
             value: s.as_str(),
-            label: super::pages::status_label(s.as_str()),
+            label: s.label(),
             selected: s.as_str() == status,
         })
         .collect();
@@ -469,7 +471,7 @@ async fn render_service(
                 .unwrap_or_else(|| "system".to_owned()),
         })
         .collect();
-    let status = service.status.as_str();
+    let status = service.status;
     let Extras {
         status: http_status,
         notice,
@@ -527,11 +529,12 @@ async fn render_service(
         logs,
         requests,
         credentials,
-        can_provision: matches!(status, "provisioning" | "failed") && service.backend_id.is_none(),
-        can_suspend: status == "active",
-        can_resume: status == "suspended",
-        can_terminate: status != "terminated",
-        can_retry: status == "failed",
+        can_provision: matches!(status, ServiceStatus::Provisioning | ServiceStatus::Failed)
+            && service.backend_id.is_none(),
+        can_suspend: status == ServiceStatus::Active,
+        can_resume: status == ServiceStatus::Suspended,
+        can_terminate: status != ServiceStatus::Terminated,
+        can_retry: status == ServiceStatus::Failed,
         can_reveal: service.password_encrypted.is_some(),
         provision_form,
         provision_errors,
@@ -1082,12 +1085,18 @@ async fn render_queue(
         status: Some(status),
         ..ServiceFilter::default()
     };
-    let provisioning = services::list(&state.db, &filter("provisioning"), QUEUE_LIMIT, 0).await?;
+    let provisioning = services::list(
+        &state.db,
+        &filter(ServiceStatus::Provisioning),
+        QUEUE_LIMIT,
+        0,
+    )
+    .await?;
     let (manual, building): (Vec<Service>, Vec<Service>) = provisioning
         .into_iter()
         .rev() // oldest first: the longest wait on top
         .partition(|s| s.backend_id.is_none());
-    let failed = services::list(&state.db, &filter("failed"), QUEUE_LIMIT, 0).await?;
+    let failed = services::list(&state.db, &filter(ServiceStatus::Failed), QUEUE_LIMIT, 0).await?;
 
     let requests = logs::list_open_requests(&state.db, QUEUE_LIMIT).await?;
     let mut owners = BTreeMap::new();

@@ -20,6 +20,7 @@ use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::details::{OrderResponse, order_response};
+use crate::services::ServiceStatus;
 use crate::web::extract::AppJson;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -37,8 +38,7 @@ pub struct ServiceView {
     pub id: i32,
     #[schema(schema_with = super::service_type_schema)]
     pub service_type: String,
-    #[schema(value_type = super::ServiceStatus)]
-    pub status: String,
+    pub status: ServiceStatus,
     pub plan_id: Option<String>,
     pub plan_name: Option<String>,
     pub location_id: Option<i32>,
@@ -115,7 +115,10 @@ fn service_view(names: &Names, service: Service) -> ServiceView {
         plan_name: service.plan_id.as_ref().and_then(|p| names.plan_name(p)),
         location_name: service.location_id.and_then(|l| names.location_name(l)),
         has_credentials: service.password_encrypted.is_some()
-            && !matches!(service.status.as_str(), "provisioning" | "failed"),
+            && !matches!(
+                service.status,
+                ServiceStatus::Provisioning | ServiceStatus::Failed
+            ),
         id: service.id,
         service_type: service.service_type,
         status: service.status,

@@ -19,6 +19,7 @@ use crate::mail;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
+use crate::services::ServiceStatus;
 
 /// What a customer may ask of a running server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -144,7 +145,7 @@ pub struct Acted {
     pub service: Service,
     pub log: ServiceLog,
     /// The status the service had before (for the audit log).
-    pub previous_status: String,
+    pub previous_status: ServiceStatus,
 }
 
 /// Debug output that names the fields but never shows a password.
@@ -192,7 +193,7 @@ async fn acted(tx: &mut PgConnection, before: &Service, log: ServiceLog) -> AppR
     Ok(Acted {
         service,
         log,
-        previous_status: before.status.clone(),
+        previous_status: before.status,
     })
 }
 
@@ -235,7 +236,12 @@ pub async fn reveal_credentials_in(
     let service = lock(tx, service_id, owner).await?;
     // A customer sees them once the server is handed over; a Proxmox service has its password
     // from the allocation step on, before the VM exists.
-    if owner.is_some() && matches!(service.status.as_str(), "provisioning" | "failed") {
+    if owner.is_some()
+        && matches!(
+            service.status,
+            ServiceStatus::Provisioning | ServiceStatus::Failed
+        )
+    {
         return Err(wrong_status(
             &service,
             "its login details are ready once it is provisioned",
@@ -314,7 +320,7 @@ pub async fn customer_action(
 ) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
     let service = lock(&mut tx, service_id, Some(user_id)).await?;
-    if service.status != "active" {
+    if service.status != ServiceStatus::Active {
         return Err(wrong_status(
             &service,
             &format!("only an active server can be asked to {}", action.as_str()),
@@ -458,7 +464,7 @@ pub async fn resolve_request_in(
         let Some(username) = before
             .username
             .as_deref()
-            .filter(|_| before.status != "terminated")
+            .filter(|_| before.status != ServiceStatus::Terminated)
         else {
             return Err(wrong_status(
                 &before,
@@ -639,10 +645,17 @@ pub async fn provision_by_hand_in(
         return Err(AppError::Validation(errors.0));
     };
     let before = lock(tx, service_id, None).await?;
-    match before.status.as_str() {
-        "provisioning" => {}
-        "failed" => {
-            services::update_status(&mut *tx, service_id, "failed", "provisioning", None).await?;
+    match before.status {
+        ServiceStatus::Provisioning => {}
+        ServiceStatus::Failed => {
+            crate::services::transition(
+                &mut *tx,
+                service_id,
+                ServiceStatus::Failed,
+                ServiceStatus::Provisioning,
+                None,
+            )
+            .await?;
         }
         _ => {
             return Err(wrong_status(
@@ -712,8 +725,15 @@ pub async fn suspend_in(
     }
     let reason = reason.unwrap_or("suspended by an operator");
     let before = lock(tx, service_id, None).await?;
-    if before.status != "active"
-        || !services::update_status(&mut *tx, service_id, "active", "suspended", None).await?
+    if before.status != ServiceStatus::Active
+        || !crate::services::transition(
+            &mut *tx,
+            service_id,
+            ServiceStatus::Active,
+            ServiceStatus::Suspended,
+            None,
+        )
+        .await?
     {
         return Err(wrong_status(
             &before,
@@ -764,8 +784,15 @@ pub async fn resume(db: &PgPool, service_id: i32, admin_id: i32) -> AppResult<Ac
 /// [`resume`] inside the caller's transaction.
 pub async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
-    if before.status != "suspended"
-        || !services::update_status(&mut *tx, service_id, "suspended", "active", None).await?
+    if before.status != ServiceStatus::Suspended
+        || !crate::services::transition(
+            &mut *tx,
+            service_id,
+            ServiceStatus::Suspended,
+            ServiceStatus::Active,
+            None,
+        )
+        .await?
     {
         return Err(wrong_status(
             &before,
@@ -809,9 +836,15 @@ pub async fn terminate_in(
     admin_id: i32,
 ) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
-    if before.status == "terminated"
-        || !services::update_status(&mut *tx, service_id, &before.status, "terminated", None)
-            .await?
+    if before.status == ServiceStatus::Terminated
+        || !crate::services::transition(
+            &mut *tx,
+            service_id,
+            before.status,
+            ServiceStatus::Terminated,
+            None,
+        )
+        .await?
     {
         return Err(wrong_status(&before, "it cannot be terminated again"));
     }
@@ -864,8 +897,15 @@ pub async fn retry(db: &PgPool, service_id: i32, admin_id: i32) -> AppResult<Act
 /// [`retry`] inside the caller's transaction.
 pub async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
-    if before.status != "failed"
-        || !services::update_status(&mut *tx, service_id, "failed", "provisioning", None).await?
+    if before.status != ServiceStatus::Failed
+        || !crate::services::transition(
+            &mut *tx,
+            service_id,
+            ServiceStatus::Failed,
+            ServiceStatus::Provisioning,
+            None,
+        )
+        .await?
     {
         return Err(wrong_status(
             &before,
@@ -937,7 +977,7 @@ pub async fn update_in(
         return Err(AppError::Validation(errors.0));
     }
     let before = lock(tx, service_id, None).await?;
-    if before.status == "terminated" {
+    if before.status == ServiceStatus::Terminated {
         return Err(wrong_status(
             &before,
             "a terminated service cannot be corrected",

@@ -14,40 +14,78 @@ pub mod renewals;
 #[allow(clippy::module_inception)]
 pub mod services;
 
-use serde::{Deserialize, Serialize};
+use sqlx::PgExecutor;
 
-/// Where a service is in its life: being provisioned, running, suspended (unpaid renewal, abuse),
-/// terminated for good, or failed to provision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceStatus {
-    Provisioning,
-    Active,
-    Suspended,
-    Terminated,
-    Failed,
+use crate::db::text_enum::{TransitionError, text_enum};
+
+text_enum! {
+    /// Where a service is in its life: being provisioned, running, suspended (unpaid renewal, abuse),
+    /// terminated for good, or failed to provision.
+    pub enum ServiceStatus {
+        Provisioning = "provisioning",
+        Active = "active",
+        Suspended = "suspended",
+        Terminated = "terminated",
+        Failed = "failed",
+    }
 }
 
 impl ServiceStatus {
-    /// Every status.
-    pub const ALL: [Self; 5] = [
-        Self::Provisioning,
-        Self::Active,
-        Self::Suspended,
-        Self::Terminated,
-        Self::Failed,
-    ];
-
-    /// The spelling stored in `services.status`.
-    pub fn as_str(self) -> &'static str {
+    /// The status in the customer's words.
+    pub fn label(self) -> &'static str {
         match self {
-            Self::Provisioning => "provisioning",
-            Self::Active => "active",
-            Self::Suspended => "suspended",
-            Self::Terminated => "terminated",
-            Self::Failed => "failed",
+            Self::Provisioning => "Being prepared",
+            Self::Active => "Active",
+            Self::Suspended => "Suspended",
+            Self::Terminated => "Terminated",
+            Self::Failed => "Setup problem",
         }
     }
+
+    /// Whether the server exists and its owner can use or renew it.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Active | Self::Suspended)
+    }
+
+    /// Whether the server was built (it has credentials to show).
+    pub fn is_built(self) -> bool {
+        !matches!(self, Self::Provisioning | Self::Failed)
+    }
+}
+
+/// Whether a service may move from `from` to `to`: provisioning ends `active` or `failed`; a
+/// failed one is provisioned again; an active one is suspended and resumed; any but a
+/// terminated one is terminated. Nothing else, and never to itself.
+pub fn can_transition(from: ServiceStatus, to: ServiceStatus) -> bool {
+    use ServiceStatus::*;
+    matches!(
+        (from, to),
+        (Provisioning, Active | Failed)
+            | (Failed, Provisioning)
+            | (Active, Suspended)
+            | (Suspended, Active)
+            | (Provisioning | Active | Suspended | Failed, Terminated)
+    )
+}
+
+/// Moves service `id` from `from` to `to` if it is still `from` (guarded: `false` when another
+/// request moved it first), recording `failure_reason` (`None` clears it); a move the table does
+/// not have is refused before the database is asked. The one writer of `services.status`.
+pub async fn transition(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    from: ServiceStatus,
+    to: ServiceStatus,
+    failure_reason: Option<&str>,
+) -> Result<bool, TransitionError> {
+    if !can_transition(from, to) {
+        return Err(TransitionError::NotAllowed {
+            machine: "a service",
+            from: from.as_str(),
+            to: to.as_str(),
+        });
+    }
+    Ok(services::set_status(db, id, from, to, failure_reason).await?)
 }
 
 /// A string schema of the given values, for the `#[schema(schema_with = ...)]` of a text column
@@ -73,30 +111,16 @@ pub(crate) fn log_status_schema() -> utoipa::openapi::Object {
     )
 }
 
-impl std::fmt::Display for ServiceStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for ServiceStatus {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|status| status.as_str() == text)
-            .ok_or_else(|| format!("unknown service status {text:?}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn statuses_round_trip_through_their_spelling() {
-        for status in ServiceStatus::ALL {
+        assert!(crate::db::text_enum::spellings_match_serde(
+            ServiceStatus::ALL
+        ));
+        for &status in ServiceStatus::ALL {
             assert_eq!(status.as_str().parse::<ServiceStatus>(), Ok(status));
             assert_eq!(status.to_string(), status.as_str());
             let json = serde_json::to_string(&status).unwrap();
@@ -105,5 +129,30 @@ mod tests {
         assert_eq!("suspended".parse(), Ok(ServiceStatus::Suspended));
         assert!("Active".parse::<ServiceStatus>().is_err());
         assert!("deleted".parse::<ServiceStatus>().is_err());
+    }
+
+    #[test]
+    fn exactly_the_allowed_moves_are_allowed() {
+        use ServiceStatus::*;
+        let allowed = [
+            (Provisioning, Active),
+            (Provisioning, Failed),
+            (Failed, Provisioning),
+            (Active, Suspended),
+            (Suspended, Active),
+            (Provisioning, Terminated),
+            (Active, Terminated),
+            (Suspended, Terminated),
+            (Failed, Terminated),
+        ];
+        for &from in ServiceStatus::ALL {
+            for &to in ServiceStatus::ALL {
+                assert_eq!(
+                    can_transition(from, to),
+                    allowed.contains(&(from, to)),
+                    "{from} -> {to}"
+                );
+            }
+        }
     }
 }

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
 use crate::orders::pricing::VALIDITY_MONTHS;
+use crate::services::ServiceStatus;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
@@ -42,18 +43,6 @@ fn see_other(target: &str) -> Response {
 
 // ---------------------------------------------------------------------------------------------
 // Words shared with the operator's pages
-
-/// A service status in the customer's words.
-pub(crate) fn status_label(status: &str) -> &'static str {
-    match status {
-        "provisioning" => "Being prepared",
-        "active" => "Active",
-        "suspended" => "Suspended",
-        "terminated" => "Terminated",
-        "failed" => "Setup problem",
-        _ => "Unknown",
-    }
-}
 
 /// `rdp` / `vps` as the shop sells them.
 pub(crate) fn type_label(service_type: &str) -> &'static str {
@@ -103,11 +92,11 @@ impl ServiceRow {
             kind: type_label(&service.service_type),
             plan: names.plan(service.plan_id.as_deref()),
             location: names.location(service.location_id),
-            status: service.status.clone(),
-            status_label: status_label(&service.status),
+            status: service.status.to_string(),
+            status_label: service.status.label(),
             ip: service.ip_address.clone().unwrap_or_else(|| "—".to_owned()),
-            due: match service.status.as_str() {
-                "active" | "suspended" => date(service.next_renewal_date),
+            due: match service.status {
+                ServiceStatus::Active | ServiceStatus::Suspended => date(service.next_renewal_date),
                 _ => "—".to_owned(),
             },
         }
@@ -248,14 +237,14 @@ struct Explanation {
 }
 
 fn explain(service: &Service, pending_order: Option<i32>) -> Explanation {
-    let (kind, text) = match service.status.as_str() {
-        "provisioning" if service.backend_id.is_none() => (
+    let (kind, text) = match service.status {
+        ServiceStatus::Provisioning if service.backend_id.is_none() => (
             "info",
             "Your server is being prepared by our team. We e-mail you as soon as it is ready; \
              its address and login appear here then."
                 .to_owned(),
         ),
-        "provisioning" => (
+        ServiceStatus::Provisioning => (
             "info",
             format!(
                 "Your server is being prepared: {}. This usually takes a few minutes; we \
@@ -263,26 +252,30 @@ fn explain(service: &Service, pending_order: Option<i32>) -> Explanation {
                 step_label(&service.provisioning_step)
             ),
         ),
-        "active" => (
+        ServiceStatus::Active => (
             "success",
             format!(
                 "Your server is running. It is paid until {}; renew before then to keep it.",
                 date(service.next_renewal_date)
             ),
         ),
-        "suspended" if service.suspended_reason.as_deref() == Some(renewals::OVERDUE) => (
-            "error",
-            match pending_order {
-                Some(order) => format!(
-                    "Your server is suspended because the renewal was not paid. Pay order \
+        ServiceStatus::Suspended
+            if service.suspended_reason.as_deref() == Some(renewals::OVERDUE) =>
+        {
+            (
+                "error",
+                match pending_order {
+                    Some(order) => format!(
+                        "Your server is suspended because the renewal was not paid. Pay order \
                      #{order} to resume it; your data is kept until it is deleted."
-                ),
-                None => "Your server is suspended because the renewal was not paid. Renew it \
+                    ),
+                    None => "Your server is suspended because the renewal was not paid. Renew it \
                          below and pay the order to resume it."
-                    .to_owned(),
-            },
-        ),
-        "suspended" => (
+                        .to_owned(),
+                },
+            )
+        }
+        ServiceStatus::Suspended => (
             "error",
             match service.suspended_reason.as_deref() {
                 Some(reason) => {
@@ -291,25 +284,24 @@ fn explain(service: &Service, pending_order: Option<i32>) -> Explanation {
                 None => "Your server is suspended. Contact us to resolve it.".to_owned(),
             },
         ),
-        "terminated" => (
+        ServiceStatus::Terminated => (
             "info",
             format!(
                 "This server was deleted on {}. Its data is gone; order a new server any time.",
                 date(service.termination_date)
             ),
         ),
-        "failed" => (
+        ServiceStatus::Failed => (
             "error",
             "Setting up your server ran into a problem. We are on it and will e-mail you when \
              it is ready; there is no need to order again."
                 .to_owned(),
         ),
-        other => ("info", format!("Status: {other}.")),
     };
     Explanation {
         kind,
         text,
-        pay_order: pending_order.filter(|_| service.status == "suspended"),
+        pay_order: pending_order.filter(|_| service.status == ServiceStatus::Suspended),
     }
 }
 
@@ -426,7 +418,10 @@ async fn render_service(
         .iter()
         .map(HistoryRow::new)
         .collect();
-    let live = matches!(service.status.as_str(), "active" | "suspended");
+    let live = matches!(
+        service.status,
+        ServiceStatus::Active | ServiceStatus::Suspended
+    );
     let selected = extras
         .months
         .or(service.validity_months)
@@ -458,7 +453,7 @@ async fn render_service(
         username,
         password,
         can_reveal: live && service.password_encrypted.is_some(),
-        can_act: service.status == "active",
+        can_act: service.status == ServiceStatus::Active,
         actions: ACTIONS,
         can_renew: live,
         months: VALIDITY_MONTHS
@@ -639,6 +634,6 @@ mod tests {
             step_label("cloning"),
             "copying the system image (step 3 of 8)"
         );
-        assert_eq!(status_label("failed"), "Setup problem");
+        assert_eq!(ServiceStatus::Failed.label(), "Setup problem");
     }
 }

@@ -26,6 +26,7 @@ use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::provisioning::Provisioning;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
+use crate::services::ServiceStatus;
 
 use crate::db::text_enum::TransitionError;
 pub use crate::jobs::kinds::RENEWALS;
@@ -57,7 +58,10 @@ pub async fn apply_paid_renewal(
         let Some(service) = services::find_for_update(&mut *tx, service_id).await? else {
             continue;
         };
-        if !matches!(service.status.as_str(), "active" | "suspended") {
+        if !matches!(
+            service.status,
+            ServiceStatus::Active | ServiceStatus::Suspended
+        ) {
             logs::insert(
                 &mut *tx,
                 service.id,
@@ -90,8 +94,17 @@ pub async fn apply_paid_renewal(
             None,
         )
         .await?;
-        if service.status == "suspended" && service.suspended_reason.as_deref() == Some(OVERDUE) {
-            services::update_status(&mut *tx, service.id, "suspended", "active", None).await?;
+        if service.status == ServiceStatus::Suspended
+            && service.suspended_reason.as_deref() == Some(OVERDUE)
+        {
+            crate::services::transition(
+                &mut *tx,
+                service.id,
+                ServiceStatus::Suspended,
+                ServiceStatus::Active,
+                None,
+            )
+            .await?;
             services::set_suspended_reason(&mut *tx, service.id, None).await?;
             provision::enqueue_action(
                 &mut *tx,
@@ -267,7 +280,10 @@ pub async fn renew(
         .await?
         .filter(|s| s.user_id == Some(user_id))
         .ok_or(AppError::NotFound("service"))?;
-    if !matches!(service.status.as_str(), "active" | "suspended") {
+    if !matches!(
+        service.status,
+        ServiceStatus::Active | ServiceStatus::Suspended
+    ) {
         return Err(AppError::Conflict {
             detail: format!(
                 "service {} is {}; only an active or suspended service can be renewed",
@@ -314,7 +330,10 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
         let Some(due) = service.next_renewal_date else {
             continue;
         };
-        if !matches!(service.status.as_str(), "active" | "suspended") {
+        if !matches!(
+            service.status,
+            ServiceStatus::Active | ServiceStatus::Suspended
+        ) {
             continue;
         }
         let overdue = now - due;
@@ -324,11 +343,11 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
             terminate_overdue(&mut tx, ctx, &service).await?;
             sweep.terminated += 1;
         } else if overdue > Duration::days(i64::from(lc.suspend_after_days))
-            && service.status == "active"
+            && service.status == ServiceStatus::Active
         {
             suspend_overdue(&mut tx, ctx, &service).await?;
             sweep.suspended += 1;
-        } else if service.status == "active" {
+        } else if service.status == ServiceStatus::Active {
             let mut raised_now = false;
             if pending_renewal_order(&mut *tx, service.id).await?.is_none()
                 && !renewed_for(&mut tx, service.id, due).await?
@@ -449,8 +468,15 @@ async fn suspend_overdue(
     tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     service: &Service,
-) -> sqlx::Result<()> {
-    services::update_status(&mut *tx, service.id, "active", "suspended", None).await?;
+) -> Result<(), TransitionError> {
+    crate::services::transition(
+        &mut *tx,
+        service.id,
+        ServiceStatus::Active,
+        ServiceStatus::Suspended,
+        None,
+    )
+    .await?;
     services::set_suspended_reason(&mut *tx, service.id, Some(OVERDUE)).await?;
     logs::insert(
         &mut *tx,
@@ -480,7 +506,8 @@ async fn suspend_overdue(
             service.id, ctx.lifecycle.terminate_after_days
         ),
     )
-    .await
+    .await?;
+    Ok(())
 }
 
 async fn terminate_overdue(
@@ -488,7 +515,14 @@ async fn terminate_overdue(
     ctx: &Provisioning,
     service: &Service,
 ) -> Result<(), TransitionError> {
-    services::update_status(&mut *tx, service.id, "suspended", "terminated", None).await?;
+    crate::services::transition(
+        &mut *tx,
+        service.id,
+        ServiceStatus::Suspended,
+        ServiceStatus::Terminated,
+        None,
+    )
+    .await?;
     logs::insert(
         &mut *tx,
         service.id,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use super::ServiceStatus;
 use crate::db::timed;
 
 /// A row of `services`. `password_encrypted` (AES-256-GCM, never plaintext) is not serialised:
@@ -23,8 +24,7 @@ pub struct Service {
     pub user_id: Option<i32>,
     #[schema(schema_with = super::service_type_schema)]
     pub service_type: String,
-    #[schema(value_type = super::ServiceStatus)]
-    pub status: String,
+    pub status: ServiceStatus,
     pub hostname: Option<String>,
     pub ip_address: Option<String>,
     /// The login name on the server.
@@ -174,8 +174,8 @@ pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Resul
 
 /// Which services an operator's list shows: any of the given filters, all when `None`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ServiceFilter<'a> {
-    pub status: Option<&'a str>,
+pub struct ServiceFilter {
+    pub status: Option<ServiceStatus>,
     pub user_id: Option<i32>,
     pub location_id: Option<i32>,
 }
@@ -183,7 +183,7 @@ pub struct ServiceFilter<'a> {
 /// A page of every service for the operator, newest first, filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    filter: &ServiceFilter<'_>,
+    filter: &ServiceFilter,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Service>> {
@@ -209,7 +209,7 @@ pub async fn list(
 }
 
 /// How many services `list` would page through.
-pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter<'_>) -> sqlx::Result<i64> {
+pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter) -> sqlx::Result<i64> {
     timed(
         "services.count",
         sqlx::query_scalar(
@@ -318,11 +318,11 @@ pub async fn list_sealed_passwords(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<
 
 /// Moves the service from `from` to `to`, recording `failure_reason` (`None` clears it); false
 /// (and nothing changed) when it is no longer in `from`. Terminating stamps `termination_date`.
-pub async fn update_status(
+pub(super) async fn set_status(
     db: impl PgExecutor<'_>,
     id: i32,
-    from: &str,
-    to: &str,
+    from: ServiceStatus,
+    to: ServiceStatus,
     failure_reason: Option<&str>,
 ) -> sqlx::Result<bool> {
     let done = timed(

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use nextgenrdp::provisioning::Provisioning;
 use nextgenrdp::provisioning::backends::{self, BackendFields, Template};
+use nextgenrdp::services::ServiceStatus;
 use nextgenrdp::services::services;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -187,13 +188,22 @@ async fn a_paid_order_is_built_on_proxmox_step_by_step(db: PgPool) {
 
     let created = services_of(&app.db, order).await;
     assert_eq!(created.len(), 2, "one service per unit bought");
-    assert!(created.iter().all(|s| s.status == "provisioning"));
+    assert!(
+        created
+            .iter()
+            .all(|s| s.status == ServiceStatus::Provisioning)
+    );
     assert_eq!(order_status(&app.db, order).await, "processing");
 
     run_jobs(&app).await;
     let built = services_of(&app.db, order).await;
     for service in &built {
-        assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+        assert_eq!(
+            service.status,
+            ServiceStatus::Active,
+            "{:?}",
+            service.failure_reason
+        );
         assert_eq!(service.provisioning_step, "done");
         assert!(service.next_renewal_date.is_some());
     }
@@ -324,7 +334,11 @@ async fn a_config_lock_timeout_is_retried_with_backoff_then_succeeds(db: PgPool)
 
     run_jobs(&app).await;
     let service = &services_of(&app.db, order).await[0];
-    assert_eq!(service.status, "provisioning", "a lock is not a failure");
+    assert_eq!(
+        service.status,
+        ServiceStatus::Provisioning,
+        "a lock is not a failure"
+    );
     assert_eq!(service.provisioning_step, "cloned", "the clone is kept");
     let (status, attempts, error): (String, i32, Option<String>) = sqlx::query_as(
         "select status, attempts, last_error from jobs where kind = 'provision_service'",
@@ -339,7 +353,12 @@ async fn a_config_lock_timeout_is_retried_with_backoff_then_succeeds(db: PgPool)
     make_jobs_due(&app.db).await;
     run_jobs(&app).await;
     let service = &services_of(&app.db, order).await[0];
-    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        service.status,
+        ServiceStatus::Active,
+        "{:?}",
+        service.failure_reason
+    );
     assert_eq!(
         clones(&fake.requests().await),
         1,
@@ -358,7 +377,7 @@ async fn a_failed_clone_task_fails_the_service_visibly_and_an_operator_retry_bui
 
     run_jobs(&app).await;
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.status, "failed");
+    assert_eq!(service.status, ServiceStatus::Failed);
     let reason = service.failure_reason.clone().unwrap();
     assert!(reason.contains("No space left"), "{reason}");
     let logs = nextgenrdp::services::logs::list_for_service(&app.db, service.id)
@@ -378,7 +397,12 @@ async fn a_failed_clone_task_fails_the_service_visibly_and_an_operator_retry_bui
         .unwrap();
     run_jobs(&app).await;
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        service.status,
+        ServiceStatus::Active,
+        "{:?}",
+        service.failure_reason
+    );
     assert_eq!(order_status(&app.db, order).await, "active");
     let vms = fake.vms().await;
     assert_eq!(
@@ -418,7 +442,12 @@ async fn a_worker_that_lost_its_place_after_cloning_carries_on_without_a_second_
     make_jobs_due(&app.db).await;
     run_jobs(&app).await;
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        service.status,
+        ServiceStatus::Active,
+        "{:?}",
+        service.failure_reason
+    );
     assert_eq!(service.vmid, Some(FIRST_VMID), "it found its own VM");
     assert_eq!(clones(&fake.requests().await), 1, "no second clone");
     assert_eq!(fake.vms().await.len(), 3, "two templates and one VM");
@@ -458,7 +487,12 @@ async fn a_vm_id_taken_by_a_vm_that_is_not_ours_is_burnt_and_another_used(db: Pg
     let (_login, _admin, order) = paid_order(&app, "zara@example.pk", 1).await;
     run_jobs(&app).await;
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        service.status,
+        ServiceStatus::Active,
+        "{:?}",
+        service.failure_reason
+    );
     assert_eq!(service.vmid, Some(FIRST_VMID + 1));
     let burnt: Option<String> =
         sqlx::query_scalar("select burnt_reason from vm_ids where backend_id = $1 and vmid = $2")
@@ -504,7 +538,10 @@ async fn two_workers_build_every_service_once(db: PgPool) {
 
     let built = services_of(&app.db, order).await;
     assert_eq!(built.len(), 4);
-    assert!(built.iter().all(|s| s.status == "active"), "{built:?}");
+    assert!(
+        built.iter().all(|s| s.status == ServiceStatus::Active),
+        "{built:?}"
+    );
     assert_eq!(
         clones(&fake.requests().await),
         4,
@@ -606,7 +643,8 @@ async fn a_worker_killed_mid_provisioning_is_resumed_by_another_without_a_second
     assert!(cloned, "the worker never reached the clone");
     let service = services_of(&app.db, order).await.remove(0);
     assert_eq!(
-        service.status, "provisioning",
+        service.status,
+        ServiceStatus::Provisioning,
         "killed before it could finish"
     );
     assert_ne!(service.provisioning_step, "done");
@@ -625,7 +663,12 @@ async fn a_worker_killed_mid_provisioning_is_resumed_by_another_without_a_second
         .unwrap();
     assert!(status.success());
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.status, "active", "{:?}", service.failure_reason);
+    assert_eq!(
+        service.status,
+        ServiceStatus::Active,
+        "{:?}",
+        service.failure_reason
+    );
     assert_eq!(
         clones(&fake.requests().await),
         1,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Months, Utc};
 use nextgenrdp::provisioning::provision;
+use nextgenrdp::services::ServiceStatus;
 use nextgenrdp::services::renewals::{self, Sweep};
 use nextgenrdp::services::services::{self, Service};
 use serde_json::Value;
@@ -175,7 +176,7 @@ async fn renewal_orders_and_reminders_are_raised_once_then_unpaid_services_are_s
     set_due(&app.db, service.id, old_due).await;
     assert_eq!(sweep(&app).await.suspended, 1);
     let suspended = reload(&app.db, service.id).await;
-    assert_eq!(suspended.status, "suspended");
+    assert_eq!(suspended.status, ServiceStatus::Suspended);
     assert_eq!(
         suspended.suspended_reason.as_deref(),
         Some(renewals::OVERDUE)
@@ -199,7 +200,7 @@ async fn renewal_orders_and_reminders_are_raised_once_then_unpaid_services_are_s
     )
     .await;
     let resumed = reload(&app.db, service.id).await;
-    assert_eq!(resumed.status, "active");
+    assert_eq!(resumed.status, ServiceStatus::Active);
     assert_eq!(resumed.suspended_reason, None);
     assert_eq!(
         secs(resumed.next_renewal_date.unwrap()),
@@ -220,7 +221,7 @@ async fn a_service_unpaid_past_the_termination_threshold_is_terminated(db: PgPoo
     set_due(&app.db, service.id, now - Duration::days(15)).await;
     assert_eq!(sweep(&app).await.terminated, 1);
     let ended = reload(&app.db, service.id).await;
-    assert_eq!(ended.status, "terminated");
+    assert_eq!(ended.status, ServiceStatus::Terminated);
     assert!(ended.termination_date.is_some());
     assert_eq!(
         queued_actions(&app.db, service.id).await,

@@ -71,7 +71,7 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
     assert_eq!(start["reference"], format!("NGR-{order}"));
     assert!(!start["accounts"].as_array().unwrap().is_empty());
     assert_eq!(
-        nextgenrdp::payments::repo::count(&app.db, None)
+        nextgenrdp::payments::payments::count(&app.db, None)
             .await
             .unwrap(),
         0,

@@ -4,6 +4,7 @@
 
 use axum::http::{Method, StatusCode};
 use chrono::{Months, Utc};
+use nextgenrdp::services::ServiceStatus;
 use nextgenrdp::services::logs;
 use nextgenrdp::services::services::{self, NewService, Service};
 use serde_json::{Value, json};
@@ -152,14 +153,18 @@ async fn the_manual_flow_runs_from_payment_to_revealed_credentials_without_stori
         .await
         .unwrap();
     assert_eq!(built.len(), 2, "one service per unit bought");
-    assert!(built.iter().all(|s| s.status == "provisioning"));
+    assert!(
+        built
+            .iter()
+            .all(|s| s.status == ServiceStatus::Provisioning)
+    );
     assert_eq!(order_status(&app.db, order).await, "processing");
 
     // The worker finds no automated backend for the location: the manual driver waits.
     app.deliver_mail().await;
     for s in &built {
         let s = service(&app.db, s.id).await;
-        assert_eq!(s.status, "provisioning");
+        assert_eq!(s.status, ServiceStatus::Provisioning);
         let lines = logs::list_for_service(&app.db, s.id).await.unwrap();
         assert!(
             lines
@@ -204,7 +209,7 @@ async fn the_manual_flow_runs_from_payment_to_revealed_credentials_without_stori
         assert!(!provisioned.text().contains(&password));
         passwords.push(password);
         let now = service(&app.db, s.id).await;
-        assert_eq!(now.status, "active");
+        assert_eq!(now.status, ServiceStatus::Active);
         let due = now.next_renewal_date.unwrap();
         let expected = Utc::now().checked_add_months(Months::new(3)).unwrap();
         assert!(
@@ -367,7 +372,7 @@ async fn a_customer_sees_only_their_own_services_and_no_operator_route(db: PgPoo
     assert_eq!(patch.status, StatusCode::FORBIDDEN);
     let anonymous = app.get("/api/v1/services").await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(service(&app.db, id).await.status, "active");
+    assert_eq!(service(&app.db, id).await.status, ServiceStatus::Active);
 }
 
 #[sqlx::test]
@@ -506,7 +511,7 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
     let resumed = act("resume", json!({})).await;
     assert_eq!(resumed.status, StatusCode::OK, "{}", resumed.text());
     let now = service(&app.db, id).await;
-    assert_eq!(now.status, "active");
+    assert_eq!(now.status, ServiceStatus::Active);
     assert_eq!(now.suspended_reason, None);
 
     // A bare POST (no body) suspends too, with a default reason.
@@ -533,7 +538,7 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
     let terminated = act("terminate", json!({})).await;
     assert_eq!(terminated.status, StatusCode::OK, "{}", terminated.text());
     let now = service(&app.db, id).await;
-    assert_eq!(now.status, "terminated");
+    assert_eq!(now.status, ServiceStatus::Terminated);
     assert!(now.termination_date.is_some());
     assert_eq!(order_status(&app.db, renewal_id).await, "cancelled");
     for action in ["terminate", "suspend", "resume", "retry"] {
@@ -573,15 +578,21 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
     // A failed service is retried (a new provisioning job) or provisioned by hand.
     let failed = provisioning_service(&app, &customer).await;
     assert!(
-        services::update_status(&app.db, failed, "provisioning", "failed", Some("disk full"))
-            .await
-            .unwrap()
+        nextgenrdp::services::transition(
+            &app.db,
+            failed,
+            ServiceStatus::Provisioning,
+            ServiceStatus::Failed,
+            Some("disk full")
+        )
+        .await
+        .unwrap()
     );
     let retry_path = format!("/api/v1/admin/services/{failed}/retry");
     let retried = post(&app, &admin, &retry_path, json!({})).await;
     assert_eq!(retried.status, StatusCode::OK, "{}", retried.text());
     let now = service(&app.db, failed).await;
-    assert_eq!(now.status, "provisioning");
+    assert_eq!(now.status, ServiceStatus::Provisioning);
     assert_eq!(now.failure_reason, None);
     let retry_job: i64 = sqlx::query_scalar(
         "select count(*) from jobs where kind = 'provision_service' and dedupe_key = $1",
@@ -601,9 +612,15 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
         .remove(0);
     assert_eq!(retry_line.action, "retry");
     assert_eq!(retry_line.performed_by, Some(admin_id));
-    services::update_status(&app.db, failed, "provisioning", "failed", Some("again"))
-        .await
-        .unwrap();
+    nextgenrdp::services::transition(
+        &app.db,
+        failed,
+        ServiceStatus::Provisioning,
+        ServiceStatus::Failed,
+        Some("again"),
+    )
+    .await
+    .unwrap();
     let by_hand = post(
         &app,
         &admin,
@@ -612,7 +629,7 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
     )
     .await;
     assert_eq!(by_hand.status, StatusCode::OK, "{}", by_hand.text());
-    assert_eq!(service(&app.db, failed).await.status, "active");
+    assert_eq!(service(&app.db, failed).await.status, ServiceStatus::Active);
     assert_eq!(
         post(
             &app,
@@ -651,7 +668,10 @@ async fn operator_input_is_validated_by_field_and_passwords_are_sealed(db: PgPoo
     for field in ["hostname", "ip_address", "username", "password"] {
         assert!(errors[field].is_string(), "{field}: {errors}");
     }
-    assert_eq!(service(&app.db, waiting).await.status, "provisioning");
+    assert_eq!(
+        service(&app.db, waiting).await.status,
+        ServiceStatus::Provisioning
+    );
     let too_long = post(
         &app,
         &admin,

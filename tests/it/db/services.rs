@@ -57,7 +57,7 @@ async fn a_new_service_is_provisioning_and_is_found_by_id(db: PgPool) {
     let user = customer(&db, "ayesha@example.pk").await;
     let bought = item(&db, user.id, location_id, "rdp-starter-one").await;
     let created = service(&db, user.id, Some(bought.id), "rdp").await;
-    assert_eq!(created.status, ServiceStatus::Provisioning.as_str());
+    assert_eq!(created.status, ServiceStatus::Provisioning);
     assert_eq!(created.service_type, "rdp");
     assert_eq!(created.order_item_id, Some(bought.id));
     assert_eq!(created.user_id, Some(user.id));
@@ -191,7 +191,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
     let active = services::list(
         &db,
         &ServiceFilter {
-            status: Some("active"),
+            status: Some(ServiceStatus::Active),
             user_id: None,
             location_id: None,
         },
@@ -207,7 +207,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
     let bilal_active = services::list(
         &db,
         &ServiceFilter {
-            status: Some("active"),
+            status: Some(ServiceStatus::Active),
             user_id: Some(bilal.id),
             location_id: None,
         },
@@ -251,7 +251,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
         services::count(
             &db,
             &ServiceFilter {
-                status: Some("provisioning"),
+                status: Some(ServiceStatus::Provisioning),
                 user_id: None,
                 location_id: None
             }
@@ -264,7 +264,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
         services::count(
             &db,
             &ServiceFilter {
-                status: Some("active"),
+                status: Some(ServiceStatus::Active),
                 user_id: Some(ayesha.id),
                 location_id: None
             }
@@ -277,7 +277,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
         services::count(
             &db,
             &ServiceFilter {
-                status: Some("failed"),
+                status: Some(ServiceStatus::Failed),
                 user_id: None,
                 location_id: None
             }
@@ -294,33 +294,45 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
     let created = service(&db, user.id, None, "vps").await;
 
     assert!(
-        !services::update_status(&db, created.id, "active", "suspended", None)
-            .await
-            .unwrap()
+        !nextgenrdp::services::transition(
+            &db,
+            created.id,
+            ServiceStatus::Active,
+            ServiceStatus::Suspended,
+            None
+        )
+        .await
+        .unwrap()
     );
     let row = services::find(&db, created.id).await.unwrap().unwrap();
-    assert_eq!(row.status, "provisioning");
+    assert_eq!(row.status, ServiceStatus::Provisioning);
     assert_eq!(row.updated_at, created.updated_at);
 
     assert!(
-        services::update_status(
+        nextgenrdp::services::transition(
             &db,
             created.id,
-            "provisioning",
-            "failed",
+            ServiceStatus::Provisioning,
+            ServiceStatus::Failed,
             Some("hypervisor full")
         )
         .await
         .unwrap()
     );
     let failed = services::find(&db, created.id).await.unwrap().unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, ServiceStatus::Failed);
     assert_eq!(failed.failure_reason.as_deref(), Some("hypervisor full"));
     // a retried provisioning job that still thinks it is provisioning changes nothing
     assert!(
-        !services::update_status(&db, created.id, "provisioning", "active", None)
-            .await
-            .unwrap()
+        !nextgenrdp::services::transition(
+            &db,
+            created.id,
+            ServiceStatus::Provisioning,
+            ServiceStatus::Active,
+            None
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(
         services::find(&db, created.id)
@@ -328,46 +340,78 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
             .unwrap()
             .unwrap()
             .status,
-        "failed"
+        ServiceStatus::Failed
     );
 
     // an operator's retry: back to provisioning, then active, clearing the reason
     assert!(
-        services::update_status(&db, created.id, "failed", "provisioning", None)
-            .await
-            .unwrap()
+        nextgenrdp::services::transition(
+            &db,
+            created.id,
+            ServiceStatus::Failed,
+            ServiceStatus::Provisioning,
+            None
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        services::update_status(&db, created.id, "provisioning", "active", None)
-            .await
-            .unwrap()
+        nextgenrdp::services::transition(
+            &db,
+            created.id,
+            ServiceStatus::Provisioning,
+            ServiceStatus::Active,
+            None
+        )
+        .await
+        .unwrap()
     );
     let active = services::find(&db, created.id).await.unwrap().unwrap();
-    assert_eq!(active.status, "active");
+    assert_eq!(active.status, ServiceStatus::Active);
     assert!(active.failure_reason.is_none());
     assert!(active.termination_date.is_none());
 
     assert!(
-        services::update_status(&db, created.id, "active", "terminated", None)
-            .await
-            .unwrap()
+        nextgenrdp::services::transition(
+            &db,
+            created.id,
+            ServiceStatus::Active,
+            ServiceStatus::Terminated,
+            None
+        )
+        .await
+        .unwrap()
     );
     let terminated = services::find(&db, created.id).await.unwrap().unwrap();
-    assert_eq!(terminated.status, "terminated");
+    assert_eq!(terminated.status, ServiceStatus::Terminated);
     assert!(
         terminated.termination_date.is_some(),
         "terminating stamps the date"
     );
     assert!(
-        !services::update_status(&db, created.id + 1, "active", "suspended", None)
-            .await
-            .unwrap()
+        !nextgenrdp::services::transition(
+            &db,
+            created.id + 1,
+            ServiceStatus::Active,
+            ServiceStatus::Suspended,
+            None
+        )
+        .await
+        .unwrap()
     );
-    // the database refuses a status it does not know
-    assert!(
-        services::update_status(&db, created.id, "terminated", "deleted", None)
-            .await
-            .is_err()
+    // a move the machine does not have is refused, and changes nothing
+    let refused = nextgenrdp::services::transition(
+        &db,
+        created.id,
+        ServiceStatus::Terminated,
+        ServiceStatus::Active,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        "a service cannot move from terminated to active"
     );
 }
 

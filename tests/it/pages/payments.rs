@@ -232,7 +232,7 @@ async fn the_order_page_shows_the_instructions_and_a_submitted_reference_waits_f
         format!("/account/orders/{order}?notice=payment-submitted")
     );
     let id = payment_id(&app.db).await;
-    let payment = nextgenrdp::payments::repo::find(&app.db, id)
+    let payment = nextgenrdp::payments::payments::find(&app.db, id)
         .await
         .unwrap()
         .unwrap();
@@ -244,7 +244,7 @@ async fn the_order_page_shows_the_instructions_and_a_submitted_reference_waits_f
         ),
         ("review", Some("TID88442211"), Some("jazzcash"))
     );
-    let (content_type, bytes) = nextgenrdp::payments::repo::find_receipt(&app.db, id)
+    let (content_type, bytes) = nextgenrdp::payments::payments::find_receipt(&app.db, id)
         .await
         .unwrap()
         .expect("the receipt is stored");
@@ -280,7 +280,7 @@ async fn the_order_page_shows_the_instructions_and_a_submitted_reference_waits_f
     let (mut bilal, second) = customer_with_order(&app, "bilal@example.pk", "198.51.100.62").await;
     let again = pay_manually(&app, &mut bilal, second, "TID88442211", None).await;
     assert_eq!(again.status, StatusCode::SEE_OTHER, "{}", again.text());
-    let flagged = nextgenrdp::payments::repo::find(&app.db, payment_id(&app.db).await)
+    let flagged = nextgenrdp::payments::payments::find(&app.db, payment_id(&app.db).await)
         .await
         .unwrap()
         .unwrap();

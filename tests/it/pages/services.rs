@@ -3,6 +3,7 @@
 //! `/admin/backends*`, through cookies and CSRF tokens as a browser sends them.
 
 use axum::http::StatusCode;
+use nextgenrdp::services::ServiceStatus;
 use nextgenrdp::services::logs;
 use nextgenrdp::services::services::{self, NewService};
 use serde_json::Value;
@@ -380,7 +381,7 @@ async fn the_operator_suspends_resumes_and_terminates_only_after_confirming(db: 
     );
     assert_eq!(
         services::find(&app.db, id).await.unwrap().unwrap().status,
-        "active"
+        ServiceStatus::Active
     );
     let terminated = operator
         .submit(&page, &format!("{page}/terminate"), &[("confirm", "yes")])
@@ -613,7 +614,7 @@ async fn the_operator_pages_refuse_customers(db: PgPool) {
     assert_eq!(forced.status, StatusCode::FORBIDDEN);
     assert_eq!(
         services::find(&app.db, id).await.unwrap().unwrap().status,
-        "provisioning"
+        ServiceStatus::Provisioning
     );
 }
 

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use super::PaymentStatus;
 use crate::db::timed;
 
 /// A row of `payments`: one attempt to pay an order. Times are RFC 3339, UTC.
@@ -16,8 +17,7 @@ pub struct Payment {
     pub gateway: String,
     /// The amount this attempt is for, in whole PKR.
     pub amount_pkr: i32,
-    #[schema(value_type = crate::payments::PaymentStatus)]
-    pub status: String,
+    pub status: PaymentStatus,
     /// Manual: the transaction id (TID) the customer quoted; JazzCash: the attempt's
     /// `pp_TxnRefNo`.
     pub gateway_txn_id: Option<String>,
@@ -60,7 +60,7 @@ pub struct NewPayment<'a> {
     pub order_id: i32,
     pub gateway: &'a str,
     pub amount_pkr: i32,
-    pub status: &'a str,
+    pub status: PaymentStatus,
     pub gateway_txn_id: Option<&'a str>,
     pub channel: Option<&'a str>,
     pub customer_paid_at: Option<DateTime<Utc>>,
@@ -230,7 +230,7 @@ pub async fn list_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Res
 /// A page of payments for the operator, oldest first (a queue), optionally of one status.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: Option<&str>,
+    status: Option<PaymentStatus>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Payment>> {
@@ -249,7 +249,7 @@ pub async fn list(
     .await
 }
 
-pub async fn count(db: impl PgExecutor<'_>, status: Option<&str>) -> sqlx::Result<i64> {
+pub async fn count(db: impl PgExecutor<'_>, status: Option<PaymentStatus>) -> sqlx::Result<i64> {
     timed(
         "payments.count",
         sqlx::query_scalar("select count(*) from payments where ($1::text is null or status = $1)")
@@ -274,15 +274,15 @@ pub async fn count_manual_reference(db: impl PgExecutor<'_>, reference: &str) ->
 }
 
 /// Moves a payment from `from` to `to` (guarded: false when it is no longer in `from`),
-/// recording the response, the reviewer and why.
-pub async fn transition(
+/// recording the response, the reviewer and why; see [`super::transition`].
+pub(super) async fn set_status(
     db: impl PgExecutor<'_>,
     id: i32,
-    from: &[&str],
-    to: &str,
+    from: &[PaymentStatus],
+    to: PaymentStatus,
     change: &Transition<'_>,
 ) -> sqlx::Result<bool> {
-    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let from: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
     let done = timed(
         "payments.transition",
         sqlx::query(
