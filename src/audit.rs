@@ -36,6 +36,34 @@ pub struct NewAuditEntry<'a> {
     pub ip_address: Option<&'a str>,
 }
 
+/// Who does an audited operation: the operator's account and the address they act from. Every
+/// verb an operator calls takes one and writes its audit row in its own transaction.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub user_id: i32,
+    pub ip: &'a str,
+}
+
+impl Actor<'_> {
+    /// The audit row of this actor's `action` on `entity_type` `entity_id`.
+    pub fn entry<'e>(
+        &'e self,
+        action: &'e str,
+        entity_type: &'e str,
+        entity_id: Option<&'e str>,
+    ) -> NewAuditEntry<'e> {
+        NewAuditEntry {
+            actor_user_id: Some(self.user_id),
+            action,
+            entity_type,
+            entity_id,
+            before: None,
+            after: None,
+            ip_address: Some(self.ip),
+        }
+    }
+}
+
 /// The columns of [`AuditEntry`], for `concat!` into each statement.
 macro_rules! audit_columns {
     () => {

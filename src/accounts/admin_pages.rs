@@ -1,5 +1,5 @@
 //! The operator's account pages: `/admin/users` (search, paging) with a Disable / Enable button
-//! per account. Disabling ends the account's sessions at once (`api::set_disabled`, audited).
+//! per account. Disabling ends the account's sessions at once (`admin::set_disabled`, audited).
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -8,7 +8,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::api::set_disabled;
+use super::admin::set_disabled;
 use super::extract::PageAdmin;
 use super::users::{self, User};
 use crate::app::AppState;
@@ -183,7 +183,11 @@ async fn switch(
     disabled: bool,
     list: &ListState,
 ) -> AppResult<Response> {
-    let code = match set_disabled(state, admin, ip, id, disabled).await {
+    let actor = crate::audit::Actor {
+        user_id: admin.id,
+        ip,
+    };
+    let code = match set_disabled(state, &actor, id, disabled).await {
         Ok(_) if disabled => "disabled",
         Ok(_) => "enabled",
         Err(AppError::Conflict { .. }) => "self",

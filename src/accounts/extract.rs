@@ -14,6 +14,7 @@ use super::sessions::{self, SessionUser};
 use super::two_factor::{self, OperatorPolicy};
 use super::users::User;
 use crate::app::AppState;
+use crate::audit::Actor;
 use crate::error::AppError;
 use crate::secrets;
 use crate::web::pages::{Action, Layout, message_page};
@@ -231,6 +232,26 @@ impl FromRequestParts<AppState> for PageUser {
 /// has not proved a second factor (while it is required) a page that says how to set it up.
 #[derive(Clone, Debug)]
 pub struct PageAdmin(pub PageUser);
+
+impl ApiUser {
+    /// This caller acting from `ip`, for the audit row of a verb.
+    pub fn actor<'a>(&self, ip: &'a str) -> Actor<'a> {
+        Actor {
+            user_id: self.user.id,
+            ip,
+        }
+    }
+}
+
+impl PageUser {
+    /// This visitor acting from `ip`, for the audit row of a verb.
+    pub fn actor<'a>(&self, ip: &'a str) -> Actor<'a> {
+        Actor {
+            user_id: self.user.id,
+            ip,
+        }
+    }
+}
 
 impl PageUser {
     /// `None` when this session proved a code recently enough for a sensitive action; else the

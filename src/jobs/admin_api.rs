@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,7 +17,6 @@ use utoipa_axum::routes;
 use super::Job;
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::ClientIp;
 
@@ -202,47 +200,7 @@ async fn retry_job(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
-    let job = super::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("job"))?;
-    if !super::retry(&mut *tx, id).await? {
-        return Err(AppError::conflict(
-            "status",
-            format!(
-                "job {id} is {}; only a failed job can be retried",
-                job.status
-            ),
-        ));
-    }
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.user.id),
-            action: "job.retry",
-            entity_type: "job",
-            entity_id: Some(&id.to_string()),
-            before: Some(json!({ "status": job.status, "last_error": job.last_error })),
-            after: Some(json!({ "status": "queued" })),
-            ip_address: Some(&ip),
-        },
-    )
-    .await?;
-    // Wake a worker at once.
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(super::NOTIFY_CHANNEL)
-        .bind(&job.kind)
-        .execute(&mut *tx)
-        .await?;
-    let job = super::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("job"))?;
-    tx.commit().await?;
-    tracing::info!(
-        job.id = id,
-        admin.id = admin.user.id,
-        "failed job {id} retried"
-    );
+    let job = super::retry_failed(&state.db, &admin.actor(&ip), id).await?;
     Ok(Json(RetriedJob {
         job: JobView::from(job),
     }))

@@ -23,7 +23,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 
+use crate::audit::{self, Actor, NewAuditEntry};
 use crate::db::timed;
+use crate::error::{AppError, AppResult};
 
 /// An error retrying cannot fix (an unknown job kind, an invalid payload, an invalid address):
 /// the job fails for good at once. Return it (possibly with context) from a job.
@@ -285,6 +287,54 @@ pub async fn retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
     )
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// An operator queues a failed job again, to run at once (audited; a worker is woken in the
+/// same transaction). The job as it is now; a job that is not failed is a 409.
+pub async fn retry_failed(db: &sqlx::PgPool, actor: &Actor<'_>, id: i64) -> AppResult<Job> {
+    let mut tx = db.begin().await?;
+    let job = find(&mut *tx, id).await?.ok_or(AppError::NotFound("job"))?;
+    if !retry(&mut *tx, id).await? {
+        return Err(AppError::conflict(
+            "status",
+            format!(
+                "job {id} is {}; only a failed job can be retried",
+                job.status
+            ),
+        ));
+    }
+    let entity = id.to_string();
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            before: Some(serde_json::json!({ "status": job.status, "last_error": job.last_error })),
+            after: Some(serde_json::json!({ "status": "queued" })),
+            ..actor.entry("job.retry", "job", Some(&entity))
+        },
+    )
+    .await?;
+    notify(&mut *tx, &job.kind).await?;
+    let job = find(&mut *tx, id).await?.ok_or(AppError::NotFound("job"))?;
+    tx.commit().await?;
+    tracing::info!(
+        job.id = id,
+        admin.id = actor.user_id,
+        "failed job {id} retried"
+    );
+    Ok(job)
+}
+
+/// Wakes the workers listening for jobs (on commit of the caller's transaction).
+pub async fn notify(db: impl PgExecutor<'_>, kind: &str) -> sqlx::Result<()> {
+    timed(
+        "jobs.notify",
+        sqlx::query("select pg_notify($1, $2)")
+            .bind(NOTIFY_CHANNEL)
+            .bind(kind)
+            .execute(db),
+    )
+    .await?;
+    Ok(())
 }
 
 /// A page of jobs, newest first, optionally of one status.

@@ -8,20 +8,18 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::details::{OrderResponse, order_response};
-use super::orders::{self, Order, OrderFilter};
-use super::promo_codes::{self, DiscountType, PromoCode, PromoCodeFields};
+use super::orders::{self, OrderFilter};
+use super::promo_codes::{self, PromoCode};
+use super::promos::{self, PromoCodeRequest};
 use super::{OrderStatus, checkout};
 use crate::accounts::extract::ApiAdmin;
-use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult, Problem, ResultExt};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -250,32 +248,8 @@ async fn cancel_order(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<OrderResponse>> {
-    let order = cancel_order_as(&state, admin.user.id, &ip, id).await?;
+    let order = checkout::cancel_by_operator(&state.db, &admin.actor(&ip), id).await?;
     Ok(Json(order_response(&state, order).await?))
-}
-
-/// Cancels an unpaid order for the operator `actor` (API and pages), in the audit log.
-pub(crate) async fn cancel_order_as(
-    state: &AppState,
-    actor: i32,
-    ip: &str,
-    id: i32,
-) -> AppResult<Order> {
-    let order = checkout::end_unpaid(&state.db, id, None, OrderStatus::Cancelled).await?;
-    audit::insert(
-        &state.db,
-        &NewAuditEntry {
-            actor_user_id: Some(actor),
-            action: "order.cancel",
-            entity_type: "order",
-            entity_id: Some(&id.to_string()),
-            before: Some(json!({ "status": "pending_payment" })),
-            after: Some(json!({ "status": order.status })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(order)
 }
 
 /// Every promo code.
@@ -313,219 +287,6 @@ async fn find_promo_code(
     ))
 }
 
-/// A promo code as the operator sends it. Creating one needs `code`, `discount_type` and
-/// `discount_value`; on PATCH every field is optional and an absent one keeps its value, while
-/// an explicit null clears the nullable ones (`max_discount_amount`, `valid_from`,
-/// `valid_until`, `max_uses`). Every problem is reported at once (422).
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PromoCodeRequest {
-    /// 1 to 50 letters, digits, `-` or `_`; stored upper case. Required on create.
-    pub code: Option<String>,
-    /// Required on create.
-    #[schema(value_type = Option<DiscountType>)]
-    pub discount_type: Option<String>,
-    /// A percentage (1–100) or whole PKR (0 or more), by `discount_type`. Required on create.
-    pub discount_value: Option<i64>,
-    /// The smallest order subtotal it applies to, whole PKR (default 0).
-    pub min_order_value: Option<i64>,
-    /// The largest discount a percentage gives, whole PKR; null: no cap.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub max_discount_amount: Option<Option<i64>>,
-    /// Valid from this instant (RFC 3339); null: at once.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub valid_from: Option<Option<DateTime<Utc>>>,
-    /// Valid until this instant (RFC 3339), after `valid_from`; null: no end.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<DateTime<Utc>>)]
-    pub valid_until: Option<Option<DateTime<Utc>>>,
-    /// Default true.
-    pub is_active: Option<bool>,
-    /// How many orders may use it (not below the uses so far); null: no limit.
-    #[serde(default, with = "double_option")]
-    #[schema(value_type = Option<i64>)]
-    pub max_uses: Option<Option<i64>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
-        d: D,
-    ) -> Result<Option<Option<T>>, D::Error> {
-        Option::<T>::deserialize(d).map(Some)
-    }
-}
-
-/// An owned, validated set of promo code fields.
-pub(crate) struct ValidPromo {
-    code: String,
-    discount_type: String,
-    discount_value: i32,
-    min_order_value: i32,
-    max_discount_amount: Option<i32>,
-    valid_from: Option<DateTime<Utc>>,
-    valid_until: Option<DateTime<Utc>>,
-    is_active: bool,
-    max_uses: Option<i32>,
-}
-
-impl ValidPromo {
-    fn fields(&self) -> PromoCodeFields<'_> {
-        PromoCodeFields {
-            code: &self.code,
-            discount_type: &self.discount_type,
-            discount_value: self.discount_value,
-            min_order_value: self.min_order_value,
-            max_discount_amount: self.max_discount_amount,
-            valid_from: self.valid_from,
-            valid_until: self.valid_until,
-            is_active: self.is_active,
-            max_uses: self.max_uses,
-        }
-    }
-}
-
-fn amount(errors: &mut FieldErrors, field: &str, value: i64) -> Option<i32> {
-    match i32::try_from(value) {
-        Ok(v) if v >= 0 => Some(v),
-        _ if field == "max_uses" => {
-            errors.add(field, "must be a whole number, 0 or more");
-            None
-        }
-        _ => {
-            errors.add(field, "must be a whole number of rupees, 0 or more");
-            None
-        }
-    }
-}
-
-/// Merges a request over the current code (or over nothing, for a new one) and checks every
-/// rule, reporting all problems at once.
-pub(crate) fn validate_promo(
-    request: PromoCodeRequest,
-    current: Option<&PromoCode>,
-) -> AppResult<ValidPromo> {
-    let mut errors = FieldErrors::default();
-    let code = request
-        .code
-        .map(|c| c.trim().to_uppercase())
-        .or_else(|| current.map(|c| c.code.clone()));
-    let code = match code {
-        Some(code)
-            if !code.is_empty()
-                && code.len() <= 50
-                && code
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') =>
-        {
-            code
-        }
-        Some(_) => {
-            errors.add("code", "must be 1 to 50 letters, digits, - or _");
-            String::new()
-        }
-        None => {
-            errors.add("code", "is required");
-            String::new()
-        }
-    };
-    let discount_type = request
-        .discount_type
-        .or_else(|| current.map(|c| c.discount_type.clone()));
-    let discount_type = match discount_type.as_deref() {
-        Some("percentage" | "fixed_amount") => discount_type.unwrap_or_default(),
-        Some(_) => {
-            errors.add("discount_type", "must be percentage or fixed_amount");
-            String::new()
-        }
-        None => {
-            errors.add("discount_type", "is required");
-            String::new()
-        }
-    };
-    let discount_value = match request.discount_value {
-        Some(v) => amount(&mut errors, "discount_value", v),
-        None => match current {
-            Some(c) => Some(c.discount_value),
-            None => {
-                errors.add("discount_value", "is required");
-                None
-            }
-        },
-    };
-    if discount_type == "percentage" && discount_value.is_some_and(|v| !(1..=100).contains(&v)) {
-        errors.add("discount_value", "a percentage must be between 1 and 100");
-    }
-    let min_order_value = match request.min_order_value {
-        Some(v) => amount(&mut errors, "min_order_value", v),
-        None => Some(current.map_or(0, PromoCode::min_order_value)),
-    };
-    let max_discount_amount = match request.max_discount_amount {
-        Some(Some(v)) => amount(&mut errors, "max_discount_amount", v).map(Some),
-        Some(None) => Some(None),
-        None => Some(current.and_then(|c| c.max_discount_amount)),
-    };
-    let max_uses = match request.max_uses {
-        Some(Some(v)) => amount(&mut errors, "max_uses", v).map(Some),
-        Some(None) => Some(None),
-        None => Some(current.and_then(|c| c.max_uses)),
-    };
-    if let (Some(Some(max)), Some(c)) = (max_uses, current)
-        && max < c.current_uses()
-    {
-        errors.add(
-            "max_uses",
-            &format!("it has already been used {} times", c.current_uses()),
-        );
-    }
-    let valid_from = request
-        .valid_from
-        .unwrap_or_else(|| current.and_then(|c| c.valid_from));
-    let valid_until = request
-        .valid_until
-        .unwrap_or_else(|| current.and_then(|c| c.valid_until));
-    if let (Some(from), Some(until)) = (valid_from, valid_until)
-        && until <= from
-    {
-        errors.add("valid_until", "must be after valid_from");
-    }
-    let is_active = request
-        .is_active
-        .unwrap_or_else(|| current.is_none_or(PromoCode::is_active));
-    match (
-        discount_value,
-        min_order_value,
-        max_discount_amount,
-        max_uses,
-    ) {
-        (
-            Some(discount_value),
-            Some(min_order_value),
-            Some(max_discount_amount),
-            Some(max_uses),
-        ) if errors.is_empty() => Ok(ValidPromo {
-            code,
-            discount_type,
-            discount_value,
-            min_order_value,
-            max_discount_amount,
-            valid_from,
-            valid_until,
-            is_active,
-            max_uses,
-        }),
-        _ => Err(AppError::Validation(errors.0)),
-    }
-}
-
-fn code_taken() -> AppError {
-    AppError::conflict("code", "a promo code with this name already exists")
-}
-
 /// Creates a promo code (audited).
 #[utoipa::path(post, path = "/api/v1/admin/promo-codes", tag = "admin",
     security(("bearer" = [])),
@@ -544,35 +305,8 @@ async fn create_promo_code(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<PromoCodeRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let created = create_promo_code_as(&state, admin.user.id, &ip, body).await?;
+    let created = promos::create(&state, &admin.actor(&ip), body).await?;
     Ok((StatusCode::CREATED, Json(created)))
-}
-
-/// Validates and creates a promo code for the operator `actor` (API and pages), audited.
-pub(crate) async fn create_promo_code_as(
-    state: &AppState,
-    actor: i32,
-    ip: &str,
-    request: PromoCodeRequest,
-) -> AppResult<PromoCode> {
-    let valid = validate_promo(request, None)?;
-    let mut tx = state.db.begin().await?;
-    let created = promo_codes::insert(&mut *tx, &valid.fields())
-        .await
-        .on_constraint("promo_codes_code_upper_key", |_| code_taken())
-        .on_constraint("promo_codes_code_key", |_| code_taken())?;
-    audit_promo(
-        &mut tx,
-        actor,
-        ip,
-        "promo_code.create",
-        created.id,
-        None,
-        Some(&created),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(created)
 }
 
 /// Changes a promo code (audited).
@@ -598,40 +332,8 @@ async fn update_promo_code(
     AppJson(body): AppJson<PromoCodeRequest>,
 ) -> AppResult<Json<PromoCode>> {
     Ok(Json(
-        update_promo_code_as(&state, admin.user.id, &ip, id, body).await?,
+        promos::update(&state, &admin.actor(&ip), id, body).await?,
     ))
-}
-
-/// Merges `request` over the code, validates and saves it for the operator `actor`, audited.
-pub(crate) async fn update_promo_code_as(
-    state: &AppState,
-    actor: i32,
-    ip: &str,
-    id: i32,
-    request: PromoCodeRequest,
-) -> AppResult<PromoCode> {
-    let mut tx = state.db.begin().await?;
-    let before = promo_codes::find_for_update(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("promo code"))?;
-    let valid = validate_promo(request, Some(&before))?;
-    let after = promo_codes::update(&mut *tx, id, &valid.fields())
-        .await
-        .on_constraint("promo_codes_code_upper_key", |_| code_taken())
-        .on_constraint("promo_codes_code_key", |_| code_taken())?
-        .ok_or(AppError::NotFound("promo code"))?;
-    audit_promo(
-        &mut tx,
-        actor,
-        ip,
-        "promo_code.update",
-        id,
-        Some(&before),
-        Some(&after),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(after)
 }
 
 /// Deletes a code no order used; a used one can only be deactivated (orders keep its name).
@@ -650,68 +352,6 @@ async fn delete_promo_code(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<StatusCode> {
-    delete_promo_code_as(&state, admin.user.id, &ip, id).await?;
+    promos::delete(&state, &admin.actor(&ip), id).await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Deletes an unused promo code for the operator `actor` (API and pages), audited; a used one
-/// is a 409 saying to deactivate it instead.
-pub(crate) async fn delete_promo_code_as(
-    state: &AppState,
-    actor: i32,
-    ip: &str,
-    id: i32,
-) -> AppResult<()> {
-    let mut tx = state.db.begin().await?;
-    let before = promo_codes::find_for_update(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("promo code"))?;
-    if before.current_uses() > 0 {
-        return Err(AppError::conflict(
-            "id",
-            format!(
-                "{} has been used {} times; deactivate it instead",
-                before.code,
-                before.current_uses()
-            ),
-        ));
-    }
-    promo_codes::delete(&mut *tx, id).await?;
-    audit_promo(
-        &mut tx,
-        actor,
-        ip,
-        "promo_code.delete",
-        id,
-        Some(&before),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(())
-}
-
-async fn audit_promo(
-    tx: &mut sqlx::PgConnection,
-    actor: i32,
-    ip: &str,
-    action: &str,
-    id: i32,
-    before: Option<&PromoCode>,
-    after: Option<&PromoCode>,
-) -> AppResult<()> {
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(actor),
-            action,
-            entity_type: "promo_code",
-            entity_id: Some(&id.to_string()),
-            before: before.map(|b| serde_json::to_value(b).unwrap_or_default()),
-            after: after.map(|a| serde_json::to_value(a).unwrap_or_default()),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(())
 }

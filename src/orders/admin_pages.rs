@@ -16,18 +16,18 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::OrderStatus;
-use super::admin_api::{
-    OrderQuery, PromoCodeRequest, cancel_order_as, create_promo_code_as, delete_promo_code_as,
-    parse_order_query, update_promo_code_as, validate_promo,
-};
+use super::admin_api::{OrderQuery, parse_order_query};
+use super::checkout::cancel_by_operator;
 use super::details::order_response;
 use super::orders::{self, OrderFilter};
 use super::promo_codes::{self, PromoCode};
+use super::promos::{self, PromoCodeRequest, validate_promo};
 use super::views::{OrderRow, OrderView};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
+use crate::audit::Actor;
 use crate::error::{AppError, AppResult};
 use crate::money::format_pkr;
 use crate::payments::views::{AdminPaymentRow, rows_for_order};
@@ -347,7 +347,7 @@ async fn cancel_order(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
-    match cancel_order_as(&state, admin.user.id, &ip, id).await {
+    match cancel_by_operator(&state.db, &admin.actor(&ip), id).await {
         Ok(_) => Ok(see_other(&format!("/admin/orders/{id}?notice=cancelled"))),
         Err(AppError::Conflict { .. }) => {
             Ok(see_other(&format!("/admin/orders/{id}?notice=not-pending")))
@@ -559,8 +559,7 @@ const PROMO_FIELDS: &[(&str, &str)] = &[
 /// audited writes. A form problem is `Ok(Err(failure))`, every field's problem at once.
 async fn save_promo(
     state: &AppState,
-    actor: i32,
-    ip: &str,
+    actor: &Actor<'_>,
     id: Option<i32>,
     form: &PromoForm,
 ) -> AppResult<Result<PromoCode, Failure>> {
@@ -587,8 +586,8 @@ async fn save_promo(
         )?));
     }
     let saved = match id {
-        None => create_promo_code_as(state, actor, ip, request).await,
-        Some(id) => update_promo_code_as(state, actor, ip, id, request).await,
+        None => promos::create(state, actor, request).await,
+        Some(id) => promos::update(state, actor, id, request).await,
     };
     match saved {
         Ok(promo) => Ok(Ok(promo)),
@@ -676,7 +675,7 @@ async fn create_promo_code(
     ClientIp(ip): ClientIp,
     Form(form): Form<PromoForm>,
 ) -> AppResult<Response> {
-    match save_promo(&state, admin.user.id, &ip, None, &form).await? {
+    match save_promo(&state, &admin.actor(&ip), None, &form).await? {
         Ok(created) => Ok(see_other(&format!(
             "/admin/promo-codes/{}?notice=created",
             created.id
@@ -747,7 +746,7 @@ async fn update_promo_code(
     Path(id): Path<i32>,
     Form(form): Form<PromoForm>,
 ) -> AppResult<Response> {
-    match save_promo(&state, admin.user.id, &ip, Some(id), &form).await? {
+    match save_promo(&state, &admin.actor(&ip), Some(id), &form).await? {
         Ok(_) => Ok(see_other(&format!("/admin/promo-codes/{id}?notice=saved"))),
         Err(failure) => {
             promo_code_view(
@@ -793,7 +792,7 @@ async fn switch_promo_code(
         is_active: Some(active),
         ..Default::default()
     };
-    match update_promo_code_as(&state, admin.user.id, &ip, id, request).await {
+    match promos::update(&state, &admin.actor(&ip), id, request).await {
         Ok(_) => Ok(see_other(&format!(
             "/admin/promo-codes/{id}?notice={}",
             if active { "activated" } else { "deactivated" }
@@ -822,7 +821,7 @@ async fn delete_promo_code(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
-    match delete_promo_code_as(&state, admin.user.id, &ip, id).await {
+    match promos::delete(&state, &admin.actor(&ip), id).await {
         Ok(()) => Ok(see_other("/admin/promo-codes?notice=deleted")),
         Err(err @ AppError::NotFound(_)) => Err(err),
         Err(err) => {

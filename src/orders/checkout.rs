@@ -8,6 +8,7 @@ use super::items::{self, NewOrderItem};
 use super::orders::{self, NewOrder, Order};
 use super::{OrderStatus, carts, idempotency, promo_codes};
 use crate::accounts::users::User;
+use crate::audit::{self, Actor, NewAuditEntry};
 use crate::error::{AppError, AppResult};
 
 /// The outcome of a checkout request.
@@ -174,6 +175,47 @@ pub async fn end_unpaid(
     to: OrderStatus,
 ) -> AppResult<Order> {
     let mut tx = db.begin().await?;
+    let order = end_unpaid_in(&mut tx, order_id, owner, to).await?;
+    tx.commit().await?;
+    tracing::info!(
+        order.id = order.id,
+        "order {} is now {}",
+        order.id,
+        order.status
+    );
+    Ok(order)
+}
+
+/// An operator cancels an unpaid order, in the audit log (one transaction).
+pub async fn cancel_by_operator(db: &PgPool, actor: &Actor<'_>, order_id: i32) -> AppResult<Order> {
+    let mut tx = db.begin().await?;
+    let order = end_unpaid_in(&mut tx, order_id, None, OrderStatus::Cancelled).await?;
+    let entity = order_id.to_string();
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            before: Some(serde_json::json!({ "status": OrderStatus::PendingPayment })),
+            after: Some(serde_json::json!({ "status": order.status })),
+            ..actor.entry("order.cancel", "order", Some(&entity))
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        order.id = order.id,
+        admin.id = actor.user_id,
+        "order {order_id} cancelled"
+    );
+    Ok(order)
+}
+
+/// [`end_unpaid`] inside the caller's transaction.
+async fn end_unpaid_in(
+    tx: &mut sqlx::PgConnection,
+    order_id: i32,
+    owner: Option<i32>,
+    to: OrderStatus,
+) -> AppResult<Order> {
     let order = orders::find_for_update(&mut *tx, order_id)
         .await?
         .filter(|o| owner.is_none() || o.user_id == owner)
@@ -188,13 +230,6 @@ pub async fn end_unpaid(
     let order = orders::find(&mut *tx, order.id)
         .await?
         .ok_or(AppError::NotFound("order"))?;
-    tx.commit().await?;
-    tracing::info!(
-        order.id = order.id,
-        "order {} is now {}",
-        order.id,
-        order.status
-    );
     Ok(order)
 }
 

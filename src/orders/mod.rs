@@ -20,6 +20,7 @@ pub mod orders;
 pub mod pages;
 pub mod pricing;
 pub mod promo_codes;
+pub mod promos;
 pub mod views;
 
 use sqlx::PgExecutor;

@@ -7,23 +7,18 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::MANUAL;
 use super::PaymentStatus;
 use super::api::ImageBytes;
-use super::payments::{self, Payment, Transition};
-use super::settle::{self, Settled};
+use super::payments::{self, Payment};
+use super::review;
+use super::settle::Settled;
 use crate::accounts::extract::ApiAdmin;
-use crate::accounts::users::{self, User};
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult, Problem};
-use crate::mail;
-use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
 
@@ -253,155 +248,6 @@ fn review_response(payment: Payment, settled: Option<&Settled>) -> ReviewRespons
     ReviewResponse { payment, outcome }
 }
 
-/// Approves a manual transfer under review; approving twice is a 409 and changes nothing.
-pub async fn approve(
-    state: &AppState,
-    admin: &User,
-    ip: &str,
-    id: i32,
-) -> AppResult<(Payment, Settled)> {
-    let mut tx = state.db.begin().await?;
-    let payment = payments::find_for_update(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("payment"))?;
-    if payment.gateway != MANUAL || payment.status != PaymentStatus::Review {
-        return Err(AppError::conflict(
-            "status",
-            format!("payment {id} is {}, not waiting for review", payment.status),
-        ));
-    }
-    let change = Transition {
-        reviewed_by: Some(admin.id),
-        ..Transition::default()
-    };
-    let settled = settle::confirm(
-        &mut tx,
-        &payment,
-        &[PaymentStatus::Review],
-        &change,
-        &state.settings.public_url,
-    )
-    .await?;
-    payments::insert_event(
-        &mut *tx,
-        Some(id),
-        "approved",
-        None,
-        Some(&format!("by user {}", admin.id)),
-    )
-    .await?;
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.id),
-            action: "payment.approve",
-            entity_type: "payment",
-            entity_id: Some(&id.to_string()),
-            before: Some(json!({ "status": payment.status })),
-            after: Some(json!({ "status": "succeeded", "outcome": format!("{settled:?}") })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    let payment = payments::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("payment"))?;
-    tx.commit().await?;
-    tracing::info!(
-        payment.id = id,
-        admin.id = admin.id,
-        "payment {id} approved: {settled:?}"
-    );
-    Ok((payment, settled))
-}
-
-/// Rejects a manual transfer under review, telling the customer why.
-pub async fn reject(
-    state: &AppState,
-    admin: &User,
-    ip: &str,
-    id: i32,
-    reason: &str,
-) -> AppResult<Payment> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(AppError::invalid(
-            "reason",
-            "say why, in 1 to 500 characters",
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    let payment = payments::find_for_update(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("payment"))?;
-    let change = Transition {
-        failure_reason: Some(reason),
-        reviewed_by: Some(admin.id),
-        ..Transition::default()
-    };
-    if payment.gateway != MANUAL
-        || !super::transition(
-            &mut *tx,
-            id,
-            &[PaymentStatus::Review],
-            PaymentStatus::Rejected,
-            &change,
-        )
-        .await?
-    {
-        return Err(AppError::conflict(
-            "status",
-            format!("payment {id} is {}, not waiting for review", payment.status),
-        ));
-    }
-    payments::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
-    metrics::counter!("payments_total", "gateway" => MANUAL, "outcome" => "rejected").increment(1);
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.id),
-            action: "payment.reject",
-            entity_type: "payment",
-            entity_id: Some(&id.to_string()),
-            before: Some(json!({ "status": payment.status })),
-            after: Some(json!({ "status": "rejected", "reason": reason })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    let order = orders::find(&mut *tx, payment.order_id)
-        .await?
-        .ok_or(AppError::NotFound("order"))?;
-    if let Some(user_id) = order.user_id
-        && let Some(customer) = users::find(&mut *tx, user_id).await?
-    {
-        let link = format!("{}/account/orders/{}", state.settings.public_url, order.id);
-        let email = mail::notice_email(
-            &customer.email,
-            &customer.name,
-            &format!("We could not confirm your payment for order {}", order.id),
-            &[
-                format!(
-                    "We could not confirm the transfer of {} with reference {} for order {}.",
-                    format_pkr(payment.amount_pkr),
-                    payment.gateway_txn_id.as_deref().unwrap_or("-"),
-                    order.id
-                ),
-                format!("Reason: {reason}"),
-                "Please check the transaction id and submit it again, or reply to this e-mail."
-                    .to_owned(),
-            ],
-            Some(("Open your order", &link)),
-        );
-        mail::enqueue(&mut *tx, &email).await?;
-    }
-    let payment = payments::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("payment"))?;
-    tx.commit().await?;
-    Ok(payment)
-}
-
 /// Approves a manual transfer under review (audited).
 ///
 /// The payment succeeds and, when the order's succeeded payments now cover it exactly, the
@@ -424,7 +270,7 @@ async fn approve_payment(
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
     admin.require_recent_two_factor()?;
-    let (payment, settled) = approve(&state, &admin.user, &ip, id).await?;
+    let (payment, settled) = review::approve(&state, &admin.actor(&ip), id).await?;
     Ok(Json(review_response(payment, Some(&settled))))
 }
 
@@ -456,6 +302,6 @@ async fn reject_payment(
     Path(id): Path<i32>,
     AppJson(body): AppJson<RejectRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let payment = reject(&state, &admin.user, &ip, id, &body.reason).await?;
+    let payment = review::reject(&state, &admin.actor(&ip), id, &body.reason).await?;
     Ok(Json(review_response(payment, None)))
 }

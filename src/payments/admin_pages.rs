@@ -17,7 +17,6 @@ use serde::Deserialize;
 
 use super::MANUAL;
 use super::PaymentStatus;
-use super::admin_api;
 use super::payments::{self, Payment, PaymentEvent};
 use super::settle::Settled;
 use super::views::AdminPaymentRow;
@@ -428,7 +427,7 @@ async fn approve(
     if let Some(step_up) = admin.two_factor_step_up(&format!("/admin/payments/{id}")) {
         return Ok(step_up);
     }
-    let code = match admin_api::approve(&state, &admin.user, &ip, id).await {
+    let code = match super::review::approve(&state, &admin.actor(&ip), id).await {
         Ok((_, Settled::Paid)) => "paid",
         Ok((_, Settled::Partial { .. })) => "partial",
         Ok((_, Settled::Flagged(_))) => "flagged",
@@ -453,7 +452,7 @@ async fn reject(
     Path(id): Path<i32>,
     Form(form): Form<RejectForm>,
 ) -> AppResult<Response> {
-    match admin_api::reject(&state, &admin.0.user, &ip, id, &form.reason).await {
+    match super::review::reject(&state, &admin.0.actor(&ip), id, &form.reason).await {
         Ok(_) => Ok(see_other(&format!("/admin/payments/{id}?notice=rejected"))),
         Err(AppError::Conflict { .. }) => {
             Ok(see_other(&format!("/admin/payments/{id}?notice=already")))

@@ -10,7 +10,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::openapi::Required;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
@@ -24,7 +23,7 @@ use super::services::{self, Service, ServiceFilter};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
+
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
@@ -228,33 +227,6 @@ async fn find_service(
     }))
 }
 
-/// Writes the audit entry of an operator's change to a service.
-async fn audit_acted(
-    tx: &mut sqlx::PgConnection,
-    admin: i32,
-    ip: &str,
-    action: &str,
-    acted: &Acted,
-) -> AppResult<()> {
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin),
-            action,
-            entity_type: "service",
-            entity_id: Some(&acted.service.id.to_string()),
-            before: Some(json!({ "status": acted.previous_status })),
-            after: Some(json!({
-                "status": acted.service.status,
-                "log": { "action": acted.log.action, "details": acted.log.details },
-            })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
 /// The answer to an operator's change.
 fn acted_response(acted: Acted) -> Json<ActedResponse> {
     Json(ActedResponse {
@@ -284,24 +256,10 @@ async fn reveal_credentials(
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
     admin.require_recent_two_factor()?;
-    let mut tx = state.db.begin().await?;
+    let actor = admin.actor(&ip);
     let credentials =
-        lifecycle::reveal_credentials_in(&mut tx, &state.provisioning, id, None, admin.user.id)
+        lifecycle::reveal_credentials_to_operator(&state.db, &state.provisioning, &actor, id)
             .await?;
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.user.id),
-            action: "service.credentials_view",
-            entity_type: "service",
-            entity_id: Some(&id.to_string()),
-            before: None,
-            after: None,
-            ip_address: Some(&ip),
-        },
-    )
-    .await?;
-    tx.commit().await?;
     Ok(([(header::CACHE_CONTROL, "no-store")], Json(credentials)))
 }
 
@@ -325,12 +283,9 @@ async fn provision_service(
     Path(id): Path<i32>,
     AppJson(body): AppJson<ManualProvision>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
+    let actor = admin.actor(&ip);
     let acted =
-        lifecycle::provision_by_hand_in(&mut tx, &state.provisioning, id, &body, admin.user.id)
-            .await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.provision", &acted).await?;
-    tx.commit().await?;
+        lifecycle::provision_by_hand(&state.db, &state.provisioning, &actor, id, &body).await?;
     Ok(acted_response(acted))
 }
 
@@ -372,10 +327,8 @@ async fn suspend_service(
         }
         Err(err) => return Err(err),
     };
-    let mut tx = state.db.begin().await?;
-    let acted = lifecycle::suspend_in(&mut tx, id, admin.user.id, body.reason.as_deref()).await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.suspend", &acted).await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted = lifecycle::suspend(&state.db, &actor, id, body.reason.as_deref()).await?;
     Ok(acted_response(acted))
 }
 
@@ -396,10 +349,8 @@ async fn resume_service(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
-    let acted = lifecycle::resume_in(&mut tx, id, admin.user.id).await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.resume", &acted).await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted = lifecycle::resume(&state.db, &actor, id).await?;
     Ok(acted_response(acted))
 }
 
@@ -423,10 +374,8 @@ async fn terminate_service(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
-    let acted = lifecycle::terminate_in(&mut tx, id, admin.user.id).await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.terminate", &acted).await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted = lifecycle::terminate(&state.db, &actor, id).await?;
     Ok(acted_response(acted))
 }
 
@@ -447,10 +396,8 @@ async fn retry_service(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
-    let acted = lifecycle::retry_in(&mut tx, id, admin.user.id).await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.retry", &acted).await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted = lifecycle::retry(&state.db, &actor, id).await?;
     Ok(acted_response(acted))
 }
 
@@ -478,11 +425,8 @@ async fn update_service(
     if body.username.is_some() || body.password.is_some() {
         admin.require_recent_two_factor()?;
     }
-    let mut tx = state.db.begin().await?;
-    let acted =
-        lifecycle::update_in(&mut tx, &state.provisioning, id, &body, admin.user.id).await?;
-    audit_acted(&mut tx, admin.user.id, &ip, "service.update", &acted).await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted = lifecycle::update(&state.db, &state.provisioning, &actor, id, &body).await?;
     Ok(acted_response(acted))
 }
 
@@ -513,24 +457,9 @@ async fn resolve_request(
     Path((id, log_id)): Path<(i32, i32)>,
     AppJson(body): AppJson<RequestResolution>,
 ) -> AppResult<impl IntoResponse> {
-    let mut tx = state.db.begin().await?;
-    let acted = lifecycle::resolve_request_in(
-        &mut tx,
-        &state.provisioning,
-        id,
-        log_id,
-        admin.user.id,
-        &body,
-    )
-    .await?;
-    audit_acted(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "service.resolve_request",
-        &acted,
-    )
-    .await?;
-    tx.commit().await?;
+    let actor = admin.actor(&ip);
+    let acted =
+        lifecycle::resolve_request(&state.db, &state.provisioning, &actor, id, log_id, &body)
+            .await?;
     Ok(acted_response(acted))
 }

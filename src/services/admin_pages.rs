@@ -28,7 +28,6 @@ use super::services::{self, Service, ServiceFilter};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
 use crate::jobs;
@@ -67,33 +66,6 @@ pub fn router() -> Router<AppState> {
 
 fn see_other(target: &str) -> Response {
     Redirect::to(target).into_response()
-}
-
-/// The audit entry of an operator's change to a service, as the JSON API writes it.
-async fn audit_acted(
-    tx: &mut sqlx::PgConnection,
-    admin: &PageAdmin,
-    ip: &str,
-    action: &str,
-    acted: &Acted,
-) -> AppResult<()> {
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.0.user.id),
-            action,
-            entity_type: "service",
-            entity_id: Some(&acted.service.id.to_string()),
-            before: Some(serde_json::json!({ "status": acted.previous_status })),
-            after: Some(serde_json::json!({
-                "status": acted.service.status,
-                "log": { "action": acted.log.action, "details": acted.log.details },
-            })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// The e-mails of the given accounts, one look-up each.
@@ -640,21 +612,9 @@ async fn provision(
         username: form.username.trim().to_owned(),
         password: form.password.clone(),
     };
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        let acted = lifecycle::provision_by_hand_in(
-            &mut tx,
-            &state.provisioning,
-            id,
-            &input,
-            admin.0.user.id,
-        )
-        .await?;
-        audit_acted(&mut tx, &admin, &ip, "service.provision", &acted).await?;
-        tx.commit().await?;
-        Ok(acted)
-    }
-    .await;
+    let actor = admin.0.actor(&ip);
+    let outcome =
+        lifecycle::provision_by_hand(&state.db, &state.provisioning, &actor, id, &input).await;
     after(&state, &admin, id, outcome, "provisioned", |err| {
         let mut extras = Extras::refused(err, Which::Provision, CREDENTIAL_FIELDS)?;
         extras.form = form;
@@ -685,14 +645,8 @@ async fn suspend(
             "must be at most 255 characters",
         ))
     } else {
-        async {
-            let mut tx = state.db.begin().await?;
-            let acted = lifecycle::suspend_in(&mut tx, id, admin.0.user.id, Some(reason)).await?;
-            audit_acted(&mut tx, &admin, &ip, "service.suspend", &acted).await?;
-            tx.commit().await?;
-            Ok(acted)
-        }
-        .await
+        let actor = admin.0.actor(&ip);
+        lifecycle::suspend(&state.db, &actor, id, Some(reason)).await
     };
     after(&state, &admin, id, outcome, "suspended", |err| {
         let mut extras = Extras::refused(err, Which::Suspend, &[("reason", "Reason")])?;
@@ -708,14 +662,8 @@ async fn resume(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Response> {
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        let acted = lifecycle::resume_in(&mut tx, id, admin.0.user.id).await?;
-        audit_acted(&mut tx, &admin, &ip, "service.resume", &acted).await?;
-        tx.commit().await?;
-        Ok(acted)
-    }
-    .await;
+    let actor = admin.0.actor(&ip);
+    let outcome = lifecycle::resume(&state.db, &actor, id).await;
     after(&state, &admin, id, outcome, "resumed", |err| {
         Extras::refused(err, Which::None, &[])
     })
@@ -737,14 +685,8 @@ async fn terminate(
     Form(form): Form<TerminateForm>,
 ) -> AppResult<Response> {
     let outcome = if form.confirm == "yes" {
-        async {
-            let mut tx = state.db.begin().await?;
-            let acted = lifecycle::terminate_in(&mut tx, id, admin.0.user.id).await?;
-            audit_acted(&mut tx, &admin, &ip, "service.terminate", &acted).await?;
-            tx.commit().await?;
-            Ok(acted)
-        }
-        .await
+        let actor = admin.0.actor(&ip);
+        lifecycle::terminate(&state.db, &actor, id).await
     } else {
         Err(AppError::invalid(
             "confirm",
@@ -771,14 +713,8 @@ async fn retry(
     Path(id): Path<i32>,
     Form(form): Form<RetryForm>,
 ) -> AppResult<Response> {
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        let acted = lifecycle::retry_in(&mut tx, id, admin.0.user.id).await?;
-        audit_acted(&mut tx, &admin, &ip, "service.retry", &acted).await?;
-        tx.commit().await?;
-        Ok(acted)
-    }
-    .await;
+    let actor = admin.0.actor(&ip);
+    let outcome = lifecycle::retry(&state.db, &actor, id).await;
     if form.from == "queue" {
         return match outcome {
             Ok(_) => Ok(see_other("/admin/provisioning?notice=service-retried")),
@@ -818,15 +754,8 @@ async fn update(
     {
         return Ok(step_up);
     }
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        let acted =
-            lifecycle::update_in(&mut tx, &state.provisioning, id, &input, admin.0.user.id).await?;
-        audit_acted(&mut tx, &admin, &ip, "service.update", &acted).await?;
-        tx.commit().await?;
-        Ok(acted)
-    }
-    .await;
+    let actor = admin.0.actor(&ip);
+    let outcome = lifecycle::update(&state.db, &state.provisioning, &actor, id, &input).await;
     after(&state, &admin, id, outcome, "updated", |err| {
         let mut extras = Extras::refused(err, Which::Update, CREDENTIAL_FIELDS)?;
         extras.form = form;
@@ -846,33 +775,9 @@ async fn reveal(
         return Ok(step_up);
     }
     let service = find_service(&state, id).await?;
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        let credentials = lifecycle::reveal_credentials_in(
-            &mut tx,
-            &state.provisioning,
-            id,
-            None,
-            admin.0.user.id,
-        )
-        .await?;
-        audit::insert(
-            &mut *tx,
-            &NewAuditEntry {
-                actor_user_id: Some(admin.0.user.id),
-                action: "service.credentials_view",
-                entity_type: "service",
-                entity_id: Some(&id.to_string()),
-                before: None,
-                after: None,
-                ip_address: Some(&ip),
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(credentials)
-    }
-    .await;
+    let actor = admin.0.actor(&ip);
+    let outcome =
+        lifecycle::reveal_credentials_to_operator(&state.db, &state.provisioning, &actor, id).await;
     let extras = match outcome {
         Ok(credentials) => Extras {
             credentials: Some(credentials),
@@ -925,21 +830,15 @@ async fn resolve_request(
                 note: Some(form.note.clone()),
                 password: (!form.password.is_empty()).then(|| form.password.clone()),
             };
-            async {
-                let mut tx = state.db.begin().await?;
-                let acted = lifecycle::resolve_request_in(
-                    &mut tx,
-                    &state.provisioning,
-                    id,
-                    log_id,
-                    admin.0.user.id,
-                    &resolution,
-                )
-                .await?;
-                audit_acted(&mut tx, &admin, &ip, "service.resolve_request", &acted).await?;
-                tx.commit().await?;
-                Ok(acted)
-            }
+            let actor = admin.0.actor(&ip);
+            lifecycle::resolve_request(
+                &state.db,
+                &state.provisioning,
+                &actor,
+                id,
+                log_id,
+                &resolution,
+            )
             .await
         }
         Err(err) => Err(err),
@@ -1158,36 +1057,12 @@ async fn retry_job(
     ClientIp(ip): ClientIp,
     Path(id): Path<i64>,
 ) -> AppResult<Response> {
-    let mut tx = state.db.begin().await?;
-    let job = jobs::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("job"))?;
-    if !jobs::retry(&mut *tx, id).await? {
-        return Ok(see_other("/admin/provisioning?notice=job-not-failed"));
+    match jobs::retry_failed(&state.db, &admin.0.actor(&ip), id).await {
+        Ok(_) => {}
+        Err(AppError::Conflict { .. }) => {
+            return Ok(see_other("/admin/provisioning?notice=job-not-failed"));
+        }
+        Err(err) => return Err(err),
     }
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.0.user.id),
-            action: "job.retry",
-            entity_type: "job",
-            entity_id: Some(&id.to_string()),
-            before: Some(serde_json::json!({ "status": job.status, "last_error": job.last_error })),
-            after: Some(serde_json::json!({ "status": "queued" })),
-            ip_address: Some(&ip),
-        },
-    )
-    .await?;
-    sqlx::query("select pg_notify($1, $2)")
-        .bind(jobs::NOTIFY_CHANNEL)
-        .bind(&job.kind)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
-    tracing::info!(
-        job.id = id,
-        admin.id = admin.0.user.id,
-        "an operator retried a failed job"
-    );
     Ok(see_other("/admin/provisioning?notice=job-retried"))
 }

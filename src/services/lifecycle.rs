@@ -14,6 +14,7 @@ use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::users;
 use crate::accounts::validation::FieldErrors;
+use crate::audit::{self, Actor, NewAuditEntry};
 use crate::error::{AppError, AppResult};
 use crate::mail;
 use crate::provisioning::Provisioning;
@@ -225,8 +226,51 @@ pub async fn reveal_credentials(
     Ok(credentials)
 }
 
+/// An operator opens a service's credentials: logged on the service and audited.
+pub async fn reveal_credentials_to_operator(
+    db: &PgPool,
+    ctx: &Provisioning,
+    actor: &Actor<'_>,
+    service_id: i32,
+) -> AppResult<Credentials> {
+    let mut tx = db.begin().await?;
+    let credentials = reveal_credentials_in(&mut tx, ctx, service_id, None, actor.user_id).await?;
+    let id = service_id.to_string();
+    audit::insert(
+        &mut *tx,
+        &actor.entry("service.credentials_view", "service", Some(&id)),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(credentials)
+}
+
+/// The audit row of an operator's change to a service: its status before and after, and the
+/// log line written.
+async fn audit_acted(
+    tx: &mut PgConnection,
+    actor: &Actor<'_>,
+    action: &str,
+    acted: &Acted,
+) -> AppResult<()> {
+    let id = acted.service.id.to_string();
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            before: Some(serde_json::json!({ "status": acted.previous_status })),
+            after: Some(serde_json::json!({
+                "status": acted.service.status,
+                "log": { "action": acted.log.action, "details": acted.log.details },
+            })),
+            ..actor.entry(action, "service", Some(&id))
+        },
+    )
+    .await?;
+    Ok(())
+}
+
 /// [`reveal_credentials`] inside the caller's transaction.
-pub async fn reveal_credentials_in(
+async fn reveal_credentials_in(
     tx: &mut PgConnection,
     ctx: &Provisioning,
     service_id: i32,
@@ -386,19 +430,21 @@ fn request_words(action: &str, service_id: i32) -> String {
 pub async fn resolve_request(
     db: &PgPool,
     ctx: &Provisioning,
+    actor: &Actor<'_>,
     service_id: i32,
     log_id: i32,
-    admin_id: i32,
     resolution: &RequestResolution,
 ) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = resolve_request_in(&mut tx, ctx, service_id, log_id, admin_id, resolution).await?;
+    let acted =
+        resolve_request_in(&mut tx, ctx, service_id, log_id, actor.user_id, resolution).await?;
+    audit_acted(&mut tx, actor, "service.resolve_request", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`resolve_request`] inside the caller's transaction.
-pub async fn resolve_request_in(
+async fn resolve_request_in(
     tx: &mut PgConnection,
     ctx: &Provisioning,
     service_id: i32,
@@ -616,18 +662,19 @@ pub fn parse_password(text: &str) -> Result<String, &'static str> {
 pub async fn provision_by_hand(
     db: &PgPool,
     ctx: &Provisioning,
+    actor: &Actor<'_>,
     service_id: i32,
     input: &ManualProvision,
-    admin_id: i32,
 ) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = provision_by_hand_in(&mut tx, ctx, service_id, input, admin_id).await?;
+    let acted = provision_by_hand_in(&mut tx, ctx, service_id, input, actor.user_id).await?;
+    audit_acted(&mut tx, actor, "service.provision", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`provision_by_hand`] inside the caller's transaction.
-pub async fn provision_by_hand_in(
+async fn provision_by_hand_in(
     tx: &mut PgConnection,
     ctx: &Provisioning,
     service_id: i32,
@@ -699,18 +746,19 @@ pub async fn provision_by_hand_in(
 /// Operator: active → suspended (reason given), driver stop queued.
 pub async fn suspend(
     db: &PgPool,
+    actor: &Actor<'_>,
     service_id: i32,
-    admin_id: i32,
     reason: Option<&str>,
 ) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = suspend_in(&mut tx, service_id, admin_id, reason).await?;
+    let acted = suspend_in(&mut tx, service_id, actor.user_id, reason).await?;
+    audit_acted(&mut tx, actor, "service.suspend", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`suspend`] inside the caller's transaction.
-pub async fn suspend_in(
+async fn suspend_in(
     tx: &mut PgConnection,
     service_id: i32,
     admin_id: i32,
@@ -774,15 +822,16 @@ async fn queue(
 }
 
 /// Operator: suspended → active, driver start queued.
-pub async fn resume(db: &PgPool, service_id: i32, admin_id: i32) -> AppResult<Acted> {
+pub async fn resume(db: &PgPool, actor: &Actor<'_>, service_id: i32) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = resume_in(&mut tx, service_id, admin_id).await?;
+    let acted = resume_in(&mut tx, service_id, actor.user_id).await?;
+    audit_acted(&mut tx, actor, "service.resume", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`resume`] inside the caller's transaction.
-pub async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
+async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
     if before.status != ServiceStatus::Suspended
         || !crate::services::transition(
@@ -822,19 +871,16 @@ pub async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) ->
 
 /// Operator: active/suspended/failed/provisioning → terminated, driver delete queued, IP
 /// released (held back before reuse), pending renewal orders cancelled.
-pub async fn terminate(db: &PgPool, service_id: i32, admin_id: i32) -> AppResult<Acted> {
+pub async fn terminate(db: &PgPool, actor: &Actor<'_>, service_id: i32) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = terminate_in(&mut tx, service_id, admin_id).await?;
+    let acted = terminate_in(&mut tx, service_id, actor.user_id).await?;
+    audit_acted(&mut tx, actor, "service.terminate", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`terminate`] inside the caller's transaction.
-pub async fn terminate_in(
-    tx: &mut PgConnection,
-    service_id: i32,
-    admin_id: i32,
-) -> AppResult<Acted> {
+async fn terminate_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
     if before.status == ServiceStatus::Terminated
         || !crate::services::transition(
@@ -887,15 +933,16 @@ pub async fn terminate_in(
 
 /// Operator: failed → provisioning, a new provisioning job queued (the step machine resumes
 /// from its last step).
-pub async fn retry(db: &PgPool, service_id: i32, admin_id: i32) -> AppResult<Acted> {
+pub async fn retry(db: &PgPool, actor: &Actor<'_>, service_id: i32) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = retry_in(&mut tx, service_id, admin_id).await?;
+    let acted = retry_in(&mut tx, service_id, actor.user_id).await?;
+    audit_acted(&mut tx, actor, "service.retry", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`retry`] inside the caller's transaction.
-pub async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
+async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppResult<Acted> {
     let before = lock(tx, service_id, None).await?;
     if before.status != ServiceStatus::Failed
         || !crate::services::transition(
@@ -936,18 +983,19 @@ pub async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> 
 pub async fn update(
     db: &PgPool,
     ctx: &Provisioning,
+    actor: &Actor<'_>,
     service_id: i32,
     update: &ServiceUpdate,
-    admin_id: i32,
 ) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = update_in(&mut tx, ctx, service_id, update, admin_id).await?;
+    let acted = update_in(&mut tx, ctx, service_id, update, actor.user_id).await?;
+    audit_acted(&mut tx, actor, "service.update", &acted).await?;
     tx.commit().await?;
     Ok(acted)
 }
 
 /// [`update`] inside the caller's transaction.
-pub async fn update_in(
+async fn update_in(
     tx: &mut PgConnection,
     ctx: &Provisioning,
     service_id: i32,

@@ -381,19 +381,13 @@ fn each_status_column_is_written_by_its_machine_alone() {
 /// verb yet to move into its domain (ARCHITECTURE.md, "Where a verb lives"). The list only
 /// shrinks: a file not on it may not start, and a file on it that no longer does must leave it.
 const VERBS_STILL_IN_FRONT_DOORS: &[&str] = &[
-    "accounts/api/mod.rs",
     "catalog/admin_api/categories.rs",
     "catalog/admin_api/locations.rs",
     "catalog/admin_api/mod.rs",
     "catalog/admin_api/plans.rs",
-    "jobs/admin_api.rs",
-    "orders/admin_api.rs",
-    "payments/admin_api.rs",
     "provisioning/admin_api/mod.rs",
     "provisioning/admin_api/pool.rs",
     "provisioning/admin_pages.rs",
-    "services/admin_api.rs",
-    "services/admin_pages.rs",
 ];
 
 #[test]
@@ -408,7 +402,10 @@ fn front_doors_leave_transactions_and_the_audit_log_to_the_verbs() {
             .filter(|line| !line.trim_start().starts_with("//"))
             .collect::<Vec<_>>()
             .join("\n");
-        if code.contains(".begin()") || code.contains("audit::") {
+        if code.contains(".begin()")
+            || code.contains("audit::insert")
+            || code.contains("NewAuditEntry")
+        {
             offenders.insert(file);
         }
     }

@@ -392,7 +392,11 @@ async fn a_failed_clone_task_fails_the_service_visibly_and_an_operator_retry_bui
     // The operator makes room and retries: the service is built.
     fake.set_storage_avail("local-lvm", None).await;
     let admin_id = admin["user"]["id"].as_i64().unwrap() as i32;
-    nextgenrdp::services::lifecycle::retry(&app.db, service.id, admin_id)
+    let actor = nextgenrdp::audit::Actor {
+        user_id: admin_id,
+        ip: "127.0.0.1",
+    };
+    nextgenrdp::services::lifecycle::retry(&app.db, &actor, service.id)
         .await
         .unwrap();
     run_jobs(&app).await;

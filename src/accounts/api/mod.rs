@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -20,7 +19,6 @@ use super::sessions::{self, Session};
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
 
@@ -546,20 +544,9 @@ struct UpdateMeRequest {
     /// 1 to 100 characters.
     name: Option<String>,
     /// `null` or "" clears the phone; absent leaves it.
-    #[serde(default, with = "double_option")]
+    #[serde(default, with = "crate::web::extract::double_option")]
     #[schema(value_type = Option<String>)]
     phone: Option<Option<String>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-mod double_option {
-    use serde::{Deserialize, Deserializer};
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<Option<String>>, D::Error> {
-        Option::<String>::deserialize(d).map(Some)
-    }
 }
 
 /// Changes the caller's name or phone.
@@ -834,9 +821,9 @@ async fn disable_user(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<UserResponse>> {
-    set_disabled(&state, &admin.user, &ip, id, true)
+    super::admin::set_disabled(&state, &admin.actor(&ip), id, true)
         .await
-        .map(Json)
+        .map(|user| Json(user.into()))
 }
 
 /// Re-enables a disabled account (audited).
@@ -851,58 +838,7 @@ async fn enable_user(
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
 ) -> AppResult<Json<UserResponse>> {
-    set_disabled(&state, &admin.user, &ip, id, false)
+    super::admin::set_disabled(&state, &admin.actor(&ip), id, false)
         .await
-        .map(Json)
-}
-
-/// Disables or re-enables an account; disabling ends its sessions at once. Audited.
-pub async fn set_disabled(
-    state: &AppState,
-    admin: &User,
-    ip: &str,
-    id: i32,
-    disabled: bool,
-) -> AppResult<UserResponse> {
-    if disabled && id == admin.id {
-        return Err(AppError::conflict(
-            "id",
-            "you cannot disable your own account",
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    let before = users::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("account"))?;
-    users::set_disabled(&mut *tx, id, disabled).await?;
-    if disabled {
-        sessions::revoke_all_for_user(&mut *tx, id, None, "account_disabled").await?;
-    }
-    let after = users::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("account"))?;
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(admin.id),
-            action: if disabled {
-                "user.disable"
-            } else {
-                "user.enable"
-            },
-            entity_type: "user",
-            entity_id: Some(&id.to_string()),
-            before: Some(json!({ "disabled_at": before.disabled_at })),
-            after: Some(json!({ "disabled_at": after.disabled_at })),
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(
-        user.id = id,
-        admin.id = admin.id,
-        "account {id} disabled={disabled}"
-    );
-    Ok(after.into())
+        .map(|user| Json(user.into()))
 }
