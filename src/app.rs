@@ -42,6 +42,16 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// The database and this node's catalog cache, for the catalog's operations.
+    pub fn catalog_store(&self) -> crate::catalog::manage::Store {
+        crate::catalog::manage::Store {
+            db: self.db.clone(),
+            catalog: self.catalog.clone(),
+        }
+    }
+}
+
 impl Deref for AppState {
     type Target = Context;
 

@@ -8,6 +8,7 @@ pub mod cache;
 pub mod categories;
 pub mod file;
 pub mod locations;
+pub mod manage;
 pub mod names;
 pub mod pages;
 pub mod plan_features;

@@ -353,6 +353,7 @@ fn each_status_column_is_written_by_its_machine_alone() {
         ("orders", &["orders/orders.rs"]),
         ("payments", &["payments/payments.rs"]),
         ("services", &["services/services.rs"]),
+        ("jobs", &["jobs/mod.rs"]),
     ];
     for (file, text) in sources() {
         let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -381,10 +382,6 @@ fn each_status_column_is_written_by_its_machine_alone() {
 /// verb yet to move into its domain (ARCHITECTURE.md, "Where a verb lives"). The list only
 /// shrinks: a file not on it may not start, and a file on it that no longer does must leave it.
 const VERBS_STILL_IN_FRONT_DOORS: &[&str] = &[
-    "catalog/admin_api/categories.rs",
-    "catalog/admin_api/locations.rs",
-    "catalog/admin_api/mod.rs",
-    "catalog/admin_api/plans.rs",
     "provisioning/admin_api/mod.rs",
     "provisioning/admin_api/pool.rs",
     "provisioning/admin_pages.rs",

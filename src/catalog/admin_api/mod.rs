@@ -20,45 +20,22 @@
 //! * **Cache.** After each commit the node's catalog cache is invalidated at once; other nodes
 //!   hear it through the database's notification (see [`super::cache`]).
 //!
-//! The `create_*` / `update_*` / `delete_*` functions are the operations themselves, for the
-//! admin pages to share.
-//!
-//! One file per concern: `input` holds the body fields and their rules shared by all three;
-//! `categories`, `locations` and `plans` each hold their entity's shape, body, checks,
-//! operations and handlers (`plan_draft` the plan's checks, the longest). This file holds the
-//! router and what every entity's operations share: the actor, the audit row, the refusals.
+//! The operations themselves (checks, audit, cache) are `catalog::manage`'s, shared with the
+//! admin pages; `categories`, `locations` and `plans` hold each entity's handlers, this file
+//! the router.
 
 mod categories;
-mod input;
 mod locations;
-mod plan_draft;
 mod plans;
-
-pub use categories::{
-    AdminCategory, CategoryInput, create_category, delete_category, find_category, list_categories,
-    update_category,
-};
-pub use input::Field;
-pub use locations::{
-    AdminLocation, LocationInput, create_location, delete_location, find_location, list_locations,
-    update_location,
-};
-pub use plan_draft::{MAX_FEATURE_CHARS, MAX_FEATURES};
-pub use plans::{
-    AdminPlan, PlanInput, create_plan, delete_plan, find_plan, list_plans, update_plan,
-};
 
 use axum::extract::Query;
 use serde::Serialize;
-use serde_json::Value;
-use sqlx::PgConnection;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
-use crate::error::{AppError, AppResult};
+use crate::audit::Actor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -91,87 +68,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// Who makes a change, for the audit log.
-#[derive(Clone, Copy, Debug)]
-pub struct Actor<'a> {
-    pub user_id: i32,
-    pub ip: &'a str,
-}
-
 /// A list answer: `{"items": [...]}`.
 #[derive(Serialize, utoipa::ToSchema)]
 struct Items<T> {
     items: Vec<T>,
 }
 
-fn audit_json(value: &impl Serialize) -> Value {
-    let mut value = serde_json::to_value(value).unwrap_or(Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.remove("created_at");
-        object.remove("updated_at");
-    }
-    value
-}
-
-async fn write_audit(
-    tx: &mut PgConnection,
-    actor: Actor<'_>,
-    action: &str,
-    entity_type: &str,
-    entity_id: &str,
-    before: Option<Value>,
-    after: Option<Value>,
-) -> AppResult<()> {
-    audit::insert(
-        tx,
-        &NewAuditEntry {
-            actor_user_id: Some(actor.user_id),
-            action,
-            entity_type,
-            entity_id: Some(entity_id),
-            before,
-            after,
-            ip_address: Some(actor.ip),
-        },
-    )
-    .await?;
-    Ok(())
-}
-
-/// A delete the database refused because something still refers to the row.
-fn referenced(what: &'static str) -> impl FnOnce(sqlx::Error) -> AppError {
-    move |err| match err {
-        sqlx::Error::Database(db) if db.code().as_deref() == Some("23503") => AppError::conflict(
-            "id",
-            format!(
-                "{what} is still referenced by {}; deactivate it instead",
-                db.table().unwrap_or("other records")
-            ),
-        ),
-        other => other.into(),
-    }
-}
-
-fn plural(n: i64, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
-}
-
-/// A numeric id from the path; anything else names no row.
-fn numeric_id(text: &str, what: &'static str) -> AppResult<i32> {
-    text.parse().map_err(|_| AppError::NotFound(what))
-}
-
 type RawQuery = Result<Query<Vec<(String, String)>>, axum::extract::rejection::QueryRejection>;
-
-/// A slug another row of the same table already uses.
-fn slug_taken(what: &'static str) -> impl FnOnce(&dyn sqlx::error::DatabaseError) -> AppError {
-    move |_| AppError::conflict("slug", format!("another {what} already uses this slug"))
-}
 
 /// The operator making a change through the API, for the audit log.
 fn actor<'a>(admin: &ApiAdmin, ip: &'a str) -> Actor<'a> {
-    Actor {
-        user_id: admin.0.user.id,
-        ip,
-    }
+    admin.0.actor(ip)
 }

@@ -11,7 +11,7 @@ use super::form::{FieldMessages, Refusal, display_order, text, value_of};
 use super::{CATEGORIES, NoticeQuery, actor, notice_of, numeric_id, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
-use crate::catalog::admin_api::{self, AdminCategory, CategoryInput};
+use crate::catalog::manage::{self, AdminCategory, CategoryInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
 use crate::web::forms::Notice;
@@ -36,8 +36,8 @@ pub(super) async fn category_list(
     admin: PageAdmin,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let plans = admin_api::list_plans(&state).await?;
-    let rows = admin_api::list_categories(&state)
+    let plans = manage::list_plans(&state.catalog_store()).await?;
+    let rows = manage::list_categories(&state.catalog_store())
         .await?
         .into_iter()
         .map(|category| CategoryRow {
@@ -122,7 +122,7 @@ async fn category_form_page(
         None => (StatusCode::OK, FieldMessages::default(), None),
     };
     let plans = match category_id {
-        Some(id) => admin_api::list_plans(state)
+        Some(id) => manage::list_plans(&state.catalog_store())
             .await?
             .iter()
             .filter(|p| p.category_id == Some(id))
@@ -169,7 +169,7 @@ pub(super) async fn create_category(
     let Some(input) = form.input(&mut errors) else {
         return category_form_page(&state, &admin, None, form, Some(Refusal::local(errors))).await;
     };
-    match admin_api::create_category(&state, actor(&admin, &ip), input).await {
+    match manage::create_category(&state.catalog_store(), actor(&admin, &ip), input).await {
         Ok(_) => Ok(see_other(&format!("{CATEGORIES}?notice=category-created"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, CATEGORY_FIELDS, errors)?;
@@ -183,7 +183,8 @@ pub(super) async fn edit_category(
     admin: PageAdmin,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let category = admin_api::find_category(&state, numeric_id(&id, "category")?).await?;
+    let category =
+        manage::find_category(&state.catalog_store(), numeric_id(&id, "category")?).await?;
     let form = CategoryForm::of(&category);
     category_form_page(&state, &admin, Some(category.id), form, None).await
 }
@@ -196,14 +197,14 @@ pub(super) async fn update_category(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let id = numeric_id(&id, "category")?;
-    admin_api::find_category(&state, id).await?;
+    manage::find_category(&state.catalog_store(), id).await?;
     let form = CategoryForm::from_pairs(&pairs);
     let mut errors = FieldMessages::default();
     let Some(input) = form.input(&mut errors) else {
         return category_form_page(&state, &admin, Some(id), form, Some(Refusal::local(errors)))
             .await;
     };
-    match admin_api::update_category(&state, actor(&admin, &ip), id, input).await {
+    match manage::update_category(&state.catalog_store(), actor(&admin, &ip), id, input).await {
         Ok(_) => Ok(see_other(&format!("{CATEGORIES}?notice=category-saved"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, CATEGORY_FIELDS, errors)?;
@@ -219,11 +220,11 @@ pub(super) async fn delete_category(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = numeric_id(&id, "category")?;
-    match admin_api::delete_category(&state, actor(&admin, &ip), id).await {
+    match manage::delete_category(&state.catalog_store(), actor(&admin, &ip), id).await {
         Ok(()) => Ok(see_other(&format!("{CATEGORIES}?notice=category-deleted"))),
         Err(err) => {
             let refusal = Refusal::from_delete(err)?;
-            let category = admin_api::find_category(&state, id).await?;
+            let category = manage::find_category(&state.catalog_store(), id).await?;
             let form = CategoryForm::of(&category);
             category_form_page(&state, &admin, Some(id), form, Some(refusal)).await
         }

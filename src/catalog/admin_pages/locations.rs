@@ -11,7 +11,7 @@ use super::form::{FieldMessages, Refusal, display_order, is_checked, text, value
 use super::{LOCATIONS, NoticeQuery, actor, notice_of, numeric_id, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
-use crate::catalog::admin_api::{self, AdminLocation, LocationInput};
+use crate::catalog::manage::{self, AdminLocation, LocationInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
 use crate::web::forms::Notice;
@@ -36,8 +36,8 @@ pub(super) async fn location_list(
     admin: PageAdmin,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let plans = admin_api::list_plans(&state).await?;
-    let rows = admin_api::list_locations(&state)
+    let plans = manage::list_plans(&state.catalog_store()).await?;
+    let rows = manage::list_locations(&state.catalog_store())
         .await?
         .into_iter()
         .map(|location| LocationRow {
@@ -166,7 +166,7 @@ pub(super) async fn create_location(
     let Some(input) = form.input(&mut errors) else {
         return location_form_page(&admin, None, form, Some(Refusal::local(errors)));
     };
-    match admin_api::create_location(&state, actor(&admin, &ip), input).await {
+    match manage::create_location(&state.catalog_store(), actor(&admin, &ip), input).await {
         Ok(_) => Ok(see_other(&format!("{LOCATIONS}?notice=location-created"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, LOCATION_FIELDS, errors)?;
@@ -180,7 +180,8 @@ pub(super) async fn edit_location(
     admin: PageAdmin,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let location = admin_api::find_location(&state, numeric_id(&id, "location")?).await?;
+    let location =
+        manage::find_location(&state.catalog_store(), numeric_id(&id, "location")?).await?;
     location_form_page(&admin, Some(location.id), LocationForm::of(&location), None)
 }
 
@@ -192,13 +193,13 @@ pub(super) async fn update_location(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let id = numeric_id(&id, "location")?;
-    admin_api::find_location(&state, id).await?;
+    manage::find_location(&state.catalog_store(), id).await?;
     let form = LocationForm::from_pairs(&pairs);
     let mut errors = FieldMessages::default();
     let Some(input) = form.input(&mut errors) else {
         return location_form_page(&admin, Some(id), form, Some(Refusal::local(errors)));
     };
-    match admin_api::update_location(&state, actor(&admin, &ip), id, input).await {
+    match manage::update_location(&state.catalog_store(), actor(&admin, &ip), id, input).await {
         Ok(_) => Ok(see_other(&format!("{LOCATIONS}?notice=location-saved"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, LOCATION_FIELDS, errors)?;
@@ -214,11 +215,11 @@ pub(super) async fn delete_location(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = numeric_id(&id, "location")?;
-    match admin_api::delete_location(&state, actor(&admin, &ip), id).await {
+    match manage::delete_location(&state.catalog_store(), actor(&admin, &ip), id).await {
         Ok(()) => Ok(see_other(&format!("{LOCATIONS}?notice=location-deleted"))),
         Err(err) => {
             let refusal = Refusal::from_delete(err)?;
-            let location = admin_api::find_location(&state, id).await?;
+            let location = manage::find_location(&state.catalog_store(), id).await?;
             location_form_page(&admin, Some(id), LocationForm::of(&location), Some(refusal))
         }
     }
@@ -254,7 +255,7 @@ async fn set_location_active(
         is_active: Some(Some(active)),
         ..LocationInput::default()
     };
-    admin_api::update_location(state, actor(admin, ip), id, input).await?;
+    manage::update_location(&state.catalog_store(), actor(admin, ip), id, input).await?;
     let code = if active {
         "location-activated"
     } else {

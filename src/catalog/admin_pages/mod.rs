@@ -30,10 +30,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 
-use super::admin_api::{self, Actor};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
-use crate::error::{AppError, AppResult};
+use crate::catalog::manage::{self, Actor, numeric_id};
+use crate::error::AppResult;
 use crate::web::forms::{Notice, notice};
 use crate::web::pages::{Layout, render};
 
@@ -160,15 +160,7 @@ fn see_other(target: &str) -> Response {
 }
 
 fn actor<'a>(admin: &PageAdmin, ip: &'a str) -> Actor<'a> {
-    Actor {
-        user_id: admin.0.user.id,
-        ip,
-    }
-}
-
-/// A numeric id from the path; anything else names no row.
-fn numeric_id(text: &str, what: &'static str) -> AppResult<i32> {
-    text.parse().map_err(|_| AppError::NotFound(what))
+    admin.0.actor(ip)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,9 +178,9 @@ struct OverviewPage {
 }
 
 async fn overview(State(state): State<AppState>, admin: PageAdmin) -> AppResult<Response> {
-    let plans = admin_api::list_plans(&state).await?;
-    let categories = admin_api::list_categories(&state).await?;
-    let locations = admin_api::list_locations(&state).await?;
+    let plans = manage::list_plans(&state.catalog_store()).await?;
+    let categories = manage::list_categories(&state.catalog_store()).await?;
+    let locations = manage::list_locations(&state.catalog_store()).await?;
     render(&OverviewPage {
         layout: Layout::for_page("Catalog", &admin.0.context),
         plans: plans.len(),

@@ -12,7 +12,7 @@ use super::{PLANS, actor, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
 use crate::catalog::THEME_COLORS;
-use crate::catalog::admin_api::{self, AdminCategory, AdminLocation, AdminPlan, PlanInput};
+use crate::catalog::manage::{self, AdminCategory, AdminLocation, AdminPlan, PlanInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
 use crate::web::pages::Layout;
@@ -243,8 +243,8 @@ async fn plan_form_page(
             form,
             errors,
             alert,
-            categories: admin_api::list_categories(state).await?,
-            locations: admin_api::list_locations(state).await?,
+            categories: manage::list_categories(&state.catalog_store()).await?,
+            locations: manage::list_locations(&state.catalog_store()).await?,
             theme_colors: THEME_COLORS,
         },
     )
@@ -255,7 +255,10 @@ pub(super) async fn new_plan(
     admin: PageAdmin,
 ) -> AppResult<Response> {
     let mut form = PlanForm::blank();
-    if let Some(first) = admin_api::list_categories(&state).await?.first() {
+    if let Some(first) = manage::list_categories(&state.catalog_store())
+        .await?
+        .first()
+    {
         form.category = first.slug.clone();
     }
     plan_form_page(&state, &admin, None, form, None).await
@@ -274,7 +277,7 @@ pub(super) async fn create_plan(
     };
     // A price the form could not read went out as -1, which the API refuses: it reports the
     // form's other problems and writes nothing.
-    match admin_api::create_plan(&state, actor(&admin, &ip), input).await {
+    match manage::create_plan(&state.catalog_store(), actor(&admin, &ip), input).await {
         Ok(_) => Ok(see_other(&format!("{PLANS}?notice=plan-created"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, PLAN_FIELDS, errors)?;
@@ -288,7 +291,7 @@ pub(super) async fn edit_plan(
     admin: PageAdmin,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    let plan = admin_api::find_plan(&state, &id).await?;
+    let plan = manage::find_plan(&state.catalog_store(), &id).await?;
     plan_form_page(
         &state,
         &admin,
@@ -306,14 +309,14 @@ pub(super) async fn update_plan(
     Path(id): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
-    let current = admin_api::find_plan(&state, &id).await?;
+    let current = manage::find_plan(&state.catalog_store(), &id).await?;
     let mut form = PlanForm::from_pairs(&pairs);
     form.id.clone_from(&current.id);
     let mut errors = FieldMessages::default();
     let Some(input) = form.input(false, &mut errors) else {
         return plan_form_page(&state, &admin, Some(id), form, Some(Refusal::local(errors))).await;
     };
-    match admin_api::update_plan(&state, actor(&admin, &ip), &id, input).await {
+    match manage::update_plan(&state.catalog_store(), actor(&admin, &ip), &id, input).await {
         Ok(_) => Ok(see_other(&format!("{PLANS}?notice=plan-saved"))),
         Err(err) => {
             let refusal = Refusal::from_api(err, PLAN_FIELDS, errors)?;
@@ -328,11 +331,11 @@ pub(super) async fn delete_plan(
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    match admin_api::delete_plan(&state, actor(&admin, &ip), &id).await {
+    match manage::delete_plan(&state.catalog_store(), actor(&admin, &ip), &id).await {
         Ok(()) => Ok(see_other(&format!("{PLANS}?notice=plan-deleted"))),
         Err(err) => {
             let refusal = Refusal::from_delete(err)?;
-            let plan = admin_api::find_plan(&state, &id).await?;
+            let plan = manage::find_plan(&state.catalog_store(), &id).await?;
             plan_form_page(
                 &state,
                 &admin,

@@ -10,7 +10,7 @@ use axum::response::Response;
 use super::{NoticeQuery, PLANS, actor, notice_of, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
-use crate::catalog::admin_api::{self, AdminPlan, PlanInput};
+use crate::catalog::manage::{self, AdminPlan, PlanInput};
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
 use crate::web::forms::Notice;
@@ -50,8 +50,8 @@ pub(super) async fn plan_list(
     admin: PageAdmin,
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
-    let categories = admin_api::list_categories(&state).await?;
-    let mut plans = admin_api::list_plans(&state).await?;
+    let categories = manage::list_categories(&state.catalog_store()).await?;
+    let mut plans = manage::list_plans(&state.catalog_store()).await?;
     plans.sort_by(shop_order);
     let total = plans.len();
     let mut by_category: HashMap<Option<i32>, Vec<AdminPlan>> = HashMap::new();
@@ -128,7 +128,7 @@ async fn set_plan_active(
         is_active: Some(Some(active)),
         ..PlanInput::default()
     };
-    let plan = admin_api::update_plan(state, actor(admin, ip), id, input).await?;
+    let plan = manage::update_plan(&state.catalog_store(), actor(admin, ip), id, input).await?;
     let code = if active {
         "plan-activated"
     } else {
@@ -200,7 +200,7 @@ async fn move_plan(
     id: &str,
     up: bool,
 ) -> AppResult<Response> {
-    let plans = admin_api::list_plans(state).await?;
+    let plans = manage::list_plans(&state.catalog_store()).await?;
     let plan = plans
         .iter()
         .find(|p| p.id == id)
@@ -220,7 +220,7 @@ async fn move_plan(
             display_order: Some(Some(order)),
             ..PlanInput::default()
         };
-        admin_api::update_plan(state, actor(admin, ip), &plan_id, input).await?;
+        manage::update_plan(&state.catalog_store(), actor(admin, ip), &plan_id, input).await?;
     }
     Ok(see_other(&format!("{PLANS}?notice=plan-moved#plan-{id}")))
 }
