@@ -19,7 +19,6 @@ use chrono::Utc;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
-use crate::db::timed;
 use crate::jobs::{self, Job, Permanent, Snooze, is_permanent, payload, snooze_of};
 use crate::mail::{self, Email, Mailer};
 use crate::provisioning::{Provisioning, provision};
@@ -450,19 +449,7 @@ impl Worker {
     /// without counting the attempt.
     async fn release(&self, jobs: &[Job]) {
         let ids: Vec<i64> = jobs.iter().map(|job| job.id).collect();
-        let released = timed(
-            "worker.release",
-            sqlx::query(
-                "update jobs
-                 set status = 'queued', attempts = greatest(attempts - 1, 0),
-                     locked_at = null, locked_by = null
-                 where id = any($1) and status = 'running' and locked_by = $2",
-            )
-            .bind(&ids)
-            .bind(&self.name)
-            .execute(&self.db),
-        )
-        .await;
+        let released = jobs::release(&self.db, &ids, &self.name).await;
         if let Err(err) = released {
             tracing::error!(
                 "returning {} claimed job(s) to the queue failed; they run again once their \

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Job;
+use super::{Job, JobStatus};
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
@@ -26,32 +26,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_job))
 }
 
-/// The statuses a job can have.
-pub const STATUSES: [&str; 4] = ["queued", "running", "succeeded", "failed"];
-
-/// A job's status, as [`STATUSES`] spells it (describes the `status` strings for the document).
-#[derive(ToSchema)]
-#[schema(description = "A job's status.")]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-enum JobStatus {
-    /// Waiting for its `run_at` and a worker (also a failed attempt waiting to be retried).
-    Queued,
-    /// A worker is running it.
-    Running,
-    Succeeded,
-    /// Every attempt failed; an operator may retry it.
-    Failed,
-}
-
 /// A job as the operator sees it: no payload, but the service it concerns, if any.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
     pub id: i64,
     /// What the job does (`send_email`, `provision_service`, `service_action`, `backup`, …).
     pub kind: String,
-    #[schema(value_type = JobStatus)]
-    pub status: String,
+    pub status: JobStatus,
     /// Attempts made so far.
     pub attempts: i32,
     pub max_attempts: i32,
@@ -148,11 +129,11 @@ async fn list_jobs(
     let Query(query) = query.map_err(|err| AppError::bad_request("query", err.body_text()))?;
     let status = query.status.as_deref().filter(|s| !s.is_empty());
     if let Some(status) = status
-        && !STATUSES.contains(&status)
+        && JobStatus::parse(status).is_none()
     {
         return Err(AppError::bad_request(
             "status",
-            format!("must be one of {}", STATUSES.join(", ")),
+            format!("must be one of {}", JobStatus::spellings()),
         ));
     }
     crate::web::paging::check(query.page, query.per_page)?;

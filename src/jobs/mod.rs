@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgExecutor};
 
 use crate::audit::{self, Actor, NewAuditEntry};
+use crate::db::text_enum::text_enum;
 use crate::db::timed;
 use crate::error::{AppError, AppResult};
 
@@ -84,6 +85,19 @@ pub fn payload<T: for<'de> Deserialize<'de>>(job: &Job) -> anyhow::Result<T> {
     })
 }
 
+text_enum! {
+    /// A job's status.
+    pub enum JobStatus {
+        /// Waiting for its `run_at` and a worker (also a failed attempt waiting to be retried).
+        Queued = "queued",
+        /// A worker is running it.
+        Running = "running",
+        Succeeded = "succeeded",
+        /// Every attempt failed; an operator may retry it.
+        Failed = "failed",
+    }
+}
+
 /// The channel `enqueue` notifies, with the job's kind as payload.
 pub const NOTIFY_CHANNEL: &str = "nextgenrdp_jobs";
 
@@ -93,7 +107,7 @@ pub struct Job {
     pub id: i64,
     pub kind: String,
     pub payload: serde_json::Value,
-    pub status: String,
+    pub status: JobStatus,
     pub dedupe_key: Option<String>,
     /// How many times it has been claimed (the current run included).
     pub attempts: i32,
@@ -273,6 +287,25 @@ pub async fn snooze(
     Ok(done.rows_affected() == 1)
 }
 
+/// Returns jobs `worker` claimed but will not run (it is stopping) to the queue, to run now,
+/// without counting the attempt.
+pub async fn release(db: impl PgExecutor<'_>, ids: &[i64], worker: &str) -> sqlx::Result<()> {
+    timed(
+        "worker.release",
+        sqlx::query(
+            "update jobs
+             set status = 'queued', attempts = greatest(attempts - 1, 0),
+                 locked_at = null, locked_by = null
+             where id = any($1) and status = 'running' and locked_by = $2",
+        )
+        .bind(ids)
+        .bind(worker)
+        .execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Puts a failed job back in the queue to run now (an operator's retry); its attempts are kept.
 /// False when it is not failed.
 pub async fn retry(db: impl PgExecutor<'_>, id: i64) -> sqlx::Result<bool> {
@@ -422,4 +455,16 @@ pub async fn queue_figures(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<QueueFig
         .fetch_all(db),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_are_spelled_as_stored() {
+        assert!(crate::db::text_enum::spellings_match_serde(JobStatus::ALL));
+        assert_eq!("failed".parse(), Ok(JobStatus::Failed));
+        assert!("done".parse::<JobStatus>().is_err());
+    }
 }

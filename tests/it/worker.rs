@@ -2,6 +2,7 @@
 //! retries and fails jobs as it should, wakes on NOTIFY, stops on shutdown, and two workers
 //! never run a job twice.
 
+use nextgenrdp::jobs::JobStatus;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -60,7 +61,7 @@ async fn a_send_email_job_writes_the_mail_and_succeeds(db: PgPool) {
     let raw = std::fs::read_to_string(&files[0]).unwrap();
     assert!(raw.contains("To: ali@example.pk") && raw.contains(LINK));
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status, JobStatus::Succeeded);
     assert_eq!(job.attempts, 1);
     assert!(job.finished_at.is_some() && job.last_error.is_none());
 
@@ -92,7 +93,7 @@ async fn a_job_of_an_unknown_kind_fails_for_good(db: PgPool) {
         .unwrap();
     assert_eq!(worker(&db, dir.path()).run_pending().await.unwrap(), 1);
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempts, 1);
     assert!(job.finished_at.is_some());
     let error = job.last_error.unwrap();
@@ -140,7 +141,7 @@ async fn a_failing_send_is_retried_later_with_backoff(db: PgPool) {
     // Ran once, rescheduled, and not run again in the same call.
     assert_eq!(unwritable.run_pending().await.unwrap(), 1);
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "queued");
+    assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.attempts, 1);
     assert!(job.locked_at.is_none() && job.locked_by.is_none() && job.finished_at.is_none());
     let error = job.last_error.unwrap();
@@ -183,7 +184,7 @@ async fn the_last_attempt_fails_for_good(db: PgPool) {
         .unwrap();
     assert_eq!(worker(&db, &file).run_pending().await.unwrap(), 1);
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "failed");
+    assert_eq!(job.status, JobStatus::Failed);
     assert_eq!(job.attempts, job.max_attempts);
     assert!(job.last_error.is_some() && job.finished_at.is_some());
 }
@@ -209,7 +210,7 @@ async fn run_wakes_on_notify_and_stops_on_shutdown(db: PgPool) {
     }
     // The file is renamed into place before the job is recorded.
     let deadline = Instant::now() + Duration::from_secs(3);
-    while jobs::find(&db, id).await.unwrap().unwrap().status != "succeeded" {
+    while jobs::find(&db, id).await.unwrap().unwrap().status != JobStatus::Succeeded {
         assert!(
             Instant::now() < deadline,
             "the job was not recorded as succeeded"

@@ -1,3 +1,4 @@
+use nextgenrdp::jobs::JobStatus;
 use std::collections::HashSet;
 use std::time::Duration as StdDuration;
 
@@ -37,7 +38,7 @@ async fn an_enqueued_job_is_queued_to_run_now_with_its_payload(db: PgPool) {
         job.payload,
         json!({ "service_id": 42, "plan": "vps-nano-one" })
     );
-    assert_eq!(job.status, "queued");
+    assert_eq!(job.status, JobStatus::Queued);
     assert_eq!((job.attempts, job.max_attempts), (0, 10));
     assert!(
         job.run_at >= before - Duration::seconds(5)
@@ -168,7 +169,7 @@ async fn claim_takes_ready_jobs_of_the_wanted_kinds_oldest_first(db: PgPool) {
         "the future job and the email are left"
     );
     for job in &claimed {
-        assert_eq!(job.status, "running");
+        assert_eq!(job.status, JobStatus::Running);
         assert_eq!(job.locked_by.as_deref(), Some("worker-1"));
         assert!(job.locked_at.is_some());
         assert_eq!(job.attempts, 1);
@@ -192,7 +193,10 @@ async fn claim_takes_ready_jobs_of_the_wanted_kinds_oldest_first(db: PgPool) {
     assert_eq!(ids(&one), vec![b]);
     let rest = jobs::claim(&db, "worker-2", None, 10).await.unwrap();
     assert_eq!(ids(&rest), vec![d]);
-    assert_eq!(jobs::find(&db, b).await.unwrap().unwrap().status, "running");
+    assert_eq!(
+        jobs::find(&db, b).await.unwrap().unwrap().status,
+        JobStatus::Running
+    );
 }
 
 #[sqlx::test]
@@ -242,7 +246,7 @@ async fn a_completed_job_is_succeeded_once(db: PgPool) {
     jobs::claim(&db, "worker-1", None, 1).await.unwrap();
     assert!(jobs::complete(&db, id).await.unwrap());
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "succeeded");
+    assert_eq!(job.status, JobStatus::Succeeded);
     assert!(job.finished_at.is_some());
     assert!(!jobs::complete(&db, id).await.unwrap());
     assert!(
@@ -266,7 +270,7 @@ async fn a_failure_is_retried_later_or_failed_for_good_and_an_operator_can_retry
             .unwrap()
     );
     let job = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(job.status, "queued");
+    assert_eq!(job.status, JobStatus::Queued);
     assert_eq!(job.run_at.timestamp_micros(), retry_at.timestamp_micros());
     assert_eq!(job.last_error.as_deref(), Some("hypervisor timeout"));
     assert!(job.locked_at.is_none() && job.locked_by.is_none() && job.finished_at.is_none());
@@ -288,7 +292,7 @@ async fn a_failure_is_retried_later_or_failed_for_good_and_an_operator_can_retry
     assert_eq!(again[0].attempts, 2);
     assert!(jobs::fail(&db, id, "no capacity", None).await.unwrap());
     let failed = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(failed.status, "failed");
+    assert_eq!(failed.status, JobStatus::Failed);
     assert_eq!(failed.last_error.as_deref(), Some("no capacity"));
     assert!(failed.finished_at.is_some());
     assert!(
@@ -300,7 +304,7 @@ async fn a_failure_is_retried_later_or_failed_for_good_and_an_operator_can_retry
 
     assert!(jobs::retry(&db, id).await.unwrap());
     let requeued = jobs::find(&db, id).await.unwrap().unwrap();
-    assert_eq!(requeued.status, "queued");
+    assert_eq!(requeued.status, JobStatus::Queued);
     assert!(requeued.finished_at.is_none());
     assert!(requeued.run_at <= Utc::now() + Duration::seconds(5));
     assert!(
@@ -375,7 +379,7 @@ async fn running_jobs_with_a_stale_lock_are_queued_again(db: PgPool) {
         .unwrap();
     assert_eq!(reclaimed, 1, "only the running job with an old lock");
     let job = jobs::find(&db, stale).await.unwrap().unwrap();
-    assert_eq!(job.status, "queued");
+    assert_eq!(job.status, JobStatus::Queued);
     assert!(job.locked_at.is_none() && job.locked_by.is_none());
     assert!(
         job.last_error.as_deref().unwrap().contains("worker-dead"),
@@ -384,11 +388,11 @@ async fn running_jobs_with_a_stale_lock_are_queued_again(db: PgPool) {
     );
     assert_eq!(
         jobs::find(&db, fresh).await.unwrap().unwrap().status,
-        "running"
+        JobStatus::Running
     );
     assert_eq!(
         jobs::find(&db, done).await.unwrap().unwrap().status,
-        "succeeded"
+        JobStatus::Succeeded
     );
 
     let again = jobs::claim(&db, "worker-2", None, 10).await.unwrap();
