@@ -19,8 +19,8 @@ use axum::{Form, Router};
 use chrono::Duration;
 use serde::Deserialize;
 
-use super::admin_api::{audit_backend, store_token_secret};
 use super::backends::{self, Backend, BackendFields, PoolAddress, Template as PlanTemplate};
+use super::manage;
 use super::validation::{
     self, BackendRequest, MAX_ADDRESSES, expand_range, pool_network, unfit, validate_backend,
 };
@@ -28,7 +28,7 @@ use crate::accounts::extract::PageAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::catalog::names::Names;
-use crate::error::{AppError, AppResult, ResultExt};
+use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
 use crate::web::forms::Choice;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
@@ -328,42 +328,6 @@ async fn new_backend(State(state): State<AppState>, admin: PageAdmin) -> AppResu
     form_page(&admin, &names, None, form, None)
 }
 
-/// The database's refusals of a backend write, beside their field.
-fn constraint_errors<T>(result: sqlx::Result<T>) -> AppResult<T> {
-    result
-        .on_constraint("provisioning_backends_location_key", |_| {
-            AppError::conflict("location_id", "this location already has an active backend")
-        })
-        .on_constraint("provisioning_backends_name_key", |_| {
-            AppError::conflict("name", "another backend already has this name")
-        })
-}
-
-fn audit_json(backend: &Backend) -> serde_json::Value {
-    let mut value = serde_json::to_value(backend).unwrap_or(serde_json::Value::Null);
-    if let Some(object) = value.as_object_mut() {
-        object.remove("created_at");
-        object.remove("updated_at");
-        object.insert(
-            "token_secret_set".into(),
-            backend.token_secret_encrypted.is_some().into(),
-        );
-    }
-    value
-}
-
-async fn write_audit(
-    tx: &mut sqlx::PgConnection,
-    admin: &PageAdmin,
-    ip: &str,
-    action: &str,
-    id: i32,
-    before: Option<serde_json::Value>,
-    after: Option<serde_json::Value>,
-) -> AppResult<()> {
-    audit_backend(tx, admin.0.user.id, ip, action, id, before, after).await
-}
-
 async fn create_backend(
     State(state): State<AppState>,
     admin: PageAdmin,
@@ -378,33 +342,13 @@ async fn create_backend(
             return form_page(&admin, &names, None, form, Some(failure));
         }
     };
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        // The row check wants a secret for Proxmox: a placeholder, sealed for the real id below.
-        let placeholder = secret.as_ref().map(|_| "sealing");
-        let backend = constraint_errors(backends::insert(&mut *tx, &fields, placeholder).await)?;
-        let backend = match &secret {
-            Some(secret) => {
-                store_token_secret(&state, &mut tx, backend.id, secret).await?;
-                backends::find(&mut *tx, backend.id)
-                    .await?
-                    .ok_or(AppError::NotFound("backend"))?
-            }
-            None => backend,
-        };
-        write_audit(
-            &mut tx,
-            &admin,
-            &ip,
-            "backend.create",
-            backend.id,
-            None,
-            Some(audit_json(&backend)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(backend)
-    }
+    let outcome = manage::create_backend(
+        &state.db,
+        &state.provisioning,
+        &admin.0.actor(&ip),
+        &fields,
+        secret.as_deref(),
+    )
     .await;
     match outcome {
         Ok(backend) => {
@@ -447,27 +391,16 @@ async fn update_backend(
             return render_backend(&state, &admin, before, Extras::form(form, failure)).await;
         }
     };
-    let outcome = async {
-        let mut tx = state.db.begin().await?;
-        if let Some(secret) = &secret {
-            store_token_secret(&state, &mut tx, id, secret).await?;
-        }
-        let after = constraint_errors(backends::update(&mut *tx, id, &fields).await)?
-            .ok_or(AppError::NotFound("backend"))?;
-        write_audit(
-            &mut tx,
-            &admin,
-            &ip,
-            "backend.update",
-            id,
-            Some(audit_json(&before)),
-            Some(audit_json(&after)),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok::<_, AppError>(())
-    }
-    .await;
+    let outcome = manage::update_backend(
+        &state.db,
+        &state.provisioning,
+        &admin.0.actor(&ip),
+        &before,
+        &fields,
+        secret.as_deref(),
+    )
+    .await
+    .map(|_| ());
     match outcome {
         Ok(()) => Ok(see_other(&format!("/admin/backends/{id}?notice=saved"))),
         Err(err @ AppError::NotFound(_)) => Err(err),
@@ -736,23 +669,9 @@ async fn set_template(
     let failure = match form.parse(id, &names) {
         Err(errors) => invalid(errors),
         Ok(template) => {
-            let outcome = async {
-                let mut tx = state.db.begin().await?;
-                let saved = backends::upsert_template(&mut *tx, &template).await?;
-                write_audit(
-                    &mut tx,
-                    &admin,
-                    &ip,
-                    "backend.template.set",
-                    id,
-                    None,
-                    serde_json::to_value(&saved).ok(),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok::<_, AppError>(())
-            }
-            .await;
+            let outcome = manage::set_template(&state.db, &admin.0.actor(&ip), &template)
+                .await
+                .map(|_| ());
             match outcome {
                 Ok(()) => {
                     return Ok(see_other(&format!(
@@ -787,20 +706,11 @@ async fn delete_template(
     Form(form): Form<DeleteTemplateForm>,
 ) -> AppResult<Response> {
     find_backend(&state, id).await?;
-    let mut tx = state.db.begin().await?;
-    if backends::delete_template(&mut *tx, id, form.plan_id.trim()).await? {
-        write_audit(
-            &mut tx,
-            &admin,
-            &ip,
-            "backend.template.delete",
-            id,
-            Some(serde_json::json!({ "plan_id": form.plan_id.trim() })),
-            None,
-        )
-        .await?;
+    // Already gone (a second click): the same page, nothing written.
+    match manage::delete_template(&state.db, &admin.0.actor(&ip), id, form.plan_id.trim()).await {
+        Ok(()) | Err(AppError::NotFound(_)) => {}
+        Err(err) => return Err(err),
     }
-    tx.commit().await?;
     Ok(see_other(&format!(
         "/admin/backends/{id}?notice=template-deleted#templates"
     )))
@@ -894,19 +804,14 @@ async fn add_addresses(
             return render_backend(&state, &admin, backend, extras).await;
         }
     };
-    let mut tx = state.db.begin().await?;
-    let added = backends::add_addresses(&mut *tx, id, &addresses).await?;
-    write_audit(
-        &mut tx,
-        &admin,
-        &ip,
-        "backend.addresses.add",
+    manage::add_addresses(
+        &state.db,
+        &state.provisioning,
+        &admin.0.actor(&ip),
         id,
-        None,
-        Some(serde_json::json!({ "typed": addresses.len(), "added": added })),
+        addresses,
     )
     .await?;
-    tx.commit().await?;
     Ok(see_other(&format!(
         "/admin/backends/{id}?notice=addresses-added#pool"
     )))
@@ -931,21 +836,19 @@ async fn remove_address(
             "/admin/backends/{id}?notice=address-held#pool"
         )));
     };
-    let mut tx = state.db.begin().await?;
-    let removed = backends::remove_address(&mut *tx, id, &address.to_string()).await?;
-    if removed {
-        write_audit(
-            &mut tx,
-            &admin,
-            &ip,
-            "backend.addresses.remove",
-            id,
-            Some(serde_json::json!({ "address": address.to_string() })),
-            None,
-        )
-        .await?;
-    }
-    tx.commit().await?;
+    let removed = match manage::remove_address(
+        &state.db,
+        &state.provisioning,
+        &admin.0.actor(&ip),
+        id,
+        &address.to_string(),
+    )
+    .await
+    {
+        Ok(()) => true,
+        Err(AppError::NotFound(_) | AppError::Conflict { .. }) => false,
+        Err(err) => return Err(err),
+    };
     let code = if removed {
         "address-removed"
     } else {

@@ -14,6 +14,7 @@
 pub mod admin_api;
 pub mod admin_pages;
 pub mod backends;
+pub mod manage;
 pub mod provision;
 pub mod proxmox;
 pub mod validation;

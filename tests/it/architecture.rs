@@ -378,15 +378,6 @@ fn each_status_column_is_written_by_its_machine_alone() {
     }
 }
 
-/// The HTTP modules still opening a transaction or writing the audit log themselves, each a
-/// verb yet to move into its domain (ARCHITECTURE.md, "Where a verb lives"). The list only
-/// shrinks: a file not on it may not start, and a file on it that no longer does must leave it.
-const VERBS_STILL_IN_FRONT_DOORS: &[&str] = &[
-    "provisioning/admin_api/mod.rs",
-    "provisioning/admin_api/pool.rs",
-    "provisioning/admin_pages.rs",
-];
-
 #[test]
 fn front_doors_leave_transactions_and_the_audit_log_to_the_verbs() {
     let mut offenders = BTreeSet::new();
@@ -406,19 +397,10 @@ fn front_doors_leave_transactions_and_the_audit_log_to_the_verbs() {
             offenders.insert(file);
         }
     }
-    let listed: BTreeSet<String> = VERBS_STILL_IN_FRONT_DOORS
-        .iter()
-        .map(|f| (*f).to_owned())
-        .collect();
-    let new: Vec<_> = offenders.difference(&listed).collect();
-    let done: Vec<_> = listed.difference(&offenders).collect();
     assert!(
-        new.is_empty(),
-        "front doors opening transactions or writing the audit log (move the verb into the domain): {new:?}"
-    );
-    assert!(
-        done.is_empty(),
-        "no longer offending, take them off the list: {done:?}"
+        offenders.is_empty(),
+        "front doors opening transactions or writing the audit log (move the verb into the \
+         domain, ARCHITECTURE.md \"Where a verb lives\"): {offenders:?}"
     );
 }
 

@@ -9,20 +9,18 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::Provisioning;
 use super::backends::{self, Backend, Template};
+use super::manage;
 use super::validation::{self, BackendRequest, validate_backend};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
-use crate::audit::{self, NewAuditEntry};
 use crate::catalog::plans;
-use crate::error::{AppError, AppResult, Problem, ResultExt};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
 mod pool;
@@ -95,41 +93,10 @@ impl BackendCheck {
     }
 }
 
-/// A backend as the audit log records it: the API's view of it.
-pub(super) fn backend_view(backend: &Backend) -> Value {
-    serde_json::to_value(BackendView::from(backend)).unwrap_or_default()
-}
-
 async fn find_or_404(db: &sqlx::PgPool, id: i32) -> AppResult<Backend> {
     backends::find(db, id)
         .await?
         .ok_or(AppError::NotFound("backend"))
-}
-
-/// Writes a change of backend `id` to the audit log, in the change's transaction.
-pub(super) async fn audit_backend(
-    tx: &mut sqlx::PgConnection,
-    actor: i32,
-    ip: &str,
-    action: &str,
-    id: i32,
-    before: Option<Value>,
-    after: Option<Value>,
-) -> AppResult<()> {
-    audit::insert(
-        &mut *tx,
-        &NewAuditEntry {
-            actor_user_id: Some(actor),
-            action,
-            entity_type: "provisioning_backend",
-            entity_id: Some(&id.to_string()),
-            before,
-            after,
-            ip_address: Some(ip),
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// Every provisioning backend, by name.
@@ -168,36 +135,6 @@ async fn find_backend(
     }))
 }
 
-fn location_taken() -> AppError {
-    AppError::conflict(
-        "location_id",
-        "the location already has an active backend; deactivate that one first",
-    )
-}
-
-fn name_taken() -> AppError {
-    AppError::conflict("name", "a backend with this name already exists")
-}
-
-/// Seals a backend's API token secret for its id and stores it, in the change's transaction.
-pub(super) async fn store_token_secret(
-    state: &AppState,
-    tx: &mut sqlx::PgConnection,
-    id: i32,
-    secret: &str,
-) -> AppResult<()> {
-    let sealed = state
-        .provisioning
-        .keyring
-        .seal(secret, &Provisioning::backend_context(id));
-    backends::set_token_secret(tx, id, &sealed).await?;
-    Ok(())
-}
-
-/// A sealed-looking value that satisfies the row check until the real secret, sealed for the
-/// new id, replaces it in the same transaction.
-const PLACEHOLDER_SECRET: &str = "v1:00000000:placeholder";
-
 /// Creates a backend (audited); its API token secret is stored sealed.
 #[utoipa::path(post, path = "/api/v1/admin/backends", tag = "admin",
     request_body(content = BackendRequest, description = "`name`, `driver` and `location_id` are required; a `proxmox` backend needs its API and network fields too"),
@@ -215,33 +152,15 @@ async fn create_backend(
     AppJson(body): AppJson<BackendRequest>,
 ) -> AppResult<impl IntoResponse> {
     let (fields, secret) = validate_backend(&state.db, body, None).await?;
-    let mut tx = state.db.begin().await?;
-    let created = backends::insert(
-        &mut *tx,
+    let created = manage::create_backend(
+        &state.db,
+        &state.provisioning,
+        &admin.actor(&ip),
         &fields,
-        secret.as_ref().map(|_| PLACEHOLDER_SECRET),
-    )
-    .await
-    .on_constraint("provisioning_backends_location_key", |_| location_taken())
-    .on_constraint("provisioning_backends_name_key", |_| name_taken())?;
-    if let Some(secret) = &secret {
-        store_token_secret(&state, &mut tx, created.id, secret).await?;
-    }
-    let created = backends::find(&mut *tx, created.id)
-        .await?
-        .ok_or(AppError::NotFound("backend"))?;
-    let view = BackendView::from(&created);
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.create",
-        created.id,
-        None,
-        Some(backend_view(&created)),
+        secret.as_deref(),
     )
     .await?;
-    tx.commit().await?;
+    let view = BackendView::from(&created);
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -274,33 +193,15 @@ async fn update_backend(
     }
     let before = find_or_404(&state.db, id).await?;
     let (fields, secret) = validate_backend(&state.db, body, Some(&before)).await?;
-    let mut tx = state.db.begin().await?;
-    backends::update(&mut *tx, id, &fields)
-        .await
-        .on_constraint("provisioning_backends_location_key", |_| location_taken())
-        .on_constraint("provisioning_backends_name_key", |_| name_taken())?
-        .ok_or(AppError::NotFound("backend"))?;
-    if let Some(secret) = &secret {
-        store_token_secret(&state, &mut tx, id, secret).await?;
-    }
-    let after = backends::find(&mut *tx, id)
-        .await?
-        .ok_or(AppError::NotFound("backend"))?;
-    let mut after_view = backend_view(&after);
-    if secret.is_some() {
-        after_view["token_secret"] = json!("replaced");
-    }
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.update",
-        id,
-        Some(backend_view(&before)),
-        Some(after_view),
+    let after = manage::update_backend(
+        &state.db,
+        &state.provisioning,
+        &admin.actor(&ip),
+        &before,
+        &fields,
+        secret.as_deref(),
     )
     .await?;
-    tx.commit().await?;
     Ok(Json(BackendView::from(&after)))
 }
 
@@ -323,28 +224,7 @@ async fn delete_backend(
     Path(id): Path<i32>,
 ) -> AppResult<StatusCode> {
     let before = find_or_404(&state.db, id).await?;
-    let mut tx = state.db.begin().await?;
-    if !backends::delete_unused(&mut *tx, id).await? {
-        return Err(AppError::conflict(
-            "id",
-            format!(
-                "backend {} has built servers (VM ids or addresses handed out); deactivate it \
-                 instead",
-                before.name
-            ),
-        ));
-    }
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.delete",
-        id,
-        Some(backend_view(&before)),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    manage::delete_backend(&state.db, &admin.actor(&ip), &before).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -442,10 +322,9 @@ async fn set_template(
     if !errors.is_empty() {
         return Err(AppError::Validation(errors.0));
     }
-    let mut tx = state.db.begin().await?;
-    let before = backends::find_template(&mut *tx, id, &plan_id).await?;
-    let template = backends::upsert_template(
-        &mut *tx,
+    let template = manage::set_template(
+        &state.db,
+        &admin.actor(&ip),
         &Template {
             backend_id: id,
             plan_id: plan_id.clone(),
@@ -457,17 +336,6 @@ async fn set_template(
         },
     )
     .await?;
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.template_set",
-        id,
-        before.map(|t| json!(t)),
-        Some(json!(template)),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(Json(template))
 }
 
@@ -486,21 +354,6 @@ async fn delete_template(
     ClientIp(ip): ClientIp,
     Path((id, plan_id)): Path<(i32, String)>,
 ) -> AppResult<StatusCode> {
-    let mut tx = state.db.begin().await?;
-    let before = backends::find_template(&mut *tx, id, &plan_id)
-        .await?
-        .ok_or(AppError::NotFound("template"))?;
-    backends::delete_template(&mut *tx, id, &plan_id).await?;
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.template_delete",
-        id,
-        Some(json!(before)),
-        None,
-    )
-    .await?;
-    tx.commit().await?;
+    manage::delete_template(&state.db, &admin.actor(&ip), id, &plan_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,15 +9,15 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{audit_backend, find_or_404};
+use super::find_or_404;
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::validation::FieldErrors;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::provisioning::backends::{self, PoolAddress};
+use crate::provisioning::manage;
 use crate::provisioning::validation::{MAX_ADDRESSES, expand_range, pool_network, unfit};
 use crate::web::extract::{AppJson, ClientIp};
 
@@ -141,33 +141,14 @@ pub(super) async fn add_addresses(
         return Err(AppError::Validation(errors.0));
     }
     let wanted: Vec<String> = wanted.iter().map(IpAddr::to_string).collect();
-    let hold = state.provisioning.lifecycle.ip_hold_days;
-    let mut tx = state.db.begin().await?;
-    let before: BTreeSet<String> = backends::list_addresses(&mut *tx, id, hold)
-        .await?
-        .into_iter()
-        .map(|a| a.address)
-        .collect();
-    backends::add_addresses(&mut *tx, id, &wanted).await?;
-    let after: BTreeSet<String> = backends::list_addresses(&mut *tx, id, hold)
-        .await?
-        .into_iter()
-        .map(|a| a.address)
-        .collect();
-    let (added, skipped): (Vec<String>, Vec<String>) = wanted
-        .into_iter()
-        .partition(|a| after.contains(a) && !before.contains(a));
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.addresses_add",
+    let manage::AddedAddresses { added, skipped } = manage::add_addresses(
+        &state.db,
+        &state.provisioning,
+        &admin.actor(&ip),
         id,
-        None,
-        Some(json!({ "added": added })),
+        wanted,
     )
     .await?;
-    tx.commit().await?;
     Ok(Json(AddedAddresses { added, skipped }))
 }
 
@@ -199,35 +180,13 @@ pub(super) async fn remove_address(
         .parse::<IpAddr>()
         .map_err(|_| AppError::invalid("address", "must be an IP address"))?
         .to_string();
-    let mut tx = state.db.begin().await?;
-    let hold = state.provisioning.lifecycle.ip_hold_days;
-    let pooled = backends::list_addresses(&mut *tx, id, hold)
-        .await?
-        .into_iter()
-        .find(|a| a.address == address)
-        .ok_or(AppError::NotFound("address"))?;
-    if let Some(service) = pooled.service_id {
-        return Err(AppError::conflict(
-            "address",
-            format!("{address} is held by service {service}; terminate the service first"),
-        ));
-    }
-    if !backends::remove_address(&mut *tx, id, &address).await? {
-        return Err(AppError::conflict(
-            "address",
-            format!("{address} was just given to a service"),
-        ));
-    }
-    audit_backend(
-        &mut tx,
-        admin.user.id,
-        &ip,
-        "backend.address_remove",
+    manage::remove_address(
+        &state.db,
+        &state.provisioning,
+        &admin.actor(&ip),
         id,
-        Some(json!({ "address": address })),
-        None,
+        &address,
     )
     .await?;
-    tx.commit().await?;
     Ok(StatusCode::NO_CONTENT)
 }
