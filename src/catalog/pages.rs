@@ -313,7 +313,12 @@ async fn plan_page(
         .iter()
         .map(|&months| {
             let unit = if months == 1 { "month" } else { "months" };
-            let total = i64::from(plan.price_pkr) * i64::from(months);
+            let total = crate::orders::pricing::Line {
+                monthly_price_pkr: plan.price_pkr,
+                months,
+                quantity: 1,
+            }
+            .total();
             Validity {
                 months,
                 text: format!("{months} {unit} — {}", format_pkr(total)),

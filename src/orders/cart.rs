@@ -182,7 +182,7 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
     if items.is_empty() {
         problems.push("your cart is empty".to_owned());
     }
-    if totals.total_pkr > i64::from(i32::MAX) {
+    if pricing::order_amount(totals.total_pkr).is_none() {
         problems.push("this order is too large to place at once; split it".to_owned());
     }
     let promo = promo.map(|p| PromoView {

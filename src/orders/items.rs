@@ -131,9 +131,12 @@ pub struct OrderItemDetail {
 impl OrderItemDetail {
     /// What the line cost: unit price × months × quantity.
     pub fn line_total_pkr(&self) -> i64 {
-        i64::from(self.price_at_order_pkr)
-            * i64::from(self.validity_months)
-            * i64::from(self.quantity)
+        super::pricing::Line {
+            monthly_price_pkr: self.price_at_order_pkr,
+            months: self.validity_months,
+            quantity: self.quantity,
+        }
+        .total()
     }
 }
 

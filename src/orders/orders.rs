@@ -104,6 +104,59 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result
     .await
 }
 
+/// A renewal order: `months` more of one service at its monthly price (one item naming the
+/// service), awaiting payment.
+pub struct NewRenewal<'a> {
+    pub user_id: Option<i32>,
+    pub service_id: i32,
+    pub plan_id: Option<&'a str>,
+    pub location_id: Option<i32>,
+    pub monthly_price_pkr: i32,
+    pub months: i32,
+    /// What it costs (`pricing::Line::total`, checked by `pricing::order_amount`).
+    pub total_pkr: i32,
+    pub notes: &'a str,
+}
+
+/// Writes a renewal order and its item in the caller's transaction.
+pub async fn insert_renewal(
+    tx: &mut sqlx::PgConnection,
+    new: &NewRenewal<'_>,
+) -> sqlx::Result<Order> {
+    let order: Order = timed(
+        "renewals.insert_order",
+        sqlx::query_as(concat!(
+            "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                                 final_amount_pkr, kind, notes)
+             values ($1, 'pending_payment', $2, 0, $2, 'renewal', $3)
+             returning ",
+            order_columns!()
+        ))
+        .bind(new.user_id)
+        .bind(new.total_pkr)
+        .bind(new.notes)
+        .fetch_one(&mut *tx),
+    )
+    .await?;
+    timed(
+        "renewals.insert_item",
+        sqlx::query(
+            "insert into order_items (order_id, plan_id, location_id, quantity,
+                                      price_at_order_pkr, validity_months, service_id)
+             values ($1, $2, $3, 1, $4, $5, $6)",
+        )
+        .bind(order.id)
+        .bind(new.plan_id)
+        .bind(new.location_id)
+        .bind(new.monthly_price_pkr)
+        .bind(new.months)
+        .bind(new.service_id)
+        .execute(&mut *tx),
+    )
+    .await?;
+    Ok(order)
+}
+
 /// Any order by id (for operators and the worker).
 pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Order>> {
     timed(

@@ -35,6 +35,12 @@ impl Line {
     }
 }
 
+/// An amount an order can hold (its columns are `integer` rupees), or `None` when it is too
+/// large: checkout refuses such a cart, a renewal refuses to raise such an order.
+pub fn order_amount(total: i64) -> Option<i32> {
+    i32::try_from(total).ok().filter(|amount| *amount >= 0)
+}
+
 /// The sum of the lines.
 pub fn subtotal(lines: &[Line]) -> i64 {
     lines.iter().map(|line| line.total()).sum()

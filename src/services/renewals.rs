@@ -19,16 +19,17 @@ use sqlx::PgPool;
 use super::logs;
 use super::services::{self, Service};
 use crate::accounts::users;
+use crate::db::text_enum::TransitionError;
 use crate::db::timed;
 use crate::error::{AppError, AppResult};
 use crate::mail;
 use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
+use crate::orders::pricing;
 use crate::provisioning::Provisioning;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
 use crate::services::ServiceStatus;
 
-use crate::db::text_enum::TransitionError;
 pub use crate::jobs::kinds::RENEWALS;
 
 /// Why a service suspended for non-payment is suspended (a renewal payment resumes only those).
@@ -176,43 +177,38 @@ async fn raise(
     ctx: &Provisioning,
     service: &Service,
     months: i32,
-) -> sqlx::Result<Order> {
+) -> AppResult<Order> {
     let monthly = monthly_price(&mut *tx, service).await?;
-    let total = i64::from(monthly) * i64::from(months);
-    let total = i32::try_from(total).unwrap_or(i32::MAX);
-    let order_id: i32 = timed(
-        "renewals.insert_order",
-        sqlx::query_scalar(
-            "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
-                                 final_amount_pkr, kind, notes)
-             values ($1, 'pending_payment', $2, 0, $2, 'renewal', $3)
-             returning id",
-        )
-        .bind(service.user_id)
-        .bind(total)
-        .bind(format!("renewal of service #{}", service.id))
-        .fetch_one(&mut *tx),
+    let line = pricing::Line {
+        monthly_price_pkr: monthly,
+        months,
+        quantity: 1,
+    };
+    // Never a silently capped amount: an order that cannot hold it is not raised.
+    let Some(total) = pricing::order_amount(line.total()) else {
+        return Err(AppError::conflict(
+            "total",
+            format!(
+                "renewing service {} for {months} month(s) would cost more than an order can hold",
+                service.id
+            ),
+        ));
+    };
+    let order = orders::insert_renewal(
+        &mut *tx,
+        &orders::NewRenewal {
+            user_id: service.user_id,
+            service_id: service.id,
+            plan_id: service.plan_id.as_deref(),
+            location_id: service.location_id,
+            monthly_price_pkr: monthly,
+            months,
+            total_pkr: total,
+            notes: &format!("renewal of service #{}", service.id),
+        },
     )
     .await?;
-    timed(
-        "renewals.insert_item",
-        sqlx::query(
-            "insert into order_items (order_id, plan_id, location_id, quantity,
-                                      price_at_order_pkr, validity_months, service_id)
-             values ($1, $2, $3, 1, $4, $5, $6)",
-        )
-        .bind(order_id)
-        .bind(&service.plan_id)
-        .bind(service.location_id)
-        .bind(monthly)
-        .bind(months)
-        .bind(service.id)
-        .execute(&mut *tx),
-    )
-    .await?;
-    let order = orders::find(&mut *tx, order_id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let order_id = order.id;
     logs::insert(
         &mut *tx,
         service.id,
