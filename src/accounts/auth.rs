@@ -77,7 +77,12 @@ pub struct Registration {
 /// same time (the password is hashed either way): a taken address is never confirmed to a
 /// stranger. Its owner is e-mailed instead ("someone tried to register with your address"), at
 /// most a few times an hour.
-pub async fn register(state: &Context, input: Registration) -> AppResult<()> {
+pub async fn register(state: &Context, input: Registration, ip: &str) -> AppResult<()> {
+    limits::limit(
+        state,
+        &[(limits::ip_key("register", ip), limits::REGISTER_PER_IP)],
+    )
+    .await?;
     let mut errors = FieldErrors::default();
     let name = errors.check("name", parse_name(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
@@ -180,7 +185,19 @@ async fn send_verification(
 
 /// Sends a new verification link when the account exists and is unverified. Says nothing
 /// either way, so it cannot be used to find out who has an account.
-pub async fn resend_verification(state: &Context, email: &str) -> AppResult<()> {
+/// Rate-limited per address and per account (an e-mail that cannot be one is a 422).
+pub async fn resend_verification(state: &Context, email: &str, ip: &str) -> AppResult<()> {
+    limits::limit(
+        state,
+        &[
+            (limits::ip_key("resend", ip), limits::RESEND_PER_IP),
+            (
+                limits::account_key("resend", email)?,
+                limits::RESEND_PER_ACCOUNT,
+            ),
+        ],
+    )
+    .await?;
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
@@ -491,7 +508,18 @@ pub async fn change_password(
 }
 
 /// E-mails a reset link if an enabled account has this address; silent either way.
-pub async fn forgot_password(state: &Context, email: &str) -> AppResult<()> {
+pub async fn forgot_password(state: &Context, email: &str, ip: &str) -> AppResult<()> {
+    limits::limit(
+        state,
+        &[
+            (limits::ip_key("forgot", ip), limits::FORGOT_PER_IP),
+            (
+                limits::account_key("forgot", email)?,
+                limits::FORGOT_PER_ACCOUNT,
+            ),
+        ],
+    )
+    .await?;
     let Ok(email) = Email::parse(email) else {
         return Ok(());
     };
@@ -522,7 +550,17 @@ pub async fn forgot_password(state: &Context, email: &str) -> AppResult<()> {
 }
 
 /// Sets a new password with a reset token (once), and ends every session of the account.
-pub async fn reset_password(state: &Context, token: &str, password: &str) -> AppResult<User> {
+pub async fn reset_password(
+    state: &Context,
+    token: &str,
+    password: &str,
+    ip: &str,
+) -> AppResult<User> {
+    limits::limit(
+        state,
+        &[(limits::ip_key("reset", ip), limits::RESET_PER_IP)],
+    )
+    .await?;
     if let Some(problem) = password_problem(password) {
         return Err(AppError::invalid("password", problem));
     }

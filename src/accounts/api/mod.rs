@@ -14,7 +14,6 @@ use super::Role;
 use super::auth::{self, Client, LoginOutcome, OpenedSession, Registration};
 use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
-use super::limits::{self, account_key, ip_key, limit};
 use super::sessions::{self, Session};
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
@@ -156,11 +155,6 @@ async fn register(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<RegisterRequest>,
 ) -> AppResult<impl IntoResponse> {
-    limit(
-        &state,
-        &[(ip_key("register", &ip), limits::REGISTER_PER_IP)],
-    )
-    .await?;
     auth::register(
         &state,
         Registration {
@@ -169,6 +163,7 @@ async fn register(
             phone: body.phone,
             password: body.password,
         },
+        &ip,
     )
     .await?;
     Ok((
@@ -252,18 +247,7 @@ async fn resend_verification(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<EmailRequest>,
 ) -> AppResult<impl IntoResponse> {
-    limit(
-        &state,
-        &[
-            (ip_key("resend", &ip), limits::RESEND_PER_IP),
-            (
-                account_key("resend", &body.email)?,
-                limits::RESEND_PER_ACCOUNT,
-            ),
-        ],
-    )
-    .await?;
-    auth::resend_verification(&state, &body.email).await?;
+    auth::resend_verification(&state, &body.email, &ip).await?;
     Ok(accepted(
         "if an unverified account uses this e-mail, a new link is on its way",
     ))
@@ -477,18 +461,7 @@ async fn forgot_password(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<EmailRequest>,
 ) -> AppResult<impl IntoResponse> {
-    limit(
-        &state,
-        &[
-            (ip_key("forgot", &ip), limits::FORGOT_PER_IP),
-            (
-                account_key("forgot", &body.email)?,
-                limits::FORGOT_PER_ACCOUNT,
-            ),
-        ],
-    )
-    .await?;
-    auth::forgot_password(&state, &body.email).await?;
+    auth::forgot_password(&state, &body.email, &ip).await?;
     Ok(accepted(
         "if an account uses this e-mail, a reset link is on its way",
     ))
@@ -520,9 +493,8 @@ async fn reset_password(
     ClientIp(ip): ClientIp,
     AppJson(body): AppJson<ResetRequest>,
 ) -> AppResult<Json<UserResponse>> {
-    limit(&state, &[(ip_key("reset", &ip), limits::RESET_PER_IP)]).await?;
     Ok(Json(
-        auth::reset_password(&state, &body.token, &body.password)
+        auth::reset_password(&state, &body.token, &body.password, &ip)
             .await?
             .into(),
     ))

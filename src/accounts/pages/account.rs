@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::see_other;
 use crate::accounts::auth;
 use crate::accounts::extract::PageUser;
-use crate::accounts::limits::{self, account_key, limit};
 use crate::accounts::validation::{FieldErrors, parse_name, parse_phone};
 use crate::accounts::{sessions, users};
 use crate::app::AppState;
@@ -314,25 +313,11 @@ pub(super) async fn resend_verification(
     if visitor.user.is_verified() {
         return Ok(see_other("/account?notice=already-verified"));
     }
-    // A stored address always parses.
-    let account = account_key("resend", &visitor.user.email)?;
-    let limited = limit(
-        &state,
-        &[
-            (format!("resend:ip:{ip}"), limits::RESEND_PER_IP),
-            (account, limits::RESEND_PER_ACCOUNT),
-        ],
-    )
-    .await;
-    match limited {
-        Err(AppError::TooManyRequests { .. }) => {
-            return Ok(see_other("/account?notice=resend-wait"));
-        }
-        Err(err) => return Err(err),
-        Ok(()) => {}
+    match auth::resend_verification(&state, &visitor.user.email, &ip).await {
+        Ok(()) => Ok(see_other("/account?notice=verification-sent")),
+        Err(AppError::TooManyRequests { .. }) => Ok(see_other("/account?notice=resend-wait")),
+        Err(err) => Err(err),
     }
-    auth::resend_verification(&state, &visitor.user.email).await?;
-    Ok(see_other("/account?notice=verification-sent"))
 }
 
 #[cfg(test)]

@@ -12,7 +12,6 @@ use serde::Deserialize;
 use super::{Action, message_page, see_other};
 use crate::accounts::auth::{self, Registration};
 use crate::accounts::extract::PageContext;
-use crate::accounts::limits::{self, ip_key, limit};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
@@ -64,11 +63,6 @@ pub(super) async fn register(
     Form(mut form): Form<RegisterForm>,
 ) -> AppResult<Response> {
     let outcome = async {
-        limit(
-            &state,
-            &[(ip_key("register", &ip), limits::REGISTER_PER_IP)],
-        )
-        .await?;
         auth::register(
             &state,
             Registration {
@@ -77,6 +71,7 @@ pub(super) async fn register(
                 phone: Some(form.phone.clone()),
                 password: std::mem::take(&mut form.password),
             },
+            &ip,
         )
         .await
     }

@@ -13,7 +13,6 @@ use serde::Deserialize;
 use super::{Action, TokenQuery, incomplete_link, message_page, without_session_cookie};
 use crate::accounts::auth;
 use crate::accounts::extract::PageContext;
-use crate::accounts::limits::{self, account_key, limit};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
@@ -52,20 +51,7 @@ pub(super) async fn forgot_password(
     ClientIp(ip): ClientIp,
     Form(form): Form<EmailForm>,
 ) -> AppResult<Response> {
-    let limited = match account_key("forgot", &form.email) {
-        Ok(account) => {
-            limit(
-                &state,
-                &[
-                    (format!("forgot:ip:{ip}"), limits::FORGOT_PER_IP),
-                    (account, limits::FORGOT_PER_ACCOUNT),
-                ],
-            )
-            .await
-        }
-        Err(invalid) => Err(invalid),
-    };
-    if let Err(err) = limited {
+    if let Err(err) = auth::forgot_password(&state, &form.email, &ip).await {
         let failure = Failure::from_error(err, &[])?;
         return render_with(
             failure.status,
@@ -77,7 +63,6 @@ pub(super) async fn forgot_password(
             },
         );
     }
-    auth::forgot_password(&state, &form.email).await?;
     message_page(
         StatusCode::OK,
         Layout::for_page("Check your e-mail", &context),
@@ -137,14 +122,13 @@ pub(super) async fn reset_password(
     Form(form): Form<ResetForm>,
 ) -> AppResult<Response> {
     let outcome = async {
-        limit(&state, &[(format!("reset:ip:{ip}"), limits::RESET_PER_IP)]).await?;
         if form.password != form.confirm_password {
             return Err(AppError::invalid(
                 "confirm_password",
                 "must match the new password",
             ));
         }
-        auth::reset_password(&state, form.token.trim(), &form.password).await
+        auth::reset_password(&state, form.token.trim(), &form.password, &ip).await
     }
     .await;
     match outcome {
