@@ -15,6 +15,7 @@
 //! Statuses: `queued` → `running` → `succeeded` | `failed` (or `queued` again to retry).
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod kinds;
 
 use chrono::{DateTime, Utc};

@@ -44,9 +44,9 @@ use crate::jobs::{self, Job};
 use crate::jobs::{Permanent, Snooze};
 use crate::mail;
 use crate::orders::orders::Order;
-use crate::services::ServiceStatus;
 use crate::services::logs;
 use crate::services::services::{self, NewService, Service};
+use crate::services::{ProvisioningStep, ServiceStatus};
 
 pub use crate::jobs::kinds::{PROVISION_SERVICE, SERVICE_ACTION};
 
@@ -216,7 +216,7 @@ pub async fn driver_for(db: &PgPool, service: &Service) -> sqlx::Result<Driver> 
     let backend = match service.backend_id {
         Some(id) => backends::find(db, id).await?,
         None => match service.location_id {
-            Some(location) if service.provisioning_step == "pending" => {
+            Some(location) if service.provisioning_step == ProvisioningStep::Pending => {
                 backends::find_active_for_location(db, location).await?
             }
             _ => None,
@@ -341,7 +341,7 @@ pub async fn activate(
     let months = service.validity_months.unwrap_or(1).max(1) as u32;
     let next = now.checked_add_months(Months::new(months)).unwrap_or(now);
     services::set_renewal_dates(&mut *tx, service.id, now, next).await?;
-    services::set_step(&mut *tx, service.id, "done", None).await?;
+    services::set_step(&mut *tx, service.id, ProvisioningStep::Done, None).await?;
     logs::insert(
         &mut *tx,
         service.id,
@@ -444,20 +444,16 @@ impl<'a> Machine<'a> {
 
     async fn run(&self, mut service: Service) -> anyhow::Result<()> {
         loop {
-            let step = service.provisioning_step.clone();
-            match step.as_str() {
-                "pending" => self.allocate(&service).await?,
-                "allocated" => self.clone_vm(&service).await?,
-                "cloning" => self.wait_clone(&service).await?,
-                "cloned" => self.configure(&service).await?,
-                "configured" => self.resize(&service).await?,
-                "resized" | "starting" => self.start(&service).await?,
-                "done" => return self.finish(&service).await,
-                other => {
-                    return Err(Permanent::error(format!(
-                        "unknown provisioning step {other:?}"
-                    )));
+            match service.provisioning_step {
+                ProvisioningStep::Pending => self.allocate(&service).await?,
+                ProvisioningStep::Allocated => self.clone_vm(&service).await?,
+                ProvisioningStep::Cloning => self.wait_clone(&service).await?,
+                ProvisioningStep::Cloned => self.configure(&service).await?,
+                ProvisioningStep::Configured => self.resize(&service).await?,
+                ProvisioningStep::Resized | ProvisioningStep::Starting => {
+                    self.start(&service).await?
                 }
+                ProvisioningStep::Done => return self.finish(&service).await,
             }
             service = services::find(self.db, service.id)
                 .await?
@@ -526,7 +522,7 @@ impl<'a> Machine<'a> {
             &sealed,
         )
         .await?;
-        services::set_step(&mut *tx, service.id, "allocated", None).await?;
+        services::set_step(&mut *tx, service.id, ProvisioningStep::Allocated, None).await?;
         tx.commit().await?;
         tracing::info!(service.id = service.id, vmid, %address, "allocated");
         Ok(())
@@ -559,7 +555,13 @@ impl<'a> Machine<'a> {
             .await
         {
             Ok(upid) => {
-                services::set_step(self.db, service.id, "cloning", Some(upid.as_str())).await?;
+                services::set_step(
+                    self.db,
+                    service.id,
+                    ProvisioningStep::Cloning,
+                    Some(upid.as_str()),
+                )
+                .await?;
                 Ok(())
             }
             Err(err) if err.kind == PveErrorKind::AlreadyExists => {
@@ -598,7 +600,7 @@ impl<'a> Machine<'a> {
                 vmid,
                 "VM {vmid} exists and is ours"
             );
-            services::set_step(self.db, service.id, "cloned", None).await?;
+            services::set_step(self.db, service.id, ProvisioningStep::Cloned, None).await?;
             return Ok(());
         }
         let mut tx = self.db.begin().await?;
@@ -674,7 +676,7 @@ impl<'a> Machine<'a> {
     async fn wait_clone(&self, service: &Service) -> anyhow::Result<()> {
         let Some(upid) = service.task_upid.as_deref() else {
             // No task recorded: look again from the clone step.
-            services::set_step(self.db, service.id, "allocated", None).await?;
+            services::set_step(self.db, service.id, ProvisioningStep::Allocated, None).await?;
             return Ok(());
         };
         let upid: Upid = upid
@@ -684,11 +686,11 @@ impl<'a> Machine<'a> {
             if !crate::jobs::is_snooze(&err) && crate::jobs::is_permanent(&err) {
                 // The failed clone left no VM (PVE removes it); start again from a fresh clone
                 // when the operator retries.
-                services::set_step(self.db, service.id, "allocated", None).await?;
+                services::set_step(self.db, service.id, ProvisioningStep::Allocated, None).await?;
             }
             return Err(err);
         }
-        services::set_step(self.db, service.id, "cloned", None).await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Cloned, None).await?;
         Ok(())
     }
 
@@ -734,7 +736,7 @@ impl<'a> Machine<'a> {
         {
             self.wait(&upid, "the configuration").await?;
         }
-        services::set_step(self.db, service.id, "configured", None).await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Configured, None).await?;
         Ok(())
     }
 
@@ -766,7 +768,7 @@ impl<'a> Machine<'a> {
         {
             self.wait(&upid, "the disk resize").await?;
         }
-        services::set_step(self.db, service.id, "resized", None).await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Resized, None).await?;
         Ok(())
     }
 
@@ -785,7 +787,13 @@ impl<'a> Machine<'a> {
                 .power(&self.node, vmid, PowerAction::Start)
                 .await
                 .map_err(classify)?;
-            services::set_step(self.db, service.id, "starting", Some(upid.as_str())).await?;
+            services::set_step(
+                self.db,
+                service.id,
+                ProvisioningStep::Starting,
+                Some(upid.as_str()),
+            )
+            .await?;
             match self.wait(&upid, "the start").await {
                 Ok(()) => {}
                 // "already running": started meanwhile, which is what we wanted.
@@ -793,7 +801,7 @@ impl<'a> Machine<'a> {
                 Err(err) => return Err(err),
             }
         }
-        services::set_step(self.db, service.id, "done", None).await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Done, None).await?;
         Ok(())
     }
 

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::services::pages::router())
         .merge(crate::services::admin_pages::router())
         .merge(crate::provisioning::admin_pages::router())
+        .merge(crate::jobs::admin_pages::router())
         .merge(database::router())
         .merge(metrics::router())
         .fallback(not_found)

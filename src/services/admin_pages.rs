@@ -23,7 +23,7 @@ use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
 };
 use super::logs::{self, ServiceLog};
-use super::pages::{ServiceRow, action_label, outcome_label, step_label};
+use super::pages::{ServiceRow, action_label, outcome_label};
 use super::services::{self, Service, ServiceFilter};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
@@ -61,7 +61,6 @@ pub fn router() -> Router<AppState> {
             post(resolve_request),
         )
         .route("/admin/provisioning", get(queue))
-        .route("/admin/jobs/{id}/retry", post(retry_job))
 }
 
 fn see_other(target: &str) -> Response {
@@ -115,7 +114,7 @@ async fn admin_rows(
                     "manual: waiting for an operator".to_owned()
                 }
                 (ServiceStatus::Provisioning | ServiceStatus::Failed, Some(_)) => {
-                    format!("proxmox: {}", step_label(&s.provisioning_step))
+                    format!("proxmox: {}", s.provisioning_step.label())
                 }
                 _ => "—".to_owned(),
             },
@@ -489,7 +488,7 @@ async fn render_service(
         customer,
         order_id,
         backend,
-        step: step_label(&service.provisioning_step),
+        step: service.provisioning_step.label(),
         period: match service.validity_months {
             Some(1) => "1 month".to_owned(),
             Some(months) => format!("{months} months"),
@@ -1048,21 +1047,4 @@ async fn render_queue(
             jobs,
         },
     )
-}
-
-/// Puts a failed job back in the queue (its attempts are kept), audited, and wakes a worker.
-async fn retry_job(
-    State(state): State<AppState>,
-    admin: PageAdmin,
-    ClientIp(ip): ClientIp,
-    Path(id): Path<i64>,
-) -> AppResult<Response> {
-    match jobs::retry_failed(&state.db, &admin.0.actor(&ip), id).await {
-        Ok(_) => {}
-        Err(AppError::Conflict { .. }) => {
-            return Ok(see_other("/admin/provisioning?notice=job-not-failed"));
-        }
-        Err(err) => return Err(err),
-    }
-    Ok(see_other("/admin/provisioning?notice=job-retried"))
 }

@@ -20,7 +20,7 @@ use crate::mail;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
 use crate::provisioning::provision::{self, ActionJob, DriverAction};
-use crate::services::ServiceStatus;
+use crate::services::{ProvisioningStep, ServiceStatus};
 
 /// What a customer may ask of a running server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -203,7 +203,7 @@ async fn acted(tx: &mut PgConnection, before: &Service, log: ServiceLog) -> AppR
 async fn built_by_proxmox(tx: &mut PgConnection, service: &Service) -> sqlx::Result<bool> {
     let backend = match (service.backend_id, service.location_id) {
         (Some(id), _) => backends::find(&mut *tx, id).await?,
-        (None, Some(location)) if service.provisioning_step == "pending" => {
+        (None, Some(location)) if service.provisioning_step == ProvisioningStep::Pending => {
             backends::find_active_for_location(&mut *tx, location).await?
         }
         _ => None,

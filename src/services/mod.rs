@@ -53,6 +53,39 @@ impl ServiceStatus {
     }
 }
 
+text_enum! {
+    /// The last step of the provisioning step machine done (a Proxmox-built service; one built
+    /// by hand stays `pending`).
+    pub enum ProvisioningStep {
+        Pending = "pending",
+        Allocated = "allocated",
+        Cloning = "cloning",
+        Cloned = "cloned",
+        Configured = "configured",
+        Resized = "resized",
+        Starting = "starting",
+        Done = "done",
+    }
+}
+
+impl ProvisioningStep {
+    /// The step in words, with its place: "copying the system image (step 3 of 8)".
+    pub fn label(self) -> String {
+        let words = match self {
+            Self::Pending => "waiting to start",
+            Self::Allocated => "address reserved",
+            Self::Cloning => "copying the system image",
+            Self::Cloned => "system image copied",
+            Self::Configured => "settings applied",
+            Self::Resized => "disk sized",
+            Self::Starting => "starting up",
+            Self::Done => "ready",
+        };
+        let place = Self::ALL.iter().position(|&s| s == self).unwrap_or(0) + 1;
+        format!("{words} (step {place} of {})", Self::ALL.len())
+    }
+}
+
 /// Whether a service may move from `from` to `to`: provisioning ends `active` or `failed`; a
 /// failed one is provisioned again; an active one is suspended and resumed; any but a
 /// terminated one is terminated. Nothing else, and never to itself.

@@ -53,26 +53,6 @@ pub(crate) fn type_label(service_type: &str) -> &'static str {
     }
 }
 
-/// The provisioning steps of the Proxmox driver, in order, with what each means.
-const STEPS: &[(&str, &str)] = &[
-    ("pending", "waiting to start"),
-    ("allocated", "address reserved"),
-    ("cloning", "copying the system image"),
-    ("cloned", "system image copied"),
-    ("configured", "settings applied"),
-    ("resized", "disk sized"),
-    ("starting", "starting up"),
-    ("done", "ready"),
-];
-
-/// A provisioning step in words, with its place: "copying the system image (step 3 of 8)".
-pub(crate) fn step_label(step: &str) -> String {
-    match STEPS.iter().position(|(name, _)| *name == step) {
-        Some(index) => format!("{} (step {} of {})", STEPS[index].1, index + 1, STEPS.len()),
-        None => step.to_owned(),
-    }
-}
-
 /// A service as a row of a list (the customer's and the operator's).
 pub(crate) struct ServiceRow {
     pub id: i32,
@@ -249,7 +229,7 @@ fn explain(service: &Service, pending_order: Option<i32>) -> Explanation {
             format!(
                 "Your server is being prepared: {}. This usually takes a few minutes; we \
                  e-mail you when it is ready.",
-                step_label(&service.provisioning_step)
+                service.provisioning_step.label()
             ),
         ),
         ServiceStatus::Active => (
@@ -630,10 +610,6 @@ mod tests {
         assert_eq!(action_label("reset_password"), "Password reset");
         assert_eq!(action_label("something_new"), "Something new");
         assert_eq!(action_label("frob_requested"), "Frob requested");
-        assert_eq!(
-            step_label("cloning"),
-            "copying the system image (step 3 of 8)"
-        );
         assert_eq!(ServiceStatus::Failed.label(), "Setup problem");
     }
 }

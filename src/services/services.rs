@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
-use super::ServiceStatus;
+use super::{ProvisioningStep, ServiceStatus};
 use crate::db::timed;
 
 /// A row of `services`. `password_encrypted` (AES-256-GCM, never plaintext) is not serialised:
@@ -51,9 +51,7 @@ pub struct Service {
     pub backend_id: Option<i32>,
     /// Its VM id on that backend.
     pub vmid: Option<i32>,
-    /// The last step of the provisioning step machine done: `pending`, `allocated`, `cloning`,
-    /// `cloned`, `configured`, `resized`, `starting`, `done`.
-    pub provisioning_step: String,
+    pub provisioning_step: ProvisioningStep,
     /// The Proxmox task being waited on, so a restarted worker polls it instead of acting again.
     #[serde(skip)]
     pub task_upid: Option<String>,
@@ -229,7 +227,7 @@ pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter) -> sqlx::Res
 pub async fn set_step(
     db: impl PgExecutor<'_>,
     id: i32,
-    step: &str,
+    step: ProvisioningStep,
     task_upid: Option<&str>,
 ) -> sqlx::Result<bool> {
     let done = timed(

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::http::{Method, StatusCode};
 use nextgenrdp::provisioning::Provisioning;
 use nextgenrdp::provisioning::backends::{self, BackendFields, Template};
-use nextgenrdp::services::ServiceStatus;
 use nextgenrdp::services::services;
+use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -204,7 +204,7 @@ async fn a_paid_order_is_built_on_proxmox_step_by_step(db: PgPool) {
             "{:?}",
             service.failure_reason
         );
-        assert_eq!(service.provisioning_step, "done");
+        assert_eq!(service.provisioning_step, ProvisioningStep::Done);
         assert!(service.next_renewal_date.is_some());
     }
     assert_eq!(order_status(&app.db, order).await, "active");
@@ -339,7 +339,11 @@ async fn a_config_lock_timeout_is_retried_with_backoff_then_succeeds(db: PgPool)
         ServiceStatus::Provisioning,
         "a lock is not a failure"
     );
-    assert_eq!(service.provisioning_step, "cloned", "the clone is kept");
+    assert_eq!(
+        service.provisioning_step,
+        ProvisioningStep::Cloned,
+        "the clone is kept"
+    );
     let (status, attempts, error): (String, i32, Option<String>) = sqlx::query_as(
         "select status, attempts, last_error from jobs where kind = 'provision_service'",
     )
@@ -432,7 +436,7 @@ async fn a_worker_that_lost_its_place_after_cloning_carries_on_without_a_second_
     let (_login, _admin, order) = paid_order(&app, "kamran@example.pk", 1).await;
     run_jobs(&app).await;
     let service = services_of(&app.db, order).await.remove(0);
-    assert_eq!(service.provisioning_step, "cloned");
+    assert_eq!(service.provisioning_step, ProvisioningStep::Cloned);
     // ...then lose what it recorded, as a worker killed between issuing the clone and saving
     // the step would.
     sqlx::query(
@@ -651,7 +655,7 @@ async fn a_worker_killed_mid_provisioning_is_resumed_by_another_without_a_second
         ServiceStatus::Provisioning,
         "killed before it could finish"
     );
-    assert_ne!(service.provisioning_step, "done");
+    assert_ne!(service.provisioning_step, ProvisioningStep::Done);
 
     // Its lock on the job expires (as the stale-lock timeout would make it), and another
     // worker takes over from the recorded step.

@@ -751,3 +751,46 @@ async fn the_operator_closes_a_request_from_the_queue_and_it_leaves_the_queue(db
     let queue = assert_page(&operator.get("/admin/provisioning").await, StatusCode::OK);
     assert!(queue.contains("No open request."), "{queue}");
 }
+
+#[sqlx::test]
+async fn an_operator_retries_a_failed_job_from_the_provisioning_queue_once(db: PgPool) {
+    let app = TestApp::new(db);
+    app.admin("ops-bilal@example.pk").await;
+    let id = nextgenrdp::jobs::enqueue(
+        &app.db,
+        "no_such_kind",
+        &serde_json::json!({"service_id": 7}),
+        None,
+        None,
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    app.deliver_mail().await; // the worker fails an unknown kind for good at once
+    let mut operator = logged_in(
+        &app,
+        "ops-bilal@example.pk",
+        OPERATOR_PASSWORD,
+        "198.51.100.91",
+    )
+    .await;
+    let action = format!("/admin/jobs/{id}/retry");
+    let retried = operator.submit("/admin/provisioning", &action, &[]).await;
+    assert_eq!(retried.status, StatusCode::SEE_OTHER, "{}", retried.text());
+    assert_eq!(
+        retried.header("location"),
+        "/admin/provisioning?notice=job-retried"
+    );
+    let job = nextgenrdp::jobs::find(&app.db, id).await.unwrap().unwrap();
+    assert_eq!(job.status, nextgenrdp::jobs::JobStatus::Queued);
+    // Queued now: a second click changes nothing and says so.
+    let again = operator.submit("/admin/provisioning", &action, &[]).await;
+    assert_eq!(
+        again.header("location"),
+        "/admin/provisioning?notice=job-not-failed"
+    );
+    let audit = nextgenrdp::audit::list(&app.db, Some("job"), Some(&id.to_string()), 10, 0)
+        .await
+        .unwrap();
+    assert_eq!(audit.len(), 1, "one retry, one audit row");
+}
