@@ -37,6 +37,12 @@ impl FormErrors {
 /// its subject is only capitalised.
 pub(crate) fn sentence(label: &str, problem: &str) -> String {
     let problem = problem.trim().trim_end_matches('.');
+    // The API's word for a blank number field.
+    let problem = if problem == "must not be null" {
+        "is required"
+    } else {
+        problem
+    };
     let text = if problem.starts_with("is ") || problem.starts_with("must ") {
         format!("{label} {problem}")
     } else {

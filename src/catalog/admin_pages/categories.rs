@@ -7,13 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::form::{FieldMessages, Refusal, display_order, text, value_of};
+use super::form::{Refusal, display_order, text, value_of};
 use super::{CATEGORIES, NoticeQuery, actor, notice_of, numeric_id, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
 use crate::catalog::manage::{self, AdminCategory, CategoryInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
+use crate::web::forms::FormErrors;
 use crate::web::forms::Notice;
 use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
@@ -89,7 +90,7 @@ impl CategoryForm {
         }
     }
 
-    fn input(&self, errors: &mut FieldMessages) -> Option<CategoryInput> {
+    fn input(&self, errors: &mut FormErrors) -> Option<CategoryInput> {
         Some(CategoryInput {
             slug: text(&self.slug),
             name: text(&self.name),
@@ -106,7 +107,7 @@ struct CategoryFormPage {
     category_id: Option<i32>,
     plans: usize,
     form: CategoryForm,
-    errors: FieldMessages,
+    errors: FormErrors,
     alert: Option<String>,
 }
 
@@ -119,7 +120,7 @@ async fn category_form_page(
 ) -> AppResult<Response> {
     let (status, errors, alert) = match refusal {
         Some(r) => (r.status, r.errors, r.alert),
-        None => (StatusCode::OK, FieldMessages::default(), None),
+        None => (StatusCode::OK, FormErrors::default(), None),
     };
     let plans = match category_id {
         Some(id) => manage::list_plans(&state.catalog_store())
@@ -165,7 +166,7 @@ pub(super) async fn create_category(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let form = CategoryForm::from_pairs(&pairs);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(&mut errors) else {
         return category_form_page(&state, &admin, None, form, Some(Refusal::local(errors))).await;
     };
@@ -199,7 +200,7 @@ pub(super) async fn update_category(
     let id = numeric_id(&id, "category")?;
     manage::find_category(&state.catalog_store(), id).await?;
     let form = CategoryForm::from_pairs(&pairs);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(&mut errors) else {
         return category_form_page(&state, &admin, Some(id), form, Some(Refusal::local(errors)))
             .await;

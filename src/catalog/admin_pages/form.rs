@@ -1,67 +1,22 @@
 //! What every catalog form shares: the problems of a submitted form beside their fields
-//! ([`FieldMessages`]), a refusal of the form's own checks or of the admin API sorted onto the
+//! ([`FormErrors`]), a refusal of the form's own checks or of the admin API sorted onto the
 //! form ([`Refusal`]), and the readers of the submitted fields.
-
-use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 
 use crate::error::{AppError, AppResult};
-
-/// The problems of a submitted form, by field, as sentences shown beside each field.
-#[derive(Debug, Default)]
-pub struct FieldMessages(BTreeMap<String, String>);
-
-impl FieldMessages {
-    /// The problem of `field`, if any.
-    pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.get(field).map(String::as_str)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Records a problem of a field (the first one found stays).
-    pub(super) fn add(&mut self, field: &str, label: &str, problem: &str) {
-        self.0
-            .entry(field.to_owned())
-            .or_insert_with(|| sentence(label, problem));
-    }
-}
-
-/// "is required" about "Name" → "Name is required."; a message that names its own subject
-/// ("no category has the slug …") is only capitalised.
-fn sentence(label: &str, problem: &str) -> String {
-    let problem = problem.trim().trim_end_matches('.');
-    // The API's word for a blank number field.
-    let problem = if problem == "must not be null" {
-        "is required"
-    } else {
-        problem
-    };
-    let text = if problem.starts_with("is ") || problem.starts_with("must ") {
-        format!("{label} {problem}")
-    } else {
-        let mut chars = problem.chars();
-        match chars.next() {
-            Some(first) => first.to_uppercase().chain(chars).collect(),
-            None => label.to_owned(),
-        }
-    };
-    format!("{text}.")
-}
+use crate::web::forms::{FormErrors, sentence};
 
 /// Why a form was refused: its status, the problems by field, and a problem of the whole form.
 pub(super) struct Refusal {
     pub(super) status: StatusCode,
-    pub(super) errors: FieldMessages,
+    pub(super) errors: FormErrors,
     pub(super) alert: Option<String>,
 }
 
 impl Refusal {
     /// A refusal by the form's own checks (422).
-    pub(super) fn local(errors: FieldMessages) -> Self {
+    pub(super) fn local(errors: FormErrors) -> Self {
         Self {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             errors,
@@ -74,7 +29,7 @@ impl Refusal {
     pub(super) fn from_api(
         err: AppError,
         labels: &[(&str, &str)],
-        mut errors: FieldMessages,
+        mut errors: FormErrors,
     ) -> AppResult<Self> {
         let status = err.status();
         let problems: Vec<(String, String)> = match err {
@@ -104,7 +59,7 @@ impl Refusal {
         match err {
             AppError::Conflict { detail, .. } => Ok(Self {
                 status: StatusCode::CONFLICT,
-                errors: FieldMessages::default(),
+                errors: FormErrors::default(),
                 alert: Some(format!("Not deleted: {}.", detail.trim_end_matches('.'))),
             }),
             other => Err(other),
@@ -140,7 +95,7 @@ pub(super) fn text(value: &str) -> Option<Option<String>> {
 pub(super) fn display_order(
     value: &str,
     label: &str,
-    errors: &mut FieldMessages,
+    errors: &mut FormErrors,
 ) -> Option<Option<i32>> {
     let value = value.trim();
     if value.is_empty() {

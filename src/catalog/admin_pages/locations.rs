@@ -7,13 +7,14 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::form::{FieldMessages, Refusal, display_order, is_checked, text, value_of};
+use super::form::{Refusal, display_order, is_checked, text, value_of};
 use super::{LOCATIONS, NoticeQuery, actor, notice_of, numeric_id, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
 use crate::catalog::manage::{self, AdminLocation, LocationInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
+use crate::web::forms::FormErrors;
 use crate::web::forms::Notice;
 use crate::web::pages::render_with;
 use crate::web::pages::{Layout, render};
@@ -97,7 +98,7 @@ impl LocationForm {
         }
     }
 
-    fn input(&self, errors: &mut FieldMessages) -> Option<LocationInput> {
+    fn input(&self, errors: &mut FormErrors) -> Option<LocationInput> {
         Some(LocationInput {
             slug: text(&self.slug),
             name: text(&self.name),
@@ -115,7 +116,7 @@ struct LocationFormPage {
     layout: Layout,
     location_id: Option<i32>,
     form: LocationForm,
-    errors: FieldMessages,
+    errors: FormErrors,
     alert: Option<String>,
 }
 
@@ -127,7 +128,7 @@ fn location_form_page(
 ) -> AppResult<Response> {
     let (status, errors, alert) = match refusal {
         Some(r) => (r.status, r.errors, r.alert),
-        None => (StatusCode::OK, FieldMessages::default(), None),
+        None => (StatusCode::OK, FormErrors::default(), None),
     };
     let title = if location_id.is_some() {
         "Edit location"
@@ -162,7 +163,7 @@ pub(super) async fn create_location(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let form = LocationForm::from_pairs(&pairs);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(&mut errors) else {
         return location_form_page(&admin, None, form, Some(Refusal::local(errors)));
     };
@@ -195,7 +196,7 @@ pub(super) async fn update_location(
     let id = numeric_id(&id, "location")?;
     manage::find_location(&state.catalog_store(), id).await?;
     let form = LocationForm::from_pairs(&pairs);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(&mut errors) else {
         return location_form_page(&admin, Some(id), form, Some(Refusal::local(errors)));
     };

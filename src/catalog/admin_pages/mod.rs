@@ -21,8 +21,6 @@ mod locations;
 mod plan_form;
 mod plans;
 
-pub use form::FieldMessages;
-
 use askama::Template;
 use axum::Router;
 use axum::extract::State;

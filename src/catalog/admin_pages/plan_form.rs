@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::form::{FieldMessages, Refusal, display_order, is_checked, text, value_of};
+use super::form::{Refusal, display_order, is_checked, text, value_of};
 use super::{PLANS, actor, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::app::AppState;
@@ -15,6 +15,7 @@ use crate::catalog::THEME_COLORS;
 use crate::catalog::manage::{self, AdminCategory, AdminLocation, AdminPlan, PlanInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
+use crate::web::forms::FormErrors;
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 
@@ -130,7 +131,7 @@ impl PlanForm {
     /// The admin API's body for this form: every field, so an edit replaces the plan whole.
     /// Problems the API cannot see (a price that is not a number) go to `errors`; `None` when
     /// the form must not be sent at all.
-    fn input(&self, creating: bool, errors: &mut FieldMessages) -> Option<PlanInput> {
+    fn input(&self, creating: bool, errors: &mut FormErrors) -> Option<PlanInput> {
         let price = self.price_pkr.trim();
         let price_pkr = if price.is_empty() {
             Some(None)
@@ -213,7 +214,7 @@ struct PlanFormPage {
     /// `None` while creating.
     plan_id: Option<String>,
     form: PlanForm,
-    errors: FieldMessages,
+    errors: FormErrors,
     alert: Option<String>,
     categories: Vec<AdminCategory>,
     locations: Vec<AdminLocation>,
@@ -229,7 +230,7 @@ async fn plan_form_page(
 ) -> AppResult<Response> {
     let (status, errors, alert) = match refusal {
         Some(r) => (r.status, r.errors, r.alert),
-        None => (StatusCode::OK, FieldMessages::default(), None),
+        None => (StatusCode::OK, FormErrors::default(), None),
     };
     let title = match &plan_id {
         Some(id) => format!("Edit plan {id}"),
@@ -271,7 +272,7 @@ pub(super) async fn create_plan(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let form = PlanForm::from_pairs(&pairs);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(true, &mut errors) else {
         return plan_form_page(&state, &admin, None, form, Some(Refusal::local(errors))).await;
     };
@@ -312,7 +313,7 @@ pub(super) async fn update_plan(
     let current = manage::find_plan(&state.catalog_store(), &id).await?;
     let mut form = PlanForm::from_pairs(&pairs);
     form.id.clone_from(&current.id);
-    let mut errors = FieldMessages::default();
+    let mut errors = FormErrors::default();
     let Some(input) = form.input(false, &mut errors) else {
         return plan_form_page(&state, &admin, Some(id), form, Some(Refusal::local(errors))).await;
     };
