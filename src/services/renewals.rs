@@ -348,9 +348,20 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
             if pending_renewal_order(&mut *tx, service.id).await?.is_none()
                 && !renewed_for(&mut tx, service.id, due).await?
             {
-                raise(&mut tx, ctx, &service, service.validity_months.unwrap_or(1)).await?;
-                sweep.raised += 1;
-                raised_now = true;
+                let months = service.validity_months.unwrap_or(1);
+                match raise(&mut tx, ctx, &service, months).await {
+                    Ok(_) => {
+                        sweep.raised += 1;
+                        raised_now = true;
+                    }
+                    // One renewal an order cannot hold stops that service's step (nothing of
+                    // it is written: the transaction is dropped), not the whole sweep.
+                    Err(AppError::Conflict { detail, .. }) => {
+                        tracing::error!(service.id = service.id, "renewal not raised: {detail}");
+                        continue;
+                    }
+                    Err(err) => return Err(err.into()),
+                }
             }
             // The order's own e-mail is the first reminder: the thresholds it covers are
             // recorded without a second mail.

@@ -248,3 +248,38 @@ async fn a_service_unpaid_past_the_termination_threshold_is_terminated(db: PgPoo
     set_due(&app.db, other.id, now - Duration::days(30)).await;
     assert_eq!(sweep(&app).await.terminated, 0);
 }
+
+#[sqlx::test]
+async fn a_renewal_an_order_cannot_hold_is_refused_and_the_sweep_goes_on(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let due = Utc::now() + Duration::days(6);
+    let (_huge_login, huge) = active_service(&app, "huge@example.pk", due).await;
+    let (_login, normal) = active_service(&app, "normal@example.pk", due).await;
+    // 12 months at Rs 2,000,000,000 a month: more than an order's integer amount holds.
+    sqlx::query("update services set validity_months = 12 where id = $1")
+        .bind(huge.id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("update order_items set price_at_order_pkr = 2000000000 where id = $1")
+        .bind(huge.order_item_id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let swept = sweep(&app).await;
+    assert_eq!(swept.raised, 1, "the other service's renewal is raised");
+    assert!(
+        renewals::pending_renewal_order(&app.db, normal.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        renewals::pending_renewal_order(&app.db, huge.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "no capped order is written"
+    );
+}
