@@ -21,7 +21,8 @@ use sqlx::postgres::PgListener;
 
 use crate::jobs::{self, Job, Permanent, Snooze, is_permanent, payload, snooze_of};
 use crate::mail::{self, Email, Mailer};
-use crate::provisioning::{Provisioning, provision};
+use crate::provisioning::Provisioning;
+use crate::services::provision;
 
 /// Jobs claimed at once.
 const BATCH: i64 = 10;

@@ -4,10 +4,10 @@
 
 /// Sends one e-mail (`mail::Email` is the payload).
 pub const SEND_EMAIL: &str = "send_email";
-/// Provisions one service (`provisioning::provision::ProvisionJob`).
+/// Provisions one service (`services::provision::ProvisionJob`).
 pub const PROVISION_SERVICE: &str = "provision_service";
 /// Carries out a driver action on a service: power, password, suspend, terminate
-/// (`provisioning::provision::ActionJob`).
+/// (`services::provision::ActionJob`).
 pub const SERVICE_ACTION: &str = "service_action";
 /// The scheduled database backup (daily, one node).
 pub const BACKUP: &str = "backup";

@@ -99,7 +99,7 @@ async fn settle_order(
     if renewal {
         crate::services::renewals::apply_paid_renewal(&mut *tx, &order).await?;
     } else {
-        crate::provisioning::provision::create_services_for_order(&mut *tx, &order).await?;
+        crate::services::provision::create_services_for_order(&mut *tx, &order).await?;
     }
     if let Some(user_id) = order.user_id
         && let Some(user) = users::find(&mut *tx, user_id).await?

@@ -1,25 +1,31 @@
-//! Provisioning: turning a paid order into running servers, and the drivers that do it.
+//! Provisioning: the machinery servers are built on — the operator's backends, the Proxmox
+//! client, and the keyring and thresholds a service's life runs by.
 //!
 //! - [`backends`]: the operator's provisioning backends (one per location at most), the plan
 //!   templates they clone, and the VM ids and IP addresses our database allocates for them.
-//! - [`provision`]: what a paid order does (one service per unit, each with its provisioning
-//!   job) and the job itself: the `manual` driver leaves the service in the operator's queue;
-//!   the `proxmox` driver runs a persisted step machine whose every step looks before it acts.
-//! - [`proxmox`]: the Proxmox VE API client.
+//! - [`proxmox`]: the Proxmox VE API client; [`Provisioning::client`] opens one for a backend.
 //! - [`validation`]: the rules of a backend's fields and its IP pool, shared by the operator's
 //!   JSON API ([`admin_api`]) and pages ([`admin_pages`]).
 //!
-//! A location with no active backend is served by hand (the manual driver).
+//! A location with no active backend is served by hand (the manual driver). What a paid order
+//! does with all this — one service per unit and the job that builds it — is the services
+//! domain's (`services::provision`): this domain knows machines, not customers' services.
 
 pub mod admin_api;
 pub mod admin_pages;
 pub mod backends;
 pub mod manage;
-pub mod provision;
 pub mod proxmox;
 pub mod validation;
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use self::backends::Backend;
+use self::proxmox::{ClientConfig, ProxmoxClient};
+use crate::jobs::Permanent;
 
 use crate::crypto::Keyring;
 
@@ -78,6 +84,26 @@ impl Provisioning {
     /// The associated data a service's password is sealed for.
     pub fn service_context(service_id: i32) -> String {
         format!("service:{service_id}")
+    }
+
+    /// The Proxmox client of a backend, its token opened with the keyring.
+    pub fn client(&self, backend: &Backend) -> anyhow::Result<ProxmoxClient> {
+        let sealed = backend
+            .token_secret_encrypted
+            .as_deref()
+            .context("the backend has no API token")?;
+        let secret = self
+            .keyring
+            .open(sealed, &Provisioning::backend_context(backend.id))
+            .context("opening the backend's API token")?;
+        ProxmoxClient::new(ClientConfig {
+            api_url: backend.api_url.clone().unwrap_or_default(),
+            token_id: backend.token_id.clone().unwrap_or_default(),
+            token_secret: secret,
+            ca_pem: backend.tls_ca_pem.clone(),
+            timeout: Duration::from_secs(30),
+        })
+        .map_err(|err| Permanent::error(err.to_string()))
     }
 
     /// The associated data a backend's API token secret is sealed for.

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{PgConnection, PgPool};
 
 use super::logs::{self, ServiceLog};
+use super::provision::{self, ActionJob, DriverAction};
 use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::users;
@@ -19,7 +20,6 @@ use crate::error::{AppError, AppResult};
 use crate::mail;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
-use crate::provisioning::provision::{self, ActionJob, DriverAction};
 use crate::services::{ProvisioningStep, ServiceStatus};
 
 /// What a customer may ask of a running server.

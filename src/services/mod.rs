@@ -2,6 +2,9 @@
 //!
 //! [`ServiceStatus`] is a service's life; [`services`] holds the SQL of the `services` table
 //! (with status changes guarded by the status they leave) and [`logs`] that of `service_logs`.
+//! [`provision`] turns a paid order into services and runs the job that builds each one on the
+//! provisioning domain's backends; [`lifecycle`] holds the operator's and customer's verbs on a
+//! service, [`renewals`] the hourly sweep of its due dates.
 
 pub mod admin_api;
 pub mod admin_pages;
@@ -9,6 +12,7 @@ pub mod api;
 pub mod lifecycle;
 pub mod logs;
 pub mod pages;
+pub mod provision;
 pub mod renewals;
 // `services::services` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]

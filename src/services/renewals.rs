@@ -17,6 +17,7 @@ use chrono::{DateTime, Duration, Months, Utc};
 use sqlx::PgPool;
 
 use super::logs;
+use super::provision::{self, ActionJob, DriverAction};
 use super::services::{self, Service};
 use crate::accounts::users;
 use crate::db::text_enum::TransitionError;
@@ -27,7 +28,6 @@ use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::orders::pricing;
 use crate::provisioning::Provisioning;
-use crate::provisioning::provision::{self, ActionJob, DriverAction};
 use crate::services::ServiceStatus;
 
 pub use crate::jobs::kinds::RENEWALS;

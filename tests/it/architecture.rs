@@ -28,6 +28,16 @@ const DOMAINS: &[&str] = &[
     "provisioning",
     "services",
 ];
+/// The domains' cores, bottom up: a core imports the cores of the domains ranked below its own,
+/// never one ranked above (so no circle spans two domains' cores).
+const DOMAIN_RANK: &[&str] = &[
+    "accounts",
+    "catalog",
+    "provisioning",
+    "orders",
+    "services",
+    "payments",
+];
 const FRONT_DOORS: &[&str] = &["api", "admin_api", "pages", "admin_pages"];
 const GROUND: &[&str] = &[
     "error.rs",
@@ -279,6 +289,37 @@ fn imports_run_down_the_layers_and_front_doors_do_not_import_each_other() {
     // The check sees imports at all: the router imports every domain's pages.
     assert!(graph["router/mod.rs"].contains("orders/pages.rs"));
     assert!(graph["orders/api.rs"].contains("orders/details.rs"));
+}
+
+#[test]
+fn domain_cores_import_only_the_domains_ranked_below() {
+    let graph = imports(&sources());
+    let rank = |file: &str| DOMAIN_RANK.iter().position(|d| *d == top(file));
+    let mut wrong = Vec::new();
+    for (from, targets) in &graph {
+        if layer(from) != 2 {
+            continue;
+        }
+        for to in targets {
+            if let (Some(mine), Some(theirs)) = (rank(from), rank(to))
+                && theirs > mine
+            {
+                wrong.push(format!(
+                    "{from} imports {to}: `{}` ranks above `{}` (DOMAIN_RANK)",
+                    top(to),
+                    top(from)
+                ));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "domain cores importing upward:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(DOMAIN_RANK.len(), DOMAINS.len());
+    // The check sees cross-domain imports: settling a payment creates the order's services.
+    assert!(graph["payments/settle.rs"].contains("services/provision.rs"));
 }
 
 #[test]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use chrono::{DateTime, Duration, Months, Utc};
-use nextgenrdp::provisioning::provision;
 use nextgenrdp::services::ServiceStatus;
+use nextgenrdp::services::provision;
 use nextgenrdp::services::renewals::{self, Sweep};
 use nextgenrdp::services::services::{self, Service};
 use serde_json::Value;

@@ -245,7 +245,7 @@ async fn check_backend(
             "a manual backend has no API to check".to_owned(),
         )));
     }
-    let client = match super::provision::client_for(&state.provisioning, &backend) {
+    let client = match state.provisioning.client(&backend) {
         Ok(client) => client,
         Err(err) => return Ok(Json(BackendCheck::failed(format!("{err:#}")))),
     };

@@ -30,12 +30,9 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
-use super::Provisioning;
-use super::backends::{self, Backend, Template};
-use super::proxmox::{
-    ClientConfig, CloneRequest, PowerAction, ProxmoxClient, PveError, PveErrorKind, TaskOutcome,
-    Upid, ipconfig,
-};
+use super::logs;
+use super::services::{self, NewService, Service};
+use super::{ProvisioningStep, ServiceStatus};
 use crate::accounts::users;
 use crate::crypto::generate_password;
 use crate::db::text_enum::TransitionError;
@@ -44,9 +41,11 @@ use crate::jobs::{self, Job};
 use crate::jobs::{Permanent, Snooze};
 use crate::mail;
 use crate::orders::orders::Order;
-use crate::services::logs;
-use crate::services::services::{self, NewService, Service};
-use crate::services::{ProvisioningStep, ServiceStatus};
+use crate::provisioning::Provisioning;
+use crate::provisioning::backends::{self, Backend, Template};
+use crate::provisioning::proxmox::{
+    CloneRequest, PowerAction, ProxmoxClient, PveError, PveErrorKind, TaskOutcome, Upid, ipconfig,
+};
 
 pub use crate::jobs::kinds::{PROVISION_SERVICE, SERVICE_ACTION};
 
@@ -388,26 +387,6 @@ fn classify(err: PveError) -> anyhow::Error {
     }
 }
 
-/// The Proxmox client of a backend, its token opened with the keyring.
-pub fn client_for(ctx: &Provisioning, backend: &Backend) -> anyhow::Result<ProxmoxClient> {
-    let sealed = backend
-        .token_secret_encrypted
-        .as_deref()
-        .context("the backend has no API token")?;
-    let secret = ctx
-        .keyring
-        .open(sealed, &Provisioning::backend_context(backend.id))
-        .context("opening the backend's API token")?;
-    ProxmoxClient::new(ClientConfig {
-        api_url: backend.api_url.clone().unwrap_or_default(),
-        token_id: backend.token_id.clone().unwrap_or_default(),
-        token_secret: secret,
-        ca_pem: backend.tls_ca_pem.clone(),
-        timeout: Duration::from_secs(30),
-    })
-    .map_err(|err| Permanent::error(err.to_string()))
-}
-
 /// The marker our VMs carry in their description, naming the service they belong to.
 fn marker(service_id: i32) -> String {
     format!("nextgenrdp service {service_id}")
@@ -431,7 +410,7 @@ struct Machine<'a> {
 
 impl<'a> Machine<'a> {
     fn new(ctx: &'a Provisioning, db: &'a PgPool, backend: Backend) -> anyhow::Result<Self> {
-        let client = client_for(ctx, &backend)?;
+        let client = ctx.client(&backend)?;
         let node = backend.node.clone().unwrap_or_default();
         Ok(Self {
             ctx,
