@@ -1,38 +1,29 @@
-//! The operator's server pages: `/admin/services` (every service, filtered and paged),
-//! `/admin/services/{id}` (everything about one, with the forms that change it) and
-//! `/admin/provisioning` (the queue: manual services to set up, builds in progress, failures,
-//! customers' requests and failed jobs, each with its button). A customer's request is closed
-//! (done, or declined with a note) from the queue or from its service's page.
-//!
-//! Changes go through [`lifecycle`] (locked, status-checked, logged with who acted) and
-//! [`jobs::retry`]; the pages only turn their outcome into words, a refusal re-rendering the
-//! page with its detail.
-
-use std::collections::BTreeMap;
+//! `/admin/services` (every service, filtered and paged) and `/admin/services/{id}` (everything
+//! about one, with the forms that change it).
 
 use askama::Template;
+use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::ServiceStatus;
-use super::lifecycle::{
-    self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
-};
-use super::logs::{self, ServiceLog};
-use super::pages::{ServiceRow, action_label, outcome_label};
-use super::services::{self, Service, ServiceFilter};
+use super::queue::render_queue;
+use super::rows::{AdminServiceRow, NoticeQuery, RequestRow, admin_rows, emails_of, see_other};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
-use crate::jobs;
 use crate::orders::items;
 use crate::provisioning::backends;
+use crate::services::ServiceStatus;
+use crate::services::lifecycle::{
+    self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
+};
+use crate::services::logs::{self, ServiceLog};
+use crate::services::pages::{ServiceRow, action_label, outcome_label};
+use crate::services::services::{self, Service, ServiceFilter};
 use crate::web::extract::ClientIp;
 use crate::web::forms::Choice;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
@@ -42,94 +33,13 @@ use crate::web::paging::page_number;
 
 /// Services per page of the list.
 const PER_PAGE: i64 = 25;
-/// How many rows each section of the provisioning queue shows at most.
-const QUEUE_LIMIT: i64 = 100;
-
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/services", get(list_services))
-        .route("/admin/services/{id}", get(service_page))
-        .route("/admin/services/{id}/provision", post(provision))
-        .route("/admin/services/{id}/suspend", post(suspend))
-        .route("/admin/services/{id}/resume", post(resume))
-        .route("/admin/services/{id}/terminate", post(terminate))
-        .route("/admin/services/{id}/retry", post(retry))
-        .route("/admin/services/{id}/update", post(update))
-        .route("/admin/services/{id}/credentials", post(reveal))
-        .route(
-            "/admin/services/{id}/requests/{log_id}/resolve",
-            post(resolve_request),
-        )
-        .route("/admin/provisioning", get(queue))
-}
-
-fn see_other(target: &str) -> Response {
-    Redirect::to(target).into_response()
-}
-
-/// The e-mails of the given accounts, one look-up each.
-async fn emails_of(state: &AppState, ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
-    let mut emails = BTreeMap::new();
-    for id in ids {
-        if emails.contains_key(&id) {
-            continue;
-        }
-        let email = users::find(&state.db, id)
-            .await?
-            .map(|u| u.email)
-            .unwrap_or_else(|| format!("account {id} (deleted)"));
-        emails.insert(id, email);
-    }
-    Ok(emails)
-}
-
-/// A service as a row of the operator's tables.
-struct AdminServiceRow {
-    row: ServiceRow,
-    customer_id: Option<i32>,
-    customer: String,
-    /// Where provisioning stands: the driver and its step, or why it failed.
-    progress: String,
-    failure_reason: Option<String>,
-    created: String,
-}
-
-async fn admin_rows(
-    state: &AppState,
-    names: &Names,
-    list: &[Service],
-) -> AppResult<Vec<AdminServiceRow>> {
-    let emails = emails_of(state, list.iter().filter_map(|s| s.user_id).collect()).await?;
-    Ok(list
-        .iter()
-        .map(|s| AdminServiceRow {
-            row: ServiceRow::new(s, names),
-            customer_id: s.user_id,
-            customer: s
-                .user_id
-                .and_then(|id| emails.get(&id).cloned())
-                .unwrap_or_else(|| "—".to_owned()),
-            progress: match (s.status, s.backend_id) {
-                (ServiceStatus::Provisioning | ServiceStatus::Failed, None) => {
-                    "manual: waiting for an operator".to_owned()
-                }
-                (ServiceStatus::Provisioning | ServiceStatus::Failed, Some(_)) => {
-                    format!("proxmox: {}", s.provisioning_step.label())
-                }
-                _ => "—".to_owned(),
-            },
-            failure_reason: s.failure_reason.clone(),
-            created: pkt(s.created_at),
-        })
-        .collect())
-}
 
 // ---------------------------------------------------------------------------------------------
 // The list
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct ListQuery {
+pub(super) struct ListQuery {
     status: String,
     customer: String,
     location: String,
@@ -137,7 +47,7 @@ struct ListQuery {
 }
 
 /// A status choice of the filter.
-struct StatusOption {
+pub(super) struct StatusOption {
     value: &'static str,
     label: &'static str,
     selected: bool,
@@ -145,7 +55,7 @@ struct StatusOption {
 
 #[derive(Template)]
 #[template(path = "admin/services/services.html")]
-struct ServicesPage {
+pub(super) struct ServicesPage {
     layout: Layout,
     customer: String,
     statuses: Vec<StatusOption>,
@@ -162,7 +72,7 @@ struct ServicesPage {
 
 /// `/admin/services?status=&customer=&location=&page=`: the customer is an account id or an
 /// e-mail; a filter that names nothing shows the problem beside its field.
-async fn list_services(
+pub(super) async fn list_services(
     State(state): State<AppState>,
     PageAdmin(admin): PageAdmin,
     Query(query): Query<ListQuery>,
@@ -274,7 +184,7 @@ async fn list_services(
 // One service
 
 /// A log line as the operator sees it: everything, with who acted.
-struct LogRow {
+pub(super) struct LogRow {
     when: String,
     action: String,
     what: String,
@@ -287,14 +197,14 @@ struct LogRow {
 /// The credential fields of the provision and correction forms, as typed (never the password).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct CredentialsForm {
+pub(super) struct CredentialsForm {
     hostname: String,
     ip_address: String,
     username: String,
     password: String,
 }
 
-const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
+pub(super) const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
     ("hostname", "Hostname"),
     ("ip_address", "IP address"),
     ("username", "Username"),
@@ -302,14 +212,14 @@ const CREDENTIAL_FIELDS: &[(&str, &str)] = &[
 ];
 
 /// Who owns the service.
-struct Owner {
+pub(super) struct Owner {
     id: i32,
     name: String,
     email: String,
 }
 
 /// The backend that built the service.
-struct BackendLink {
+pub(super) struct BackendLink {
     id: i32,
     name: String,
 }
@@ -327,7 +237,7 @@ enum Which {
 
 #[derive(Template)]
 #[template(path = "admin/services/service.html")]
-struct ServicePage {
+pub(super) struct ServicePage {
     layout: Layout,
     notice: Option<Notice>,
     alert: Option<String>,
@@ -363,7 +273,7 @@ struct ServicePage {
 
 /// What the page shows besides the service: a notice, a failed form, revealed credentials.
 #[derive(Default)]
-struct Extras {
+pub(super) struct Extras {
     status: Option<StatusCode>,
     notice: Option<Notice>,
     alert: Option<String>,
@@ -388,13 +298,13 @@ impl Extras {
     }
 }
 
-async fn find_service(state: &AppState, id: i32) -> AppResult<Service> {
+pub(super) async fn find_service(state: &AppState, id: i32) -> AppResult<Service> {
     services::find(&state.db, id)
         .await?
         .ok_or(AppError::NotFound("service"))
 }
 
-async fn render_service(
+pub(super) async fn render_service(
     state: &AppState,
     admin: &PageAdmin,
     service: Service,
@@ -526,13 +436,7 @@ async fn render_service(
     Ok(response)
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-struct NoticeQuery {
-    notice: Option<String>,
-}
-
-const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
+pub(super) const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
     (
         "provisioned",
         "success",
@@ -563,7 +467,7 @@ const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
     ),
 ];
 
-async fn service_page(
+pub(super) async fn service_page(
     State(state): State<AppState>,
     admin: PageAdmin,
     Path(id): Path<i32>,
@@ -578,7 +482,7 @@ async fn service_page(
 }
 
 /// After a change: back to the page with its notice, or the page again with the refusal.
-async fn after(
+pub(super) async fn after(
     state: &AppState,
     admin: &PageAdmin,
     id: i32,
@@ -598,7 +502,7 @@ async fn after(
 }
 
 /// Provisions a manual service by hand with the details the operator typed.
-async fn provision(
+pub(super) async fn provision(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -624,11 +528,11 @@ async fn provision(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct SuspendForm {
+pub(super) struct SuspendForm {
     reason: String,
 }
 
-async fn suspend(
+pub(super) async fn suspend(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -655,7 +559,7 @@ async fn suspend(
     .await
 }
 
-async fn resume(
+pub(super) async fn resume(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -671,12 +575,12 @@ async fn resume(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct TerminateForm {
+pub(super) struct TerminateForm {
     confirm: String,
 }
 
 /// Terminates only when the operator ticked the confirmation: deleting a server is final.
-async fn terminate(
+pub(super) async fn terminate(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -700,12 +604,12 @@ async fn terminate(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-struct RetryForm {
+pub(super) struct RetryForm {
     /// `queue` when the button was on the provisioning queue (go back there).
     from: String,
 }
 
-async fn retry(
+pub(super) async fn retry(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -730,7 +634,7 @@ async fn retry(
 }
 
 /// Corrects the recorded details: a blank field stays as it is (the password included).
-async fn update(
+pub(super) async fn update(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -764,7 +668,7 @@ async fn update(
 }
 
 /// Opens the service's credentials for the operator (logged by `lifecycle`).
-async fn reveal(
+pub(super) async fn reveal(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -792,7 +696,7 @@ async fn reveal(
 
 #[derive(Default, Deserialize)]
 #[serde(default)]
-struct ResolveForm {
+pub(super) struct ResolveForm {
     outcome: String,
     note: String,
     /// A password reset's new password; empty keeps the recorded one.
@@ -802,7 +706,7 @@ struct ResolveForm {
 }
 
 /// The fields of the request forms, to name a problem in the alert.
-const REQUEST_FIELDS: &[(&str, &str)] = &[
+pub(super) const REQUEST_FIELDS: &[(&str, &str)] = &[
     ("outcome", "Outcome"),
     ("note", "Note"),
     ("password", "New password"),
@@ -810,7 +714,7 @@ const REQUEST_FIELDS: &[(&str, &str)] = &[
 
 /// Closes a customer's request (done, or declined with a note), from the queue or the service
 /// page, and goes back there with a notice; a refusal shows that page again with its reason.
-async fn resolve_request(
+pub(super) async fn resolve_request(
     State(state): State<AppState>,
     admin: PageAdmin,
     ClientIp(ip): ClientIp,
@@ -880,171 +784,3 @@ async fn resolve_request(
 
 // ---------------------------------------------------------------------------------------------
 // The provisioning queue
-
-/// A customer's request on a manual service that no operator has closed yet.
-struct RequestRow {
-    log_id: i32,
-    service_id: i32,
-    customer: String,
-    what: String,
-    when: String,
-    /// A password reset: marking it done may set the new password.
-    asks_password: bool,
-}
-
-impl RequestRow {
-    fn new(log: &ServiceLog, customer: String) -> Option<Self> {
-        Some(Self {
-            log_id: log.id,
-            service_id: log.service_id?,
-            customer,
-            what: action_label(&log.action),
-            when: pkt(log.created_at),
-            asks_password: log.action == "reset_password_requested",
-        })
-    }
-}
-
-/// A failed job with its error.
-struct JobRow {
-    id: i64,
-    kind: String,
-    service_id: Option<i64>,
-    attempts: String,
-    error: String,
-    when: String,
-}
-
-#[derive(Template)]
-#[template(path = "admin/services/provisioning.html")]
-struct QueuePage {
-    layout: Layout,
-    notice: Option<Notice>,
-    alert: Option<String>,
-    manual: Vec<AdminServiceRow>,
-    building: Vec<AdminServiceRow>,
-    failed: Vec<AdminServiceRow>,
-    requests: Vec<RequestRow>,
-    jobs: Vec<JobRow>,
-}
-
-const QUEUE_NOTICES: &[(&str, &str, &str)] = &[
-    (
-        "service-retried",
-        "success",
-        "Provisioning was queued again; it resumes from its last step.",
-    ),
-    (
-        "service-not-failed",
-        "error",
-        "That service is no longer failed; nothing was retried.",
-    ),
-    (
-        "job-retried",
-        "success",
-        "The job is queued to run again now.",
-    ),
-    (
-        "job-not-failed",
-        "error",
-        "That job is no longer failed; nothing was retried.",
-    ),
-    (
-        "request-done",
-        "success",
-        "The request is marked done and the customer was e-mailed.",
-    ),
-    (
-        "request-declined",
-        "success",
-        "The request is declined and the customer was e-mailed your note.",
-    ),
-];
-
-async fn queue(
-    State(state): State<AppState>,
-    admin: PageAdmin,
-    Query(query): Query<NoticeQuery>,
-) -> AppResult<Response> {
-    let notice = notice(query.notice.as_deref(), QUEUE_NOTICES);
-    render_queue(&state, &admin, StatusCode::OK, notice, None).await
-}
-
-/// The queue, with a notice after a change or the alert of a refused one.
-async fn render_queue(
-    state: &AppState,
-    admin: &PageAdmin,
-    status: StatusCode,
-    notice: Option<Notice>,
-    alert: Option<String>,
-) -> AppResult<Response> {
-    let names = Names::load(&state.db).await?;
-    let filter = |status| ServiceFilter {
-        status: Some(status),
-        ..ServiceFilter::default()
-    };
-    let provisioning = services::list(
-        &state.db,
-        &filter(ServiceStatus::Provisioning),
-        QUEUE_LIMIT,
-        0,
-    )
-    .await?;
-    let (manual, building): (Vec<Service>, Vec<Service>) = provisioning
-        .into_iter()
-        .rev() // oldest first: the longest wait on top
-        .partition(|s| s.backend_id.is_none());
-    let failed = services::list(&state.db, &filter(ServiceStatus::Failed), QUEUE_LIMIT, 0).await?;
-
-    let requests = logs::list_open_requests(&state.db, QUEUE_LIMIT).await?;
-    let mut owners = BTreeMap::new();
-    for log in &requests {
-        if let Some(service_id) = log.service_id
-            && !owners.contains_key(&service_id)
-        {
-            let owner = services::find(&state.db, service_id)
-                .await?
-                .and_then(|s| s.user_id);
-            owners.insert(service_id, owner);
-        }
-    }
-    let emails = emails_of(state, owners.values().flatten().copied().collect()).await?;
-    let requests = requests
-        .iter()
-        .filter_map(|log| {
-            let customer = owners
-                .get(&log.service_id?)
-                .copied()
-                .flatten()
-                .and_then(|id| emails.get(&id).cloned())
-                .unwrap_or_else(|| "—".to_owned());
-            RequestRow::new(log, customer)
-        })
-        .collect();
-
-    let jobs = jobs::list(&state.db, Some("failed"), QUEUE_LIMIT, 0)
-        .await?
-        .into_iter()
-        .map(|job| JobRow {
-            id: job.id,
-            service_id: job.payload.get("service_id").and_then(|v| v.as_i64()),
-            attempts: format!("{} of {}", job.attempts, job.max_attempts),
-            error: job.last_error.unwrap_or_else(|| "—".to_owned()),
-            when: pkt(job.finished_at.or(Some(job.updated_at))),
-            kind: job.kind,
-        })
-        .collect();
-    render_with(
-        status,
-        &QueuePage {
-            layout: Layout::for_page("Provisioning", &admin.0.context),
-            notice,
-            alert,
-            manual: admin_rows(state, &names, &manual).await?,
-            building: admin_rows(state, &names, &building).await?,
-            failed: admin_rows(state, &names, &failed).await?,
-            requests,
-            jobs,
-        },
-    )
-}

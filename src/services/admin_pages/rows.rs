@@ -1,0 +1,108 @@
+//! What the operator's service screens share: a service as a table row, and the e-mails of its
+//! owners.
+
+use std::collections::BTreeMap;
+
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use crate::accounts::users;
+use crate::app::AppState;
+use crate::catalog::names::Names;
+use crate::error::AppResult;
+use crate::services::ServiceStatus;
+use crate::services::logs::ServiceLog;
+use crate::services::pages::{ServiceRow, action_label};
+use crate::services::services::Service;
+use crate::web::forms::pkt;
+
+pub(super) fn see_other(target: &str) -> Response {
+    Redirect::to(target).into_response()
+}
+
+/// The e-mails of the given accounts, one look-up each.
+pub(super) async fn emails_of(state: &AppState, ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
+    let mut emails = BTreeMap::new();
+    for id in ids {
+        if emails.contains_key(&id) {
+            continue;
+        }
+        let email = users::find(&state.db, id)
+            .await?
+            .map(|u| u.email)
+            .unwrap_or_else(|| format!("account {id} (deleted)"));
+        emails.insert(id, email);
+    }
+    Ok(emails)
+}
+
+/// A service as a row of the operator's tables.
+pub(super) struct AdminServiceRow {
+    pub(super) row: ServiceRow,
+    pub(super) customer_id: Option<i32>,
+    pub(super) customer: String,
+    /// Where provisioning stands: the driver and its step, or why it failed.
+    pub(super) progress: String,
+    pub(super) failure_reason: Option<String>,
+    pub(super) created: String,
+}
+
+pub(super) async fn admin_rows(
+    state: &AppState,
+    names: &Names,
+    list: &[Service],
+) -> AppResult<Vec<AdminServiceRow>> {
+    let emails = emails_of(state, list.iter().filter_map(|s| s.user_id).collect()).await?;
+    Ok(list
+        .iter()
+        .map(|s| AdminServiceRow {
+            row: ServiceRow::new(s, names),
+            customer_id: s.user_id,
+            customer: s
+                .user_id
+                .and_then(|id| emails.get(&id).cloned())
+                .unwrap_or_else(|| "—".to_owned()),
+            progress: match (s.status, s.backend_id) {
+                (ServiceStatus::Provisioning | ServiceStatus::Failed, None) => {
+                    "manual: waiting for an operator".to_owned()
+                }
+                (ServiceStatus::Provisioning | ServiceStatus::Failed, Some(_)) => {
+                    format!("proxmox: {}", s.provisioning_step.label())
+                }
+                _ => "—".to_owned(),
+            },
+            failure_reason: s.failure_reason.clone(),
+            created: pkt(s.created_at),
+        })
+        .collect())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct NoticeQuery {
+    pub(super) notice: Option<String>,
+}
+
+/// A customer's request on a manual service that no operator has closed yet.
+pub(super) struct RequestRow {
+    pub(super) log_id: i32,
+    pub(super) service_id: i32,
+    pub(super) customer: String,
+    pub(super) what: String,
+    pub(super) when: String,
+    /// A password reset: marking it done may set the new password.
+    pub(super) asks_password: bool,
+}
+
+impl RequestRow {
+    pub(super) fn new(log: &ServiceLog, customer: String) -> Option<Self> {
+        Some(Self {
+            log_id: log.id,
+            service_id: log.service_id?,
+            customer,
+            what: action_label(&log.action),
+            when: pkt(log.created_at),
+            asks_password: log.action == "reset_password_requested",
+        })
+    }
+}
