@@ -8,7 +8,8 @@
 use chrono::{Duration, Utc};
 
 use super::limits::{self, LOGIN_PER_ACCOUNT, LOGIN_PER_IP};
-use super::sessions::{self, NewSession, Session};
+use super::sessions;
+use super::signin::{Client, OpenedSession, SESSION_TTL_DAYS, open_session};
 use super::tokens::{self, Purpose};
 use super::users::{self, NewUser, User};
 use super::validation::{
@@ -20,8 +21,6 @@ use crate::error::{AppError, AppResult};
 use crate::mail;
 use crate::secrets;
 
-/// How long a refresh token (and a browser session) lives without use.
-pub const SESSION_TTL_DAYS: i64 = 30;
 /// How long an e-mail verification link works.
 pub const VERIFICATION_TTL_HOURS: i64 = 24;
 /// How long a password reset link works.
@@ -236,22 +235,6 @@ pub async fn verify_email(state: &Context, token: &str) -> AppResult<User> {
     Ok(user)
 }
 
-/// Where a session is opened from.
-#[derive(Clone, Debug, Default)]
-pub struct Client {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-    /// The browser's login-device cookie ([`device`]), if it sent one.
-    pub device: Option<String>,
-}
-
-/// A new session and the secret that proves it (a refresh token or a cookie value).
-pub struct OpenedSession {
-    pub user: User,
-    pub session: Session,
-    pub token: String,
-}
-
 /// What a login with the right password came to.
 pub enum LoginOutcome {
     /// Signed in.
@@ -391,33 +374,6 @@ pub async fn login_second_step(
 /// A login-device cookie value for `user_id` (pages set it after a successful login).
 pub fn device_cookie_value(state: &Context, user_id: i32) -> String {
     device::issue(state.settings.secrets.token_signing_key.expose(), user_id)
-}
-
-/// Opens a session for `user`; `two_factor`: the login proved a second factor.
-pub(crate) async fn open_session(
-    tx: &mut sqlx::PgConnection,
-    user: User,
-    client: &Client,
-    two_factor: bool,
-) -> AppResult<OpenedSession> {
-    let token = secrets::generate();
-    let session = sessions::insert(
-        &mut *tx,
-        &NewSession {
-            user_id: user.id,
-            token_hash: &secrets::hash(&token),
-            expires_at: Utc::now() + Duration::days(SESSION_TTL_DAYS),
-            ip_address: client.ip.as_deref().map(|ip| &ip[..ip.len().min(45)]),
-            user_agent: client.user_agent.as_deref(),
-            two_factor,
-        },
-    )
-    .await?;
-    Ok(OpenedSession {
-        user,
-        session,
-        token,
-    })
 }
 
 /// Trades a refresh token for a new one. A token that was already rotated away means it was

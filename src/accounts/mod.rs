@@ -12,6 +12,7 @@ pub mod limits;
 pub mod origins;
 pub mod pages;
 pub mod sessions;
+pub mod signin;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;

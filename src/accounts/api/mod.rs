@@ -11,10 +11,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Role;
-use super::auth::{self, Client, LoginOutcome, OpenedSession, Registration};
+use super::auth::{self, LoginOutcome, Registration};
 use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
 use super::sessions::{self, Session};
+use super::signin::{Client, OpenedSession};
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
 use crate::app::AppState;

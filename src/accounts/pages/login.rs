@@ -10,10 +10,11 @@ use serde::Deserialize;
 
 use super::two_factor::LoginCodePage;
 use super::{see_other, signed_in, without_session_cookie};
-use crate::accounts::auth::{self, Client, LoginOutcome};
+use crate::accounts::auth::{self, LoginOutcome};
 use crate::accounts::device::DEVICE_COOKIE;
 use crate::accounts::extract::{PageContext, safe_next};
 use crate::accounts::sessions;
+use crate::accounts::signin::Client;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::extract::{ClientIp, UserAgent};

@@ -25,8 +25,8 @@ use axum::routing::{get, post};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use serde::Deserialize;
 
-use super::auth::SESSION_TTL_DAYS;
 use super::extract::{PageContext, SESSION_COOKIE};
+use super::signin::SESSION_TTL_DAYS;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::pages::Layout;
@@ -123,7 +123,7 @@ async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     jar: CookieJar,
-    opened: crate::accounts::auth::OpenedSession,
+    opened: crate::accounts::signin::OpenedSession,
     next: &str,
 ) -> AppResult<Response> {
     merge_guest_cart(state, headers, opened.user.id).await?;

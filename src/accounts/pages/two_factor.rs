@@ -12,8 +12,9 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::{see_other, signed_in};
-use crate::accounts::auth::{self, Client};
+use crate::accounts::auth;
 use crate::accounts::extract::{PageContext, PageUser, safe_next};
+use crate::accounts::signin::Client;
 use crate::accounts::two_factor::{self, OperatorPolicy};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};

@@ -21,8 +21,8 @@ use serde::Serialize;
 use serde_json::json;
 use totp_rs::{Algorithm, TOTP};
 
-use super::auth::{Client, OpenedSession};
 use super::sessions;
+use super::signin::{self, Client, OpenedSession};
 use super::users::{self, User};
 use crate::audit::{self, NewAuditEntry};
 use crate::context::Context;
@@ -504,7 +504,7 @@ pub async fn finish_login(
         Err(err) => return Err(err),
     };
     repo::close_challenge(&mut *tx, challenge.id).await?;
-    let opened = super::auth::open_session(&mut tx, user, client, true).await?;
+    let opened = signin::open_session(&mut tx, user, client, true).await?;
     users::record_login(&mut *tx, opened.user.id).await?;
     if let Some(ip) = client.ip.as_deref() {
         super::origins::record(&mut *tx, opened.user.id, ip).await?;

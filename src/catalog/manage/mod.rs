@@ -6,7 +6,7 @@
 //!
 //! One file per concern: `input` holds the body fields and their rules shared by all three;
 //! `categories`, `locations` and `plans` each hold their entity's shape, body, checks and
-//! operations (`plan_draft` the plan's checks, the longest).
+//! operations (`plan_draft` the plan's shapes and checks, the longest).
 
 mod categories;
 mod input;
@@ -23,10 +23,8 @@ pub use locations::{
     AdminLocation, LocationInput, create_location, delete_location, find_location, list_locations,
     update_location,
 };
-pub use plan_draft::{MAX_FEATURE_CHARS, MAX_FEATURES};
-pub use plans::{
-    AdminPlan, PlanInput, create_plan, delete_plan, find_plan, list_plans, update_plan,
-};
+pub use plan_draft::{AdminPlan, MAX_FEATURE_CHARS, MAX_FEATURES, PlanInput};
+pub use plans::{create_plan, delete_plan, find_plan, list_plans, update_plan};
 
 use serde::Serialize;
 use serde_json::Value;

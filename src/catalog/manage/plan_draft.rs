@@ -1,19 +1,183 @@
-//! A plan's POST / PATCH body checked against the rules and the database (its category and
-//! locations must exist): the [`PlanDraft`] the plan operations write, with every field at
-//! fault reported at once.
+//! A plan's shapes — as the operator sees it ([`AdminPlan`], with its features and locations)
+//! and the POST / PATCH body ([`PlanInput`]) — and that body checked against the rules and the
+//! database (its category and locations must exist): the [`PlanDraft`] the plan operations
+//! write, with every field at fault reported at once.
 
 use std::collections::BTreeSet;
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use sqlx::PgConnection;
 
-use super::input::{MAX_DESCRIPTION_CHARS, optional_text, slug, text, value};
-use super::plans::{AdminPlan, PlanInput};
+use super::input::{Field, MAX_DESCRIPTION_CHARS, optional_text, present, slug, text, value};
 use crate::accounts::validation::FieldErrors;
 use crate::catalog::THEME_COLORS;
 use crate::catalog::categories;
 use crate::catalog::locations;
+use crate::catalog::plans::Plan;
 use crate::catalog::plans::PlanFields;
 use crate::error::{AppError, AppResult};
+use crate::money::format_pkr;
+
+/// A plan as the operator sees it, with its features and where it is sold.
+#[derive(Clone, Debug, Serialize, PartialEq, utoipa::ToSchema)]
+pub struct AdminPlan {
+    /// The plan's permanent id, `[a-z0-9-]` (`rdp-basic`); orders refer to it.
+    pub id: String,
+    pub category_id: Option<i32>,
+    /// The category's slug.
+    pub category: Option<String>,
+    pub name: String,
+    pub description: Option<String>,
+    /// As shown to customers (`4 vCPU`).
+    pub cpu: String,
+    /// As shown to customers (`8 GB`).
+    pub ram: String,
+    /// As shown to customers (`100 GB NVMe`).
+    pub storage: String,
+    /// As shown to customers (`Unlimited`).
+    pub bandwidth: String,
+    pub os: Option<String>,
+    /// The monthly price in whole PKR rupees.
+    pub price_pkr: i32,
+    /// The price as shown to customers (`Rs 2,500`).
+    pub price_display: String,
+    #[schema(schema_with = theme_color_schema)]
+    pub theme_color: String,
+    /// A badge on the plan's card (`Popular`).
+    pub label: Option<String>,
+    /// Plans are listed by this within their category, smallest first.
+    pub display_order: i32,
+    /// Whether it is on sale.
+    pub is_active: bool,
+    /// The card's feature lines, in order.
+    pub features: Vec<String>,
+    /// The ids of the locations it is sold in.
+    pub location_ids: Vec<i32>,
+    /// RFC 3339, UTC.
+    pub created_at: Option<DateTime<Utc>>,
+    /// RFC 3339, UTC.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The schema of a plan's `theme_color`: one of [`THEME_COLORS`].
+fn theme_color_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(THEME_COLORS.iter().copied()))
+        .description(Some("The colour of the plan's card"))
+        .build()
+}
+
+impl AdminPlan {
+    pub(super) fn new(
+        plan: Plan,
+        category: Option<String>,
+        features: Vec<String>,
+        location_ids: Vec<i32>,
+    ) -> Self {
+        Self {
+            price_display: format_pkr(plan.price_pkr),
+            is_active: plan.is_active(),
+            theme_color: plan.theme_color.unwrap_or_else(|| "sky".to_owned()),
+            id: plan.id,
+            category_id: plan.category_id,
+            category,
+            name: plan.name,
+            description: plan.description,
+            cpu: plan.cpu,
+            ram: plan.ram,
+            storage: plan.storage,
+            bandwidth: plan.bandwidth,
+            os: plan.os,
+            price_pkr: plan.price_pkr,
+            label: plan.label,
+            display_order: plan.display_order,
+            features,
+            location_ids,
+            created_at: plan.created_at,
+            updated_at: plan.updated_at,
+        }
+    }
+}
+
+/// The body of POST / PATCH `/admin/plans`. POST needs `id`, `category`, `name`, `cpu`, `ram`,
+/// `storage`, `bandwidth` and `price_pkr`; PATCH takes any subset: an absent field keeps its
+/// value, `null` (or blank) clears `description`, `os` and `label`. Text is trimmed. Unknown
+/// fields are refused.
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanInput {
+    /// Required on POST: 3 to 50 characters of `a-z`, `0-9` and `-`, no other plan's (409 if
+    /// it is); `new`, `edit` and `delete` are reserved. On PATCH it may only repeat the plan's
+    /// id (it never changes).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, pattern = "^[a-z0-9-]{3,50}$")]
+    pub id: Field<String>,
+    /// The slug of an existing category. Required on POST.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String)]
+    pub category: Field<String>,
+    /// Required on POST. At most 100 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
+    pub name: Field<String>,
+    /// At most 2000 characters; `null` or blank clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2000)]
+    pub description: Field<String>,
+    /// Required on POST. At most 50 characters (`4 vCPU`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
+    pub cpu: Field<String>,
+    /// Required on POST. At most 50 characters (`8 GB`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
+    pub ram: Field<String>,
+    /// Required on POST. At most 100 characters (`100 GB NVMe`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 100)]
+    pub storage: Field<String>,
+    /// Required on POST. At most 50 characters (`Unlimited`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = String, min_length = 1, max_length = 50)]
+    pub bandwidth: Field<String>,
+    /// At most 100 characters; `null` or blank clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 100)]
+    pub os: Field<String>,
+    /// Required on POST. The monthly price in whole PKR rupees, 0 to 2,147,483,647 (read wide so
+    /// an out-of-range number is a field error).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i64, minimum = 0, maximum = 2147483647)]
+    pub price_pkr: Field<i64>,
+    /// The colour of the plan's card. Default `sky`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = theme_color_schema)]
+    pub theme_color: Field<String>,
+    /// A badge on the plan's card, at most 50 characters; `null` or blank clears it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 50)]
+    pub label: Field<String>,
+    /// Plans are listed by this within their category, smallest first. Default 0.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = i32)]
+    pub display_order: Field<i32>,
+    /// Whether it is on sale. Default `true`.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = bool)]
+    pub is_active: Field<bool>,
+    /// The card's feature lines, in order, replacing the current ones: at most 30, each one
+    /// non-blank line of at most 200 characters. Default none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<String>, max_items = 30)]
+    pub features: Field<Vec<String>>,
+    /// The ids of existing locations it is sold in, replacing the current ones (repeats are
+    /// dropped). Default none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Vec<i32>)]
+    pub location_ids: Field<Vec<i32>>,
+}
 
 /// At most this many features per plan, each at most `MAX_FEATURE_CHARS` long.
 pub const MAX_FEATURES: usize = 30;
