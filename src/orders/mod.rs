@@ -112,6 +112,9 @@ mod tests {
         assert!(crate::db::text_enum::spellings_match_serde(
             OrderStatus::ALL
         ));
+        assert!(crate::db::text_enum::spellings_match_serde(
+            orders::OrderKind::ALL
+        ));
         assert_eq!("pending_payment".parse(), Ok(PendingPayment));
         assert!("Paid".parse::<OrderStatus>().is_err());
         assert!("refunded".parse::<OrderStatus>().is_err());

@@ -7,6 +7,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
 use super::OrderStatus;
+use crate::db::text_enum::text_enum;
 use crate::db::timed;
 
 /// An order as stored (a row of `orders`). Amounts are whole PKR; `final_amount_pkr` is always
@@ -39,17 +40,15 @@ pub struct Order {
     /// When it was cancelled or expired.
     pub cancelled_at: Option<DateTime<Utc>>,
     /// `new` (a purchase) or `renewal` (of the services its items name).
-    #[schema(value_type = OrderKind)]
-    pub kind: String,
+    pub kind: OrderKind,
 }
 
-/// What an order buys: new servers, or more time for existing ones.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `Order::kind` for the API document
-pub enum OrderKind {
-    New,
-    Renewal,
+text_enum! {
+    /// What an order buys: new servers, or more time for existing ones.
+    pub enum OrderKind {
+        New = "new",
+        Renewal = "renewal",
+    }
 }
 
 impl Order {

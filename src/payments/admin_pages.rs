@@ -205,7 +205,7 @@ struct EventRow {
 impl EventRow {
     fn new(event: &PaymentEvent) -> Self {
         Self {
-            kind: event.kind.clone(),
+            kind: event.kind.to_string(),
             when: pkt(Some(event.created_at)),
             note: event.note.clone(),
             payload: event

@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 use axum::http::{HeaderMap, header};
 use serde_json::json;
 
-use super::PaymentStatus;
 use super::jazzcash::{Callback, Inquiry, InquiryError, JazzCash};
 use super::payments::{self, Payment, Transition};
 use super::settle::{self, Settled};
 use super::{JAZZCASH, order_reference};
+use super::{PaymentEventKind, PaymentStatus};
 use crate::context::Context;
 use crate::db::text_enum::TransitionError;
 use crate::error::{AppError, AppResult};
@@ -74,10 +74,10 @@ pub enum Source {
 }
 
 impl Source {
-    fn kind(self) -> &'static str {
+    fn kind(self) -> PaymentEventKind {
         match self {
-            Self::Ipn => "ipn",
-            Self::Return => "return",
+            Self::Ipn => PaymentEventKind::Ipn,
+            Self::Return => PaymentEventKind::Return,
         }
     }
 }
@@ -195,7 +195,7 @@ async fn refuse(
     payments::insert_event(
         &state.db,
         payment_id,
-        "refused",
+        PaymentEventKind::Refused,
         Some(&refused_payload(fields)),
         Some(&format!("{kind}: {why}")),
     )
@@ -423,7 +423,7 @@ async fn record_inquiry(
             payments::insert_event(
                 &mut *tx,
                 Some(payment.id),
-                "inquiry",
+                PaymentEventKind::Inquiry,
                 Some(&recorded(&inquiry.fields)),
                 Some(note.trim()),
             )
@@ -433,7 +433,7 @@ async fn record_inquiry(
             payments::insert_event(
                 &mut *tx,
                 Some(payment.id),
-                "inquiry",
+                PaymentEventKind::Inquiry,
                 None,
                 Some(&err.to_string()),
             )

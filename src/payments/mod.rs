@@ -159,20 +159,21 @@ pub enum PaymentChannel {
     Easypaisa,
 }
 
-/// What happened to a payment: `created` (an attempt started), `submitted` (a manual transfer
-/// reported), `return` / `ipn` (a JazzCash callback), `approved` / `rejected` (by an operator),
-/// `refused` (a callback that failed verification).
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `PaymentEvent::kind` for the API document
-pub enum PaymentEventKind {
-    Created,
-    Submitted,
-    Return,
-    Ipn,
-    Approved,
-    Rejected,
-    Refused,
+text_enum! {
+    /// What happened to a payment: `created` (an attempt started), `submitted` (a manual
+    /// transfer reported), `return` / `ipn` (a JazzCash callback), `inquiry` (what JazzCash's
+    /// status inquiry answered), `approved` / `rejected` (by an operator), `refused` (a callback
+    /// that failed verification).
+    pub enum PaymentEventKind {
+        Created = "created",
+        Submitted = "submitted",
+        Return = "return",
+        Ipn = "ipn",
+        Inquiry = "inquiry",
+        Approved = "approved",
+        Rejected = "rejected",
+        Refused = "refused",
+    }
 }
 
 /// JazzCash's settings from its flags (`NEXTGENRDP_JAZZCASH_*`), checked.
@@ -305,6 +306,9 @@ mod status_tests {
     fn statuses_are_spelled_as_stored_and_move_only_as_the_table_says() {
         assert!(crate::db::text_enum::spellings_match_serde(
             PaymentStatus::ALL
+        ));
+        assert!(crate::db::text_enum::spellings_match_serde(
+            PaymentEventKind::ALL
         ));
         let allowed = [
             (Pending, Succeeded),

@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::PaymentStatus;
 use super::payments::{self, NewPayment, Payment};
 use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
+use super::{PaymentEventKind, PaymentStatus};
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::orders::OrderStatus;
@@ -98,7 +98,14 @@ pub async fn start_attempt(
         },
     )
     .await?;
-    payments::insert_event(&mut *tx, Some(payment.id), "created", Some(&payload), None).await?;
+    payments::insert_event(
+        &mut *tx,
+        Some(payment.id),
+        PaymentEventKind::Created,
+        Some(&payload),
+        None,
+    )
+    .await?;
     tx.commit().await?;
     Ok((payment, start))
 }
@@ -155,7 +162,7 @@ pub async fn submit_manual(
     payments::insert_event(
         &mut *tx,
         Some(payment.id),
-        "submitted",
+        PaymentEventKind::Submitted,
         Some(&payload),
         flag.as_deref(),
     )

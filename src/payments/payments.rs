@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
-use super::PaymentStatus;
+use super::{PaymentEventKind, PaymentStatus};
 use crate::db::timed;
 
 /// A row of `payments`: one attempt to pay an order. Times are RFC 3339, UTC.
@@ -348,8 +348,7 @@ pub async fn succeeded_total(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Re
 pub struct PaymentEvent {
     pub id: i64,
     pub payment_id: Option<i32>,
-    #[schema(value_type = crate::payments::PaymentEventKind)]
-    pub kind: String,
+    pub kind: PaymentEventKind,
     /// The raw payload as received or sent (a gateway's fields, a submitted reference).
     #[schema(value_type = Option<Object>)]
     pub payload: Option<serde_json::Value>,
@@ -362,7 +361,7 @@ pub struct PaymentEvent {
 pub async fn insert_event(
     db: impl PgExecutor<'_>,
     payment_id: Option<i32>,
-    kind: &str,
+    kind: PaymentEventKind,
     payload: Option<&serde_json::Value>,
     note: Option<&str>,
 ) -> sqlx::Result<()> {

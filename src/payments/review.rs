@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::payments::{self, Payment, Transition};
 use super::settle::{self, Settled};
-use super::{MANUAL, PaymentStatus};
+use super::{MANUAL, PaymentEventKind, PaymentStatus};
 use crate::accounts::users;
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::context::Context;
@@ -41,7 +41,7 @@ pub async fn approve(state: &Context, actor: &Actor<'_>, id: i32) -> AppResult<(
     payments::insert_event(
         &mut *tx,
         Some(id),
-        "approved",
+        PaymentEventKind::Approved,
         None,
         Some(&format!("by user {}", actor.user_id)),
     )
@@ -106,7 +106,14 @@ pub async fn reject(
             format!("payment {id} is {}, not waiting for review", payment.status),
         ));
     }
-    payments::insert_event(&mut *tx, Some(id), "rejected", None, Some(reason)).await?;
+    payments::insert_event(
+        &mut *tx,
+        Some(id),
+        PaymentEventKind::Rejected,
+        None,
+        Some(reason),
+    )
+    .await?;
     metrics::counter!("payments_total", "gateway" => MANUAL, "outcome" => "rejected").increment(1);
     let entity = id.to_string();
     audit::insert(

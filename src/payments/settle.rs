@@ -95,7 +95,7 @@ async fn settle_order(
     orders::set_payment(&mut *tx, order.id, &method, via.gateway_txn_id.as_deref()).await?;
     // What the money buys, in the same transaction as the paid transition (which happens once):
     // new servers to provision, or renewal periods to add.
-    let renewal = order.kind == "renewal";
+    let renewal = order.kind == crate::orders::orders::OrderKind::Renewal;
     if renewal {
         crate::services::renewals::apply_paid_renewal(&mut *tx, &order).await?;
     } else {

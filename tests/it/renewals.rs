@@ -88,7 +88,7 @@ async fn a_renewal_confirmed_many_times_extends_the_due_date_once_from_the_old_o
     )
     .await
     .unwrap();
-    assert_eq!(order.kind, "renewal");
+    assert_eq!(order.kind.as_str(), "renewal");
     assert_eq!(order.final_amount_pkr, 3 * 4500);
 
     let form = start_jazzcash(&app, &login, i64::from(order.id)).await;

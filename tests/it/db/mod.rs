@@ -10,6 +10,7 @@ mod orders;
 mod promo_codes;
 mod services;
 mod sessions;
+mod statuses;
 mod tokens;
 mod users;
 

@@ -1,0 +1,90 @@
+//! Each typed status or kind knows exactly the spellings its column's `CHECK` allows: a value
+//! the database accepts but the enum does not would fail to decode (and be missing from the API
+//! document); one the enum has but the database refuses could never be written.
+
+use std::collections::BTreeSet;
+
+use nextgenrdp::jobs::JobStatus;
+use nextgenrdp::orders::OrderStatus;
+use nextgenrdp::orders::orders::OrderKind;
+use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
+use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
+use sqlx::PgPool;
+
+/// The spellings the `CHECK` of `table.column` lists (`column in ('a', 'b')`, which PostgreSQL
+/// keeps as `(column)::text = ANY (ARRAY['a'::character varying, …])`).
+async fn allowed(db: &PgPool, table: &str, column: &str) -> BTreeSet<String> {
+    let definitions: Vec<String> = sqlx::query_scalar(
+        "select pg_get_constraintdef(c.oid) from pg_constraint c
+         where c.conrelid = $1::regclass and c.contype = 'c'",
+    )
+    .bind(table)
+    .fetch_all(db)
+    .await
+    .unwrap();
+    let needle = format!("({column})::text = ANY");
+    let lists: Vec<&String> = definitions.iter().filter(|d| d.contains(&needle)).collect();
+    assert_eq!(
+        lists.len(),
+        1,
+        "one CHECK listing {table}.{column}, found {definitions:?}"
+    );
+    lists[0]
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect()
+}
+
+fn spellings<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> BTreeSet<String> {
+    all.iter().map(|v| as_str(*v).to_owned()).collect()
+}
+
+#[sqlx::test]
+async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
+    let cases = [
+        (
+            "orders",
+            "status",
+            spellings(OrderStatus::ALL, OrderStatus::as_str),
+        ),
+        (
+            "orders",
+            "kind",
+            spellings(OrderKind::ALL, OrderKind::as_str),
+        ),
+        (
+            "payments",
+            "status",
+            spellings(PaymentStatus::ALL, PaymentStatus::as_str),
+        ),
+        (
+            "payment_events",
+            "kind",
+            spellings(PaymentEventKind::ALL, PaymentEventKind::as_str),
+        ),
+        (
+            "services",
+            "status",
+            spellings(ServiceStatus::ALL, ServiceStatus::as_str),
+        ),
+        (
+            "services",
+            "provisioning_step",
+            spellings(ProvisioningStep::ALL, ProvisioningStep::as_str),
+        ),
+        (
+            "jobs",
+            "status",
+            spellings(JobStatus::ALL, JobStatus::as_str),
+        ),
+    ];
+    for (table, column, known) in cases {
+        assert_eq!(
+            allowed(&db, table, column).await,
+            known,
+            "{table}.{column}: the CHECK and the enum differ"
+        );
+    }
+}
