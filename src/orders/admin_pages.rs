@@ -20,7 +20,7 @@ use super::admin_api::{OrderQuery, parse_order_query};
 use super::checkout::cancel_by_operator;
 use super::details::order_response;
 use super::orders::{self, OrderFilter};
-use super::promo_codes::{self, PromoCode};
+use super::promo_codes::{self, DiscountType, PromoCode};
 use super::promos::{self, PromoCodeRequest, validate_promo};
 use super::views::{OrderRow, OrderView};
 use crate::accounts::extract::PageAdmin;
@@ -397,7 +397,7 @@ struct PromoRow {
 
 impl PromoRow {
     fn new(promo: &PromoCode) -> Self {
-        let discount = if promo.discount_type == "percentage" {
+        let discount = if promo.discount_type == DiscountType::Percentage {
             format!("{}%", promo.discount_value)
         } else {
             format_pkr(promo.discount_value)
@@ -467,7 +467,7 @@ impl PromoForm {
         let optional = |value: Option<i32>| value.map(|v| v.to_string()).unwrap_or_default();
         Self {
             code: promo.code.clone(),
-            discount_type: promo.discount_type.clone(),
+            discount_type: promo.discount_type.to_string(),
             discount_value: promo.discount_value.to_string(),
             min_order_value: promo.min_order_value().to_string(),
             max_discount_amount: optional(promo.max_discount_amount),

@@ -14,7 +14,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::promo_codes::PromoCode;
+use super::promo_codes::{DiscountType, PromoCode};
 
 /// The months a plan can be bought for.
 pub const VALIDITY_MONTHS: [i32; 4] = [1, 3, 6, 12];
@@ -107,9 +107,9 @@ pub fn discount(
             min_order_value_pkr: promo.min_order_value(),
         });
     }
-    let raw = match promo.discount_type.as_str() {
-        "percentage" => subtotal * i64::from(promo.discount_value.clamp(0, 100)) / 100,
-        _ => i64::from(promo.discount_value.max(0)),
+    let raw = match promo.discount_type {
+        DiscountType::Percentage => subtotal * i64::from(promo.discount_value.clamp(0, 100)) / 100,
+        DiscountType::FixedAmount => i64::from(promo.discount_value.max(0)),
     };
     let capped = match promo.max_discount_amount {
         Some(cap) => raw.min(i64::from(cap.max(0))),
@@ -159,7 +159,7 @@ mod tests {
         PromoCode {
             id: 1,
             code: "SAVE".into(),
-            discount_type: kind.into(),
+            discount_type: kind.parse().unwrap(),
             discount_value: value,
             min_order_value: Some(0),
             max_discount_amount: None,

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use crate::db::text_enum::text_enum;
 use crate::db::timed;
 
 /// A promo code (a row of `promo_codes`). `discount_type` is `percentage` (`discount_value` is
@@ -16,8 +17,7 @@ pub struct PromoCode {
     pub id: i32,
     /// Upper case letters, digits, `-` or `_`; matched whatever the case it is typed in.
     pub code: String,
-    #[schema(value_type = DiscountType)]
-    pub discount_type: String,
+    pub discount_type: DiscountType,
     /// A percentage (1–100) or whole PKR, by `discount_type`.
     pub discount_value: i32,
     /// The smallest order subtotal it applies to, in whole PKR (null: 0).
@@ -40,13 +40,12 @@ pub struct PromoCode {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-/// How a promo code discounts: a percentage of the subtotal, or a fixed amount of PKR.
-#[derive(utoipa::ToSchema)]
-#[schema(rename_all = "snake_case")]
-#[allow(dead_code)] // describes `PromoCode::discount_type` for the API document
-pub enum DiscountType {
-    Percentage,
-    FixedAmount,
+text_enum! {
+    /// How a promo code discounts: a percentage of the subtotal, or a fixed amount of PKR.
+    pub enum DiscountType {
+        Percentage = "percentage",
+        FixedAmount = "fixed_amount",
+    }
 }
 
 impl PromoCode {
@@ -70,7 +69,7 @@ impl PromoCode {
 #[derive(Clone, Debug)]
 pub struct PromoCodeFields<'a> {
     pub code: &'a str,
-    pub discount_type: &'a str,
+    pub discount_type: DiscountType,
     pub discount_value: i32,
     pub min_order_value: i32,
     pub max_discount_amount: Option<i32>,

@@ -51,7 +51,7 @@ pub struct PromoCodeRequest {
 /// An owned, validated set of promo code fields.
 pub struct ValidPromo {
     code: String,
-    discount_type: String,
+    discount_type: DiscountType,
     discount_value: i32,
     min_order_value: i32,
     max_discount_amount: Option<i32>,
@@ -65,7 +65,7 @@ impl ValidPromo {
     fn fields(&self) -> PromoCodeFields<'_> {
         PromoCodeFields {
             code: &self.code,
-            discount_type: &self.discount_type,
+            discount_type: self.discount_type,
             discount_value: self.discount_value,
             min_order_value: self.min_order_value,
             max_discount_amount: self.max_discount_amount,
@@ -121,18 +121,18 @@ pub fn validate_promo(
             String::new()
         }
     };
-    let discount_type = request
-        .discount_type
-        .or_else(|| current.map(|c| c.discount_type.clone()));
-    let discount_type = match discount_type.as_deref() {
-        Some("percentage" | "fixed_amount") => discount_type.unwrap_or_default(),
-        Some(_) => {
-            errors.add("discount_type", "must be percentage or fixed_amount");
-            String::new()
+    let discount_type = match (request.discount_type.as_deref(), current) {
+        (Some(text), _) => {
+            let parsed = DiscountType::parse(text);
+            if parsed.is_none() {
+                errors.add("discount_type", "must be percentage or fixed_amount");
+            }
+            parsed
         }
-        None => {
+        (None, Some(current)) => Some(current.discount_type),
+        (None, None) => {
             errors.add("discount_type", "is required");
-            String::new()
+            None
         }
     };
     let discount_value = match request.discount_value {
@@ -145,7 +145,9 @@ pub fn validate_promo(
             }
         },
     };
-    if discount_type == "percentage" && discount_value.is_some_and(|v| !(1..=100).contains(&v)) {
+    if discount_type == Some(DiscountType::Percentage)
+        && discount_value.is_some_and(|v| !(1..=100).contains(&v))
+    {
         errors.add("discount_value", "a percentage must be between 1 and 100");
     }
     let min_order_value = match request.min_order_value {
@@ -185,12 +187,14 @@ pub fn validate_promo(
         .is_active
         .unwrap_or_else(|| current.is_none_or(PromoCode::is_active));
     match (
+        discount_type,
         discount_value,
         min_order_value,
         max_discount_amount,
         max_uses,
     ) {
         (
+            Some(discount_type),
             Some(discount_value),
             Some(min_order_value),
             Some(max_discount_amount),

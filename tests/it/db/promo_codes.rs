@@ -1,11 +1,11 @@
 use chrono::{Duration, Utc};
-use nextgenrdp::orders::promo_codes::{self, PromoCodeFields};
+use nextgenrdp::orders::promo_codes::{self, DiscountType, PromoCodeFields};
 use sqlx::PgPool;
 
 fn fields(code: &str, max_uses: Option<i32>) -> PromoCodeFields<'_> {
     PromoCodeFields {
         code,
-        discount_type: "percentage",
+        discount_type: DiscountType::Percentage,
         discount_value: 10,
         min_order_value: 1000,
         max_discount_amount: Some(500),
@@ -86,7 +86,7 @@ async fn update_replaces_every_editable_field_and_keeps_the_uses(db: PgPool) {
         code.id,
         &PromoCodeFields {
             code: "FLAT300",
-            discount_type: "fixed_amount",
+            discount_type: DiscountType::FixedAmount,
             discount_value: 300,
             min_order_value: 2000,
             max_discount_amount: None,
@@ -101,7 +101,7 @@ async fn update_replaces_every_editable_field_and_keeps_the_uses(db: PgPool) {
     .unwrap();
     assert_eq!(updated.id, code.id);
     assert_eq!(updated.code, "FLAT300");
-    assert_eq!(updated.discount_type, "fixed_amount");
+    assert_eq!(updated.discount_type, DiscountType::FixedAmount);
     assert_eq!(updated.discount_value, 300);
     assert_eq!(updated.min_order_value, Some(2000));
     assert_eq!(updated.max_discount_amount, None);

@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
+use nextgenrdp::orders::promo_codes::DiscountType;
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
 use sqlx::PgPool;
@@ -78,6 +79,11 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "jobs",
             "status",
             spellings(JobStatus::ALL, JobStatus::as_str),
+        ),
+        (
+            "promo_codes",
+            "discount_type",
+            spellings(DiscountType::ALL, DiscountType::as_str),
         ),
     ];
     for (table, column, known) in cases {
