@@ -99,7 +99,7 @@ async fn list_backends(
     for backend in backends::list(&state.db).await? {
         let capacity = if !backend.is_active {
             "— (inactive)".to_owned()
-        } else if backend.driver == "manual" {
+        } else if backend.driver == backends::BackendDriver::Manual {
             "no limit (by hand)".to_owned()
         } else {
             match backends::location_capacity(&state.db, backend.location_id, hold_days).await? {
@@ -111,7 +111,7 @@ async fn list_backends(
             id: backend.id,
             location: names.location(Some(backend.location_id)),
             name: backend.name,
-            driver: backend.driver,
+            driver: backend.driver.to_string(),
             active: backend.is_active,
             capacity,
         });
@@ -181,7 +181,7 @@ impl BackendForm {
         let number = |v: Option<i32>| v.map(|n| n.to_string()).unwrap_or_default();
         Self {
             name: backend.name.clone(),
-            driver: backend.driver.clone(),
+            driver: backend.driver.to_string(),
             location_id: backend.location_id.to_string(),
             is_active: backend.is_active.then(|| "on".to_owned()),
             api_url: text(&backend.api_url),
@@ -594,7 +594,7 @@ async fn render_backend(
 ) -> AppResult<Response> {
     let names = Names::load(&state.db).await?;
     let hold_days = state.provisioning.lifecycle.ip_hold_days;
-    let capacity = if backend.is_active && backend.driver == "proxmox" {
+    let capacity = if backend.is_active && backend.driver == backends::BackendDriver::Proxmox {
         backends::location_capacity(&state.db, backend.location_id, hold_days)
             .await?
             .map(|free| format!("{free} more server{}", if free == 1 { "" } else { "s" }))

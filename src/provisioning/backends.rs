@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use crate::db::text_enum::text_enum;
 use crate::db::timed;
 
 /// A row of `provisioning_backends`. The sealed token secret is never serialised.
@@ -22,8 +23,7 @@ pub struct Backend {
     pub id: i32,
     /// Unique.
     pub name: String,
-    #[schema(value_type = BackendDriver)]
-    pub driver: String,
+    pub driver: BackendDriver,
     /// The location whose servers it builds (a location has at most one active backend).
     pub location_id: i32,
     /// Whether it builds the location's new servers.
@@ -59,23 +59,28 @@ pub struct Backend {
     pub updated_at: DateTime<Utc>,
 }
 
-/// How a backend builds servers (describes `driver` for the document: the column is text).
-#[derive(utoipa::ToSchema)]
-#[schema(description = "How a backend builds servers.")]
-#[serde(rename_all = "lowercase")]
-#[allow(dead_code)]
-pub enum BackendDriver {
-    /// An operator builds each server by hand and enters its details.
-    Manual,
-    /// Servers are cloned from templates through a Proxmox VE API.
-    Proxmox,
+text_enum! {
+    /// How a backend builds servers.
+    pub enum BackendDriver {
+        /// An operator builds each server by hand and enters its details.
+        Manual = "manual",
+        /// Servers are cloned from templates through a Proxmox VE API.
+        Proxmox = "proxmox",
+    }
+}
+
+impl Default for BackendDriver {
+    /// By hand: the driver that needs nothing set up.
+    fn default() -> Self {
+        Self::Manual
+    }
 }
 
 /// What an operator sets on a backend (everything but the token secret, sealed separately).
 #[derive(Clone, Debug, Default)]
 pub struct BackendFields {
     pub name: String,
-    pub driver: String,
+    pub driver: BackendDriver,
     pub location_id: i32,
     pub is_active: bool,
     pub api_url: Option<String>,
@@ -119,7 +124,7 @@ pub async fn insert(
             backend_columns!()
         ))
         .bind(&fields.name)
-        .bind(&fields.driver)
+        .bind(fields.driver)
         .bind(fields.location_id)
         .bind(fields.is_active)
         .bind(&fields.api_url)
@@ -159,7 +164,7 @@ pub async fn update(
         ))
         .bind(id)
         .bind(&fields.name)
-        .bind(&fields.driver)
+        .bind(fields.driver)
         .bind(fields.location_id)
         .bind(fields.is_active)
         .bind(&fields.api_url)

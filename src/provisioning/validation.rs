@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Deserialize;
 
-use super::backends::{Backend, BackendFields};
+use super::backends::{Backend, BackendDriver, BackendFields};
 use crate::accounts::validation::FieldErrors;
 use crate::catalog::locations;
 use crate::error::{AppError, AppResult};
@@ -182,11 +182,12 @@ fn check_backend(
     } else if name.chars().count() > 100 {
         errors.add("name", "must be at most 100 characters");
     }
-    let driver = request
-        .driver
-        .or_else(|| current.map(|c| c.driver.clone()))
-        .unwrap_or_default();
-    if !matches!(driver.as_str(), "manual" | "proxmox") {
+    let driver = match (request.driver.as_deref(), current) {
+        (Some(text), _) => BackendDriver::parse(text),
+        (None, Some(current)) => Some(current.driver),
+        (None, None) => None,
+    };
+    if driver.is_none() {
         errors.add("driver", "must be manual or proxmox");
     }
     let location_id = request
@@ -315,7 +316,7 @@ fn check_backend(
         );
     }
 
-    if driver == "proxmox" {
+    if driver == Some(BackendDriver::Proxmox) {
         let required = [
             ("api_url", api_url.is_some()),
             ("token_id", token_id.is_some()),
@@ -338,7 +339,7 @@ fn check_backend(
     }
     let fields = BackendFields {
         name,
-        driver,
+        driver: driver.unwrap_or_default(),
         location_id: location_id.unwrap_or_default(),
         is_active,
         api_url,

@@ -208,7 +208,7 @@ async fn built_by_proxmox(tx: &mut PgConnection, service: &Service) -> sqlx::Res
         }
         _ => None,
     };
-    Ok(backend.is_some_and(|b| b.driver == "proxmox"))
+    Ok(backend.is_some_and(|b| b.driver == backends::BackendDriver::Proxmox))
 }
 
 /// Opens the service's credentials for `viewer` (its owner; `owner` None = an operator) and

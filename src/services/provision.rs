@@ -222,7 +222,9 @@ pub async fn driver_for(db: &PgPool, service: &Service) -> sqlx::Result<Driver> 
         },
     };
     Ok(match backend {
-        Some(backend) if backend.driver == "proxmox" => Driver::Proxmox(Box::new(backend)),
+        Some(backend) if backend.driver == backends::BackendDriver::Proxmox => {
+            Driver::Proxmox(Box::new(backend))
+        }
         _ => Driver::Manual,
     })
 }

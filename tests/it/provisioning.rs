@@ -30,7 +30,7 @@ pub async fn proxmox_backend(db: &PgPool, fake: &FakePve, addresses: &[&str]) ->
         &mut *tx,
         &BackendFields {
             name: "pve-lahore".into(),
-            driver: "proxmox".into(),
+            driver: nextgenrdp::provisioning::backends::BackendDriver::Proxmox,
             location_id,
             is_active: true,
             api_url: Some(fake.url.clone()),

@@ -240,7 +240,7 @@ async fn check_backend(
     Path(id): Path<i32>,
 ) -> AppResult<Json<BackendCheck>> {
     let backend = find_or_404(&state.db, id).await?;
-    if backend.driver != "proxmox" {
+    if backend.driver != backends::BackendDriver::Proxmox {
         return Ok(Json(BackendCheck::failed(
             "a manual backend has no API to check".to_owned(),
         )));

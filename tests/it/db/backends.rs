@@ -16,7 +16,7 @@ async fn backend(db: &PgPool, vmid_max: i32) -> i32 {
         db,
         &BackendFields {
             name: "pve-khi".into(),
-            driver: "proxmox".into(),
+            driver: nextgenrdp::provisioning::backends::BackendDriver::Proxmox,
             location_id: location,
             is_active: true,
             api_url: Some("https://10.0.0.2:8006".into()),

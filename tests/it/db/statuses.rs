@@ -9,6 +9,7 @@ use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
 use nextgenrdp::orders::promo_codes::DiscountType;
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
+use nextgenrdp::provisioning::backends::BackendDriver;
 use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
 use sqlx::PgPool;
 
@@ -84,6 +85,11 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "promo_codes",
             "discount_type",
             spellings(DiscountType::ALL, DiscountType::as_str),
+        ),
+        (
+            "provisioning_backends",
+            "driver",
+            spellings(BackendDriver::ALL, BackendDriver::as_str),
         ),
     ];
     for (table, column, known) in cases {
