@@ -74,11 +74,11 @@ struct JobQuery {
     #[param(schema_with = status_filter)]
     status: Option<String>,
     /// The page, from 1.
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::web::paging::first_page")]
     #[param(default = 1, minimum = 1)]
     page: i64,
     /// Jobs per page, 1 to 100.
-    #[serde(default = "default_per_page")]
+    #[serde(default = "crate::web::paging::admin_per_page")]
     #[param(default = 25, minimum = 1, maximum = 100)]
     per_page: i64,
 }
@@ -101,18 +101,10 @@ struct RetriedJob {
     job: JobView,
 }
 
-fn first_page() -> i64 {
-    1
-}
-
 fn status_filter() -> utoipa::openapi::schema::Schema {
     crate::web::openapi::status_or_empty::<JobStatus>(
         "Only jobs of this status; absent or empty means every status",
     )
-}
-
-fn default_per_page() -> i64 {
-    25
 }
 
 /// The job queue, newest first, optionally of one status (e.g. the failed ones with their last error).

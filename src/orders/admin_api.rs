@@ -53,11 +53,11 @@ pub struct OrderQuery {
     /// An order id, or part of the customer's e-mail address.
     pub search: Option<String>,
     /// The page to show, from 1.
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::web::paging::first_page")]
     #[param(default = 1, minimum = 1)]
     pub page: i64,
     /// Items per page, 1 to 100.
-    #[serde(default = "default_per_page")]
+    #[serde(default = "crate::web::paging::admin_per_page")]
     #[param(default = 25, minimum = 1, maximum = 100)]
     pub per_page: i64,
 }
@@ -104,18 +104,10 @@ pub struct PromoCodeList {
     pub items: Vec<PromoCode>,
 }
 
-fn first_page() -> i64 {
-    1
-}
-
 fn status_filter() -> utoipa::openapi::schema::Schema {
     crate::web::openapi::status_or_empty::<OrderStatus>(
         "Only orders in this status; absent or empty means any",
     )
-}
-
-fn default_per_page() -> i64 {
-    25
 }
 
 fn start_of(day: NaiveDate) -> DateTime<Utc> {

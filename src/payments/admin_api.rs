@@ -41,11 +41,11 @@ struct PaymentQuery {
     #[param(schema_with = status_filter)]
     status: Option<String>,
     /// The page to show, from 1.
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::web::paging::first_page")]
     #[param(default = 1, minimum = 1)]
     page: i64,
     /// Items per page, 1 to 100.
-    #[serde(default = "default_per_page")]
+    #[serde(default = "crate::web::paging::admin_per_page")]
     #[param(default = 25, minimum = 1, maximum = 100)]
     per_page: i64,
 }
@@ -98,18 +98,10 @@ pub struct ReviewResponse {
     pub outcome: ReviewOutcome,
 }
 
-fn first_page() -> i64 {
-    1
-}
-
 fn status_filter() -> utoipa::openapi::schema::Schema {
     crate::web::openapi::status_or_empty::<PaymentStatus>(
         "Only payments in this status (`review`: the queue to check); absent or empty means any",
     )
-}
-
-fn default_per_page() -> i64 {
-    25
 }
 
 /// Every payment, oldest first (a queue), optionally of one status, a page at a time.

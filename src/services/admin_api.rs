@@ -67,11 +67,11 @@ struct ServiceQuery {
     /// Only services in this location.
     location_id: Option<i32>,
     /// The page, from 1.
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::web::paging::first_page")]
     #[param(minimum = 1, default = 1)]
     page: i64,
     /// Services per page, 1 to 100.
-    #[serde(default = "default_per_page")]
+    #[serde(default = "crate::web::paging::admin_per_page")]
     #[param(minimum = 1, maximum = 100, default = 25)]
     per_page: i64,
 }
@@ -120,18 +120,10 @@ struct ActedResponse {
     log: ServiceLog,
 }
 
-fn first_page() -> i64 {
-    1
-}
-
 fn status_filter() -> utoipa::openapi::schema::Schema {
     crate::web::openapi::status_or_empty::<ServiceStatus>(
         "Only services in this status; absent or empty means any",
     )
-}
-
-fn default_per_page() -> i64 {
-    25
 }
 
 /// Every service, newest first, filtered and paged.

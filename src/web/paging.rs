@@ -23,12 +23,18 @@ pub struct Paging {
     pub per_page: i64,
 }
 
-fn first_page() -> i64 {
+/// The page a list shows when none is asked for (`#[serde(default = …)]` of every list query).
+pub fn first_page() -> i64 {
     1
 }
 
 fn default_per_page() -> i64 {
     20
+}
+
+/// The page size of the operator's lists when none is asked for.
+pub fn admin_per_page() -> i64 {
+    25
 }
 
 impl Paging {

@@ -695,11 +695,11 @@ pub struct UserListQuery {
     /// Part of a name or e-mail (case-insensitive); blank means everyone.
     search: Option<String>,
     /// The page, from 1.
-    #[serde(default = "first_page")]
+    #[serde(default = "crate::web::paging::first_page")]
     #[param(default = 1, minimum = 1)]
     page: i64,
     /// Accounts per page, 1 to 100.
-    #[serde(default = "default_per_page")]
+    #[serde(default = "crate::web::paging::admin_per_page")]
     #[param(default = 25, minimum = 1, maximum = 100)]
     per_page: i64,
 }
@@ -712,14 +712,6 @@ struct UserPage {
     total: i64,
     page: i64,
     per_page: i64,
-}
-
-fn first_page() -> i64 {
-    1
-}
-
-fn default_per_page() -> i64 {
-    25
 }
 
 /// The accounts, newest first, optionally searched by name or e-mail.
