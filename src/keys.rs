@@ -118,7 +118,7 @@ pub async fn reseal_all(db: &sqlx::PgPool, ring: &Keyring) -> anyhow::Result<Res
             .await?;
         done.tokens += 1;
     }
-    for (user_id, sealed) in two_factor::repo::list_sealed_secrets(&mut *tx).await? {
+    for (user_id, sealed) in two_factor::user_two_factor::list_sealed_secrets(&mut *tx).await? {
         if !ring.is_stale(&sealed) {
             continue;
         }
@@ -126,7 +126,7 @@ pub async fn reseal_all(db: &sqlx::PgPool, ring: &Keyring) -> anyhow::Result<Res
         let plain = ring
             .open(&sealed, &context)
             .with_context(|| format!("the two-factor secret of account {user_id}"))?;
-        two_factor::repo::reseal_secret(
+        two_factor::user_two_factor::reseal_secret(
             &mut *tx,
             user_id,
             &ring.seal(plain.expose_secret(), &context),

@@ -357,11 +357,12 @@ impl Worker {
                     now - chrono::Duration::days(30),
                 )
                 .await?;
-                let challenges = crate::accounts::two_factor::repo::delete_stale_challenges(
-                    &self.db,
-                    now - chrono::Duration::days(1),
-                )
-                .await?;
+                let challenges =
+                    crate::accounts::two_factor::user_two_factor::delete_stale_challenges(
+                        &self.db,
+                        now - chrono::Duration::days(1),
+                    )
+                    .await?;
                 let origins = crate::accounts::origins::delete_stale(
                     &self.db,
                     now - chrono::Duration::days(crate::accounts::origins::REMEMBERED_DAYS),

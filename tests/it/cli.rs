@@ -401,7 +401,7 @@ async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
     .await
     .unwrap();
     let context = nextgenrdp::accounts::two_factor::secret_context(operator);
-    nextgenrdp::accounts::two_factor::repo::put_secret(
+    nextgenrdp::accounts::two_factor::user_two_factor::put_secret(
         &db,
         operator,
         &old.seal("0a1b2c", &context),

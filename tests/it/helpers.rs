@@ -367,7 +367,7 @@ pub async fn enable_two_factor(db: &PgPool, user_id: i32) {
         &hex::encode(OPERATOR_TOTP_SECRET),
         &two_factor::secret_context(user_id),
     );
-    two_factor::repo::put_secret(db, user_id, &sealed)
+    two_factor::user_two_factor::put_secret(db, user_id, &sealed)
         .await
         .unwrap();
     nextgenrdp::accounts::users::set_two_factor(db, user_id, true)

@@ -12,7 +12,7 @@
 //! code (or an older one) replayed inside its window is refused. Recovery codes carry 80 random
 //! bits and are stored as SHA-256 only.
 
-pub mod repo;
+pub mod user_two_factor;
 
 use base64::Engine;
 use chrono::{DateTime, Duration, Utc};
@@ -185,8 +185,8 @@ pub struct Status {
 
 /// The account's two-factor state.
 pub async fn status(state: &Context, user: &User) -> AppResult<Status> {
-    let has_secret = repo::exists(&state.db, user.id).await?;
-    let left = repo::count_unused_recovery_codes(&state.db, user.id).await?;
+    let has_secret = user_two_factor::exists(&state.db, user.id).await?;
+    let left = user_two_factor::count_unused_recovery_codes(&state.db, user.id).await?;
     Ok(Status {
         enabled: user.two_factor_enabled_at.is_some(),
         enabled_at: user.two_factor_enabled_at,
@@ -219,8 +219,8 @@ pub async fn start(state: &Context, user: &User) -> AppResult<Enrolment> {
         .map(|code| recovery_hash(user.id, &code.replace('-', "")))
         .collect();
     let mut tx = state.db.begin().await?;
-    repo::put_secret(&mut *tx, user.id, &sealed).await?;
-    repo::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    user_two_factor::put_secret(&mut *tx, user.id, &sealed).await?;
+    user_two_factor::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     tx.commit().await?;
     Ok(Enrolment {
         secret: generator.get_secret_base32(),
@@ -236,7 +236,7 @@ pub async fn pending_setup(state: &Context, user: &User) -> AppResult<Option<(St
         return Ok(None);
     }
     let mut tx = state.db.begin().await?;
-    let row = repo::find_for_update(&mut *tx, user.id).await?;
+    let row = user_two_factor::find_for_update(&mut *tx, user.id).await?;
     tx.commit().await?;
     let Some(row) = row else {
         return Ok(None);
@@ -246,7 +246,7 @@ pub async fn pending_setup(state: &Context, user: &User) -> AppResult<Option<(St
 }
 
 /// The account's secret, opened.
-fn open_secret(state: &Context, row: &repo::Secret) -> AppResult<Vec<u8>> {
+fn open_secret(state: &Context, row: &user_two_factor::Secret) -> AppResult<Vec<u8>> {
     let plain = state
         .settings
         .secrets
@@ -274,12 +274,12 @@ async fn check_code(
     code: &str,
     recovery: bool,
 ) -> AppResult<Proof> {
-    let row = repo::find_for_update(&mut *tx, user_id)
+    let row = user_two_factor::find_for_update(&mut *tx, user_id)
         .await?
         .ok_or_else(|| AppError::conflict("two-factor", "two-factor sign-in is not set up"))?;
     let secret = open_secret(state, &row)?;
     if let Some(step) = matching_step(&secret, code, Utc::now()) {
-        if repo::claim_step(&mut *tx, user_id, step).await? {
+        if user_two_factor::claim_step(&mut *tx, user_id, step).await? {
             return Ok(Proof::Totp);
         }
         return Err(AppError::invalid(
@@ -289,7 +289,12 @@ async fn check_code(
     }
     if recovery
         && let Some(normalized) = normalize_recovery_code(code)
-        && repo::use_recovery_code(&mut *tx, user_id, &recovery_hash(user_id, &normalized)).await?
+        && user_two_factor::use_recovery_code(
+            &mut *tx,
+            user_id,
+            &recovery_hash(user_id, &normalized),
+        )
+        .await?
     {
         return Ok(Proof::RecoveryCode);
     }
@@ -320,7 +325,10 @@ pub async fn confirm(
         ));
     }
     let mut tx = state.db.begin().await?;
-    if repo::find_for_update(&mut *tx, user.id).await?.is_none() {
+    if user_two_factor::find_for_update(&mut *tx, user.id)
+        .await?
+        .is_none()
+    {
         return Err(AppError::conflict(
             "two-factor",
             "no enrolment to confirm: start one first (POST /api/v1/me/two-factor)",
@@ -352,7 +360,7 @@ pub async fn confirm(
         ),
     )
     .await?;
-    let left = repo::count_unused_recovery_codes(&mut *tx, user.id).await?;
+    let left = user_two_factor::count_unused_recovery_codes(&mut *tx, user.id).await?;
     tx.commit().await?;
     tracing::info!(user.id = user.id, "two-factor sign-in turned on");
     Ok(Status {
@@ -374,7 +382,7 @@ pub async fn disable(state: &Context, user: &User, code: &str, ip: Option<&str>)
     let mut tx = state.db.begin().await?;
     check_code(state, &mut tx, user.id, code, true).await?;
     // The code is checked (and used up) before the row goes: a wrong code changes nothing.
-    repo::delete(&mut tx, user.id).await?;
+    user_two_factor::delete(&mut tx, user.id).await?;
     users::set_two_factor(&mut *tx, user.id, false).await?;
     record_change(&mut tx, user, "user.two_factor_disable", ip, false).await?;
     mail::enqueue(
@@ -418,7 +426,7 @@ pub async fn new_recovery_codes(
         .collect();
     let mut tx = state.db.begin().await?;
     check_code(state, &mut tx, user.id, code, false).await?;
-    repo::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
+    user_two_factor::replace_recovery_codes(&mut tx, user.id, &hashes).await?;
     tx.commit().await?;
     Ok(codes)
 }
@@ -447,9 +455,9 @@ pub async fn begin_login(
     client: &Client,
 ) -> AppResult<String> {
     let token = secrets::generate();
-    repo::insert_challenge(
+    user_two_factor::insert_challenge(
         &mut *tx,
-        &repo::NewChallenge {
+        &user_two_factor::NewChallenge {
             user_id: user.id,
             token_hash: &secrets::hash(&token),
             expires_at: Utc::now() + CHALLENGE_TTL,
@@ -463,7 +471,7 @@ pub async fn begin_login(
 
 /// The account a second-step token belongs to (for its rate limit), whatever its state.
 pub async fn challenge_user(db: &sqlx::PgPool, token: &str) -> sqlx::Result<Option<i32>> {
-    Ok(repo::find_challenge(db, &secrets::hash(token))
+    Ok(user_two_factor::find_challenge(db, &secrets::hash(token))
         .await?
         .map(|challenge| challenge.user_id))
 }
@@ -486,7 +494,7 @@ pub async fn finish_login(
     client: &Client,
 ) -> AppResult<(OpenedSession, Proof)> {
     let mut tx = state.db.begin().await?;
-    let challenge = repo::find_challenge_for_update(&mut *tx, &secrets::hash(token))
+    let challenge = user_two_factor::find_challenge_for_update(&mut *tx, &secrets::hash(token))
         .await?
         .filter(|c| c.is_open(Utc::now(), CHALLENGE_MAX_FAILURES))
         .ok_or_else(challenge_gone)?;
@@ -497,20 +505,20 @@ pub async fn finish_login(
     let proof = match check_code(state, &mut tx, user.id, code, true).await {
         Ok(proof) => proof,
         Err(err @ AppError::Validation(_)) => {
-            repo::count_failure(&mut *tx, challenge.id).await?;
+            user_two_factor::count_failure(&mut *tx, challenge.id).await?;
             tx.commit().await?;
             return Err(err);
         }
         Err(err) => return Err(err),
     };
-    repo::close_challenge(&mut *tx, challenge.id).await?;
+    user_two_factor::close_challenge(&mut *tx, challenge.id).await?;
     let opened = signin::open_session(&mut tx, user, client, true).await?;
     users::record_login(&mut *tx, opened.user.id).await?;
     if let Some(ip) = client.ip.as_deref() {
         super::origins::record(&mut *tx, opened.user.id, ip).await?;
     }
     if proof == Proof::RecoveryCode {
-        let left = repo::count_unused_recovery_codes(&mut *tx, opened.user.id).await?;
+        let left = user_two_factor::count_unused_recovery_codes(&mut *tx, opened.user.id).await?;
         mail::enqueue(
             &mut *tx,
             &mail::notice_email(
@@ -545,7 +553,7 @@ pub async fn finish_login(
 /// and tells them by e-mail; audited. For `nextgenrdp user reset-2fa` (no acting account).
 pub async fn reset(db: &sqlx::PgPool, user: &User) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
-    let had = repo::delete(&mut tx, user.id).await?;
+    let had = user_two_factor::delete(&mut tx, user.id).await?;
     users::set_two_factor(&mut *tx, user.id, false).await?;
     let ended = sessions::revoke_all_for_user(&mut *tx, user.id, None, "two_factor_reset").await?;
     audit::insert(
