@@ -150,7 +150,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_order_expiry_hours(args.order_expiry_hours)
                         .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {
-                    let ran = worker.run_pending().await?;
+                    let ran = worker.run_once().await?;
                     println!("ran {ran} jobs");
                 } else {
                     tracing::info!("worker {} started", worker.name());

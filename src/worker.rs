@@ -220,6 +220,14 @@ impl Worker {
         tracing::info!(worker = %self.name, "worker stopped");
     }
 
+    /// `worker --once`, for a cron-driven node: enqueues the periodic jobs whose period has
+    /// begun (once per period across every worker, as [`Worker::run`] does), then runs
+    /// everything ready ([`Worker::run_pending`]); returns how many jobs ran.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        self.enqueue_due_schedules().await?;
+        self.run_pending().await
+    }
+
     /// Runs every job that is ready now, batch after batch, until none is left; returns how many
     /// ran. Jobs that fail are rescheduled into the future and so not run again here.
     pub async fn run_pending(&self) -> anyhow::Result<usize> {

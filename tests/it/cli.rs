@@ -70,6 +70,86 @@ async fn migrate_applies_everything_and_is_idempotent(db: PgPool) {
     nextgenrdp::db::check_ready(&db).await.unwrap();
 }
 
+/// A cron-driven `worker --once` runs the periodic jobs too (order expiry, renewals, clean-up):
+/// it enqueues those whose period has begun, then runs what is queued; run again in the same
+/// period, it enqueues none a second time.
+#[sqlx::test]
+async fn worker_once_enqueues_the_due_periodic_jobs_then_runs_them(db: PgPool) {
+    let user: i32 = sqlx::query_scalar(
+        "insert into users (name, email, password_hash, role)
+         values ('Bilal', 'bilal@example.pk', 'x', 'customer') returning id",
+    )
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let stale: i32 = sqlx::query_scalar(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr, created_at)
+         values ($1, 'pending_payment', 5000, 0, 5000, now() - interval '3 days') returning id",
+    )
+    .bind(user)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+    let fresh: i32 = sqlx::query_scalar(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr)
+         values ($1, 'pending_payment', 5000, 0, 5000) returning id",
+    )
+    .bind(user)
+    .fetch_one(&db)
+    .await
+    .unwrap();
+
+    // Backups are a periodic job too; they have their own tests.
+    let once = || {
+        run_binary(
+            &database_url_for(&db),
+            &["worker", "--once"],
+            &[("NEXTGENRDP_BACKUP_SCHEDULE", "off")],
+            "",
+        )
+    };
+    let output = once();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let status = |id: i32| {
+        sqlx::query_scalar::<_, String>("select status from orders where id = $1")
+            .bind(id)
+            .fetch_one(&db)
+    };
+    assert_eq!(status(stale).await.unwrap(), "expired");
+    assert_eq!(status(fresh).await.unwrap(), "pending_payment");
+    let ran: Vec<(String, String)> =
+        sqlx::query_as("select kind, status from jobs where dedupe_key is not null order by kind")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    for kind in ["clean_up", "expire_orders", "renewals"] {
+        assert!(
+            ran.iter().any(|(k, s)| k == kind && s == "succeeded"),
+            "{kind} did not run: {ran:?}"
+        );
+    }
+    let count: usize = stdout(&output)
+        .trim()
+        .strip_prefix("ran ")
+        .and_then(|rest| rest.strip_suffix(" jobs"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", stdout(&output)));
+    assert!(count >= ran.len(), "ran {count} of {ran:?}");
+
+    // Again in the same period: each periodic job is there once, whatever the number of runs.
+    let again = once();
+    assert!(again.status.success(), "{}", stderr(&again));
+    let per_key: Vec<(String, i64)> = sqlx::query_as(
+        "select dedupe_key, count(*) from jobs where dedupe_key is not null group by 1",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    assert!(per_key.iter().all(|(_, n)| *n == 1), "{per_key:?}");
+}
+
 #[sqlx::test]
 async fn catalog_import_then_export_round_trips_through_the_binary(db: PgPool) {
     let dir = tempfile::tempdir().unwrap();
