@@ -311,26 +311,76 @@ pub struct Sweep {
     pub terminated: usize,
 }
 
+/// Services the sweep reads at a time.
+pub const SWEEP_BATCH: i64 = 500;
+
 /// The periodic renewals job: raise due renewal orders, send reminders, suspend and terminate
-/// the overdue. Each service is handled in its own transaction under its row lock.
+/// the overdue — every service due, batch after batch of [`SWEEP_BATCH`] (progress logged after
+/// each). Each service is handled in its own transaction under its row lock, so a sweep that
+/// stops half-way leaves whole services behind, and the next one (or a second worker's) skips
+/// what is done: an order is raised once per due date, a reminder once per threshold.
 pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Sweep> {
+    run_periodic_in_batches(db, ctx, SWEEP_BATCH).await
+}
+
+/// [`run_periodic`] reading `batch` services at a time.
+pub async fn run_periodic_in_batches(
+    db: &PgPool,
+    ctx: &Provisioning,
+    batch: i64,
+) -> anyhow::Result<Sweep> {
     let now = Utc::now();
-    let lc = &ctx.lifecycle;
+    let lead = Duration::days(i64::from(ctx.lifecycle.renewal_lead_days()));
     let mut sweep = Sweep::default();
-    let lead = Duration::days(i64::from(lc.renewal_lead_days()));
-    for service in services::list_due_for_renewal(db, now + lead, 1000).await? {
+    let mut after = None;
+    let mut seen = 0;
+    loop {
+        let due = services::list_due_for_renewal(db, now + lead, after, batch).await?;
+        let Some(last) = due.last() else {
+            break;
+        };
+        after = last.next_renewal_date.map(|date| (date, last.id));
+        seen += due.len();
+        for service in due {
+            sweep_one(db, ctx, service.id, now, &mut sweep).await?;
+        }
+        tracing::info!(
+            seen,
+            raised = sweep.raised,
+            reminded = sweep.reminded,
+            suspended = sweep.suspended,
+            terminated = sweep.terminated,
+            "renewals sweep: batch done"
+        );
+        if after.is_none() {
+            break;
+        }
+    }
+    Ok(sweep)
+}
+
+/// One service's step of the sweep, in its own transaction under its row lock.
+async fn sweep_one(
+    db: &PgPool,
+    ctx: &Provisioning,
+    service_id: i32,
+    now: DateTime<Utc>,
+    sweep: &mut Sweep,
+) -> anyhow::Result<()> {
+    let lc = &ctx.lifecycle;
+    {
         let mut tx = db.begin().await?;
-        let Some(service) = services::find_for_update(&mut *tx, service.id).await? else {
-            continue;
+        let Some(service) = services::find_for_update(&mut *tx, service_id).await? else {
+            return Ok(());
         };
         let Some(due) = service.next_renewal_date else {
-            continue;
+            return Ok(());
         };
         if !matches!(
             service.status,
             ServiceStatus::Active | ServiceStatus::Suspended
         ) {
-            continue;
+            return Ok(());
         }
         let overdue = now - due;
         if overdue > Duration::days(i64::from(lc.terminate_after_days))
@@ -358,7 +408,7 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
                     // it is written: the transaction is dropped), not the whole sweep.
                     Err(AppError::Conflict { detail, .. }) => {
                         tracing::error!(service.id = service.id, "renewal not raised: {detail}");
-                        continue;
+                        return Ok(());
                     }
                     Err(err) => return Err(err.into()),
                 }
@@ -371,7 +421,7 @@ pub async fn run_periodic(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Swe
         }
         tx.commit().await.context("committing a renewal step")?;
     }
-    Ok(sweep)
+    Ok(())
 }
 
 /// Whether a renewal order for this due date was already raised (paid, cancelled or pending):

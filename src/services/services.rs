@@ -408,10 +408,13 @@ pub async fn set_renewal_dates(
     Ok(done.rows_affected() == 1)
 }
 
-/// Active or suspended services due for renewal by `before`, soonest first.
+/// Active or suspended services due for renewal by `before`, soonest first, from just after
+/// `after` (the due date and id of the last one of the previous batch; keyset paging over the
+/// partial index of due dates, so each batch costs the same however many came before).
 pub async fn list_due_for_renewal(
     db: impl PgExecutor<'_>,
     before: DateTime<Utc>,
+    after: Option<(DateTime<Utc>, i32)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Service>> {
     timed(
@@ -421,10 +424,13 @@ pub async fn list_due_for_renewal(
             service_columns!(),
             " from services
              where status in ('active', 'suspended') and next_renewal_date <= $1
+               and ($2::timestamptz is null or (next_renewal_date, id) > ($2, $3))
              order by next_renewal_date, id
-             limit $2"
+             limit $4"
         ))
         .bind(before)
+        .bind(after.map(|(due, _)| due))
+        .bind(after.map_or(0, |(_, id)| id))
         .bind(limit)
         .fetch_all(db),
     )

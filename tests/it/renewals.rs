@@ -212,6 +212,40 @@ async fn renewal_orders_and_reminders_are_raised_once_then_unpaid_services_are_s
     );
 }
 
+/// More services due than one batch reads: one sweep reaches every one of them (a sweep that
+/// read only its first batch would leave the rest behind every hour), and the next raises none.
+#[sqlx::test]
+async fn one_sweep_reaches_every_service_due_batch_after_batch(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let due = Utc::now() + Duration::days(3);
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let (_, service) = active_service(&app, &format!("batch{i}@example.pk"), due).await;
+        // The same due date for all: the batches are cut between equal dates, by id.
+        set_due(&app.db, service.id, due).await;
+        ids.push(service.id);
+    }
+    let first = renewals::run_periodic_in_batches(&app.db, &test_provisioning(), 2)
+        .await
+        .unwrap();
+    assert_eq!(first.raised, 5, "{first:?}");
+    for id in &ids {
+        let orders: i64 = sqlx::query_scalar(
+            "select count(*) from order_items i join orders o on o.id = i.order_id
+             where i.service_id = $1 and o.kind = 'renewal'",
+        )
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+        assert_eq!(orders, 1, "service {id}");
+    }
+    let again = renewals::run_periodic_in_batches(&app.db, &test_provisioning(), 2)
+        .await
+        .unwrap();
+    assert_eq!(again.raised, 0, "{again:?}");
+}
+
 #[sqlx::test]
 async fn a_service_unpaid_past_the_termination_threshold_is_terminated(db: PgPool) {
     let app = TestApp::with_default_catalog(db).await;

@@ -495,22 +495,37 @@ async fn only_active_and_suspended_services_come_due_for_renewal(db: PgPool) {
         (next - Duration::days(30)).timestamp_micros()
     );
 
-    let due = services::list_due_for_renewal(&db, now, 10).await.unwrap();
+    let due = services::list_due_for_renewal(&db, now, None, 10)
+        .await
+        .unwrap();
     assert_eq!(
         due.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![made[0], made[1]]
     );
-    let first = services::list_due_for_renewal(&db, now, 1).await.unwrap();
+    let first = services::list_due_for_renewal(&db, now, None, 1)
+        .await
+        .unwrap();
     assert_eq!(
         first.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![made[0]]
     );
-    let within_a_week = services::list_due_for_renewal(&db, now + Duration::days(7), 10)
+    let within_a_week = services::list_due_for_renewal(&db, now + Duration::days(7), None, 10)
         .await
         .unwrap();
     assert_eq!(
         within_a_week.iter().map(|s| s.id).collect::<Vec<_>>(),
         vec![made[0], made[1], made[2]]
+    );
+    // The next batch starts just after the last one read.
+    let after = within_a_week[0]
+        .next_renewal_date
+        .map(|d| (d, within_a_week[0].id));
+    let rest = services::list_due_for_renewal(&db, now + Duration::days(7), after, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        rest.iter().map(|s| s.id).collect::<Vec<_>>(),
+        vec![made[1], made[2]]
     );
     assert!(
         !services::set_renewal_dates(&db, made[5] + 1, now, now)
