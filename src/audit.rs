@@ -111,6 +111,8 @@ pub async fn list(
              order by created_at desc, id desc
              limit $3 offset $4"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(entity_type)
         .bind(entity_id)
         .bind(limit)
@@ -132,6 +134,8 @@ pub async fn count(
             "select count(*) from audit_log
              where ($1::text is null or entity_type = $1) and ($2::text is null or entity_id = $2)",
         )
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(entity_type)
         .bind(entity_id)
         .fetch_one(db),

@@ -143,6 +143,8 @@ pub async fn list(
              order by id desc
              limit $2 offset $3"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(search.map(crate::db::contains_pattern))
         .bind(limit)
         .bind(offset)
@@ -161,6 +163,8 @@ pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Resul
                 or email ilike $1
                 or name ilike $1",
         )
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(search.map(crate::db::contains_pattern))
         .fetch_one(db),
     )

@@ -387,6 +387,8 @@ pub async fn list(
              order by id desc
              limit $2 offset $3"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(status)
         .bind(limit)
         .bind(offset)

@@ -283,6 +283,8 @@ pub async fn list(
              order by o.created_at desc, o.id desc
              limit $6 offset $7",
         )
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.from)
@@ -309,6 +311,8 @@ pub async fn count(db: impl PgExecutor<'_>, filter: &OrderFilter<'_>) -> sqlx::R
                and ($5::text is null or o.id = $7
                     or o.user_id = any(array(select id from users where email ilike $6)))",
         )
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.from)

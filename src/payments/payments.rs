@@ -241,6 +241,8 @@ pub async fn list(
             payment_columns!(),
             " from payments where ($1::text is null or status = $1) order by created_at, id limit $2 offset $3"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(status)
         .bind(limit)
         .bind(offset)
@@ -253,6 +255,8 @@ pub async fn count(db: impl PgExecutor<'_>, status: Option<PaymentStatus>) -> sq
     timed(
         "payments.count",
         sqlx::query_scalar("select count(*) from payments where ($1::text is null or status = $1)")
+            // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+            .persistent(false)
             .bind(status)
             .fetch_one(db),
     )

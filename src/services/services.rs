@@ -196,6 +196,8 @@ pub async fn list(
              order by created_at desc, id desc
              limit $4 offset $5"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.location_id)
@@ -215,6 +217,8 @@ pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter) -> sqlx::Res
              where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
                and ($3::int is null or location_id = $3)",
         )
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.location_id)
@@ -428,6 +432,8 @@ pub async fn list_due_for_renewal(
              order by next_renewal_date, id
              limit $4"
         ))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .bind(before)
         .bind(after.map(|(due, _)| due))
         .bind(after.map_or(0, |(_, id)| id))
