@@ -124,7 +124,10 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     .await
 }
 
-/// A page of accounts, newest first, optionally filtered by a search on name or e-mail.
+/// A page of accounts, newest first, optionally filtered by a search on name or e-mail. The
+/// matches are found first, through the trigram indexes, then ordered: left to choose, the
+/// planner may walk the ids backwards hoping to meet 25 matches soon, and read nearly every
+/// account when they sit among the old ones.
 pub async fn list(
     db: impl PgExecutor<'_>,
     search: Option<&str>,
@@ -138,8 +141,7 @@ pub async fn list(
             user_columns!(),
             " from users
              where $1::text is null
-                or email ilike $1
-                or name ilike $1
+                or id = any(array(select id from users where email ilike $1 or name ilike $1))
              order by id desc
              limit $2 offset $3"
         ))
@@ -160,8 +162,7 @@ pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Resul
         sqlx::query_scalar(
             "select count(*) from users
              where $1::text is null
-                or email ilike $1
-                or name ilike $1",
+                or id = any(array(select id from users where email ilike $1 or name ilike $1))",
         )
         // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
         .persistent(false)
