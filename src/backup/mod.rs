@@ -371,6 +371,40 @@ async fn existing_tables(db: &PgPool) -> anyhow::Result<Existing> {
     })
 }
 
+/// Moves every extension installed in schema `from` (pg_trgm) to schema `to`. An extension's
+/// operators and functions live in its schema: they follow `public` wherever the restore puts it,
+/// so the restored indexes (`gin_trgm_ops`) find them in `public`, and the set-aside schema's
+/// own indexes keep theirs (they refer to them by id).
+async fn move_extensions(tx: &mut sqlx::PgConnection, from: &str, to: &str) -> anyhow::Result<()> {
+    sqlx::query(
+        "select set_config('nextgenrdp.move_from', $1, true),
+                set_config('nextgenrdp.move_to', $2, true)",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "do $$
+         declare
+             name text;
+         begin
+             for name in
+                 select e.extname from pg_extension e
+                 join pg_namespace n on n.oid = e.extnamespace
+                 where n.nspname = current_setting('nextgenrdp.move_from')
+             loop
+                 execute format('alter extension %I set schema %I', name,
+                                current_setting('nextgenrdp.move_to'));
+             end loop;
+         end $$",
+    )
+    .execute(&mut *tx)
+    .await
+    .with_context(|| format!("moving the extensions of {from} to {to}"))?;
+    Ok(())
+}
+
 /// Renames `public` out of the way (kept until the restore succeeds) and creates an empty one.
 async fn set_aside_public(db: &PgPool) -> anyhow::Result<()> {
     let leftover: bool =
@@ -394,12 +428,15 @@ async fn set_aside_public(db: &PgPool) -> anyhow::Result<()> {
         .execute(&mut *tx)
         .await
         .context("creating an empty schema")?;
+    move_extensions(&mut tx, REPLACED_SCHEMA, "public").await?;
     tx.commit().await?;
     Ok(())
 }
 
 async fn put_back_public(db: &PgPool) -> anyhow::Result<()> {
     let mut tx = db.begin().await?;
+    // The extensions go back with the schema whose indexes use them, not down with the other.
+    move_extensions(&mut tx, "public", REPLACED_SCHEMA).await?;
     sqlx::query("drop schema public cascade")
         .execute(&mut *tx)
         .await?;
