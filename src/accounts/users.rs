@@ -124,10 +124,12 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     .await
 }
 
-/// A page of accounts, newest first, optionally filtered by a search on name or e-mail. The
-/// matches are found first, through the trigram indexes, then ordered: left to choose, the
-/// planner may walk the ids backwards hoping to meet 25 matches soon, and read nearly every
-/// account when they sit among the old ones.
+/// A page of accounts, newest first, optionally filtered by a search on name or e-mail. Ordered
+/// by `id + 0`, which no index provides: the planner then finds the matches (through the
+/// trigram indexes for a selective search, by reading the table for one that matches most) and
+/// sorts them, instead of walking the ids backwards hoping to meet 25 matches soon — a walk
+/// that read nearly every account when the matches were old ones (127 ms for one customer's
+/// e-mail among 200,000 accounts, 1.7 ms this way; a search matching every account: 76 ms).
 pub async fn list(
     db: impl PgExecutor<'_>,
     search: Option<&str>,
@@ -141,8 +143,9 @@ pub async fn list(
             user_columns!(),
             " from users
              where $1::text is null
-                or id = any(array(select id from users where email ilike $1 or name ilike $1))
-             order by id desc
+                or email ilike $1
+                or name ilike $1
+             order by id + 0 desc
              limit $2 offset $3"
         ))
         // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
@@ -162,7 +165,8 @@ pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Resul
         sqlx::query_scalar(
             "select count(*) from users
              where $1::text is null
-                or id = any(array(select id from users where email ilike $1 or name ilike $1))",
+                or email ilike $1
+                or name ilike $1",
         )
         // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
         .persistent(false)
