@@ -368,59 +368,57 @@ async fn sweep_one(
     sweep: &mut Sweep,
 ) -> anyhow::Result<()> {
     let lc = &ctx.lifecycle;
-    {
-        let mut tx = db.begin().await?;
-        let Some(service) = services::find_for_update(&mut *tx, service_id).await? else {
-            return Ok(());
-        };
-        let Some(due) = service.next_renewal_date else {
-            return Ok(());
-        };
-        if !matches!(
-            service.status,
-            ServiceStatus::Active | ServiceStatus::Suspended
-        ) {
-            return Ok(());
-        }
-        let overdue = now - due;
-        if overdue > Duration::days(i64::from(lc.terminate_after_days))
-            && service.suspended_reason.as_deref() == Some(OVERDUE)
-        {
-            terminate_overdue(&mut tx, ctx, &service).await?;
-            sweep.terminated += 1;
-        } else if overdue > Duration::days(i64::from(lc.suspend_after_days))
-            && service.status == ServiceStatus::Active
-        {
-            suspend_overdue(&mut tx, ctx, &service).await?;
-            sweep.suspended += 1;
-        } else if service.status == ServiceStatus::Active {
-            let mut raised_now = false;
-            if pending_renewal_order(&mut *tx, service.id).await?.is_none()
-                && !renewed_for(&mut tx, service.id, due).await?
-            {
-                let months = service.validity_months.unwrap_or(1);
-                match raise(&mut tx, ctx, &service, months).await {
-                    Ok(_) => {
-                        sweep.raised += 1;
-                        raised_now = true;
-                    }
-                    // One renewal an order cannot hold stops that service's step (nothing of
-                    // it is written: the transaction is dropped), not the whole sweep.
-                    Err(AppError::Conflict { detail, .. }) => {
-                        tracing::error!(service.id = service.id, "renewal not raised: {detail}");
-                        return Ok(());
-                    }
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            // The order's own e-mail is the first reminder: the thresholds it covers are
-            // recorded without a second mail.
-            if remind(&mut tx, ctx, &service, due, now, !raised_now).await? {
-                sweep.reminded += 1;
-            }
-        }
-        tx.commit().await.context("committing a renewal step")?;
+    let mut tx = db.begin().await?;
+    let Some(service) = services::find_for_update(&mut *tx, service_id).await? else {
+        return Ok(());
+    };
+    let Some(due) = service.next_renewal_date else {
+        return Ok(());
+    };
+    if !matches!(
+        service.status,
+        ServiceStatus::Active | ServiceStatus::Suspended
+    ) {
+        return Ok(());
     }
+    let overdue = now - due;
+    if overdue > Duration::days(i64::from(lc.terminate_after_days))
+        && service.suspended_reason.as_deref() == Some(OVERDUE)
+    {
+        terminate_overdue(&mut tx, ctx, &service).await?;
+        sweep.terminated += 1;
+    } else if overdue > Duration::days(i64::from(lc.suspend_after_days))
+        && service.status == ServiceStatus::Active
+    {
+        suspend_overdue(&mut tx, ctx, &service).await?;
+        sweep.suspended += 1;
+    } else if service.status == ServiceStatus::Active {
+        let mut raised_now = false;
+        if pending_renewal_order(&mut *tx, service.id).await?.is_none()
+            && !renewed_for(&mut tx, service.id, due).await?
+        {
+            let months = service.validity_months.unwrap_or(1);
+            match raise(&mut tx, ctx, &service, months).await {
+                Ok(_) => {
+                    sweep.raised += 1;
+                    raised_now = true;
+                }
+                // One renewal an order cannot hold stops that service's step (nothing of
+                // it is written: the transaction is dropped), not the whole sweep.
+                Err(AppError::Conflict { detail, .. }) => {
+                    tracing::error!(service.id = service.id, "renewal not raised: {detail}");
+                    return Ok(());
+                }
+                Err(err) => return Err(err.into()),
+            }
+        }
+        // The order's own e-mail is the first reminder: the thresholds it covers are
+        // recorded without a second mail.
+        if remind(&mut tx, ctx, &service, due, now, !raised_now).await? {
+            sweep.reminded += 1;
+        }
+    }
+    tx.commit().await.context("committing a renewal step")?;
     Ok(())
 }
 
