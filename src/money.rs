@@ -28,17 +28,24 @@ impl From<i64> for Pkr {
 /// The way Pakistani shops print rupees: `Rs 12,500`.
 impl fmt::Display for Pkr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digits = self.0.unsigned_abs().to_string();
-        let sign = if self.0 < 0 { "-" } else { "" };
-        write!(f, "Rs {sign}")?;
-        for (i, ch) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
-                f.write_str(",")?;
-            }
-            write!(f, "{ch}")?;
-        }
-        Ok(())
+        write!(f, "Rs {}", group_thousands(self.0))
     }
+}
+
+/// A number with its thousands grouped by commas, as the pages print counts: `1,234,567`.
+pub fn group_thousands(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
 }
 
 /// `amount` rupees as the shop prints them (`Rs 12,500`); takes `i32` columns and `i64` sums.
@@ -61,5 +68,7 @@ mod tests {
             Pkr::from(i64::MIN).to_string(),
             "Rs -9,223,372,036,854,775,808"
         );
+        assert_eq!(group_thousands(1_000_000), "1,000,000");
+        assert_eq!(group_thousands(100), "100");
     }
 }

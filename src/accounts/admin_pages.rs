@@ -16,6 +16,7 @@ use crate::error::{AppError, AppResult};
 use crate::web::extract::ClientIp;
 use crate::web::forms::{Notice, notice, pkt};
 use crate::web::pages::{Layout, render};
+use crate::web::paging::PageOf;
 
 /// Accounts per page.
 const PER_PAGE: i64 = 25;
@@ -120,9 +121,7 @@ struct UsersPage {
     notice: Option<Notice>,
     search: String,
     users: Vec<UserRow>,
-    total: i64,
-    page: i64,
-    pages: i64,
+    list: PageOf,
     previous_href: Option<String>,
     next_href: Option<String>,
 }
@@ -134,10 +133,10 @@ async fn list_users(
 ) -> AppResult<Response> {
     let search = query.search();
     let total = users::count(&state.db, search).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = query.page().min(pages);
-    let rows = users::list(&state.db, search, PER_PAGE, (page - 1) * PER_PAGE)
-        .await?
+    let list = PageOf::new(total, query.page(), PER_PAGE);
+    let rows = users::list(&state.db, search, PER_PAGE, list.offset(PER_PAGE)).await?;
+    let next = list.next(rows.len(), PER_PAGE);
+    let rows = rows
         .into_iter()
         .map(|user| UserRow::new(user, admin.user.id))
         .collect();
@@ -146,11 +145,9 @@ async fn list_users(
         notice: notice(query.notice.as_deref(), NOTICES),
         search: search.unwrap_or_default().to_owned(),
         users: rows,
-        total,
-        page,
-        pages,
-        previous_href: (page > 1).then(|| list_href(search, page - 1, None)),
-        next_href: (page < pages).then(|| list_href(search, page + 1, None)),
+        list,
+        previous_href: list.previous().map(|page| list_href(search, page, None)),
+        next_href: next.map(|page| list_href(search, page, None)),
     })
 }
 

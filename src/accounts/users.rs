@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use crate::db::timed;
+use crate::db::total::{self, Total};
 
 /// A row of `users`. The password hash never leaves the server.
 #[derive(Clone, Debug, FromRow, Serialize)]
@@ -159,21 +160,15 @@ pub async fn list(
     timed("users.list", query.fetch_all(db)).await
 }
 
-/// How many accounts `list` would page through.
-pub async fn count(db: impl PgExecutor<'_>, search: Option<&str>) -> sqlx::Result<i64> {
-    timed(
+/// How many accounts `list` would page through: exact up to 10,000, else estimated.
+pub async fn count(db: &PgPool, search: Option<&str>) -> sqlx::Result<Total> {
+    let sql = crate::total_sql!(
         "users.count",
-        sqlx::query_scalar(
-            "select count(*) from users
-             where $1::text is null
-                or email ilike $1
-                or name ilike $1",
-        )
-        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
-        .persistent(false)
-        .bind(search.map(crate::db::contains_pattern))
-        .fetch_one(db),
-    )
+        "from users where $1::text is null or email ilike $1 or name ilike $1"
+    );
+    total::count(db, sql, |query| {
+        query.bind(search.map(crate::db::contains_pattern))
+    })
     .await
 }
 

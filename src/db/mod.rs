@@ -10,6 +10,7 @@ pub mod embedded;
 pub mod query_stats;
 pub mod stat_statements;
 pub mod text_enum;
+pub mod total;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /admin/orders` filters: status, customer id, placed from/to (dates, PKT-agnostic UTC
-/// days), search (order id or part of the customer's e-mail), paging.
+/// days), search (order id, or part of the customer's e-mail or of the payment reference), paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -50,7 +50,7 @@ pub struct OrderQuery {
     pub from: Option<NaiveDate>,
     /// Placed on or before this day (UTC, `YYYY-MM-DD`); not before `from`.
     pub to: Option<NaiveDate>,
-    /// An order id, or part of the customer's e-mail address.
+    /// An order id, or part of the customer's e-mail address or of the payment reference.
     pub search: Option<String>,
     /// The page to show, from 1.
     #[serde(default = "crate::web::paging::first_page")]
@@ -75,8 +75,12 @@ pub struct AdminOrderResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AdminOrderPage {
     pub items: Vec<AdminOrderResponse>,
-    /// How many orders match the filters in all.
+    /// How many orders match, over all pages: exact up to 10,000; beyond, the database's
+    /// estimate (`total_exact` false), never under 10,001.
     pub total: i64,
+    /// Whether `total` is an exact count (false: an estimate; page on until a page comes back
+    /// short).
+    pub total_exact: bool,
     pub page: i64,
     pub per_page: i64,
 }
@@ -184,7 +188,8 @@ async fn list_orders(
     }
     Ok(Json(AdminOrderPage {
         items,
-        total,
+        total: total.count,
+        total_exact: total.exact,
         page: query.page,
         per_page: query.per_page,
     }))

@@ -35,6 +35,7 @@ use crate::web::extract::ClientIp;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
+use crate::web::paging::PageOf;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -100,9 +101,7 @@ struct OrdersPage {
     errors: FormErrors,
     alert: Option<String>,
     orders: Vec<AdminOrderRow>,
-    total: i64,
-    page: i64,
-    pages: i64,
+    list: PageOf,
     previous_href: Option<String>,
     next_href: Option<String>,
     filtered: bool,
@@ -194,9 +193,7 @@ async fn list_orders(
                     errors: failure.errors,
                     alert: Some(alert.unwrap_or_else(|| "Check the filters.".to_owned())),
                     orders: Vec::new(),
-                    total: 0,
-                    page: 1,
-                    pages: 1,
+                    list: PageOf::nothing(),
                     previous_href: None,
                     next_href: None,
                     filtered,
@@ -222,15 +219,15 @@ async fn list_orders(
         search,
     };
     let total = orders::count(&state.db, &filter).await?;
-    let pages = ((total + query.per_page - 1) / query.per_page).max(1);
-    let page = query.page.min(pages);
+    let list = PageOf::new(total, query.page, query.per_page);
     let rows = orders::list(
         &state.db,
         &filter,
         query.per_page,
-        (page - 1) * query.per_page,
+        list.offset(query.per_page),
     )
     .await?;
+    let next = list.next(rows.len(), query.per_page);
     // The customers' e-mails, one look-up per customer on the page.
     let ids: BTreeSet<i32> = rows.iter().filter_map(|o| o.user_id).collect();
     let mut customers: BTreeMap<i32, String> = BTreeMap::new();
@@ -261,11 +258,9 @@ async fn list_orders(
             errors: FormErrors::default(),
             alert: None,
             orders,
-            total,
-            page,
-            pages,
-            previous_href: (page > 1).then(|| orders_href(&pairs, page - 1)),
-            next_href: (page < pages).then(|| orders_href(&pairs, page + 1)),
+            list,
+            previous_href: list.previous().map(|page| orders_href(&pairs, page)),
+            next_href: next.map(|page| orders_href(&pairs, page)),
             filtered,
         },
     )

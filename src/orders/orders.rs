@@ -4,11 +4,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::OrderStatus;
 use crate::db::text_enum::text_enum;
 use crate::db::timed;
+use crate::db::total::{self, Total};
 
 /// An order as stored (a row of `orders`). Amounts are whole PKR; `final_amount_pkr` is always
 /// `total_amount_pkr - discount_amount_pkr` (the database checks it). Times are RFC 3339, UTC.
@@ -250,13 +251,14 @@ pub struct OrderFilter<'a> {
     pub from: Option<DateTime<Utc>>,
     /// Placed before.
     pub to: Option<DateTime<Utc>>,
-    /// An order id, or part of the customer's e-mail.
+    /// An order id, or part of the customer's e-mail or of the order's payment reference.
     pub search: Option<&'a str>,
 }
 
-/// The order a search names by its number (`42`), if it is one. A search matches that order or
-/// the orders of every account whose e-mail contains it (through the e-mail's trigram index,
-/// then the orders' `(user_id, created_at)` index: no scan of the orders).
+/// The order a search names by its number (`42`), if it is one. A search matches that order,
+/// the orders whose payment reference contains it (its trigram index) and the orders of every
+/// account whose e-mail contains it (the e-mail's trigram index, then the orders'
+/// `(user_id, created_at)` index): no scan of the orders.
 fn order_number(search: &str) -> Option<i32> {
     search.trim().parse().ok()
 }
@@ -278,7 +280,7 @@ pub async fn list(
              where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
                and ($3::timestamptz is null or o.created_at >= $3)
                and ($4::timestamptz is null or o.created_at < $4)
-               and ($5::text is null or o.id = $9
+               and ($5::text is null or o.id = $9 or o.payment_reference ilike $8
                     or o.user_id = any(array(select id from users where email ilike $8)))
              order by o.created_at desc, o.id desc
              limit $6 offset $7",
@@ -299,29 +301,27 @@ pub async fn list(
     .await
 }
 
-/// How many orders `list` would page through.
-pub async fn count(db: impl PgExecutor<'_>, filter: &OrderFilter<'_>) -> sqlx::Result<i64> {
-    timed(
+/// How many orders `list` would page through: exact up to 10,000, else estimated.
+pub async fn count(db: &PgPool, filter: &OrderFilter<'_>) -> sqlx::Result<Total> {
+    let sql = crate::total_sql!(
         "orders.count",
-        sqlx::query_scalar(
-            "select count(*) from orders o
-             where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
-               and ($3::timestamptz is null or o.created_at >= $3)
-               and ($4::timestamptz is null or o.created_at < $4)
-               and ($5::text is null or o.id = $7
-                    or o.user_id = any(array(select id from users where email ilike $6)))",
-        )
-        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
-        .persistent(false)
-        .bind(filter.status)
-        .bind(filter.user_id)
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(filter.search)
-        .bind(filter.search.map(crate::db::contains_pattern))
-        .bind(filter.search.and_then(order_number))
-        .fetch_one(db),
-    )
+        "from orders o
+         where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
+           and ($3::timestamptz is null or o.created_at >= $3)
+           and ($4::timestamptz is null or o.created_at < $4)
+           and ($5::text is null or o.id = $7 or o.payment_reference ilike $6
+                or o.user_id = any(array(select id from users where email ilike $6)))"
+    );
+    total::count(db, sql, |query| {
+        query
+            .bind(filter.status.map(str::to_owned))
+            .bind(filter.user_id)
+            .bind(filter.from)
+            .bind(filter.to)
+            .bind(filter.search.map(str::to_owned))
+            .bind(filter.search.map(crate::db::contains_pattern))
+            .bind(filter.search.and_then(order_number))
+    })
     .await
 }
 

@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::PaymentStatus;
 use super::api::ImageBytes;
-use super::payments::{self, Payment};
+use super::payments::{self, Payment, PaymentFilter};
 use super::review;
 use super::settle::Settled;
 use crate::accounts::extract::ApiAdmin;
@@ -40,6 +40,8 @@ struct PaymentQuery {
     /// Only payments in this status (`review`: the queue to check); absent or empty means any.
     #[param(schema_with = status_filter)]
     status: Option<String>,
+    /// A payment or order id, or part of the transaction id or reference (case-insensitive).
+    search: Option<String>,
     /// The page to show, from 1.
     #[serde(default = "crate::web::paging::first_page")]
     #[param(default = 1, minimum = 1)]
@@ -54,8 +56,12 @@ struct PaymentQuery {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentPage {
     pub items: Vec<Payment>,
-    /// How many payments match in all.
+    /// How many payments match, over all pages: exact up to 10,000; beyond, the database's
+    /// estimate (`total_exact` false), never under 10,001.
     pub total: i64,
+    /// Whether `total` is an exact count (false: an estimate; page on until a page comes back
+    /// short).
+    pub total_exact: bool,
     pub page: i64,
     pub per_page: i64,
 }
@@ -104,7 +110,8 @@ fn status_filter() -> utoipa::openapi::schema::Schema {
     )
 }
 
-/// Every payment, oldest first (a queue), optionally of one status, a page at a time.
+/// Every payment, oldest first (a queue), optionally of one status or searched, a page at a
+/// time.
 #[utoipa::path(get, path = "/api/v1/admin/payments", tag = "admin",
     operation_id = "admin_list_payments",
     security(("bearer" = [])),
@@ -129,17 +136,26 @@ async fn list_payments(
         ),
     };
     crate::web::paging::check(query.page, query.per_page)?;
-    let total = payments::count(&state.db, status).await?;
+    let filter = PaymentFilter {
+        status,
+        search: query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
+    };
+    let total = payments::count(&state.db, &filter).await?;
     let items = payments::list(
         &state.db,
-        status,
+        &filter,
         query.per_page,
         crate::web::paging::offset(query.page, query.per_page),
     )
     .await?;
     Ok(Json(PaymentPage {
         items,
-        total,
+        total: total.count,
+        total_exact: total.exact,
         page: query.page,
         per_page: query.per_page,
     }))

@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::MANUAL;
 use super::PaymentStatus;
-use super::payments::{self, Payment, PaymentEvent};
+use super::payments::{self, Payment, PaymentEvent, PaymentFilter};
 use super::settle::Settled;
 use super::views::AdminPaymentRow;
 use crate::accounts::extract::PageAdmin;
@@ -30,7 +30,7 @@ use crate::web::extract::ClientIp;
 use crate::web::forms::{Failure, FormErrors, pkt, sentence};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
-use crate::web::paging::page_number;
+use crate::web::paging::{PageOf, page_number};
 
 /// Payments per page of the queue.
 const PER_PAGE: i64 = 25;
@@ -78,6 +78,7 @@ async fn customers_of(state: &AppState, order_ids: Vec<i32>) -> AppResult<BTreeM
 #[serde(default)]
 struct QueueQuery {
     status: Option<String>,
+    search: Option<String>,
     page: Option<String>,
 }
 
@@ -94,12 +95,12 @@ struct QueuePage {
     layout: Layout,
     /// The status shown: a [`PaymentStatus`], or `all`.
     status: String,
+    /// The search typed, if any.
+    search: String,
     statuses: Vec<StatusOption>,
     alert: Option<String>,
     rows: Vec<AdminPaymentRow>,
-    total: i64,
-    page: i64,
-    pages: i64,
+    list: PageOf,
     previous_href: Option<String>,
     next_href: Option<String>,
 }
@@ -117,8 +118,14 @@ async fn queue(
         .filter(|s| !s.is_empty())
         .unwrap_or("review")
         .to_owned();
-    let filter = PaymentStatus::parse(&status);
-    let known = status == "all" || filter.is_some();
+    let search = query
+        .search
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .to_owned();
+    let status_filter = PaymentStatus::parse(&status);
+    let known = status == "all" || status_filter.is_some();
     let statuses = PaymentStatus::ALL
         .iter()
         .map(|&value| StatusOption {
@@ -138,20 +145,23 @@ async fn queue(
                     PaymentStatus::spellings()
                 )),
                 status: String::new(),
+                search,
                 statuses,
                 rows: Vec::new(),
-                total: 0,
-                page: 1,
-                pages: 1,
+                list: PageOf::nothing(),
                 previous_href: None,
                 next_href: None,
             },
         );
     }
-    let total = payments::count(&state.db, filter).await?;
-    let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-    let page = page_number(query.page.as_deref()).min(pages);
-    let payments = payments::list(&state.db, filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
+    let filter = PaymentFilter {
+        status: status_filter,
+        search: Some(search.as_str()).filter(|s| !s.is_empty()),
+    };
+    let total = payments::count(&state.db, &filter).await?;
+    let list = PageOf::new(total, page_number(query.page.as_deref()), PER_PAGE);
+    let payments = payments::list(&state.db, &filter, PER_PAGE, list.offset(PER_PAGE)).await?;
+    let next = list.next(payments.len(), PER_PAGE);
     let customers = customers_of(&state, payments.iter().map(|p| p.order_id).collect()).await?;
     let rows = payments
         .iter()
@@ -161,11 +171,18 @@ async fn queue(
         })
         .collect();
     let href = |page: i64| {
-        if page == 1 {
-            format!("/admin/payments?status={status}")
-        } else {
-            format!("/admin/payments?status={status}&page={page}")
+        let page = page.to_string();
+        let mut pairs = vec![("status", status.as_str())];
+        if !search.is_empty() {
+            pairs.push(("search", search.as_str()));
         }
+        if page != "1" {
+            pairs.push(("page", page.as_str()));
+        }
+        format!(
+            "/admin/payments?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
     };
     render_with(
         StatusCode::OK,
@@ -174,12 +191,11 @@ async fn queue(
             alert: None,
             statuses,
             rows,
-            total,
-            page,
-            pages,
-            previous_href: (page > 1).then(|| href(page - 1)),
-            next_href: (page < pages).then(|| href(page + 1)),
+            list,
+            previous_href: list.previous().map(href),
+            next_href: next.map(href),
             status,
+            search,
         },
     )
 }

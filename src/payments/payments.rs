@@ -2,10 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::{PaymentEventKind, PaymentStatus};
 use crate::db::timed;
+use crate::db::total::{self, Total};
 
 /// A row of `payments`: one attempt to pay an order. Times are RFC 3339, UTC.
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
@@ -227,10 +228,29 @@ pub async fn list_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Res
     .await
 }
 
-/// A page of payments for the operator, oldest first (a queue), optionally of one status.
+/// Which payments the operator's list shows; every field is optional.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PaymentFilter<'a> {
+    pub status: Option<PaymentStatus>,
+    /// A payment or order id, or part of the gateway's transaction id or reference (the
+    /// customer's transfer reference for a manual payment; through their trigram indexes).
+    pub search: Option<&'a str>,
+}
+
+impl PaymentFilter<'_> {
+    fn search_id(&self) -> Option<i32> {
+        self.search.and_then(|s| s.trim().parse().ok())
+    }
+
+    fn search_pattern(&self) -> Option<String> {
+        self.search.map(crate::db::contains_pattern)
+    }
+}
+
+/// A page of payments for the operator, oldest first (a queue), filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    status: Option<PaymentStatus>,
+    filter: &PaymentFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Payment>> {
@@ -239,11 +259,18 @@ pub async fn list(
         sqlx::query_as(concat!(
             "select ",
             payment_columns!(),
-            " from payments where ($1::text is null or status = $1) order by created_at, id limit $2 offset $3"
+            " from payments
+             where ($1::text is null or status = $1)
+               and ($2::text is null or id = $3 or order_id = $3
+                    or gateway_txn_id ilike $4 or gateway_reference ilike $4)
+             order by created_at, id limit $5 offset $6"
         ))
         // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
         .persistent(false)
-        .bind(status)
+        .bind(filter.status)
+        .bind(filter.search)
+        .bind(filter.search_id())
+        .bind(filter.search_pattern())
         .bind(limit)
         .bind(offset)
         .fetch_all(db),
@@ -251,15 +278,22 @@ pub async fn list(
     .await
 }
 
-pub async fn count(db: impl PgExecutor<'_>, status: Option<PaymentStatus>) -> sqlx::Result<i64> {
-    timed(
+/// How many payments `list` would page through: exact up to 10,000, else estimated.
+pub async fn count(db: &PgPool, filter: &PaymentFilter<'_>) -> sqlx::Result<Total> {
+    let sql = crate::total_sql!(
         "payments.count",
-        sqlx::query_scalar("select count(*) from payments where ($1::text is null or status = $1)")
-            // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
-            .persistent(false)
-            .bind(status)
-            .fetch_one(db),
-    )
+        "from payments
+         where ($1::text is null or status = $1)
+           and ($2::text is null or id = $3 or order_id = $3
+                or gateway_txn_id ilike $4 or gateway_reference ilike $4)"
+    );
+    total::count(db, sql, |query| {
+        query
+            .bind(filter.status)
+            .bind(filter.search.map(str::to_owned))
+            .bind(filter.search_id())
+            .bind(filter.search_pattern())
+    })
     .await
 }
 

@@ -66,6 +66,8 @@ struct ServiceQuery {
     user_id: Option<i32>,
     /// Only services in this location.
     location_id: Option<i32>,
+    /// A service id, or part of its hostname or IP address (case-insensitive).
+    search: Option<String>,
     /// The page, from 1.
     #[serde(default = "crate::web::paging::first_page")]
     #[param(minimum = 1, default = 1)]
@@ -80,8 +82,12 @@ struct ServiceQuery {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct ServicePage {
     items: Vec<Service>,
-    /// How many services match the filters, over all pages.
+    /// How many services match, over all pages: exact up to 10,000; beyond, the database's
+    /// estimate (`total_exact` false), never under 10,001.
     total: i64,
+    /// Whether `total` is an exact count (false: an estimate; page on until a page comes back
+    /// short).
+    total_exact: bool,
     page: i64,
     per_page: i64,
 }
@@ -155,6 +161,11 @@ async fn list_services(
         status,
         user_id: query.user_id,
         location_id: query.location_id,
+        search: query
+            .search
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty()),
     };
     let total = services::count(&state.db, &filter).await?;
     let items = services::list(
@@ -166,7 +177,8 @@ async fn list_services(
     .await?;
     Ok(Json(ServicePage {
         items,
-        total,
+        total: total.count,
+        total_exact: total.exact,
         page: query.page,
         per_page: query.per_page,
     }))

@@ -4,10 +4,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::{FromRow, PgExecutor, PgPool};
 
 use super::{ProvisioningStep, ServiceStatus};
 use crate::db::timed;
+use crate::db::total::{self, Total};
 
 /// A row of `services`. `password_encrypted` (AES-256-GCM, never plaintext) is not serialised:
 /// it is decrypted and shown only where the customer asks for it.
@@ -172,16 +173,28 @@ pub async fn list_for_user(db: impl PgExecutor<'_>, user_id: i32) -> sqlx::Resul
 
 /// Which services an operator's list shows: any of the given filters, all when `None`.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct ServiceFilter {
+pub struct ServiceFilter<'a> {
     pub status: Option<ServiceStatus>,
     pub user_id: Option<i32>,
     pub location_id: Option<i32>,
+    /// A service id, or part of its hostname or IP address (through their trigram indexes).
+    pub search: Option<&'a str>,
+}
+
+impl ServiceFilter<'_> {
+    fn search_id(&self) -> Option<i32> {
+        self.search.and_then(|s| s.trim().parse().ok())
+    }
+
+    fn search_pattern(&self) -> Option<String> {
+        self.search.map(crate::db::contains_pattern)
+    }
 }
 
 /// A page of every service for the operator, newest first, filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
-    filter: &ServiceFilter,
+    filter: &ServiceFilter<'_>,
     limit: i64,
     offset: i64,
 ) -> sqlx::Result<Vec<Service>> {
@@ -193,14 +206,18 @@ pub async fn list(
             " from services
              where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
                and ($3::int is null or location_id = $3)
+               and ($4::text is null or id = $5 or hostname ilike $6 or ip_address ilike $6)
              order by created_at desc, id desc
-             limit $4 offset $5"
+             limit $7 offset $8"
         ))
         // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
         .persistent(false)
         .bind(filter.status)
         .bind(filter.user_id)
         .bind(filter.location_id)
+        .bind(filter.search)
+        .bind(filter.search_id())
+        .bind(filter.search_pattern())
         .bind(limit)
         .bind(offset)
         .fetch_all(db),
@@ -208,22 +225,24 @@ pub async fn list(
     .await
 }
 
-/// How many services `list` would page through.
-pub async fn count(db: impl PgExecutor<'_>, filter: &ServiceFilter) -> sqlx::Result<i64> {
-    timed(
+/// How many services `list` would page through: exact up to 10,000, else estimated.
+pub async fn count(db: &PgPool, filter: &ServiceFilter<'_>) -> sqlx::Result<Total> {
+    let sql = crate::total_sql!(
         "services.count",
-        sqlx::query_scalar(
-            "select count(*) from services
-             where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
-               and ($3::int is null or location_id = $3)",
-        )
-        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
-        .persistent(false)
-        .bind(filter.status)
-        .bind(filter.user_id)
-        .bind(filter.location_id)
-        .fetch_one(db),
-    )
+        "from services
+         where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
+           and ($3::int is null or location_id = $3)
+           and ($4::text is null or id = $5 or hostname ilike $6 or ip_address ilike $6)"
+    );
+    total::count(db, sql, |query| {
+        query
+            .bind(filter.status)
+            .bind(filter.user_id)
+            .bind(filter.location_id)
+            .bind(filter.search.map(str::to_owned))
+            .bind(filter.search_id())
+            .bind(filter.search_pattern())
+    })
     .await
 }
 

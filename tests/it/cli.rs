@@ -273,7 +273,10 @@ async fn user_create_refuses_bad_input_and_writes_nothing(db: PgPool) {
         );
     }
     assert_eq!(
-        nextgenrdp::accounts::users::count(&db, None).await.unwrap(),
+        nextgenrdp::accounts::users::count(&db, None)
+            .await
+            .unwrap()
+            .count,
         0
     );
 }

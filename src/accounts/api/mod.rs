@@ -708,8 +708,12 @@ pub struct UserListQuery {
 #[derive(Debug, Serialize, ToSchema)]
 struct UserPage {
     items: Vec<UserResponse>,
-    /// How many accounts match, on every page.
+    /// How many accounts match, over all pages: exact up to 10,000; beyond, the database's
+    /// estimate (`total_exact` false), never under 10,001.
     total: i64,
+    /// Whether `total` is an exact count (false: an estimate; page on until a page comes back
+    /// short).
+    total_exact: bool,
     page: i64,
     per_page: i64,
 }
@@ -745,7 +749,8 @@ async fn list_users(
     .collect();
     Ok(Json(UserPage {
         items,
-        total,
+        total: total.count,
+        total_exact: total.exact,
         page: query.page,
         per_page: query.per_page,
     }))

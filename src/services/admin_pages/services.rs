@@ -29,7 +29,7 @@ use crate::web::forms::Choice;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
-use crate::web::paging::page_number;
+use crate::web::paging::{PageOf, page_number};
 
 /// Services per page of the list.
 const PER_PAGE: i64 = 25;
@@ -43,6 +43,7 @@ pub(super) struct ListQuery {
     status: String,
     customer: String,
     location: String,
+    search: String,
     page: Option<String>,
 }
 
@@ -58,13 +59,12 @@ pub(super) struct StatusOption {
 pub(super) struct ServicesPage {
     layout: Layout,
     customer: String,
+    search: String,
     statuses: Vec<StatusOption>,
     locations: Vec<Choice>,
     errors: FormErrors,
     rows: Vec<AdminServiceRow>,
-    total: i64,
-    page: i64,
-    pages: i64,
+    list: PageOf,
     previous_href: Option<String>,
     next_href: Option<String>,
     filtered: bool,
@@ -81,6 +81,7 @@ pub(super) async fn list_services(
     let status = query.status.trim().to_owned();
     let customer = query.customer.trim().to_owned();
     let location = query.location.trim().to_owned();
+    let search = query.search.trim().to_owned();
     let mut errors = FormErrors::default();
 
     let status_filter = match status.as_str() {
@@ -120,20 +121,22 @@ pub(super) async fn list_services(
         status: status_filter,
         user_id,
         location_id,
+        search: Some(search.as_str()).filter(|s| !s.is_empty()),
     };
-    let (rows, total, page, pages) = if errors.is_empty() {
+    let (rows, list, next) = if errors.is_empty() {
         let total = services::count(&state.db, &filter).await?;
-        let pages = ((total + PER_PAGE - 1) / PER_PAGE).max(1);
-        let page = page_number(query.page.as_deref()).min(pages);
-        let list = services::list(&state.db, &filter, PER_PAGE, (page - 1) * PER_PAGE).await?;
-        (admin_rows(&state, &names, &list).await?, total, page, pages)
+        let list = PageOf::new(total, page_number(query.page.as_deref()), PER_PAGE);
+        let services = services::list(&state.db, &filter, PER_PAGE, list.offset(PER_PAGE)).await?;
+        let next = list.next(services.len(), PER_PAGE);
+        (admin_rows(&state, &names, &services).await?, list, next)
     } else {
-        (Vec::new(), 0, 1, 1)
+        (Vec::new(), PageOf::nothing(), None)
     };
     let pairs: Vec<(&str, &str)> = [
         ("status", status.as_str()),
         ("customer", customer.as_str()),
         ("location", location.as_str()),
+        ("search", search.as_str()),
     ]
     .into_iter()
     .filter(|(_, v)| !v.is_empty())
@@ -169,13 +172,12 @@ pub(super) async fn list_services(
             statuses,
             errors,
             rows,
-            total,
-            page,
-            pages,
-            previous_href: (page > 1).then(|| href(page - 1)),
-            next_href: (page < pages).then(|| href(page + 1)),
+            list,
+            previous_href: list.previous().map(href),
+            next_href: next.map(href),
             filtered: !pairs.is_empty(),
             customer,
+            search,
         },
     )
 }

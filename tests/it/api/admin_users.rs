@@ -70,6 +70,58 @@ async fn the_operator_searches_and_pages_accounts(db: PgPool) {
     }
 }
 
+/// Past 10,000 matching accounts the total is the database's estimate, marked so; below it
+/// (a search) it is exact again, and paging goes on while pages come back full.
+#[sqlx::test]
+async fn past_ten_thousand_accounts_the_total_is_an_estimate(db: PgPool) {
+    let app = TestApp::new(db);
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let token = admin["access_token"].as_str().unwrap();
+    sqlx::query(
+        "insert into users (name, email, password_hash)
+         select 'Bulk ' || n, 'bulk' || n || '@example.pk', 'x' from generate_series(1, 10500) n",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("analyze users").execute(&app.db).await.unwrap();
+
+    let all = app.get_as(token, "/api/v1/admin/users?per_page=100").await;
+    assert_eq!(all.status, StatusCode::OK, "{}", all.text());
+    let all = all.json();
+    assert_eq!(all["total_exact"], false, "{all}");
+    let total = all["total"].as_i64().unwrap();
+    assert!(
+        (10_001..=12_000).contains(&total),
+        "an estimate near the 10,501 accounts: {total}"
+    );
+    assert_eq!(all["items"].as_array().unwrap().len(), 100);
+    let far = app
+        .get_as(token, "/api/v1/admin/users?per_page=100&page=106")
+        .await
+        .json();
+    assert_eq!(
+        far["items"].as_array().unwrap().len(),
+        1,
+        "the last page holds the 10,501st account"
+    );
+
+    let some = app
+        .get_as(token, "/api/v1/admin/users?search=bulk1050")
+        .await
+        .json();
+    assert_eq!(some["total_exact"], true);
+    assert_eq!(some["total"], 2, "bulk1050 and bulk10500");
+    let exactly = app
+        .get_as(token, "/api/v1/admin/users?search=example.pk")
+        .await
+        .json();
+    assert_eq!(
+        exactly["total_exact"], false,
+        "10,500 customers match: estimated"
+    );
+}
+
 #[sqlx::test]
 async fn disabling_an_account_ends_its_sessions_at_once_and_is_audited(db: PgPool) {
     let app = TestApp::new(db);

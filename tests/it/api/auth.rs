@@ -120,7 +120,8 @@ async fn registration_names_every_bad_field_and_writes_nothing(db: PgPool) {
     assert_eq!(
         nextgenrdp::accounts::users::count(&app.db, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .count,
         0
     );
 }
@@ -594,7 +595,8 @@ async fn a_password_longer_than_bcrypt_reads_is_refused_not_cut(db: PgPool) {
     assert_eq!(
         nextgenrdp::accounts::users::count(&app.db, None)
             .await
-            .unwrap(),
+            .unwrap()
+            .count,
         0
     );
     // An account whose old hash was made from a longer password (bcrypt kept 72 bytes of it):

@@ -240,7 +240,8 @@ async fn an_inactive_plan_is_flagged_and_blocks_checkout(db: PgPool) {
     assert_eq!(
         nextgenrdp::orders::orders::count(&app.db, &Default::default())
             .await
-            .unwrap(),
+            .unwrap()
+            .count,
         0
     );
 }

@@ -179,7 +179,8 @@ async fn the_same_idempotency_key_sent_20_times_at_once_makes_one_order(db: PgPo
     assert_eq!(
         nextgenrdp::orders::orders::count(&app.db, &Default::default())
             .await
-            .unwrap(),
+            .unwrap()
+            .count,
         1
     );
 

@@ -71,9 +71,10 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
     assert_eq!(start["reference"], format!("NGR-{order}"));
     assert!(!start["accounts"].as_array().unwrap().is_empty());
     assert_eq!(
-        nextgenrdp::payments::payments::count(&app.db, None)
+        nextgenrdp::payments::payments::count(&app.db, &Default::default())
             .await
-            .unwrap(),
+            .unwrap()
+            .count,
         0,
         "instructions write nothing"
     );
@@ -104,6 +105,27 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
         .await
         .json();
     assert_eq!(queue["total"], 1);
+    // The operator finds it by part of its reference, by its id or its order's.
+    for search in ["tid8844".to_owned(), id.to_string(), order.to_string()] {
+        let found = app
+            .get_as(
+                token(&admin).unwrap(),
+                &format!("/api/v1/admin/payments?search={search}"),
+            )
+            .await
+            .json();
+        assert_eq!(found["total"], 1, "{search}: {found}");
+        assert_eq!(found["total_exact"], true);
+        assert_eq!(found["items"][0]["id"], id, "{search}");
+    }
+    let none = app
+        .get_as(
+            token(&admin).unwrap(),
+            "/api/v1/admin/payments?search=TID0000",
+        )
+        .await
+        .json();
+    assert_eq!(none["total"], 0);
 
     let approve = format!("/api/v1/admin/payments/{id}/approve");
     let approved = app
@@ -111,6 +133,16 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     assert_eq!(approved.json()["outcome"], "order_paid");
+    // The paid order carries the reference, and the operator finds it by it.
+    let orders = app
+        .get_as(
+            token(&admin).unwrap(),
+            "/api/v1/admin/orders?search=88442211",
+        )
+        .await
+        .json();
+    assert_eq!(orders["total"], 1, "{orders}");
+    assert_eq!(orders["items"][0]["id"], order);
     assert_eq!(
         order_status(&app, order).await,
         "processing",

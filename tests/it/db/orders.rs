@@ -75,7 +75,10 @@ async fn the_database_refuses_an_order_whose_amounts_do_not_add_up(db: PgPool) {
     .await;
     assert!(wrong.is_err());
     assert_eq!(
-        orders::count(&db, &OrderFilter::default()).await.unwrap(),
+        orders::count(&db, &OrderFilter::default())
+            .await
+            .unwrap()
+            .count,
         0
     );
 }
@@ -249,7 +252,10 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
     );
 
     assert_eq!(
-        orders::count(&db, &OrderFilter::default()).await.unwrap(),
+        orders::count(&db, &OrderFilter::default())
+            .await
+            .unwrap()
+            .count,
         3
     );
     assert_eq!(
@@ -261,7 +267,8 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         2
     );
     assert_eq!(
@@ -274,7 +281,8 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         1
     );
     assert_eq!(
@@ -286,7 +294,8 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         1
     );
 }

@@ -178,6 +178,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             status: None,
             user_id: None,
             location_id: None,
+            search: None,
         },
         10,
         0,
@@ -194,6 +195,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             status: Some(ServiceStatus::Active),
             user_id: None,
             location_id: None,
+            search: None,
         },
         10,
         0,
@@ -210,6 +212,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             status: Some(ServiceStatus::Active),
             user_id: Some(bilal.id),
             location_id: None,
+            search: None,
         },
         10,
         0,
@@ -226,6 +229,7 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             status: None,
             user_id: None,
             location_id: None,
+            search: None,
         },
         1,
         2,
@@ -240,11 +244,13 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             &ServiceFilter {
                 status: None,
                 user_id: None,
-                location_id: None
+                location_id: None,
+                search: None,
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         3
     );
     assert_eq!(
@@ -253,11 +259,13 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             &ServiceFilter {
                 status: Some(ServiceStatus::Provisioning),
                 user_id: None,
-                location_id: None
+                location_id: None,
+                search: None,
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         1
     );
     assert_eq!(
@@ -266,11 +274,13 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             &ServiceFilter {
                 status: Some(ServiceStatus::Active),
                 user_id: Some(ayesha.id),
-                location_id: None
+                location_id: None,
+                search: None,
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         1
     );
     assert_eq!(
@@ -279,11 +289,13 @@ async fn services_are_listed_per_customer_and_for_the_operator(db: PgPool) {
             &ServiceFilter {
                 status: Some(ServiceStatus::Failed),
                 user_id: None,
-                location_id: None
+                location_id: None,
+                search: None,
             }
         )
         .await
-        .unwrap(),
+        .unwrap()
+        .count,
         0
     );
 }

@@ -49,14 +49,14 @@ async fn list_and_count_search_names_and_emails_newest_first(db: PgPool) {
     let all = users::list(&db, None, 10, 0).await.unwrap();
     assert_eq!(all.len(), 3);
     assert_eq!(all[1].id, b.id, "newest first");
-    assert_eq!(users::count(&db, None).await.unwrap(), 3);
+    assert_eq!(users::count(&db, None).await.unwrap().count, 3);
 
     let hits = users::list(&db, Some("example.pk"), 10, 0).await.unwrap();
     assert_eq!(
         hits.iter().map(|u| u.id).collect::<Vec<_>>(),
         vec![b.id, a.id]
     );
-    assert_eq!(users::count(&db, Some("zara")).await.unwrap(), 1);
+    assert_eq!(users::count(&db, Some("zara")).await.unwrap().count, 1);
     let page_two = users::list(&db, None, 2, 2).await.unwrap();
     assert_eq!(page_two.len(), 1);
     assert_eq!(page_two[0].id, a.id);

@@ -117,6 +117,36 @@ async fn the_dashboard_counts_revenue_payments_and_orders_from_the_data(db: sqlx
     assert!(html.contains(r#"<a href="/admin">Admin</a>"#), "header");
 }
 
+/// Past 10,000 orders in a status the card shows the database's estimate, and says so; the
+/// small figures beside it stay exact.
+#[sqlx::test]
+async fn a_large_figure_is_an_estimate_and_says_so(db: sqlx::PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    payment_in_review(&app, "sana@example.pk").await;
+    sqlx::query(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr, created_at)
+         select (select id from users where email = 'sana@example.pk'), 'expired', 1500, 0,
+                1500, now() - interval '30 days'
+         from generate_series(1, 10200)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    sqlx::query("analyze orders")
+        .execute(&app.db)
+        .await
+        .unwrap();
+
+    let mut visitor = operator(&app).await;
+    let html = visitor.get("/admin").await.text();
+    let expired = orders_with(&html, "expired");
+    assert!(expired.starts_with("about 10,"), "{expired}");
+    assert_eq!(orders_with(&html, "pending_payment"), "1");
+    assert_eq!(orders_with(&html, "active"), "0");
+    assert_eq!(figure(&html, "dash-payments-review"), "1");
+}
+
 #[sqlx::test]
 async fn the_dashboard_is_for_operators_only(db: sqlx::PgPool) {
     let app = TestApp::with_default_catalog(db).await;

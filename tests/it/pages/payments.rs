@@ -485,6 +485,23 @@ async fn the_operator_approves_from_the_queue_once(db: PgPool) {
     );
     let none = owner.get("/admin/payments?status=succeeded").await.text();
     assert!(!none.contains("data-payment-id"), "{none}");
+    let found = owner
+        .get("/admin/payments?status=all&search=tid7700")
+        .await
+        .text();
+    assert!(
+        found.contains(&format!(r#"<tr data-payment-id="{id}">"#)),
+        "{found}"
+    );
+    assert!(
+        found.contains(r#"value="tid7700""#),
+        "the search stays in its field"
+    );
+    let missed = owner
+        .get("/admin/payments?status=all&search=TID9999")
+        .await
+        .text();
+    assert!(!missed.contains("data-payment-id"), "{missed}");
     assert_eq!(
         owner.get("/admin/payments?status=bogus").await.status,
         StatusCode::BAD_REQUEST

@@ -408,6 +408,24 @@ async fn the_operator_suspends_resumes_and_terminates_only_after_confirming(db: 
         list.contains(&format!(r#"data-service-id="{id}""#)),
         "{list}"
     );
+    let searched = assert_page(
+        &operator.get(&format!("/admin/services?search={id}")).await,
+        StatusCode::OK,
+    );
+    assert!(
+        searched.contains(&format!(r#"data-service-id="{id}""#)),
+        "{searched}"
+    );
+    assert!(
+        searched.contains(&format!(r#"value="{id}""#)),
+        "the search stays in its field"
+    );
+    let missed = assert_page(
+        &operator.get("/admin/services?search=no-such-host").await,
+        StatusCode::OK,
+    );
+    assert!(!missed.contains("data-service-id"), "{missed}");
+    assert!(missed.contains("0 services"), "{missed}");
     let unknown = operator
         .get("/admin/services?customer=nobody@example.pk")
         .await;

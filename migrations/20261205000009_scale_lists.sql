@@ -1,0 +1,25 @@
+-- The operator's side at a million orders, continued: the dashboard's revenue, the unfiltered
+-- lists, and the searches by reference, hostname and IP address.
+
+-- Revenue today and this month: a range scan of the earning orders' payment times that reads
+-- the amounts from the index (no visit to the table), however many orders came before this
+-- month. Chosen over a revenue-per-day table kept by a trigger: exact without a second copy of
+-- the money to keep right, at the cost of reading this month's paid orders (22,000 a month at
+-- a million orders over two years: 3 ms).
+create index orders_earning_paid_at_idx on orders (paid_at) include (final_amount_pkr)
+    where status in ('paid', 'processing', 'active');
+
+-- Every service and every payment, newest (services) or oldest (payments) first: read in
+-- order, not sorted whole (70 ms at 500,000 rows).
+create index services_created_idx on services (created_at desc, id desc);
+create index payments_created_idx on payments (created_at, id);
+
+-- Searches by part of a reference, a hostname or an IP address (`ilike '%…%'`), as for the
+-- e-mails (20261205000008_scale.sql): trigram indexes, combined by the planner with the
+-- primary keys when the search is also a number.
+create index orders_payment_reference_trgm_idx on orders using gin (payment_reference gin_trgm_ops);
+create index payments_gateway_txn_id_trgm_idx on payments using gin (gateway_txn_id gin_trgm_ops);
+create index payments_gateway_reference_trgm_idx on payments
+    using gin (gateway_reference gin_trgm_ops);
+create index services_hostname_trgm_idx on services using gin (hostname gin_trgm_ops);
+create index services_ip_address_trgm_idx on services using gin (ip_address gin_trgm_ops);
