@@ -58,6 +58,14 @@ pub async fn timed<T>(
     result
 }
 
+/// `term` as a `LIKE` pattern matching what begins with it, its `%`, `_` and `\` taken
+/// literally.
+pub fn prefix_pattern(term: &str) -> String {
+    let mut pattern = contains_pattern(term);
+    pattern.remove(0);
+    pattern
+}
+
 /// `term` as an `ILIKE` pattern matching it anywhere, its `%`, `_` and `\` taken literally (a
 /// search for `50%` finds "50%", not everything starting with 50).
 pub fn contains_pattern(term: &str) -> String {

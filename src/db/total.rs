@@ -52,20 +52,21 @@ pub struct TotalSql {
     pub estimate: &'static str,
 }
 
-/// The [`TotalSql`] of a `from … where …` literal, under a query label.
+/// The [`TotalSql`] of a `from … where …` literal (or a macro that expands to one), under a
+/// query label.
 #[macro_export]
 macro_rules! total_sql {
-    ($label:literal, $from_where:literal) => {
+    ($label:literal, $($from_where:tt)+) => {
         $crate::db::total::TotalSql {
             label: $label,
             estimate_label: concat!($label, ".estimate"),
             // The limit is EXACT_UP_TO + 1 (a unit test holds them together).
             capped: concat!(
                 "select count(*) from (select 1 ",
-                $from_where,
+                $($from_where)+,
                 " limit 10001) as matching"
             ),
-            estimate: concat!("explain (format json) select 1 ", $from_where),
+            estimate: concat!("explain (format json) select 1 ", $($from_where)+),
         }
     };
 }

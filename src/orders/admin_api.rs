@@ -170,8 +170,7 @@ async fn list_orders(
         to: query.to.and_then(|d| d.succ_opt()).map(start_of),
         search,
     };
-    let total = orders::count(&state.db, &filter).await?;
-    let rows = orders::list(
+    let (rows, total) = orders::page(
         &state.db,
         &filter,
         query.per_page,

@@ -218,15 +218,14 @@ async fn list_orders(
             .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc()),
         search,
     };
-    let total = orders::count(&state.db, &filter).await?;
-    let list = PageOf::new(total, query.page, query.per_page);
-    let rows = orders::list(
-        &state.db,
-        &filter,
-        query.per_page,
-        list.offset(query.per_page),
-    )
-    .await?;
+    let per_page = query.per_page;
+    let asked = crate::web::paging::offset(query.page, per_page);
+    let (mut rows, total) = orders::page(&state.db, &filter, per_page, asked).await?;
+    let list = PageOf::new(total, query.page, per_page);
+    if list.page != query.page {
+        // Past the end: the last page instead.
+        rows = orders::list(&state.db, &filter, per_page, list.offset(per_page)).await?;
+    }
     let next = list.next(rows.len(), query.per_page);
     // The customers' e-mails, one look-up per customer on the page.
     let ids: BTreeSet<i32> = rows.iter().filter_map(|o| o.user_id).collect();

@@ -238,7 +238,8 @@ pub fn pay_before(created_at: DateTime<Utc>, expiry: Duration) -> DateTime<Utc> 
     created_at + expiry
 }
 
-/// Expires every order unpaid for longer than `expiry` (the periodic job); returns how many.
+/// Expires every order unpaid for longer than `expiry` (the periodic job), 100 at a time, each
+/// in its own transaction, progress logged after each batch; returns how many.
 pub async fn expire_unpaid(db: &PgPool, expiry: Duration) -> anyhow::Result<usize> {
     let mut expired = 0;
     loop {
@@ -254,6 +255,7 @@ pub async fn expire_unpaid(db: &PgPool, expiry: Duration) -> anyhow::Result<usiz
                 Err(err) => return Err(anyhow::anyhow!("expiring order {}: {err}", order.id)),
             }
         }
+        tracing::info!(expired, "order expiry: batch done");
     }
 }
 

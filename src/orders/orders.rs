@@ -263,6 +263,44 @@ fn order_number(search: &str) -> Option<i32> {
     search.trim().parse().ok()
 }
 
+/// The operator's order filters as one `from … where …` clause, parameters `$1` to `$7`
+/// ([`bind_filter!`]): the page, its total and a search's page-with-total read the same rows.
+macro_rules! order_filter {
+    () => {
+        "from orders o
+         where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
+           and ($3::timestamptz is null or o.created_at >= $3)
+           and ($4::timestamptz is null or o.created_at < $4)
+           and ($5::text is null or o.id = $7 or o.payment_reference ilike $6
+                or o.user_id = any(array(select id from users where email ilike $6)))"
+    };
+}
+
+/// Binds `$1` to `$7` of [`order_filter!`].
+macro_rules! bind_filter {
+    ($query:expr, $filter:expr) => {
+        $query
+            .bind($filter.status.map(str::to_owned))
+            .bind($filter.user_id)
+            .bind($filter.from)
+            .bind($filter.to)
+            .bind($filter.search.map(str::to_owned))
+            .bind($filter.search.map(crate::db::contains_pattern))
+            .bind($filter.search.and_then(order_number))
+    };
+}
+
+/// A search's page and total in one statement, the matching orders visited once: at most
+/// 10,001 of them (`db::total`'s bound), their count, and the ids of the page asked.
+const SEARCH_PAGE: &str = concat!(
+    "with matching as materialized (select o.id, o.created_at ",
+    order_filter!(),
+    " limit 10001)
+     select (select count(*) from matching),
+            array(select id from matching order by created_at desc, id desc
+                  limit $8 offset $9)"
+);
+
 /// A page of every order for the operator, newest first, filtered.
 pub async fn list(
     db: impl PgExecutor<'_>,
@@ -272,30 +310,21 @@ pub async fn list(
 ) -> sqlx::Result<Vec<Order>> {
     timed(
         "orders.list",
-        sqlx::query_as(
-            "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
-                    o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference, o.notes,
-                    o.created_at, o.updated_at, o.promo_code_id, o.paid_at, o.cancelled_at, o.kind
-             from orders o
-             where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
-               and ($3::timestamptz is null or o.created_at >= $3)
-               and ($4::timestamptz is null or o.created_at < $4)
-               and ($5::text is null or o.id = $9 or o.payment_reference ilike $8
-                    or o.user_id = any(array(select id from users where email ilike $8)))
-             order by o.created_at desc, o.id desc
-             limit $6 offset $7",
+        bind_filter!(
+            sqlx::query_as(concat!(
+                "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
+                        o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference,
+                        o.notes, o.created_at, o.updated_at, o.promo_code_id, o.paid_at,
+                        o.cancelled_at, o.kind ",
+                order_filter!(),
+                " order by o.created_at desc, o.id desc limit $8 offset $9"
+            )),
+            filter
         )
-        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
-        .persistent(false)
-        .bind(filter.status)
-        .bind(filter.user_id)
-        .bind(filter.from)
-        .bind(filter.to)
-        .bind(filter.search)
         .bind(limit)
         .bind(offset)
-        .bind(filter.search.map(crate::db::contains_pattern))
-        .bind(filter.search.and_then(order_number))
+        // Optional filters: planned with the values (ARCHITECTURE.md, "A request").
+        .persistent(false)
         .fetch_all(db),
     )
     .await
@@ -303,25 +332,55 @@ pub async fn list(
 
 /// How many orders `list` would page through: exact up to 10,000, else estimated.
 pub async fn count(db: &PgPool, filter: &OrderFilter<'_>) -> sqlx::Result<Total> {
-    let sql = crate::total_sql!(
-        "orders.count",
-        "from orders o
-         where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
-           and ($3::timestamptz is null or o.created_at >= $3)
-           and ($4::timestamptz is null or o.created_at < $4)
-           and ($5::text is null or o.id = $7 or o.payment_reference ilike $6
-                or o.user_id = any(array(select id from users where email ilike $6)))"
-    );
-    total::count(db, sql, |query| {
-        query
-            .bind(filter.status.map(str::to_owned))
-            .bind(filter.user_id)
-            .bind(filter.from)
-            .bind(filter.to)
-            .bind(filter.search.map(str::to_owned))
-            .bind(filter.search.map(crate::db::contains_pattern))
-            .bind(filter.search.and_then(order_number))
-    })
+    let sql = crate::total_sql!("orders.count", order_filter!());
+    total::count(db, sql, |query| bind_filter!(query, filter)).await
+}
+
+/// A page of the operator's orders and how many match. A search's page and total come from one
+/// statement ([`SEARCH_PAGE`]) that visits the matching orders once — the e-mail search's many
+/// customers' orders were otherwise gathered twice, for the total and for the page (8.6 ms
+/// against 5 ms at a million orders); past 10,000 matches, and without a search, the page and
+/// the total are read apart.
+pub async fn page(
+    db: &PgPool,
+    filter: &OrderFilter<'_>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<Order>, Total)> {
+    if filter.search.is_some() {
+        let (matched, ids): (i64, Vec<i32>) = timed(
+            "orders.search_page",
+            bind_filter!(sqlx::query_as(SEARCH_PAGE), filter)
+                .bind(limit)
+                .bind(offset)
+                .persistent(false)
+                .fetch_one(db),
+        )
+        .await?;
+        if matched <= total::EXACT_UP_TO {
+            let total = Total {
+                count: matched,
+                exact: true,
+            };
+            return Ok((list_by_ids(db, &ids).await?, total));
+        }
+    }
+    let total = count(db, filter).await?;
+    Ok((list(db, filter, limit, offset).await?, total))
+}
+
+/// The orders of these ids, newest first.
+async fn list_by_ids(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<Order>> {
+    timed(
+        "orders.list_by_ids",
+        sqlx::query_as(concat!(
+            "select ",
+            order_columns!(),
+            " from orders where id = any($1) order by created_at desc, id desc"
+        ))
+        .bind(ids)
+        .fetch_all(db),
+    )
     .await
 }
 
@@ -422,4 +481,14 @@ pub async fn list_expired_unpaid(
         .fetch_all(db),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_search_page_counts_to_the_same_bound_as_every_total() {
+        assert!(SEARCH_PAGE.contains(&format!(" limit {})", total::EXACT_UP_TO + 1)));
+    }
 }

@@ -66,7 +66,8 @@ struct ServiceQuery {
     user_id: Option<i32>,
     /// Only services in this location.
     location_id: Option<i32>,
-    /// A service id, or part of its hostname or IP address (case-insensitive).
+    /// A service id, part of its hostname (case-insensitive), or the beginning of its IP
+    /// address (`10.0.16.` finds the subnet).
     search: Option<String>,
     /// The page, from 1.
     #[serde(default = "crate::web::paging::first_page")]

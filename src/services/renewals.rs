@@ -135,6 +135,12 @@ pub fn add_months(date: DateTime<Utc>, months: i32) -> DateTime<Utc> {
 }
 
 /// The renewal order awaiting payment for a service, if any.
+///
+/// Read from the service's few order items, then each order by its key. The `offset 0` keeps
+/// the planner from pushing the kind and status into the orders' `(kind, status)` index: right
+/// after a sweep raised thousands of renewal orders, statistics not yet refreshed call them one
+/// row, and that plan read every pending renewal order for each service (13.7 ms each at 10,000;
+/// 0.05 ms this way), so a sweep grew slower the more it raised.
 pub async fn pending_renewal_order(
     db: impl sqlx::PgExecutor<'_>,
     service_id: i32,
@@ -142,9 +148,12 @@ pub async fn pending_renewal_order(
     timed(
         "renewals.pending_order",
         sqlx::query_scalar(
-            "select o.id from orders o join order_items i on i.order_id = o.id
-             where i.service_id = $1 and o.kind = 'renewal' and o.status = 'pending_payment'
-             order by o.id desc limit 1",
+            "select id from (select o.id, o.kind, o.status
+                             from order_items i join orders o on o.id = i.order_id
+                             where i.service_id = $1
+                             offset 0) as of_service
+             where kind = 'renewal' and status = 'pending_payment'
+             order by id desc limit 1",
         )
         .bind(service_id)
         .fetch_optional(db),

@@ -177,7 +177,8 @@ pub struct ServiceFilter<'a> {
     pub status: Option<ServiceStatus>,
     pub user_id: Option<i32>,
     pub location_id: Option<i32>,
-    /// A service id, or part of its hostname or IP address (through their trigram indexes).
+    /// A service id, part of its hostname (through its trigram index), or the beginning of its
+    /// IP address (a B-tree range).
     pub search: Option<&'a str>,
 }
 
@@ -188,6 +189,12 @@ impl ServiceFilter<'_> {
 
     fn search_pattern(&self) -> Option<String> {
         self.search.map(crate::db::contains_pattern)
+    }
+
+    /// Addresses are stored lower-case (IPv6 hex digits included).
+    fn address_prefix(&self) -> Option<String> {
+        self.search
+            .map(|s| crate::db::prefix_pattern(&s.trim().to_ascii_lowercase()))
     }
 }
 
@@ -206,7 +213,7 @@ pub async fn list(
             " from services
              where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
                and ($3::int is null or location_id = $3)
-               and ($4::text is null or id = $5 or hostname ilike $6 or ip_address ilike $6)
+               and ($4::text is null or id = $5 or hostname ilike $6 or ip_address like $9)
              order by created_at desc, id desc
              limit $7 offset $8"
         ))
@@ -220,6 +227,7 @@ pub async fn list(
         .bind(filter.search_pattern())
         .bind(limit)
         .bind(offset)
+        .bind(filter.address_prefix())
         .fetch_all(db),
     )
     .await
@@ -232,7 +240,7 @@ pub async fn count(db: &PgPool, filter: &ServiceFilter<'_>) -> sqlx::Result<Tota
         "from services
          where ($1::text is null or status = $1) and ($2::int is null or user_id = $2)
            and ($3::int is null or location_id = $3)
-           and ($4::text is null or id = $5 or hostname ilike $6 or ip_address ilike $6)"
+           and ($4::text is null or id = $5 or hostname ilike $6 or ip_address like $7)"
     );
     total::count(db, sql, |query| {
         query
@@ -242,6 +250,7 @@ pub async fn count(db: &PgPool, filter: &ServiceFilter<'_>) -> sqlx::Result<Tota
             .bind(filter.search.map(str::to_owned))
             .bind(filter.search_id())
             .bind(filter.search_pattern())
+            .bind(filter.address_prefix())
     })
     .await
 }

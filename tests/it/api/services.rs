@@ -792,11 +792,12 @@ async fn operator_input_is_validated_by_field_and_passwords_are_sealed(db: PgPoo
         .json();
     assert_eq!(all["total"], 2);
     assert_eq!(all["total_exact"], true);
-    // ... and searches by id, part of the hostname or part of the IP address.
+    // ... and searches by id, part of the hostname or the beginning of the IP address.
     for search in [
         id.to_string(),
         "LAHORE.nextgen".to_owned(),
-        "51.100.2".to_owned(),
+        "198.51.100.2".to_owned(),
+        "198.51.".to_owned(),
     ] {
         let found = app
             .get_as(
@@ -808,12 +809,20 @@ async fn operator_input_is_validated_by_field_and_passwords_are_sealed(db: PgPoo
         assert_eq!(found["total"], 1, "{search}: {found}");
         assert_eq!(found["items"][0]["id"], id, "{search}");
     }
-    let nothing = app
-        .get_as(token(&admin), "/api/v1/admin/services?search=karachi")
-        .await
-        .json();
-    assert_eq!(nothing["total"], 0);
-    assert!(nothing["items"].as_array().unwrap().is_empty());
+    for nothing in ["karachi", "51.100.20", "98.51.100.20"] {
+        let nothing = app
+            .get_as(
+                token(&admin),
+                &format!("/api/v1/admin/services?search={nothing}"),
+            )
+            .await
+            .json();
+        assert_eq!(
+            nothing["total"], 0,
+            "an address is searched by its beginning"
+        );
+        assert!(nothing["items"].as_array().unwrap().is_empty());
+    }
     let detail = app
         .get_as(token(&admin), &format!("/api/v1/admin/services/{id}"))
         .await

@@ -7,6 +7,7 @@ mod constraints;
 mod jobs;
 mod migrations;
 mod orders;
+mod plans;
 mod promo_codes;
 mod services;
 mod sessions;
