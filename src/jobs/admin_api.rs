@@ -87,9 +87,13 @@ struct JobQuery {
 #[derive(Debug, Serialize, ToSchema)]
 struct JobPage {
     items: Vec<JobView>,
-    /// How many jobs match the status filter, on every page.
+    /// How many jobs match the status filter, on every page: exact up to 10,000 in a status,
+    /// beyond that the database's estimate (`total_exact` false).
     total: i64,
-    /// How many jobs there are of each status (statuses with none are absent).
+    /// Whether `total` is an exact count.
+    total_exact: bool,
+    /// How many jobs there are of each status (statuses with none are absent); above 10,000 in
+    /// a status (the succeeded ones, on a busy shop), the database's estimate.
     counts: BTreeMap<String, i64>,
     page: i64,
     per_page: i64,
@@ -129,15 +133,16 @@ async fn list_jobs(
         ));
     }
     crate::web::paging::check(query.page, query.per_page)?;
-    let counts: BTreeMap<String, i64> = super::count_by_status(&state.db)
-        .await?
-        .into_iter()
-        .collect();
-    let total = counts
+    let by_status = super::count_by_status(&state.db).await?;
+    let matching = by_status
         .iter()
-        .filter(|(s, _)| status.is_none_or(|wanted| wanted == s.as_str()))
-        .map(|(_, n)| *n)
-        .sum::<i64>();
+        .filter(|(s, _)| status.is_none_or(|wanted| wanted == s.as_str()));
+    let total = matching.clone().map(|(_, t)| t.count).sum::<i64>();
+    let total_exact = matching.clone().all(|(_, t)| t.exact);
+    let counts: BTreeMap<String, i64> = by_status
+        .into_iter()
+        .map(|(status, total)| (status, total.count))
+        .collect();
     let items: Vec<JobView> = super::list(
         &state.db,
         status,
@@ -151,6 +156,7 @@ async fn list_jobs(
     Ok(Json(JobPage {
         items,
         total,
+        total_exact,
         counts,
         page: query.page,
         per_page: query.per_page,

@@ -27,6 +27,7 @@ async fn a_failed_job_is_listed_with_its_error_and_an_operator_retries_it_once(d
     assert_eq!(failed.status, StatusCode::OK, "{}", failed.text());
     let body = failed.json();
     assert_eq!(body["total"], 1);
+    assert_eq!(body["total_exact"], true);
     let job = &body["items"][0];
     assert_eq!(job["id"], id);
     assert_eq!(job["service_id"], 7);
