@@ -4,7 +4,7 @@
 //! are parsed by [`parse_order_query`], promo codes validated by [`validate_promo`], and every
 //! change goes through the same `*_as` functions as the JSON API, audit rows included.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -227,16 +227,9 @@ async fn list_orders(
         rows = orders::list(&state.db, &filter, per_page, list.offset(per_page)).await?;
     }
     let next = list.next(rows.len(), query.per_page);
-    // The customers' e-mails, one look-up per customer on the page.
+    // The customers' e-mails, in one look-up for the page.
     let ids: BTreeSet<i32> = rows.iter().filter_map(|o| o.user_id).collect();
-    let mut customers: BTreeMap<i32, String> = BTreeMap::new();
-    for user_id in ids {
-        let email = users::find(&state.db, user_id)
-            .await?
-            .map(|u| u.email)
-            .unwrap_or_else(|| "—".into());
-        customers.insert(user_id, email);
-    }
+    let customers = users::emails(&state.db, &ids.into_iter().collect::<Vec<_>>()).await?;
     let orders = rows
         .iter()
         .map(|order| AdminOrderRow {

@@ -52,21 +52,11 @@ fn see_other(target: &str) -> Response {
     Redirect::to(target).into_response()
 }
 
-/// The e-mail of the customer of each order, one look-up per order.
+/// The e-mail of the customer of each order ("—" when the account is gone), in one look-up.
 async fn customers_of(state: &AppState, order_ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
-    let mut emails = BTreeMap::new();
+    let mut emails = orders::customer_emails(&state.db, &order_ids).await?;
     for order_id in order_ids {
-        if emails.contains_key(&order_id) {
-            continue;
-        }
-        let user_id = orders::find(&state.db, order_id)
-            .await?
-            .and_then(|o| o.user_id);
-        let email = match user_id {
-            Some(user_id) => users::find(&state.db, user_id).await?.map(|u| u.email),
-            None => None,
-        };
-        emails.insert(order_id, email.unwrap_or_else(|| "—".to_owned()));
+        emails.entry(order_id).or_insert_with(|| "—".to_owned());
     }
     Ok(emails)
 }
