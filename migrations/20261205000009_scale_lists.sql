@@ -17,11 +17,15 @@ create index payments_created_idx on payments (created_at, id);
 -- Searches by part of a reference or a hostname (`ilike '%…%'`), as for the e-mails
 -- (20261205000008_scale.sql): trigram indexes, combined by the planner with the primary keys
 -- when the search is also a number.
-create index orders_payment_reference_trgm_idx on orders using gin (payment_reference gin_trgm_ops);
 create index payments_gateway_txn_id_trgm_idx on payments using gin (gateway_txn_id gin_trgm_ops);
 create index payments_gateway_reference_trgm_idx on payments
     using gin (gateway_reference gin_trgm_ops);
 create index services_hostname_trgm_idx on services using gin (hostname gin_trgm_ops);
+
+-- The order search matches a whole payment reference, in any case: the order's reference is a
+-- copy of its settled payment's, whose parts the payment search finds. One B-tree probe instead
+-- of a trigram scan over a million references (0.6 ms of the order search at a million orders).
+create index orders_payment_reference_upper_idx on orders (upper(payment_reference));
 
 -- An IP address is searched by its beginning (`10.0.16.` finds the subnet; addresses are stored
 -- in their canonical lower-case spelling): a B-tree range, not trigrams, which split an address

@@ -36,7 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /admin/orders` filters: status, customer id, placed from/to (dates, PKT-agnostic UTC
-/// days), search (order id, or part of the customer's e-mail or of the payment reference), paging.
+/// days), search (order id, part of the customer's e-mail, or the whole payment reference), paging.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -50,7 +50,8 @@ pub struct OrderQuery {
     pub from: Option<NaiveDate>,
     /// Placed on or before this day (UTC, `YYYY-MM-DD`); not before `from`.
     pub to: Option<NaiveDate>,
-    /// An order id, or part of the customer's e-mail address or of the payment reference.
+    /// An order id, part of the customer's e-mail address, or the whole payment reference (in
+    /// any case).
     pub search: Option<String>,
     /// The page to show, from 1.
     #[serde(default = "crate::web::paging::first_page")]

@@ -251,14 +251,16 @@ pub struct OrderFilter<'a> {
     pub from: Option<DateTime<Utc>>,
     /// Placed before.
     pub to: Option<DateTime<Utc>>,
-    /// An order id, or part of the customer's e-mail or of the order's payment reference.
+    /// An order id, part of the customer's e-mail, or the order's whole payment reference (in
+    /// any case).
     pub search: Option<&'a str>,
 }
 
 /// The order a search names by its number (`42`), if it is one. A search matches that order,
-/// the orders whose payment reference contains it (its trigram index) and the orders of every
-/// account whose e-mail contains it (the e-mail's trigram index, then the orders'
-/// `(user_id, created_at)` index): no scan of the orders.
+/// the order whose payment reference it is (in any case: `upper(payment_reference)`'s index; the
+/// payment search finds parts of references) and the orders of every account whose e-mail
+/// contains it (the e-mail's trigram index, then the orders' `(user_id, created_at)` index): no
+/// scan of the orders.
 fn order_number(search: &str) -> Option<i32> {
     search.trim().parse().ok()
 }
@@ -271,7 +273,7 @@ macro_rules! order_filter {
          where ($1::text is null or o.status = $1) and ($2::int is null or o.user_id = $2)
            and ($3::timestamptz is null or o.created_at >= $3)
            and ($4::timestamptz is null or o.created_at < $4)
-           and ($5::text is null or o.id = $7 or o.payment_reference ilike $6
+           and ($5::text is null or o.id = $7 or upper(o.payment_reference) = upper($5)
                 or o.user_id = any(array(select id from users where email ilike $6)))"
     };
 }

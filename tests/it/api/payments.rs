@@ -133,16 +133,27 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
         .await;
     assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     assert_eq!(approved.json()["outcome"], "order_paid");
-    // The paid order carries the reference, and the operator finds it by it.
+    // The paid order carries the reference, and the operator finds it by the whole of it.
     let orders = app
         .get_as(
             token(&admin).unwrap(),
-            "/api/v1/admin/orders?search=88442211",
+            "/api/v1/admin/orders?search=tid88442211",
         )
         .await
         .json();
     assert_eq!(orders["total"], 1, "{orders}");
     assert_eq!(orders["items"][0]["id"], order);
+    let part = app
+        .get_as(
+            token(&admin).unwrap(),
+            "/api/v1/admin/orders?search=TID884422",
+        )
+        .await
+        .json();
+    assert_eq!(
+        part["total"], 0,
+        "a part of a reference is the payment search's: {part}"
+    );
     assert_eq!(
         order_status(&app, order).await,
         "processing",
