@@ -32,3 +32,44 @@ create index orders_payment_reference_upper_idx on orders (upper(payment_referen
 -- at its dots into one- to three-digit words nearly every address shares (a search for
 -- `10.0.16.` read 325 index pages for 16 candidates, none of them a match).
 create index services_ip_address_prefix_idx on services (ip_address text_pattern_ops);
+
+-- Each customer's orders in two figures, kept by the database in the transactions that add,
+-- remove or move an order: how many, and when the newest was placed. An order search by part of
+-- an e-mail reads them from the accounts it matches — the total is their sum, and the page's
+-- orders can only come from the accounts with the newest last orders — instead of gathering
+-- every order of every matching account (5,620 orders of 1,111 accounts for `ustomer42` at a
+-- million orders, a cost that grows with the shop). Exact, and kept beside the orders rather
+-- than on `users`, whose `updated_at` would move with every order.
+create table customer_orders (
+    user_id integer primary key references users(id) on delete cascade,
+    orders integer not null default 0 check (orders >= 0),
+    last_order_at timestamp with time zone
+);
+insert into customer_orders (user_id, orders, last_order_at)
+select user_id, count(*), max(created_at) from orders where user_id is not null group by user_id;
+create index customer_orders_last_order_idx on customer_orders (last_order_at desc);
+
+create function count_customer_orders() returns trigger language plpgsql as $$
+begin
+    if tg_op in ('UPDATE', 'DELETE') and old.user_id is not null then
+        update customer_orders
+           set orders = orders - 1,
+               last_order_at = (select max(created_at) from orders where user_id = old.user_id)
+         where user_id = old.user_id;
+    end if;
+    if tg_op in ('INSERT', 'UPDATE') and new.user_id is not null then
+        insert into customer_orders as c (user_id, orders, last_order_at)
+        values (new.user_id, 1, new.created_at)
+        on conflict (user_id) do update
+            set orders = c.orders + 1,
+                last_order_at = greatest(c.last_order_at, excluded.last_order_at);
+    end if;
+    return null;
+end
+$$;
+create trigger orders_count_customer_orders after insert or delete on orders
+    for each row execute function count_customer_orders();
+create trigger orders_recount_customer_orders after update of user_id, created_at on orders
+    for each row
+    when (old.user_id is distinct from new.user_id or old.created_at is distinct from new.created_at)
+    execute function count_customer_orders();

@@ -592,3 +592,132 @@ async fn an_item_for_an_unknown_plan_is_refused(db: PgPool) {
             .is_empty()
     );
 }
+
+/// The figures the database keeps of each customer's orders, against a count of the orders.
+async fn figures_match_the_orders(db: &PgPool) {
+    let drift: Vec<(i32, i64, i64)> = sqlx::query_as(
+        "select u.id, coalesce(c.orders, 0)::bigint, count(o.id)
+         from users u
+         left join customer_orders c on c.user_id = u.id
+         left join orders o on o.user_id = u.id
+         group by u.id, c.orders, c.last_order_at
+         having coalesce(c.orders, 0) <> count(o.id)
+             or c.last_order_at is distinct from max(o.created_at)",
+    )
+    .fetch_all(db)
+    .await
+    .unwrap();
+    assert!(
+        drift.is_empty(),
+        "figures differ from the orders: {drift:?}"
+    );
+}
+
+#[sqlx::test]
+async fn each_customers_order_figures_follow_every_change_to_the_orders(db: PgPool) {
+    let ayesha = customer(&db, "ayesha@example.pk").await;
+    let bilal = customer(&db, "bilal@example.pk").await;
+    let first = order(&db, ayesha.id, 1000, 0).await;
+    let second = order(&db, ayesha.id, 2000, 0).await;
+    order(&db, bilal.id, 3000, 0).await;
+    figures_match_the_orders(&db).await;
+
+    // An order moved to another customer, and one dated earlier.
+    sqlx::query("update orders set user_id = $2 where id = $1")
+        .bind(second.id)
+        .bind(bilal.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("update orders set created_at = created_at - interval '9 days' where id = $1")
+        .bind(first.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    figures_match_the_orders(&db).await;
+    // A status change touches no figure, and a deleted order leaves them.
+    sqlx::query("update orders set status = 'cancelled' where id = $1")
+        .bind(first.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("delete from orders where id = $1")
+        .bind(second.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    figures_match_the_orders(&db).await;
+    let (orders, _): (i32, Option<chrono::DateTime<Utc>>) =
+        sqlx::query_as("select orders, last_order_at from customer_orders where user_id = $1")
+            .bind(bilal.id)
+            .fetch_one(&db)
+            .await
+            .unwrap();
+    assert_eq!(orders, 1);
+    // An account deleted keeps its orders (without an owner) and loses its figures.
+    sqlx::query("delete from users where id = $1")
+        .bind(ayesha.id)
+        .execute(&db)
+        .await
+        .unwrap();
+    figures_match_the_orders(&db).await;
+    let left: i64 = sqlx::query_scalar("select count(*) from customer_orders where user_id = $1")
+        .bind(ayesha.id)
+        .fetch_one(&db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+/// A search by text alone is answered from the customers' figures; every page and total must be
+/// what the search with every match gathered (`list` and `count`) gives.
+#[sqlx::test]
+async fn a_search_by_text_alone_pages_as_the_full_search_does(db: PgPool) {
+    let mut customers = Vec::new();
+    for n in 0..12 {
+        customers.push(customer(&db, &format!("shopper{n}@example.pk")).await);
+    }
+    let other = customer(&db, "zara@example.pk").await;
+    // Orders spread over days, several customers' orders at the same instant (ties).
+    for (i, who) in customers.iter().cycle().take(70).enumerate() {
+        let placed = order(&db, who.id, 1000 + i as i32, 0).await;
+        sqlx::query(
+            "update orders set created_at = now() - make_interval(hours => $2) where id = $1",
+        )
+        .bind(placed.id)
+        .bind(((i * 7) % 23) as i32)
+        .execute(&db)
+        .await
+        .unwrap();
+    }
+    // Another customer's order named by its reference, and one by its number.
+    let named = order(&db, other.id, 5000, 0).await;
+    orders::set_payment(&db, named.id, "manual", Some("TID-SHOPPER-1"))
+        .await
+        .unwrap();
+    let numbered = order(&db, other.id, 6000, 0).await;
+    figures_match_the_orders(&db).await;
+
+    let number = numbered.id.to_string();
+    for search in [
+        "shopper",
+        "SHOPPER1",
+        "shopper11@",
+        "tid-shopper-1",
+        number.as_str(),
+        "nobody",
+    ] {
+        let filter = OrderFilter {
+            search: Some(search),
+            ..OrderFilter::default()
+        };
+        let total = orders::count(&db, &filter).await.unwrap();
+        for (limit, offset) in [(25, 0), (25, 25), (25, 50), (10, 60), (7, 3), (25, 100)] {
+            let (page, page_total) = orders::page(&db, &filter, limit, offset).await.unwrap();
+            let full = orders::list(&db, &filter, limit, offset).await.unwrap();
+            let ids = |orders: &[Order]| orders.iter().map(|o| o.id).collect::<Vec<_>>();
+            assert_eq!(ids(&page), ids(&full), "{search} {limit}@{offset}");
+            assert_eq!(page_total, total, "{search}");
+        }
+    }
+}
