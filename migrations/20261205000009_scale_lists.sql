@@ -73,3 +73,11 @@ create trigger orders_recount_customer_orders after update of user_id, created_a
     for each row
     when (old.user_id is distinct from new.user_id or old.created_at is distinct from new.created_at)
     execute function count_customer_orders();
+
+-- Customers' open requests (the provisioning queue, the dashboard): only the pending lines that
+-- are requests. The index of every pending line (20261205000008_scale.sql) also held each
+-- renewal order's line, which stays pending, so the queue read more of them with every renewal
+-- raised (10,000 after one day's sweep at a million orders: 2.1 -> 4.5 ms).
+create index service_logs_open_requests_idx on service_logs (created_at desc, id desc)
+    where status = 'pending' and action like '%\_requested';
+drop index service_logs_pending_idx;

@@ -86,6 +86,12 @@ async fn lists_and_the_revenue_are_read_in_index_order(db: PgPool) {
             "payments_created_idx",
         ),
         (
+            "select id from service_logs
+             where $1::text is not null and status = 'pending' and action like '%\\_requested'
+             order by created_at desc, id desc limit 100",
+            "service_logs_open_requests_idx",
+        ),
+        (
             "select sum(final_amount_pkr) from orders
              where status in ('paid', 'processing', 'active') and paid_at >= $1::timestamptz",
             "orders_earning_paid_at_idx",
