@@ -58,6 +58,11 @@ pub async fn timed<T>(
     result
 }
 
+/// The id a search names when it is a number (`42`): searches match it beside the text.
+pub fn search_number(search: &str) -> Option<i32> {
+    search.trim().parse().ok()
+}
+
 /// `term` as a `LIKE` pattern matching what begins with it, its `%`, `_` and `\` taken
 /// literally.
 pub fn prefix_pattern(term: &str) -> String {

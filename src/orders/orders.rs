@@ -262,7 +262,7 @@ pub struct OrderFilter<'a> {
 /// contains it (the e-mail's trigram index, then the orders' `(user_id, created_at)` index): no
 /// scan of the orders.
 fn order_number(search: &str) -> Option<i32> {
-    search.trim().parse().ok()
+    crate::db::search_number(search)
 }
 
 /// The operator's order filters as one `from … where …` clause, parameters `$1` to `$7`

@@ -184,7 +184,7 @@ pub struct ServiceFilter<'a> {
 
 impl ServiceFilter<'_> {
     fn search_id(&self) -> Option<i32> {
-        self.search.and_then(|s| s.trim().parse().ok())
+        self.search.and_then(crate::db::search_number)
     }
 
     fn search_pattern(&self) -> Option<String> {

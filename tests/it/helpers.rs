@@ -359,6 +359,20 @@ impl TestApp {
 /// The secret of the test operators' authenticator app.
 pub const OPERATOR_TOTP_SECRET: &[u8; 20] = b"nextgenrdp-test-totp";
 
+/// Adds `n` customers with SQL alone (`bulk1@example.pk`, …), as a large shop has, and refreshes
+/// the planner's statistics of the accounts.
+pub async fn bulk_customers(db: &PgPool, n: i32) {
+    sqlx::query(
+        "insert into users (name, email, password_hash)
+         select 'Bulk ' || n, 'bulk' || n || '@example.pk', 'x' from generate_series(1, $1) n",
+    )
+    .bind(n)
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query("analyze users").execute(db).await.unwrap();
+}
+
 /// Turns two-factor sign-in on for `user_id` with [`OPERATOR_TOTP_SECRET`], as a confirmed
 /// enrolment leaves it (sealed with the test credential key).
 pub async fn enable_two_factor(db: &PgPool, user_id: i32) {

@@ -77,14 +77,7 @@ async fn past_ten_thousand_accounts_the_total_is_an_estimate(db: PgPool) {
     let app = TestApp::new(db);
     let admin = app.admin("owner@nextgenrdp.pk").await;
     let token = admin["access_token"].as_str().unwrap();
-    sqlx::query(
-        "insert into users (name, email, password_hash)
-         select 'Bulk ' || n, 'bulk' || n || '@example.pk', 'x' from generate_series(1, 10500) n",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query("analyze users").execute(&app.db).await.unwrap();
+    crate::helpers::bulk_customers(&app.db, 10_500).await;
 
     let all = app.get_as(token, "/api/v1/admin/users?per_page=100").await;
     assert_eq!(all.status, StatusCode::OK, "{}", all.text());

@@ -897,14 +897,7 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
     assert!(searched.contains("1 account matching"));
 
     // Past 10,000 accounts the page says the count is an estimate, and pages on.
-    sqlx::query(
-        "insert into users (name, email, password_hash)
-         select 'Bulk ' || n, 'bulk' || n || '@example.pk', 'x' from generate_series(1, 10100) n",
-    )
-    .execute(&app.db)
-    .await
-    .unwrap();
-    sqlx::query("analyze users").execute(&app.db).await.unwrap();
+    crate::helpers::bulk_customers(&app.db, 10_100).await;
     let many = operator.get("/admin/users").await.text();
     assert!(many.contains("about 1"), "an estimated count: {many}");
     assert!(many.contains(" of about "), "pages of an estimate");
