@@ -110,6 +110,23 @@ pub async fn find(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<User>
     .await
 }
 
+/// The account, locked until the transaction ends (`FOR NO KEY UPDATE`: rows that reference it
+/// can still be written meanwhile), or `None`. Serializes changes to what hangs off one account,
+/// such as its credit.
+pub async fn find_for_update(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.find_for_update",
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            " from users where id = $1 for no key update"
+        ))
+        .bind(id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
 /// Looks an account up by e-mail, whatever the case it was typed in.
 /// The e-mail addresses of these accounts, by id (ids without an account are absent): one
 /// statement for a page's customers instead of one per row.

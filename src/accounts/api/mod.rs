@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::Role;
 use super::auth::{self, LoginOutcome, Registration};
+use super::credit::{self, CreditEntry};
 use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
 use super::sessions::{self, Session};
@@ -43,6 +44,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_user))
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
+        .routes(routes!(find_my_credit))
+        .routes(routes!(adjust_credit))
         .merge(two_factor::router());
     // Login takes a guest cart the way the cart operations do (said in one place, there).
     if let Some(login) = router
@@ -811,4 +814,67 @@ async fn enable_user(
     super::admin::set_disabled(&state, &admin.actor(&ip), id, false)
         .await
         .map(|user| Json(user.into()))
+}
+
+/// The caller's account credit.
+#[derive(Debug, Serialize, ToSchema)]
+struct CreditResponse {
+    /// Whole PKR, never negative.
+    balance_pkr: i32,
+    /// The newest 100 movements, newest first.
+    entries: Vec<CreditEntry>,
+}
+
+/// The caller's account credit: the balance and its newest movements.
+#[utoipa::path(get, path = "/api/v1/me/credit", tag = "accounts",
+    responses((status = OK, description = "The balance and the newest 100 movements", body = CreditResponse)),
+    security(("bearer" = [])),
+)]
+async fn find_my_credit(
+    State(state): State<AppState>,
+    caller: ApiUser,
+) -> AppResult<Json<CreditResponse>> {
+    Ok(Json(CreditResponse {
+        balance_pkr: credit::balance(&state.db, caller.user.id).await?,
+        entries: credit::entries(&state.db, caller.user.id, 100).await?,
+    }))
+}
+
+/// An operator's credit adjustment.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct AdjustCreditRequest {
+    /// Whole PKR: positive gives credit, negative takes it back (never below a zero balance);
+    /// not zero, at most 10,000,000 either way.
+    amount_pkr: i64,
+    /// Why, 1 to 500 characters (the customer sees it in their history).
+    reason: String,
+}
+
+/// Gives an account credit, or takes it back, with a reason (audited).
+#[utoipa::path(post, path = "/api/v1/admin/users/{id}/credit", tag = "admin",
+    params(("id" = i32, Path, description = "The account's id")),
+    request_body = AdjustCreditRequest,
+    responses(
+        (status = CREATED, description = "The movement recorded, with the balance after it", body = CreditEntry),
+        (status = BAD_REQUEST, description = "A zero or too large `amount_pkr`, or an empty `reason`", body = Problem,
+            content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such account", body = Problem,
+            content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The balance would go below zero (`amount_pkr`)", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn adjust_credit(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<AdjustCreditRequest>,
+) -> AppResult<impl IntoResponse> {
+    let entry =
+        credit::adjust_by_operator(&state, &admin.actor(&ip), id, body.amount_pkr, &body.reason)
+            .await?;
+    Ok((StatusCode::CREATED, Json(entry)))
 }

@@ -7,6 +7,7 @@ mod auth;
 mod backends;
 pub mod cart;
 mod catalog;
+mod credit;
 mod hostile;
 mod idor;
 mod jazzcash;

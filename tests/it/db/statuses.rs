@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use nextgenrdp::accounts::credit::CreditKind;
 use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
@@ -55,6 +56,11 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "orders",
             "kind",
             spellings(OrderKind::ALL, OrderKind::as_str),
+        ),
+        (
+            "credit_entries",
+            "kind",
+            spellings(CreditKind::ALL, CreditKind::as_str),
         ),
         (
             "payments",
