@@ -12,9 +12,10 @@ use super::see_other;
 use crate::accounts::auth;
 use crate::accounts::extract::PageUser;
 use crate::accounts::validation::{FieldErrors, parse_name, parse_phone};
-use crate::accounts::{sessions, users};
+use crate::accounts::{credit, sessions, users};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::money::format_pkr;
 use crate::web::extract::ClientIp;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
@@ -82,6 +83,15 @@ const PASSWORD_FIELDS: &[(&str, &str)] = &[
     ("confirm_password", "Repeated password"),
 ];
 
+/// A credit movement as its owner sees it.
+struct CreditRow {
+    when: String,
+    /// `+Rs 1,500` or `-Rs 400`.
+    amount: String,
+    reason: String,
+    balance_after: String,
+}
+
 /// A session as its owner sees it.
 struct SessionRow {
     id: i32,
@@ -107,6 +117,9 @@ struct AccountPage {
     /// How many sessions other than this one are live.
     others: usize,
     two_factor_enabled: bool,
+    credit_balance: String,
+    /// The newest ten credit movements.
+    credit: Vec<CreditRow>,
 }
 
 /// What the account page shows besides the stored values: a notice, or a failed form.
@@ -151,6 +164,21 @@ async fn account_page(
             last_used: pkt(session.last_used_at.or(session.created_at)),
         })
         .collect();
+    let credit_balance = format_pkr(credit::balance(&state.db, user.id).await?);
+    let credit = credit::entries(&state.db, user.id, 10)
+        .await?
+        .into_iter()
+        .map(|entry| CreditRow {
+            when: pkt(Some(entry.created_at)),
+            amount: if entry.amount_pkr > 0 {
+                format!("+{}", format_pkr(entry.amount_pkr))
+            } else {
+                format!("-{}", format_pkr(-entry.amount_pkr))
+            },
+            reason: entry.reason,
+            balance_after: format_pkr(entry.balance_after_pkr),
+        })
+        .collect();
     let profile = view.profile.unwrap_or_else(|| ProfileForm {
         name: user.name.clone(),
         phone: user.phone.clone().unwrap_or_default(),
@@ -168,6 +196,8 @@ async fn account_page(
             sessions,
             others,
             two_factor_enabled: user.two_factor_enabled_at.is_some(),
+            credit_balance,
+            credit,
         },
     )
 }

@@ -1226,3 +1226,30 @@ async fn a_browser_that_logged_in_before_is_not_locked_out_by_failures_from_else
         .await;
     assert_eq!(forged.status, StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[sqlx::test]
+async fn the_account_page_shows_the_credit_balance_and_its_history(db: PgPool) {
+    let app = TestApp::new(db);
+    let mut customer = logged_in_customer(&app, "ayesha@example.pk").await;
+    let empty = customer.get("/account").await.text();
+    assert!(empty.contains(r#"id="credit-balance">Rs 0<"#), "{empty}");
+    assert!(empty.contains("No credit yet"));
+
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let id = user_id(&app, "ayesha@example.pk").await;
+    for (amount, reason) in [(1500, "Goodwill for the outage"), (-400, "Given twice")] {
+        let moved = app
+            .send_json_as(
+                admin["access_token"].as_str(),
+                axum::http::Method::POST,
+                &format!("/api/v1/admin/users/{id}/credit"),
+                &serde_json::json!({ "amount_pkr": amount, "reason": reason }),
+            )
+            .await;
+        assert_eq!(moved.status, StatusCode::CREATED, "{}", moved.text());
+    }
+    let html = customer.get("/account").await.text();
+    assert!(html.contains(r#"id="credit-balance">Rs 1,100<"#), "{html}");
+    assert!(html.contains("Goodwill for the outage") && html.contains("+Rs 1,500"));
+    assert!(html.contains("-Rs 400"));
+}
