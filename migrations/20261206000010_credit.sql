@@ -17,6 +17,10 @@ create table credit_entries (
     created_at timestamp with time zone not null default current_timestamp
 );
 create index credit_entries_user_idx on credit_entries (user_id, id desc);
+-- The entries of an order, a payment or an operator (and what deleting one of those touches).
+create index credit_entries_order_idx on credit_entries (order_id) where order_id is not null;
+create index credit_entries_payment_idx on credit_entries (payment_id) where payment_id is not null;
+create index credit_entries_created_by_idx on credit_entries (created_by) where created_by is not null;
 
 -- Append-only: a movement is corrected by another movement, never edited. (Rows go only with
 -- their account, whose deletion removes its ledger.)
