@@ -117,7 +117,10 @@ pub async fn record(tx: &mut PgConnection, new: &NewCreditEntry<'_>) -> AppResul
     if after < 0 {
         return Err(AppError::conflict(
             "amount_pkr",
-            format!("the account's credit is Rs {before}: it cannot go below zero"),
+            format!(
+                "the account's credit is {}: it cannot go below zero",
+                crate::money::format_pkr(before)
+            ),
         ));
     }
     let after = i32::try_from(after).map_err(|_| {
