@@ -58,17 +58,6 @@ pub struct Figures {
 }
 
 impl Figures {
-    /// How many orders are in `status`.
-    pub fn orders_in(&self, status: OrderStatus) -> Total {
-        self.orders.iter().find(|(s, _)| *s == status).map_or(
-            Total {
-                count: 0,
-                exact: true,
-            },
-            |(_, total)| *total,
-        )
-    }
-
     /// The services being provisioned, by hand or on Proxmox.
     pub fn provisioning(&self) -> Total {
         Total {
