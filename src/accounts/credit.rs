@@ -3,8 +3,10 @@
 //! takes the account's row lock first, so concurrent movements of one account apply one after
 //! the other and a spend the balance cannot cover is refused, not written.
 //!
-//! This slice: the ledger, the customer's view of it, and the operator's adjustments. Refunds,
-//! over-payments and spending credit at checkout record their movements here too (issue 18).
+//! Who moves it: the operator's adjustments ([`adjust_by_operator`]), checkout and renewal
+//! spending it on an order ([`spend_on_order`]) and an order ending unpaid giving it back
+//! (`orders::transition`), over-payments and late payments (`payments::settle`), and refunds to
+//! credit (`payments::refunds`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -30,6 +32,8 @@ text_enum! {
         Refund = "refund",
         /// Credit spent on an order.
         Spent = "spent",
+        /// Credit spent on an order that then ended unpaid, given back.
+        Returned = "returned",
     }
 }
 
@@ -149,6 +153,37 @@ pub async fn record(tx: &mut PgConnection, new: &NewCreditEntry<'_>) -> AppResul
     )
     .await?;
     Ok(entry)
+}
+
+/// Spends up to `at_most` of the account's credit on `order_id` (as much as the balance holds),
+/// inside the caller's transaction; how much was spent (0 when there is no credit).
+pub async fn spend_on_order(
+    tx: &mut PgConnection,
+    user_id: i32,
+    order_id: i32,
+    at_most: i32,
+) -> AppResult<i32> {
+    users::find_for_update(&mut *tx, user_id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    let amount = balance(&mut *tx, user_id).await?.min(at_most);
+    if amount <= 0 {
+        return Ok(0);
+    }
+    record(
+        tx,
+        &NewCreditEntry {
+            user_id,
+            kind: CreditKind::Spent,
+            amount_pkr: -amount,
+            reason: &format!("spent on order {order_id}"),
+            order_id: Some(order_id),
+            payment_id: None,
+            created_by: None,
+        },
+    )
+    .await?;
+    Ok(amount)
 }
 
 /// Checks an operator's adjustment: a non-zero amount of at most Rs 10,000,000 either way and a

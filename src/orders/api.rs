@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::cart::{self, CartOwner, CartView, NewItem};
-use super::checkout::{self, parse_idempotency_key};
+use super::checkout::{self, CheckoutInput, parse_idempotency_key};
 use super::details::{OrderResponse, order_response};
 use super::extract::{ApiCartOwner, cart_cookie, guest_cart_parameters};
 use super::orders;
@@ -322,12 +322,17 @@ struct CreateOrderRequest {
     /// Notes for the operator, at most 1000 characters.
     #[schema(max_length = 1000)]
     notes: Option<String>,
+    /// Spend the account's credit on the order (as much as the balance holds, up to the
+    /// amount). Credit that covers all of it pays the order at once (`status` `paid`).
+    #[serde(default)]
+    use_credit: bool,
 }
 
 /// A way to pay an order; `POST /orders/{id}/payments` takes `method` from here.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PaymentOption {
-    /// The payment method's name (`manual`).
+    /// The payment method's name (`manual`, `jazzcash`): `method` of
+    /// `POST /orders/{id}/payments`.
     pub method: String,
     pub label: String,
     /// What to pay, in whole PKR.
@@ -341,19 +346,29 @@ pub struct CheckoutResponse {
     pub payment_options: Vec<PaymentOption>,
 }
 
-/// How an order can be paid; the payment endpoints take it from here.
-fn payment_options(order: &OrderResponse) -> Vec<PaymentOption> {
-    vec![PaymentOption {
-        method: "manual".to_owned(),
-        label: "Bank transfer, JazzCash or Easypaisa".to_owned(),
-        amount_pkr: order.final_amount_pkr,
-    }]
+/// How an order can be paid; the payment endpoints take it from here. None once nothing is
+/// left to pay (credit paid it all).
+fn payment_options(state: &AppState, order: &OrderResponse) -> Vec<PaymentOption> {
+    if order.status != OrderStatus::PendingPayment || order.amount_due_pkr == 0 {
+        return Vec::new();
+    }
+    state
+        .payments
+        .gateways()
+        .iter()
+        .map(|gateway| PaymentOption {
+            method: gateway.name().to_owned(),
+            label: gateway.label().to_owned(),
+            amount_pkr: order.amount_due_pkr,
+        })
+        .collect()
 }
 
 /// Checkout: places an order from the caller's cart and empties the cart.
 ///
 /// In one transaction: re-prices the cart from the catalog, claims a use of its promo code,
-/// writes the order (awaiting payment) and its items, empties the cart. With an
+/// writes the order (awaiting payment) and its items, spends the account's credit on it with
+/// `"use_credit": true` (paying it at once when the credit covers it all), empties the cart. With an
 /// `Idempotency-Key`, a retry of the same key answers the order the first request placed (200,
 /// `Idempotent-Replayed: true`) instead of placing another. The body is optional: a bare POST
 /// places the order without notes.
@@ -410,12 +425,15 @@ async fn create_order(
             "must be at most 1000 characters",
         ));
     }
-    let placed = checkout::place_order(
+    let placed = crate::payments::pay::checkout(
         &state.db,
+        &state.provisioning,
         &caller.user,
-        key,
-        body.notes.as_deref(),
-        state.provisioning.lifecycle.ip_hold_days,
+        &CheckoutInput {
+            idempotency_key: key,
+            notes: body.notes.as_deref(),
+            use_credit: body.use_credit,
+        },
     )
     .await?;
     let order = order_response(&state, placed.order).await?;
@@ -424,7 +442,7 @@ async fn create_order(
     } else {
         StatusCode::OK
     };
-    let payment_options = payment_options(&order);
+    let payment_options = payment_options(&state, &order);
     let mut response = (
         status,
         Json(CheckoutResponse {

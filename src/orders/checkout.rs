@@ -29,15 +29,26 @@ pub fn parse_idempotency_key(key: &str) -> AppResult<&str> {
     Ok(key)
 }
 
-/// Places an order from the customer's cart, in one transaction: claims the idempotency key,
-/// locks the cart, re-prices it from the catalog, claims a use of its promo code (never more
-/// than `max_uses`, whatever the concurrency), writes the order and its items, empties the cart.
-/// Refuses more servers than a location's backend can build. Anything wrong rolls all of it back.
-pub async fn place_order(
-    db: &PgPool,
+/// What a checkout asks for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckoutInput<'a> {
+    /// Names this checkout, so a retry cannot place a second order.
+    pub idempotency_key: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    /// Spend the account's credit on the order (as much as it holds, up to the amount).
+    pub use_credit: bool,
+}
+
+/// Places an order from the customer's cart, in the caller's transaction: claims the
+/// idempotency key, locks the cart, re-prices it from the catalog, claims a use of its promo
+/// code (never more than `max_uses`, whatever the concurrency), writes the order and its items,
+/// spends the account's credit on it when asked, empties the cart. Refuses more servers than a
+/// location's backend can build. Anything wrong rolls all of it back. (`payments::pay::checkout`
+/// opens the transaction and settles an order the credit paid in full.)
+pub async fn place_order_in(
+    tx: &mut sqlx::PgConnection,
     user: &User,
-    idempotency_key: Option<&str>,
-    notes: Option<&str>,
+    input: &CheckoutInput<'_>,
     ip_hold_days: u32,
 ) -> AppResult<Placed> {
     if !user.is_verified() {
@@ -45,7 +56,7 @@ pub async fn place_order(
             "verify your e-mail address before checking out; we sent you a link".into(),
         ));
     }
-    let mut tx = db.begin().await?;
+    let (idempotency_key, notes) = (input.idempotency_key, input.notes);
     if let Some(key) = idempotency_key
         && !idempotency::claim(&mut *tx, user.id, key).await?
     {
@@ -136,11 +147,15 @@ pub async fn place_order(
         )
         .await?;
     }
-    carts::clear(&mut tx, cart.id).await?;
+    let order = if input.use_credit {
+        super::apply_credit(&mut *tx, order).await?
+    } else {
+        order
+    };
+    carts::clear(&mut *tx, cart.id).await?;
     if let Some(key) = idempotency_key {
         idempotency::set_order(&mut *tx, user.id, key, order.id).await?;
     }
-    tx.commit().await?;
     tracing::info!(
         order.id = order.id,
         user.id = user.id,

@@ -27,8 +27,13 @@ pub struct OrderResponse {
     /// `final_amount_pkr` formatted for display (`Rs 4,500`).
     pub final_amount_display: String,
     pub promo_code: Option<String>,
+    /// The account credit spent on it at checkout or renewal, in whole PKR (0: none).
+    pub credit_applied_pkr: i32,
+    /// What is left to pay through a payment method: `final_amount_pkr − credit_applied_pkr`.
+    pub amount_due_pkr: i32,
     /// How it was paid, once paid: the gateway (`manual`, `jazzcash`), with the channel of a
-    /// manual transfer after a colon (`manual:bank`).
+    /// manual transfer after a colon (`manual:bank`); `credit` when account credit paid all of
+    /// it.
     pub payment_method: Option<String>,
     /// The transaction id of the payment that settled it.
     pub payment_reference: Option<String>,
@@ -85,6 +90,8 @@ pub async fn order_response(state: &Context, order: Order) -> AppResult<OrderRes
             .then(|| order.created_at.map(|at| checkout::pay_before(at, expiry)))
             .flatten(),
         discount_amount_pkr: order.discount_amount_pkr(),
+        credit_applied_pkr: order.credit_applied_pkr,
+        amount_due_pkr: order.due_pkr(),
         final_amount_display: format_pkr(order.final_amount_pkr),
         id: order.id,
         status: order.status,

@@ -23,9 +23,11 @@ pub mod promo_codes;
 pub mod promos;
 pub mod views;
 
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
+use crate::accounts::credit::{self, CreditKind, NewCreditEntry};
 use crate::db::text_enum::{TransitionError, text_enum};
+use crate::error::{AppError, AppResult};
 
 text_enum! {
     /// Where an order is in its life: it waits for payment, is paid, its servers are provisioned and
@@ -61,22 +63,65 @@ impl OrderStatus {
 
 /// Moves order `id` from `from` to `to` if it is still `from` (a guarded compare-and-set: a
 /// concurrent change wins and this answers `false`); a move the life cycle does not allow is
-/// refused before the database is asked. The one writer of `orders.status` for one order
-/// (`orders::expire_stale` is the bulk `pending_payment → expired`).
+/// refused before the database is asked. The one writer of `orders.status`. An order that
+/// ends unpaid (cancelled or expired) gives the account credit applied to it back, in the same
+/// transaction.
 pub async fn transition(
-    db: impl PgExecutor<'_>,
+    tx: &mut PgConnection,
     id: i32,
     from: OrderStatus,
     to: OrderStatus,
-) -> Result<bool, TransitionError> {
+) -> AppResult<bool> {
     if !can_transition(from, to) {
         return Err(TransitionError::NotAllowed {
             machine: "an order",
             from: from.as_str(),
             to: to.as_str(),
-        });
+        }
+        .into());
     }
-    Ok(orders::set_status(db, id, from, to).await?)
+    let Some((user_id, credit_applied)) = orders::set_status(&mut *tx, id, from, to).await? else {
+        return Ok(false);
+    };
+    if matches!(to, OrderStatus::Cancelled | OrderStatus::Expired)
+        && credit_applied > 0
+        && let Some(user_id) = user_id
+    {
+        credit::record(
+            tx,
+            &NewCreditEntry {
+                user_id,
+                kind: CreditKind::Returned,
+                amount_pkr: credit_applied,
+                reason: &format!("order {id} was {to} unpaid: the credit spent on it is back"),
+                order_id: Some(id),
+                payment_id: None,
+                created_by: None,
+            },
+        )
+        .await?;
+    }
+    Ok(true)
+}
+
+/// Spends the customer's account credit on an order awaiting payment, as much as the balance
+/// holds up to what is still due (in the caller's transaction, the ledger's `spent` entry with
+/// it); the order as it is now. An order without a customer is returned unchanged.
+pub async fn apply_credit(tx: &mut PgConnection, order: orders::Order) -> AppResult<orders::Order> {
+    if order.status != OrderStatus::PendingPayment {
+        return Err(AppError::conflict(
+            "order",
+            format!("order {} is {}; it cannot be paid", order.id, order.status),
+        ));
+    }
+    let Some(user_id) = order.user_id else {
+        return Ok(order);
+    };
+    let spent = credit::spend_on_order(&mut *tx, user_id, order.id, order.due_pkr()).await?;
+    if spent == 0 {
+        return Ok(order);
+    }
+    Ok(orders::add_credit_applied(&mut *tx, order.id, spent).await?)
 }
 
 /// The order that bought the item `item_id` becomes active once every service it bought is

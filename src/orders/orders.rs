@@ -42,6 +42,8 @@ pub struct Order {
     pub cancelled_at: Option<DateTime<Utc>>,
     /// `new` (a purchase) or `renewal` (of the services its items name).
     pub kind: OrderKind,
+    /// The customer's account credit spent on it, whole PKR (at most `final_amount_pkr`).
+    pub credit_applied_pkr: i32,
 }
 
 text_enum! {
@@ -56,6 +58,11 @@ impl Order {
     /// The discount, zero when none was recorded.
     pub fn discount_amount_pkr(&self) -> i32 {
         self.discount_amount_pkr.unwrap_or(0)
+    }
+
+    /// What is left to pay through a gateway: the amount less the credit applied to it.
+    pub fn due_pkr(&self) -> i32 {
+        self.final_amount_pkr - self.credit_applied_pkr
     }
 }
 
@@ -77,7 +84,7 @@ macro_rules! order_columns {
     () => {
         "id, user_id, status, total_amount_pkr, discount_amount_pkr, final_amount_pkr, \
          promo_code, payment_method, payment_reference, notes, created_at, updated_at, \
-         promo_code_id, paid_at, cancelled_at, kind"
+         promo_code_id, paid_at, cancelled_at, kind, credit_applied_pkr"
     };
 }
 
@@ -351,7 +358,7 @@ pub async fn list(
                 "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
                         o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference,
                         o.notes, o.created_at, o.updated_at, o.promo_code_id, o.paid_at,
-                        o.cancelled_at, o.kind ",
+                        o.cancelled_at, o.kind, o.credit_applied_pkr ",
                 order_filter!(),
                 " order by o.created_at desc, o.id desc limit $8 offset $9"
             )),
@@ -467,27 +474,49 @@ async fn list_by_ids(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<O
 
 /// Moves the order from `from` to `to`; false (and nothing changed) when it is no longer in
 /// `from`. Whether the transition is allowed is [`super::can_transition`]'s to say.
+/// Whether it moved, and then whose it is and the credit applied to it.
 pub(super) async fn set_status(
     db: impl PgExecutor<'_>,
     id: i32,
     from: OrderStatus,
     to: OrderStatus,
-) -> sqlx::Result<bool> {
-    let done = timed(
+) -> sqlx::Result<Option<(Option<i32>, i32)>> {
+    timed(
         "orders.update_status",
-        sqlx::query(
+        sqlx::query_as(
             "update orders set status = $3,
                  paid_at = case when $3 = 'paid' then now() else paid_at end,
                  cancelled_at = case when $3 in ('cancelled', 'expired') then now() else cancelled_at end
-             where id = $1 and status = $2",
+             where id = $1 and status = $2
+             returning user_id, credit_applied_pkr",
         )
-            .bind(id)
-            .bind(from)
-            .bind(to)
-            .execute(db),
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .fetch_optional(db),
     )
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
+}
+
+/// Adds `amount` of account credit to what the order has applied (the caller records the
+/// ledger's `spent` entry in the same transaction); the order as it is now.
+pub(super) async fn add_credit_applied(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    amount: i32,
+) -> sqlx::Result<Order> {
+    timed(
+        "orders.add_credit_applied",
+        sqlx::query_as(concat!(
+            "update orders set credit_applied_pkr = credit_applied_pkr + $2 where id = $1
+             returning ",
+            order_columns!()
+        ))
+        .bind(id)
+        .bind(amount)
+        .fetch_one(db),
+    )
+    .await
 }
 
 /// See [`super::activate_if_provisioned`].

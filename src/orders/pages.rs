@@ -16,7 +16,7 @@ use axum_extra::extract::cookie::CookieJar;
 use serde::Deserialize;
 
 use super::cart::{self, CartItemView, CartOwner, CartView, NewItem};
-use super::checkout::{self, parse_idempotency_key};
+use super::checkout::{self, CheckoutInput, parse_idempotency_key};
 use super::extract::{cart_cookie, guest_cart_token};
 use super::pricing::{MAX_QUANTITY, VALIDITY_MONTHS};
 use super::views::{OrderRow, months_label};
@@ -449,6 +449,9 @@ struct CheckoutPage {
     idempotency_key: String,
     /// The enabled payment gateways, the chosen one checked.
     methods: Vec<MethodChoice>,
+    /// The account's credit, when it has some to spend (`Rs 2,000`).
+    credit_balance: Option<String>,
+    use_credit: bool,
     notes: String,
     terms: bool,
     errors: FormErrors,
@@ -471,6 +474,7 @@ struct CheckoutForm {
     notes: String,
     terms: Option<String>,
     payment_method: String,
+    use_credit: Option<String>,
 }
 
 /// What a checkout page shows besides the cart: the form as submitted and its problems.
@@ -478,6 +482,7 @@ struct CheckoutState {
     status: StatusCode,
     idempotency_key: String,
     payment_method: String,
+    use_credit: bool,
     notes: String,
     terms: bool,
     errors: FormErrors,
@@ -520,6 +525,7 @@ async fn render_checkout(
             &format!("{problem}; remove it in your cart or use another"),
         ));
     }
+    let balance = crate::accounts::credit::balance(&state.db, visitor.user.id).await?;
     let lines = view
         .items
         .iter()
@@ -543,6 +549,8 @@ async fn render_checkout(
             expiry_hours: state.settings.order_expiry_hours,
             idempotency_key: form.idempotency_key,
             methods: method_choices(state, &form.payment_method),
+            credit_balance: (balance > 0).then(|| crate::money::format_pkr(balance)),
+            use_credit: form.use_credit,
             notes: form.notes,
             terms: form.terms,
             errors: form.errors,
@@ -564,6 +572,8 @@ async fn checkout_form(State(state): State<AppState>, visitor: PageUser) -> AppR
         status: StatusCode::OK,
         idempotency_key: secrets::generate(),
         payment_method: String::new(),
+        // Credit the account holds is spent unless the customer unticks it.
+        use_credit: true,
         notes: String::new(),
         terms: false,
         errors: FormErrors::default(),
@@ -601,6 +611,7 @@ async fn place_order(
         status,
         idempotency_key: key.unwrap_or_else(secrets::generate),
         payment_method: form.payment_method.trim().to_owned(),
+        use_credit: form.use_credit.is_some(),
         notes: form.notes.clone(),
         terms: form.terms.is_some(),
         errors,
@@ -623,16 +634,23 @@ async fn place_order(
         )
         .await;
     }
-    match checkout::place_order(
+    match crate::payments::pay::checkout(
         &state.db,
+        &state.provisioning,
         &visitor.user,
-        Some(&key),
-        Some(&form.notes),
-        state.provisioning.lifecycle.ip_hold_days,
+        &CheckoutInput {
+            idempotency_key: Some(&key),
+            notes: Some(&form.notes),
+            use_credit: form.use_credit.is_some(),
+        },
     )
     .await
     {
-        // The order page opens on the chosen method's payment step.
+        // Paid with credit: the order page says so. Else it opens on the chosen method's
+        // payment step.
+        Ok(placed) if placed.order.status != OrderStatus::PendingPayment => Ok(see_other(
+            &format!("/account/orders/{}?notice=placed", placed.order.id),
+        )),
         Ok(placed) => Ok(see_other(&format!(
             "/account/orders/{}?notice=placed&pay={}",
             placed.order.id,

@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -88,8 +88,12 @@ pub enum ReviewOutcome {
     OrderPaid,
     /// Less than the order's amount has been received so far.
     Partial,
-    /// More than the order's amount, or money for an order no longer awaiting payment: the
-    /// payment is flagged for the operator.
+    /// Money for an order no longer awaiting payment: it went to the customer's account
+    /// credit. (Money beyond the amount of an order it paid goes there too; that is
+    /// `order_paid`.)
+    Credited,
+    /// Money the shop could not place (the order's customer account is gone): the payment is
+    /// flagged for the operator.
     Flagged,
     /// The payment was already confirmed: nothing changed.
     AlreadyConfirmed,
@@ -250,21 +254,37 @@ fn review_response(payment: Payment, settled: Option<&Settled>) -> ReviewRespons
         Some(Settled::Paid) => ReviewOutcome::OrderPaid,
         Some(Settled::Partial { .. }) => ReviewOutcome::Partial,
         Some(Settled::Flagged(_)) => ReviewOutcome::Flagged,
+        Some(Settled::Credited { .. }) => ReviewOutcome::Credited,
         Some(Settled::AlreadyConfirmed) => ReviewOutcome::AlreadyConfirmed,
         None => ReviewOutcome::Rejected,
     };
     ReviewResponse { payment, outcome }
 }
 
+/// What an approval may say (the whole body is optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ApproveRequest {
+    /// The rupees that actually arrived, when they differ from the payment's `amount_pkr`
+    /// (1 to 10,000,000). More than the order needs goes to the customer's account credit once
+    /// it is paid; less leaves the order waiting for the rest.
+    #[schema(minimum = 1, maximum = 10_000_000)]
+    amount_pkr: Option<i64>,
+}
+
 /// Approves a manual transfer under review (audited).
 ///
-/// The payment succeeds and, when the order's succeeded payments now cover it exactly, the
-/// order is paid.
+/// The payment succeeds and, when the order's succeeded payments and the credit spent on it
+/// now cover it, the order is paid; money beyond that, or money for an order no longer awaiting
+/// payment, goes to the customer's account credit.
 #[utoipa::path(post, path = "/api/v1/admin/payments/{id}/approve", tag = "admin",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
+    request_body(content = ApproveRequest, description = "Optional: a bare POST approves the amount that was asked"),
     responses(
         (status = OK, description = "Approved; the payment and what it did to the order", body = ReviewResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "`amount_pkr` out of range",
+            body = Problem, content_type = "application/problem+json"),
         (status = CONFLICT, description = "The payment is not a manual transfer awaiting review (`status`), e.g. already approved",
             body = Problem, content_type = "application/problem+json"),
         (status = FORBIDDEN, description = "No fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
@@ -276,9 +296,20 @@ async fn approve_payment(
     ApiAdmin(admin): ApiAdmin,
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
+    headers: HeaderMap,
+    body: Result<AppJson<ApproveRequest>, AppError>,
 ) -> AppResult<impl IntoResponse> {
+    // The body is optional: a bare POST approves the amount that was asked.
+    let body = match body {
+        Ok(AppJson(body)) => body,
+        Err(AppError::UnsupportedMediaType) if !headers.contains_key(header::CONTENT_TYPE) => {
+            ApproveRequest::default()
+        }
+        Err(err) => return Err(err),
+    };
     admin.require_recent_two_factor()?;
-    let (payment, settled) = review::approve(&state, &admin.actor(&ip), id).await?;
+    let (payment, settled) =
+        review::approve(&state, &admin.actor(&ip), id, body.amount_pkr).await?;
     Ok(Json(review_response(payment, Some(&settled))))
 }
 

@@ -271,6 +271,21 @@ fn review_notice(code: &str, payment: &Payment) -> Option<PageNotice> {
             format!("Approved, but the order is not paid yet: {flag}."),
         ),
         "flagged" => ("error", format!("Flagged: {flag}.")),
+        "amount" => (
+            "error",
+            "Not approved: the amount received must be whole rupees, 1 to 10,000,000 (or \
+             empty when what was asked arrived)."
+                .to_owned(),
+        ),
+        "credited" => (
+            "info",
+            format!(
+                "Approved: order {} was no longer awaiting payment, so {} went to the \
+                 customer's account credit.",
+                payment.order_id,
+                format_pkr(payment.amount_pkr)
+            ),
+        ),
         "already" => (
             "error",
             sentence(
@@ -429,18 +444,40 @@ async fn approve(
     PageAdmin(admin): PageAdmin,
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
+    Form(form): Form<ApproveForm>,
 ) -> AppResult<Response> {
     if let Some(step_up) = admin.two_factor_step_up(&format!("/admin/payments/{id}")) {
         return Ok(step_up);
     }
-    let code = match super::review::approve(&state, &admin.actor(&ip), id).await {
+    // Empty: what was asked arrived. Else the rupees the operator saw arrive.
+    let digits: String = form
+        .amount_received
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' '))
+        .collect();
+    let digits = digits.trim_start_matches("Rs").trim_start_matches("rs");
+    let received = match digits {
+        "" => None,
+        text => match text.parse::<i64>() {
+            Ok(amount) if super::review::check_received(amount).is_ok() => Some(amount),
+            _ => return Ok(see_other(&format!("/admin/payments/{id}?notice=amount"))),
+        },
+    };
+    let code = match super::review::approve(&state, &admin.actor(&ip), id, received).await {
         Ok((_, Settled::Paid)) => "paid",
         Ok((_, Settled::Partial { .. })) => "partial",
         Ok((_, Settled::Flagged(_))) => "flagged",
+        Ok((_, Settled::Credited { .. })) => "credited",
         Ok((_, Settled::AlreadyConfirmed)) | Err(AppError::Conflict { .. }) => "already",
         Err(err) => return Err(err),
     };
     Ok(see_other(&format!("/admin/payments/{id}?notice={code}")))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ApproveForm {
+    amount_received: String,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -105,10 +105,10 @@ impl PaymentGateway for ManualTransfer {
     }
 
     fn start(&self, context: &StartContext<'_>) -> Start {
-        let amount = format_pkr(context.order.final_amount_pkr);
+        let amount = format_pkr(context.order.due_pkr());
         let reference = order_reference(context.order.id);
         Start::Instructions(Instructions {
-            amount_pkr: context.order.final_amount_pkr,
+            amount_pkr: context.order.due_pkr(),
             amount_display: amount.clone(),
             steps: vec![
                 format!("Send exactly {amount} to one of the accounts below."),

@@ -36,6 +36,8 @@ use crate::orders::orders::Order;
 /// The gateways' names, as stored in `payments.gateway`.
 pub const MANUAL: &str = "manual";
 pub const JAZZCASH: &str = "jazzcash";
+/// An order's `payment_method` when the account credit spent on it paid all of it.
+pub const CREDIT: &str = "credit";
 
 /// How a customer pays an attempt.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
@@ -279,7 +281,7 @@ impl PaymentGateway for jazzcash::JazzCash {
     fn start(&self, context: &StartContext<'_>) -> Start {
         let fields = self.checkout_form(&jazzcash::FormRequest {
             txn_ref: context.txn_ref,
-            amount_pkr: context.order.final_amount_pkr,
+            amount_pkr: context.order.due_pkr(),
             bill_reference: &order_reference(context.order.id),
             description: &format!("NextGenRDP order {}", context.order.id),
             return_url: &format!("{}/payments/jazzcash/return", context.public_url),

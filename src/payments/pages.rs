@@ -372,7 +372,7 @@ async fn start_payment(
     let page = RedirectPage {
         layout: Layout::for_page(format!("Pay order #{id}"), &visitor.context),
         order_id: order.id,
-        amount: format_pkr(order.final_amount_pkr),
+        amount: format_pkr(order.due_pkr()),
         provider: provider_name(gateway.name()),
         url,
         fields: fields.into_iter().collect(),

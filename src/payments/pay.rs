@@ -1,19 +1,76 @@
-//! The customer's payment verbs, behind both the JSON API and the order page: find the order
-//! still awaiting payment, start a gateway (the manual transfer's instructions, or a JazzCash
-//! attempt with its signed form) and report a manual transfer for review.
+//! The customer's payment verbs, behind both the JSON API and the order page: check out or renew
+//! (spending account credit when asked, and paying at once when it covers everything), find the
+//! order still awaiting payment, start a gateway (the manual transfer's instructions, or a
+//! JazzCash attempt with its signed form) and report a manual transfer for review.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use sqlx::PgPool;
+
 use super::payments::{self, NewPayment, Payment};
-use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual};
+use super::{MANUAL, PaymentGateway, Start, StartContext, jazzcash, manual, settle};
 use super::{PaymentEventKind, PaymentStatus};
+use crate::accounts::users::User;
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::orders::OrderStatus;
+use crate::orders::checkout::{CheckoutInput, Placed, place_order_in};
 use crate::orders::orders::{self, Order};
+use crate::provisioning::Provisioning;
+use crate::services::renewals::renew_in;
+
+/// Checkout: places the order from the customer's cart (`orders::checkout::place_order_in`)
+/// and, when the account credit spent on it covers all of it, settles it at once through the
+/// same path as any payment (its services are created and provisioned) — all in one
+/// transaction.
+pub async fn checkout(
+    db: &PgPool,
+    ctx: &Provisioning,
+    user: &User,
+    input: &CheckoutInput<'_>,
+) -> AppResult<Placed> {
+    let mut tx = db.begin().await?;
+    let mut placed = place_order_in(&mut tx, user, input, ctx.lifecycle.ip_hold_days).await?;
+    if placed.created
+        && settle::settle_if_credit_covers(&mut tx, &placed.order, &ctx.public_url)
+            .await?
+            .is_some()
+    {
+        placed.order = orders::find(&mut *tx, placed.order.id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
+    }
+    tx.commit().await?;
+    Ok(placed)
+}
+
+/// Renewal: a renewal order for one of the customer's services
+/// (`services::renewals::renew_in`), settled at once when the account credit spent on it covers
+/// all of it — in one transaction.
+pub async fn renew(
+    db: &PgPool,
+    ctx: &Provisioning,
+    user_id: i32,
+    service_id: i32,
+    months: i32,
+    use_credit: bool,
+) -> AppResult<Order> {
+    let mut tx = db.begin().await?;
+    let mut order = renew_in(&mut tx, ctx, user_id, service_id, months, use_credit).await?;
+    if settle::settle_if_credit_covers(&mut tx, &order, &ctx.public_url)
+        .await?
+        .is_some()
+    {
+        order = orders::find(&mut *tx, order.id)
+            .await?
+            .ok_or(AppError::NotFound("order"))?;
+    }
+    tx.commit().await?;
+    Ok(order)
+}
 
 /// The caller's order, still awaiting payment.
 pub async fn payable_order(state: &Context, id: i32, user_id: i32) -> AppResult<Order> {
@@ -86,7 +143,7 @@ pub async fn start_attempt(
         &NewPayment {
             order_id: order.id,
             gateway: gateway.name(),
-            amount_pkr: order.final_amount_pkr,
+            amount_pkr: order.due_pkr(),
             status: PaymentStatus::Pending,
             gateway_txn_id: Some(&txn_ref),
             channel: None,
@@ -148,7 +205,7 @@ pub async fn submit_manual(
         &NewPayment {
             order_id: order.id,
             gateway: MANUAL,
-            amount_pkr: order.final_amount_pkr,
+            amount_pkr: order.due_pkr(),
             status: PaymentStatus::Review,
             gateway_txn_id: Some(reference),
             channel,

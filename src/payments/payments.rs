@@ -367,6 +367,24 @@ pub async fn set_flag(db: impl PgExecutor<'_>, id: i32, flag: &str) -> sqlx::Res
     Ok(())
 }
 
+/// Records what a manual transfer under review actually brought, when the operator saw a
+/// different amount arrive than was asked.
+pub async fn set_received_amount(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    amount_pkr: i32,
+) -> sqlx::Result<()> {
+    timed(
+        "payments.set_received_amount",
+        sqlx::query("update payments set amount_pkr = $2 where id = $1 and status = 'review'")
+            .bind(id)
+            .bind(amount_pkr)
+            .execute(db),
+    )
+    .await?;
+    Ok(())
+}
+
 /// The sum of an order's succeeded payments.
 pub async fn succeeded_total(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<i64> {
     timed(

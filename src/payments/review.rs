@@ -14,10 +14,29 @@ use crate::mail;
 use crate::money::format_pkr;
 use crate::orders::orders;
 
+/// Checks the amount an operator saw arrive: 1 to 10,000,000 whole rupees.
+pub fn check_received(amount_pkr: i64) -> AppResult<i32> {
+    if !(1..=10_000_000).contains(&amount_pkr) {
+        return Err(AppError::invalid(
+            "amount_pkr",
+            "must be the rupees that arrived: 1 to 10,000,000",
+        ));
+    }
+    Ok(amount_pkr as i32)
+}
+
 /// Approves a manual transfer under review; approving twice is a 409 and changes nothing.
-pub async fn approve(state: &Context, actor: &Actor<'_>, id: i32) -> AppResult<(Payment, Settled)> {
+/// `received`: what actually arrived when it differs from what was asked (more goes to the
+/// customer's credit once the order is paid; less leaves the order waiting for the rest).
+pub async fn approve(
+    state: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    received: Option<i64>,
+) -> AppResult<(Payment, Settled)> {
+    let received = received.map(check_received).transpose()?;
     let mut tx = state.db.begin().await?;
-    let payment = payments::find_for_update(&mut *tx, id)
+    let mut payment = payments::find_for_update(&mut *tx, id)
         .await?
         .ok_or(AppError::NotFound("payment"))?;
     if payment.gateway != MANUAL || payment.status != PaymentStatus::Review {
@@ -25,6 +44,13 @@ pub async fn approve(state: &Context, actor: &Actor<'_>, id: i32) -> AppResult<(
             "status",
             format!("payment {id} is {}, not waiting for review", payment.status),
         ));
+    }
+    let asked = payment.amount_pkr;
+    if let Some(amount) = received
+        && amount != asked
+    {
+        payments::set_received_amount(&mut *tx, id, amount).await?;
+        payment.amount_pkr = amount;
     }
     let change = Transition {
         reviewed_by: Some(actor.user_id),
@@ -43,15 +69,28 @@ pub async fn approve(state: &Context, actor: &Actor<'_>, id: i32) -> AppResult<(
         Some(id),
         PaymentEventKind::Approved,
         None,
-        Some(&format!("by user {}", actor.user_id)),
+        Some(&if payment.amount_pkr == asked {
+            format!("by user {}", actor.user_id)
+        } else {
+            format!(
+                "by user {}: {} arrived ({} was asked)",
+                actor.user_id,
+                format_pkr(payment.amount_pkr),
+                format_pkr(asked)
+            )
+        }),
     )
     .await?;
     let entity = id.to_string();
     audit::insert(
         &mut *tx,
         &NewAuditEntry {
-            before: Some(json!({ "status": payment.status })),
-            after: Some(json!({ "status": "succeeded", "outcome": format!("{settled:?}") })),
+            before: Some(json!({ "status": payment.status, "amount_pkr": asked })),
+            after: Some(json!({
+                "status": "succeeded",
+                "amount_pkr": payment.amount_pkr,
+                "outcome": format!("{settled:?}"),
+            })),
             ..actor.entry("payment.approve", "payment", Some(&entity))
         },
     )

@@ -27,6 +27,7 @@ pub(crate) fn method_label(gateway: &str, channel: Option<&str>) -> String {
         (MANUAL, Some("easypaisa")) => "Easypaisa transfer".to_owned(),
         (MANUAL, _) => "Manual transfer".to_owned(),
         (super::JAZZCASH, _) => "JazzCash checkout".to_owned(),
+        (super::CREDIT, _) => "Account credit".to_owned(),
         (other, _) => other.to_owned(),
     }
 }
@@ -146,7 +147,15 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
         title: title.to_owned(),
         text,
     };
-    let amount = format_pkr(order.final_amount_pkr);
+    let amount = if order.credit_applied_pkr > 0 {
+        format!(
+            "the remaining {} ({} of your account credit already pays part of it)",
+            format_pkr(order.due_pkr()),
+            format_pkr(order.credit_applied_pkr)
+        )
+    } else {
+        format_pkr(order.final_amount_pkr)
+    };
     match order.status {
         OrderStatus::PendingPayment => {
             if payments.iter().any(|p| p.status == PaymentStatus::Review) {
@@ -227,7 +236,15 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
             "info",
             "order-cancelled",
             "Cancelled",
-            "This order is cancelled and can no longer be paid.".to_owned(),
+            if order.credit_applied_pkr > 0 {
+                format!(
+                    "This order is cancelled and can no longer be paid. The {} of account \
+                     credit spent on it is back in your account.",
+                    format_pkr(order.credit_applied_pkr)
+                )
+            } else {
+                "This order is cancelled and can no longer be paid.".to_owned()
+            },
         ),
         OrderStatus::Expired => note(
             "info",

@@ -13,7 +13,6 @@ use utoipa_axum::routes;
 
 use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
-use super::renewals;
 use super::services::{self, Service};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
@@ -279,6 +278,10 @@ struct RenewRequest {
     /// How many months to renew for.
     #[schema(schema_with = validity_months_schema)]
     validity_months: i32,
+    /// Spend the account's credit on the renewal (as much as the balance holds, up to the
+    /// amount). Credit that covers all of it pays the renewal at once (`status` `paid`).
+    #[serde(default)]
+    use_credit: bool,
 }
 
 /// The schema of a renewal's `validity_months`: one of
@@ -300,7 +303,7 @@ fn validity_months_schema() -> utoipa::openapi::Object {
     params(("id" = i32, Path, description = "The service's id")),
     request_body = RenewRequest,
     responses(
-        (status = CREATED, description = "The renewal order, awaiting payment (at the monthly price the service was bought at); an older unpaid renewal order of the service is cancelled",
+        (status = CREATED, description = "The renewal order, awaiting payment (at the monthly price the service was bought at), or already paid when `use_credit` and the account's credit covered it; an older unpaid renewal order of the service is cancelled (the credit spent on it given back)",
             body = OrderResponse),
         (status = CONFLICT, description = "Only an active or suspended service can be renewed (`errors.status`)",
             body = Problem, content_type = "application/problem+json"),
@@ -314,12 +317,13 @@ async fn renew_service(
     AppJson(body): AppJson<RenewRequest>,
 ) -> AppResult<impl IntoResponse> {
     own_service(&state, id, caller.user.id).await?;
-    let order = renewals::renew(
+    let order = crate::payments::pay::renew(
         &state.db,
         &state.provisioning,
         caller.user.id,
         id,
         body.validity_months,
+        body.use_credit,
     )
     .await?;
     Ok((

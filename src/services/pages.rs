@@ -365,6 +365,8 @@ struct ServicePage {
     months: Vec<MonthOption>,
     renew_errors: FormErrors,
     pending_order: Option<i32>,
+    /// The account's credit, when it has some a renewal can spend (`Rs 2,000`).
+    credit_balance: Option<String>,
     history: Vec<HistoryRow>,
 }
 
@@ -393,6 +395,7 @@ async fn render_service(
 ) -> AppResult<Response> {
     let names = Names::load(&state.db).await?;
     let pending_order = renewals::pending_renewal_order(&state.db, service.id).await?;
+    let balance = crate::accounts::credit::balance(&state.db, visitor.user.id).await?;
     let history = logs::list_for_service(&state.db, service.id)
         .await?
         .iter()
@@ -450,6 +453,7 @@ async fn render_service(
             .collect(),
         renew_errors: extras.renew_errors,
         pending_order,
+        credit_balance: (balance > 0).then(|| crate::money::format_pkr(balance)),
         history,
     };
     let mut response = render_with(extras.status.unwrap_or(StatusCode::OK), &page)?;
@@ -563,6 +567,7 @@ async fn act(
 #[serde(default)]
 struct RenewForm {
     validity_months: String,
+    use_credit: Option<String>,
 }
 
 /// Raises a renewal order and sends the customer to it, where paying happens.
@@ -576,7 +581,15 @@ async fn renew(
     let months = form.validity_months.trim().parse::<i32>().ok();
     let outcome = match months {
         Some(months) => {
-            renewals::renew(&state.db, &state.provisioning, visitor.user.id, id, months).await
+            crate::payments::pay::renew(
+                &state.db,
+                &state.provisioning,
+                visitor.user.id,
+                id,
+                months,
+                form.use_credit.is_some(),
+            )
+            .await
         }
         None => Err(AppError::invalid(
             "validity_months",

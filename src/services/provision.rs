@@ -103,7 +103,7 @@ pub struct ActionJob {
 pub async fn create_services_for_order(
     tx: &mut sqlx::PgConnection,
     order: &Order,
-) -> Result<Vec<i32>, TransitionError> {
+) -> crate::error::AppResult<Vec<i32>> {
     let Some(user_id) = order.user_id else {
         return Ok(Vec::new());
     };

@@ -38,10 +38,7 @@ pub const OVERDUE: &str = "overdue: renewal not paid";
 /// Applies a just-paid renewal order to the services its items name: each due date moves by the
 /// months bought from the old due date, and a service suspended for non-payment resumes. Runs
 /// inside the settle transaction, after the order left `pending_payment`.
-pub async fn apply_paid_renewal(
-    tx: &mut sqlx::PgConnection,
-    order: &Order,
-) -> Result<(), TransitionError> {
+pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> AppResult<()> {
     let items: Vec<(i32, Option<i32>, i32)> = timed(
         "renewals.items",
         sqlx::query_as(
@@ -180,12 +177,14 @@ async fn monthly_price(tx: &mut sqlx::PgConnection, service: &Service) -> sqlx::
 }
 
 /// Raises a renewal order of `months` for the service (the caller holds its row lock and has
-/// checked none is pending), and e-mails it to the customer.
+/// checked none is pending), spends the customer's credit on it when `use_credit`, and e-mails
+/// what is left to pay (nothing when the credit paid it all: the payment's e-mail follows).
 async fn raise(
     tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     service: &Service,
     months: i32,
+    use_credit: bool,
 ) -> AppResult<Order> {
     let monthly = monthly_price(&mut *tx, service).await?;
     let line = pricing::Line {
@@ -217,6 +216,11 @@ async fn raise(
         },
     )
     .await?;
+    let order = if use_credit {
+        crate::orders::apply_credit(&mut *tx, order).await?
+    } else {
+        order
+    };
     let order_id = order.id;
     logs::insert(
         &mut *tx,
@@ -231,6 +235,7 @@ async fn raise(
     )
     .await?;
     if let Some(user_id) = service.user_id
+        && order.due_pkr() > 0
         && let Some(user) = users::find(&mut *tx, user_id).await?
     {
         let due = service
@@ -243,12 +248,24 @@ async fn raise(
             &user.name,
             &format!("Renew server #{} before {due}", service.id),
             &[
-                format!(
-                    "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
-                     {months} month(s) costs {}.",
-                    service.id,
-                    format_pkr(total)
-                ),
+                if order.credit_applied_pkr > 0 {
+                    format!(
+                        "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
+                         {months} month(s) costs {}; {} of your account credit pays part of \
+                         it, {} is left to pay.",
+                        service.id,
+                        format_pkr(total),
+                        format_pkr(order.credit_applied_pkr),
+                        format_pkr(order.due_pkr())
+                    )
+                } else {
+                    format!(
+                        "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
+                         {months} month(s) costs {}.",
+                        service.id,
+                        format_pkr(total)
+                    )
+                },
                 format!(
                     "Pay it before the due date to keep the server running: unpaid, it is \
                      suspended {} days after the due date and deleted {} days after it.",
@@ -262,14 +279,17 @@ async fn raise(
     Ok(order)
 }
 
-/// A customer renews a service now for `months` (1, 3, 6 or 12): a renewal order to pay. An
-/// older renewal order still awaiting payment is cancelled in favour of this one.
-pub async fn renew(
-    db: &PgPool,
+/// A customer renews a service now for `months` (1, 3, 6 or 12): a renewal order to pay, in the
+/// caller's transaction, with the account's credit spent on it when `use_credit`. An older
+/// renewal order still awaiting payment is cancelled in favour of this one (its credit back).
+/// (`payments::pay::renew` opens the transaction and settles an order the credit paid in full.)
+pub async fn renew_in(
+    tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     user_id: i32,
     service_id: i32,
     months: i32,
+    use_credit: bool,
 ) -> AppResult<Order> {
     if !crate::orders::pricing::VALIDITY_MONTHS.contains(&months) {
         return Err(AppError::Validation(
@@ -280,7 +300,6 @@ pub async fn renew(
             .into(),
         ));
     }
-    let mut tx = db.begin().await?;
     let service = services::find_for_update(&mut *tx, service_id)
         .await?
         .filter(|s| s.user_id == Some(user_id))
@@ -306,9 +325,7 @@ pub async fn renew(
         )
         .await?;
     }
-    let order = raise(&mut tx, ctx, &service, months).await?;
-    tx.commit().await?;
-    Ok(order)
+    raise(tx, ctx, &service, months, use_credit).await
 }
 
 /// What one run of the periodic job did.
@@ -407,7 +424,7 @@ async fn sweep_one(
             && !renewed_for(&mut tx, service.id, due).await?
         {
             let months = service.validity_months.unwrap_or(1);
-            match raise(&mut tx, ctx, &service, months).await {
+            match raise(&mut tx, ctx, &service, months, false).await {
                 Ok(_) => {
                     sweep.raised += 1;
                     raised_now = true;
@@ -578,7 +595,7 @@ async fn terminate_overdue(
     tx: &mut sqlx::PgConnection,
     ctx: &Provisioning,
     service: &Service,
-) -> Result<(), TransitionError> {
+) -> AppResult<()> {
     crate::services::transition(
         &mut *tx,
         service.id,

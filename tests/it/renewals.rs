@@ -79,12 +79,13 @@ async fn a_renewal_confirmed_many_times_extends_the_due_date_once_from_the_old_o
     let due = Utc::now() + Duration::days(5);
     let (login, service) = active_service(&app, "ayesha@example.pk", due).await;
 
-    let order = renewals::renew(
+    let order = nextgenrdp::payments::pay::renew(
         &app.db,
         &test_provisioning(),
         service.user_id.unwrap(),
         service.id,
         3,
+        false,
     )
     .await
     .unwrap();

@@ -44,7 +44,9 @@ async fn an_order_whose_amounts_do_not_add_up_is_refused(db: PgPool) {
     assert!(
         [
             "orders_total_amount_pkr_check",
-            "orders_final_amount_pkr_check"
+            "orders_final_amount_pkr_check",
+            // credit applied (0) cannot exceed a negative amount either
+            "orders_credit_applied_check"
         ]
         .contains(&constraint.as_str()),
         "{constraint}"

@@ -173,14 +173,24 @@ async fn the_operator_list_filters_by_status_and_customer(db: PgPool) {
     let a2 = order(&db, ayesha.id, 2500, 0).await;
     let b1 = order(&db, bilal.id, 9800, 0).await;
     assert!(
-        nextgenrdp::orders::transition(&db, a2.id, OrderStatus::PendingPayment, OrderStatus::Paid)
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &mut db.acquire().await.unwrap(),
+            a2.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
     assert!(
-        nextgenrdp::orders::transition(&db, b1.id, OrderStatus::PendingPayment, OrderStatus::Paid)
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &mut db.acquire().await.unwrap(),
+            b1.id,
+            OrderStatus::PendingPayment,
+            OrderStatus::Paid
+        )
+        .await
+        .unwrap()
     );
 
     let everything = orders::list(&db, &OrderFilter::default(), 10, 0)
@@ -307,9 +317,14 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
 
     // the order is pending, not paid: moving it "from paid" must not touch it
     assert!(
-        !nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Active)
-            .await
-            .unwrap()
+        !nextgenrdp::orders::transition(
+            &mut db.acquire().await.unwrap(),
+            placed.id,
+            OrderStatus::Paid,
+            OrderStatus::Active
+        )
+        .await
+        .unwrap()
     );
     let row = orders::find(&db, placed.id).await.unwrap().unwrap();
     assert_eq!(row.status, OrderStatus::PendingPayment);
@@ -317,7 +332,7 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
 
     assert!(
         nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             placed.id,
             OrderStatus::PendingPayment,
             OrderStatus::Paid
@@ -328,7 +343,7 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
     // a second, stale confirmation (or an expiry racing the payment) finds it paid already
     assert!(
         !nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             placed.id,
             OrderStatus::PendingPayment,
             OrderStatus::Paid
@@ -338,7 +353,7 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
     );
     assert!(
         !nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             placed.id,
             OrderStatus::PendingPayment,
             OrderStatus::Expired
@@ -351,10 +366,14 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
         OrderStatus::Paid
     );
     // a move the life cycle does not have is refused before the database is asked
-    let refused =
-        nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Cancelled)
-            .await
-            .unwrap_err();
+    let refused = nextgenrdp::orders::transition(
+        &mut db.acquire().await.unwrap(),
+        placed.id,
+        OrderStatus::Paid,
+        OrderStatus::Cancelled,
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         refused.to_string(),
         "an order cannot move from paid to cancelled"
@@ -366,13 +385,18 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
 
     assert!(can_transition(OrderStatus::Paid, OrderStatus::Processing));
     assert!(
-        nextgenrdp::orders::transition(&db, placed.id, OrderStatus::Paid, OrderStatus::Processing)
-            .await
-            .unwrap()
+        nextgenrdp::orders::transition(
+            &mut db.acquire().await.unwrap(),
+            placed.id,
+            OrderStatus::Paid,
+            OrderStatus::Processing
+        )
+        .await
+        .unwrap()
     );
     assert!(
         nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             placed.id,
             OrderStatus::Processing,
             OrderStatus::Active
@@ -386,7 +410,7 @@ async fn a_status_change_from_the_wrong_status_changes_nothing(db: PgPool) {
     );
     assert!(
         !nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             placed.id + 1,
             OrderStatus::PendingPayment,
             OrderStatus::Paid
@@ -442,7 +466,7 @@ async fn only_old_unpaid_orders_are_listed_as_expired_oldest_first(db: PgPool) {
     }
     assert!(
         nextgenrdp::orders::transition(
-            &db,
+            &mut db.acquire().await.unwrap(),
             old_but_paid.id,
             OrderStatus::PendingPayment,
             OrderStatus::Paid
