@@ -161,3 +161,17 @@ pub async fn list_details_for_order(
     )
     .await
 }
+
+/// The services a renewal order's items name (to extend), by id.
+pub async fn renewed_services(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<i32>> {
+    timed(
+        "order_items.renewed_services",
+        sqlx::query_scalar(
+            "select service_id from order_items where order_id = $1 and service_id is not null
+             order by id",
+        )
+        .bind(order_id)
+        .fetch_all(db),
+    )
+    .await
+}

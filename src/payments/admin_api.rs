@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::PaymentStatus;
 use super::api::ImageBytes;
 use super::payments::{self, Payment, PaymentFilter};
+use super::refunds::{self, Refund, RefundRequest};
 use super::review;
 use super::settle::Settled;
 use crate::accounts::extract::ApiAdmin;
@@ -30,6 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_receipt_by_id))
         .routes(routes!(approve_payment))
         .routes(routes!(reject_payment))
+        .routes(routes!(refund_payment))
 }
 
 /// `GET /admin/payments` filter and paging.
@@ -78,6 +80,8 @@ pub struct PaymentDetail {
     pub has_receipt: bool,
     /// Every receipt the customer sent, oldest first (`GET /admin/payments/{id}/receipts/{receipt_id}`).
     pub receipts: Vec<payments::ReceiptInfo>,
+    /// What was refunded of it, oldest first.
+    pub refunds: Vec<Refund>,
 }
 
 /// What a review came to for the order.
@@ -190,6 +194,7 @@ async fn find_payment(
         events,
         has_receipt: !receipts.is_empty(),
         receipts,
+        refunds: refunds::list_for_payment(&state.db, id).await?,
     }))
 }
 
@@ -343,4 +348,50 @@ async fn reject_payment(
 ) -> AppResult<impl IntoResponse> {
     let payment = review::reject(&state, &admin.actor(&ip), id, &body.reason).await?;
     Ok(Json(review_response(payment, None)))
+}
+
+/// A refund and the payment as it is after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefundResponse {
+    pub refund: Refund,
+    /// `refunded` once nothing of it is left to refund.
+    pub payment: Payment,
+}
+
+/// Refunds a succeeded payment in whole or in part (audited as `payment.refund`).
+///
+/// To the customer's account credit (`"to": "credit"`, a `refund` entry of their ledger) or as a
+/// transfer you made (`"to": "external"` with its `reference`). The refunds of a payment never
+/// add up to more than it; once all of it is refunded its status is `refunded`. `services`
+/// says what happens to the servers the order bought or renewed: `keep` them, or `cancel`
+/// (terminated now). The customer is e-mailed.
+#[utoipa::path(post, path = "/api/v1/admin/payments/{id}/refund", tag = "admin",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The payment's id")),
+    request_body = RefundRequest,
+    responses(
+        (status = CREATED, description = "Refunded", body = RefundResponse),
+        (status = NOT_FOUND, description = "No such payment",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The payment is not `succeeded` (`status`), more than is left of it (`amount_pkr`), or credit for an order whose account is gone (`to`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "No fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "`amount_pkr` out of range, no `reason`, or an external refund without its `reference`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn refund_payment(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<RefundRequest>,
+) -> AppResult<impl IntoResponse> {
+    admin.require_recent_two_factor()?;
+    let (refund, payment) = refunds::refund(&state, &admin.actor(&ip), id, &body).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(RefundResponse { refund, payment }),
+    ))
 }

@@ -18,6 +18,7 @@ use serde::Deserialize;
 use super::MANUAL;
 use super::PaymentStatus;
 use super::payments::{self, Payment, PaymentEvent, PaymentFilter};
+use super::refunds::{RefundDestination, RefundRequest, RefundServices};
 use super::settle::Settled;
 use super::views::AdminPaymentRow;
 use crate::accounts::extract::PageAdmin;
@@ -46,6 +47,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/admin/payments/{id}/approve", post(approve))
         .route("/admin/payments/{id}/reject", post(reject))
+        .route("/admin/payments/{id}/refund", post(refund))
 }
 
 fn see_other(target: &str) -> Response {
@@ -250,6 +252,20 @@ struct PaymentPage {
     can_review: bool,
     reason: String,
     errors: FormErrors,
+    refunds: Vec<RefundRow>,
+    /// What is left to refund of a succeeded payment (`Rs 2,500`): the refund form shows.
+    refundable: Option<String>,
+}
+
+/// A refund of the payment, as its page lists it.
+struct RefundRow {
+    when: String,
+    amount: String,
+    destination: &'static str,
+    reference: String,
+    reason: String,
+    services: &'static str,
+    by: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,6 +287,10 @@ fn review_notice(code: &str, payment: &Payment) -> Option<PageNotice> {
             format!("Approved, but the order is not paid yet: {flag}."),
         ),
         "flagged" => ("error", format!("Flagged: {flag}.")),
+        "refunded" => (
+            "success",
+            "Refunded; the customer was e-mailed. The refund is listed below.".to_owned(),
+        ),
         "amount" => (
             "error",
             "Not approved: the amount received must be whole rupees, 1 to 10,000,000 (or \
@@ -333,6 +353,38 @@ async fn render_payment(
         .map(|receipt| (receipt.id, pkt(Some(receipt.created_at))))
         .collect();
     let order_status = order.as_ref().map(|o| o.status);
+    let refunds = super::refunds::list_for_payment(&state.db, payment.id).await?;
+    let left = i64::from(payment.amount_pkr)
+        - refunds.iter().map(|r| i64::from(r.amount_pkr)).sum::<i64>();
+    let refunders = users::emails(
+        &state.db,
+        &refunds
+            .iter()
+            .filter_map(|r| r.created_by)
+            .collect::<Vec<_>>(),
+    )
+    .await?;
+    let refund_rows = refunds
+        .iter()
+        .map(|r| RefundRow {
+            when: pkt(Some(r.created_at)),
+            amount: format_pkr(r.amount_pkr),
+            destination: match r.destination {
+                RefundDestination::Credit => "Account credit",
+                RefundDestination::External => "Transfer",
+            },
+            reference: r.reference.clone().unwrap_or_else(|| "—".to_owned()),
+            reason: r.reason.clone(),
+            services: match r.services {
+                RefundServices::Keep => "Kept",
+                RefundServices::Cancel => "Terminated",
+            },
+            by: r
+                .created_by
+                .and_then(|id| refunders.get(&id).cloned())
+                .unwrap_or_default(),
+        })
+        .collect();
     let page = PaymentPage {
         layout: Layout::for_page(format!("Payment #{}", payment.id), &admin.0.context),
         notice,
@@ -362,6 +414,9 @@ async fn render_payment(
         can_review: payment.gateway == MANUAL && payment.status == PaymentStatus::Review,
         reason,
         errors,
+        refunds: refund_rows,
+        refundable: (payment.status == PaymentStatus::Succeeded && left > 0)
+            .then(|| format_pkr(left)),
     };
     render_with(status, &page)
 }
@@ -478,6 +533,86 @@ async fn approve(
 #[serde(default)]
 struct ApproveForm {
     amount_received: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct RefundForm {
+    amount_pkr: String,
+    to: String,
+    reference: String,
+    reason: String,
+    services: String,
+}
+
+/// Refunds (part of) the payment (the operator API's `refund`), then back to the payment; a
+/// refusal comes back on the page, naming the problem.
+async fn refund(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<RefundForm>,
+) -> AppResult<Response> {
+    if let Some(step_up) = admin.0.two_factor_step_up(&format!("/admin/payments/{id}")) {
+        return Ok(step_up);
+    }
+    let payment = find_payment(&state, id).await?;
+    let amount: String = form
+        .amount_pkr
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' '))
+        .collect();
+    let request = match (
+        amount.parse::<i64>(),
+        form.to.parse::<RefundDestination>(),
+        form.services.parse::<RefundServices>(),
+    ) {
+        (Ok(amount_pkr), Ok(to), Ok(services)) => Ok(RefundRequest {
+            amount_pkr,
+            to,
+            reference: Some(form.reference.clone()),
+            reason: form.reason.clone(),
+            services,
+        }),
+        (Err(_), _, _) => Err(AppError::invalid("amount_pkr", "must be whole rupees")),
+        (_, Err(_), _) => Err(AppError::invalid(
+            "to",
+            "choose account credit or a transfer you made",
+        )),
+        (_, _, Err(_)) => Err(AppError::invalid(
+            "services",
+            "choose whether the order's servers keep running",
+        )),
+    };
+    let outcome = match request {
+        Ok(request) => super::refunds::refund(&state, &admin.0.actor(&ip), id, &request).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!("/admin/payments/{id}?notice=refunded"))),
+        Err(err @ AppError::NotFound(_)) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(err, &[])?;
+            let notice = PageNotice {
+                kind: "error",
+                text: format!(
+                    "Not refunded: {}",
+                    failure.alert.unwrap_or_else(|| "check the form".to_owned())
+                ),
+            };
+            render_payment(
+                &state,
+                &admin,
+                payment,
+                failure.status,
+                Some(notice),
+                String::new(),
+                FormErrors::default(),
+            )
+            .await
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

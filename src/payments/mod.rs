@@ -19,6 +19,7 @@ pub mod pay;
 #[allow(clippy::module_inception)]
 pub mod payments;
 pub mod receipts;
+pub mod refunds;
 pub mod review;
 pub mod settle;
 pub mod views;

@@ -873,9 +873,20 @@ async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> App
 /// released (held back before reuse), pending renewal orders cancelled.
 pub async fn terminate(db: &PgPool, actor: &Actor<'_>, service_id: i32) -> AppResult<Acted> {
     let mut tx = db.begin().await?;
-    let acted = terminate_in(&mut tx, service_id, actor.user_id).await?;
-    audit_acted(&mut tx, actor, "service.terminate", &acted).await?;
+    let acted = terminate_audited(&mut tx, actor, service_id).await?;
     tx.commit().await?;
+    Ok(acted)
+}
+
+/// [`terminate`] inside the caller's transaction, audited (a refund that cancels an order's
+/// servers).
+pub async fn terminate_audited(
+    tx: &mut PgConnection,
+    actor: &Actor<'_>,
+    service_id: i32,
+) -> AppResult<Acted> {
+    let acted = terminate_in(tx, service_id, actor.user_id).await?;
+    audit_acted(tx, actor, "service.terminate", &acted).await?;
     Ok(acted)
 }
 

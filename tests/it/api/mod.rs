@@ -15,5 +15,6 @@ mod jobs;
 mod me;
 mod orders;
 pub mod payments;
+mod refunds;
 mod services;
 mod two_factor;

@@ -9,6 +9,7 @@ use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
 use nextgenrdp::orders::promo_codes::DiscountType;
+use nextgenrdp::payments::refunds::{RefundDestination, RefundServices};
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::provisioning::backends::BackendDriver;
 use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
@@ -66,6 +67,16 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "payments",
             "status",
             spellings(PaymentStatus::ALL, PaymentStatus::as_str),
+        ),
+        (
+            "refunds",
+            "destination",
+            spellings(RefundDestination::ALL, RefundDestination::as_str),
+        ),
+        (
+            "refunds",
+            "services",
+            spellings(RefundServices::ALL, RefundServices::as_str),
         ),
         (
             "payment_events",

@@ -139,6 +139,7 @@ async fn count(db: &PgPool, table: &str) -> i64 {
     let sql = match table {
         "payments" => "select count(*) from payments",
         "payment_receipts" => "select count(*) from payment_receipts",
+        "refunds" => "select count(*) from refunds",
         other => panic!("no count of {other}"),
     };
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
@@ -905,5 +906,92 @@ async fn an_operator_without_two_factor_sees_how_to_set_it_up_on_every_admin_pag
     assert_eq!(
         owner.get("/account/two-factor").await.status,
         StatusCode::OK
+    );
+}
+
+#[sqlx::test]
+async fn the_operator_approves_what_arrived_and_refunds_from_the_payment_page(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let (mut ayesha, order) = customer_with_order(&app, "ayesha@example.pk", "198.51.100.63").await;
+    let paid = pay_manually(&app, &mut ayesha, order, "TID99001122", None).await;
+    assert_eq!(paid.status, StatusCode::SEE_OTHER, "{}", paid.text());
+    let id = payment_id(&app.db).await;
+    let mut owner = operator(&app).await;
+    let page = format!("/admin/payments/{id}");
+
+    // Rs 5,000 arrived for Rs 4,500: a typo is refused, then the order is paid, Rs 500 credited.
+    let typo = owner
+        .submit(
+            &page,
+            &format!("/admin/payments/{id}/approve"),
+            &[("amount_received", "5,00x")],
+        )
+        .await;
+    assert_eq!(typo.status, StatusCode::SEE_OTHER);
+    let html = owner.get(typo.header("location")).await.text();
+    assert!(html.contains("Not approved: the amount received"), "{html}");
+    assert_eq!(order_status(&app, order).await, "pending_payment");
+    let approved = owner
+        .submit(
+            &page,
+            &format!("/admin/payments/{id}/approve"),
+            &[("amount_received", "5,000")],
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER);
+    assert_eq!(order_status(&app, order).await, "processing");
+    let html = owner.get(&page).await.text();
+    assert!(html.contains(r#"id="refundable">Rs 5,000<"#), "{html}");
+
+    // A transfer refund without its reference is named and nothing is written.
+    let refused = owner
+        .submit(
+            &page,
+            &format!("/admin/payments/{id}/refund"),
+            &[
+                ("amount_pkr", "2,000"),
+                ("to", "external"),
+                ("reference", ""),
+                ("reason", "Late delivery"),
+                ("services", "keep"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .text()
+            .contains("Not refunded: An external refund needs the transaction id"),
+        "{}",
+        refused.text()
+    );
+    assert_eq!(count(&app.db, "refunds").await, 0);
+    let refunded = owner
+        .submit(
+            &page,
+            &format!("/admin/payments/{id}/refund"),
+            &[
+                ("amount_pkr", "2,000"),
+                ("to", "credit"),
+                ("reference", ""),
+                ("reason", "Late delivery"),
+                ("services", "keep"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        refunded.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        refunded.text()
+    );
+    let html = owner.get(refunded.header("location")).await.text();
+    assert!(html.contains(r#"id="refunds""#), "{html}");
+    assert!(html.contains("Late delivery"), "{html}");
+    assert!(html.contains(r#"id="refundable">Rs 3,000<"#), "{html}");
+    let html = ayesha.get("/account").await.text();
+    assert!(
+        html.contains("Rs 2,500"),
+        "500 over-paid + 2,000 refunded: {html}"
     );
 }
