@@ -21,6 +21,7 @@ pub mod pages;
 pub mod pricing;
 pub mod promo_codes;
 pub mod promos;
+pub mod tax;
 pub mod views;
 
 use sqlx::{PgConnection, PgExecutor};

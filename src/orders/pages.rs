@@ -451,6 +451,8 @@ struct CheckoutPage {
     methods: Vec<MethodChoice>,
     /// The account's credit, when it has some to spend (`Rs 2,000`).
     credit_balance: Option<String>,
+    /// With that credit ticked: what it pays of this order and what is left to pay.
+    credit_pays: Option<(String, String)>,
     use_credit: bool,
     notes: String,
     terms: bool,
@@ -526,6 +528,13 @@ async fn render_checkout(
         ));
     }
     let balance = crate::accounts::credit::balance(&state.db, visitor.user.id).await?;
+    let credit_pays = (balance > 0).then(|| {
+        let pays = i64::from(balance).min(view.total_pkr.max(0));
+        (
+            crate::money::format_pkr(pays),
+            crate::money::format_pkr(view.total_pkr - pays),
+        )
+    });
     let lines = view
         .items
         .iter()
@@ -550,6 +559,7 @@ async fn render_checkout(
             idempotency_key: form.idempotency_key,
             methods: method_choices(state, &form.payment_method),
             credit_balance: (balance > 0).then(|| crate::money::format_pkr(balance)),
+            credit_pays,
             use_credit: form.use_credit,
             notes: form.notes,
             terms: form.terms,

@@ -268,7 +268,9 @@ async fn a_node_killed_mid_checkout_leaves_every_order_whole(db: PgPool) {
     assert!(broken.is_empty(), "broken orders: {broken:?}");
     let paid = count(&db, "select count(*) from orders where paid_at is not null").await;
     let total = count(&db, "select count(*) from orders").await;
-    assert!(paid >= 10 && total > paid, "paid {paid} of {total}");
+    // (An order stays unpaid only when the kill cut its checkout's answer or its transfer's
+    // report; whether the SIGKILL lands there is chance, so that is not asserted.)
+    assert!(paid >= 10 && total >= paid, "paid {paid} of {total}");
     // The idempotency record of every order points at a whole order.
     assert_eq!(
         count(

@@ -251,6 +251,17 @@ async fn checkout(app: &TestApp, token: &str, body: serde_json::Value) -> serde_
     placed.json()
 }
 
+/// The customer cancels their order `id`.
+async fn cancel(app: &TestApp, token: &str, id: i64) -> crate::helpers::TestResponse {
+    app.send_json_as(
+        Some(token),
+        Method::POST,
+        &format!("/api/v1/orders/{id}/cancel"),
+        &json!({}),
+    )
+    .await
+}
+
 async fn balance(app: &TestApp, token: &str) -> i64 {
     app.get_as(token, "/api/v1/me/credit").await.json()["balance_pkr"]
         .as_i64()
@@ -275,14 +286,7 @@ async fn credit_pays_part_of_an_order_the_gateway_the_rest_and_a_cancelled_order
     assert_eq!(plain["order"]["amount_due_pkr"], 4500);
     assert_eq!(balance(&app, own).await, 2000);
     let plain_id = plain["order"]["id"].as_i64().unwrap();
-    let cancelled = app
-        .send_json_as(
-            Some(own),
-            Method::POST,
-            &format!("/api/v1/orders/{plain_id}/cancel"),
-            &json!({}),
-        )
-        .await;
+    let cancelled = cancel(&app, own, plain_id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
 
     // With it: Rs 2,000 of Rs 4,500 paid by credit; every method asks for the other Rs 2,500.
@@ -311,24 +315,10 @@ async fn credit_pays_part_of_an_order_the_gateway_the_rest_and_a_cancelled_order
     assert_eq!(instructions["start"]["amount_pkr"], 2500, "{instructions}");
 
     // Cancelling it gives the credit back, once.
-    let cancelled = app
-        .send_json_as(
-            Some(own),
-            Method::POST,
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            &json!({}),
-        )
-        .await;
+    let cancelled = cancel(&app, own, order_id).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     assert_eq!(balance(&app, own).await, 2000);
-    let again = app
-        .send_json_as(
-            Some(own),
-            Method::POST,
-            &format!("/api/v1/orders/{order_id}/cancel"),
-            &json!({}),
-        )
-        .await;
+    let again = cancel(&app, own, order_id).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     let credit = app.get_as(own, "/api/v1/me/credit").await.json();
     assert_eq!(credit["balance_pkr"], 2000);
@@ -579,14 +569,7 @@ async fn money_beyond_the_order_or_for_an_ended_order_goes_to_credit_with_a_noti
     let payment = app
         .report_transfer(own, order, "TID70003", "jazzcash")
         .await;
-    let cancelled = app
-        .send_json_as(
-            Some(own),
-            Method::POST,
-            &format!("/api/v1/orders/{order}/cancel"),
-            &json!({}),
-        )
-        .await;
+    let cancelled = cancel(&app, own, order).await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text());
     let late = approve(payment["id"].as_i64().unwrap(), json!({})).await;
     assert_eq!(late.status, StatusCode::OK, "{}", late.text());
