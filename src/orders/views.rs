@@ -63,6 +63,8 @@ pub struct OrderView {
     pub discount: Option<String>,
     pub promo_code: Option<String>,
     pub total: String,
+    /// The account credit spent on it and what was left to pay, when credit was applied.
+    pub credit: Option<(String, String)>,
     pub notes: Option<String>,
     /// How it was paid, once it is.
     pub payment_method: Option<String>,
@@ -103,6 +105,12 @@ impl OrderView {
                 .then(|| format_pkr(order.discount_amount_pkr)),
             promo_code: order.promo_code,
             total: order.final_amount_display,
+            credit: (order.credit_applied_pkr > 0).then(|| {
+                (
+                    format_pkr(order.credit_applied_pkr),
+                    format_pkr(order.amount_due_pkr),
+                )
+            }),
             notes: order.notes.filter(|n| !n.trim().is_empty()),
             // Stored as `gateway` or `gateway:channel` when the order is paid.
             payment_method: order.payment_method.as_deref().map(|method| {

@@ -763,3 +763,67 @@ async fn the_order_list_pages_through_many_orders(db: PgPool) {
     let nonsense = customer.get("/account/orders?page=abc").await;
     assert_eq!(nonsense.status, StatusCode::OK);
 }
+
+#[sqlx::test]
+async fn checkout_spends_ticked_credit_and_the_order_page_shows_what_is_left(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let mut customer = logged_in_customer(&app, "ayesha@example.pk").await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let id: i32 = sqlx::query_scalar("select id from users where email = 'ayesha@example.pk'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let given = app
+        .send_json_as(
+            admin["access_token"].as_str(),
+            axum::http::Method::POST,
+            &format!("/api/v1/admin/users/{id}/credit"),
+            &serde_json::json!({ "amount_pkr": 1000, "reason": "Goodwill" }),
+        )
+        .await;
+    assert_eq!(given.status, StatusCode::CREATED);
+    let location = location_of(&app.db, "rdp-starter-one").await;
+    add_to_cart(&mut customer, "rdp-starter-one", &location, "1", "1").await;
+
+    let page = customer.get("/checkout").await.text();
+    assert!(page.contains("Use my account credit (Rs 1,000)"), "{page}");
+    assert!(
+        page.contains(r#"id="checkout-credit">− Rs 1,000<"#),
+        "{page}"
+    );
+    let token = super::csrf_in(&page).unwrap();
+    let key = hidden(&page, "idempotency_key");
+    let placed = customer
+        .post(
+            "/checkout",
+            &[
+                ("idempotency_key", key.as_str()),
+                ("payment_method", "manual"),
+                ("use_credit", "yes"),
+                ("terms", "yes"),
+                ("csrf_token", token.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(placed.status, StatusCode::SEE_OTHER, "{}", placed.text());
+    let order = customer.get(redirect_of(&placed)).await.text();
+    assert!(
+        order.contains(r#"id="order-credit">− Rs 1,000<"#),
+        "{order}"
+    );
+    let (total, applied): (i32, i32) =
+        sqlx::query_as("select final_amount_pkr, credit_applied_pkr from orders")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(applied, 1000);
+    assert!(order.contains(&format!(
+        r#"id="order-due">{}<"#,
+        nextgenrdp::money::format_pkr(total - applied)
+    )));
+    let account = customer.get("/account").await.text();
+    assert!(
+        account.contains(r#"id="credit-balance">Rs 0<"#),
+        "{account}"
+    );
+}
