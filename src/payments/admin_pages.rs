@@ -28,7 +28,7 @@ use crate::error::{AppError, AppResult};
 use crate::money::format_pkr;
 use crate::orders::orders;
 use crate::web::extract::ClientIp;
-use crate::web::forms::{Failure, FormErrors, pkt, sentence};
+use crate::web::forms::{Failure, FormErrors, parse_rupees, pkt, sentence};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 use crate::web::paging::{PageOf, page_number};
@@ -505,18 +505,10 @@ async fn approve(
         return Ok(step_up);
     }
     // Empty: what was asked arrived. Else the rupees the operator saw arrive.
-    let digits: String = form
-        .amount_received
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' '))
-        .collect();
-    let digits = digits.trim_start_matches("Rs").trim_start_matches("rs");
-    let received = match digits {
-        "" => None,
-        text => match text.parse::<i64>() {
-            Ok(amount) if super::review::check_received(amount).is_ok() => Some(amount),
-            _ => return Ok(see_other(&format!("/admin/payments/{id}?notice=amount"))),
-        },
+    let received = match rupees(&form.amount_received) {
+        Ok(None) => None,
+        Ok(Some(amount)) if super::review::check_received(amount).is_ok() => Some(amount),
+        _ => return Ok(see_other(&format!("/admin/payments/{id}?notice=amount"))),
     };
     let code = match super::review::approve(&state, &admin.actor(&ip), id, received).await {
         Ok((_, Settled::Paid)) => "paid",
@@ -527,6 +519,15 @@ async fn approve(
         Err(err) => return Err(err),
     };
     Ok(see_other(&format!("/admin/payments/{id}?notice={code}")))
+}
+
+/// Rupees as an operator types them (`5,000`, `Rs 5000`): `None` when empty, an error when
+/// not a whole number.
+fn rupees(text: &str) -> Result<Option<i64>, ()> {
+    match text.trim() {
+        "" => Ok(None),
+        text => parse_rupees(text).map(Some).ok_or(()),
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -558,13 +559,8 @@ async fn refund(
         return Ok(step_up);
     }
     let payment = find_payment(&state, id).await?;
-    let amount: String = form
-        .amount_pkr
-        .chars()
-        .filter(|c| !matches!(c, ',' | ' '))
-        .collect();
     let request = match (
-        amount.parse::<i64>(),
+        rupees(&form.amount_pkr).ok().flatten().ok_or(()),
         form.to.parse::<RefundDestination>(),
         form.services.parse::<RefundServices>(),
     ) {
@@ -653,5 +649,20 @@ async fn reject(
             )
             .await
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rupees;
+
+    #[test]
+    fn rupees_are_read_as_operators_type_them() {
+        assert_eq!(rupees(""), Ok(None));
+        assert_eq!(rupees("  "), Ok(None));
+        assert_eq!(rupees("5,000"), Ok(Some(5000)));
+        assert_eq!(rupees("Rs 5,000"), Ok(Some(5000)));
+        assert!(rupees("5,00x").is_err());
+        assert!(rupees("4.5").is_err());
     }
 }

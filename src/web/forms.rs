@@ -161,6 +161,21 @@ pub struct Choice {
     pub selected: bool,
 }
 
+/// Rupees as an operator may type them: `2500`, `2,500`, `Rs 2,500`.
+pub fn parse_rupees(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let text = text
+        .strip_prefix("Rs.")
+        .or_else(|| text.strip_prefix("Rs"))
+        .or_else(|| text.strip_prefix("rs"))
+        .unwrap_or(text);
+    let digits: String = text
+        .chars()
+        .filter(|c| *c != ',' && !c.is_whitespace())
+        .collect();
+    digits.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +207,14 @@ mod tests {
             .with_timezone(&Utc);
         assert_eq!(pkt(Some(early)), "2 Mar 2026, 01:05 PKT");
         assert_eq!(pkt(None), "—");
+    }
+    #[test]
+    fn rupees_may_be_typed_with_commas() {
+        assert_eq!(parse_rupees("2500"), Some(2500));
+        assert_eq!(parse_rupees("2,500"), Some(2500));
+        assert_eq!(parse_rupees("Rs 12,500"), Some(12500));
+        assert_eq!(parse_rupees("-5"), Some(-5));
+        assert_eq!(parse_rupees("abc"), None);
+        assert_eq!(parse_rupees("25.5"), None);
     }
 }

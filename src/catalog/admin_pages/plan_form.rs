@@ -15,7 +15,7 @@ use crate::catalog::THEME_COLORS;
 use crate::catalog::manage::{self, AdminCategory, AdminLocation, AdminPlan, PlanInput};
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
-use crate::web::forms::FormErrors;
+use crate::web::forms::{FormErrors, parse_rupees};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 
@@ -192,21 +192,6 @@ impl PlanForm {
     }
 }
 
-/// Rupees as an operator may type them: `2500`, `2,500`, `Rs 2,500`.
-fn parse_rupees(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let text = text
-        .strip_prefix("Rs.")
-        .or_else(|| text.strip_prefix("Rs"))
-        .or_else(|| text.strip_prefix("rs"))
-        .unwrap_or(text);
-    let digits: String = text
-        .chars()
-        .filter(|c| *c != ',' && !c.is_whitespace())
-        .collect();
-    digits.parse().ok()
-}
-
 #[derive(Template)]
 #[template(path = "admin/catalog/plan_form.html")]
 struct PlanFormPage {
@@ -346,20 +331,5 @@ pub(super) async fn delete_plan(
             )
             .await
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rupees_may_be_typed_with_commas() {
-        assert_eq!(parse_rupees("2500"), Some(2500));
-        assert_eq!(parse_rupees("2,500"), Some(2500));
-        assert_eq!(parse_rupees("Rs 12,500"), Some(12500));
-        assert_eq!(parse_rupees("-5"), Some(-5));
-        assert_eq!(parse_rupees("abc"), None);
-        assert_eq!(parse_rupees("25.5"), None);
     }
 }
