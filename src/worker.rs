@@ -335,12 +335,38 @@ impl Worker {
         }
     }
 
+    /// Renders the documents a mail carries.
+    async fn attachments(&self, email: &Email) -> anyhow::Result<Vec<mail::File>> {
+        let mut files = Vec::with_capacity(email.attachments.len());
+        for attachment in &email.attachments {
+            match attachment {
+                mail::Attachment::Invoice { invoice_id } => {
+                    let Some(invoice) =
+                        crate::payments::invoices::find(&self.db, *invoice_id).await?
+                    else {
+                        anyhow::bail!("invoice {invoice_id} to attach does not exist");
+                    };
+                    let logo = crate::orders::billing::logo(&self.db).await?;
+                    files.push(mail::File {
+                        name: crate::payments::invoices::pdf::file_name(&invoice),
+                        content_type: "application/pdf".to_owned(),
+                        bytes: crate::payments::invoices::pdf::render(&invoice, logo.as_ref())?,
+                    });
+                }
+            }
+        }
+        Ok(files)
+    }
+
     /// Runs one job by kind. New kinds are added here.
     async fn dispatch(&self, job: &Job) -> anyhow::Result<()> {
         match job.kind.as_str() {
             mail::SEND_EMAIL => {
                 let email = payload::<Email>(job)?;
-                self.mailer.send(&format!("job-{}", job.id), &email).await
+                let files = self.attachments(&email).await?;
+                self.mailer
+                    .send(&format!("job-{}", job.id), &email, &files)
+                    .await
             }
             EXPIRE_ORDERS => {
                 let expired =

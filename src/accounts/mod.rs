@@ -4,6 +4,7 @@ pub mod admin;
 pub mod admin_pages;
 pub mod api;
 pub mod auth;
+pub mod billing;
 pub mod credit;
 pub mod device;
 pub mod extract;

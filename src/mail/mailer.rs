@@ -7,13 +7,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use lettre::message::header::ContentTransferEncoding;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 
-use super::Email;
+use super::{Email, File};
 use crate::config::{CommonConfig, MailConfig};
 use crate::jobs::Permanent;
 
@@ -92,12 +92,17 @@ impl Mailer {
     /// derives from it, so a retried send is recognisable as the same message, and with files a
     /// message already written under that id is not written again. An invalid recipient is a
     /// [`Permanent`] error (retrying cannot help); anything else may succeed later.
-    pub async fn send(&self, message_id: &str, email: &Email) -> anyhow::Result<()> {
+    pub async fn send(
+        &self,
+        message_id: &str,
+        email: &Email,
+        files: &[File],
+    ) -> anyhow::Result<()> {
         let id = sanitize_id(message_id);
         anyhow::ensure!(!id.is_empty(), "an e-mail needs a message id");
         match self {
             Mailer::Smtp { transport, from } => {
-                let message = build_message(from, &id, email)?;
+                let message = build_message(from, &id, email, files)?;
                 transport
                     .send(message)
                     .await
@@ -105,7 +110,7 @@ impl Mailer {
                 Ok(())
             }
             Mailer::Files { dir, from } => {
-                let message = build_message(from, &id, email)?;
+                let message = build_message(from, &id, email, files)?;
                 let dir = dir.clone();
                 tokio::task::spawn_blocking(move || write_eml(&dir, &id, &message.formatted()))
                     .await
@@ -132,7 +137,12 @@ fn sanitize_id(message_id: &str) -> String {
 }
 
 /// The message: From, To, Subject, a stable Message-ID, and text + HTML as alternatives.
-fn build_message(from: &Mailbox, id: &str, email: &Email) -> anyhow::Result<Message> {
+fn build_message(
+    from: &Mailbox,
+    id: &str,
+    email: &Email,
+    files: &[File],
+) -> anyhow::Result<Message> {
     let to: Mailbox =
         email.to.trim().parse().map_err(|err| {
             Permanent::error(format!("the recipient is not a valid address: {err}"))
@@ -146,15 +156,29 @@ fn build_message(from: &Mailbox, id: &str, email: &Email) -> anyhow::Result<Mess
     }
     let digest = hex::encode(&digest.finalize()[..8]);
     let domain = from.email.domain().to_owned();
+    let content = MultiPart::alternative_plain_html(body(&email.text), body(&email.html));
+    // Attachments make it `multipart/mixed`: the text and HTML, then each file.
+    let content = if files.is_empty() {
+        content
+    } else {
+        files.iter().try_fold(
+            MultiPart::mixed().multipart(content),
+            |mixed, file| -> anyhow::Result<MultiPart> {
+                let kind = ContentType::parse(&file.content_type)
+                    .with_context(|| format!("{} is no content type", file.content_type))?;
+                Ok(mixed.singlepart(
+                    lettre::message::Attachment::new(file.name.clone())
+                        .body(file.bytes.clone(), kind),
+                ))
+            },
+        )?
+    };
     Message::builder()
         .from(from.clone())
         .to(to)
         .subject(email.subject.as_str())
         .message_id(Some(format!("<{id}.{digest}@{domain}>")))
-        .multipart(MultiPart::alternative_plain_html(
-            body(&email.text),
-            body(&email.html),
-        ))
+        .multipart(content)
         .context("building the e-mail")
 }
 

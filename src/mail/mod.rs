@@ -33,6 +33,25 @@ pub struct Email {
     pub subject: String,
     pub text: String,
     pub html: String,
+    /// Documents to attach, rendered when the mail is sent (the payload stays small).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A document a mail carries, named by reference; the worker renders it when it sends.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Attachment {
+    /// An invoice or credit note, as PDF.
+    Invoice { invoice_id: i32 },
+}
+
+/// A rendered attachment: its file name, content type and bytes.
+#[derive(Clone, Debug)]
+pub struct File {
+    pub name: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl std::fmt::Debug for Email {

@@ -57,6 +57,7 @@ fn render(template: &impl Template) -> String {
 pub fn verification_email(to: &str, name: &str, link: &str) -> Email {
     let name = name.trim();
     Email {
+        attachments: Vec::new(),
         to: to.to_owned(),
         subject: "Confirm your e-mail for NextGenRDP".to_owned(),
         text: render(&VerifyEmailText { name, link }),
@@ -69,6 +70,7 @@ pub fn verification_email(to: &str, name: &str, link: &str) -> Email {
 pub fn password_reset_email(to: &str, name: &str, link: &str) -> Email {
     let name = name.trim();
     Email {
+        attachments: Vec::new(),
         to: to.to_owned(),
         subject: "Reset your NextGenRDP password".to_owned(),
         text: render(&PasswordResetText { name, link }),
@@ -80,6 +82,7 @@ pub fn password_reset_email(to: &str, name: &str, link: &str) -> Email {
 pub fn password_changed_email(to: &str, name: &str) -> Email {
     let name = name.trim();
     Email {
+        attachments: Vec::new(),
         to: to.to_owned(),
         subject: "Your NextGenRDP password was changed".to_owned(),
         text: render(&PasswordChangedText { name }),
@@ -165,6 +168,7 @@ pub fn notice_email(
         None => ("", None),
     };
     Email {
+        attachments: Vec::new(),
         to: to.to_owned(),
         subject: subject.to_owned(),
         text: render(&NoticeText {

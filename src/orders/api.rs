@@ -326,6 +326,11 @@ struct CreateOrderRequest {
     /// amount). Credit that covers all of it pays the order at once (`status` `paid`).
     #[serde(default)]
     use_credit: bool,
+    /// The buyer's province, for sales tax (kept in the billing profile); without it, the
+    /// profile's. Required (422 `province`) when the shop charges sales tax and the profile has
+    /// none.
+    #[serde(default)]
+    province: Option<crate::accounts::billing::Province>,
 }
 
 /// A way to pay an order; `POST /orders/{id}/payments` takes `method` from here.
@@ -433,6 +438,7 @@ async fn create_order(
             idempotency_key: key,
             notes: body.notes.as_deref(),
             use_credit: body.use_credit,
+            province: body.province,
         },
     )
     .await?;

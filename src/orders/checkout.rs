@@ -7,6 +7,7 @@ use sqlx::PgPool;
 use super::items::{self, NewOrderItem};
 use super::orders::{self, NewOrder, Order};
 use super::{OrderStatus, carts, idempotency, promo_codes};
+use crate::accounts::billing::{self, Province};
 use crate::accounts::users::User;
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::error::{AppError, AppResult};
@@ -37,6 +38,9 @@ pub struct CheckoutInput<'a> {
     pub notes: Option<&'a str>,
     /// Spend the account's credit on the order (as much as it holds, up to the amount).
     pub use_credit: bool,
+    /// The buyer's province, for sales tax (kept in their billing profile); without it, the
+    /// profile's. Required when the shop charges sales tax and the profile has none.
+    pub province: Option<Province>,
 }
 
 /// Places an order from the customer's cart, in the caller's transaction: claims the
@@ -147,6 +151,25 @@ pub async fn place_order_in(
         )
         .await?;
     }
+    let province = match input.province {
+        Some(province) => {
+            billing::set_province(&mut *tx, user.id, province).await?;
+            Some(province)
+        }
+        None => billing::find(&mut *tx, user.id).await?.province,
+    };
+    if province.is_none()
+        && super::billing::settings(&mut *tx).await?.tax_mode != super::tax::TaxMode::Off
+    {
+        return Err(AppError::invalid(
+            "province",
+            format!(
+                "choose the province you are in ({}): sales tax depends on it",
+                Province::spellings()
+            ),
+        ));
+    }
+    let order = super::billing::apply_tax(&mut *tx, order, province).await?;
     let order = if input.use_credit {
         super::apply_credit(&mut *tx, order).await?
     } else {

@@ -22,8 +22,17 @@ pub struct OrderResponse {
     pub total_amount_pkr: i32,
     /// The promo code's discount, in whole PKR (0: none).
     pub discount_amount_pkr: i32,
-    /// What the customer pays: total − discount, in whole PKR.
+    /// What the customer pays: total − discount (+ the tax when prices exclude it), in whole
+    /// PKR.
     pub final_amount_pkr: i32,
+    /// Sales tax: `off`, `inclusive` (inside the amount) or `exclusive` (added to it).
+    pub tax_mode: super::tax::TaxMode,
+    /// The province whose rate applied.
+    pub tax_province: Option<crate::accounts::billing::Province>,
+    /// The rate in basis points (1600 = 16 %).
+    pub tax_rate_bp: i32,
+    /// The sales tax in `final_amount_pkr`, whole PKR.
+    pub tax_amount_pkr: i32,
     /// `final_amount_pkr` formatted for display (`Rs 4,500`).
     pub final_amount_display: String,
     pub promo_code: Option<String>,
@@ -97,6 +106,10 @@ pub async fn order_response(state: &Context, order: Order) -> AppResult<OrderRes
         status: order.status,
         total_amount_pkr: order.total_amount_pkr,
         final_amount_pkr: order.final_amount_pkr,
+        tax_mode: order.tax_mode,
+        tax_province: order.tax_province,
+        tax_rate_bp: order.tax_rate_bp,
+        tax_amount_pkr: order.tax_amount_pkr,
         promo_code: order.promo_code,
         payment_method: order.payment_method,
         payment_reference: order.payment_reference,

@@ -7,6 +7,7 @@
 pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
+pub mod billing;
 pub mod cart;
 pub mod carts;
 pub mod checkout;

@@ -12,7 +12,8 @@ use crate::db::timed;
 use crate::db::total::{self, Total};
 
 /// An order as stored (a row of `orders`). Amounts are whole PKR; `final_amount_pkr` is always
-/// `total_amount_pkr - discount_amount_pkr` (the database checks it). Times are RFC 3339, UTC.
+/// `total_amount_pkr - discount_amount_pkr`, plus `tax_amount_pkr` when prices exclude tax (the
+/// database checks it). Times are RFC 3339, UTC.
 #[derive(Clone, Debug, FromRow, Serialize, utoipa::ToSchema)]
 pub struct Order {
     pub id: i32,
@@ -44,6 +45,15 @@ pub struct Order {
     pub kind: OrderKind,
     /// The customer's account credit spent on it, whole PKR (at most `final_amount_pkr`).
     pub credit_applied_pkr: i32,
+    /// How its prices related to sales tax when it was placed: `off`, `inclusive` (the tax is
+    /// inside the amount) or `exclusive` (the tax was added to it).
+    pub tax_mode: crate::orders::tax::TaxMode,
+    /// The province whose rate applied.
+    pub tax_province: Option<crate::accounts::billing::Province>,
+    /// The rate, in basis points (1600 = 16 %).
+    pub tax_rate_bp: i32,
+    /// The sales tax in `final_amount_pkr`, whole PKR.
+    pub tax_amount_pkr: i32,
 }
 
 text_enum! {
@@ -84,7 +94,8 @@ macro_rules! order_columns {
     () => {
         "id, user_id, status, total_amount_pkr, discount_amount_pkr, final_amount_pkr, \
          promo_code, payment_method, payment_reference, notes, created_at, updated_at, \
-         promo_code_id, paid_at, cancelled_at, kind, credit_applied_pkr"
+         promo_code_id, paid_at, cancelled_at, kind, credit_applied_pkr, tax_mode, tax_province, \
+         tax_rate_bp, tax_amount_pkr"
     };
 }
 
@@ -106,6 +117,35 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result
         .bind(new.payment_method)
         .bind(new.notes)
         .bind(new.promo_code_id)
+        .fetch_one(db),
+    )
+    .await
+}
+
+/// Records the sales tax of an order awaiting payment, and the amount to pay with it.
+pub async fn set_tax(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    mode: crate::orders::tax::TaxMode,
+    province: crate::accounts::billing::Province,
+    rate_bp: i32,
+    tax_amount_pkr: i32,
+    final_amount_pkr: i32,
+) -> sqlx::Result<Order> {
+    timed(
+        "orders.set_tax",
+        sqlx::query_as(concat!(
+            "update orders set tax_mode = $2, tax_province = $3, tax_rate_bp = $4,
+                 tax_amount_pkr = $5, final_amount_pkr = $6
+             where id = $1 and status = 'pending_payment' returning ",
+            order_columns!()
+        ))
+        .bind(id)
+        .bind(mode)
+        .bind(province)
+        .bind(rate_bp)
+        .bind(tax_amount_pkr)
+        .bind(final_amount_pkr)
         .fetch_one(db),
     )
     .await
@@ -358,7 +398,8 @@ pub async fn list(
                 "select o.id, o.user_id, o.status, o.total_amount_pkr, o.discount_amount_pkr,
                         o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference,
                         o.notes, o.created_at, o.updated_at, o.promo_code_id, o.paid_at,
-                        o.cancelled_at, o.kind, o.credit_applied_pkr ",
+                        o.cancelled_at, o.kind, o.credit_applied_pkr, o.tax_mode, o.tax_province, \
+                        o.tax_rate_bp, o.tax_amount_pkr ",
                 order_filter!(),
                 " order by o.created_at desc, o.id desc limit $8 offset $9"
             )),

@@ -477,6 +477,8 @@ struct CheckoutForm {
     terms: Option<String>,
     payment_method: String,
     use_credit: Option<String>,
+    #[serde(default)]
+    province: String,
 }
 
 /// What a checkout page shows besides the cart: the form as submitted and its problems.
@@ -652,6 +654,7 @@ async fn place_order(
             idempotency_key: Some(&key),
             notes: Some(&form.notes),
             use_credit: form.use_credit.is_some(),
+            province: crate::accounts::billing::Province::parse(form.province.trim()),
         },
     )
     .await

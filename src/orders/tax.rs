@@ -10,30 +10,17 @@
 //! excluding tax is the price divided by (1 + rate), rounded the same way, and the tax is the
 //! rest — so the value, the tax and the total always add up exactly.
 
-/// How the shop's prices relate to the tax.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TaxMode {
-    /// No sales tax (a seller not registered for it): the document is a plain invoice.
-    #[default]
-    Off,
-    /// Prices include the tax: the customer pays the price; the tax is part of it.
-    Inclusive,
-    /// Prices are before tax: the customer pays the price plus the tax.
-    Exclusive,
-}
+use crate::db::text_enum::text_enum;
 
-impl std::str::FromStr for TaxMode {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text.trim() {
-            "off" | "" => Ok(Self::Off),
-            "inclusive" => Ok(Self::Inclusive),
-            "exclusive" => Ok(Self::Exclusive),
-            other => Err(format!(
-                "{other:?} is not a tax setting: use off, inclusive or exclusive"
-            )),
-        }
+text_enum! {
+    /// How the shop's prices relate to the tax.
+    pub enum TaxMode {
+        /// No sales tax (a seller not registered for it): the document is a plain invoice.
+        Off = "off",
+        /// Prices include the tax: the customer pays the price; the tax is part of it.
+        Inclusive = "inclusive",
+        /// Prices are before tax: the customer pays the price plus the tax.
+        Exclusive = "exclusive",
     }
 }
 
@@ -191,10 +178,11 @@ mod tests {
 
     #[test]
     fn settings_and_rates_are_spelled_as_people_write_them() {
-        assert_eq!("inclusive".parse(), Ok(Inclusive));
-        assert_eq!("exclusive".parse(), Ok(Exclusive));
-        assert_eq!("off".parse(), Ok(Off));
+        assert_eq!(TaxMode::parse("inclusive"), Some(Inclusive));
+        assert_eq!(TaxMode::parse("exclusive"), Some(Exclusive));
+        assert_eq!(TaxMode::parse("off"), Some(Off));
         assert!("vat".parse::<TaxMode>().is_err());
+        assert!(crate::db::text_enum::spellings_match_serde(TaxMode::ALL));
         assert_eq!(rate_label(1300), "13%");
         assert_eq!(rate_label(1650), "16.5%");
         assert_eq!(rate_label(1625), "16.25%");

@@ -11,6 +11,7 @@ pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
 pub mod callbacks;
+pub mod invoices;
 pub mod jazzcash;
 pub mod manual;
 pub mod pages;

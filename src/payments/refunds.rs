@@ -232,6 +232,12 @@ pub async fn refund(
         )
         .await?;
     }
+    let method = match request.to {
+        RefundDestination::Credit => "Account credit".to_owned(),
+        RefundDestination::External => "Transfer".to_owned(),
+    };
+    let credit_note =
+        super::invoices::credit_note_for_refund(&mut tx, &order, &refund, &method).await?;
     if i64::from(amount) == left {
         super::transition(
             &mut *tx,
@@ -272,6 +278,7 @@ pub async fn refund(
                 "reason": reason,
                 "services": request.services,
                 "terminated": terminated,
+                "credit_note": credit_note.as_ref().map(|n| &n.code),
             })),
             ..actor.entry("payment.refund", "payment", Some(&payment_id.to_string()))
         },
@@ -298,6 +305,13 @@ pub async fn refund(
             ),
             how,
         ];
+        if let Some(note) = &credit_note {
+            lines.push(format!(
+                "Credit note {} records it against your invoice; it is on your account's \
+                 billing page.",
+                note.code
+            ));
+        }
         if !terminated.is_empty() {
             lines.push(format!(
                 "The server{} of this order {} been stopped and deleted.",

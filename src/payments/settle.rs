@@ -128,6 +128,11 @@ async fn settle_order(
             orders::set_payment(&mut *tx, order.id, super::CREDIT, None).await?;
         }
     }
+    // The invoice, numbered in this transaction (so a number is never skipped or reused).
+    let paid = orders::find(&mut *tx, order.id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
+    let invoice = super::invoices::issue_for_order(&mut *tx, &paid).await?;
     // What the money buys, in the same transaction as the paid transition (which happens once):
     // new servers to provision, or renewal periods to add.
     let renewal = order.kind == crate::orders::orders::OrderKind::Renewal;
@@ -182,13 +187,21 @@ async fn settle_order(
                 format_pkr(amount)
             ));
         }
-        let email = mail::notice_email(
+        lines.push(format!(
+            "Your {} {} is attached, and on your account's billing page.",
+            invoice.title().to_lowercase(),
+            invoice.code
+        ));
+        let mut email = mail::notice_email(
             &user.email,
             &user.name,
             &format!("Payment received for order {}", order.id),
             &lines,
             Some(("View your order", &link)),
         );
+        email.attachments.push(mail::Attachment::Invoice {
+            invoice_id: invoice.id,
+        });
         mail::enqueue(&mut *tx, &email).await?;
     }
     tracing::info!(

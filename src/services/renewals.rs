@@ -216,6 +216,16 @@ async fn raise(
         },
     )
     .await?;
+    // Sales tax at today's rate for the customer's province (else the seller's).
+    let province = match service.user_id {
+        Some(user_id) => {
+            crate::accounts::billing::find(&mut *tx, user_id)
+                .await?
+                .province
+        }
+        None => None,
+    };
+    let order = crate::orders::billing::apply_tax(&mut *tx, order, province).await?;
     let order = if use_credit {
         crate::orders::apply_credit(&mut *tx, order).await?
     } else {
@@ -229,7 +239,7 @@ async fn raise(
         "pending",
         Some(&format!(
             "order {order_id}: {months} month(s) for {}",
-            format_pkr(total)
+            format_pkr(order.final_amount_pkr)
         )),
         None,
     )
@@ -254,7 +264,7 @@ async fn raise(
                          {months} month(s) costs {}; {} of your account credit pays part of \
                          it, {} is left to pay.",
                         service.id,
-                        format_pkr(total),
+                        format_pkr(order.final_amount_pkr),
                         format_pkr(order.credit_applied_pkr),
                         format_pkr(order.due_pkr())
                     )
@@ -263,7 +273,7 @@ async fn raise(
                         "Server #{} is due for renewal on {due}. Renewal order {order_id} for \
                          {months} month(s) costs {}.",
                         service.id,
-                        format_pkr(total)
+                        format_pkr(order.final_amount_pkr)
                     )
                 },
                 format!(

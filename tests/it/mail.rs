@@ -34,7 +34,7 @@ async fn a_sent_mail_is_one_eml_file_with_both_parts_and_the_link_verbatim() {
     let mailer = Mailer::files(mail_dir.clone(), "NextGenRDP <no-reply@nextgenrdp.pk>");
     let email = mail::verification_email("ali.khan@example.pk", "Ali Khan", LINK);
 
-    mailer.send("job-7", &email).await.unwrap();
+    mailer.send("job-7", &email, &[]).await.unwrap();
 
     let files = eml_files(&mail_dir);
     assert_eq!(files.len(), 1, "{files:?}");
@@ -81,13 +81,13 @@ async fn sending_the_same_message_id_twice_leaves_one_file_and_others_add_theirs
     let mailer = Mailer::files(dir.path().to_path_buf(), "no-reply@nextgenrdp.pk");
     let email = mail::password_reset_email("sana@example.pk", "Sana", LINK);
 
-    mailer.send("job-1", &email).await.unwrap();
+    mailer.send("job-1", &email, &[]).await.unwrap();
     let first = eml_files(dir.path());
-    mailer.send("job-1", &email).await.unwrap();
+    mailer.send("job-1", &email, &[]).await.unwrap();
     assert_eq!(eml_files(dir.path()), first);
     // An id that merely ends like another is another message.
-    mailer.send("1", &email).await.unwrap();
-    mailer.send("job-11", &email).await.unwrap();
+    mailer.send("1", &email, &[]).await.unwrap();
+    mailer.send("job-11", &email, &[]).await.unwrap();
     assert_eq!(eml_files(dir.path()).len(), 3);
     // No temporary file is left behind.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
@@ -110,7 +110,7 @@ async fn the_message_id_is_the_same_on_a_retry_and_differs_between_messages() {
     );
     for (dir, id) in [(&one, "job-5"), (&two, "job-5"), (&three, "job-6")] {
         Mailer::files(dir.path().to_path_buf(), "no-reply@nextgenrdp.pk")
-            .send(id, &email)
+            .send(id, &email, &[])
             .await
             .unwrap();
     }
@@ -128,8 +128,9 @@ async fn an_invalid_recipient_is_an_error_and_writes_nothing() {
         subject: "Hi".into(),
         text: "text".into(),
         html: "<p>html</p>".into(),
+        attachments: Vec::new(),
     };
-    let err = mailer.send("job-9", &email).await.unwrap_err();
+    let err = mailer.send("job-9", &email, &[]).await.unwrap_err();
     assert!(err.to_string().contains("recipient"), "{err:#}");
     assert!(eml_files(dir.path()).is_empty());
 }
@@ -139,7 +140,7 @@ async fn a_non_ascii_name_and_subject_survive() {
     let dir = tempfile::tempdir().unwrap();
     let mailer = Mailer::files(dir.path().to_path_buf(), "no-reply@nextgenrdp.pk");
     let email = mail::verification_email("zoe@example.pk", "Zoë علی", LINK);
-    mailer.send("job-3", &email).await.unwrap();
+    mailer.send("job-3", &email, &[]).await.unwrap();
     let raw = std::fs::read_to_string(&eml_files(dir.path())[0]).unwrap();
     assert!(raw.contains("Hello Zoë علی,"), "{raw}");
     assert_eq!(first_link(&raw).as_deref(), Some(LINK));

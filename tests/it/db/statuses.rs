@@ -4,11 +4,14 @@
 
 use std::collections::BTreeSet;
 
+use nextgenrdp::accounts::billing::Province;
 use nextgenrdp::accounts::credit::CreditKind;
 use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
 use nextgenrdp::orders::promo_codes::DiscountType;
+use nextgenrdp::orders::tax::TaxMode;
+use nextgenrdp::payments::invoices::InvoiceKind;
 use nextgenrdp::payments::refunds::{RefundDestination, RefundServices};
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::provisioning::backends::BackendDriver;
@@ -57,6 +60,46 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "orders",
             "kind",
             spellings(OrderKind::ALL, OrderKind::as_str),
+        ),
+        (
+            "orders",
+            "tax_mode",
+            spellings(TaxMode::ALL, TaxMode::as_str),
+        ),
+        (
+            "orders",
+            "tax_province",
+            spellings(Province::ALL, Province::as_str),
+        ),
+        (
+            "tax_rates",
+            "province",
+            spellings(Province::ALL, Province::as_str),
+        ),
+        (
+            "billing_settings",
+            "tax_mode",
+            spellings(TaxMode::ALL, TaxMode::as_str),
+        ),
+        (
+            "billing_settings",
+            "seller_province",
+            spellings(Province::ALL, Province::as_str),
+        ),
+        (
+            "billing_profiles",
+            "province",
+            spellings(Province::ALL, Province::as_str),
+        ),
+        (
+            "invoices",
+            "kind",
+            spellings(InvoiceKind::ALL, InvoiceKind::as_str),
+        ),
+        (
+            "invoices",
+            "tax_mode",
+            spellings(TaxMode::ALL, TaxMode::as_str),
         ),
         (
             "credit_entries",
