@@ -264,6 +264,49 @@ impl TestApp {
         assert_eq!(approved.status, StatusCode::OK, "{}", approved.text());
     }
 
+    /// A verified customer made directly in the database, with an access token from a session
+    /// opened directly (the API's registration and login rate limits are per IP, so tests that
+    /// need dozens of customers make them here); their id and token.
+    pub async fn direct_customer(&self, email: &str) -> (i32, String) {
+        let hash = nextgenrdp::accounts::hash_password("buyer-passphrase", 4).unwrap();
+        let user = nextgenrdp::accounts::users::insert(
+            &self.db,
+            &nextgenrdp::accounts::users::NewUser {
+                name: "Buyer",
+                email,
+                phone: None,
+                password_hash: &hash,
+                role: "customer",
+            },
+        )
+        .await
+        .unwrap();
+        nextgenrdp::accounts::users::mark_verified(&self.db, user.id)
+            .await
+            .unwrap();
+        let opened = nextgenrdp::accounts::sessions::insert(
+            &self.db,
+            &nextgenrdp::accounts::sessions::NewSession {
+                user_id: user.id,
+                token_hash: &nextgenrdp::secrets::hash(email),
+                expires_at: chrono::Utc::now() + chrono::Duration::days(1),
+                ip_address: None,
+                user_agent: None,
+                two_factor: false,
+            },
+        )
+        .await
+        .unwrap();
+        let token = nextgenrdp::accounts::jwt::issue(
+            &[1; 32],
+            user.id,
+            opened.id,
+            nextgenrdp::accounts::Role::Customer,
+        )
+        .unwrap();
+        (user.id, token)
+    }
+
     /// Registers `email` through the API (password `correct-horse-battery`), verifies it through
     /// the mailed link, logs in, and returns the login answer (tokens and user).
     pub async fn verified_customer(&self, email: &str) -> serde_json::Value {

@@ -45,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(find_my_credit))
+        .routes(routes!(find_my_billing, change_my_billing))
         .routes(routes!(adjust_credit))
         .merge(two_factor::router());
     // Login takes a guest cart the way the cart operations do (said in one place, there).
@@ -877,4 +878,39 @@ async fn adjust_credit(
         credit::adjust_by_operator(&state, &admin.actor(&ip), id, body.amount_pkr, &body.reason)
             .await?;
     Ok((StatusCode::CREATED, Json(entry)))
+}
+
+/// The caller's billing particulars, printed on their invoices.
+#[utoipa::path(get, path = "/api/v1/me/billing", tag = "accounts",
+    responses((status = OK, description = "The particulars (all null until given)", body = super::billing::BillingProfile)),
+    security(("bearer" = [])),
+)]
+async fn find_my_billing(
+    State(state): State<AppState>,
+    caller: ApiUser,
+) -> AppResult<Json<super::billing::BillingProfile>> {
+    Ok(Json(super::billing::find(&state.db, caller.user.id).await?))
+}
+
+/// Changes the caller's billing particulars: province (for sales tax), NTN or CNIC, address.
+/// Each field absent is kept; `null` or "" clears it. Invoices already issued keep what they
+/// printed.
+#[utoipa::path(put, path = "/api/v1/me/billing", tag = "accounts",
+    request_body = super::billing::BillingProfileChange,
+    responses(
+        (status = OK, description = "The particulars as changed", body = super::billing::BillingProfile),
+        (status = UNPROCESSABLE_ENTITY, description = "A malformed tax number or too long an address (named)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn change_my_billing(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    AppJson(body): AppJson<super::billing::BillingProfileChange>,
+) -> AppResult<Json<super::billing::BillingProfile>> {
+    let mut db = state.db.acquire().await?;
+    Ok(Json(
+        super::billing::change(&mut db, caller.user.id, &body).await?,
+    ))
 }

@@ -10,6 +10,7 @@ mod catalog;
 mod credit;
 mod hostile;
 mod idor;
+mod invoices;
 mod jazzcash;
 mod jobs;
 mod me;

@@ -200,44 +200,7 @@ async fn fifty_simultaneous_checkouts_on_a_code_with_five_uses_give_exactly_five
     .await;
     let mut tokens = Vec::new();
     for i in 0..50 {
-        let email = format!("buyer{i}@example.pk");
-        let hash = nextgenrdp::accounts::hash_password("buyer-passphrase", 4).unwrap();
-        let user = nextgenrdp::accounts::users::insert(
-            &app.db,
-            &nextgenrdp::accounts::users::NewUser {
-                name: "Buyer",
-                email: &email,
-                phone: None,
-                password_hash: &hash,
-                role: "customer",
-            },
-        )
-        .await
-        .unwrap();
-        nextgenrdp::accounts::users::mark_verified(&app.db, user.id)
-            .await
-            .unwrap();
-        // login directly (the API's login rate limit is per IP)
-        let opened = nextgenrdp::accounts::sessions::insert(
-            &app.db,
-            &nextgenrdp::accounts::sessions::NewSession {
-                user_id: user.id,
-                token_hash: &nextgenrdp::secrets::hash(&email),
-                expires_at: chrono::Utc::now() + chrono::Duration::days(1),
-                ip_address: None,
-                user_agent: None,
-                two_factor: false,
-            },
-        )
-        .await
-        .unwrap();
-        let token = nextgenrdp::accounts::jwt::issue(
-            &[1; 32],
-            user.id,
-            opened.id,
-            nextgenrdp::accounts::Role::Customer,
-        )
-        .unwrap();
+        let (_, token) = app.direct_customer(&format!("buyer{i}@example.pk")).await;
         add(&app, &token, "vps-nano-one", 1, 1).await;
         let applied = app
             .send_json_as(
