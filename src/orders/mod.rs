@@ -8,7 +8,6 @@ pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
 pub mod billing;
-pub mod billing_api;
 pub mod cart;
 pub mod carts;
 pub mod checkout;

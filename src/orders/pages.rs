@@ -431,6 +431,7 @@ const CHECKOUT_FIELDS: &[(&str, &str)] = &[
     ("terms", "Terms"),
     ("payment_method", "Payment method"),
     ("notes", "Notes"),
+    ("province", "Province"),
 ];
 
 #[derive(Template)]
@@ -453,11 +454,24 @@ struct CheckoutPage {
     credit_balance: Option<String>,
     /// With that credit ticked: what it pays of this order and what is left to pay.
     credit_pays: Option<(String, String)>,
+    /// When the shop charges sales tax: the province choice and the tax of this order.
+    tax: Option<CheckoutTax>,
     use_credit: bool,
     notes: String,
     terms: bool,
     errors: FormErrors,
     alert: Option<String>,
+}
+
+/// The sales tax of a checkout.
+struct CheckoutTax {
+    provinces: Vec<crate::web::forms::Choice>,
+    /// Prices exclude tax: it is added to the total.
+    added: bool,
+    /// `Sales tax 13%, Sindh` and its amount; `None` until a province is known.
+    line: Option<(String, String)>,
+    /// What the customer pays with the tax (prices excluding tax).
+    total_with_tax: Option<String>,
 }
 
 struct CheckoutLine {
@@ -487,6 +501,8 @@ struct CheckoutState {
     idempotency_key: String,
     payment_method: String,
     use_credit: bool,
+    /// The province chosen (a `Province` spelling), or "".
+    province: String,
     notes: String,
     terms: bool,
     errors: FormErrors,
@@ -529,12 +545,58 @@ async fn render_checkout(
             &format!("{problem}; remove it in your cart or use another"),
         ));
     }
+    let settings = super::billing::settings(&state.db).await?;
+    let mut payable = view.total_pkr;
+    let tax = if settings.tax_mode == super::tax::TaxMode::Off {
+        None
+    } else {
+        use crate::accounts::billing::Province;
+        let chosen = match Province::parse(&form.province) {
+            Some(province) => Some(province),
+            None => {
+                crate::accounts::billing::find(&state.db, visitor.user.id)
+                    .await?
+                    .province
+            }
+        };
+        let mut line = None;
+        let mut total_with_tax = None;
+        if let Some(province) = chosen {
+            let rate = super::billing::rate_today(&state.db, province).await?;
+            let split = super::tax::split(view.total_pkr, rate.max(0) as u32, settings.tax_mode);
+            line = Some((
+                format!(
+                    "Sales tax {}, {}",
+                    super::tax::rate_label(rate.max(0) as u32),
+                    province.label()
+                ),
+                crate::money::format_pkr(split.tax_pkr),
+            ));
+            if settings.tax_mode == super::tax::TaxMode::Exclusive {
+                payable = split.gross_pkr;
+                total_with_tax = Some(crate::money::format_pkr(split.gross_pkr));
+            }
+        }
+        Some(CheckoutTax {
+            provinces: Province::ALL
+                .iter()
+                .map(|p| crate::web::forms::Choice {
+                    value: p.as_str().to_owned(),
+                    label: p.label().to_owned(),
+                    selected: chosen == Some(*p),
+                })
+                .collect(),
+            added: settings.tax_mode == super::tax::TaxMode::Exclusive,
+            line,
+            total_with_tax,
+        })
+    };
     let balance = crate::accounts::credit::balance(&state.db, visitor.user.id).await?;
     let credit_pays = (balance > 0).then(|| {
-        let pays = i64::from(balance).min(view.total_pkr.max(0));
+        let pays = i64::from(balance).min(payable.max(0));
         (
             crate::money::format_pkr(pays),
-            crate::money::format_pkr(view.total_pkr - pays),
+            crate::money::format_pkr(payable - pays),
         )
     });
     let lines = view
@@ -562,6 +624,7 @@ async fn render_checkout(
             methods: method_choices(state, &form.payment_method),
             credit_balance: (balance > 0).then(|| crate::money::format_pkr(balance)),
             credit_pays,
+            tax,
             use_credit: form.use_credit,
             notes: form.notes,
             terms: form.terms,
@@ -586,6 +649,7 @@ async fn checkout_form(State(state): State<AppState>, visitor: PageUser) -> AppR
         payment_method: String::new(),
         // Credit the account holds is spent unless the customer unticks it.
         use_credit: true,
+        province: String::new(),
         notes: String::new(),
         terms: false,
         errors: FormErrors::default(),
@@ -624,6 +688,7 @@ async fn place_order(
         idempotency_key: key.unwrap_or_else(secrets::generate),
         payment_method: form.payment_method.trim().to_owned(),
         use_credit: form.use_credit.is_some(),
+        province: form.province.trim().to_owned(),
         notes: form.notes.clone(),
         terms: form.terms.is_some(),
         errors,

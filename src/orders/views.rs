@@ -65,6 +65,9 @@ pub struct OrderView {
     pub total: String,
     /// The account credit spent on it and what was left to pay, when credit was applied.
     pub credit: Option<(String, String)>,
+    /// The sales tax: its label (`Sales tax 13%, Sindh`), amount, and whether it was added to
+    /// the prices (else it is inside them).
+    pub tax: Option<(String, String, bool)>,
     pub notes: Option<String>,
     /// How it was paid, once it is.
     pub payment_method: Option<String>,
@@ -109,6 +112,20 @@ impl OrderView {
                 (
                     format_pkr(order.credit_applied_pkr),
                     format_pkr(order.amount_due_pkr),
+                )
+            }),
+            tax: (order.tax_mode != super::tax::TaxMode::Off).then(|| {
+                (
+                    format!(
+                        "Sales tax {}{}",
+                        super::tax::rate_label(order.tax_rate_bp.max(0) as u32),
+                        order
+                            .tax_province
+                            .map(|p| format!(", {}", p.label()))
+                            .unwrap_or_default()
+                    ),
+                    format_pkr(order.tax_amount_pkr),
+                    order.tax_mode == super::tax::TaxMode::Exclusive,
                 )
             }),
             notes: order.notes.filter(|n| !n.trim().is_empty()),

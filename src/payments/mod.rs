@@ -12,7 +12,6 @@ pub mod admin_pages;
 pub mod api;
 pub mod callbacks;
 pub mod invoices;
-pub mod invoices_api;
 pub mod jazzcash;
 pub mod manual;
 pub mod pages;

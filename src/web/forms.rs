@@ -24,6 +24,18 @@ impl FormErrors {
         self.0.is_empty()
     }
 
+    /// Shows the problem of field `from` on field `to` (an API field a form spells otherwise).
+    pub fn rename(&mut self, from: &str, to: &str) {
+        if let Some(problem) = self.0.remove(from) {
+            self.0.entry(to.to_owned()).or_insert(problem);
+        }
+    }
+
+    /// Every problem, by field.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
+
     /// Records a problem in the words of the flows ("must be at least 8 characters"), turned
     /// into a sentence that names the field ("Password must be at least 8 characters.").
     pub(crate) fn add(&mut self, field: &str, label: &str, problem: &str) {

@@ -95,7 +95,15 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
         .expect("a second session")["id"]
         .to_string();
 
+    let invoice: i32 =
+        sqlx::query_scalar("select id from invoices where order_id = $1 and kind = 'invoice'")
+            .bind(order as i32)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+
     let ids = BTreeMap::from([
+        ("invoices", invoice.to_string()),
         ("orders", order.to_string()),
         ("payments", payment.to_string()),
         ("services", service.to_string()),

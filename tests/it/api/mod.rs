@@ -10,7 +10,7 @@ mod catalog;
 mod credit;
 mod hostile;
 mod idor;
-mod invoices;
+pub mod invoices;
 mod jazzcash;
 mod jobs;
 mod me;

@@ -11,10 +11,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
-use super::billing::{self, BillingSettings, MAX_LOGO_BYTES, NewTaxRate, SettingsChange, TaxRate};
 use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
+use crate::orders::billing::{
+    self, BillingSettings, MAX_LOGO_BYTES, NewTaxRate, SettingsChange, TaxRate,
+};
 use crate::web::extract::{AppJson, ClientIp};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -22,6 +22,8 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
+pub mod billing;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_orders))
@@ -33,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             update_promo_code,
             delete_promo_code
         ))
+        .merge(billing::router())
 }
 
 /// `GET /admin/orders` filters: status, customer id, placed from/to (dates, PKT-agnostic UTC

@@ -1,5 +1,5 @@
-//! Invoices and credit notes over JSON and PDF: the customer's `/api/v1/invoices*` and the
-//! operator's `/api/v1/admin/invoices*` (with the accountant's CSV).
+//! The operator's invoices and credit notes: `/api/v1/admin/invoices*`, with the accountant's
+//! CSV.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -7,139 +7,30 @@ use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::invoices::{self, Invoice, InvoiceFilter, InvoiceKind};
-use crate::accounts::extract::{ApiAdmin, ApiUser};
+use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
-use crate::web::paging::Paging;
+use crate::payments::api::invoices::{InvoicePage, PdfBytes, pdf_response};
+use crate::payments::invoices::{self, Invoice, InvoiceFilter, InvoiceKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_invoices))
-        .routes(routes!(find_invoice))
-        .routes(routes!(invoice_pdf))
         .routes(routes!(admin_list_invoices))
         .routes(routes!(admin_invoices_csv))
         .routes(routes!(admin_find_invoice))
         .routes(routes!(admin_invoice_pdf))
 }
 
-/// A PDF document's bytes.
-#[derive(ToSchema)]
-#[schema(value_type = String, format = Binary)]
-#[allow(dead_code)] // describes PDF bodies for the API document
-pub struct PdfBytes(Vec<u8>);
-
 /// A CSV file's text.
 #[derive(ToSchema)]
 #[schema(value_type = String)]
 #[allow(dead_code)] // describes the CSV body for the API document
 pub struct CsvText(String);
-
-/// A page of documents.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct InvoicePage {
-    pub items: Vec<Invoice>,
-    /// How many match, over all pages (for the operator: exact up to 10,000, then estimated,
-    /// `total_exact` false).
-    pub total: i64,
-    pub total_exact: bool,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-/// The caller's invoices and credit notes, newest first.
-#[utoipa::path(get, path = "/api/v1/invoices", tag = "invoices",
-    security(("bearer" = [])),
-    params(Paging),
-    responses((status = OK, description = "A page of the caller's documents", body = InvoicePage)),
-)]
-async fn list_invoices(
-    State(state): State<AppState>,
-    caller: ApiUser,
-    query: Result<Query<Paging>, QueryRejection>,
-) -> AppResult<Json<InvoicePage>> {
-    let paging = Paging::parse(query)?;
-    Ok(Json(InvoicePage {
-        total: invoices::count_for_user(&state.db, caller.user.id).await?,
-        total_exact: true,
-        items: invoices::list_for_user(&state.db, caller.user.id, paging.per_page, paging.offset())
-            .await?,
-        page: paging.page,
-        per_page: paging.per_page,
-    }))
-}
-
-/// One of the caller's documents; anyone else's is a 404.
-#[utoipa::path(get, path = "/api/v1/invoices/{id}", tag = "invoices",
-    security(("bearer" = [])),
-    params(("id" = i32, Path, description = "The document's id")),
-    responses(
-        (status = OK, description = "The invoice or credit note as issued", body = Invoice),
-        (status = NOT_FOUND, description = "No such document of the caller's", body = Problem,
-            content_type = "application/problem+json"),
-    ),
-)]
-async fn find_invoice(
-    State(state): State<AppState>,
-    caller: ApiUser,
-    Path(id): Path<i32>,
-) -> AppResult<Json<Invoice>> {
-    invoices::find_for_user(&state.db, id, caller.user.id)
-        .await?
-        .map(Json)
-        .ok_or(AppError::NotFound("invoice"))
-}
-
-/// One of the caller's documents as an A4 PDF.
-#[utoipa::path(get, path = "/api/v1/invoices/{id}/pdf", tag = "invoices",
-    security(("bearer" = [])),
-    params(("id" = i32, Path, description = "The document's id")),
-    responses(
-        (status = OK, description = "The PDF", content((PdfBytes = "application/pdf")),
-            headers(("Content-Disposition" = String, description = "`attachment; filename=\"NGR-2026-000123.pdf\"`"))),
-        (status = NOT_FOUND, description = "No such document of the caller's", body = Problem,
-            content_type = "application/problem+json"),
-    ),
-)]
-async fn invoice_pdf(
-    State(state): State<AppState>,
-    caller: ApiUser,
-    Path(id): Path<i32>,
-) -> AppResult<impl IntoResponse> {
-    let invoice = invoices::find_for_user(&state.db, id, caller.user.id)
-        .await?
-        .ok_or(AppError::NotFound("invoice"))?;
-    pdf_response(&state, invoice).await
-}
-
-/// The document as a PDF download.
-pub async fn pdf_response(
-    state: &AppState,
-    invoice: Invoice,
-) -> AppResult<impl IntoResponse + use<>> {
-    let logo = crate::orders::billing::logo(&state.db).await?;
-    let name = invoices::pdf::file_name(&invoice);
-    let bytes = tokio::task::spawn_blocking(move || invoices::pdf::render(&invoice, logo.as_ref()))
-        .await
-        .map_err(|err| AppError::Internal(anyhow::anyhow!("rendering the PDF panicked: {err}")))?
-        .map_err(AppError::Internal)?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/pdf".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        bytes,
-    ))
-}
 
 /// The operator's filters of the documents.
 #[derive(Debug, Deserialize, IntoParams)]

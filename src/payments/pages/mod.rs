@@ -34,8 +34,18 @@ use crate::web::forms::Failure;
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 
+mod billing;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/account/billing",
+            axum::routing::get(billing::billing_page).post(billing::save_billing),
+        )
+        .route(
+            "/account/invoices/{id}/pdf",
+            axum::routing::get(billing::download),
+        )
         .route(
             "/account/orders/{id}/payments/manual",
             post(submit_manual_form),

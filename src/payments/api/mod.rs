@@ -31,12 +31,15 @@ use crate::web::pages::{Layout, render};
 
 pub use super::receipts::MAX_RECEIPT_BYTES;
 
+pub mod invoices;
+
 /// Routes under `/api/v1`.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments, create_payment))
         .routes(routes!(upload_receipt).layer(DefaultBodyLimit::max(MAX_RECEIPT_BYTES + 1024)))
         .routes(routes!(jazzcash_ipn).layer(DefaultBodyLimit::max(callbacks::MAX_CALLBACK_BYTES)))
+        .merge(invoices::router())
 }
 
 /// How to pay an order: `method` alone asks how (manual: the transfer instructions); a manual

@@ -23,6 +23,8 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
 
+pub mod invoices;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_payments))
@@ -32,6 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(approve_payment))
         .routes(routes!(reject_payment))
         .routes(routes!(refund_payment))
+        .merge(invoices::router())
 }
 
 /// `GET /admin/payments` filter and paging.

@@ -36,8 +36,28 @@ use crate::web::paging::{PageOf, page_number};
 /// Payments per page of the queue.
 const PER_PAGE: i64 = 25;
 
+mod billing;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/invoices", get(billing::list))
+        .route("/admin/invoices/export.csv", get(billing::export))
+        .route("/admin/invoices/{id}/pdf", get(billing::pdf))
+        .route(
+            "/admin/billing",
+            get(billing::settings_page).post(billing::save_settings),
+        )
+        .route("/admin/billing/rates", post(billing::add_rate))
+        .route(
+            "/admin/billing/rates/{id}/remove",
+            post(billing::remove_rate),
+        )
+        .route(
+            "/admin/billing/logo",
+            post(billing::save_logo).layer(axum::extract::DefaultBodyLimit::max(
+                crate::orders::billing::MAX_LOGO_BYTES + 16 * 1024,
+            )),
+        )
         .route("/admin/payments", get(queue))
         .route("/admin/payments/{id}", get(payment_page))
         .route("/admin/payments/{id}/receipt", get(receipt))
