@@ -261,6 +261,23 @@ pub async fn change_settings(
     Ok(after)
 }
 
+/// Checks an uploaded logo: a PNG or JPEG of at most 512 KiB whose bytes are the type declared.
+pub fn check_logo<'a>(declared: &'a str, bytes: &[u8]) -> AppResult<&'a str> {
+    if !["image/png", "image/jpeg"].contains(&declared) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    if bytes.len() > MAX_LOGO_BYTES {
+        return Err(AppError::PayloadTooLarge);
+    }
+    if crate::web::forms::sniff_image(bytes) != Some(declared) {
+        return Err(AppError::invalid(
+            "logo",
+            "the file is not the PNG or JPEG image it claims to be",
+        ));
+    }
+    Ok(declared)
+}
+
 /// Sets (`Some`) or removes the logo (audited as `billing.logo`); the caller has checked that
 /// the bytes are the PNG or JPEG `content_type` says.
 pub async fn set_logo(

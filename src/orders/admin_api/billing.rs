@@ -91,23 +91,6 @@ async fn find_logo(
     Ok(([(header::CONTENT_TYPE, kind)], bytes))
 }
 
-/// Checks an uploaded logo: a PNG or JPEG of at most 512 KiB whose bytes are the type declared.
-pub fn check_logo<'a>(declared: &'a str, bytes: &[u8]) -> AppResult<&'a str> {
-    if !["image/png", "image/jpeg"].contains(&declared) {
-        return Err(AppError::UnsupportedMediaType);
-    }
-    if bytes.len() > MAX_LOGO_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    if crate::web::forms::sniff_image(bytes) != Some(declared) {
-        return Err(AppError::invalid(
-            "logo",
-            "the file is not the PNG or JPEG image it claims to be",
-        ));
-    }
-    Ok(declared)
-}
-
 /// Sets the logo printed on invoices: the body is the image itself (PNG or JPEG, at most
 /// 512 KiB), its type as `Content-Type`.
 #[utoipa::path(put, path = "/api/v1/admin/billing/logo", tag = "admin",
@@ -135,7 +118,7 @@ async fn set_logo(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let kind = check_logo(declared, &body)?;
+    let kind = billing::check_logo(declared, &body)?;
     Ok(Json(
         billing::set_logo(&state, &admin.actor(&ip), Some((&body, kind))).await?,
     ))

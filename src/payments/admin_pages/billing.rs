@@ -588,7 +588,7 @@ pub(super) async fn save_logo(
         Ok(Upload::File {
             content_type,
             bytes,
-        }) => match crate::orders::admin_api::billing::check_logo(&content_type, &bytes) {
+        }) => match billing::check_logo(&content_type, &bytes) {
             Ok(kind) => billing::set_logo(&state, &admin.0.actor(&ip), Some((&bytes, kind)))
                 .await
                 .map(|_| "logo-saved"),
