@@ -456,6 +456,8 @@ struct CheckoutPage {
     credit_pays: Option<(String, String)>,
     /// When the shop charges sales tax: the province choice and the tax of this order.
     tax: Option<CheckoutTax>,
+    /// What the order comes to, tax added when prices exclude it (the button says it).
+    place_total: String,
     use_credit: bool,
     notes: String,
     terms: bool,
@@ -625,6 +627,7 @@ async fn render_checkout(
             credit_balance: (balance > 0).then(|| crate::money::format_pkr(balance)),
             credit_pays,
             tax,
+            place_total: crate::money::format_pkr(payable),
             use_credit: form.use_credit,
             notes: form.notes,
             terms: form.terms,
