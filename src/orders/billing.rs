@@ -451,15 +451,16 @@ pub async fn remove_rate(ctx: &Context, actor: &Actor<'_>, id: i32) -> AppResult
 }
 
 /// Puts the sales tax on a new order (still awaiting payment, no credit applied yet), in the
-/// transaction that places it: the shop's mode, the rate in force today for `province` (else
-/// the seller's), the tax in whole rupees (`tax::split`), and with prices excluding tax the
-/// amount to pay raised by it. With tax off the order is returned as it is.
+/// transaction that places it: the shop's mode (`settings`, read once by the caller), the rate
+/// in force today for `province` (else the seller's), the tax in whole rupees (`tax::split`),
+/// and with prices excluding tax the amount to pay raised by it. With tax off the order is
+/// returned as it is.
 pub async fn apply_tax(
     tx: &mut sqlx::PgConnection,
+    settings: &BillingSettings,
     order: Order,
     province: Option<Province>,
 ) -> AppResult<Order> {
-    let settings = settings(&mut *tx).await?;
     if settings.tax_mode == TaxMode::Off {
         return Ok(order);
     }

@@ -158,9 +158,8 @@ pub async fn place_order_in(
         }
         None => billing::find(&mut *tx, user.id).await?.province,
     };
-    if province.is_none()
-        && super::billing::settings(&mut *tx).await?.tax_mode != super::tax::TaxMode::Off
-    {
+    let settings = super::billing::settings(&mut *tx).await?;
+    if province.is_none() && settings.tax_mode != super::tax::TaxMode::Off {
         return Err(AppError::invalid(
             "province",
             format!(
@@ -169,7 +168,7 @@ pub async fn place_order_in(
             ),
         ));
     }
-    let order = super::billing::apply_tax(&mut *tx, order, province).await?;
+    let order = super::billing::apply_tax(&mut *tx, &settings, order, province).await?;
     let order = if input.use_credit {
         super::apply_credit(&mut *tx, order).await?
     } else {

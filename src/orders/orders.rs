@@ -588,17 +588,20 @@ pub async fn set_payment(
     id: i32,
     method: &str,
     reference: Option<&str>,
-) -> sqlx::Result<bool> {
-    let done = timed(
+) -> sqlx::Result<Option<Order>> {
+    timed(
         "orders.set_payment",
-        sqlx::query("update orders set payment_method = $2, payment_reference = $3 where id = $1")
-            .bind(id)
-            .bind(method)
-            .bind(reference)
-            .execute(db),
+        sqlx::query_as(concat!(
+            "update orders set payment_method = $2, payment_reference = $3 where id = $1
+             returning ",
+            order_columns!()
+        ))
+        .bind(id)
+        .bind(method)
+        .bind(reference)
+        .fetch_optional(db),
     )
-    .await?;
-    Ok(done.rows_affected() == 1)
+    .await
 }
 
 /// New orders still awaiting payment that were placed before `older_than`, oldest first: the

@@ -16,7 +16,6 @@ use utoipa::ToSchema;
 
 pub mod pdf;
 
-use super::refunds::Refund;
 use crate::accounts::billing::{self, Province};
 use crate::accounts::users;
 use crate::db::text_enum::text_enum;
@@ -89,6 +88,8 @@ pub struct Invoice {
     pub user_id: Option<i32>,
     /// A credit note: the invoice it corrects.
     pub corrects_id: Option<i32>,
+    /// A credit note: that invoice's number.
+    pub corrects_code: Option<String>,
     /// A credit note: the refund it records.
     pub refund_id: Option<i32>,
     pub issued_at: DateTime<Utc>,
@@ -140,26 +141,36 @@ impl Invoice {
     }
 }
 
+/// The columns of [`Invoice`], for `concat!` into statements that read `from invoices`
+/// unaliased (the corrected invoice's number is looked up by its primary key).
 macro_rules! invoice_columns {
     () => {
-        "id, kind, code, series, number, order_id, user_id, corrects_id, refund_id, issued_at, \
-         issue_date, tax_mode, tax_province, tax_rate_bp, seller, buyer, lines, subtotal_pkr, \
-         discount_pkr, taxable_pkr, tax_pkr, total_pkr, payment_method, payment_reference"
+        "id, kind, code, series, number, order_id, user_id, corrects_id, \
+         (select c.code from invoices c where c.id = invoices.corrects_id) as corrects_code, \
+         refund_id, issued_at, issue_date, tax_mode, tax_province, tax_rate_bp, seller, buyer, \
+         lines, subtotal_pkr, discount_pkr, taxable_pkr, tax_pkr, total_pkr, payment_method, \
+         payment_reference"
     };
 }
 
-/// The next number of `series` (1 for a new series), in the caller's transaction, which holds
-/// the counter's row lock until it ends: numbers are handed out in commit order, and a
-/// rolled-back transaction gives its number back.
-pub async fn next_number(tx: &mut sqlx::PgConnection, series: &str) -> sqlx::Result<i32> {
+/// The next number of the series that starts with `stem` (`NGR-` or `NGR-CN-`) and goes on
+/// with today's year in PKT, with today's date: one statement, in the caller's transaction,
+/// which holds the counter's row lock until it ends — numbers are handed out in commit order,
+/// and a rolled-back transaction gives its number back. A new year starts a new series at 1.
+pub async fn next_number(
+    tx: &mut sqlx::PgConnection,
+    stem: &str,
+) -> sqlx::Result<(String, i32, NaiveDate)> {
     timed(
         "invoice_counters.next",
-        sqlx::query_scalar(
-            "insert into invoice_counters (series, last_number) values ($1, 1)
+        sqlx::query_as(
+            "with today as (select (now() at time zone 'Asia/Karachi')::date as day)
+             insert into invoice_counters (series, last_number)
+             select $1 || to_char(day, 'YYYY'), 1 from today
              on conflict (series) do update set last_number = invoice_counters.last_number + 1
-             returning last_number",
+             returning series, last_number, (select day from today)",
         )
-        .bind(series)
+        .bind(stem)
         .fetch_one(&mut *tx),
     )
     .await
@@ -189,15 +200,11 @@ struct Draft<'a> {
 /// Numbers and writes a document: series `PREFIX-YYYY` (credit notes `PREFIX-CN-YYYY`), the
 /// year and the issue date in PKT.
 async fn insert(tx: &mut sqlx::PgConnection, prefix: &str, draft: Draft<'_>) -> AppResult<Invoice> {
-    let today: NaiveDate = sqlx::query_scalar("select (now() at time zone 'Asia/Karachi')::date")
-        .fetch_one(&mut *tx)
-        .await?;
-    let year = today.format("%Y");
-    let series = match draft.kind {
-        InvoiceKind::Invoice => format!("{prefix}-{year}"),
-        InvoiceKind::CreditNote => format!("{prefix}-CN-{year}"),
+    let stem = match draft.kind {
+        InvoiceKind::Invoice => format!("{prefix}-"),
+        InvoiceKind::CreditNote => format!("{prefix}-CN-"),
     };
-    let number = next_number(&mut *tx, &series).await?;
+    let (series, number, today) = next_number(&mut *tx, &stem).await?;
     let code = format!("{series}-{number:06}");
     let invoice: Invoice = timed(
         "invoices.insert",
@@ -372,6 +379,17 @@ pub async fn find_for_order(
     .await
 }
 
+/// The refund a credit note records.
+pub struct RefundFacts<'a> {
+    pub refund_id: i32,
+    pub amount_pkr: i32,
+    pub reason: &'a str,
+    /// The transfer's reference (external refunds).
+    pub reference: Option<&'a str>,
+    /// How the money went back, in words (`Account credit`, `Transfer`).
+    pub method: &'a str,
+}
+
 /// Issues the credit note of a refund, in the refund's transaction: the part of the refund the
 /// order's invoice covers (an order without an invoice — money that bought nothing — has none),
 /// its sales tax at the invoice's rate (the refund is money paid, tax included; the last credit
@@ -379,8 +397,7 @@ pub async fn find_for_order(
 pub async fn credit_note_for_refund(
     tx: &mut sqlx::PgConnection,
     order: &Order,
-    refund: &Refund,
-    method: &str,
+    refund: &RefundFacts<'_>,
 ) -> AppResult<Option<Invoice>> {
     // The invoice's row lock orders concurrent refunds of the same order's payments.
     let invoice: Option<Invoice> = timed(
@@ -438,7 +455,7 @@ pub async fn credit_note_for_refund(
         order,
         user_id: invoice.user_id,
         corrects_id: Some(invoice.id),
-        refund_id: Some(refund.id),
+        refund_id: Some(refund.refund_id),
         tax_mode: invoice.tax_mode,
         tax_province: invoice.tax_province,
         tax_rate_bp: invoice.tax_rate_bp,
@@ -457,8 +474,8 @@ pub async fn credit_note_for_refund(
         discount_pkr: 0,
         tax_pkr: tax,
         total_pkr: amount,
-        payment_method: Some(method.to_owned()),
-        payment_reference: refund.reference.clone(),
+        payment_method: Some(refund.method.to_owned()),
+        payment_reference: refund.reference.map(str::to_owned),
     };
     let note = insert(&mut *tx, &settings.invoice_prefix, draft).await?;
     tracing::info!(
@@ -641,10 +658,6 @@ pub async fn csv(db: &PgPool, filter: &InvoiceFilter) -> AppResult<String> {
             } else {
                 1
             };
-            let corrects = match invoice.corrects_id {
-                Some(id) => find(db, id).await?.map(|i| i.code).unwrap_or_default(),
-                None => String::new(),
-            };
             let fields = [
                 invoice.code.clone(),
                 invoice.kind.to_string(),
@@ -664,7 +677,7 @@ pub async fn csv(db: &PgPool, filter: &InvoiceFilter) -> AppResult<String> {
                 (sign * invoice.total_pkr).to_string(),
                 invoice.payment_method.clone().unwrap_or_default(),
                 invoice.payment_reference.clone().unwrap_or_default(),
-                corrects,
+                invoice.corrects_code.clone().unwrap_or_default(),
             ];
             let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
             out.push_str(&line.join(","));

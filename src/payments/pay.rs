@@ -233,5 +233,3 @@ pub async fn submit_manual(
     );
     Ok(payment)
 }
-
-pub use crate::web::forms::sniff_image;

@@ -236,8 +236,18 @@ pub async fn refund(
         RefundDestination::Credit => "Account credit".to_owned(),
         RefundDestination::External => "Transfer".to_owned(),
     };
-    let credit_note =
-        super::invoices::credit_note_for_refund(&mut tx, &order, &refund, &method).await?;
+    let credit_note = super::invoices::credit_note_for_refund(
+        &mut tx,
+        &order,
+        &super::invoices::RefundFacts {
+            refund_id: refund.id,
+            amount_pkr: refund.amount_pkr,
+            reason: &refund.reason,
+            reference: refund.reference.as_deref(),
+            method: &method,
+        },
+    )
+    .await?;
     if i64::from(amount) == left {
         super::transition(
             &mut *tx,

@@ -116,20 +116,19 @@ async fn settle_order(
         OrderStatus::Paid,
     )
     .await?;
-    match via {
-        Some(via) => {
-            let method = match &via.channel {
+    let (method, reference) = match via {
+        Some(via) => (
+            match &via.channel {
                 Some(channel) => format!("{}:{channel}", via.gateway),
                 None => via.gateway.clone(),
-            };
-            orders::set_payment(&mut *tx, order.id, &method, via.gateway_txn_id.as_deref()).await?;
-        }
-        None => {
-            orders::set_payment(&mut *tx, order.id, super::CREDIT, None).await?;
-        }
-    }
-    // The invoice, numbered in this transaction (so a number is never skipped or reused).
-    let paid = orders::find(&mut *tx, order.id)
+            },
+            via.gateway_txn_id.as_deref(),
+        ),
+        None => (super::CREDIT.to_owned(), None),
+    };
+    // The order as paid (with its method), for the invoice numbered in this transaction (so a
+    // number is never skipped or reused).
+    let paid = orders::set_payment(&mut *tx, order.id, &method, reference)
         .await?
         .ok_or(AppError::NotFound("order"))?;
     let invoice = super::invoices::issue_for_order(&mut *tx, &paid).await?;

@@ -217,15 +217,16 @@ async fn raise(
     )
     .await?;
     // Sales tax at today's rate for the customer's province (else the seller's).
+    let settings = crate::orders::billing::settings(&mut *tx).await?;
     let province = match service.user_id {
-        Some(user_id) => {
+        Some(user_id) if settings.tax_mode != crate::orders::tax::TaxMode::Off => {
             crate::accounts::billing::find(&mut *tx, user_id)
                 .await?
                 .province
         }
-        None => None,
+        _ => None,
     };
-    let order = crate::orders::billing::apply_tax(&mut *tx, order, province).await?;
+    let order = crate::orders::billing::apply_tax(&mut *tx, &settings, order, province).await?;
     let order = if use_credit {
         crate::orders::apply_credit(&mut *tx, order).await?
     } else {

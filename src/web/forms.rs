@@ -188,7 +188,8 @@ pub fn parse_rupees(text: &str) -> Option<i64> {
     digits.parse().ok()
 }
 
-/// What an uploaded receipt is, by its first bytes (the declared type must agree).
+/// What an uploaded image (a receipt, the invoice logo) is, by its first bytes (the declared
+/// type must agree).
 pub fn sniff_image(bytes: &[u8]) -> Option<&'static str> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some("image/png")

@@ -17,8 +17,7 @@ use utoipa_axum::routes;
 
 use super::callbacks::{self, Source, Standing};
 use super::pay::{
-    parse_reference, payable_order, sniff_image, start_attempt, start_without_attempt,
-    submit_manual,
+    parse_reference, payable_order, start_attempt, start_without_attempt, submit_manual,
 };
 use super::payments::{self, Payment};
 use super::{MANUAL, PaymentChannel, PaymentMethodName, Start};
@@ -27,6 +26,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::orders::{self};
 use crate::web::extract::{AppJson, ClientIp};
+use crate::web::forms::sniff_image;
 use crate::web::pages::{Layout, render};
 
 pub use super::receipts::MAX_RECEIPT_BYTES;

@@ -466,6 +466,18 @@ pub fn render(invoice: &Invoice, logo: Option<&(Vec<u8>, String)>) -> anyhow::Re
         Align::Right,
     );
     w.y = MARGIN + 84.0;
+    if let Some(corrected) = &invoice.corrects_code {
+        w.text(
+            RIGHT,
+            MARGIN + 75.0,
+            &format!("Corrects invoice {corrected}"),
+            9.0,
+            true,
+            INK,
+            Align::Right,
+        );
+        w.y += 10.0;
+    }
 
     // Seller and buyer, side by side.
     let column = 250.0;
@@ -717,6 +729,7 @@ pub(crate) mod tests {
             order_id: 4567,
             user_id: Some(3),
             corrects_id: None,
+            corrects_code: None,
             refund_id: None,
             issued_at: Utc.with_ymd_and_hms(2026, 12, 5, 6, 0, 0).unwrap(),
             issue_date: NaiveDate::from_ymd_opt(2026, 12, 5).unwrap(),

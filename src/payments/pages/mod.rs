@@ -20,7 +20,7 @@ use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::manual::{self};
-use super::pay::{parse_reference, sniff_image, start_attempt, submit_manual};
+use super::pay::{parse_reference, start_attempt, submit_manual};
 use super::receipts::MAX_RECEIPT_BYTES;
 use super::views::{ManualForm, pay_view, provider_name};
 use super::{MANUAL, Start};
@@ -31,6 +31,7 @@ use crate::money::format_pkr;
 use crate::orders::OrderStatus;
 use crate::orders::orders::{self, Order};
 use crate::web::forms::Failure;
+use crate::web::forms::sniff_image;
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 

@@ -282,6 +282,7 @@ async fn a_taxed_order_is_invoiced_as_issued_and_refunds_get_credit_notes(db: Pg
     assert_eq!(a["code"], format!("NGR-CN-{year}-000001"));
     assert_eq!(b["code"], format!("NGR-CN-{year}-000002"));
     assert_eq!(a["corrects_id"], id);
+    assert_eq!(a["corrects_code"], code.as_str());
     assert_eq!(a["total_pkr"], 1000);
     assert_eq!(a["tax_pkr"], 115, "the tax inside Rs 1,000 at 13 %");
     assert_eq!(b["total_pkr"], 4085);
@@ -296,6 +297,10 @@ async fn a_taxed_order_is_invoiced_as_issued_and_refunds_get_credit_notes(db: Pg
         "{note_text}"
     );
     assert!(note_text.contains("Total credited"), "{note_text}");
+    assert!(
+        note_text.contains(&format!("Corrects invoice {code}")),
+        "{note_text}"
+    );
 
     // The operator's list filters; bad filters are 400s naming the parameter.
     let all = app.get_as(admin, "/api/v1/admin/invoices").await.json();

@@ -428,6 +428,7 @@ async fn set_payment_records_the_method_and_reference(db: PgPool) {
         orders::set_payment(&db, placed.id, "jazzcash", Some("JC-20261126-0042"))
             .await
             .unwrap()
+            .is_some()
     );
     let row = orders::find(&db, placed.id).await.unwrap().unwrap();
     assert_eq!(row.payment_method.as_deref(), Some("jazzcash"));
@@ -436,14 +437,16 @@ async fn set_payment_records_the_method_and_reference(db: PgPool) {
         orders::set_payment(&db, placed.id, "easypaisa", None)
             .await
             .unwrap()
+            .is_some()
     );
     let row = orders::find(&db, placed.id).await.unwrap().unwrap();
     assert_eq!(row.payment_method.as_deref(), Some("easypaisa"));
     assert!(row.payment_reference.is_none());
     assert!(
-        !orders::set_payment(&db, placed.id + 1, "jazzcash", None)
+        orders::set_payment(&db, placed.id + 1, "jazzcash", None)
             .await
             .unwrap()
+            .is_none()
     );
 }
 
