@@ -27,7 +27,7 @@ pub enum Command {
     /// Run the web server (JSON API and pages). Applies pending migrations first.
     Serve(Box<ServeConfig>),
     /// Run the background worker alone (e-mail and other jobs), until SIGTERM or ctrl-c.
-    Worker(WorkerArgs),
+    Worker(Box<WorkerArgs>),
     /// Apply pending database migrations (idempotent).
     Migrate,
     /// Import or export the catalog (categories, locations, plans) as TOML.
@@ -77,6 +77,8 @@ pub struct WorkerArgs {
     pub backups: crate::backup::BackupConfig,
     #[command(flatten)]
     pub jazzcash: crate::config::JazzCashConfig,
+    #[command(flatten)]
+    pub easypaisa: crate::config::EasypaisaConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,11 +144,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
             let jazzcash = args.jazzcash.settings()?;
             crate::serve::log_jazzcash_inquiry(jazzcash.as_ref());
+            let easypaisa = args.easypaisa.settings()?;
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
                 let worker =
                     crate::worker::Worker::new(database.pool.clone(), mailer, provisioning)
                         .with_jazzcash(jazzcash)
+                        .with_easypaisa(easypaisa)
                         .with_order_expiry_hours(args.order_expiry_hours)
                         .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {

@@ -139,6 +139,49 @@ pub struct PaymentConfig {
 
     #[command(flatten)]
     pub jazzcash: JazzCashConfig,
+
+    #[command(flatten)]
+    pub easypaisa: EasypaisaConfig,
+}
+
+/// Easypaisa's (Easypay's) settings: the web server takes payments with them, the worker
+/// reconciles. All five of store id, hash key, API username, API password and account number
+/// enable it.
+#[derive(Args, Clone, Debug)]
+pub struct EasypaisaConfig {
+    /// Easypay store id.
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_STORE_ID")]
+    pub easypaisa_store_id: Option<String>,
+
+    /// Easypay hash key (16 characters; signs the checkout request).
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_HASH_KEY", hide_env_values = true)]
+    pub easypaisa_hash_key: Option<SecretString>,
+
+    /// Easypay API username (the transaction inquiry).
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_USERNAME")]
+    pub easypaisa_username: Option<String>,
+
+    /// Easypay API password (the transaction inquiry).
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_PASSWORD", hide_env_values = true)]
+    pub easypaisa_password: Option<SecretString>,
+
+    /// The merchant's Easypaisa account number (the inquiry names it).
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_ACCOUNT_NUM")]
+    pub easypaisa_account_num: Option<String>,
+
+    /// sandbox or production (Easypay's staging or live hosts).
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_ENVIRONMENT", default_value = "sandbox",
+          value_parser = ["sandbox", "production"])]
+    pub easypaisa_environment: String,
+
+    /// The hosted checkout's `Index.jsf`, if your account's documents name another host.
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_CHECKOUT_URL")]
+    pub easypaisa_checkout_url: Option<String>,
+
+    /// The transaction inquiry (`inquire-transaction`), if your account's documents name
+    /// another host.
+    #[arg(long, env = "NEXTGENRDP_EASYPAISA_INQUIRY_URL")]
+    pub easypaisa_inquiry_url: Option<String>,
 }
 
 /// JazzCash's settings (the web server takes payments with them; the worker reconciles).

@@ -126,6 +126,7 @@ async fn serve_on(
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let worker = Worker::new(database.pool.clone(), mailer, provisioning)
             .with_jazzcash(state.payments.jazzcash.clone())
+            .with_easypaisa(state.payments.easypaisa.clone())
             .with_order_expiry_hours(config.order_expiry_hours)
             .with_backups(config.backups.settings(common, database)?);
         let task = tokio::spawn(worker.run(async {

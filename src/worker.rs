@@ -55,6 +55,8 @@ pub struct Worker {
     /// JazzCash with its status inquiry, for `reconcile_payments`; `None`: this node does not
     /// reconcile.
     jazzcash: Option<Arc<crate::payments::jazzcash::JazzCash>>,
+    /// Easypaisa with its transaction inquiry, for `reconcile_payments`.
+    easypaisa: Option<Arc<crate::payments::easypaisa::Easypaisa>>,
 }
 
 /// Periodic jobs: each is enqueued once per period whatever the number of workers (the
@@ -100,6 +102,7 @@ impl Worker {
             order_expiry: chrono::Duration::hours(48),
             backups: None,
             jazzcash: None,
+            easypaisa: None,
         }
     }
 
@@ -107,6 +110,15 @@ impl Worker {
     /// status inquiry is configured.
     pub fn with_jazzcash(mut self, jazzcash: Option<crate::payments::jazzcash::JazzCash>) -> Self {
         self.jazzcash = jazzcash.filter(|j| j.inquiry_url.is_some()).map(Arc::new);
+        self
+    }
+
+    /// Reconciles pending Easypaisa attempts (`reconcile_payments`, every 5 minutes) too.
+    pub fn with_easypaisa(
+        mut self,
+        easypaisa: Option<crate::payments::easypaisa::Easypaisa>,
+    ) -> Self {
+        self.easypaisa = easypaisa.map(Arc::new);
         self
     }
 
@@ -129,8 +141,8 @@ impl Worker {
             let key = format!("{kind}:{}", now / period);
             jobs::enqueue(&self.db, kind, &serde_json::json!({}), Some(&key), None).await?;
         }
-        // Only from nodes that can ask JazzCash.
-        if self.jazzcash.is_some() {
+        // Only from nodes that can ask JazzCash or Easypaisa.
+        if self.jazzcash.is_some() || self.easypaisa.is_some() {
             let key = format!("{RECONCILE_PAYMENTS}:{}", now / RECONCILE_EVERY_SECS);
             let payload = serde_json::json!({});
             jobs::enqueue(&self.db, RECONCILE_PAYMENTS, &payload, Some(&key), None).await?;
@@ -428,30 +440,47 @@ impl Worker {
                     "backups are off on this node",
                 )),
             },
-            RECONCILE_PAYMENTS => match &self.jazzcash {
-                Some(jazzcash) => {
-                    let done = crate::payments::callbacks::reconcile(
-                        &self.db,
-                        jazzcash,
-                        &self.provisioning.public_url,
-                    )
-                    .await?;
+            RECONCILE_PAYMENTS => {
+                if self.jazzcash.is_none() && self.easypaisa.is_none() {
+                    return Err(Snooze::error(
+                        Duration::from_secs(600),
+                        "payment inquiries are off on this node",
+                    ));
+                }
+                let public_url = &self.provisioning.public_url;
+                let rounds = [
+                    match &self.jazzcash {
+                        Some(jazzcash) => Some((
+                            "JazzCash",
+                            crate::payments::callbacks::reconcile(&self.db, jazzcash, public_url)
+                                .await?,
+                        )),
+                        None => None,
+                    },
+                    match &self.easypaisa {
+                        Some(easypaisa) => Some((
+                            "Easypaisa",
+                            crate::payments::easypaisa_results::reconcile(
+                                &self.db, easypaisa, public_url,
+                            )
+                            .await?,
+                        )),
+                        None => None,
+                    },
+                ];
+                for (gateway, done) in rounds.into_iter().flatten() {
                     if done.asked > 0 {
                         tracing::info!(
-                            "JazzCash reconciliation: {} asked, {} paid, {} failed, {} unanswered",
+                            "{gateway} reconciliation: {} asked, {} paid, {} failed, {} unanswered",
                             done.asked,
                             done.paid,
                             done.failed,
                             done.unanswered
                         );
                     }
-                    Ok(())
                 }
-                None => Err(Snooze::error(
-                    Duration::from_secs(600),
-                    "JazzCash inquiries are off on this node",
-                )),
-            },
+                Ok(())
+            }
             provision::PROVISION_SERVICE => {
                 provision::run_provision(&self.provisioning, &self.db, job).await
             }

@@ -76,6 +76,29 @@ impl Order {
     }
 }
 
+/// How a payment was made, in words: the gateway (`payments.gateway`, or `credit`) and, for a
+/// transfer, its channel. The orders' and payments' pages and the invoices say it alike.
+pub fn method_label(gateway: &str, channel: Option<&str>) -> String {
+    match (gateway, channel) {
+        ("manual", Some("bank")) => "Bank transfer".to_owned(),
+        ("manual", Some("jazzcash")) => "JazzCash transfer".to_owned(),
+        ("manual", Some("easypaisa")) => "Easypaisa transfer".to_owned(),
+        ("manual", _) => "Manual transfer".to_owned(),
+        ("jazzcash", _) => "JazzCash checkout".to_owned(),
+        ("easypaisa", _) => "Easypaisa checkout".to_owned(),
+        ("credit", _) => "Account credit".to_owned(),
+        (other, _) => other.to_owned(),
+    }
+}
+
+/// An order's `payment_method` (`gateway` or `gateway:channel`) in words.
+pub fn payment_method_label(stored: &str) -> String {
+    match stored.split_once(':') {
+        Some((gateway, channel)) => method_label(gateway, Some(channel)),
+        None => method_label(stored, None),
+    }
+}
+
 /// What a new order records; every order starts `pending_payment`.
 #[derive(Clone, Debug)]
 pub struct NewOrder<'a> {

@@ -129,14 +129,10 @@ impl OrderView {
                 )
             }),
             notes: order.notes.filter(|n| !n.trim().is_empty()),
-            // Stored as `gateway` or `gateway:channel` when the order is paid.
-            payment_method: order.payment_method.as_deref().map(|method| {
-                let (gateway, channel) = match method.split_once(':') {
-                    Some((gateway, channel)) => (gateway, Some(channel)),
-                    None => (method, None),
-                };
-                crate::payments::views::method_label(gateway, channel)
-            }),
+            payment_method: order
+                .payment_method
+                .as_deref()
+                .map(super::orders::payment_method_label),
             payment_reference: order.payment_reference,
         }
     }

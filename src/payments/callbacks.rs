@@ -74,7 +74,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn kind(self) -> PaymentEventKind {
+    pub(super) fn kind(self) -> PaymentEventKind {
         match self {
             Self::Ipn => PaymentEventKind::Ipn,
             Self::Return => PaymentEventKind::Return,
@@ -174,21 +174,38 @@ fn refused_payload(fields: &BTreeMap<String, String>) -> serde_json::Value {
     payload
 }
 
-/// Refuses a post: recorded (bounded, see [`refused_payload`]) unless this address has had too
-/// many refused lately, then 400 (or 429, unrecorded).
-async fn refuse(
+/// A refused post from a gateway: what is kept of it and the field its problem names.
+pub(super) struct Refusal<'a> {
+    pub gateway: &'static str,
+    pub source: Source,
+    /// What is kept of the post (known fields only, cut short; never a password).
+    pub payload: serde_json::Value,
+    pub payment_id: Option<i32>,
+    /// The field the 400 names.
+    pub field: &'a str,
+    pub why: String,
+}
+
+/// Refuses a post: recorded unless this address has had too many refused lately, then 400 (or
+/// 429, unrecorded).
+pub(super) async fn refuse(
     state: &Context,
     ip: &str,
-    source: Source,
-    fields: &BTreeMap<String, String>,
-    payment_id: Option<i32>,
-    why: String,
+    refusal: Refusal<'_>,
 ) -> AppResult<CallbackOutcome> {
+    let Refusal {
+        gateway,
+        source,
+        payload,
+        payment_id,
+        field,
+        why,
+    } = refusal;
     let kind = source.kind();
-    metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "refused").increment(1);
+    metrics::counter!("payments_total", "gateway" => gateway, "outcome" => "refused").increment(1);
     rate_limit::hit(
         &state.db,
-        &format!("jazzcash-refused:ip:{ip}"),
+        &format!("{gateway}-refused:ip:{ip}"),
         REFUSED_PER_IP,
     )
     .await?;
@@ -196,15 +213,35 @@ async fn refuse(
         &state.db,
         payment_id,
         PaymentEventKind::Refused,
-        Some(&refused_payload(fields)),
+        Some(&payload),
         Some(&format!("{kind}: {why}")),
     )
     .await?;
-    tracing::warn!(payment.id = ?payment_id, "refused a JazzCash {kind}: {why}");
+    tracing::warn!(payment.id = ?payment_id, "refused a {gateway} {kind}: {why}");
     Err(AppError::bad_request(
-        "pp_SecureHash",
+        field,
         format!("callback refused: {why}"),
     ))
+}
+
+/// Refuses a JazzCash post (see [`refuse`]), keeping its known fields.
+async fn refuse_jazzcash(
+    state: &Context,
+    ip: &str,
+    source: Source,
+    fields: &BTreeMap<String, String>,
+    payment_id: Option<i32>,
+    why: String,
+) -> AppResult<CallbackOutcome> {
+    let refusal = Refusal {
+        gateway: JAZZCASH,
+        source,
+        payload: refused_payload(fields),
+        payment_id,
+        field: "pp_SecureHash",
+        why,
+    };
+    refuse(state, ip, refusal).await
 }
 
 /// Checks, records and acts on a JazzCash result (IPN or browser return) from `ip`, idempotently
@@ -226,18 +263,18 @@ pub async fn jazzcash_result(
         .is_none_or(|code| code.trim().is_empty())
     {
         let why = "a payment request, not a result: it has no pp_ResponseCode".to_owned();
-        return refuse(state, ip, source, &fields, None, why).await;
+        return refuse_jazzcash(state, ip, source, &fields, None, why).await;
     }
     let callback = match merchant.verify(&fields) {
         Ok(callback) => callback,
-        Err(why) => return refuse(state, ip, source, &fields, None, why).await,
+        Err(why) => return refuse_jazzcash(state, ip, source, &fields, None, why).await,
     };
     let Some(attempt) = payments::find_by_txn(&state.db, JAZZCASH, &callback.txn_ref).await? else {
         let why = format!("unknown transaction reference {:?}", callback.txn_ref);
-        return refuse(state, ip, source, &fields, None, why).await;
+        return refuse_jazzcash(state, ip, source, &fields, None, why).await;
     };
     if let Err(why) = matches_attempt(&attempt, callback.amount_paisa, &callback.bill_reference) {
-        return refuse(state, ip, source, &fields, Some(attempt.id), why).await;
+        return refuse_jazzcash(state, ip, source, &fields, Some(attempt.id), why).await;
     }
     // The browser alone never settles when JazzCash can be asked.
     let confirmation = if source == Source::Return
@@ -339,7 +376,7 @@ fn matches_attempt(
 }
 
 /// Confirms a paid attempt and settles its order (once: a repeat finds it succeeded).
-async fn settle_paid(
+pub(super) async fn settle_paid(
     tx: &mut sqlx::PgConnection,
     state: &Context,
     payment: &Payment,
@@ -375,7 +412,7 @@ async fn fail_unless_pending(
         return Ok(Standing::Pending);
     }
     let reason = format!("{} {}", callback.response_code, callback.response_message);
-    fail_attempt(&mut *tx, payment.id, &reason, change).await?;
+    fail_attempt(&mut *tx, payment, &reason, change).await?;
     Ok(if payment.status == PaymentStatus::Succeeded {
         Standing::Paid
     } else {
@@ -384,15 +421,15 @@ async fn fail_unless_pending(
 }
 
 /// A pending attempt fails, with why (a guarded update: a repeat changes nothing).
-async fn fail_attempt(
+pub(super) async fn fail_attempt(
     tx: &mut sqlx::PgConnection,
-    payment_id: i32,
+    payment: &Payment,
     reason: &str,
     change: Transition<'_>,
 ) -> Result<(), TransitionError> {
     let failed = super::transition(
         &mut *tx,
-        payment_id,
+        payment.id,
         &[PaymentStatus::Pending],
         PaymentStatus::Failed,
         &Transition {
@@ -402,7 +439,8 @@ async fn fail_attempt(
     )
     .await?;
     if failed {
-        metrics::counter!("payments_total", "gateway" => JAZZCASH, "outcome" => "failed")
+        let gateway = payment.gateway.clone();
+        metrics::counter!("payments_total", "gateway" => gateway, "outcome" => "failed")
             .increment(1);
     }
     Ok(())
@@ -444,7 +482,7 @@ async fn record_inquiry(
 
 /// An HTTP client for inquiries: one per early return or reconciliation round (both rare). Not
 /// one shared for good: its pooled connections belong to the runtime that opened them.
-fn inquiry_client() -> reqwest::Client {
+pub(super) fn inquiry_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .build()
@@ -462,13 +500,13 @@ pub struct Reconciled {
 }
 
 /// How long after its own expiry an unpaid attempt is still asked about before it is failed.
-const EXPIRY_GRACE: chrono::Duration = chrono::Duration::minutes(30);
+pub(super) const EXPIRY_GRACE: chrono::Duration = chrono::Duration::minutes(30);
 /// Attempts younger than this are left to the customer and the IPN.
-const FIRST_ASK_AFTER: chrono::Duration = chrono::Duration::minutes(2);
+pub(super) const FIRST_ASK_AFTER: chrono::Duration = chrono::Duration::minutes(2);
 /// Attempts older than this are no longer asked about.
-const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(7);
+pub(super) const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(7);
 /// Attempts asked about per round.
-const ROUND: i64 = 100;
+pub(super) const ROUND: i64 = 100;
 
 /// The periodic reconciliation (`reconcile_payments`): asks JazzCash about every attempt still
 /// pending (the customer closed the tab, the IPN never came, a voucher being paid); settles the
@@ -544,7 +582,7 @@ pub async fn reconcile(
                     "expired unpaid (JazzCash: {} {})",
                     inquiry.payment_response_code, inquiry.message
                 );
-                fail_attempt(&mut tx, payment.id, &reason, Transition::default()).await?;
+                fail_attempt(&mut tx, &payment, &reason, Transition::default()).await?;
                 done.failed += 1;
             }
             Ok(_) => {}

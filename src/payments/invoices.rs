@@ -246,21 +246,13 @@ async fn insert(tx: &mut sqlx::PgConnection, prefix: &str, draft: Draft<'_>) -> 
     Ok(invoice)
 }
 
-/// How an order's `payment_method` reads on its invoice: `Bank transfer`, `JazzCash`, … with
-/// the account credit that paid part of it.
+/// How an order's `payment_method` reads on its invoice: `Bank transfer`, `JazzCash checkout`,
+/// … with the account credit that paid part of it.
 pub fn payment_label(order: &Order) -> String {
-    let method = order.payment_method.as_deref().unwrap_or_default();
-    let named = match method {
-        super::CREDIT => return "Account credit".to_owned(),
-        "jazzcash" => "JazzCash".to_owned(),
-        "easypaisa" => "Easypaisa".to_owned(),
-        "manual:bank" => "Bank transfer".to_owned(),
-        "manual:jazzcash" => "JazzCash transfer".to_owned(),
-        "manual:easypaisa" => "Easypaisa transfer".to_owned(),
-        "manual" => "Transfer".to_owned(),
-        other => other.to_owned(),
-    };
-    if order.credit_applied_pkr > 0 {
+    let named = crate::orders::orders::payment_method_label(
+        order.payment_method.as_deref().unwrap_or_default(),
+    );
+    if order.credit_applied_pkr > 0 && order.payment_method.as_deref() != Some(super::CREDIT) {
         format!(
             "{named} + account credit {}",
             format_pkr(order.credit_applied_pkr)

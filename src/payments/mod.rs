@@ -11,6 +11,8 @@ pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
 pub mod callbacks;
+pub mod easypaisa;
+pub mod easypaisa_results;
 pub mod invoices;
 pub mod jazzcash;
 pub mod manual;
@@ -38,6 +40,7 @@ use crate::orders::orders::Order;
 /// The gateways' names, as stored in `payments.gateway`.
 pub const MANUAL: &str = "manual";
 pub const JAZZCASH: &str = "jazzcash";
+pub const EASYPAISA: &str = "easypaisa";
 /// An order's `payment_method` when the account credit spent on it paid all of it.
 pub const CREDIT: &str = "credit";
 
@@ -89,6 +92,8 @@ pub enum PaymentMethodName {
     Manual,
     /// JazzCash hosted checkout (wallet, card or voucher).
     Jazzcash,
+    /// Easypaisa hosted checkout (Easypay, wallet).
+    Easypaisa,
 }
 
 text_enum! {
@@ -180,21 +185,82 @@ text_enum! {
     }
 }
 
+/// An `http(s)://` address from a flag, checked.
+fn parse_url(flag: &str, url: &str) -> anyhow::Result<String> {
+    let parsed: reqwest::Url = url
+        .parse()
+        .map_err(|err| anyhow::anyhow!("{flag} is not a URL: {err}"))?;
+    if !matches!(parsed.scheme(), "https" | "http") {
+        bail!("{flag} must be an https:// address");
+    }
+    Ok(url.to_owned())
+}
+
+/// Easypaisa's settings from its flags (`NEXTGENRDP_EASYPAISA_*`), checked.
+impl crate::config::EasypaisaConfig {
+    /// Easypaisa, when configured.
+    pub fn settings(&self) -> anyhow::Result<Option<easypaisa::Easypaisa>> {
+        use secrecy::ExposeSecret;
+        let production = self.easypaisa_environment == "production";
+        let url = |flag: &str, given: &Option<String>, sandbox: &str, live: &str| match given
+            .as_deref()
+            .map(str::trim)
+        {
+            None | Some("") => Ok(if production { live } else { sandbox }.to_owned()),
+            Some(url) => parse_url(flag, url),
+        };
+        let checkout_url = url(
+            "NEXTGENRDP_EASYPAISA_CHECKOUT_URL",
+            &self.easypaisa_checkout_url,
+            easypaisa::SANDBOX_CHECKOUT_URL,
+            easypaisa::PRODUCTION_CHECKOUT_URL,
+        )?;
+        let inquiry_url = url(
+            "NEXTGENRDP_EASYPAISA_INQUIRY_URL",
+            &self.easypaisa_inquiry_url,
+            easypaisa::SANDBOX_INQUIRY_URL,
+            easypaisa::PRODUCTION_INQUIRY_URL,
+        )?;
+        match (
+            &self.easypaisa_store_id,
+            &self.easypaisa_hash_key,
+            &self.easypaisa_username,
+            &self.easypaisa_password,
+            &self.easypaisa_account_num,
+        ) {
+            (Some(store_id), Some(hash_key), Some(username), Some(password), Some(account)) => {
+                if hash_key.expose_secret().len() != 16 {
+                    bail!(
+                        "NEXTGENRDP_EASYPAISA_HASH_KEY must be the 16-character key from the Easypay portal"
+                    );
+                }
+                Ok(Some(easypaisa::Easypaisa {
+                    store_id: store_id.trim().to_owned(),
+                    hash_key: hash_key.clone(),
+                    username: username.clone(),
+                    password: password.clone(),
+                    account_num: account.trim().to_owned(),
+                    checkout_url,
+                    inquiry_url,
+                }))
+            }
+            (None, None, None, None, None) => Ok(None),
+            _ => bail!(
+                "Easypaisa needs all of NEXTGENRDP_EASYPAISA_STORE_ID, NEXTGENRDP_EASYPAISA_HASH_KEY, \
+                 NEXTGENRDP_EASYPAISA_USERNAME, NEXTGENRDP_EASYPAISA_PASSWORD and \
+                 NEXTGENRDP_EASYPAISA_ACCOUNT_NUM"
+            ),
+        }
+    }
+}
+
 /// JazzCash's settings from its flags (`NEXTGENRDP_JAZZCASH_*`), checked.
 impl crate::config::JazzCashConfig {
     /// JazzCash, when configured.
     pub fn settings(&self) -> anyhow::Result<Option<jazzcash::JazzCash>> {
         let inquiry_url = match self.jazzcash_inquiry_url.as_deref().map(str::trim) {
             None | Some("") => None,
-            Some(url) => {
-                let parsed: reqwest::Url = url.parse().map_err(|err| {
-                    anyhow::anyhow!("NEXTGENRDP_JAZZCASH_INQUIRY_URL is not a URL: {err}")
-                })?;
-                if !matches!(parsed.scheme(), "https" | "http") {
-                    bail!("NEXTGENRDP_JAZZCASH_INQUIRY_URL must be an https:// address");
-                }
-                Some(url.to_owned())
-            }
+            Some(url) => Some(parse_url("NEXTGENRDP_JAZZCASH_INQUIRY_URL", url)?),
         };
         match (
             &self.jazzcash_merchant_id,
@@ -240,7 +306,12 @@ impl crate::config::PaymentConfig {
             None => ManualTransfer::example(),
         };
         let jazzcash = self.jazzcash.settings()?;
-        Ok(PaymentSettings { manual, jazzcash })
+        let easypaisa = self.easypaisa.settings()?;
+        Ok(PaymentSettings {
+            manual,
+            jazzcash,
+            easypaisa,
+        })
     }
 }
 
@@ -249,6 +320,7 @@ impl crate::config::PaymentConfig {
 pub struct PaymentSettings {
     pub manual: manual::ManualTransfer,
     pub jazzcash: Option<jazzcash::JazzCash>,
+    pub easypaisa: Option<easypaisa::Easypaisa>,
 }
 
 impl PaymentSettings {
@@ -257,6 +329,9 @@ impl PaymentSettings {
         let mut gateways: Vec<&dyn PaymentGateway> = vec![&self.manual];
         if let Some(jazzcash) = &self.jazzcash {
             gateways.push(jazzcash);
+        }
+        if let Some(easypaisa) = &self.easypaisa {
+            gateways.push(easypaisa);
         }
         gateways
     }
@@ -291,6 +366,34 @@ impl PaymentGateway for jazzcash::JazzCash {
         });
         Start::Redirect {
             url: self.form_url.clone(),
+            fields,
+        }
+    }
+}
+
+impl PaymentGateway for easypaisa::Easypaisa {
+    fn name(&self) -> &'static str {
+        EASYPAISA
+    }
+
+    fn label(&self) -> &'static str {
+        "Easypaisa (wallet)"
+    }
+
+    fn records_attempt_on_start(&self) -> bool {
+        true
+    }
+
+    fn start(&self, context: &StartContext<'_>) -> Start {
+        let fields = self.checkout_form(&easypaisa::FormRequest {
+            order_ref: context.txn_ref,
+            amount_pkr: context.order.due_pkr(),
+            postback_url: &format!("{}/payments/easypaisa/return", context.public_url),
+            now: context.now,
+            expires_at: context.now + jazzcash::ATTEMPT_LIFETIME,
+        });
+        Start::Redirect {
+            url: self.checkout_url.clone(),
             fields,
         }
     }

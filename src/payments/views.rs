@@ -4,11 +4,11 @@
 //! pages (`orders::views`), which render them.
 
 use super::PaymentStatus;
+use super::Start;
 use super::manual::{self, Instructions};
 use super::pay::start_without_attempt;
 use super::payments::{self, Payment};
 use super::receipts::MAX_RECEIPT_BYTES;
-use super::{MANUAL, Start};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::money::format_pkr;
@@ -19,18 +19,7 @@ use crate::web::forms::{FormErrors, pkt, sentence};
 // ---------------------------------------------------------------------------------------------
 // Words shared with the operator's pages
 
-/// How a payment was made, in words: the gateway and, for a transfer, its channel.
-pub(crate) fn method_label(gateway: &str, channel: Option<&str>) -> String {
-    match (gateway, channel) {
-        (MANUAL, Some("bank")) => "Bank transfer".to_owned(),
-        (MANUAL, Some("jazzcash")) => "JazzCash transfer".to_owned(),
-        (MANUAL, Some("easypaisa")) => "Easypaisa transfer".to_owned(),
-        (MANUAL, _) => "Manual transfer".to_owned(),
-        (super::JAZZCASH, _) => "JazzCash checkout".to_owned(),
-        (super::CREDIT, _) => "Account credit".to_owned(),
-        (other, _) => other.to_owned(),
-    }
-}
+pub(crate) use crate::orders::orders::method_label;
 
 // ---------------------------------------------------------------------------------------------
 // The payment step of the order page
@@ -87,6 +76,7 @@ pub struct RedirectPanel {
 pub(crate) fn provider_name(gateway: &str) -> &'static str {
     match gateway {
         super::JAZZCASH => "JazzCash",
+        super::EASYPAISA => "Easypaisa",
         _ => "the payment page",
     }
 }

@@ -42,10 +42,16 @@ pub const CSRF_FIELD: &str = "csrf_token";
 #[derive(Clone, Debug)]
 pub struct CsrfToken(pub String);
 
-/// Page routes that other sites post to by design, each verifying its own signature; and the
+/// Page routes that other sites post to by design, each verifying its own signature (or, for
+/// Easypaisa's unsigned return, believing nothing it says without asking Easypay); and the
 /// health probes, which hold no session and answer GET alone (any other method is the router's
 /// 405, as the API document says).
-const EXEMPT: &[&str] = &["/payments/jazzcash/return", "/healthz", "/readyz"];
+const EXEMPT: &[&str] = &[
+    "/payments/jazzcash/return",
+    "/payments/easypaisa/return",
+    "/healthz",
+    "/readyz",
+];
 
 /// Forms are small; a bigger body is refused before it is read.
 const MAX_FORM_BYTES: usize = 256 * 1024;

@@ -93,6 +93,7 @@ impl TestApp {
                     form_url: nextgenrdp::payments::jazzcash::SANDBOX_URL.into(),
                     inquiry_url: None,
                 }),
+                easypaisa: None,
             },
         }
     }

@@ -10,6 +10,7 @@ mod browser;
 mod cli;
 mod db;
 mod embedded;
+mod fake_easypaisa;
 mod fake_jazzcash;
 mod fakepve;
 mod faults;

@@ -430,6 +430,90 @@ pub(crate) async fn jazzcash_return(
     }
 }
 
+#[derive(Template)]
+#[template(path = "payments/easypaisa_confirm.html")]
+struct EasypaisaConfirmPage {
+    layout: Layout,
+    url: String,
+    fields: Vec<(String, String)>,
+}
+
+/// The page Easypay sends the customer back to, twice: with an `auth_token` (we send the browser
+/// on to Easypay's `Confirm.jsf`), then with the order's reference (we ask Easypay's inquiry
+/// and show where the payment stands). Routed with the pages ([`super::pages::router`]).
+pub(crate) async fn easypaisa_return(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    uri: axum::http::Uri,
+    body: Bytes,
+) -> Response {
+    // GET carries the fields in the query, POST in the form body.
+    let text = if body.is_empty() {
+        uri.query().unwrap_or_default().as_bytes().to_vec()
+    } else {
+        body.to_vec()
+    };
+    let outcome =
+        match serde_urlencoded::from_bytes::<std::collections::BTreeMap<String, String>>(&text) {
+            Ok(fields) => {
+                crate::payments::easypaisa_results::easypaisa_return(
+                    &state,
+                    state.payments.easypaisa.as_ref(),
+                    fields,
+                    &ip,
+                )
+                .await
+            }
+            Err(err) => Err(AppError::bad_request(
+                "body",
+                format!("not an Easypaisa return: {err}"),
+            )),
+        };
+    let rendered = match outcome {
+        Ok(crate::payments::easypaisa_results::ReturnStep::Confirm { url, fields }) => {
+            let target = url.clone();
+            render(&EasypaisaConfirmPage {
+                layout: Layout::new("Payment"),
+                url,
+                fields: fields.into_iter().collect(),
+            })
+            .map(|mut response| {
+                super::pages::allow_form_to(&mut response, &target);
+                (StatusCode::OK, response)
+            })
+        }
+        Ok(crate::payments::easypaisa_results::ReturnStep::Outcome(outcome)) => {
+            render(&ReturnPage {
+                layout: Layout::new("Payment"),
+                standing: match outcome.standing {
+                    Standing::Paid => "paid",
+                    Standing::Pending => "pending",
+                    Standing::Failed => "failed",
+                },
+                message: outcome.message,
+                order_id: Some(outcome.order_id),
+            })
+            .map(|response| (StatusCode::OK, response))
+        }
+        Err(err) => render(&ReturnPage {
+            layout: Layout::new("Payment"),
+            standing: "failed",
+            message: "We could not confirm this payment. If money left your account, contact us \
+                      with your Easypaisa transaction id."
+                .into(),
+            order_id: None,
+        })
+        .map(|response| (err.status(), response)),
+    };
+    match rendered {
+        Ok((status, mut response)) => {
+            *response.status_mut() = status;
+            response
+        }
+        Err(err) => err.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

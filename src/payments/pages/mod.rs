@@ -60,6 +60,16 @@ pub fn router() -> Router<AppState> {
                 super::callbacks::MAX_CALLBACK_BYTES,
             )),
         )
+        // Easypay sends the browser back twice (with a token, then with the order's
+        // reference), by GET or POST; nothing in it is believed without Easypay's inquiry.
+        .route(
+            "/payments/easypaisa/return",
+            axum::routing::get(super::api::easypaisa_return)
+                .post(super::api::easypaisa_return)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    super::callbacks::MAX_CALLBACK_BYTES,
+                )),
+        )
 }
 
 /// The labels of the "I have paid" form's fields, for the sentences of their errors.
@@ -379,7 +389,7 @@ async fn start_payment(
         gateway.name(),
         payment.id
     );
-    let origin = form_origin(&url).map(str::to_owned);
+    let target = url.clone();
     let page = RedirectPage {
         layout: Layout::for_page(format!("Pay order #{id}"), &visitor.context),
         order_id: order.id,
@@ -389,11 +399,17 @@ async fn start_payment(
         fields: fields.into_iter().collect(),
     };
     let mut response = render_with(StatusCode::OK, &page)?;
+    allow_form_to(&mut response, &target);
+    Ok(response)
+}
+
+/// Lets a page's one form post to the provider at `url` (the policy's `form-action` names its
+/// origin, nothing else changes), and keeps the page out of caches: its signed fields carry
+/// the merchant's credentials or a one-time token.
+pub(crate) fn allow_form_to(response: &mut Response, url: &str) {
     let headers = response.headers_mut();
-    // The signed form carries the merchant's credentials: never cached.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The page's one form posts to the provider: the policy names it, nothing else changes.
-    if let Some(origin) = origin {
+    if let Some(origin) = form_origin(url) {
         let policy = crate::web::pages::CONTENT_SECURITY_POLICY.replace(
             "form-action 'self'",
             &format!("form-action 'self' {origin}"),
@@ -402,7 +418,6 @@ async fn start_payment(
             headers.insert(header::CONTENT_SECURITY_POLICY, value);
         }
     }
-    Ok(response)
 }
 
 #[cfg(test)]

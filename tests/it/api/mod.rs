@@ -8,6 +8,7 @@ mod backends;
 pub mod cart;
 mod catalog;
 mod credit;
+mod easypaisa;
 mod hostile;
 mod idor;
 pub mod invoices;
