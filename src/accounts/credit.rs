@@ -50,6 +50,8 @@ pub struct CreditEntry {
     pub reason: String,
     pub order_id: Option<i32>,
     pub payment_id: Option<i32>,
+    /// The invoice or credit note behind it (a refund's credit note).
+    pub invoice_id: Option<i32>,
     /// The operator who made an adjustment (null for the shop's own movements).
     pub created_by: Option<i32>,
     pub created_at: DateTime<Utc>,
@@ -58,7 +60,7 @@ pub struct CreditEntry {
 macro_rules! entry_columns {
     () => {
         "id, user_id, kind, amount_pkr, balance_after_pkr, reason, order_id, payment_id, \
-         created_by, created_at"
+         invoice_id, created_by, created_at"
     };
 }
 
@@ -71,6 +73,7 @@ pub struct NewCreditEntry<'a> {
     pub reason: &'a str,
     pub order_id: Option<i32>,
     pub payment_id: Option<i32>,
+    pub invoice_id: Option<i32>,
     pub created_by: Option<i32>,
 }
 
@@ -137,8 +140,8 @@ pub async fn record(tx: &mut PgConnection, new: &NewCreditEntry<'_>) -> AppResul
         "credit.insert",
         sqlx::query_as(concat!(
             "insert into credit_entries (user_id, kind, amount_pkr, balance_after_pkr, reason,
-                                         order_id, payment_id, created_by)
-             values ($1, $2, $3, $4, $5, $6, $7, $8) returning ",
+                                         order_id, payment_id, created_by, invoice_id)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ",
             entry_columns!()
         ))
         .bind(new.user_id)
@@ -149,6 +152,7 @@ pub async fn record(tx: &mut PgConnection, new: &NewCreditEntry<'_>) -> AppResul
         .bind(new.order_id)
         .bind(new.payment_id)
         .bind(new.created_by)
+        .bind(new.invoice_id)
         .fetch_one(&mut *tx),
     )
     .await?;
@@ -179,6 +183,7 @@ pub async fn spend_on_order(
             reason: &format!("spent on order {order_id}"),
             order_id: Some(order_id),
             payment_id: None,
+            invoice_id: None,
             created_by: None,
         },
     )
@@ -228,6 +233,7 @@ pub async fn adjust_by_operator(
             reason: &reason,
             order_id: None,
             payment_id: None,
+            invoice_id: None,
             created_by: Some(actor.user_id),
         },
     )

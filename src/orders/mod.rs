@@ -98,6 +98,7 @@ pub async fn transition(
                 reason: &format!("order {id} was {to} unpaid: the credit spent on it is back"),
                 order_id: Some(id),
                 payment_id: None,
+                invoice_id: None,
                 created_by: None,
             },
         )

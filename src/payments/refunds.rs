@@ -208,30 +208,7 @@ pub async fn refund(
         .fetch_one(&mut *tx),
     )
     .await?;
-    if request.to == RefundDestination::Credit {
-        let Some(user_id) = order.user_id else {
-            return Err(AppError::conflict(
-                "to",
-                "the order's customer account is gone: refund it externally",
-            ));
-        };
-        credit::record(
-            &mut tx,
-            &NewCreditEntry {
-                user_id,
-                kind: CreditKind::Refund,
-                amount_pkr: amount,
-                reason: &format!(
-                    "refund of payment {payment_id} (order {}): {reason}",
-                    order.id
-                ),
-                order_id: Some(order.id),
-                payment_id: Some(payment_id),
-                created_by: Some(actor.user_id),
-            },
-        )
-        .await?;
-    }
+    // The credit note first, so the ledger's entry can name it.
     let method = match request.to {
         RefundDestination::Credit => "Account credit".to_owned(),
         RefundDestination::External => "Transfer".to_owned(),
@@ -248,6 +225,35 @@ pub async fn refund(
         },
     )
     .await?;
+    if request.to == RefundDestination::Credit {
+        let Some(user_id) = order.user_id else {
+            return Err(AppError::conflict(
+                "to",
+                "the order's customer account is gone: refund it externally",
+            ));
+        };
+        let noted = credit_note
+            .as_ref()
+            .map(|note| format!(" (credit note {})", note.code))
+            .unwrap_or_default();
+        credit::record(
+            &mut tx,
+            &NewCreditEntry {
+                user_id,
+                kind: CreditKind::Refund,
+                amount_pkr: amount,
+                reason: &format!(
+                    "refund of payment {payment_id} (order {}): {reason}{noted}",
+                    order.id
+                ),
+                order_id: Some(order.id),
+                payment_id: Some(payment_id),
+                invoice_id: credit_note.as_ref().map(|note| note.id),
+                created_by: Some(actor.user_id),
+            },
+        )
+        .await?;
+    }
     if i64::from(amount) == left {
         super::transition(
             &mut *tx,

@@ -238,6 +238,7 @@ async fn credit_or_flag(
             reason: &format!("{why}: kept as credit"),
             order_id: Some(order.id),
             payment_id: Some(via.id),
+            invoice_id: None,
             created_by: None,
         },
     )

@@ -25,6 +25,24 @@ pub fn pdf_text(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Keeps `pdf` as `test-artifacts/invoices/<name>.pdf`, with its first page drawn as a PNG
+/// beside it (`pdftoppm`), for a person to look at.
+pub fn keep_pdf(name: &str, pdf: &[u8]) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("test-artifacts/invoices");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(format!("{name}.pdf"));
+    std::fs::write(&path, pdf).unwrap();
+    let drawn = std::process::Command::new("pdftoppm")
+        .args(["-r", "110", "-png", "-singlefile"])
+        .arg(&path)
+        .arg(dir.join(name))
+        .status();
+    assert!(
+        drawn.is_ok_and(|s| s.success()),
+        "pdftoppm draws the PDF (poppler-utils)"
+    );
+}
+
 /// The year of today's invoice series (PKT).
 async fn year(db: &PgPool) -> String {
     sqlx::query_scalar("select to_char(now() at time zone 'Asia/Karachi', 'YYYY')")
@@ -224,6 +242,7 @@ async fn a_taxed_order_is_invoiced_as_issued_and_refunds_get_credit_notes(db: Pg
             .contains(&format!("{code}.pdf"))
     );
     let text = pdf_text(&pdf.body);
+    keep_pdf("sales-tax-invoice", &pdf.body);
     for needle in [
         "Sales tax invoice",
         code.as_str(),
@@ -291,6 +310,17 @@ async fn a_taxed_order_is_invoiced_as_issued_and_refunds_get_credit_notes(db: Pg
         .get_as(own, &format!("/api/v1/invoices/{}/pdf", a["id"]))
         .await;
     let note_text = pdf_text(&note_pdf.body);
+    keep_pdf("credit-note", &note_pdf.body);
+    // The ledger's refund entries name their credit notes.
+    let credit = app.get_as(own, "/api/v1/me/credit").await.json();
+    assert_eq!(credit["entries"][0]["invoice_id"], b["id"], "{credit}");
+    assert_eq!(credit["entries"][1]["invoice_id"], a["id"]);
+    assert!(
+        credit["entries"][1]["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("credit note NGR-CN-{year}-000001"))
+    );
     assert!(note_text.contains("Credit note"), "{note_text}");
     assert!(
         note_text.contains(&format!("Refund against invoice {code}")),
