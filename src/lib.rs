@@ -23,6 +23,7 @@ pub mod router;
 pub mod secrets;
 pub mod serve;
 pub mod services;
+pub mod support;
 pub mod telemetry;
 pub mod web;
 pub mod worker;

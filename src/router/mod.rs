@@ -124,6 +124,8 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::payments::admin_api::router())
         .merge(crate::services::api::router())
         .merge(crate::services::admin_api::router())
+        .merge(crate::support::api::router())
+        .merge(crate::support::admin_api::router())
         .merge(crate::provisioning::admin_api::router())
         .merge(crate::jobs::admin_api::router())
 }

@@ -53,6 +53,7 @@ pub const DOCS_PATH: &str = "/api/docs";
         (name = "orders", description = "Checkout and the customer's orders"),
         (name = "payments", description = "Paying an order: manual transfer and JazzCash"),
         (name = "services", description = "The customer's servers: credentials, actions, renewals"),
+        (name = "support", description = "The customer's support tickets"),
         (name = "invoices", description = "The customer's invoices and credit notes, as JSON and PDF"),
         (name = "admin", description = "The operator's back office (operator accounts only)"),
     )

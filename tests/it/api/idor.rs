@@ -102,7 +102,18 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
             .await
             .unwrap();
 
+    let ticket = post(
+        app,
+        &login,
+        "/api/v1/tickets",
+        json!({ "subject": "Ayesha's question", "department": "technical", "message": "Ayesha-Secret-Question" }),
+    )
+    .await;
+    assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.text());
+    let ticket = ticket.json()["ticket"]["id"].to_string();
+
     let ids = BTreeMap::from([
+        ("tickets", ticket),
         ("invoices", invoice.to_string()),
         ("orders", order.to_string()),
         ("payments", payment.to_string()),
@@ -116,6 +127,7 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
         "ayesha-desk".to_owned(),
         "203.0.113.77".to_owned(),
         "Ayesha-Secret-Pass-91".to_owned(),
+        "Ayesha-Secret-Question".to_owned(),
         "TID7788990011".to_owned(),
     ];
     if !order_number.is_empty() {
@@ -166,6 +178,8 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
         ("get" | "delete", _) => None,
         ("patch", "/api/v1/cart/items/{id}") => json(json!({ "quantity": 2 })),
         ("post", "/api/v1/orders/{id}/cancel") => json(json!({})),
+        ("post", "/api/v1/tickets/{id}/messages") => json(json!({ "message": "hello" })),
+        ("post", "/api/v1/tickets/{id}/close") => json(json!({})),
         ("post", "/api/v1/orders/{id}/payments") => {
             json(json!({ "method": "manual", "reference": "TID5544332211" }))
         }

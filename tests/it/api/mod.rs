@@ -19,4 +19,5 @@ mod orders;
 pub mod payments;
 mod refunds;
 mod services;
+mod tickets;
 mod two_factor;

@@ -16,6 +16,7 @@ use nextgenrdp::payments::refunds::{RefundDestination, RefundServices};
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::provisioning::backends::BackendDriver;
 use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
+use nextgenrdp::support::{Department, Priority, TicketStatus};
 use sqlx::PgPool;
 
 /// The spellings the `CHECK` of `table.column` lists (`column in ('a', 'b')`, which PostgreSQL
@@ -100,6 +101,21 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "invoices",
             "tax_mode",
             spellings(TaxMode::ALL, TaxMode::as_str),
+        ),
+        (
+            "tickets",
+            "status",
+            spellings(TicketStatus::ALL, TicketStatus::as_str),
+        ),
+        (
+            "tickets",
+            "department",
+            spellings(Department::ALL, Department::as_str),
+        ),
+        (
+            "tickets",
+            "priority",
+            spellings(Priority::ALL, Priority::as_str),
         ),
         (
             "credit_entries",

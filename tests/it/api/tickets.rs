@@ -1,0 +1,263 @@
+//! Support tickets through the API: a customer's conversation with the shop, the operator's
+//! queue, replies, internal notes the customer never sees, assignment and status, the e-mails
+//! each side gets, and bad input refused by name with nothing written.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use super::payments::customer_with_order;
+use crate::helpers::{TestApp, TestResponse};
+
+async fn post(app: &TestApp, token: &str, path: &str, body: Value) -> TestResponse {
+    app.send_json_as(Some(token), Method::POST, path, &body)
+        .await
+}
+
+async fn count(db: &PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
+}
+
+#[sqlx::test]
+async fn a_customer_and_the_shop_talk_on_a_ticket(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin_id = admin["user"]["id"].as_i64().unwrap();
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let (login, order) = customer_with_order(&app, "ayesha@example.pk").await;
+    let own = login["access_token"].as_str().unwrap().to_owned();
+    let (other_login, other_order) = customer_with_order(&app, "bilal@example.pk").await;
+    let other = other_login["access_token"].as_str().unwrap().to_owned();
+
+    // Bad input: each field named, nothing written.
+    for (body, field) in [
+        (
+            json!({ "subject": "  ", "department": "billing", "message": "hi" }),
+            "subject",
+        ),
+        (
+            json!({ "subject": "Help", "department": "billing", "message": "x".repeat(10_001) }),
+            "message",
+        ),
+        (
+            json!({ "subject": "Help", "department": "billing", "message": "hi", "order_id": other_order }),
+            "order_id",
+        ),
+        (
+            json!({ "subject": "Help", "department": "billing", "message": "hi", "service_id": 999 }),
+            "service_id",
+        ),
+    ] {
+        let refused = post(&app, &own, "/api/v1/tickets", body.clone()).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            refused.json()["errors"][field].is_string(),
+            "{body}: {}",
+            refused.text()
+        );
+    }
+    let unknown = post(
+        &app,
+        &own,
+        "/api/v1/tickets",
+        json!({ "subject": "Help", "department": "legal", "message": "hi" }),
+    )
+    .await;
+    assert!(unknown.status.is_client_error());
+    assert_eq!(count(&app.db, "select count(*) from tickets").await, 0);
+
+    // Opened: the operators hear of it.
+    let opened = post(
+        &app,
+        &own,
+        "/api/v1/tickets",
+        json!({
+            "subject": "Transfer sent, order still waiting",
+            "department": "billing",
+            "message": "I sent Rs 4,500 from my Meezan account an hour ago.",
+            "order_id": order,
+        }),
+    )
+    .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text());
+    let ticket = opened.json()["ticket"].clone();
+    let id = ticket["id"].as_i64().unwrap();
+    assert_eq!(ticket["status"], "awaiting_us");
+    assert_eq!(ticket["priority"], "normal");
+    assert_eq!(ticket["order_id"], order);
+    let mail = app.mails_to("owner@nextgenrdp.pk").await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains(&format!("Subject: New ticket #{id}")) && m.contains("Meezan")),
+        "{mail:?}"
+    );
+
+    // The queue shows it; its filters are checked.
+    let queue = app.get_as(&admin, "/api/v1/admin/tickets").await.json();
+    assert_eq!(queue["total"], 1);
+    assert_eq!(queue["items"][0]["id"], id);
+    let billing = app
+        .get_as(&admin, "/api/v1/admin/tickets?department=sales")
+        .await
+        .json();
+    assert_eq!(billing["total"], 0);
+    let bad = app
+        .get_as(&admin, "/api/v1/admin/tickets?status=lost")
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.json()["errors"]["status"].is_string());
+
+    // An internal note: the customer neither sees it nor is mailed.
+    let before = app.mails_to("ayesha@example.pk").await.len();
+    let noted = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/tickets/{id}/messages"),
+        json!({ "message": "Checked Meezan: nothing yet.", "internal": true }),
+    )
+    .await;
+    assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.text());
+    assert_eq!(
+        noted.json()["ticket"]["status"],
+        "awaiting_us",
+        "a note moves nothing"
+    );
+    let seen = app
+        .get_as(&own, &format!("/api/v1/tickets/{id}"))
+        .await
+        .json();
+    assert_eq!(seen["messages"].as_array().unwrap().len(), 1);
+    assert!(!seen.to_string().contains("nothing yet"));
+    assert_eq!(app.mails_to("ayesha@example.pk").await.len(), before);
+
+    // The shop answers: mailed to the customer, their turn.
+    let answered = post(
+        &app,
+        &admin,
+        &format!("/api/v1/admin/tickets/{id}/messages"),
+        json!({ "message": "Transfers from Meezan take up to two hours; we approve it on arrival." }),
+    )
+    .await;
+    assert_eq!(answered.json()["ticket"]["status"], "awaiting_customer");
+    let mail = app.mails_to("ayesha@example.pk").await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains(&format!("[ticket #{id}]")) && m.contains("two hours"))
+    );
+
+    // The customer writes back (the shop's turn), closes, and a new message reopens it.
+    let back = post(
+        &app,
+        &own,
+        &format!("/api/v1/tickets/{id}/messages"),
+        json!({ "message": "Thanks, it arrived." }),
+    )
+    .await;
+    assert_eq!(back.status, StatusCode::CREATED);
+    assert_eq!(back.json()["ticket"]["status"], "awaiting_us");
+    let mail = app.mails_to("owner@nextgenrdp.pk").await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains(&format!("Subject: Reply on ticket #{id}")))
+    );
+    let closed = post(
+        &app,
+        &own,
+        &format!("/api/v1/tickets/{id}/close"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(closed.json()["ticket"]["status"], "closed");
+    assert!(closed.json()["ticket"]["closed_at"].is_string());
+    let reopened = post(
+        &app,
+        &own,
+        &format!("/api/v1/tickets/{id}/messages"),
+        json!({ "message": "One more question." }),
+    )
+    .await;
+    assert_eq!(reopened.json()["ticket"]["status"], "awaiting_us");
+    assert!(reopened.json()["ticket"]["closed_at"].is_null());
+    let empty = post(
+        &app,
+        &own,
+        &format!("/api/v1/tickets/{id}/messages"),
+        json!({ "message": "   " }),
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The operator assigns it, raises it, closes it; a customer cannot be the assignee.
+    let path = format!("/api/v1/admin/tickets/{id}");
+    let customer_id = login["user"]["id"].as_i64().unwrap();
+    let wrong = app
+        .send_json_as(
+            Some(&admin),
+            Method::PATCH,
+            &path,
+            &json!({ "assignee_id": customer_id }),
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.json()["errors"]["assignee_id"].is_string());
+    let changed = app
+        .send_json_as(
+            Some(&admin),
+            Method::PATCH,
+            &path,
+            &json!({ "assignee_id": admin_id, "priority": "urgent", "status": "closed" }),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(changed.json()["ticket"]["assignee_id"], admin_id);
+    assert_eq!(changed.json()["ticket"]["priority"], "urgent");
+    assert_eq!(changed.json()["ticket"]["status"], "closed");
+    let operator_view = app.get_as(&admin, &path).await.json();
+    assert_eq!(
+        operator_view["messages"].as_array().unwrap().len(),
+        5,
+        "the note too"
+    );
+    let closed_queue = app
+        .get_as(&admin, "/api/v1/admin/tickets?status=closed")
+        .await
+        .json();
+    assert_eq!(closed_queue["total"], 1);
+    assert_eq!(
+        app.get_as(&admin, "/api/v1/admin/tickets").await.json()["total"],
+        0,
+        "open tickets only by default"
+    );
+    assert_eq!(
+        count(
+            &app.db,
+            "select count(*) from audit_log where action in ('ticket.note', 'ticket.reply', 'ticket.update')"
+        )
+        .await,
+        3
+    );
+
+    // Someone else's ticket does not exist for another customer; operators' routes are closed.
+    assert_eq!(
+        app.get_as(&other, &format!("/api/v1/tickets/{id}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let intruding = post(
+        &app,
+        &other,
+        &format!("/api/v1/tickets/{id}/messages"),
+        json!({ "message": "hello" }),
+    )
+    .await;
+    assert_eq!(intruding.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get_as(&other, "/api/v1/tickets").await.json()["total"],
+        0
+    );
+    assert_eq!(
+        app.get_as(&own, "/api/v1/admin/tickets").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
