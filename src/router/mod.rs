@@ -55,6 +55,8 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::payments::admin_pages::router())
         .merge(crate::services::pages::router())
         .merge(crate::services::admin_pages::router())
+        .merge(crate::support::pages::router())
+        .merge(crate::support::admin_pages::router())
         .merge(crate::provisioning::admin_pages::router())
         .merge(crate::jobs::admin_pages::router())
         .merge(database::router())

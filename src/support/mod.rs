@@ -6,7 +6,9 @@
 //! writer.
 
 pub mod admin_api;
+pub mod admin_pages;
 pub mod api;
+pub mod pages;
 pub mod tickets;
 
 use crate::db::text_enum::text_enum;
@@ -23,6 +25,16 @@ text_enum! {
 }
 
 impl TicketStatus {
+    /// The status in the operator's words.
+    pub fn operator_label(self) -> &'static str {
+        match self {
+            Self::AwaitingUs => "Awaiting us",
+            Self::AwaitingCustomer => "Awaiting the customer",
+            Self::Closed => "Closed",
+        }
+    }
+
+    /// The status in the customer's words.
     pub fn label(self) -> &'static str {
         match self {
             Self::AwaitingUs => "Awaiting our reply",

@@ -251,6 +251,7 @@ async fn operators_to_tell(
 /// E-mails the operators a customer's message on `ticket`.
 async fn tell_operators(
     tx: &mut sqlx::PgConnection,
+    public_url: &str,
     ticket: &Ticket,
     customer: &User,
     body: &str,
@@ -261,6 +262,7 @@ async fn tell_operators(
     } else {
         format!("Reply on ticket #{}: {}", ticket.id, ticket.subject)
     };
+    let link = format!("{public_url}/admin/tickets/{}", ticket.id);
     for (email, name) in operators_to_tell(&mut *tx, ticket).await? {
         let message = mail::notice_email(
             &email,
@@ -276,7 +278,7 @@ async fn tell_operators(
                 ),
                 body.to_owned(),
             ],
-            None,
+            Some(("Answer the ticket", &link)),
         );
         mail::enqueue(&mut *tx, &message).await?;
     }
@@ -336,7 +338,15 @@ pub async fn open(ctx: &Context, customer: &User, new: &NewTicket) -> AppResult<
     )
     .await?;
     let message = insert_message(&mut tx, ticket.id, customer.id, false, false, &body).await?;
-    tell_operators(&mut tx, &ticket, customer, &body, true).await?;
+    tell_operators(
+        &mut tx,
+        &ctx.settings.public_url,
+        &ticket,
+        customer,
+        &body,
+        true,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(
         ticket.id = ticket.id,
@@ -363,7 +373,15 @@ pub async fn reply_as_customer(
     find_for_update(&mut tx, id, Some(customer.id)).await?;
     insert_message(&mut tx, id, customer.id, false, false, &body).await?;
     let ticket = set_status(&mut tx, id, TicketStatus::AwaitingUs, true).await?;
-    tell_operators(&mut tx, &ticket, customer, &body, false).await?;
+    tell_operators(
+        &mut tx,
+        &ctx.settings.public_url,
+        &ticket,
+        customer,
+        &body,
+        false,
+    )
+    .await?;
     tx.commit().await?;
     detail(ctx, id, Some(customer.id)).await
 }
@@ -394,6 +412,7 @@ pub async fn reply_as_operator(
     if !internal {
         let ticket = set_status(&mut tx, id, TicketStatus::AwaitingCustomer, true).await?;
         if let Some(customer) = users::find(&mut *tx, ticket.user_id).await? {
+            let link = format!("{}/account/tickets/{}", ctx.settings.public_url, ticket.id);
             let email = mail::notice_email(
                 &customer.email,
                 &customer.name,
@@ -402,7 +421,7 @@ pub async fn reply_as_operator(
                     format!("We answered your ticket #{}:", ticket.id),
                     body.clone(),
                 ],
-                None,
+                Some(("Read and reply", &link)),
             );
             mail::enqueue(&mut *tx, &email).await?;
         }

@@ -10,6 +10,7 @@ mod dashboard;
 mod orders;
 mod payments;
 mod services;
+mod support;
 
 use std::collections::BTreeMap;
 
