@@ -55,9 +55,30 @@ pub struct Figures {
     pub jobs_failed: Total,
     /// `service_logs` rows still pending with an `<action>_requested` action.
     pub open_requests: Total,
+    /// Tickets whose customer spoke last, and when the longest-waiting one last moved.
+    pub tickets_awaiting_us: Total,
+    pub oldest_ticket_waiting: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// How long ago `since` was, as people say it: `5 minutes`, `3 hours`, `2 days`.
+pub fn age(since: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> String {
+    let minutes = (now - since).num_minutes().max(0);
+    let (n, unit) = match minutes {
+        m if m < 60 => (m, "minute"),
+        m if m < 48 * 60 => (m / 60, "hour"),
+        m => (m / (24 * 60), "day"),
+    };
+    format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
 impl Figures {
+    /// "oldest waiting 3 hours", or "" when nothing waits.
+    pub fn oldest_ticket_age(&self) -> String {
+        self.oldest_ticket_waiting
+            .map(|at| format!("oldest waiting {}", age(at, chrono::Utc::now())))
+            .unwrap_or_default()
+    }
+
     /// The services being provisioned, by hand or on Proxmox.
     pub fn provisioning(&self) -> Total {
         Total {
@@ -182,6 +203,24 @@ pub async fn figures(db: &PgPool, renewal_window_days: i32) -> sqlx::Result<Figu
             plain,
         )
         .await?,
+        tickets_awaiting_us: total::count_unless_large(
+            db,
+            total_sql!(
+                "dashboard.tickets_awaiting_us",
+                "from tickets where status = 'awaiting_us'"
+            ),
+            plain,
+        )
+        .await?,
+        // The queue's index, (status, last_message_at): its first entry.
+        oldest_ticket_waiting: timed(
+            "dashboard.oldest_ticket_waiting",
+            sqlx::query_scalar(
+                "select min(last_message_at) from tickets where status = 'awaiting_us'",
+            )
+            .fetch_one(db),
+        )
+        .await?,
     })
 }
 
@@ -229,4 +268,27 @@ async fn dashboard(
         orders,
         renewal_window_days: RENEWAL_WINDOW_DAYS,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{Duration, Utc};
+
+    use super::age;
+
+    #[test]
+    fn ages_read_as_people_say_them() {
+        let now = Utc::now();
+        assert_eq!(age(now, now), "0 minutes");
+        assert_eq!(age(now - Duration::minutes(1), now), "1 minute");
+        assert_eq!(age(now - Duration::minutes(59), now), "59 minutes");
+        assert_eq!(age(now - Duration::hours(3), now), "3 hours");
+        assert_eq!(age(now - Duration::hours(47), now), "47 hours");
+        assert_eq!(age(now - Duration::days(4), now), "4 days");
+        assert_eq!(
+            age(now + Duration::minutes(5), now),
+            "0 minutes",
+            "clock skew"
+        );
+    }
 }

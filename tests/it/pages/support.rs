@@ -57,6 +57,14 @@ async fn a_ticket_conversation_through_the_pages(db: PgPool) {
         .unwrap()
         .to_owned();
 
+    // The dashboard counts it, with its age; the queue shows it.
+    let dashboard = operator.get("/admin").await.text();
+    let card = &dashboard[dashboard
+        .find(r#"id="dash-tickets""#)
+        .expect("the tickets card")..];
+    assert!(card.contains(r#"<p class="dash-figure">1</p>"#), "{card}");
+    assert!(card.contains("oldest waiting 0 minutes"), "{card}");
+
     // The operator's queue shows it; they note, then answer.
     let queue = operator.get("/admin/tickets").await;
     assert_eq!(queue.status, StatusCode::OK);
