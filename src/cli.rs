@@ -60,6 +60,10 @@ pub struct WorkerArgs {
     /// Run the jobs that are due now, then exit.
     #[arg(long)]
     pub once: bool,
+    /// Days an answered support ticket waits on its customer before it closes by itself.
+    #[arg(long, env = "NEXTGENRDP_TICKET_AUTO_CLOSE_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub ticket_auto_close_days: u32,
     /// Hours an order may stay unpaid before it expires.
     #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
           value_parser = clap::value_parser!(u32).range(1..=720))]
@@ -152,6 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_jazzcash(jazzcash)
                         .with_easypaisa(easypaisa)
                         .with_order_expiry_hours(args.order_expiry_hours)
+                        .with_ticket_auto_close_days(args.ticket_auto_close_days)
                         .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {
                     let ran = worker.run_once().await?;

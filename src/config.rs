@@ -278,6 +278,12 @@ pub struct ServeConfig {
     #[arg(long, env = "NEXTGENRDP_TRUST_FORWARDED_FOR", default_value_t = false, action = clap::ArgAction::Set)]
     pub trust_forwarded_for: bool,
 
+    /// Days an answered support ticket waits on its customer before it closes by itself (a
+    /// reminder goes out two days before).
+    #[arg(long, env = "NEXTGENRDP_TICKET_AUTO_CLOSE_DAYS", default_value_t = 7,
+          value_parser = clap::value_parser!(u32).range(1..=365))]
+    pub ticket_auto_close_days: u32,
+
     /// Hours an order may stay unpaid before it expires (and its promo code use is released).
     #[arg(long, env = "NEXTGENRDP_ORDER_EXPIRY_HOURS", default_value_t = 48,
           value_parser = clap::value_parser!(u32).range(1..=720))]

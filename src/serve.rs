@@ -128,6 +128,7 @@ async fn serve_on(
             .with_jazzcash(state.payments.jazzcash.clone())
             .with_easypaisa(state.payments.easypaisa.clone())
             .with_order_expiry_hours(config.order_expiry_hours)
+            .with_ticket_auto_close_days(config.ticket_auto_close_days)
             .with_backups(config.backups.settings(common, database)?);
         let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;

@@ -57,6 +57,8 @@ pub struct Worker {
     jazzcash: Option<Arc<crate::payments::jazzcash::JazzCash>>,
     /// Easypaisa with its transaction inquiry, for `reconcile_payments`.
     easypaisa: Option<Arc<crate::payments::easypaisa::Easypaisa>>,
+    /// Days a ticket may wait on its customer before it closes.
+    ticket_auto_close_days: u32,
 }
 
 /// Periodic jobs: each is enqueued once per period whatever the number of workers (the
@@ -65,8 +67,9 @@ const SCHEDULES: &[(&str, u64)] = &[
     (EXPIRE_ORDERS, 300),
     (CLEAN_UP, 3600),
     (crate::services::renewals::RENEWALS, 3600),
+    (CLOSE_STALE_TICKETS, 3600),
 ];
-pub use crate::jobs::kinds::{CLEAN_UP, EXPIRE_ORDERS, RECONCILE_PAYMENTS};
+pub use crate::jobs::kinds::{CLEAN_UP, CLOSE_STALE_TICKETS, EXPIRE_ORDERS, RECONCILE_PAYMENTS};
 const RECONCILE_EVERY_SECS: u64 = 300;
 /// How often the worker looks whether a periodic job is due.
 const SCHEDULE_EVERY: Duration = Duration::from_secs(60);
@@ -103,6 +106,7 @@ impl Worker {
             backups: None,
             jazzcash: None,
             easypaisa: None,
+            ticket_auto_close_days: 7,
         }
     }
 
@@ -125,6 +129,12 @@ impl Worker {
     /// Backs the database up daily (the `backup` job) with these settings; `None`: never.
     pub fn with_backups(mut self, settings: Option<crate::backup::BackupSettings>) -> Self {
         self.backups = settings.map(Arc::new);
+        self
+    }
+
+    /// Sets how many days an answered ticket waits on its customer before it closes (default 7).
+    pub fn with_ticket_auto_close_days(mut self, days: u32) -> Self {
+        self.ticket_auto_close_days = days;
         self
     }
 
@@ -379,6 +389,23 @@ impl Worker {
                 self.mailer
                     .send(&format!("job-{}", job.id), &email, &files)
                     .await
+            }
+            CLOSE_STALE_TICKETS => {
+                let round = crate::support::tickets::close_stale(
+                    &self.db,
+                    &self.provisioning.public_url,
+                    self.ticket_auto_close_days,
+                )
+                .await?;
+                if round.reminded + round.closed > 0 {
+                    tracing::info!(
+                        "tickets: {} reminded, {} closed after {} days",
+                        round.reminded,
+                        round.closed,
+                        self.ticket_auto_close_days
+                    );
+                }
+                Ok(())
             }
             EXPIRE_ORDERS => {
                 let expired =

@@ -22,3 +22,6 @@ pub const CLEAN_UP: &str = "clean_up";
 /// Asks JazzCash about attempts still pending (`payments::callbacks::reconcile`; every 5
 /// minutes where the status inquiry is configured).
 pub const RECONCILE_PAYMENTS: &str = "reconcile_payments";
+/// Reminds customers of answered tickets and closes those left unanswered
+/// (`support::tickets::close_stale`; hourly).
+pub const CLOSE_STALE_TICKETS: &str = "close_stale_tickets";

@@ -157,7 +157,8 @@ async fn set_status(
         sqlx::query_as(concat!(
             "update tickets set status = $2,
                  closed_at = case when $2 = 'closed' then coalesce(closed_at, now()) end,
-                 last_message_at = case when $3 then now() else last_message_at end
+                 last_message_at = case when $3 then now() else last_message_at end,
+                 reminded_at = case when $3 then null else reminded_at end
              where id = $1 returning ",
             ticket_columns!()
         ))
@@ -596,4 +597,93 @@ pub async fn queue_count(
             .bind(filter.department)
     })
     .await
+}
+
+/// What a round of [`close_stale`] did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct StaleRound {
+    pub reminded: usize,
+    pub closed: usize,
+}
+
+/// Tickets answered and left waiting on the customer: after `days - 2` days (at least a day
+/// before closing) the customer is reminded by e-mail; after `days`, and at least a day after
+/// the reminder, the ticket closes with a last e-mail. A reply meanwhile starts the wait over.
+/// The periodic `close_stale_tickets` job (hourly), each ticket in its own transaction.
+pub async fn close_stale(db: &sqlx::PgPool, public_url: &str, days: u32) -> AppResult<StaleRound> {
+    let days = i32::try_from(days.max(1)).unwrap_or(i32::MAX);
+    let remind_after = (days - 2).max(0);
+    let mut round = StaleRound::default();
+    let due: Vec<(i32, bool)> = timed(
+        "tickets.stale",
+        sqlx::query_as(
+            "select id, reminded_at is not null
+             from tickets
+             where status = 'awaiting_customer'
+               and last_message_at < now() - make_interval(days => $1)
+               and (reminded_at is null
+                    or (last_message_at < now() - make_interval(days => $2)
+                        and reminded_at < now() - interval '1 day'))
+             order by last_message_at limit 500",
+        )
+        .bind(remind_after)
+        .bind(days)
+        .fetch_all(db),
+    )
+    .await?;
+    for (id, reminded) in due {
+        let mut tx = db.begin().await?;
+        let ticket = find_for_update(&mut tx, id, None).await?;
+        if ticket.status != TicketStatus::AwaitingCustomer {
+            continue; // the customer wrote meanwhile
+        }
+        let customer = users::find(&mut *tx, ticket.user_id).await?;
+        let link = format!("{public_url}/account/tickets/{}", ticket.id);
+        let (subject, line) = if reminded {
+            set_status(&mut tx, id, TicketStatus::Closed, false).await?;
+            round.closed += 1;
+            (
+                format!("Closed: {} [ticket #{}]", ticket.subject, ticket.id),
+                format!(
+                    "We closed ticket #{} after {days} days without a reply. Write on it \
+                     to reopen it whenever you need us.",
+                    ticket.id
+                ),
+            )
+        } else {
+            timed(
+                "tickets.set_reminded",
+                sqlx::query("update tickets set reminded_at = now() where id = $1")
+                    .bind(id)
+                    .execute(&mut *tx),
+            )
+            .await?;
+            round.reminded += 1;
+            (
+                format!(
+                    "Waiting for you: {} [ticket #{}]",
+                    ticket.subject, ticket.id
+                ),
+                format!(
+                    "We answered ticket #{} and are waiting for your reply. If we do not \
+                     hear from you, it closes on its own in {} day{}.",
+                    ticket.id,
+                    days - remind_after,
+                    if days - remind_after == 1 { "" } else { "s" }
+                ),
+            )
+        };
+        if let Some(customer) = customer {
+            let email = mail::notice_email(
+                &customer.email,
+                &customer.name,
+                &subject,
+                &[line],
+                Some(("Open the ticket", &link)),
+            );
+            mail::enqueue(&mut *tx, &email).await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(round)
 }

@@ -261,3 +261,106 @@ async fn a_customer_and_the_shop_talk_on_a_ticket(db: PgPool) {
         StatusCode::FORBIDDEN
     );
 }
+
+#[sqlx::test]
+async fn an_answered_ticket_left_waiting_is_reminded_then_closed(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let login = app.verified_customer("ayesha@example.pk").await;
+    let own = login["access_token"].as_str().unwrap().to_owned();
+    let mut ids = Vec::new();
+    for subject in ["Left waiting", "Answered back"] {
+        let opened = post(
+            &app,
+            &own,
+            "/api/v1/tickets",
+            json!({ "subject": subject, "department": "sales", "message": "Do you sell in Lahore?" }),
+        )
+        .await;
+        let id = opened.json()["ticket"]["id"].as_i64().unwrap();
+        post(
+            &app,
+            &admin,
+            &format!("/api/v1/admin/tickets/{id}/messages"),
+            json!({ "message": "Yes: Lahore and Karachi." }),
+        )
+        .await;
+        ids.push(id);
+    }
+    let age = |days: i32| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query("update tickets set last_message_at = now() - make_interval(days => $1)")
+                .bind(days)
+                .execute(&db)
+                .await
+                .unwrap();
+        }
+    };
+    // Six days on: the worker's hourly job reminds both customers' tickets.
+    age(6).await;
+    let worker = nextgenrdp::worker::Worker::new(
+        app.db.clone(),
+        std::sync::Arc::new(nextgenrdp::mail::Mailer::files(
+            app.mail_dir.path().to_path_buf(),
+            "NextGenRDP <no-reply@shop.test>",
+        )),
+        crate::helpers::test_provisioning(),
+    )
+    .with_ticket_auto_close_days(7);
+    worker.enqueue_due_schedules().await.unwrap();
+    worker.run_pending().await.unwrap();
+    assert_eq!(
+        count(
+            &app.db,
+            "select count(*) from tickets where reminded_at is not null"
+        )
+        .await,
+        2
+    );
+    let mail = app.mails_to("ayesha@example.pk").await;
+    assert_eq!(
+        mail.iter()
+            .filter(|m| m.contains("Subject: Waiting for you"))
+            .count(),
+        2
+    );
+    // The customer answers one: its wait starts over.
+    post(
+        &app,
+        &own,
+        &format!("/api/v1/tickets/{}/messages", ids[1]),
+        json!({ "message": "Great, ordering now." }),
+    )
+    .await;
+    // Nothing more happens the same day.
+    let again = nextgenrdp::support::tickets::close_stale(&app.db, "http://shop.test", 7)
+        .await
+        .unwrap();
+    assert_eq!(again, Default::default());
+    // Eight days on, a day after the reminder: the silent one closes, with a last e-mail.
+    sqlx::query(
+        "update tickets set last_message_at = now() - interval '8 days',
+                            reminded_at = now() - interval '2 days'
+         where id = $1",
+    )
+    .bind(ids[0] as i32)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let round = nextgenrdp::support::tickets::close_stale(&app.db, "http://shop.test", 7)
+        .await
+        .unwrap();
+    assert_eq!(round.closed, 1);
+    let statuses: Vec<String> = sqlx::query_scalar("select status from tickets order by id")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(statuses, ["closed", "awaiting_us"]);
+    let mail = app.mails_to("ayesha@example.pk").await;
+    assert!(
+        mail.iter()
+            .any(|m| m.contains("Subject: Closed: Left waiting"))
+    );
+}
