@@ -3,14 +3,18 @@
 //! status, priority and assignment). The same audited verbs as the API.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::pages::{MessageRow, TicketRow};
+use super::api::MAX_UPLOAD_BYTES;
+use super::attachments;
+use super::canned::{self, CannedReplyInput};
+use super::pages::{MessageRow, PageForm, REPLY_FIELDS, TicketRow};
 use super::tickets::{self, QueueFilter, TicketChange};
 use super::{Department, Priority, TicketStatus};
 use crate::accounts::extract::PageAdmin;
@@ -28,7 +32,17 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/tickets", get(queue))
         .route("/admin/tickets/{id}", get(show).post(update))
-        .route("/admin/tickets/{id}/messages", post(write))
+        .route(
+            "/admin/tickets/{id}/messages",
+            post(write).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
+        .route("/admin/tickets/{id}/files/{attachment_id}", get(file))
+        .route(
+            "/admin/canned-replies",
+            get(canned_list).post(canned_create),
+        )
+        .route("/admin/canned-replies/{id}", post(canned_update))
+        .route("/admin/canned-replies/{id}/delete", post(canned_delete))
 }
 
 const NOTICES: &[(&str, &str, &str)] = &[
@@ -40,6 +54,14 @@ const NOTICES: &[(&str, &str, &str)] = &[
     ),
     ("updated", "success", "The ticket is updated."),
 ];
+
+const CANNED_NOTICES: &[(&str, &str, &str)] = &[
+    ("added", "success", "The canned reply is added."),
+    ("saved", "success", "The canned reply is saved."),
+    ("deleted", "success", "The canned reply is deleted."),
+];
+
+const CANNED_FIELDS: &[(&str, &str)] = &[("title", "Title"), ("body", "Text")];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -57,9 +79,17 @@ pub(super) struct NoticeQuery {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub(super) struct WriteForm {
-    message: String,
-    internal: Option<String>,
+pub(super) struct ShowQuery {
+    notice: Option<String>,
+    /// A canned reply to start the reply with.
+    canned: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct CannedForm {
+    title: String,
+    body: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -102,9 +132,40 @@ struct TicketPage {
     assignee: String,
     statuses: Vec<Choice>,
     priorities: Vec<Choice>,
+    canned: Vec<Choice>,
     reply: String,
     errors: FormErrors,
 }
+
+/// What the reply form starts with.
+enum Draft {
+    /// The text sent back (empty on a fresh page).
+    Text(String),
+    /// A canned reply, filled in for the ticket.
+    Canned(i32),
+}
+
+/// A canned reply as its edit form shows it.
+struct CannedRow {
+    id: i32,
+    title: String,
+    body: String,
+    errors: FormErrors,
+}
+
+#[derive(Template)]
+#[template(path = "admin/support/canned.html")]
+struct CannedPage {
+    layout: Layout,
+    notice: Option<Notice>,
+    rows: Vec<CannedRow>,
+    /// The add form as sent, with its problems.
+    form: CannedForm,
+    errors: FormErrors,
+}
+
+/// A canned-reply form sent back with its problems: the add form (`None`) or a row's.
+type Refused = (Option<i32>, CannedForm, FormErrors);
 
 async fn queue(
     State(state): State<AppState>,
@@ -182,14 +243,24 @@ async fn ticket_page(
     id: i32,
     status: StatusCode,
     notice: Option<Notice>,
-    reply: String,
+    draft: Draft,
     errors: FormErrors,
 ) -> AppResult<Response> {
     let detail = tickets::detail(state, id, None).await?;
     let ticket = &detail.ticket;
-    let customer = users::find(&state.db, ticket.user_id)
-        .await?
+    let owner = users::find(&state.db, ticket.user_id).await?;
+    let customer = owner
+        .as_ref()
         .map_or_else(|| "—".to_owned(), |u| format!("{} <{}>", u.name, u.email));
+    // A canned reply asked for starts the reply, filled in for this customer and ticket.
+    let reply = match draft {
+        Draft::Canned(canned_id) => {
+            let found = canned::find(&state.db, canned_id).await?;
+            let name = owner.as_ref().map_or("", |u| u.name.as_str());
+            canned::fill(&found.body, name, id)
+        }
+        Draft::Text(text) => text,
+    };
     let assignee = match ticket.assignee_id {
         Some(id) => users::find(&state.db, id)
             .await?
@@ -211,7 +282,7 @@ async fn ticket_page(
             layout: Layout::for_page(format!("Ticket #{id}"), &admin.context),
             notice,
             row: TicketRow::of(ticket, true),
-            messages: MessageRow::of(&detail),
+            messages: MessageRow::of(&detail, &format!("/admin/tickets/{id}/files")),
             operator_view: true,
             customer,
             customer_id: ticket.user_id,
@@ -231,6 +302,15 @@ async fn ticket_page(
                     .collect(),
                 ticket.priority.as_str(),
             ),
+            canned: canned::list(&state.db)
+                .await?
+                .into_iter()
+                .map(|c| Choice {
+                    value: c.id.to_string(),
+                    label: c.title,
+                    selected: false,
+                })
+                .collect(),
             reply,
             errors,
         },
@@ -241,16 +321,23 @@ async fn show(
     State(state): State<AppState>,
     PageAdmin(admin): PageAdmin,
     Path(id): Path<i32>,
-    Query(query): Query<NoticeQuery>,
+    Query(query): Query<ShowQuery>,
 ) -> AppResult<Response> {
     let notice = notice(query.notice.as_deref(), NOTICES);
+    let draft = match query.canned.as_deref().map(str::trim) {
+        None | Some("") => Draft::Text(String::new()),
+        Some(text) => Draft::Canned(
+            text.parse()
+                .map_err(|_| AppError::bad_request("canned", "must be a canned reply's id"))?,
+        ),
+    };
     ticket_page(
         &state,
         &admin,
         id,
         StatusCode::OK,
         notice,
-        String::new(),
+        draft,
         FormErrors::default(),
     )
     .await
@@ -261,24 +348,34 @@ async fn write(
     PageAdmin(admin): PageAdmin,
     ClientIp(ip): ClientIp,
     Path(id): Path<i32>,
-    Form(form): Form<WriteForm>,
+    headers: HeaderMap,
+    body: Body,
 ) -> AppResult<Response> {
-    let internal = form.internal.is_some();
-    match tickets::reply_as_operator(&state, &admin.actor(&ip), id, &form.message, internal).await {
+    let sent = PageForm::read(&headers, body).await;
+    let internal = sent.form.text("internal").is_some();
+    let message = sent.text("message");
+    let outcome = match sent.files {
+        Ok(files) => {
+            tickets::reply_as_operator(&state, &admin.actor(&ip), id, &message, internal, &files)
+                .await
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
         Ok(_) => Ok(Redirect::to(&format!(
             "/admin/tickets/{id}?notice={}",
             if internal { "noted" } else { "sent" }
         ))
         .into_response()),
         Err(err) => {
-            let failure = Failure::from_error(err, &[("message", "Message")])?;
+            let failure = Failure::from_error(err, REPLY_FIELDS)?;
             ticket_page(
                 &state,
                 &admin,
                 id,
                 failure.status,
                 None,
-                form.message,
+                Draft::Text(message),
                 failure.errors,
             )
             .await
@@ -320,4 +417,120 @@ async fn update(
     };
     tickets::update_by_operator(&state, &admin.actor(&ip), id, &change).await?;
     Ok(Redirect::to(&format!("/admin/tickets/{id}?notice=updated")).into_response())
+}
+
+/// A file on a ticket (notes' files too).
+async fn file(
+    State(state): State<AppState>,
+    _admin: PageAdmin,
+    Path((id, attachment_id)): Path<(i32, i32)>,
+) -> AppResult<Response> {
+    let file = attachments::find(&state.db, id, attachment_id, None).await?;
+    Ok(crate::web::upload::file_response(
+        &file.file_name,
+        &file.content_type,
+        file.bytes,
+    ))
+}
+
+async fn canned_page(
+    state: &AppState,
+    admin: &crate::accounts::extract::PageUser,
+    status: StatusCode,
+    notice: Option<Notice>,
+    refused: Option<Refused>,
+) -> AppResult<Response> {
+    let (failed_id, mut sent, mut sent_errors) = refused.unwrap_or_default();
+    let mut rows = Vec::new();
+    for c in canned::list(&state.db).await? {
+        if failed_id == Some(c.id) {
+            rows.push(CannedRow {
+                id: c.id,
+                title: std::mem::take(&mut sent.title),
+                body: std::mem::take(&mut sent.body),
+                errors: std::mem::take(&mut sent_errors),
+            });
+        } else {
+            rows.push(CannedRow {
+                id: c.id,
+                title: c.title,
+                body: c.body,
+                errors: FormErrors::default(),
+            });
+        }
+    }
+    let (form, errors) = if failed_id.is_none() {
+        (sent, sent_errors)
+    } else {
+        (CannedForm::default(), FormErrors::default())
+    };
+    render_with(
+        status,
+        &CannedPage {
+            layout: Layout::for_page("Canned replies", &admin.context),
+            notice,
+            rows,
+            form,
+            errors,
+        },
+    )
+}
+
+async fn canned_list(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    Query(query): Query<NoticeQuery>,
+) -> AppResult<Response> {
+    let notice = notice(query.notice.as_deref(), CANNED_NOTICES);
+    canned_page(&state, &admin, StatusCode::OK, notice, None).await
+}
+
+fn canned_input(form: &CannedForm) -> CannedReplyInput {
+    CannedReplyInput {
+        title: Some(form.title.clone()),
+        body: Some(form.body.clone()),
+    }
+}
+
+async fn canned_create(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<CannedForm>,
+) -> AppResult<Response> {
+    match canned::create(&state, &admin.actor(&ip), &canned_input(&form)).await {
+        Ok(_) => Ok(Redirect::to("/admin/canned-replies?notice=added").into_response()),
+        Err(err) => {
+            let failure = Failure::from_error(err, CANNED_FIELDS)?;
+            let refused = (None, form, failure.errors);
+            canned_page(&state, &admin, failure.status, None, Some(refused)).await
+        }
+    }
+}
+
+async fn canned_update(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<CannedForm>,
+) -> AppResult<Response> {
+    match canned::update(&state, &admin.actor(&ip), id, &canned_input(&form)).await {
+        Ok(_) => Ok(Redirect::to("/admin/canned-replies?notice=saved").into_response()),
+        Err(err) => {
+            let failure = Failure::from_error(err, CANNED_FIELDS)?;
+            let refused = (Some(id), form, failure.errors);
+            canned_page(&state, &admin, failure.status, None, Some(refused)).await
+        }
+    }
+}
+
+async fn canned_delete(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    canned::delete(&state, &admin.actor(&ip), id).await?;
+    Ok(Redirect::to("/admin/canned-replies?notice=deleted").into_response())
 }

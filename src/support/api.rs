@@ -1,19 +1,21 @@
 //! The customer's tickets over JSON: `/api/v1/tickets*`.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
+use super::attachments::{self, MAX_FILE_BYTES, MAX_FILES_PER_MESSAGE, Upload};
 use super::tickets::{self, NewTicket, Ticket, TicketDetail};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
-use crate::error::{AppResult, Problem};
+use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::AppJson;
 use crate::web::paging::Paging;
 
@@ -23,6 +25,64 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_ticket))
         .routes(routes!(reply))
         .routes(routes!(close_ticket))
+        .routes(routes!(send_files).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)))
+        .routes(routes!(find_file))
+}
+
+/// The largest upload: three files at the limit and the form around them.
+pub(super) const MAX_UPLOAD_BYTES: usize = MAX_FILES_PER_MESSAGE * MAX_FILE_BYTES + 64 * 1024;
+
+/// Files to send on a ticket, as `multipart/form-data`.
+#[derive(ToSchema)]
+#[allow(dead_code)] // describes the form for the API document
+pub struct FilesUpload {
+    /// One to three files (repeat the field): PNG, JPEG or WebP images or PDFs, each at most
+    /// 5 MB, checked by their bytes.
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+    /// The message to send with them (optional: without it, the message names the files).
+    #[schema(max_length = 10000)]
+    message: Option<String>,
+}
+
+/// An upload read: the message, the text fields, and the files checked.
+pub(super) struct ReadUpload {
+    pub form: crate::web::upload::FormParts,
+    pub files: Vec<Upload>,
+}
+
+impl ReadUpload {
+    pub fn message(&self) -> &str {
+        self.form.text("message").unwrap_or_default()
+    }
+}
+
+/// Reads a multipart upload of ticket files (415 for any other body, 400 when it cannot be
+/// read, 422 naming `file` when there is none or one is refused).
+pub(super) async fn read_upload(headers: &HeaderMap, body: Bytes) -> AppResult<ReadUpload> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !crate::web::upload::is_multipart(content_type) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let form = crate::web::upload::read_form(content_type, body, 10)
+        .await
+        .map_err(|why| AppError::bad_request("body", format!("not a readable form: {why}")))?;
+    let mut files = Vec::new();
+    for part in form.files("file") {
+        files.push(Upload::check(
+            "file",
+            &part.file_name,
+            part.declared.as_deref(),
+            &part.bytes,
+        )?);
+    }
+    if files.is_empty() {
+        return Err(AppError::invalid("file", "send at least one file"));
+    }
+    Ok(ReadUpload { form, files })
 }
 
 /// A page of tickets.
@@ -83,7 +143,7 @@ async fn open_ticket(
     caller: ApiUser,
     AppJson(body): AppJson<NewTicket>,
 ) -> AppResult<impl IntoResponse> {
-    let opened = tickets::open(&state, &caller.user, &body).await?;
+    let opened = tickets::open(&state, &caller.user, &body, &[]).await?;
     Ok((StatusCode::CREATED, Json(opened)))
 }
 
@@ -126,7 +186,7 @@ async fn reply(
     Path(id): Path<i32>,
     AppJson(body): AppJson<MessageRequest>,
 ) -> AppResult<impl IntoResponse> {
-    let detail = tickets::reply_as_customer(&state, &caller.user, id, &body.message).await?;
+    let detail = tickets::reply_as_customer(&state, &caller.user, id, &body.message, &[]).await?;
     Ok((StatusCode::CREATED, Json(detail)))
 }
 
@@ -147,5 +207,68 @@ async fn close_ticket(
 ) -> AppResult<Json<TicketDetail>> {
     Ok(Json(
         tickets::close_by_customer(&state, &caller.user, id).await?,
+    ))
+}
+
+/// Sends files on one of the caller's tickets, with an optional message (a closed ticket
+/// reopens; the shop is told by e-mail, which links to the ticket and never carries the files).
+#[utoipa::path(post, path = "/api/v1/tickets/{id}/attachments", tag = "support",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The ticket's id")),
+    request_body(content = FilesUpload, content_type = "multipart/form-data"),
+    responses(
+        (status = CREATED, description = "The ticket as it is now, the files with their message", body = TicketDetail),
+        (status = BAD_REQUEST, description = "The form cannot be read", body = Problem,
+            content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such ticket of the caller's", body = Problem,
+            content_type = "application/problem+json"),
+        (status = CONFLICT, description = "The ticket already holds 20 files (`file`)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = PAYLOAD_TOO_LARGE, description = "The form is larger than three files of 5 MB",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not `multipart/form-data`",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "No file, more than three, one too large or not a PNG, JPEG, WebP or PDF (`file`), or a too long `message`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn send_files(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> AppResult<impl IntoResponse> {
+    let upload = read_upload(&headers, body).await?;
+    let detail =
+        tickets::reply_as_customer(&state, &caller.user, id, upload.message(), &upload.files)
+            .await?;
+    Ok((StatusCode::CREATED, Json(detail)))
+}
+
+/// A file sent on one of the caller's tickets (images inline, PDFs as a download).
+#[utoipa::path(get, path = "/api/v1/tickets/{id}/attachments/{attachment_id}", tag = "support",
+    security(("bearer" = [])),
+    params(
+        ("id" = i32, Path, description = "The ticket's id"),
+        ("attachment_id" = i32, Path, description = "The file's id"),
+    ),
+    responses(
+        (status = OK, description = "The file, of the type its bytes are",
+            content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/pdf"))),
+        (status = NOT_FOUND, description = "No such file on a ticket of the caller's", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
+async fn find_file(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((id, attachment_id)): Path<(i32, i32)>,
+) -> AppResult<Response> {
+    let file = attachments::find(&state.db, id, attachment_id, Some(caller.user.id)).await?;
+    Ok(crate::web::upload::file_response(
+        &file.file_name,
+        &file.content_type,
+        file.bytes,
     ))
 }

@@ -1,4 +1,5 @@
-//! Support: the customers' tickets and the conversation that answers each ([`tickets`]), with
+//! Support: the customers' tickets and the conversation that answers each ([`tickets`]), the
+//! files sent on them ([`attachments`]) and the operators' canned replies ([`canned`]), with
 //! the customer's API ([`api`]) and the operator's ([`admin_api`]).
 //!
 //! A ticket's [`TicketStatus`] says whose turn it is: `awaiting_us` when the customer spoke
@@ -8,6 +9,8 @@
 pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
+pub mod attachments;
+pub mod canned;
 pub mod pages;
 pub mod tickets;
 

@@ -3,27 +3,82 @@
 //! API.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::Router;
+use axum::body::{Body, to_bytes};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::api::MAX_UPLOAD_BYTES;
+use super::attachments::{self, Upload};
 use super::tickets::{self, NewTicket, TicketDetail};
 use super::{Department, TicketStatus};
 use crate::accounts::extract::PageUser;
 use crate::app::AppState;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::web::forms::{Choice, Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::{Layout, render_with};
+use crate::web::upload::FormParts;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/account/tickets", get(list).post(open))
+        .route(
+            "/account/tickets",
+            get(list)
+                .post(open)
+                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/account/tickets/{id}", get(show))
-        .route("/account/tickets/{id}/reply", post(reply))
+        .route(
+            "/account/tickets/{id}/reply",
+            post(reply).layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+        )
         .route("/account/tickets/{id}/close", post(close))
+        .route("/account/tickets/{id}/files/{attachment_id}", get(file))
+}
+
+/// A ticket form as a page sends it (a file input makes it `multipart/form-data`): its fields,
+/// and its files checked, or why they were refused (a 422 naming `file`).
+pub(super) struct PageForm {
+    pub form: FormParts,
+    pub files: AppResult<Vec<Upload>>,
+}
+
+impl PageForm {
+    pub async fn read(headers: &HeaderMap, body: Body) -> Self {
+        let content_type = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let refused = |why: &str| Self {
+            form: FormParts::default(),
+            files: Err(AppError::invalid("file", why)),
+        };
+        let Ok(bytes) = to_bytes(body, MAX_UPLOAD_BYTES).await else {
+            return refused("send at most three files of 5 MB each");
+        };
+        let Ok(form) = crate::web::upload::read_form(content_type, bytes, 20).await else {
+            return refused("we could not read the form; please send it again");
+        };
+        let files = form
+            .files("file")
+            .map(|part| {
+                Upload::check(
+                    "file",
+                    &part.file_name,
+                    part.declared.as_deref(),
+                    &part.bytes,
+                )
+            })
+            .collect();
+        Self { form, files }
+    }
+
+    pub fn text(&self, name: &str) -> String {
+        self.form.text(name).unwrap_or_default().to_owned()
+    }
 }
 
 const NOTICES: &[(&str, &str, &str)] = &[
@@ -44,7 +99,11 @@ const OPEN_FIELDS: &[(&str, &str)] = &[
     ("subject", "Subject"),
     ("department", "Department"),
     ("message", "Message"),
+    ("file", "Files"),
 ];
+
+/// The reply form's fields, for problems beside them.
+pub(super) const REPLY_FIELDS: &[(&str, &str)] = &[("message", "Message"), ("file", "Files")];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -52,17 +111,10 @@ pub(super) struct NoticeQuery {
     notice: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 pub(super) struct OpenForm {
     subject: String,
     department: String,
-    message: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct ReplyForm {
     message: String,
 }
 
@@ -76,16 +128,36 @@ pub struct TicketRow {
     pub moved: String,
 }
 
+/// A file as shown with its message.
+pub struct FileRow {
+    pub url: String,
+    pub name: String,
+    pub size: String,
+    pub image: bool,
+}
+
 /// A message as shown in a conversation.
 pub struct MessageRow {
     pub from_operator: bool,
     pub internal: bool,
     pub body: String,
     pub when: String,
+    pub files: Vec<FileRow>,
+}
+
+/// A size in the words people use: `840 KB`, `2.4 MB`.
+fn size_label(bytes: i32) -> String {
+    let bytes = f64::from(bytes);
+    if bytes < 1024.0 * 1024.0 {
+        format!("{} KB", (bytes / 1024.0).ceil())
+    } else {
+        format!("{:.1} MB", bytes / (1024.0 * 1024.0))
+    }
 }
 
 impl MessageRow {
-    pub fn of(detail: &TicketDetail) -> Vec<Self> {
+    /// The conversation, its files linked under `files_url` (`…/files/{attachment_id}`).
+    pub fn of(detail: &TicketDetail, files_url: &str) -> Vec<Self> {
         detail
             .messages
             .iter()
@@ -94,6 +166,16 @@ impl MessageRow {
                 internal: m.internal,
                 body: m.body.clone(),
                 when: pkt(Some(m.created_at)),
+                files: m
+                    .attachments
+                    .iter()
+                    .map(|a| FileRow {
+                        url: format!("{files_url}/{}", a.id),
+                        name: a.file_name.clone(),
+                        size: size_label(a.size),
+                        image: a.content_type.starts_with("image/"),
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -199,10 +281,18 @@ async fn list(
 async fn open(
     State(state): State<AppState>,
     visitor: PageUser,
-    Form(form): Form<OpenForm>,
+    headers: HeaderMap,
+    body: Body,
 ) -> AppResult<Response> {
-    let outcome = match Department::parse(form.department.trim()) {
-        Some(department) => {
+    let sent = PageForm::read(&headers, body).await;
+    let form = OpenForm {
+        subject: sent.text("subject"),
+        department: sent.text("department"),
+        message: sent.text("message"),
+    };
+    let outcome = match (Department::parse(form.department.trim()), sent.files) {
+        (_, Err(err)) => Err(err),
+        (Some(department), Ok(files)) => {
             let new = NewTicket {
                 subject: form.subject.clone(),
                 department,
@@ -210,12 +300,9 @@ async fn open(
                 service_id: None,
                 order_id: None,
             };
-            tickets::open(&state, &visitor.user, &new).await
+            tickets::open(&state, &visitor.user, &new, &files).await
         }
-        None => Err(crate::error::AppError::invalid(
-            "department",
-            "choose who should answer",
-        )),
+        (None, Ok(_)) => Err(AppError::invalid("department", "choose who should answer")),
     };
     match outcome {
         Ok(opened) => Ok(Redirect::to(&format!(
@@ -246,7 +333,7 @@ async fn ticket_page(
             layout: Layout::for_page(format!("Ticket #{id}"), &visitor.context),
             notice,
             row: TicketRow::of(&detail.ticket, false),
-            messages: MessageRow::of(&detail),
+            messages: MessageRow::of(&detail, &format!("/account/tickets/{id}/files")),
             operator_view: false,
             closed: detail.ticket.status == TicketStatus::Closed,
             reply,
@@ -278,24 +365,45 @@ async fn reply(
     State(state): State<AppState>,
     visitor: PageUser,
     Path(id): Path<i32>,
-    Form(form): Form<ReplyForm>,
+    headers: HeaderMap,
+    body: Body,
 ) -> AppResult<Response> {
-    match tickets::reply_as_customer(&state, &visitor.user, id, &form.message).await {
+    let sent = PageForm::read(&headers, body).await;
+    let message = sent.text("message");
+    let outcome = match sent.files {
+        Ok(files) => tickets::reply_as_customer(&state, &visitor.user, id, &message, &files).await,
+        Err(err) => Err(err),
+    };
+    match outcome {
         Ok(_) => Ok(Redirect::to(&format!("/account/tickets/{id}?notice=sent")).into_response()),
         Err(err) => {
-            let failure = Failure::from_error(err, &[("message", "Message")])?;
+            let failure = Failure::from_error(err, REPLY_FIELDS)?;
             ticket_page(
                 &state,
                 &visitor,
                 id,
                 failure.status,
                 None,
-                form.message,
+                message,
                 failure.errors,
             )
             .await
         }
     }
+}
+
+/// A file on one of the customer's tickets (not one of an internal note: 404).
+async fn file(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path((id, attachment_id)): Path<(i32, i32)>,
+) -> AppResult<Response> {
+    let file = attachments::find(&state.db, id, attachment_id, Some(visitor.user.id)).await?;
+    Ok(crate::web::upload::file_response(
+        &file.file_name,
+        &file.content_type,
+        file.bytes,
+    ))
 }
 
 async fn close(

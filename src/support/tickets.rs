@@ -9,6 +9,7 @@ use serde_json::json;
 use sqlx::{FromRow, PgExecutor};
 use utoipa::ToSchema;
 
+use super::attachments::{self, Attachment, MAX_FILES_PER_MESSAGE, Upload};
 use super::{Department, Priority, TicketStatus};
 use crate::accounts::users::{self, User};
 use crate::audit::{self, Actor, NewAuditEntry};
@@ -66,6 +67,9 @@ pub struct TicketMessage {
     pub internal: bool,
     pub body: String,
     pub created_at: DateTime<Utc>,
+    /// The files sent with it.
+    #[sqlx(skip)]
+    pub attachments: Vec<Attachment>,
 }
 
 /// A ticket with its conversation, oldest message first.
@@ -107,9 +111,24 @@ pub struct TicketChange {
     pub priority: Option<Priority>,
 }
 
-/// A message's text, trimmed: 1 to 10,000 characters (a 422 names `field`).
-fn parse_message(field: &str, text: &str) -> AppResult<String> {
+/// A message's text, trimmed: 1 to 10,000 characters (a 422 names `field`). With files it may
+/// be empty: the message then names them.
+fn parse_message(field: &str, text: &str, files: &[Upload]) -> AppResult<String> {
+    if files.len() > MAX_FILES_PER_MESSAGE {
+        return Err(AppError::invalid(
+            "file",
+            format!("send at most {MAX_FILES_PER_MESSAGE} files with one message"),
+        ));
+    }
     let text = text.trim();
+    if text.is_empty() && !files.is_empty() {
+        let names: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+        return Ok(format!(
+            "Sent {}: {}",
+            plural_files(files.len()),
+            names.join(", ")
+        ));
+    }
     if text.is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
         return Err(AppError::invalid(
             field,
@@ -119,6 +138,28 @@ fn parse_message(field: &str, text: &str) -> AppResult<String> {
     Ok(text.to_owned())
 }
 
+fn plural_files(count: usize) -> String {
+    if count == 1 {
+        "a file".to_owned()
+    } else {
+        format!("{count} files")
+    }
+}
+
+/// The mail's line about the files sent with a message, if any: they stay on the ticket.
+fn files_line(files: &[Upload]) -> Option<String> {
+    (!files.is_empty()).then(|| {
+        let names: Vec<&str> = files.iter().map(|f| f.file_name.as_str()).collect();
+        format!(
+            "With {} ({}): open the ticket to see {}.",
+            plural_files(files.len()),
+            names.join(", "),
+            if files.len() == 1 { "it" } else { "them" }
+        )
+    })
+}
+
+/// A message and its files.
 async fn insert_message(
     tx: &mut sqlx::PgConnection,
     ticket_id: i32,
@@ -126,8 +167,9 @@ async fn insert_message(
     from_operator: bool,
     internal: bool,
     body: &str,
-) -> sqlx::Result<TicketMessage> {
-    timed(
+    files: &[Upload],
+) -> AppResult<TicketMessage> {
+    let mut message: TicketMessage = timed(
         "ticket_messages.insert",
         sqlx::query_as(
             "insert into ticket_messages (ticket_id, author_id, from_operator, internal, body)
@@ -141,7 +183,14 @@ async fn insert_message(
         .bind(body)
         .fetch_one(&mut *tx),
     )
-    .await
+    .await?;
+    attachments::insert(tx, ticket_id, message.id, files).await?;
+    message.attachments = attachments::list(&mut *tx, ticket_id)
+        .await?
+        .into_iter()
+        .filter(|a| a.message_id == message.id)
+        .collect();
+    Ok(message)
 }
 
 /// Moves ticket `id` to `to` (closing stamps `closed_at`, anything else clears it) and, when
@@ -193,11 +242,11 @@ async fn find_for_update(
 
 /// A ticket's messages, oldest first; `internal`: with the operators' notes.
 pub async fn messages(
-    db: impl PgExecutor<'_>,
+    db: &mut sqlx::PgConnection,
     ticket_id: i32,
     internal: bool,
 ) -> sqlx::Result<Vec<TicketMessage>> {
-    timed(
+    let mut found: Vec<TicketMessage> = timed(
         "ticket_messages.list",
         sqlx::query_as(
             "select id, ticket_id, author_id, from_operator, internal, body, created_at
@@ -205,9 +254,15 @@ pub async fn messages(
         )
         .bind(ticket_id)
         .bind(internal)
-        .fetch_all(db),
+        .fetch_all(&mut *db),
     )
-    .await
+    .await?;
+    for file in attachments::list(&mut *db, ticket_id).await? {
+        if let Some(message) = found.iter_mut().find(|m| m.id == file.message_id) {
+            message.attachments.push(file);
+        }
+    }
+    Ok(found)
 }
 
 /// A ticket with its conversation; `owner`: only that customer's (their view, without the
@@ -226,7 +281,8 @@ pub async fn detail(ctx: &Context, id: i32, owner: Option<i32>) -> AppResult<Tic
     )
     .await?
     .ok_or(AppError::NotFound("ticket"))?;
-    let messages = messages(&ctx.db, id, owner.is_none()).await?;
+    let mut conn = ctx.db.acquire().await?;
+    let messages = messages(&mut conn, id, owner.is_none()).await?;
     Ok(TicketDetail { ticket, messages })
 }
 
@@ -256,6 +312,7 @@ async fn tell_operators(
     ticket: &Ticket,
     customer: &User,
     body: &str,
+    files: &[Upload],
     opened: bool,
 ) -> sqlx::Result<()> {
     let subject = if opened {
@@ -265,20 +322,22 @@ async fn tell_operators(
     };
     let link = format!("{public_url}/admin/tickets/{}", ticket.id);
     for (email, name) in operators_to_tell(&mut *tx, ticket).await? {
+        let mut lines = vec![
+            format!(
+                "{} <{}> wrote ({}, {}):",
+                customer.name,
+                customer.email,
+                ticket.department.label(),
+                ticket.priority
+            ),
+            body.to_owned(),
+        ];
+        lines.extend(files_line(files));
         let message = mail::notice_email(
             &email,
             &name,
             &subject,
-            &[
-                format!(
-                    "{} <{}> wrote ({}, {}):",
-                    customer.name,
-                    customer.email,
-                    ticket.department.label(),
-                    ticket.priority
-                ),
-                body.to_owned(),
-            ],
+            &lines,
             Some(("Answer the ticket", &link)),
         );
         mail::enqueue(&mut *tx, &message).await?;
@@ -288,7 +347,13 @@ async fn tell_operators(
 
 /// A customer opens a ticket: its first message, `awaiting_us`, and a mail to the operators. A
 /// server or order named must be one of theirs (422 naming it).
-pub async fn open(ctx: &Context, customer: &User, new: &NewTicket) -> AppResult<TicketDetail> {
+/// `files` come with the first message.
+pub async fn open(
+    ctx: &Context,
+    customer: &User,
+    new: &NewTicket,
+    files: &[Upload],
+) -> AppResult<TicketDetail> {
     let mut errors = crate::accounts::validation::FieldErrors::default();
     let subject = new.subject.trim();
     if subject.is_empty() || subject.chars().count() > MAX_SUBJECT_CHARS {
@@ -297,7 +362,7 @@ pub async fn open(ctx: &Context, customer: &User, new: &NewTicket) -> AppResult<
             &format!("write 1 to {MAX_SUBJECT_CHARS} characters"),
         );
     }
-    let body = match parse_message("message", &new.message) {
+    let body = match parse_message("message", &new.message, files) {
         Ok(body) => body,
         Err(AppError::Validation(found)) => {
             errors.0.extend(found);
@@ -338,13 +403,15 @@ pub async fn open(ctx: &Context, customer: &User, new: &NewTicket) -> AppResult<
         .fetch_one(&mut *tx),
     )
     .await?;
-    let message = insert_message(&mut tx, ticket.id, customer.id, false, false, &body).await?;
+    let message =
+        insert_message(&mut tx, ticket.id, customer.id, false, false, &body, files).await?;
     tell_operators(
         &mut tx,
         &ctx.settings.public_url,
         &ticket,
         customer,
         &body,
+        files,
         true,
     )
     .await?;
@@ -362,17 +429,18 @@ pub async fn open(ctx: &Context, customer: &User, new: &NewTicket) -> AppResult<
 }
 
 /// A customer writes on one of their tickets: it is the shop's turn again (a closed ticket
-/// reopens), and the operators are told.
+/// reopens), and the operators are told. With `files`, `text` may be empty.
 pub async fn reply_as_customer(
     ctx: &Context,
     customer: &User,
     id: i32,
     text: &str,
+    files: &[Upload],
 ) -> AppResult<TicketDetail> {
-    let body = parse_message("message", text)?;
+    let body = parse_message("message", text, files)?;
     let mut tx = ctx.db.begin().await?;
     find_for_update(&mut tx, id, Some(customer.id)).await?;
-    insert_message(&mut tx, id, customer.id, false, false, &body).await?;
+    insert_message(&mut tx, id, customer.id, false, false, &body, files).await?;
     let ticket = set_status(&mut tx, id, TicketStatus::AwaitingUs, true).await?;
     tell_operators(
         &mut tx,
@@ -380,6 +448,7 @@ pub async fn reply_as_customer(
         &ticket,
         customer,
         &body,
+        files,
         false,
     )
     .await?;
@@ -398,30 +467,33 @@ pub async fn close_by_customer(ctx: &Context, customer: &User, id: i32) -> AppRe
 
 /// An operator writes on a ticket: a reply is mailed to the customer and makes it their turn
 /// (reopening a closed ticket); an `internal` note is neither shown nor mailed to them and moves
-/// nothing. Audited as `ticket.reply` / `ticket.note`.
+/// nothing. With `files`, `text` may be empty. Audited as `ticket.reply` / `ticket.note`.
 pub async fn reply_as_operator(
     ctx: &Context,
     actor: &Actor<'_>,
     id: i32,
     text: &str,
     internal: bool,
+    files: &[Upload],
 ) -> AppResult<TicketDetail> {
-    let body = parse_message("message", text)?;
+    let body = parse_message("message", text, files)?;
     let mut tx = ctx.db.begin().await?;
     let ticket = find_for_update(&mut tx, id, None).await?;
-    let message = insert_message(&mut tx, id, actor.user_id, true, internal, &body).await?;
+    let message = insert_message(&mut tx, id, actor.user_id, true, internal, &body, files).await?;
     if !internal {
         let ticket = set_status(&mut tx, id, TicketStatus::AwaitingCustomer, true).await?;
         if let Some(customer) = users::find(&mut *tx, ticket.user_id).await? {
             let link = format!("{}/account/tickets/{}", ctx.settings.public_url, ticket.id);
+            let mut lines = vec![
+                format!("We answered your ticket #{}:", ticket.id),
+                body.clone(),
+            ];
+            lines.extend(files_line(files));
             let email = mail::notice_email(
                 &customer.email,
                 &customer.name,
                 &format!("Re: {} [ticket #{}]", ticket.subject, ticket.id),
-                &[
-                    format!("We answered your ticket #{}:", ticket.id),
-                    body.clone(),
-                ],
+                &lines,
                 Some(("Read and reply", &link)),
             );
             mail::enqueue(&mut *tx, &email).await?;
@@ -436,7 +508,9 @@ pub async fn reply_as_operator(
         &mut *tx,
         &NewAuditEntry {
             before: Some(json!({ "status": ticket.status })),
-            after: Some(json!({ "message_id": message.id, "internal": internal })),
+            after: Some(json!({
+                "message_id": message.id, "internal": internal, "files": files.len(),
+            })),
             ..actor.entry(action, "ticket", Some(&id.to_string()))
         },
     )

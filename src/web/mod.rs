@@ -1,7 +1,8 @@
 //! The web kit: what every domain's HTTP modules share and none of them owns. Extractors
 //! (`extract`), the page layout and rendering (`pages`), forms and notices (`forms`), the CSRF
 //! guard (`csrf`), request metrics (`metrics`), rate-limit counters (`rate_limit`), the OpenAPI
-//! helpers (`openapi`), static assets (`assets`) and the accept loop (`server`).
+//! helpers (`openapi`), static assets (`assets`), uploaded forms and files (`upload`) and the accept
+//! loop (`server`).
 //!
 //! It imports no domain: the domains import it, and `crate::router` assembles them on top.
 
@@ -15,3 +16,4 @@ pub mod pages;
 pub mod paging;
 pub mod rate_limit;
 pub mod server;
+pub mod upload;

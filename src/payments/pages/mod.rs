@@ -133,35 +133,15 @@ impl Submitted {
         }
     }
 
-    /// Reads a `multipart/form-data` body (with the receipt; parsed by `multer`, the parser
-    /// behind axum's own `Multipart`) or an urlencoded one.
+    /// Reads a `multipart/form-data` body (with the receipt) or an urlencoded one.
     async fn read(content_type: &str, body: Bytes) -> Result<Self, String> {
-        let mut submitted = Self::default();
-        let Ok(boundary) = multer::parse_boundary(content_type) else {
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&body).map_err(|_| "not a form".to_owned())?;
-            for (name, value) in pairs {
-                submitted.set(&name, value);
-            }
-            return Ok(submitted);
+        let form = crate::web::upload::read_form(content_type, body, MAX_FORM_PARTS).await?;
+        let mut submitted = Self {
+            receipt: form.files("receipt").next().map(|file| file.bytes.clone()),
+            ..Self::default()
         };
-        let stream =
-            futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-        let mut multipart = multer::Multipart::new(stream, boundary);
-        let mut parts = 0;
-        while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
-            parts += 1;
-            if parts > MAX_FORM_PARTS {
-                return Err("too many parts".to_owned());
-            }
-            let name = field.name().unwrap_or_default().to_owned();
-            let is_file = field.file_name().is_some();
-            let data = field.bytes().await.map_err(|e| e.to_string())?;
-            match (name.as_str(), is_file) {
-                ("receipt", true) => submitted.receipt = Some(data).filter(|d| !d.is_empty()),
-                (_, true) => {}
-                (name, false) => submitted.set(name, String::from_utf8_lossy(&data).into_owned()),
-            }
+        for (name, value) in form.fields {
+            submitted.set(&name, value);
         }
         Ok(submitted)
     }

@@ -111,9 +111,25 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
     .await;
     assert_eq!(ticket.status, StatusCode::CREATED, "{}", ticket.text());
     let ticket = ticket.json()["ticket"]["id"].to_string();
+    let sent = app
+        .post_multipart_as(
+            &token(&login),
+            &format!("/api/v1/tickets/{ticket}/attachments"),
+            &[],
+            &[(
+                "file",
+                "Ayesha-Secret-Screenshot.png",
+                "image/png",
+                crate::helpers::TINY_PNG,
+            )],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let attachment = sent.json()["messages"][1]["attachments"][0]["id"].to_string();
 
     let ids = BTreeMap::from([
         ("tickets", ticket),
+        ("attachments", attachment),
         ("invoices", invoice.to_string()),
         ("orders", order.to_string()),
         ("payments", payment.to_string()),
@@ -128,6 +144,7 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
         "203.0.113.77".to_owned(),
         "Ayesha-Secret-Pass-91".to_owned(),
         "Ayesha-Secret-Question".to_owned(),
+        "Ayesha-Secret-Screenshot".to_owned(),
         "TID7788990011".to_owned(),
     ];
     if !order_number.is_empty() {
@@ -180,6 +197,13 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
         ("post", "/api/v1/orders/{id}/cancel") => json(json!({})),
         ("post", "/api/v1/tickets/{id}/messages") => json(json!({ "message": "hello" })),
         ("post", "/api/v1/tickets/{id}/close") => json(json!({})),
+        ("post", "/api/v1/tickets/{id}/attachments") => {
+            let (content_type, body) = crate::helpers::multipart(
+                &[("message", "hello")],
+                &[("file", "a.png", "image/png", crate::helpers::TINY_PNG)],
+            );
+            Some((Box::leak(content_type.into_boxed_str()), body))
+        }
         ("post", "/api/v1/orders/{id}/payments") => {
             json(json!({ "method": "manual", "reference": "TID5544332211" }))
         }

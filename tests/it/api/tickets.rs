@@ -364,3 +364,345 @@ async fn an_answered_ticket_left_waiting_is_reminded_then_closed(db: PgPool) {
             .any(|m| m.contains("Subject: Closed: Left waiting"))
     );
 }
+
+async fn files_on_tickets(db: &PgPool) -> (i64, i64) {
+    let files: i64 = sqlx::query_scalar("select count(*) from ticket_attachments")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    let messages: i64 = sqlx::query_scalar("select count(*) from ticket_messages")
+        .fetch_one(db)
+        .await
+        .unwrap();
+    (files, messages)
+}
+
+#[sqlx::test]
+async fn files_go_with_messages_checked_by_their_bytes_and_only_to_who_may_see_them(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let (_, own) = app.direct_customer("ayesha@example.pk").await;
+    let (_, other) = app.direct_customer("bilal@example.pk").await;
+    let opened = post(
+        &app,
+        &own,
+        "/api/v1/tickets",
+        json!({ "subject": "RDP shows an error", "department": "technical", "message": "See the screenshot." }),
+    )
+    .await;
+    let id = opened.json()["ticket"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/tickets/{id}/attachments");
+    let pdf: &[u8] = b"%PDF-1.4\n1 0 obj << >> endobj\ntrailer << >>\n%%EOF\n";
+
+    // Refused, each naming the problem, nothing written.
+    let before = files_on_tickets(&app.db).await;
+    for (files, why) in [
+        (
+            vec![(
+                "file",
+                "error.png",
+                "image/png",
+                &b"<html><script>alert(1)</script>"[..],
+            )],
+            "HTML posing as a PNG",
+        ),
+        (
+            vec![("file", "page.html", "text/html", &b"<html></html>"[..])],
+            "an HTML page",
+        ),
+        (
+            vec![("file", "slip.png", "image/png", pdf)],
+            "a PDF declared as a PNG",
+        ),
+        (
+            vec![("file", "a.png", "image/png", crate::helpers::TINY_PNG); 4],
+            "four files",
+        ),
+        (vec![], "no file at all"),
+    ] {
+        let refused = app
+            .post_multipart_as(&own, &path, &[("message", "hi")], &files)
+            .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{why}: {}",
+            refused.text()
+        );
+        assert!(
+            refused.json()["errors"]["file"].is_string(),
+            "{why}: {}",
+            refused.text()
+        );
+    }
+    let big = [b"%PDF-".as_slice(), &vec![b' '; 5 * 1024 * 1024]].concat();
+    let too_big = app
+        .post_multipart_as(
+            &own,
+            &path,
+            &[],
+            &[("file", "big.pdf", "application/pdf", &big)],
+        )
+        .await;
+    assert_eq!(
+        too_big.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        too_big.text()
+    );
+    assert!(
+        too_big.json()["errors"]["file"]
+            .as_str()
+            .unwrap()
+            .contains("5 MB")
+    );
+    let json_body = post(&app, &own, &path, json!({ "message": "hi" })).await;
+    assert_eq!(json_body.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let huge = vec![b'x'; 16 * 1024 * 1024];
+    let over = app
+        .post_multipart_as(
+            &own,
+            &path,
+            &[],
+            &[("file", "huge.pdf", "application/pdf", &huge)],
+        )
+        .await;
+    assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let foreign = app
+        .post_multipart_as(
+            &other,
+            &path,
+            &[],
+            &[("file", "a.png", "image/png", crate::helpers::TINY_PNG)],
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    assert_eq!(files_on_tickets(&app.db).await, before);
+
+    // A screenshot and the bank's slip, with a message: the shop hears of them, by name only.
+    let sent = app
+        .post_multipart_as(
+            &own,
+            &path,
+            &[("message", "The error, and my slip.")],
+            &[
+                (
+                    "file",
+                    "C:\\Users\\Ayesha\\error.png",
+                    "image/png",
+                    crate::helpers::TINY_PNG,
+                ),
+                ("file", "meezan slip.pdf", "application/octet-stream", pdf),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    let detail = sent.json();
+    assert_eq!(detail["ticket"]["status"], "awaiting_us");
+    let message = &detail["messages"][1];
+    assert_eq!(message["body"], "The error, and my slip.");
+    let files = message["attachments"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    assert_eq!(files[0]["file_name"], "error.png");
+    assert_eq!(files[0]["content_type"], "image/png");
+    assert_eq!(files[1]["file_name"], "meezan slip.pdf");
+    assert_eq!(
+        files[1]["content_type"], "application/pdf",
+        "typed by its bytes"
+    );
+    let mail = app.mails_to("owner@nextgenrdp.pk").await;
+    let told = mail
+        .iter()
+        .find(|m| m.contains(&format!("Reply on ticket #{id}")))
+        .expect("the shop is told");
+    assert!(
+        told.contains("error.png") && told.contains("open the ticket"),
+        "{told}"
+    );
+    assert!(
+        !told.contains("Content-Disposition: attachment"),
+        "a link, not the file"
+    );
+
+    // The customer gets their files back, served so a browser never runs them.
+    let png_id = files[0]["id"].as_i64().unwrap();
+    let got = app.get_as(&own, &format!("{path}/{png_id}")).await;
+    assert_eq!(got.status, StatusCode::OK);
+    assert_eq!(got.header("content-type"), "image/png");
+    assert!(got.header("content-security-policy").contains("sandbox"));
+    assert_eq!(got.header("x-content-type-options"), "nosniff");
+    assert_eq!(got.body, crate::helpers::TINY_PNG);
+    let pdf_id = files[1]["id"].as_i64().unwrap();
+    let got = app.get_as(&own, &format!("{path}/{pdf_id}")).await;
+    assert!(got.header("content-disposition").starts_with("attachment;"));
+    assert_eq!(got.body, pdf);
+    assert_eq!(
+        app.get_as(&other, &format!("{path}/{pdf_id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // A file with an operator's internal note stays with the operators.
+    let noted = app
+        .post_multipart_as(
+            &admin,
+            &format!("/api/v1/admin/tickets/{id}/attachments"),
+            &[("internal", "true")],
+            &[("file", "statement.pdf", "application/pdf", pdf)],
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.text());
+    let note = noted.json()["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(note["internal"], true);
+    assert_eq!(note["body"], "Sent a file: statement.pdf");
+    let note_file = note["attachments"][0]["id"].as_i64().unwrap();
+    assert_eq!(
+        app.get_as(&own, &format!("{path}/{note_file}"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(
+        !app.get_as(&own, &format!("/api/v1/tickets/{id}"))
+            .await
+            .text()
+            .contains("statement.pdf")
+    );
+    let admin_got = app
+        .get_as(
+            &admin,
+            &format!("/api/v1/admin/tickets/{id}/attachments/{note_file}"),
+        )
+        .await;
+    assert_eq!(admin_got.status, StatusCode::OK);
+    let bad_flag = app
+        .post_multipart_as(
+            &admin,
+            &format!("/api/v1/admin/tickets/{id}/attachments"),
+            &[("internal", "maybe")],
+            &[("file", "a.png", "image/png", crate::helpers::TINY_PNG)],
+        )
+        .await;
+    assert_eq!(bad_flag.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A ticket holds at most 20 files.
+    for _ in 0..5 {
+        let three = [("file", "a.png", "image/png", crate::helpers::TINY_PNG); 3];
+        let sent = app.post_multipart_as(&own, &path, &[], &three).await;
+        assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
+    }
+    let before = files_on_tickets(&app.db).await;
+    assert_eq!(before.0, 18);
+    let full = app
+        .post_multipart_as(
+            &own,
+            &path,
+            &[],
+            &[("file", "a.png", "image/png", crate::helpers::TINY_PNG); 3],
+        )
+        .await;
+    assert_eq!(full.status, StatusCode::CONFLICT, "{}", full.text());
+    assert!(full.json()["errors"]["file"].is_string() || full.text().contains("20 files"));
+    assert_eq!(files_on_tickets(&app.db).await, before);
+}
+
+#[sqlx::test]
+async fn operators_keep_canned_replies(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin = admin["access_token"].as_str().unwrap().to_owned();
+    let (_, customer) = app.direct_customer("ayesha@example.pk").await;
+    let base = "/api/v1/admin/canned-replies";
+
+    for (body, field) in [
+        (json!({ "title": "RDP help" }), "body"),
+        (json!({ "title": " ", "body": "x" }), "title"),
+        (json!({ "title": "x".repeat(101), "body": "x" }), "title"),
+        (
+            json!({ "title": "RDP help", "body": "x".repeat(10_001) }),
+            "body",
+        ),
+    ] {
+        let refused = post(&app, &admin, base, body.clone()).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert!(
+            refused.json()["errors"][field].is_string(),
+            "{body}: {}",
+            refused.text()
+        );
+    }
+    let created = post(
+        &app,
+        &admin,
+        base,
+        json!({ "title": "How to connect", "body": "Hello {name}, open Remote Desktop Connection ({ticket})." }),
+    )
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    let id = created.json()["id"].as_i64().unwrap();
+    let twin = post(
+        &app,
+        &admin,
+        base,
+        json!({ "title": "HOW TO CONNECT", "body": "x" }),
+    )
+    .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT);
+    assert_eq!(
+        count(&app.db, "select count(*) from canned_replies").await,
+        1
+    );
+    let changed = app
+        .send_json_as(
+            Some(&admin),
+            Method::PATCH,
+            &format!("{base}/{id}"),
+            &json!({ "title": "Connecting with RDP" }),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text());
+    assert_eq!(changed.json()["title"], "Connecting with RDP");
+    assert!(
+        changed.json()["body"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello {name}")
+    );
+    let listed = app.get_as(&admin, base).await.json();
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        app.get_as(&customer, base).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let gone = app
+        .send_json_as(
+            Some(&admin),
+            Method::DELETE,
+            &format!("{base}/{id}"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let again = app
+        .send_json_as(
+            Some(&admin),
+            Method::DELETE,
+            &format!("{base}/{id}"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        count(
+            &app.db,
+            "select count(*) from audit_log where action like 'canned_reply.%'"
+        )
+        .await,
+        3
+    );
+}

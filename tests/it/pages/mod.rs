@@ -73,6 +73,27 @@ impl<'a> Visitor<'a> {
         self.send(request).await
     }
 
+    /// Opens `page` and submits its file form to `action` as `multipart/form-data` (the page's
+    /// CSRF token in the query string, as the form's action carries it), with `fields` and
+    /// `files` as (field, file name, type, bytes).
+    pub async fn submit_multipart(
+        &mut self,
+        page: &str,
+        action: &str,
+        fields: &[(&str, &str)],
+        files: &[(&str, &str, &str, &[u8])],
+    ) -> TestResponse {
+        let token = self.csrf_of(page).await;
+        let (content_type, body) = crate::helpers::multipart(fields, files);
+        let separator = if action.contains('?') { '&' } else { '?' };
+        let request = self
+            .builder("POST", &format!("{action}{separator}csrf_token={token}"))
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(body))
+            .unwrap();
+        self.send(request).await
+    }
+
     /// The CSRF token of the page at `path` (which must render a form).
     pub async fn csrf_of(&mut self, path: &str) -> String {
         let page = self.get(path).await;

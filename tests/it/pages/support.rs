@@ -103,14 +103,93 @@ async fn a_ticket_conversation_through_the_pages(db: PgPool) {
     assert!(mine.contains("We reset the firewall"), "{mine}");
     assert!(!mine.contains("Firewall rule 7"));
     assert!(mine.contains("Awaiting your reply"));
-    let replied = customer
-        .submit(
+    // A file that is not what it says is refused beside the file field, the message kept.
+    let refused = customer
+        .submit_multipart(
             &format!("/account/tickets/{id}"),
             &format!("/account/tickets/{id}/reply"),
-            &[("message", "Works now, thank you!")],
+            &[("message", "Here is the error.")],
+            &[("file", "error.png", "image/png", b"<svg onload=alert(1)>")],
         )
         .await;
-    assert_eq!(replied.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.text()
+    );
+    assert!(refused.text().contains(r#"id="file-error""#));
+    assert!(refused.text().contains("Here is the error."));
+    let replied = customer
+        .submit_multipart(
+            &format!("/account/tickets/{id}"),
+            &format!("/account/tickets/{id}/reply"),
+            &[("message", "Works now, thank you! Screenshot attached.")],
+            &[("file", "works.png", "image/png", crate::helpers::TINY_PNG)],
+        )
+        .await;
+    assert_eq!(replied.status, StatusCode::SEE_OTHER, "{}", replied.text());
+    let mine = customer.get(&format!("/account/tickets/{id}")).await.text();
+    let link = mine
+        .split(r#"href=""#)
+        .map(|rest| rest.split('"').next().unwrap())
+        .find(|href| href.contains("/files/"))
+        .expect("the file is linked")
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("/account/tickets/{id}/files/")),
+        "{link}"
+    );
+    let file = customer.get(&link).await;
+    assert_eq!(file.status, StatusCode::OK);
+    assert_eq!(file.body, crate::helpers::TINY_PNG);
+    let operator_link = link.replace("/account/", "/admin/");
+    assert!(
+        operator
+            .get(&ticket_page)
+            .await
+            .text()
+            .contains(&operator_link)
+    );
+    assert_eq!(operator.get(&operator_link).await.status, StatusCode::OK);
+
+    // The operator keeps a canned reply and starts an answer from it, filled in.
+    let added = operator
+        .submit(
+            "/admin/canned-replies",
+            "/admin/canned-replies",
+            &[
+                ("title", "Glad it works"),
+                ("body", "Glad it works, {name}! Closing {ticket}."),
+            ],
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER, "{}", added.text());
+    let twin = operator
+        .submit(
+            "/admin/canned-replies",
+            "/admin/canned-replies",
+            &[("title", "glad it works"), ("body", "x")],
+        )
+        .await;
+    assert_eq!(twin.status, StatusCode::CONFLICT);
+    assert!(
+        twin.text().contains(r#"id="title-error""#),
+        "{}",
+        twin.text()
+    );
+    let canned_id: i32 = sqlx::query_scalar("select id from canned_replies")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let started = operator
+        .get(&format!("{ticket_page}?canned={canned_id}"))
+        .await
+        .text();
+    assert!(
+        started.contains(&format!("Glad it works, Ayesha Khan! Closing #{id}.")),
+        "{started}"
+    );
 
     // The operator closes it as urgent-and-done, assigned to themselves.
     let updated = operator
