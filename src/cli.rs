@@ -83,6 +83,8 @@ pub struct WorkerArgs {
     pub jazzcash: crate::config::JazzCashConfig,
     #[command(flatten)]
     pub easypaisa: crate::config::EasypaisaConfig,
+    #[command(flatten)]
+    pub contact: crate::config::ContactConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -144,8 +146,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 args.lifecycle.clone(),
                 args.public_url.trim_end_matches('/').to_owned(),
             );
-            let mailer =
-                std::sync::Arc::new(crate::mail::Mailer::from_config(&args.mail, &cli.common)?);
+            let mailer = std::sync::Arc::new(crate::mail::Mailer::from_config(
+                &args.mail,
+                &cli.common,
+                args.contact.support_email.as_deref(),
+            )?);
             let jazzcash = args.jazzcash.settings()?;
             crate::serve::log_jazzcash_inquiry(jazzcash.as_ref());
             let easypaisa = args.easypaisa.settings()?;

@@ -118,6 +118,140 @@ pub struct MailConfig {
         default_value = "NextGenRDP <no-reply@nextgenrdp.pk>"
     )]
     pub mail_from: String,
+
+    /// Where customers' replies to our e-mails go (`Reply-To`). Unset: the support e-mail
+    /// (`NEXTGENRDP_SUPPORT_EMAIL`), if set.
+    #[arg(long, env = "NEXTGENRDP_MAIL_REPLY_TO")]
+    pub mail_reply_to: Option<String>,
+}
+
+/// How customers reach the shop: shown in every page's header and footer and on `/contact`,
+/// and the number behind the WhatsApp links. Each is optional; what is unset is not shown.
+#[derive(Args, Clone, Debug, Default)]
+pub struct ContactConfig {
+    /// The support e-mail address (also where replies to our e-mails go, unless
+    /// NEXTGENRDP_MAIL_REPLY_TO says otherwise).
+    #[arg(long, env = "NEXTGENRDP_SUPPORT_EMAIL")]
+    pub support_email: Option<String>,
+    /// The support phone number as people dial it, e.g. "0300 1234567".
+    #[arg(long, env = "NEXTGENRDP_SUPPORT_PHONE")]
+    pub support_phone: Option<String>,
+    /// The WhatsApp number customers write to: "+92 300 1234567" or "0300-1234567".
+    #[arg(long, env = "NEXTGENRDP_WHATSAPP_NUMBER")]
+    pub whatsapp_number: Option<String>,
+    /// When someone answers, e.g. "Mon–Sat, 10:00–22:00 PKT".
+    #[arg(long, env = "NEXTGENRDP_BUSINESS_HOURS")]
+    pub business_hours: Option<String>,
+    /// The shop's postal address.
+    #[arg(long, env = "NEXTGENRDP_BUSINESS_ADDRESS")]
+    pub business_address: Option<String>,
+}
+
+/// The shop's contact details, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Contact {
+    pub email: Option<String>,
+    /// As configured, for people to read.
+    pub phone: Option<String>,
+    /// The phone number in international form, digits only (`923001234567`), for `tel:`.
+    pub phone_digits: Option<String>,
+    /// As configured, for people to read.
+    pub whatsapp: Option<String>,
+    /// Digits only, international (`923001234567`), for `https://wa.me/`.
+    pub whatsapp_digits: Option<String>,
+    pub hours: Option<String>,
+    pub address: Option<String>,
+}
+
+/// A Pakistani or international number as digits in international form: `+92 300 1234567`,
+/// `0092…` and `0300-1234567` all become `923001234567`. `None` when it is not a number.
+pub fn international_digits(number: &str) -> Option<String> {
+    let trimmed = number.trim();
+    if !trimmed
+        .chars()
+        .all(|c| c.is_ascii_digit() || " +-().".contains(c))
+    {
+        return None;
+    }
+    let plus = trimmed.starts_with('+');
+    let digits: String = trimmed.chars().filter(char::is_ascii_digit).collect();
+    let international = if plus {
+        digits
+    } else if let Some(rest) = digits.strip_prefix("00") {
+        rest.to_owned()
+    } else if let Some(rest) = digits.strip_prefix('0') {
+        format!("92{rest}")
+    } else {
+        digits
+    };
+    (8..=15)
+        .contains(&international.len())
+        .then_some(international)
+}
+
+impl ContactConfig {
+    /// The details checked: an e-mail must be an address and numbers must be numbers.
+    pub fn contact(&self) -> anyhow::Result<Contact> {
+        let text = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let email = text(&self.support_email);
+        if let Some(email) = &email {
+            anyhow::ensure!(
+                email.parse::<lettre::Address>().is_ok(),
+                "NEXTGENRDP_SUPPORT_EMAIL {email:?} is not an e-mail address"
+            );
+        }
+        let number = |value: Option<String>, name: &str| -> anyhow::Result<Option<String>> {
+            match value {
+                Some(value) => international_digits(&value).map(Some).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{name} {value:?} is not a phone number (write it as +92 300 1234567 or 0300-1234567)"
+                    )
+                }),
+                None => Ok(None),
+            }
+        };
+        let phone = text(&self.support_phone);
+        let whatsapp = text(&self.whatsapp_number);
+        Ok(Contact {
+            email,
+            phone_digits: number(phone.clone(), "NEXTGENRDP_SUPPORT_PHONE")?,
+            phone,
+            whatsapp_digits: number(whatsapp.clone(), "NEXTGENRDP_WHATSAPP_NUMBER")?,
+            whatsapp,
+            hours: text(&self.business_hours),
+            address: text(&self.business_address),
+        })
+    }
+}
+
+impl Contact {
+    /// A WhatsApp click-to-chat link with `text` filled in, when there is a WhatsApp number.
+    pub fn whatsapp_link(&self, text: &str) -> Option<String> {
+        self.whatsapp_digits.as_ref().map(|digits| {
+            let text: String = text
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            format!("https://wa.me/{digits}?text={text}")
+        })
+    }
+
+    /// Whether any way to reach the shop is set.
+    pub fn any(&self) -> bool {
+        self.email.is_some() || self.phone.is_some() || self.whatsapp.is_some()
+    }
 }
 
 impl MailConfig {
@@ -226,6 +360,9 @@ pub struct ServeConfig {
     /// The address customers reach the shop at; used in e-mailed links.
     #[arg(long, env = "NEXTGENRDP_PUBLIC_URL")]
     pub public_url: Option<String>,
+
+    #[command(flatten)]
+    pub contact: ContactConfig,
 
     /// Comma-separated origins allowed to call the API from a browser (CORS), e.g.
     /// https://shop.example.pk. Empty: no cross-origin access.
@@ -513,6 +650,47 @@ fn load_key(spec: &SecretSpec, dir: &Path, env: Environment) -> anyhow::Result<K
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn contact_numbers_become_international_digits() {
+        for (written, digits) in [
+            ("+92 300 1234567", Some("923001234567")),
+            ("0300-1234567", Some("923001234567")),
+            ("0092 (300) 1234567", Some("923001234567")),
+            ("+44 20 7946 0958", Some("442079460958")),
+            ("call us", None),
+            ("12", None),
+        ] {
+            assert_eq!(
+                international_digits(written).as_deref(),
+                digits,
+                "{written}"
+            );
+        }
+        let contact = ContactConfig {
+            whatsapp_number: Some("0300 1234567".into()),
+            support_email: Some(" help@shop.pk ".into()),
+            ..ContactConfig::default()
+        }
+        .contact()
+        .unwrap();
+        assert_eq!(contact.email.as_deref(), Some("help@shop.pk"));
+        assert_eq!(
+            contact.whatsapp_link("Order NGR-12: paid?").unwrap(),
+            "https://wa.me/923001234567?text=Order%20NGR-12%3A%20paid%3F"
+        );
+        let wrong = ContactConfig {
+            support_email: Some("not an address".into()),
+            ..ContactConfig::default()
+        };
+        assert!(
+            wrong
+                .contact()
+                .unwrap_err()
+                .to_string()
+                .contains("NEXTGENRDP_SUPPORT_EMAIL")
+        );
+    }
 
     fn common(dir: &Path, environment: Environment) -> CommonConfig {
         CommonConfig {

@@ -44,6 +44,8 @@ pub struct Settings {
     /// Production: without a token `/metrics` answers nobody (a proxy on the same machine would
     /// make every visitor look local).
     pub metrics_token_required: bool,
+    /// How customers reach the shop (every page's footer, `/contact`, WhatsApp links).
+    pub contact: std::sync::Arc<crate::config::Contact>,
 }
 
 impl Settings {

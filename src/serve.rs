@@ -26,10 +26,16 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
     // Configuration first: a missing secret or a bad setting stops start-up before anything
     // touches the database.
     config.lifecycle.validate()?;
+    let contact = Arc::new(config.contact.contact()?);
     let startup = Startup {
         secrets: Secrets::load(common)?,
         payments: config.payments.settings(common.environment)?,
-        mailer: Arc::new(Mailer::from_config(&config.mail, common)?),
+        mailer: Arc::new(Mailer::from_config(
+            &config.mail,
+            common,
+            config.contact.support_email.as_deref(),
+        )?),
+        contact,
     };
     crate::telemetry::install_metrics_recorder();
     log_jazzcash_inquiry(startup.payments.jazzcash.as_ref());
@@ -60,6 +66,7 @@ struct Startup {
     secrets: Secrets,
     payments: crate::payments::PaymentSettings,
     mailer: Arc<Mailer>,
+    contact: Arc<crate::config::Contact>,
 }
 
 async fn serve_on(
@@ -78,6 +85,7 @@ async fn serve_on(
         secrets,
         payments,
         mailer,
+        contact,
     } = startup;
     let public_url = config
         .public_url
@@ -112,6 +120,7 @@ async fn serve_on(
             metrics_token,
             operator_two_factor: config.operator_two_factor,
             metrics_token_required: common.environment == crate::config::Environment::Production,
+            contact,
         },
         payments,
         provisioning.clone(),

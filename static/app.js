@@ -28,6 +28,18 @@
     });
   }
 
+  // Phones: the header's links fold under a Menu button (CSS shows it below 40rem).
+  var toggle = document.querySelector(".nav-toggle");
+  var nav = document.getElementById("site-nav");
+  if (toggle && nav) {
+    document.documentElement.classList.add("has-menu");
+    toggle.hidden = false;
+    toggle.addEventListener("click", function () {
+      var open = nav.classList.toggle("is-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   // A form marked `data-auto-submit` (the signed form to a payment provider) is sent at once;
   // its visible button is there for when this script does not run.
   var auto = document.querySelector("form[data-auto-submit]");

@@ -147,6 +147,8 @@ pub struct PageContext {
     /// When the session last proved a second factor.
     pub two_factor_at: Option<chrono::DateTime<chrono::Utc>>,
     pub csrf: String,
+    /// How to reach the shop (every page's footer).
+    pub contact: std::sync::Arc<crate::config::Contact>,
 }
 
 impl FromRequestParts<AppState> for PageContext {
@@ -179,12 +181,14 @@ impl FromRequestParts<AppState> for PageContext {
                 session_id: Some(session_id),
                 two_factor_at: session_two_factor_at,
                 csrf,
+                contact: state.settings.contact.clone(),
             },
             None => Self {
                 user: None,
                 session_id: None,
                 two_factor_at: None,
                 csrf,
+                contact: state.settings.contact.clone(),
             },
         })
     }
@@ -378,6 +382,7 @@ impl Layout {
             user_name: context.user.as_ref().map(|user| user.name.clone()),
             is_admin: context.user.as_ref().is_some_and(|user| user.is_admin()),
             csrf: context.csrf.clone(),
+            contact: context.contact.clone(),
             ..Self::new(title)
         }
     }

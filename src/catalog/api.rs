@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_locations))
         .routes(routes!(list_plans))
         .routes(routes!(find_plan))
+        .routes(routes!(find_policy))
 }
 
 pub(crate) type RawQuery =
@@ -260,4 +261,55 @@ mod tests {
         assert!(tag.starts_with('"') && tag.ends_with('"') && tag.len() == 34);
         assert_ne!(tag, etag_of(b"[2]"));
     }
+}
+
+/// A policy page as the API gives it: its version in force (or the one asked for), the
+/// Markdown, and the HTML the shop shows.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PolicyResponse {
+    #[serde(flatten)]
+    pub version: super::policies::PolicyVersion,
+    /// The Markdown rendered (raw HTML in it shown as text; only web, mail and in-site links).
+    pub html: String,
+}
+
+/// The question of [`find_policy`]: an earlier version, or the one in force.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PolicyQuery {
+    /// A version number (an order's `terms_version`, say); absent: the one in force.
+    #[param(minimum = 1)]
+    pub version: Option<i32>,
+}
+
+/// A policy page: terms of service, refund policy, privacy policy or FAQ.
+#[utoipa::path(get, path = "/api/v1/policies/{page}", tag = "catalog",
+    params(
+        ("page" = super::policies::PolicyPage, Path, description = "`terms`, `refund-policy`, `privacy` or `faq`"),
+        PolicyQuery,
+    ),
+    responses(
+        (status = OK, description = "The page", body = PolicyResponse),
+        (status = BAD_REQUEST, description = "A malformed `version`", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "No such page or version", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
+async fn find_policy(
+    State(state): State<AppState>,
+    Path(page): Path<String>,
+    query: Result<Query<PolicyQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<axum::Json<PolicyResponse>> {
+    let page = super::policies::PolicyPage::parse(&page).ok_or(AppError::NotFound("page"))?;
+    let Query(query) = query.map_err(|err| AppError::bad_request("version", err.body_text()))?;
+    let version = match query.version {
+        Some(number) => super::policies::version(&state.db, page, number).await?,
+        None => super::policies::current(&state.db, page).await?,
+    };
+    Ok(axum::Json(PolicyResponse {
+        html: super::policies::render(&version.body),
+        version,
+    }))
 }

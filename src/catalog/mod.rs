@@ -13,6 +13,7 @@ pub mod names;
 pub mod pages;
 pub mod plan_features;
 pub mod plans;
+pub mod policies;
 
 /// Colours a plan card may be themed with; the stylesheet has a rule for each.
 pub const THEME_COLORS: &[&str] = &[

@@ -17,56 +17,68 @@ use super::{Email, File};
 use crate::config::{CommonConfig, MailConfig};
 use crate::jobs::Permanent;
 
-/// Sends [`Email`]s.
-pub enum Mailer {
+/// Sends [`Email`]s from one sender, with the address replies should go to.
+pub struct Mailer {
+    from: Mailbox,
+    /// Where a customer's reply goes (`Reply-To`), when the sender's address is not read.
+    reply_to: Option<Mailbox>,
+    way: Way,
+}
+
+enum Way {
     /// Through an SMTP server.
-    Smtp {
-        transport: AsyncSmtpTransport<Tokio1Executor>,
-        from: Mailbox,
-    },
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
     /// As `<dir>/<UTC time>-<message id>.eml` files; the directory is created when first needed.
-    Files { dir: PathBuf, from: Mailbox },
+    Files(PathBuf),
 }
 
 impl fmt::Debug for Mailer {
     /// Never shows the SMTP URL, which holds the server's password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Mailer::Smtp { from, .. } => f
-                .debug_struct("Smtp")
-                .field("from", &from.to_string())
-                .finish_non_exhaustive(),
-            Mailer::Files { dir, from } => f
-                .debug_struct("Files")
-                .field("dir", dir)
-                .field("from", &from.to_string())
-                .finish(),
+        let mut out = f.debug_struct("Mailer");
+        out.field("from", &self.from.to_string())
+            .field("reply_to", &self.reply_to.as_ref().map(Mailbox::to_string));
+        match &self.way {
+            Way::Smtp(_) => out.field("way", &"smtp").finish_non_exhaustive(),
+            Way::Files(dir) => out.field("dir", dir).finish(),
         }
     }
 }
 
 impl Mailer {
-    /// SMTP when `NEXTGENRDP_SMTP_URL` is set, otherwise files in the mail directory.
-    pub fn from_config(config: &MailConfig, common: &CommonConfig) -> anyhow::Result<Mailer> {
+    /// SMTP when `NEXTGENRDP_SMTP_URL` is set, otherwise files in the mail directory; replies
+    /// to `NEXTGENRDP_MAIL_REPLY_TO`, else to `support_email` (the shop's contact address).
+    pub fn from_config(
+        config: &MailConfig,
+        common: &CommonConfig,
+        support_email: Option<&str>,
+    ) -> anyhow::Result<Mailer> {
         let from: Mailbox = config.mail_from.parse().with_context(|| {
             format!(
                 "NEXTGENRDP_MAIL_FROM {:?} is not an address",
                 config.mail_from
             )
         })?;
-        match &config.smtp_url {
-            Some(url) => {
-                // lettre's error does not repeat the URL, so the password cannot leak here.
-                let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
+        let reply_to = match config.mail_reply_to.as_deref().or(support_email) {
+            Some(address) => Some(address.parse().with_context(|| {
+                format!("NEXTGENRDP_MAIL_REPLY_TO {address:?} is not an address")
+            })?),
+            None => None,
+        };
+        let way = match &config.smtp_url {
+            // lettre's error does not repeat the URL, so the password cannot leak here.
+            Some(url) => Way::Smtp(
+                AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
                     .context("NEXTGENRDP_SMTP_URL is not a valid SMTP URL")?
-                    .build();
-                Ok(Mailer::Smtp { transport, from })
-            }
-            None => Ok(Mailer::Files {
-                dir: config.mail_dir(common),
-                from,
-            }),
-        }
+                    .build(),
+            ),
+            None => Way::Files(config.mail_dir(common)),
+        };
+        Ok(Mailer {
+            from,
+            reply_to,
+            way,
+        })
     }
 
     /// Files in `dir`, sent by `from`.
@@ -77,14 +89,31 @@ impl Mailer {
         let from = from
             .parse()
             .unwrap_or_else(|err| panic!("{from:?} is not an address: {err}"));
-        Mailer::Files { dir, from }
+        Mailer {
+            from,
+            reply_to: None,
+            way: Way::Files(dir),
+        }
+    }
+
+    /// The same, with replies going to `reply_to`.
+    ///
+    /// # Panics
+    /// When `reply_to` is not an address.
+    pub fn replying_to(mut self, reply_to: &str) -> Mailer {
+        self.reply_to = Some(
+            reply_to
+                .parse()
+                .unwrap_or_else(|err| panic!("{reply_to:?} is not an address: {err}")),
+        );
+        self
     }
 
     /// A human description for the start-up log: where mail goes.
     pub fn describe(&self) -> String {
-        match self {
-            Mailer::Smtp { .. } => "SMTP".to_owned(),
-            Mailer::Files { dir, .. } => format!("files in {}", dir.display()),
+        match &self.way {
+            Way::Smtp(_) => "SMTP".to_owned(),
+            Way::Files(dir) => format!("files in {}", dir.display()),
         }
     }
 
@@ -100,17 +129,16 @@ impl Mailer {
     ) -> anyhow::Result<()> {
         let id = sanitize_id(message_id);
         anyhow::ensure!(!id.is_empty(), "an e-mail needs a message id");
-        match self {
-            Mailer::Smtp { transport, from } => {
-                let message = build_message(from, &id, email, files)?;
+        let message = build_message(&self.from, self.reply_to.as_ref(), &id, email, files)?;
+        match &self.way {
+            Way::Smtp(transport) => {
                 transport
                     .send(message)
                     .await
                     .context("the SMTP server did not take the e-mail")?;
                 Ok(())
             }
-            Mailer::Files { dir, from } => {
-                let message = build_message(from, &id, email, files)?;
+            Way::Files(dir) => {
                 let dir = dir.clone();
                 tokio::task::spawn_blocking(move || write_eml(&dir, &id, &message.formatted()))
                     .await
@@ -136,9 +164,11 @@ fn sanitize_id(message_id: &str) -> String {
         .to_owned()
 }
 
-/// The message: From, To, Subject, a stable Message-ID, and text + HTML as alternatives.
+/// The message: From, Reply-To, To, Subject, a stable Message-ID, and text + HTML as
+/// alternatives.
 fn build_message(
     from: &Mailbox,
+    reply_to: Option<&Mailbox>,
     id: &str,
     email: &Email,
     files: &[File],
@@ -173,8 +203,11 @@ fn build_message(
             },
         )?
     };
-    Message::builder()
-        .from(from.clone())
+    let mut builder = Message::builder().from(from.clone());
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    builder
         .to(to)
         .subject(email.subject.as_str())
         .message_id(Some(format!("<{id}.{digest}@{domain}>")))

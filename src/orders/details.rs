@@ -54,6 +54,10 @@ pub struct OrderResponse {
     pub paid_at: Option<DateTime<Utc>>,
     /// When it was cancelled or expired.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The versions of the terms of service and the refund policy the customer agreed to by
+    /// placing it (`GET /api/v1/policies/terms?version=`); null for renewals.
+    pub terms_version: Option<i32>,
+    pub refund_policy_version: Option<i32>,
     pub items: Vec<OrderItemResponse>,
 }
 
@@ -117,6 +121,8 @@ pub async fn order_response(state: &Context, order: Order) -> AppResult<OrderRes
         created_at: order.created_at,
         paid_at: order.paid_at,
         cancelled_at: order.cancelled_at,
+        terms_version: order.terms_version,
+        refund_policy_version: order.refund_policy_version,
         items: items.into_iter().map(Into::into).collect(),
     })
 }

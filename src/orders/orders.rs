@@ -54,6 +54,11 @@ pub struct Order {
     pub tax_rate_bp: i32,
     /// The sales tax in `final_amount_pkr`, whole PKR.
     pub tax_amount_pkr: i32,
+    /// The version of the terms of service in force when it was placed (`/terms?version=`);
+    /// null for renewals, which continue under their first order's.
+    pub terms_version: Option<i32>,
+    /// The version of the refund policy in force when it was placed.
+    pub refund_policy_version: Option<i32>,
 }
 
 text_enum! {
@@ -118,7 +123,7 @@ macro_rules! order_columns {
         "id, user_id, status, total_amount_pkr, discount_amount_pkr, final_amount_pkr, \
          promo_code, payment_method, payment_reference, notes, created_at, updated_at, \
          promo_code_id, paid_at, cancelled_at, kind, credit_applied_pkr, tax_mode, tax_province, \
-         tax_rate_bp, tax_amount_pkr"
+         tax_rate_bp, tax_amount_pkr, terms_version, refund_policy_version"
     };
 }
 
@@ -128,8 +133,12 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrder<'_>) -> sqlx::Result
         "orders.insert",
         sqlx::query_as(concat!(
             "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
-                                 final_amount_pkr, promo_code, payment_method, notes, promo_code_id)
-             values ($1, 'pending_payment', $2, $3, $4, $5, $6, $7, $8) returning ",
+                                 final_amount_pkr, promo_code, payment_method, notes, promo_code_id,
+                                 terms_version, refund_policy_version)
+             values ($1, 'pending_payment', $2, $3, $4, $5, $6, $7, $8,
+                     (select max(version) from policy_versions where page = 'terms'),
+                     (select max(version) from policy_versions where page = 'refund-policy'))
+             returning ",
             order_columns!()
         ))
         .bind(new.user_id)
@@ -422,7 +431,8 @@ pub async fn list(
                         o.final_amount_pkr, o.promo_code, o.payment_method, o.payment_reference,
                         o.notes, o.created_at, o.updated_at, o.promo_code_id, o.paid_at,
                         o.cancelled_at, o.kind, o.credit_applied_pkr, o.tax_mode, o.tax_province, \
-                        o.tax_rate_bp, o.tax_amount_pkr ",
+                        o.tax_rate_bp, o.tax_amount_pkr, o.terms_version, \
+                        o.refund_policy_version ",
                 order_filter!(),
                 " order by o.created_at desc, o.id desc limit $8 offset $9"
             )),

@@ -28,6 +28,9 @@ pub const CHANNELS: [&str; 3] = ["bank", "jazzcash", "easypaisa"];
 #[derive(Clone, Debug, Default)]
 pub struct ManualTransfer {
     pub accounts: Vec<Account>,
+    /// The development stand-ins (`NEXTGENRDP_MANUAL_ACCOUNTS` unset): never shown to
+    /// customers, who are told to ask for the accounts instead; operators see a banner.
+    pub example: bool,
 }
 
 impl ManualTransfer {
@@ -62,7 +65,10 @@ impl ManualTransfer {
         if accounts.is_empty() {
             return Err("no account given".to_owned());
         }
-        Ok(Self { accounts })
+        Ok(Self {
+            accounts,
+            example: false,
+        })
     }
 
     /// Example accounts for development, clearly marked as such.
@@ -72,7 +78,20 @@ impl ManualTransfer {
              jazzcash|JazzCash wallet (example)|NextGenRDP|03000000000;\
              easypaisa|Easypaisa wallet (example)|NextGenRDP|03450000000",
         )
+        .map(|manual| Self {
+            example: true,
+            ..manual
+        })
         .expect("the example accounts parse")
+    }
+
+    /// The accounts customers may be shown: none while they are the development stand-ins.
+    pub fn shown_accounts(&self) -> Vec<Account> {
+        if self.example {
+            Vec::new()
+        } else {
+            self.accounts.clone()
+        }
     }
 }
 
@@ -107,17 +126,30 @@ impl PaymentGateway for ManualTransfer {
     fn start(&self, context: &StartContext<'_>) -> Start {
         let amount = format_pkr(context.order.due_pkr());
         let reference = order_reference(context.order.id);
+        let first = if self.example {
+            "This shop has not listed its accounts yet: ask us for them (see the Contact page) \
+             before you send money."
+                .to_owned()
+        } else {
+            format!("Send exactly {amount} to one of the accounts below.")
+        };
         Start::Instructions(Instructions {
             amount_pkr: context.order.due_pkr(),
             amount_display: amount.clone(),
             steps: vec![
-                format!("Send exactly {amount} to one of the accounts below."),
+                first,
                 format!("Write {reference} in the transfer's note or description."),
-                "Submit the transaction id (TID) you receive; we confirm it and start your server."
-                    .to_owned(),
+                if context.order.kind == crate::orders::orders::OrderKind::Renewal {
+                    "Submit the transaction id (TID) you receive; we confirm it and extend your \
+                     server."
+                } else {
+                    "Submit the transaction id (TID) you receive; we confirm it and start your \
+                     server."
+                }
+                .to_owned(),
             ],
             reference,
-            accounts: self.accounts.clone(),
+            accounts: self.shown_accounts(),
         })
     }
 }
@@ -135,6 +167,15 @@ mod tests {
         assert_eq!(manual.accounts.len(), 2);
         assert_eq!(manual.accounts[0].provider, "Meezan Bank");
         assert_eq!(manual.accounts[1].number, "03001234567");
+    }
+
+    #[test]
+    fn the_development_stand_ins_are_never_shown_to_customers() {
+        let example = ManualTransfer::example();
+        assert!(example.example && !example.accounts.is_empty());
+        assert!(example.shown_accounts().is_empty());
+        let real = ManualTransfer::parse("bank|Meezan Bank|NextGenRDP|PK36MEZN0001").unwrap();
+        assert_eq!(real.shown_accounts().len(), 1);
     }
 
     #[test]

@@ -117,6 +117,35 @@ impl PaymentRow {
     }
 }
 
+/// When `order` must be paid by: a new purchase expires; a renewal is due on its servers' due
+/// date (its items' start), after which the grace period runs.
+async fn deadline(state: &AppState, order: &Order) -> AppResult<Deadline> {
+    if order.status != OrderStatus::PendingPayment {
+        return Ok(Deadline::None);
+    }
+    if order.kind == crate::orders::orders::OrderKind::Renewal {
+        let items = crate::orders::items::list_details_for_order(&state.db, order.id).await?;
+        let Some(due) = items.iter().filter_map(|item| item.start_date).min() else {
+            return Ok(Deadline::None);
+        };
+        let lifecycle = &state.provisioning.lifecycle;
+        let day = |at: chrono::DateTime<chrono::Utc>| {
+            at.with_timezone(&chrono::FixedOffset::east_opt(5 * 3600).expect("UTC+5"))
+                .format("%-d %b %Y")
+                .to_string()
+        };
+        return Ok(Deadline::Renewal {
+            due: day(due),
+            suspend_on: day(due + chrono::Duration::days(i64::from(lifecycle.suspend_after_days))),
+            delete_on: day(due + chrono::Duration::days(i64::from(lifecycle.terminate_after_days))),
+        });
+    }
+    let expiry = chrono::Duration::hours(i64::from(state.settings.order_expiry_hours));
+    Ok(order.created_at.map_or(Deadline::None, |at| {
+        Deadline::Expires(pkt(Some(crate::orders::checkout::pay_before(at, expiry))))
+    }))
+}
+
 /// The payment part of the customer's order page.
 pub struct PayView {
     pub status: StatusNote,
@@ -129,8 +158,22 @@ pub struct PayView {
     pub max_receipt_mb: usize,
 }
 
+/// When an unpaid order must be paid, and what happens otherwise.
+enum Deadline {
+    /// A new purchase: it expires at this moment (PKT).
+    Expires(String),
+    /// A renewal (it never expires): the servers' due date, and when an unpaid server is
+    /// suspended and then deleted.
+    Renewal {
+        due: String,
+        suspend_on: String,
+        delete_on: String,
+    },
+    None,
+}
+
 /// What `order`'s status means for its customer, given its payments (oldest first).
-fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) -> StatusNote {
+fn status_note(order: &Order, payments: &[Payment], deadline: Deadline) -> StatusNote {
     let note = |kind, id, title: &str, text: String| StatusNote {
         kind,
         id,
@@ -153,9 +196,14 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
                     "info",
                     "payment-review",
                     "We're checking your transfer",
-                    "Usually within an hour. We e-mail you as soon as it is confirmed, and your \
-                     server is set up right after."
-                        .to_owned(),
+                    if order.kind == crate::orders::orders::OrderKind::Renewal {
+                        "Usually within an hour. We e-mail you as soon as it is confirmed, and \
+                         your server's new period starts right after; it keeps running meanwhile."
+                    } else {
+                        "Usually within an hour. We e-mail you as soon as it is confirmed, and \
+                         your server is set up right after."
+                    }
+                    .to_owned(),
                 );
             }
             match payments.last() {
@@ -190,11 +238,23 @@ fn status_note(order: &Order, payments: &[Payment], pay_before: Option<String>) 
                     "info",
                     "payment-due",
                     "Awaiting your payment",
-                    match pay_before {
-                        Some(at) => {
-                            format!("Pay {amount} before {at}; after that the order expires.")
+                    match deadline {
+                        Deadline::Expires(at) => {
+                            format!(
+                                "Pay {amount} before {at}; after that the order expires. Your \
+                                 server is set up as soon as the payment is confirmed."
+                            )
                         }
-                        None => format!("Pay {amount} to start your server."),
+                        Deadline::Renewal {
+                            due,
+                            suspend_on,
+                            delete_on,
+                        } => format!(
+                            "Your server keeps running: this renewal is due on {due}. Pay \
+                             {amount} to extend it. Unpaid, the server is suspended on \
+                             {suspend_on} and deleted with its data on {delete_on}."
+                        ),
+                        Deadline::None => format!("Pay {amount} to complete this order."),
                     },
                 ),
             }
@@ -283,12 +343,8 @@ pub async fn pay_view(
     form: ManualForm,
 ) -> AppResult<PayView> {
     let payments = payments::list_for_order(&state.db, order.id).await?;
-    let expiry = chrono::Duration::hours(i64::from(state.settings.order_expiry_hours));
-    let pay_before = order
-        .created_at
-        .filter(|_| order.status == OrderStatus::PendingPayment)
-        .map(|at| pkt(Some(crate::orders::checkout::pay_before(at, expiry))));
-    let status = status_note(order, &payments, pay_before);
+    let deadline = deadline(state, order).await?;
+    let status = status_note(order, &payments, deadline);
     let payable = order.status == OrderStatus::PendingPayment
         && !payments.iter().any(|p| p.status == PaymentStatus::Review);
     let gateways = state.payments.gateways();

@@ -243,6 +243,8 @@ struct DashboardPage {
     revenue_month: String,
     orders: Vec<StatusCount>,
     renewal_window_days: i32,
+    /// `NEXTGENRDP_MANUAL_ACCOUNTS` is unset: customers paying by transfer see no accounts.
+    no_transfer_accounts: bool,
 }
 
 /// `GET /admin`: the operator's dashboard (customers get the 403 page, visitors the login).
@@ -267,6 +269,7 @@ async fn dashboard(
         figures,
         orders,
         renewal_window_days: RENEWAL_WINDOW_DAYS,
+        no_transfer_accounts: state.payments.manual.example,
     })
 }
 

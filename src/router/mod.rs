@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -103,7 +104,7 @@ pub fn router(state: AppState) -> Router {
                     timeout,
                 ))
                 .map_response(move |response| security_headers(response, https))
-                .layer(UniformErrorsLayer)
+                .layer(UniformErrorsLayer(state.settings.contact.clone()))
                 .layer(csrf::CsrfLayer::new(
                     state.settings.secrets.token_signing_key.expose(),
                     crate::accounts::extract::SESSION_COOKIE,
@@ -295,19 +296,19 @@ fn log_errors<B>(response: axum::http::Response<B>) -> axum::http::Response<B> {
 ///
 /// A tower layer rather than `axum::middleware::from_fn`, which clones the service below and
 /// boxes it on every request: this calls it in place and boxes only the future (`bench/run`).
-#[derive(Clone, Copy, Debug)]
-struct UniformErrorsLayer;
+#[derive(Clone, Debug)]
+struct UniformErrorsLayer(Arc<crate::config::Contact>);
 
 impl<S> tower::Layer<S> for UniformErrorsLayer {
     type Service = UniformErrors<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        UniformErrors(inner)
+        UniformErrors(inner, self.0.clone())
     }
 }
 
 #[derive(Clone, Debug)]
-struct UniformErrors<S>(S);
+struct UniformErrors<S>(S, Arc<crate::config::Contact>);
 
 impl<S> tower::Service<Request> for UniformErrors<S>
 where
@@ -324,17 +325,28 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         let is_api = request.uri().path().starts_with("/api/");
+        // An error page does not look the session up: a session cookie is enough to offer the
+        // visitor their account instead of "Log in / Register".
+        let signed_in = axum_extra::extract::CookieJar::from_headers(request.headers())
+            .get(crate::accounts::extract::SESSION_COOKIE)
+            .is_some();
+        let contact = self.1.clone();
         let response = self.0.call(request);
         Box::pin(async move {
             let Ok(response) = response.await;
-            Ok(uniform_errors(is_api, response).await)
+            Ok(uniform_errors(is_api, response, &contact, signed_in).await)
         })
     }
 }
 
 /// One error shape everywhere: under `/api/` every 4xx/5xx is problem+json (including the
 /// framework's own rejections and 404/405s); elsewhere it becomes the HTML error page.
-async fn uniform_errors(is_api: bool, response: Response) -> Response {
+async fn uniform_errors(
+    is_api: bool,
+    response: Response,
+    contact: &Arc<crate::config::Contact>,
+    signed_in: bool,
+) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) {
         return response;
@@ -376,7 +388,11 @@ async fn uniform_errors(is_api: bool, response: Response) -> Response {
         Some(ErrorReport(err)) => err.problem().detail,
         None => status.canonical_reason().unwrap_or("Error").to_owned(),
     };
-    pages::error_page(status, &message)
+    let layout = pages::Layout {
+        signed_in_hint: signed_in,
+        ..pages::Layout::new(status.canonical_reason().unwrap_or("Error")).with_contact(contact)
+    };
+    pages::error_page_with(layout, status, &message)
 }
 
 /// Serves until SIGTERM or ctrl-c, then gives in-flight requests `drain` to finish (see

@@ -2,10 +2,13 @@
 //! pages themselves live with their domain (the storefront, home page included, in
 //! `catalog::pages`).
 
+use std::sync::{Arc, LazyLock};
+
 use askama::Template;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 
+use crate::config::Contact;
 use crate::error::{AppError, AppResult};
 use crate::web::assets;
 
@@ -27,7 +30,14 @@ pub struct Layout {
     pub is_admin: bool,
     /// The CSRF token every form of the page must carry (`csrf_token`).
     pub csrf: String,
+    /// How to reach the shop (the footer).
+    pub contact: Arc<Contact>,
+    /// A visitor with a session cookie on a page that did not look the session up (an error
+    /// page): the header offers their account rather than "Log in / Register".
+    pub signed_in_hint: bool,
 }
+
+static NO_CONTACT: LazyLock<Arc<Contact>> = LazyLock::new(|| Arc::new(Contact::default()));
 
 impl Layout {
     /// The layout for an anonymous visitor (error pages).
@@ -40,7 +50,30 @@ impl Layout {
             user_name: None,
             is_admin: false,
             csrf: String::new(),
+            contact: NO_CONTACT.clone(),
+            signed_in_hint: false,
         }
+    }
+
+    /// The same, with the shop's contact details in the footer.
+    pub fn with_contact(mut self, contact: &Arc<Contact>) -> Self {
+        self.contact = contact.clone();
+        self
+    }
+
+    /// A WhatsApp click-to-chat link with `text` filled in (`None` without a WhatsApp number).
+    pub fn whatsapp(&self, text: &str) -> Option<String> {
+        self.contact.whatsapp_link(text)
+    }
+
+    /// A WhatsApp link about order `id`, its reference (`NGR-<id>`) filled in.
+    pub fn whatsapp_order(&self, id: &i32) -> Option<String> {
+        self.whatsapp(&format!("Hello NextGenRDP, about my order NGR-{id}: "))
+    }
+
+    /// A WhatsApp link about server `id`.
+    pub fn whatsapp_service(&self, id: &i32) -> Option<String> {
+        self.whatsapp(&format!("Hello NextGenRDP, about my server #{id}: "))
     }
 }
 
@@ -109,9 +142,19 @@ struct ErrorPage<'a> {
 
 /// The HTML page for an error status.
 pub fn error_page(status: StatusCode, message: &str) -> Response {
+    error_page_with(
+        Layout::new(status.canonical_reason().unwrap_or("Error")),
+        status,
+        message,
+    )
+}
+
+/// The HTML page for an error status in `layout` (with the shop's contact details, and for a
+/// visitor who looks signed in, a link to their account).
+pub fn error_page_with(layout: Layout, status: StatusCode, message: &str) -> Response {
     let reason = status.canonical_reason().unwrap_or("Error");
     let page = ErrorPage {
-        layout: Layout::new(reason),
+        layout,
         status: status.as_u16(),
         reason,
         message,

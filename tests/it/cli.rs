@@ -634,3 +634,109 @@ async fn user_reset_2fa_turns_it_off_ends_every_session_and_is_audited(db: PgPoo
     assert_eq!(admin_users.status, 403);
     assert!(admin_users.json()["errors"]["two-factor"].is_string());
 }
+
+/// The `NEXTGENRDP_*` names (and `DATABASE_URL`) a text mentions.
+fn setting_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut names = std::collections::BTreeSet::new();
+    for (at, _) in text.match_indices("NEXTGENRDP_") {
+        let name: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+            .collect();
+        names.insert(name.trim_end_matches('_').to_owned());
+    }
+    names
+}
+
+#[test]
+fn env_example_names_every_setting_the_readme_and_the_code_know() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let table = &readme[readme.find("## Configuration").unwrap()..];
+    let table = &table[..table.find("\n## ").unwrap()];
+    let example = std::fs::read_to_string(format!("{root}/.env.example")).unwrap();
+    let in_example = setting_names(&example);
+    let in_readme: std::collections::BTreeSet<String> = setting_names(table)
+        .into_iter()
+        .filter(|name| name != "NEXTGENRDP")
+        .collect();
+    let mut in_code = std::collections::BTreeSet::new();
+    for entry in walk(&format!("{root}/src")) {
+        let text = std::fs::read_to_string(&entry).unwrap();
+        for (at, _) in text.match_indices("env = \"NEXTGENRDP_") {
+            in_code.extend(
+                setting_names(&text[at..at + 80.min(text.len() - at)])
+                    .into_iter()
+                    .take(1),
+            );
+        }
+    }
+    let missing: Vec<_> = in_readme.difference(&in_example).collect();
+    assert!(missing.is_empty(), ".env.example lacks {missing:?}");
+    let unknown: Vec<_> = in_example.difference(&in_readme).collect();
+    assert!(
+        unknown.is_empty(),
+        ".env.example names settings the README does not: {unknown:?}"
+    );
+    let undocumented: Vec<_> = in_code.difference(&in_readme).collect();
+    assert!(
+        undocumented.is_empty(),
+        "the README's table lacks {undocumented:?}"
+    );
+    assert!(example.contains("DATABASE_URL="));
+}
+
+fn walk(dir: &str) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(path.to_str().unwrap()));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn settings_come_from_a_dot_env_file_unless_the_environment_sets_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "# the shop's contact details\nNEXTGENRDP_SUPPORT_EMAIL=not-an-address\nNEXTGENRDP_WHATSAPP_NUMBER=\"call us\"\n",
+    )
+    .unwrap();
+    let run = |env: &[(&str, &str)]| {
+        Command::new(binary())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .current_dir(dir.path())
+            .env("NEXTGENRDP_DATA_DIR", dir.path().join("var"))
+            .env_remove("NEXTGENRDP_SUPPORT_EMAIL")
+            .env_remove("NEXTGENRDP_WHATSAPP_NUMBER")
+            .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let from_file = run(&[]);
+    assert!(!from_file.status.success());
+    let said = String::from_utf8_lossy(&from_file.stderr);
+    assert!(
+        said.contains("NEXTGENRDP_SUPPORT_EMAIL \"not-an-address\""),
+        "{said}"
+    );
+    // The environment's own value wins; the file still fills in the rest.
+    let overridden = run(&[("NEXTGENRDP_SUPPORT_EMAIL", "help@nextgenrdp.pk")]);
+    let said = String::from_utf8_lossy(&overridden.stderr);
+    assert!(
+        said.contains("NEXTGENRDP_WHATSAPP_NUMBER \"call us\""),
+        "{said}"
+    );
+    // A file that is not one is an error naming it, not silently skipped.
+    std::fs::write(dir.path().join(".env"), "NEXTGENRDP_LISTEN='unterminated\n").unwrap();
+    let broken = run(&[]);
+    assert!(!broken.status.success());
+    assert!(String::from_utf8_lossy(&broken.stderr).contains("error: .env"));
+}

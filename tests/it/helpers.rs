@@ -81,11 +81,17 @@ impl TestApp {
             metrics_token: None,
             metrics_token_required: false,
             operator_two_factor: nextgenrdp::config::OperatorPolicy::Required,
+            contact: std::sync::Arc::new(nextgenrdp::config::Contact::default()),
         };
         TestSettings {
             settings,
             payments: nextgenrdp::payments::PaymentSettings {
-                manual: nextgenrdp::payments::manual::ManualTransfer::example(),
+                manual: nextgenrdp::payments::manual::ManualTransfer::parse(
+                    "bank|Meezan Bank|NextGenRDP (Pvt) Ltd|PK36MEZN0001230101234567;\
+                     jazzcash|JazzCash wallet|NextGenRDP|03001234567;\
+                     easypaisa|Easypaisa wallet|NextGenRDP|03451234567",
+                )
+                .unwrap(),
                 jazzcash: Some(nextgenrdp::payments::jazzcash::JazzCash {
                     merchant_id: "MC_TEST".into(),
                     password: secrecy::SecretString::from("test-password"),

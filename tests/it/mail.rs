@@ -145,3 +145,33 @@ async fn a_non_ascii_name_and_subject_survive() {
     assert!(raw.contains("Hello Zoë علی,"), "{raw}");
     assert_eq!(first_link(&raw).as_deref(), Some(LINK));
 }
+
+#[tokio::test]
+async fn replies_go_to_the_shops_support_address_and_no_mail_says_they_are_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let mailer = Mailer::files(
+        dir.path().to_path_buf(),
+        "NextGenRDP <no-reply@nextgenrdp.pk>",
+    )
+    .replying_to("NextGenRDP Support <help@nextgenrdp.pk>");
+    let email = mail::notice_email(
+        "ali.khan@example.pk",
+        "Ali Khan",
+        "Your server is ready",
+        &["Hello".into()],
+        None,
+    );
+    mailer.send("job-9", &email, &[]).await.unwrap();
+    let raw = std::fs::read_to_string(&eml_files(dir.path())[0]).unwrap();
+    assert!(
+        raw.contains("Reply-To: \"NextGenRDP Support\" <help@nextgenrdp.pk>\r\n"),
+        "{raw}"
+    );
+    assert!(!raw.contains("not read"), "{raw}");
+    assert!(raw.contains("Reply to this e-mail"), "{raw}");
+
+    let plain = Mailer::files(dir.path().join("plain"), "no-reply@nextgenrdp.pk");
+    plain.send("job-10", &email, &[]).await.unwrap();
+    let raw = std::fs::read_to_string(&eml_files(&dir.path().join("plain"))[0]).unwrap();
+    assert!(!raw.contains("Reply-To:"), "none configured: {raw}");
+}

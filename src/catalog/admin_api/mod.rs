@@ -27,6 +27,7 @@
 mod categories;
 mod locations;
 mod plans;
+mod policies;
 
 use axum::extract::Query;
 use serde::Serialize;
@@ -39,6 +40,7 @@ use crate::audit::Actor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(policies::publish_policy))
         .routes(routes!(
             categories::list_categories_handler,
             categories::create_category_handler

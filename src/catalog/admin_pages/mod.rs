@@ -20,6 +20,7 @@ mod form;
 mod locations;
 mod plan_form;
 mod plans;
+mod policies;
 
 use askama::Template;
 use axum::Router;
@@ -103,6 +104,11 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/catalog/locations/{id}/deactivate",
             post(locations::deactivate_location),
+        )
+        .route("/admin/policies", get(policies::list))
+        .route(
+            "/admin/policies/{page}",
+            get(policies::edit).post(policies::publish),
         )
 }
 

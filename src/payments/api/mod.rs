@@ -401,7 +401,7 @@ pub(crate) async fn jazzcash_return(
         Ok(outcome) => (
             StatusCode::OK,
             ReturnPage {
-                layout: Layout::new("Payment"),
+                layout: Layout::new("Payment").with_contact(&state.settings.contact),
                 standing: match outcome.standing {
                     Standing::Paid => "paid",
                     Standing::Pending => "pending",
@@ -414,7 +414,7 @@ pub(crate) async fn jazzcash_return(
         Err(err) => (
             err.status(),
             ReturnPage {
-                layout: Layout::new("Payment"),
+                layout: Layout::new("Payment").with_contact(&state.settings.contact),
                 standing: "failed",
                 message: "We could not confirm this payment. If money left your account, contact us with your JazzCash transaction id.".into(),
                 order_id: None,
@@ -473,7 +473,7 @@ pub(crate) async fn easypaisa_return(
         Ok(crate::payments::easypaisa_results::ReturnStep::Confirm { url, fields }) => {
             let target = url.clone();
             render(&EasypaisaConfirmPage {
-                layout: Layout::new("Payment"),
+                layout: Layout::new("Payment").with_contact(&state.settings.contact),
                 url,
                 fields: fields.into_iter().collect(),
             })
@@ -484,7 +484,7 @@ pub(crate) async fn easypaisa_return(
         }
         Ok(crate::payments::easypaisa_results::ReturnStep::Outcome(outcome)) => {
             render(&ReturnPage {
-                layout: Layout::new("Payment"),
+                layout: Layout::new("Payment").with_contact(&state.settings.contact),
                 standing: match outcome.standing {
                     Standing::Paid => "paid",
                     Standing::Pending => "pending",
@@ -496,7 +496,7 @@ pub(crate) async fn easypaisa_return(
             .map(|response| (StatusCode::OK, response))
         }
         Err(err) => render(&ReturnPage {
-            layout: Layout::new("Payment"),
+            layout: Layout::new("Payment").with_contact(&state.settings.contact),
             standing: "failed",
             message: "We could not confirm this payment. If money left your account, contact us \
                       with your Easypaisa transaction id."

@@ -130,6 +130,8 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
     let ids = BTreeMap::from([
         ("tickets", ticket),
         ("attachments", attachment),
+        // Not Ayesha's: the page whose policy an operator edits (for the hostile-input suite).
+        ("policies", "terms".to_owned()),
         ("invoices", invoice.to_string()),
         ("orders", order.to_string()),
         ("payments", payment.to_string()),

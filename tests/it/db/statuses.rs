@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use nextgenrdp::accounts::billing::Province;
 use nextgenrdp::accounts::credit::CreditKind;
+use nextgenrdp::catalog::policies::PolicyPage;
 use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
 use nextgenrdp::orders::orders::OrderKind;
@@ -101,6 +102,11 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "invoices",
             "tax_mode",
             spellings(TaxMode::ALL, TaxMode::as_str),
+        ),
+        (
+            "policy_versions",
+            "page",
+            spellings(PolicyPage::ALL, PolicyPage::as_str),
         ),
         (
             "tickets",

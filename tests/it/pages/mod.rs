@@ -11,6 +11,7 @@ mod orders;
 mod payments;
 mod services;
 mod support;
+mod trust;
 
 use std::collections::BTreeMap;
 

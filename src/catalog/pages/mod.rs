@@ -1,6 +1,6 @@
 //! The storefront: the home page (`/`), a page per category (`/rdp`, `/vps`, and
 //! `/category/{slug}` for any other), and a page per plan (`/plans/{id}`) with its add-to-cart
-//! form.
+//! form; the shop's contact page and its policy pages ([`policies`]).
 //!
 //! Every page reads the node's [`CatalogCache`](super::cache::CatalogCache) snapshot (no query
 //! per plan: features and locations come with it), so a price edited by the operator shows at
@@ -9,6 +9,8 @@
 //! (an advert's `utm_source`, `fbclid`) are ignored. Pages carry a weak ETag over the whole body
 //! and `Cache-Control: private, no-cache`: the browser may keep a copy but asks each time, and
 //! an unchanged page is a bodiless 304.
+
+mod policies;
 
 use askama::Template;
 use axum::Router;
@@ -40,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/vps", get(vps_page))
         .route("/category/{slug}", get(category_by_slug))
         .route("/plans/{id}", get(plan_page))
+        .merge(policies::router())
 }
 
 /// The address of a category's page.
