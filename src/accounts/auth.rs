@@ -67,6 +67,9 @@ pub struct Registration {
     pub email: String,
     pub phone: Option<String>,
     pub password: String,
+    /// A page of this site to come back to after confirming (the checkout a new buyer left):
+    /// carried in the verification link.
+    pub next: Option<String>,
 }
 
 /// Creates an unverified customer account and e-mails a verification link. Every problem of
@@ -118,7 +121,7 @@ pub async fn register(state: &Context, input: Registration, ip: &str) -> AppResu
     )
     .await?;
     if let Some(user) = created {
-        send_verification(&mut tx, state, &user).await?;
+        send_verification(&mut tx, state, &user, input.next.as_deref()).await?;
         tx.commit().await?;
         tracing::info!(user.id = user.id, "registered account {}", user.id);
         return Ok(());
@@ -161,6 +164,7 @@ async fn send_verification(
     tx: &mut sqlx::PgConnection,
     state: &Context,
     user: &User,
+    next: Option<&str>,
 ) -> AppResult<()> {
     tokens::void_for_user(&mut *tx, user.id, Purpose::EmailVerification).await?;
     let token = secrets::generate();
@@ -173,7 +177,13 @@ async fn send_verification(
         expires,
     )
     .await?;
-    let link = format!("{}/verify-email?token={token}", state.settings.public_url);
+    let mut link = format!("{}/verify-email?token={token}", state.settings.public_url);
+    if let Some(next) = next.filter(|next| *next != "/account") {
+        link.push_str(&format!(
+            "&next={}",
+            crate::accounts::extract::urlencode(&crate::accounts::extract::safe_next(Some(next)))
+        ));
+    }
     mail::enqueue(
         &mut *tx,
         &mail::verification_email(&user.email, &user.name, &link),
@@ -205,7 +215,7 @@ pub async fn resend_verification(state: &Context, email: &str, ip: &str) -> AppR
         && !user.is_verified()
         && user.disabled_at.is_none()
     {
-        send_verification(&mut tx, state, &user).await?;
+        send_verification(&mut tx, state, &user, None).await?;
     }
     tx.commit().await?;
     Ok(())

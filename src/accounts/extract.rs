@@ -344,7 +344,7 @@ pub fn two_factor_needed_page(context: &PageContext) -> Response {
                     .to_owned(),
             ],
             Action {
-                href: "/account",
+                href: "/account".into(),
                 label: "Go to your account",
             },
         )
@@ -357,7 +357,7 @@ pub fn two_factor_needed_page(context: &PageContext) -> Response {
                 "It takes a minute with an authenticator app on your phone.".to_owned(),
             ],
             Action {
-                href: "/account/two-factor",
+                href: "/account/two-factor".into(),
                 label: "Set up two-factor sign-in",
             },
         )

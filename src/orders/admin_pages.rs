@@ -233,7 +233,7 @@ async fn list_orders(
     let orders = rows
         .iter()
         .map(|order| AdminOrderRow {
-            order: OrderRow::new(order),
+            order: OrderRow::new(order, false),
             customer_id: order.user_id,
             customer: order
                 .user_id

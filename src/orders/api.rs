@@ -433,6 +433,8 @@ async fn create_order(
     let placed = crate::payments::pay::checkout(
         &state.db,
         &state.provisioning,
+        &state.payments,
+        state.settings.order_expiry_hours,
         &caller.user,
         &CheckoutInput {
             idempotency_key: key,

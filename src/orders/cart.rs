@@ -96,6 +96,29 @@ pub struct PromoView {
     pub discount_pkr: i64,
     /// Why it does not apply, when it does not.
     pub problem: Option<String>,
+    /// What it gives, in words: `10% off, at most Rs 1,000 (the cap applies)`, `Rs 500 off`.
+    pub description: String,
+}
+
+/// A promo code's offer in words, saying when its cap is what limits `discount_pkr`.
+fn describe(promo: &PromoCode, subtotal_pkr: i64) -> String {
+    use super::promo_codes::DiscountType;
+    let offer = match promo.discount_type {
+        DiscountType::Percentage => format!("{}% off", promo.discount_value),
+        DiscountType::FixedAmount => format!("{} off", format_pkr(i64::from(promo.discount_value))),
+    };
+    match (promo.discount_type, promo.max_discount_amount) {
+        (DiscountType::Percentage, Some(cap)) => {
+            let uncapped = subtotal_pkr * i64::from(promo.discount_value.clamp(0, 100)) / 100;
+            let binds = uncapped > i64::from(cap);
+            format!(
+                "{offer}, at most {}{}",
+                format_pkr(i64::from(cap)),
+                if binds { " (the cap applies)" } else { "" }
+            )
+        }
+        _ => offer,
+    }
 }
 
 /// A priced cart. Amounts are whole PKR; the `*_display` fields are the same amounts formatted
@@ -190,6 +213,7 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
         applies: rejection.is_none(),
         discount_pkr: totals.discount_pkr,
         problem: rejection.as_ref().map(ToString::to_string),
+        description: describe(p, totals.subtotal_pkr),
     });
     CartView {
         item_count: items.iter().map(|i| i64::from(i.quantity)).sum(),
@@ -401,4 +425,42 @@ pub async fn merge_guest_cart(
         guest.id
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn promo(kind: &str, value: i32, cap: Option<i32>) -> PromoCode {
+        PromoCode {
+            id: 1,
+            code: "SAVE".into(),
+            discount_type: kind.parse().unwrap(),
+            discount_value: value,
+            min_order_value: Some(0),
+            max_discount_amount: cap,
+            valid_from: None,
+            valid_until: None,
+            is_active: Some(true),
+            max_uses: None,
+            current_uses: Some(0),
+            created_at: None,
+            updated_at: None,
+        }
+    }
+
+    #[test]
+    fn a_capped_percentage_says_it_is_capped() {
+        let capped = promo("percentage", 20, Some(1000));
+        assert_eq!(describe(&capped, 4500), "20% off, at most Rs 1,000");
+        assert_eq!(
+            describe(&capped, 9000),
+            "20% off, at most Rs 1,000 (the cap applies)"
+        );
+        assert_eq!(describe(&promo("percentage", 10, None), 9000), "10% off");
+        assert_eq!(
+            describe(&promo("fixed_amount", 500, None), 9000),
+            "Rs 500 off"
+        );
+    }
 }

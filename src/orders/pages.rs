@@ -717,6 +717,8 @@ async fn place_order(
     match crate::payments::pay::checkout(
         &state.db,
         &state.provisioning,
+        &state.payments,
+        state.settings.order_expiry_hours,
         &visitor.user,
         &CheckoutInput {
             idempotency_key: Some(&key),
@@ -776,6 +778,8 @@ async fn list_orders(
         (page - 1) * ORDERS_PER_PAGE,
     )
     .await?;
+    let ids: Vec<i32> = rows.iter().map(|o| o.id).collect();
+    let in_review = crate::payments::payments::orders_in_review(&state.db, &ids).await?;
     let href = |page: i64| {
         if page == 1 {
             "/account/orders".to_owned()
@@ -787,7 +791,10 @@ async fn list_orders(
         StatusCode::OK,
         &OrdersPage {
             layout: Layout::for_page("Your orders", &visitor.context),
-            orders: rows.iter().map(OrderRow::new).collect(),
+            orders: rows
+                .iter()
+                .map(|o| OrderRow::new(o, in_review.contains(&o.id)))
+                .collect(),
             total,
             page,
             pages,

@@ -26,11 +26,19 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    pub fn new(order: &orders::Order) -> Self {
+    /// The row of `order`; `in_review`: a transfer for it awaits the operator's check, which
+    /// the row says rather than "Awaiting payment".
+    pub fn new(order: &orders::Order, in_review: bool) -> Self {
+        let status_label =
+            if in_review && order.status == crate::orders::OrderStatus::PendingPayment {
+                "Payment under review"
+            } else {
+                order.status.label()
+            };
         Self {
             id: order.id,
             placed: pkt(order.created_at),
-            status_label: order.status.label(),
+            status_label,
             status: order.status.to_string(),
             total: format_pkr(order.final_amount_pkr),
         }

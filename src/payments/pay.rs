@@ -26,9 +26,14 @@ use crate::services::renewals::renew_in;
 /// and, when the account credit spent on it covers all of it, settles it at once through the
 /// same path as any payment (its services are created and provisioned) — all in one
 /// transaction.
+///
+/// An order left to pay is e-mailed to its customer in the same transaction ("order placed":
+/// the amount, the `NGR-` reference, how to pay, the transfer accounts and the deadline).
 pub async fn checkout(
     db: &PgPool,
     ctx: &Provisioning,
+    payment: &super::PaymentSettings,
+    order_expiry_hours: u32,
     user: &User,
     input: &CheckoutInput<'_>,
 ) -> AppResult<Placed> {
@@ -43,8 +48,106 @@ pub async fn checkout(
             .await?
             .ok_or(AppError::NotFound("order"))?;
     }
+    if placed.created && placed.order.status == OrderStatus::PendingPayment {
+        let items = crate::orders::items::list_details_for_order(&mut *tx, placed.order.id).await?;
+        let expiry = chrono::Duration::hours(i64::from(order_expiry_hours));
+        let email = order_placed_email(
+            user,
+            &placed.order,
+            &items,
+            payment,
+            expiry,
+            &ctx.public_url,
+        );
+        crate::mail::enqueue(&mut *tx, &email).await?;
+    }
     tx.commit().await?;
     Ok(placed)
+}
+
+/// The "order placed" e-mail: what was ordered, the amount to pay and its reference, how to
+/// pay (the accounts for a transfer, unless they are the development stand-ins) and by when.
+fn order_placed_email(
+    user: &User,
+    order: &Order,
+    items: &[crate::orders::items::OrderItemDetail],
+    payment: &super::PaymentSettings,
+    expiry: chrono::Duration,
+    public_url: &str,
+) -> crate::mail::Email {
+    use crate::money::format_pkr;
+    let reference = super::order_reference(order.id);
+    let due = format_pkr(order.due_pkr());
+    let mut lines = vec![format!("Thank you for your order {reference}:")];
+    lines.push(
+        items
+            .iter()
+            .map(|item| {
+                let months = if item.validity_months == 1 {
+                    "1 month".to_owned()
+                } else {
+                    format!("{} months", item.validity_months)
+                };
+                format!(
+                    "{} × {}{}, {months}",
+                    item.quantity,
+                    item.plan_name.as_deref().unwrap_or("a plan"),
+                    item.location_name
+                        .as_deref()
+                        .map(|l| format!(" in {l}"))
+                        .unwrap_or_default()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let mut amount = format!("Amount to pay: {due}");
+    if order.credit_applied_pkr > 0 {
+        amount.push_str(&format!(
+            " ({} of your account credit already pays part of it)",
+            format_pkr(order.credit_applied_pkr)
+        ));
+    }
+    lines.push(amount);
+    if let Some(created) = order.created_at {
+        lines.push(format!(
+            "Pay before {}; after that the order expires and nothing is charged.",
+            crate::web::forms::pkt(Some(crate::orders::checkout::pay_before(created, expiry)))
+        ));
+    }
+    let methods: Vec<&str> = payment.gateways().iter().map(|g| g.label()).collect();
+    lines.push(format!(
+        "How to pay: open your order and choose {}.",
+        methods.join(", or ")
+    ));
+    let accounts = payment.manual.shown_accounts();
+    if accounts.is_empty() {
+        lines.push(format!(
+            "For a transfer, ask us for our account details first, and write {reference} in \
+             the transfer's note."
+        ));
+    } else {
+        let listed: Vec<String> = accounts
+            .iter()
+            .map(|a| format!("{}: {} · {}", a.provider, a.title, a.number))
+            .collect();
+        lines.push(format!(
+            "For a bank or wallet transfer, send exactly {due} to one of these accounts, write \
+             {reference} in the transfer's note, then enter the transaction id on your order's \
+             page:\n{}",
+            listed.join("\n")
+        ));
+    }
+    crate::mail::notice_email(
+        &user.email,
+        &user.name,
+        &format!("Order {reference} placed: {due} to pay"),
+        &lines,
+        Some((
+            "Pay for your order",
+            &format!("{public_url}/account/orders/{}", order.id),
+        )),
+    )
 }
 
 /// Renewal: a renewal order for one of the customer's services

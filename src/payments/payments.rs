@@ -452,6 +452,23 @@ pub async fn list_events(
     .await
 }
 
+/// Which of `order_ids` have a transfer awaiting the operator's review.
+pub async fn orders_in_review(
+    db: impl PgExecutor<'_>,
+    order_ids: &[i32],
+) -> sqlx::Result<Vec<i32>> {
+    timed(
+        "payments.orders_in_review",
+        sqlx::query_scalar(
+            "select distinct order_id from payments
+             where order_id = any($1) and status = 'review'",
+        )
+        .bind(order_ids)
+        .fetch_all(db),
+    )
+    .await
+}
+
 /// Adds a receipt image to a payment (earlier ones are kept); its id.
 pub async fn add_receipt(
     db: impl PgExecutor<'_>,

@@ -118,14 +118,14 @@ impl PaymentRow {
 }
 
 /// When `order` must be paid by: a new purchase expires; a renewal is due on its servers' due
-/// date (its items' start), after which the grace period runs.
+/// date, after which the grace period runs.
 async fn deadline(state: &AppState, order: &Order) -> AppResult<Deadline> {
     if order.status != OrderStatus::PendingPayment {
         return Ok(Deadline::None);
     }
     if order.kind == crate::orders::orders::OrderKind::Renewal {
-        let items = crate::orders::items::list_details_for_order(&state.db, order.id).await?;
-        let Some(due) = items.iter().filter_map(|item| item.start_date).min() else {
+        let Some(due) = crate::services::renewals::due_date_of_order(&state.db, order.id).await?
+        else {
             return Ok(Deadline::None);
         };
         let lifecycle = &state.provisioning.lifecycle;

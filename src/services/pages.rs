@@ -179,15 +179,50 @@ struct HistoryRow {
 }
 
 impl HistoryRow {
-    fn new(log: &ServiceLog) -> Self {
+    /// A line of `service`'s history. Setup's `pending` line is "In progress" only while the
+    /// server is still being set up: once it is ready (or past), the setup is done.
+    fn new(log: &ServiceLog, service: &Service) -> Self {
+        let settled = log.status == "pending"
+            && log.action == "provision"
+            && service.status != ServiceStatus::Provisioning;
+        let (status, note) = if settled {
+            let done = if service.status == ServiceStatus::Failed {
+                "failed"
+            } else {
+                "success"
+            };
+            (done.to_owned(), None)
+        } else {
+            (log.status.clone(), customer_note(log))
+        };
         Self {
             when: pkt(log.created_at),
             what: action_label(&log.action),
-            outcome: outcome_label(&log.status),
-            status: log.status.clone(),
-            note: customer_note(log),
+            outcome: outcome_label(&status),
+            status,
+            note,
         }
     }
+}
+
+/// What the history says of the server's power: whether it was last seen running (`None`: not
+/// known yet; a new server runs), and whether a power action is still waiting to be done.
+fn power(logs: &[ServiceLog]) -> (Option<bool>, bool) {
+    let power_action = |action: &str| {
+        matches!(
+            action.trim_end_matches("_requested"),
+            "start" | "stop" | "reboot"
+        )
+    };
+    let waiting = logs
+        .iter()
+        .any(|log| log.status == "pending" && power_action(&log.action));
+    // Newest first: the last power action done says how it was left.
+    let running = logs
+        .iter()
+        .find(|log| log.status == "success" && power_action(&log.action))
+        .map(|log| log.action.trim_end_matches("_requested") != "stop");
+    (running, waiting)
 }
 
 /// The details a customer may read: order numbers and reasons of their own account. Driver
@@ -322,6 +357,30 @@ const ACTIONS: &[ActionButton] = &[
     },
 ];
 
+/// What a request becomes on a server run by hand: a task for the operator.
+const BY_HAND_NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "start-requested",
+        "success",
+        "Start requested. Our team starts your server by hand; the history below shows when it is done.",
+    ),
+    (
+        "stop-requested",
+        "success",
+        "Stop requested. Our team stops your server by hand; the history below shows when it is done.",
+    ),
+    (
+        "reboot-requested",
+        "success",
+        "Restart requested. Our team restarts your server by hand; the history below shows when it is done.",
+    ),
+    (
+        "reset_password-requested",
+        "success",
+        "Password reset requested. Our team sets a new password by hand; reveal it once the history shows it is done.",
+    ),
+];
+
 const SERVICE_NOTICES: &[(&str, &str, &str)] = &[
     (
         "start-requested",
@@ -360,7 +419,13 @@ struct ServicePage {
     password: Option<String>,
     can_reveal: bool,
     can_act: bool,
-    actions: &'static [ActionButton],
+    /// The actions the server's state allows (Start when stopped; Stop and Restart when running).
+    actions: Vec<&'static ActionButton>,
+    /// A power action is waiting to be done: the power buttons wait too.
+    power_waiting: bool,
+    /// Done by the operator by hand (no automation behind the server).
+    by_hand: bool,
+    running: bool,
     can_renew: bool,
     months: Vec<MonthOption>,
     renew_errors: FormErrors,
@@ -396,10 +461,20 @@ async fn render_service(
     let names = Names::load(&state.db).await?;
     let pending_order = renewals::pending_renewal_order(&state.db, service.id).await?;
     let balance = crate::accounts::credit::balance(&state.db, visitor.user.id).await?;
-    let history = logs::list_for_service(&state.db, service.id)
-        .await?
+    let logs = logs::list_for_service(&state.db, service.id).await?;
+    let history = logs
         .iter()
-        .map(HistoryRow::new)
+        .map(|log| HistoryRow::new(log, &service))
+        .collect();
+    let (running, power_waiting) = power(&logs);
+    let running = running.unwrap_or(true);
+    let actions = ACTIONS
+        .iter()
+        .filter(|a| match a.value {
+            "start" => !running,
+            "stop" | "reboot" => running,
+            _ => true,
+        })
         .collect();
     let live = matches!(
         service.status,
@@ -437,7 +512,10 @@ async fn render_service(
         password,
         can_reveal: live && service.password_encrypted.is_some(),
         can_act: service.status == ServiceStatus::Active,
-        actions: ACTIONS,
+        actions,
+        power_waiting,
+        by_hand: service.backend_id.is_none(),
+        running,
         can_renew: live,
         months: VALIDITY_MONTHS
             .iter()
@@ -480,8 +558,13 @@ async fn service_page(
     Query(query): Query<NoticeQuery>,
 ) -> AppResult<Response> {
     let service = own_service(&state, &visitor, id).await?;
+    let notices = if service.backend_id.is_none() {
+        BY_HAND_NOTICES
+    } else {
+        SERVICE_NOTICES
+    };
     let extras = Extras {
-        notice: notice(query.notice.as_deref(), SERVICE_NOTICES),
+        notice: notice(query.notice.as_deref(), notices),
         ..Extras::default()
     };
     render_service(&state, &visitor, service, extras).await

@@ -158,6 +158,24 @@ pub async fn pending_renewal_order(
     .await
 }
 
+/// When the servers a renewal order renews are due (the earliest, if several).
+pub async fn due_date_of_order(
+    db: impl sqlx::PgExecutor<'_>,
+    order_id: i32,
+) -> sqlx::Result<Option<chrono::DateTime<chrono::Utc>>> {
+    timed(
+        "renewals.due_date_of_order",
+        sqlx::query_scalar(
+            "select min(s.next_renewal_date)
+             from order_items i join services s on s.id = i.service_id
+             where i.order_id = $1",
+        )
+        .bind(order_id)
+        .fetch_one(db),
+    )
+    .await
+}
+
 /// The monthly price a service renews at: what its customer paid per month, else the plan's
 /// price today.
 async fn monthly_price(tx: &mut sqlx::PgConnection, service: &Service) -> sqlx::Result<i32> {

@@ -91,7 +91,7 @@ pub struct MessagePage {
 
 /// A link onwards from a message page.
 pub struct Action {
-    pub href: &'static str,
+    pub href: String,
     pub label: &'static str,
 }
 

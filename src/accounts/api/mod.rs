@@ -167,6 +167,7 @@ async fn register(
             email: body.email,
             phone: body.phone,
             password: body.password,
+            next: None,
         },
         &ip,
     )

@@ -170,7 +170,7 @@ fn incomplete_link(context: &PageContext, title: &'static str) -> AppResult<Resp
                 .to_owned(),
         ],
         vec![Action {
-            href: "/",
+            href: "/".into(),
             label: "Back to the plans",
         }],
     )

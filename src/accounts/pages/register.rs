@@ -4,14 +4,14 @@
 
 use askama::Template;
 use axum::Form;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::{Action, message_page, see_other};
 use crate::accounts::auth::{self, Registration};
-use crate::accounts::extract::PageContext;
+use crate::accounts::extract::{PageContext, safe_next, urlencode};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::extract::ClientIp;
@@ -26,6 +26,25 @@ pub(super) struct RegisterForm {
     email: String,
     phone: String,
     password: String,
+    /// The page to come back to once confirmed and logged in (`?next=`, e.g. `/checkout`).
+    next: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct NextQuery {
+    next: Option<String>,
+}
+
+/// Where the login after registering leads: `/login`, or `/login?next=…` for a page to come
+/// back to.
+fn login_href(next: &str) -> String {
+    let next = safe_next(Some(next));
+    if next == "/account" {
+        "/login".to_owned()
+    } else {
+        format!("/login?next={}", urlencode(&next))
+    }
 }
 
 const REGISTER_FIELDS: &[(&str, &str)] = &[
@@ -44,13 +63,20 @@ struct RegisterPage {
     alert: Option<String>,
 }
 
-pub(super) async fn register_form(context: PageContext) -> AppResult<Response> {
+pub(super) async fn register_form(
+    context: PageContext,
+    Query(query): Query<NextQuery>,
+) -> AppResult<Response> {
+    let next = safe_next(query.next.as_deref());
     if context.user.is_some() {
-        return Ok(see_other("/account"));
+        return Ok(see_other(&next));
     }
     render(&RegisterPage {
         layout: Layout::for_page("Create your account", &context),
-        form: RegisterForm::default(),
+        form: RegisterForm {
+            next,
+            ..RegisterForm::default()
+        },
         errors: FormErrors::default(),
         alert: None,
     })
@@ -70,6 +96,7 @@ pub(super) async fn register(
                 email: form.email.clone(),
                 phone: Some(form.phone.clone()),
                 password: std::mem::take(&mut form.password),
+                next: Some(safe_next(Some(&form.next))),
             },
             &ip,
         )
@@ -92,7 +119,7 @@ pub(super) async fn register(
                     .to_owned(),
             ],
             vec![Action {
-                href: "/login",
+                href: login_href(&form.next),
                 label: "Log in",
             }],
         ),

@@ -72,7 +72,7 @@ pub(super) async fn forgot_password(
             "If an account uses this e-mail, a link to choose a new password is on its way. It works for one hour.".to_owned(),
             "Nothing after a few minutes? Look in the spam folder, or try again.".to_owned(),
         ],
-        vec![Action { href: "/login", label: "Back to log in" }],
+        vec![Action { href: "/login".into(), label: "Back to log in" }],
     )
 }
 

@@ -7,9 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{Action, TokenQuery, incomplete_link, message_page};
+use super::{Action, incomplete_link, message_page};
 use crate::accounts::auth;
-use crate::accounts::extract::PageContext;
+use crate::accounts::extract::{PageContext, safe_next, urlencode};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::pages::{Layout, render};
@@ -19,13 +19,22 @@ use crate::web::pages::{Layout, render};
 struct VerifyEmailPage {
     layout: Layout,
     token: String,
+    next: String,
+}
+
+/// The mailed link: its token and the page to come back to (`next`, e.g. `/checkout`).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+pub(super) struct VerifyQuery {
+    token: String,
+    next: Option<String>,
 }
 
 /// The mailed link lands here. Opening it changes nothing (mail scanners open links): the
 /// visitor confirms with a button.
 pub(super) async fn verify_email_form(
     context: PageContext,
-    Query(query): Query<TokenQuery>,
+    Query(query): Query<VerifyQuery>,
 ) -> AppResult<Response> {
     let token = query.token.trim().to_owned();
     if token.is_empty() {
@@ -34,15 +43,18 @@ pub(super) async fn verify_email_form(
     render(&VerifyEmailPage {
         layout: Layout::for_page("Confirm your e-mail", &context),
         token,
+        next: safe_next(query.next.as_deref()),
     })
 }
 
 pub(super) async fn verify_email(
     State(state): State<AppState>,
     context: PageContext,
-    Form(form): Form<TokenQuery>,
+    Form(form): Form<VerifyQuery>,
 ) -> AppResult<Response> {
     let signed_in = context.user.is_some();
+    let next = safe_next(form.next.as_deref());
+    let back = next != "/account";
     match auth::verify_email(&state, form.token.trim()).await {
         Ok(user) => message_page(
             StatusCode::OK,
@@ -56,22 +68,30 @@ pub(super) async fn verify_email(
             if signed_in {
                 vec![
                     Action {
-                        href: "/account",
-                        label: "Go to my account",
+                        href: next.clone(),
+                        label: if back { "Continue" } else { "Go to my account" },
                     },
                     Action {
-                        href: "/",
+                        href: "/".into(),
                         label: "See the plans",
                     },
                 ]
             } else {
                 vec![
                     Action {
-                        href: "/login",
-                        label: "Log in",
+                        href: if back {
+                            format!("/login?next={}", urlencode(&next))
+                        } else {
+                            "/login".to_owned()
+                        },
+                        label: if back {
+                            "Log in and continue"
+                        } else {
+                            "Log in"
+                        },
                     },
                     Action {
-                        href: "/",
+                        href: "/".into(),
                         label: "See the plans",
                     },
                 ]
@@ -89,7 +109,7 @@ pub(super) async fn verify_email(
                     .to_owned(),
             ],
             vec![Action {
-                href: "/account",
+                href: "/account".into(),
                 label: "Send me a new link",
             }],
         ),

@@ -447,3 +447,29 @@ async fn an_order_whose_transfer_awaits_review_does_not_expire(db: PgPool) {
         "pending_payment"
     );
 }
+
+#[sqlx::test]
+async fn a_placed_order_is_mailed_with_how_and_by_when_to_pay_it(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let (_, order) = super::payments::customer_with_order(&app, "ayesha@example.pk").await;
+    let mails = app.mails_to("ayesha@example.pk").await;
+    let placed = mails
+        .iter()
+        .find(|m| m.contains(&format!("Subject: Order NGR-{order} placed")))
+        .unwrap_or_else(|| panic!("no order-placed mail in {mails:?}"));
+    for expected in [
+        "Rs 4,500 to pay",
+        "Amount to pay: Rs 4,500",
+        "Pay before",
+        "after that the order expires",
+        "Meezan Bank: NextGenRDP (Pvt) Ltd",
+        "PK36MEZN0001230101234567",
+        &format!("write NGR-{order} in the transfer's note"),
+        &format!("http://shop.test/account/orders/{order}"),
+    ] {
+        assert!(
+            placed.contains(expected),
+            "{expected:?} missing from {placed}"
+        );
+    }
+}

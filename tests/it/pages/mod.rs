@@ -7,6 +7,7 @@ mod admin_orders;
 mod billing;
 mod catalog;
 mod dashboard;
+mod honest;
 mod orders;
 mod payments;
 mod services;

@@ -243,7 +243,13 @@ async fn a_power_action_needs_the_csrf_token_and_reaches_the_operators_queue(db:
     provision_by_form(&mut operator, id).await;
     let mut visitor = logged_in(&app, "bilal@example.pk", PASSWORD, "198.51.100.33").await;
     let page = format!("/account/services/{id}");
-    visitor.get(&page).await;
+    let before = assert_page(&visitor.get(&page).await, StatusCode::OK);
+    // A new server runs: Stop and Restart, no Start; setup is done, not "in progress".
+    assert!(!before.contains(r#"id="action-start""#), "{before}");
+    assert!(before.contains(r#"id="action-stop""#) && before.contains(r#"id="action-reboot""#));
+    assert!(before.contains("Our team carries out these requests by hand"));
+    let history = &before[before.find(r#"id="history""#).unwrap()..];
+    assert!(!history.contains("In progress"), "{history}");
 
     let forged = visitor
         .post(&format!("{page}/actions"), &[("action", "reboot")])
@@ -267,6 +273,15 @@ async fn a_power_action_needs_the_csrf_token_and_reaches_the_operators_queue(db:
         StatusCode::OK,
     );
     assert!(shown.contains("Restart requested"), "{shown}");
+    assert!(
+        shown.contains("Our team restarts your server by hand"),
+        "{shown}"
+    );
+    assert!(!shown.contains("a minute or two"));
+    // While it waits, the power buttons wait too.
+    assert!(shown.contains("A request is waiting to be done"));
+    assert!(!shown.contains(r#"id="action-stop""#) && !shown.contains(r#"id="action-reboot""#));
+    assert!(shown.contains(r#"id="action-reset_password""#));
 
     let queue = assert_page(&operator.get("/admin/provisioning").await, StatusCode::OK);
     let requests =
@@ -319,7 +334,11 @@ async fn renewing_leads_to_the_order_to_pay_and_the_page_links_it(db: PgPool) {
     assert_eq!(renewed.status, StatusCode::SEE_OTHER, "{}", renewed.text());
     let target = renewed.header("location").to_owned();
     assert!(target.starts_with("/account/orders/"), "{target}");
-    assert_page(&visitor.get(&target).await, StatusCode::OK);
+    // A renewal does not expire and the server keeps running: the page says so, with dates.
+    let renewal = assert_page(&visitor.get(&target).await, StatusCode::OK);
+    assert!(renewal.contains("Your server keeps running"), "{renewal}");
+    assert!(renewal.contains("suspended on") && renewal.contains("deleted with its data on"));
+    assert!(!renewal.contains("the order expires") && !renewal.contains("start your server"));
     let shown = assert_page(&visitor.get(&page).await, StatusCode::OK);
     assert!(
         shown.contains(&format!(r#"href="{target}" id="pending-renewal""#)),
