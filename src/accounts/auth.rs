@@ -178,11 +178,11 @@ async fn send_verification(
     )
     .await?;
     let mut link = format!("{}/verify-email?token={token}", state.settings.public_url);
+    // `next` comes checked from the page (a path of this site); the confirm page checks it
+    // again before following it.
     if let Some(next) = next.filter(|next| *next != "/account") {
-        link.push_str(&format!(
-            "&next={}",
-            crate::accounts::extract::urlencode(&crate::accounts::extract::safe_next(Some(next)))
-        ));
+        link.push('&');
+        link.push_str(&serde_urlencoded::to_string([("next", next)]).unwrap_or_default());
     }
     mail::enqueue(
         &mut *tx,

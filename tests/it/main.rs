@@ -26,4 +26,5 @@ mod proxmox_client;
 mod renewals;
 mod schemathesis;
 mod slow_clients;
+mod support_journey;
 mod worker;
