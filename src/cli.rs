@@ -85,6 +85,8 @@ pub struct WorkerArgs {
     pub easypaisa: crate::config::EasypaisaConfig,
     #[command(flatten)]
     pub contact: crate::config::ContactConfig,
+    #[command(flatten)]
+    pub whatsapp: crate::config::WhatsAppConfig,
 }
 
 #[derive(Debug, Subcommand)]
@@ -162,6 +164,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         .with_easypaisa(easypaisa)
                         .with_order_expiry_hours(args.order_expiry_hours)
                         .with_ticket_auto_close_days(args.ticket_auto_close_days)
+                        .with_whatsapp(args.whatsapp.settings()?)
                         .with_backups(args.backups.settings(&cli.common, database)?);
                 if args.once {
                     let ran = worker.run_once().await?;

@@ -318,6 +318,28 @@ pub struct EasypaisaConfig {
     pub easypaisa_inquiry_url: Option<String>,
 }
 
+/// WhatsApp Business Cloud API: template messages to customers who chose e-mail + WhatsApp.
+/// Off unless both the token and the phone number id are set.
+#[derive(Args, Clone, Debug, Default)]
+pub struct WhatsAppConfig {
+    /// A permanent access token of the WhatsApp Business app (Meta's system user token).
+    #[arg(long, env = "NEXTGENRDP_WHATSAPP_TOKEN", hide_env_values = true)]
+    pub whatsapp_token: Option<SecretString>,
+    /// The id of the WhatsApp phone number the messages come from (not the number itself).
+    #[arg(long, env = "NEXTGENRDP_WHATSAPP_PHONE_NUMBER_ID")]
+    pub whatsapp_phone_number_id: Option<String>,
+    /// The Graph API's address with its version.
+    #[arg(
+        long,
+        env = "NEXTGENRDP_WHATSAPP_API_URL",
+        default_value = "https://graph.facebook.com/v21.0"
+    )]
+    pub whatsapp_api_url: String,
+    /// The language code the message templates were approved in.
+    #[arg(long, env = "NEXTGENRDP_WHATSAPP_LANGUAGE", default_value = "en")]
+    pub whatsapp_language: String,
+}
+
 /// JazzCash's settings (the web server takes payments with them; the worker reconciles).
 #[derive(Args, Clone, Debug)]
 pub struct JazzCashConfig {
@@ -363,6 +385,9 @@ pub struct ServeConfig {
 
     #[command(flatten)]
     pub contact: ContactConfig,
+
+    #[command(flatten)]
+    pub whatsapp: WhatsAppConfig,
 
     /// Comma-separated origins allowed to call the API from a browser (CORS), e.g.
     /// https://shop.example.pk. Empty: no cross-origin access.

@@ -46,6 +46,9 @@ pub struct Settings {
     pub metrics_token_required: bool,
     /// How customers reach the shop (every page's footer, `/contact`, WhatsApp links).
     pub contact: std::sync::Arc<crate::config::Contact>,
+    /// Whether WhatsApp messages can be sent (`NEXTGENRDP_WHATSAPP_*` set): customers may then
+    /// choose e-mail + WhatsApp.
+    pub whatsapp_enabled: bool,
 }
 
 impl Settings {

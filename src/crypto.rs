@@ -173,6 +173,11 @@ fn parse(sealed: &str) -> anyhow::Result<(&str, &str)> {
     }
 }
 
+/// Whether `a` and `b` are equal, in time that does not depend on where they differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// A strong password for a new server: 20 characters from upper and lower case letters, digits
 /// and a few symbols that survive shells, RDP clients and URLs, with at least one of each class
 /// (Windows' complexity rule). Look-alikes (0/O, 1/l/I) are left out for people typing it.

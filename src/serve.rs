@@ -27,6 +27,9 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
     // touches the database.
     config.lifecycle.validate()?;
     let contact = Arc::new(config.contact.contact()?);
+    // Checked here, before the database: a half-set WhatsApp stops start-up, naming what is
+    // missing. The worker below builds its own client from the same settings.
+    let whatsapp_enabled = config.whatsapp.settings()?.is_some();
     let startup = Startup {
         secrets: Secrets::load(common)?,
         payments: config.payments.settings(common.environment)?,
@@ -36,6 +39,7 @@ pub async fn serve(common: &CommonConfig, config: &ServeConfig) -> anyhow::Resul
             config.contact.support_email.as_deref(),
         )?),
         contact,
+        whatsapp_enabled,
     };
     crate::telemetry::install_metrics_recorder();
     log_jazzcash_inquiry(startup.payments.jazzcash.as_ref());
@@ -67,6 +71,7 @@ struct Startup {
     payments: crate::payments::PaymentSettings,
     mailer: Arc<Mailer>,
     contact: Arc<crate::config::Contact>,
+    whatsapp_enabled: bool,
 }
 
 async fn serve_on(
@@ -86,6 +91,7 @@ async fn serve_on(
         payments,
         mailer,
         contact,
+        whatsapp_enabled,
     } = startup;
     let public_url = config
         .public_url
@@ -121,6 +127,7 @@ async fn serve_on(
             operator_two_factor: config.operator_two_factor,
             metrics_token_required: common.environment == crate::config::Environment::Production,
             contact,
+            whatsapp_enabled,
         },
         payments,
         provisioning.clone(),
@@ -138,6 +145,7 @@ async fn serve_on(
             .with_easypaisa(state.payments.easypaisa.clone())
             .with_order_expiry_hours(config.order_expiry_hours)
             .with_ticket_auto_close_days(config.ticket_auto_close_days)
+            .with_whatsapp(config.whatsapp.settings()?)
             .with_backups(config.backups.settings(common, database)?);
         let task = tokio::spawn(worker.run(async {
             let _ = stopped.await;

@@ -57,6 +57,8 @@ pub struct Worker {
     jazzcash: Option<Arc<crate::payments::jazzcash::JazzCash>>,
     /// Easypaisa with its transaction inquiry, for `reconcile_payments`.
     easypaisa: Option<Arc<crate::payments::easypaisa::Easypaisa>>,
+    /// The WhatsApp Cloud API, for `send_whatsapp`; `None`: such jobs fail, saying so.
+    whatsapp: Option<Arc<crate::mail::whatsapp::WhatsApp>>,
     /// Days a ticket may wait on its customer before it closes.
     ticket_auto_close_days: u32,
 }
@@ -107,6 +109,7 @@ impl Worker {
             jazzcash: None,
             easypaisa: None,
             ticket_auto_close_days: 7,
+            whatsapp: None,
         }
     }
 
@@ -129,6 +132,12 @@ impl Worker {
     /// Backs the database up daily (the `backup` job) with these settings; `None`: never.
     pub fn with_backups(mut self, settings: Option<crate::backup::BackupSettings>) -> Self {
         self.backups = settings.map(Arc::new);
+        self
+    }
+
+    /// Sends WhatsApp messages through `whatsapp` (none by default).
+    pub fn with_whatsapp(mut self, whatsapp: Option<crate::mail::whatsapp::WhatsApp>) -> Self {
+        self.whatsapp = whatsapp.map(Arc::new);
         self
     }
 
@@ -389,6 +398,18 @@ impl Worker {
                 self.mailer
                     .send(&format!("job-{}", job.id), &email, &files)
                     .await
+            }
+            crate::jobs::kinds::SEND_WHATSAPP => {
+                let message = payload::<crate::mail::whatsapp::TemplateMessage>(job)?;
+                let Some(whatsapp) = &self.whatsapp else {
+                    return Err(Permanent::error(
+                        "WhatsApp is not configured on this worker (NEXTGENRDP_WHATSAPP_TOKEN, \
+                         NEXTGENRDP_WHATSAPP_PHONE_NUMBER_ID)",
+                    ));
+                };
+                let id = whatsapp.send(&message).await?;
+                tracing::info!(job.id = job.id, whatsapp.message = %id, "WhatsApp message sent");
+                Ok(())
             }
             CLOSE_STALE_TICKETS => {
                 let round = crate::support::tickets::close_stale(

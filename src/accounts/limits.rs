@@ -23,6 +23,8 @@ pub const FORGOT_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
 pub const RESET_PER_IP: Limit = Limit::per_minutes(20, 60);
 pub const RESEND_PER_IP: Limit = Limit::per_minutes(10, 60);
 pub const RESEND_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
+/// WhatsApp verification codes sent for one account (each is a paid message).
+pub const WHATSAPP_CODES_PER_ACCOUNT: Limit = Limit::per_minutes(5, 60);
 
 /// Counts a hit against each key's limit; the first over its limit answers 429.
 pub async fn limit(state: &Context, hits: &[(String, Limit)]) -> AppResult<()> {

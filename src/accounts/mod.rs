@@ -19,6 +19,7 @@ pub mod tokens;
 pub mod two_factor;
 pub mod users;
 pub mod validation;
+pub mod whatsapp;
 
 use serde::{Deserialize, Serialize};
 

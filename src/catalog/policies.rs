@@ -230,8 +230,15 @@ fn safe_link(url: &str) -> bool {
 
 /// A page's Markdown as HTML that is safe to put in ours: raw HTML is shown as text, links and
 /// images with any other scheme lead nowhere.
-pub fn render(markdown: &str) -> String {
+pub fn render<'a>(markdown: &'a str) -> String {
     let options = Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH;
+    let checked = |dest: CowStr<'a>| -> CowStr<'a> {
+        if safe_link(&dest) {
+            dest
+        } else {
+            CowStr::Borrowed("#")
+        }
+    };
     let events = Parser::new_ext(markdown, options).map(|event| match event {
         Event::Html(html) | Event::InlineHtml(html) => Event::Text(html),
         Event::Start(Tag::Link {
@@ -241,11 +248,7 @@ pub fn render(markdown: &str) -> String {
             id,
         }) => Event::Start(Tag::Link {
             link_type,
-            dest_url: if safe_link(&dest_url) {
-                dest_url
-            } else {
-                CowStr::Borrowed("#")
-            },
+            dest_url: checked(dest_url),
             title,
             id,
         }),
@@ -256,11 +259,7 @@ pub fn render(markdown: &str) -> String {
             id,
         }) => Event::Start(Tag::Image {
             link_type,
-            dest_url: if safe_link(&dest_url) {
-                dest_url
-            } else {
-                CowStr::Borrowed("#")
-            },
+            dest_url: checked(dest_url),
             title,
             id,
         }),

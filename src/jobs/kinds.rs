@@ -4,6 +4,8 @@
 
 /// Sends one e-mail (`mail::Email` is the payload).
 pub const SEND_EMAIL: &str = "send_email";
+/// Sends one WhatsApp template message (`mail::whatsapp::TemplateMessage` is the payload).
+pub const SEND_WHATSAPP: &str = "send_whatsapp";
 /// Provisions one service (`services::provision::ProvisionJob`).
 pub const PROVISION_SERVICE: &str = "provision_service";
 /// Carries out a driver action on a service: power, password, suspend, terminate

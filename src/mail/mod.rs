@@ -6,9 +6,13 @@
 //! Mail is never sent from a request: the request enqueues a `send_email` job in the same
 //! transaction as the business write that needs it, so the mail exists exactly when that write
 //! does, and the worker sends it, retrying while the server is unreachable.
+//!
+//! WhatsApp template messages ([`whatsapp`]) take the same road: a `send_whatsapp` job enqueued
+//! with the write, sent by the worker through the WhatsApp Business Cloud API.
 
 mod mailer;
 mod templates;
+pub mod whatsapp;
 
 use serde::{Deserialize, Serialize};
 use sqlx::PgExecutor;

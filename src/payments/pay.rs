@@ -60,6 +60,20 @@ pub async fn checkout(
             &ctx.public_url,
         );
         crate::mail::enqueue(&mut *tx, &email).await?;
+        let pay_before = placed.order.created_at.map_or_else(String::new, |at| {
+            crate::web::forms::pkt(Some(crate::orders::checkout::pay_before(at, expiry)))
+        });
+        crate::accounts::whatsapp::notify_in(
+            &mut tx,
+            user.id,
+            crate::mail::whatsapp::ORDER_PLACED,
+            &[
+                super::order_reference(placed.order.id),
+                crate::money::format_pkr(placed.order.due_pkr()),
+                pay_before,
+            ],
+        )
+        .await?;
     }
     tx.commit().await?;
     Ok(placed)

@@ -189,6 +189,13 @@ pub async fn reject(
             Some(("Open your order", &link)),
         );
         mail::enqueue(&mut *tx, &email).await?;
+        crate::accounts::whatsapp::notify_in(
+            &mut tx,
+            customer.id,
+            crate::mail::whatsapp::PAYMENT_REJECTED,
+            &[super::order_reference(order.id), reason.to_owned()],
+        )
+        .await?;
     }
     let payment = payments::find(&mut *tx, id)
         .await?

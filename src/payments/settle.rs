@@ -202,6 +202,16 @@ async fn settle_order(
             invoice_id: invoice.id,
         });
         mail::enqueue(&mut *tx, &email).await?;
+        crate::accounts::whatsapp::notify_in(
+            &mut *tx,
+            user.id,
+            crate::mail::whatsapp::PAYMENT_APPROVED,
+            &[
+                super::order_reference(order.id),
+                format_pkr(order.final_amount_pkr),
+            ],
+        )
+        .await?;
     }
     tracing::info!(
         order.id = order.id,

@@ -376,6 +376,16 @@ pub async fn activate(
             Some(("See your server", &link)),
         );
         mail::enqueue(&mut *tx, &email).await?;
+        crate::accounts::whatsapp::notify_in(
+            &mut *tx,
+            user.id,
+            crate::mail::whatsapp::SERVER_READY,
+            &[
+                format!("#{}", service.id),
+                service.plan_id.clone().unwrap_or_default(),
+            ],
+        )
+        .await?;
     }
     Ok(true)
 }

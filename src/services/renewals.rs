@@ -304,6 +304,17 @@ async fn raise(
             Some(("Pay the renewal", &link)),
         );
         mail::enqueue(&mut *tx, &email).await?;
+        crate::accounts::whatsapp::notify_in(
+            &mut *tx,
+            user.id,
+            crate::mail::whatsapp::RENEWAL_REMINDER,
+            &[
+                format!("#{}", service.id),
+                due.clone(),
+                format_pkr(order.due_pkr()),
+            ],
+        )
+        .await?;
     }
     Ok(order)
 }

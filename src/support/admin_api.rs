@@ -12,7 +12,6 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 use super::api::{MAX_UPLOAD_BYTES, TicketPage, read_upload};
-use super::attachments;
 use super::canned::{self, CannedReply, CannedReplyInput};
 use super::tickets::{self, QueueFilter, TicketChange, TicketDetail};
 use super::{Department, TicketStatus};
@@ -273,12 +272,7 @@ async fn admin_find_file(
     _admin: ApiAdmin,
     Path((id, attachment_id)): Path<(i32, i32)>,
 ) -> AppResult<Response> {
-    let file = attachments::find(&state.db, id, attachment_id, None).await?;
-    Ok(crate::web::upload::file_response(
-        &file.file_name,
-        &file.content_type,
-        file.bytes,
-    ))
+    super::api::send_file(&state, id, attachment_id, None).await
 }
 
 /// The canned replies, by title.

@@ -12,7 +12,6 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::api::MAX_UPLOAD_BYTES;
-use super::attachments;
 use super::canned::{self, CannedReplyInput};
 use super::pages::{MessageRow, PageForm, REPLY_FIELDS, TicketRow};
 use super::tickets::{self, QueueFilter, TicketChange};
@@ -425,12 +424,7 @@ async fn file(
     _admin: PageAdmin,
     Path((id, attachment_id)): Path<(i32, i32)>,
 ) -> AppResult<Response> {
-    let file = attachments::find(&state.db, id, attachment_id, None).await?;
-    Ok(crate::web::upload::file_response(
-        &file.file_name,
-        &file.content_type,
-        file.bytes,
-    ))
+    super::api::send_file(&state, id, attachment_id, None).await
 }
 
 async fn canned_page(

@@ -265,7 +265,18 @@ async fn find_file(
     caller: ApiUser,
     Path((id, attachment_id)): Path<(i32, i32)>,
 ) -> AppResult<Response> {
-    let file = attachments::find(&state.db, id, attachment_id, Some(caller.user.id)).await?;
+    send_file(&state, id, attachment_id, Some(caller.user.id)).await
+}
+
+/// File `attachment_id` of ticket `id` as a response (`owner`: only that customer's, never a
+/// note's); every front door serves files through it.
+pub(super) async fn send_file(
+    state: &AppState,
+    id: i32,
+    attachment_id: i32,
+    owner: Option<i32>,
+) -> AppResult<Response> {
+    let file = attachments::find(&state.db, id, attachment_id, owner).await?;
     Ok(crate::web::upload::file_response(
         &file.file_name,
         &file.content_type,

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 
 use super::api::MAX_UPLOAD_BYTES;
-use super::attachments::{self, Upload};
+use super::attachments::Upload;
 use super::tickets::{self, NewTicket, TicketDetail};
 use super::{Department, TicketStatus};
 use crate::accounts::extract::PageUser;
@@ -398,12 +398,7 @@ async fn file(
     visitor: PageUser,
     Path((id, attachment_id)): Path<(i32, i32)>,
 ) -> AppResult<Response> {
-    let file = attachments::find(&state.db, id, attachment_id, Some(visitor.user.id)).await?;
-    Ok(crate::web::upload::file_response(
-        &file.file_name,
-        &file.content_type,
-        file.bytes,
-    ))
+    super::api::send_file(&state, id, attachment_id, Some(visitor.user.id)).await
 }
 
 async fn close(

@@ -497,6 +497,13 @@ pub async fn reply_as_operator(
                 Some(("Read and reply", &link)),
             );
             mail::enqueue(&mut *tx, &email).await?;
+            crate::accounts::whatsapp::notify_in(
+                &mut tx,
+                customer.id,
+                crate::mail::whatsapp::TICKET_REPLY,
+                &[format!("#{}", ticket.id), ticket.subject.clone()],
+            )
+            .await?;
         }
     }
     let action = if internal {

@@ -82,6 +82,7 @@ impl TestApp {
             metrics_token_required: false,
             operator_two_factor: nextgenrdp::config::OperatorPolicy::Required,
             contact: std::sync::Arc::new(nextgenrdp::config::Contact::default()),
+            whatsapp_enabled: false,
         };
         TestSettings {
             settings,

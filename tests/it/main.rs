@@ -12,6 +12,7 @@ mod db;
 mod embedded;
 mod fake_easypaisa;
 mod fake_jazzcash;
+mod fake_whatsapp;
 mod fakepve;
 mod faults;
 mod helpers;

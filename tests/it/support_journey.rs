@@ -121,6 +121,7 @@ async fn a_ticket_conversation_and_the_pages_a_buyer_looks_for_in_a_real_browser
         .contact()
         .unwrap(),
     );
+    settings.whatsapp_enabled = true;
     let app = TestApp::with_settings(db, settings);
     app.admin(OPERATOR).await;
     app.verified_customer("ayesha@example.pk").await;
@@ -296,5 +297,18 @@ async fn a_ticket_conversation_and_the_pages_a_buyer_looks_for_in_a_real_browser
     );
     fits(client, "the answered ticket").await;
     screenshot_of(client, "support-ticket-answered-phone").await;
+
+    // Where notices go: e-mail, and WhatsApp once a number is verified.
+    client
+        .goto(&server.url("/account/notifications"))
+        .await
+        .unwrap();
+    assert!(
+        text_of(client, "main")
+            .await
+            .contains("Add your WhatsApp number")
+    );
+    fits(client, "the notifications page").await;
+    screenshot_of(client, "support-notifications-phone").await;
     browser.close().await;
 }

@@ -23,6 +23,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
 
+mod notifications;
 mod two_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,7 +48,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_my_credit))
         .routes(routes!(find_my_billing, change_my_billing))
         .routes(routes!(adjust_credit))
-        .merge(two_factor::router());
+        .merge(two_factor::router())
+        .merge(notifications::router());
     // Login takes a guest cart the way the cart operations do (said in one place, there).
     if let Some(login) = router
         .get_openapi_mut()

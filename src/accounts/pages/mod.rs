@@ -13,6 +13,7 @@
 
 mod account;
 mod login;
+mod notifications;
 mod register;
 mod reset;
 mod two_factor;
@@ -66,6 +67,18 @@ pub fn router() -> Router<AppState> {
             get(reset::reset_password_form).post(reset::reset_password),
         )
         .route("/account", get(account::account))
+        .route(
+            "/account/notifications",
+            get(notifications::page).post(notifications::choose),
+        )
+        .route(
+            "/account/notifications/whatsapp",
+            post(notifications::send_code),
+        )
+        .route(
+            "/account/notifications/whatsapp/verify",
+            post(notifications::verify),
+        )
         .route("/account/profile", post(account::update_profile))
         .route("/account/password", post(account::change_password))
         .route(

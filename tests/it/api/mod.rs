@@ -21,3 +21,4 @@ mod refunds;
 mod services;
 mod tickets;
 mod two_factor;
+pub mod whatsapp;

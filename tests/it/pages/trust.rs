@@ -308,3 +308,75 @@ async fn the_development_stand_in_accounts_are_never_shown_to_customers(db: PgPo
             .contains("dash-no-accounts")
     );
 }
+
+#[sqlx::test]
+async fn a_customer_adds_whatsapp_on_the_notifications_page(db: PgPool) {
+    let fake = crate::fake_whatsapp::FakeWhatsApp::start().await;
+    let mut settings = TestApp::settings();
+    settings.whatsapp_enabled = true;
+    let app = TestApp::with_settings(db, settings);
+    app.verified_customer("ayesha@example.pk").await;
+    let mut ayesha = Visitor::from(&app, "198.51.100.7");
+    ayesha
+        .log_in("ayesha@example.pk", "correct-horse-battery")
+        .await;
+    let page = "/account/notifications";
+    let first = ayesha.get(page).await.text();
+    assert!(
+        first.contains(r#"id="channels-whatsapp""#) && first.contains("disabled"),
+        "no number yet"
+    );
+    let bad = ayesha
+        .submit(
+            page,
+            "/account/notifications/whatsapp",
+            &[("number", "my number")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().contains(r#"id="number-error""#));
+    let sent = ayesha
+        .submit(
+            page,
+            "/account/notifications/whatsapp",
+            &[("number", "0300-1234567")],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.text());
+    let shown = ayesha.get(sent.header("location")).await.text();
+    assert!(shown.contains("We sent a code to +923001234567"), "{shown}");
+    crate::api::whatsapp::deliver(&app, &fake).await;
+    let code = fake.templates_to("923001234567")[0].1[0].clone();
+    let wrong = ayesha
+        .submit(
+            page,
+            "/account/notifications/whatsapp/verify",
+            &[("code", "12345")],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(wrong.text().contains(r#"id="code-error""#));
+    let verified = ayesha
+        .submit(
+            page,
+            "/account/notifications/whatsapp/verify",
+            &[("code", code.as_str())],
+        )
+        .await;
+    assert_eq!(verified.status, StatusCode::SEE_OTHER);
+    let done = ayesha.get(verified.header("location")).await.text();
+    assert!(
+        done.contains("E-mail and WhatsApp (+923001234567)"),
+        "{done}"
+    );
+    assert!(done.contains(r#"value="email_whatsapp" checked"#), "{done}");
+    let email_only = ayesha.submit(page, page, &[("channels", "email")]).await;
+    assert_eq!(email_only.status, StatusCode::SEE_OTHER);
+    assert!(
+        ayesha
+            .get(page)
+            .await
+            .text()
+            .contains(r#"value="email" checked"#)
+    );
+}
