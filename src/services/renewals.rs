@@ -581,6 +581,20 @@ async fn remind(
             Some(("Pay the renewal", &link)),
         );
         mail::enqueue(&mut *tx, &email).await?;
+        let amount = crate::orders::orders::find(&mut *tx, order_id)
+            .await?
+            .map_or_else(String::new, |order| format_pkr(order.due_pkr()));
+        crate::accounts::whatsapp::notify_in(
+            &mut *tx,
+            user.id,
+            crate::mail::whatsapp::RENEWAL_REMINDER,
+            &[
+                format!("#{}", service.id),
+                due.format("%d %b %Y").to_string(),
+                amount,
+            ],
+        )
+        .await?;
     }
     Ok(true)
 }

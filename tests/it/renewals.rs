@@ -318,3 +318,46 @@ async fn a_renewal_an_order_cannot_hold_is_refused_and_the_sweep_goes_on(db: PgP
         "no capped order is written"
     );
 }
+
+#[sqlx::test]
+async fn a_customer_who_chose_whatsapp_is_reminded_there_too(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let now = Utc::now();
+    let (login, service) = active_service(&app, "bilal@example.pk", now + Duration::days(6)).await;
+    sqlx::query(
+        "update users set whatsapp_number = '923001234567', whatsapp_verified_at = now(),
+             notify_whatsapp = true where id = $1",
+    )
+    .bind(login["user"]["id"].as_i64().unwrap() as i32)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(sweep(&app).await.raised, 1);
+    set_due(&app.db, service.id, now + Duration::hours(60)).await;
+    assert_eq!(sweep(&app).await.reminded, 1);
+    let sent: Vec<Value> =
+        sqlx::query_scalar("select payload from jobs where kind = 'send_whatsapp' order by id")
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    let reminders: Vec<&Value> = sent
+        .iter()
+        .filter(|m| m["template"] == "ngr_renewal_reminder")
+        .collect();
+    assert_eq!(
+        reminders.len(),
+        2,
+        "the renewal order and the 3-day reminder: {sent:?}"
+    );
+    for reminder in reminders {
+        assert_eq!(reminder["to"], "923001234567");
+        assert_eq!(reminder["parameters"][0], format!("#{}", service.id));
+        assert!(
+            reminder["parameters"][2]
+                .as_str()
+                .unwrap()
+                .starts_with("Rs "),
+            "{reminder}"
+        );
+    }
+}
