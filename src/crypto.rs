@@ -275,4 +275,11 @@ mod tests {
         assert!(!first.contains(['0', 'O', '1', 'l', 'I', ' ', '"', '\'']));
         assert_ne!(first, generate_password());
     }
+
+    #[test]
+    fn tokens_compare_in_constant_time_and_exactly() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
 }

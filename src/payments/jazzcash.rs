@@ -130,7 +130,10 @@ impl JazzCash {
             .get("pp_SecureHash")
             .ok_or("pp_SecureHash is missing")?;
         let expected = secure_hash(self.integrity_salt.expose_secret(), fields);
-        if constant_time_eq(sent.to_ascii_lowercase().as_bytes(), expected.as_bytes()) {
+        if crate::crypto::constant_time_eq(
+            sent.to_ascii_lowercase().as_bytes(),
+            expected.as_bytes(),
+        ) {
             Ok(())
         } else {
             Err("the secure hash does not match".to_owned())
@@ -333,10 +336,6 @@ impl Callback {
     pub fn still_pending(&self) -> bool {
         !self.succeeded() && self.txn_type == "OTC"
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]

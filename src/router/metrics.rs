@@ -42,7 +42,7 @@ async fn scrape(
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .unwrap_or("");
-            if !constant_time_eq(sent.as_bytes(), token.expose_secret().as_bytes()) {
+            if !crate::crypto::constant_time_eq(sent.as_bytes(), token.expose_secret().as_bytes()) {
                 return Err(AppError::Unauthorized);
             }
         }
@@ -121,10 +121,6 @@ const FORWARDING_HEADERS: [&str; 4] = [
     "x-real-ip",
     "x-forwarded-host",
 ];
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// The pool of this node as it is now.
 fn write_pool_gauges(out: &mut String, db: &sqlx::PgPool) {

@@ -164,3 +164,59 @@ pub fn error_page_with(layout: Layout, status: StatusCode, message: &str) -> Res
         Err(_) => (status, reason.to_owned()).into_response(),
     }
 }
+
+/// Lets a page's one form post to the provider at `url` (the policy's `form-action` names its
+/// origin, nothing else changes), and keeps the page out of caches: its signed fields carry
+/// the merchant's credentials or a one-time token.
+pub fn allow_form_to(response: &mut Response, url: &str) {
+    let headers = response.headers_mut();
+    headers.insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    if let Some(origin) = form_origin(url) {
+        let policy = CONTENT_SECURITY_POLICY.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&policy) {
+            headers.insert(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+}
+
+/// The scheme, host and port of a form's target, for the page's `form-action`; `None` for
+/// anything that is not a plain http(s) URL.
+fn form_origin(url: &str) -> Option<&str> {
+    let (scheme, rest) = url.split_once("://")?;
+    if !["https", "http"].contains(&scheme) {
+        return None;
+    }
+    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let origin = &url[..scheme.len() + 3 + host_end];
+    let host = &rest[..host_end];
+    let plain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    plain.then_some(origin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_plain_https_origins_reach_the_policy() {
+        assert_eq!(
+            form_origin(crate::payments::jazzcash::SANDBOX_URL),
+            Some("https://sandbox.jazzcash.com.pk")
+        );
+        assert_eq!(
+            form_origin("http://127.0.0.1:9000/pay"),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(form_origin("javascript:alert(1)"), None);
+        assert_eq!(form_origin("https://evil.test; script-src *"), None);
+    }
+}

@@ -80,7 +80,7 @@ pub fn matching_step(secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<i6
     let mut found = None;
     for step in [current.saturating_sub(1), current, current + 1] {
         let expected = generator.generate(step * STEP_SECS);
-        if constant_time_eq(expected.as_bytes(), code.as_bytes()) {
+        if crate::crypto::constant_time_eq(expected.as_bytes(), code.as_bytes()) {
             found = Some(step);
         }
     }
@@ -90,10 +90,6 @@ pub fn matching_step(secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<i6
 /// The code of `secret` at `at` (for tests and the CLI's checks).
 pub fn code_at(secret: &[u8], at: DateTime<Utc>) -> String {
     totp(secret.to_vec(), "").generate(u64::try_from(at.timestamp()).unwrap_or(0))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Crockford's base32 alphabet: no I, L, O or U to misread.

@@ -478,7 +478,7 @@ pub(crate) async fn easypaisa_return(
                 fields: fields.into_iter().collect(),
             })
             .map(|mut response| {
-                super::pages::allow_form_to(&mut response, &target);
+                crate::web::pages::allow_form_to(&mut response, &target);
                 (StatusCode::OK, response)
             })
         }

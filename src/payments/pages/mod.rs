@@ -12,7 +12,7 @@
 use askama::Template;
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
@@ -33,7 +33,7 @@ use crate::orders::orders::{self, Order};
 use crate::web::forms::Failure;
 use crate::web::forms::sniff_image;
 use crate::web::pages::Layout;
-use crate::web::pages::render_with;
+use crate::web::pages::{allow_form_to, render_with};
 
 mod billing;
 
@@ -318,23 +318,6 @@ struct RedirectPage {
     fields: Vec<(String, String)>,
 }
 
-/// The scheme, host and port of a form's target, for the page's `form-action`; `None` for
-/// anything that is not a plain http(s) URL.
-fn form_origin(url: &str) -> Option<&str> {
-    let (scheme, rest) = url.split_once("://")?;
-    if !["https", "http"].contains(&scheme) {
-        return None;
-    }
-    let host_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let origin = &url[..scheme.len() + 3 + host_end];
-    let host = &rest[..host_end];
-    let plain = !host.is_empty()
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    plain.then_some(origin)
-}
-
 /// Starts an attempt with a hosted checkout (the same code path as the API) and renders the
 /// form that takes the customer there: app.js submits it at once, its button otherwise.
 async fn start_payment(
@@ -381,23 +364,6 @@ async fn start_payment(
     let mut response = render_with(StatusCode::OK, &page)?;
     allow_form_to(&mut response, &target);
     Ok(response)
-}
-
-/// Lets a page's one form post to the provider at `url` (the policy's `form-action` names its
-/// origin, nothing else changes), and keeps the page out of caches: its signed fields carry
-/// the merchant's credentials or a one-time token.
-pub(crate) fn allow_form_to(response: &mut Response, url: &str) {
-    let headers = response.headers_mut();
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if let Some(origin) = form_origin(url) {
-        let policy = crate::web::pages::CONTENT_SECURITY_POLICY.replace(
-            "form-action 'self'",
-            &format!("form-action 'self' {origin}"),
-        );
-        if let Ok(value) = HeaderValue::from_str(&policy) {
-            headers.insert(header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
 }
 
 #[cfg(test)]
@@ -448,20 +414,6 @@ Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n";
                 .await
                 .unwrap();
         assert!(submitted.receipt.is_none());
-    }
-
-    #[test]
-    fn only_plain_https_origins_reach_the_policy() {
-        assert_eq!(
-            form_origin(super::super::jazzcash::SANDBOX_URL),
-            Some("https://sandbox.jazzcash.com.pk")
-        );
-        assert_eq!(
-            form_origin("http://127.0.0.1:9000/pay"),
-            Some("http://127.0.0.1:9000")
-        );
-        assert_eq!(form_origin("javascript:alert(1)"), None);
-        assert_eq!(form_origin("https://evil.test; script-src *"), None);
     }
 
     #[test]
