@@ -14,7 +14,8 @@ use crate::payments::PaymentSettings;
 use crate::provisioning::Provisioning;
 
 /// What every request handler can reach. Cheap to clone; nothing in it is per-node state that
-/// another node would need (sessions, carts and jobs live in PostgreSQL).
+/// another node would need (sessions, carts and jobs live in PostgreSQL; the console count is
+/// this node's own).
 #[derive(Clone)]
 pub struct AppState {
     pub context: Context,
@@ -24,6 +25,9 @@ pub struct AppState {
     pub payments: Arc<PaymentSettings>,
     /// The credential keyring and the thresholds of a service's life.
     pub provisioning: Arc<Provisioning>,
+    /// The browser consoles open on this node (the one piece of per-node state: a console is
+    /// a live connection to this process).
+    pub consoles: Arc<crate::services::console::Slots>,
 }
 
 impl AppState {
@@ -38,6 +42,7 @@ impl AppState {
             catalog: CatalogCache::new(),
             payments: Arc::new(payments),
             provisioning,
+            consoles: Arc::default(),
         }
     }
 }

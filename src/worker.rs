@@ -462,9 +462,15 @@ impl Worker {
                     now - chrono::Duration::days(crate::accounts::origins::REMEMBERED_DAYS),
                 )
                 .await?;
+                let consoles = crate::services::console::delete_stale(
+                    &self.db,
+                    now - chrono::Duration::days(1),
+                )
+                .await?;
                 tracing::info!(
                     "clean-up: {sessions} sessions, {limits} rate-limit counters, {carts} guest \
-                     carts, {challenges} login second steps, {origins} login addresses"
+                     carts, {challenges} login second steps, {origins} login addresses, \
+                     {consoles} console links"
                 );
                 Ok(())
             }

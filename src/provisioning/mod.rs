@@ -4,6 +4,7 @@
 //! - [`backends`]: the operator's provisioning backends (one per location at most), the plan
 //!   templates they clone, and the VM ids and IP addresses our database allocates for them.
 //! - [`proxmox`]: the Proxmox VE API client; [`Provisioning::client`] opens one for a backend.
+//! - [`vnc`]: the browser console's relay to a VM's VNC websocket (RFB handshake and copy).
 //! - [`validation`]: the rules of a backend's fields and its IP pool, shared by the operator's
 //!   JSON API ([`admin_api`]) and pages ([`admin_pages`]).
 //!
@@ -17,6 +18,7 @@ pub mod backends;
 pub mod manage;
 pub mod proxmox;
 pub mod validation;
+pub mod vnc;
 
 use std::sync::Arc;
 use std::time::Duration;

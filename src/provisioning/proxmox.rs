@@ -300,6 +300,46 @@ impl TaskOutcome {
     }
 }
 
+/// A console ticket from `vncproxy`; `Debug` hides the ticket and the password.
+pub struct VncTicket {
+    /// The VNC port on the node the websocket attaches to.
+    pub port: String,
+    /// `PVEVNC:…`, good for one websocket connection within about 40 seconds.
+    pub ticket: SecretString,
+    /// The generated VNC password of this session (RFB's VNC authentication); older PVE
+    /// without one takes the ticket itself.
+    pub password: Option<SecretString>,
+}
+
+impl VncTicket {
+    /// The secret the VNC server's challenge is answered with.
+    pub fn vnc_password(&self) -> &str {
+        self.password
+            .as_ref()
+            .unwrap_or(&self.ticket)
+            .expose_secret()
+    }
+}
+
+impl fmt::Debug for VncTicket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VncTicket")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A VM's console: a websocket carrying RFB, from [`ProxmoxClient::vnc_websocket`].
+pub type VncStream = tokio_tungstenite::WebSocketStream<reqwest::Upgraded>;
+
+#[derive(Deserialize)]
+struct RawVncTicket {
+    port: Value,
+    ticket: String,
+    #[serde(default)]
+    password: Option<String>,
+}
+
 /// Lines fetched from a task log before keeping its tail (provisioning logs are short).
 const LOG_FETCH_LIMIT: u32 = 10_000;
 
@@ -479,6 +519,88 @@ impl ProxmoxClient {
         let path = ["nodes", node, "qemu", &vmid, "agent", "set-user-password"];
         let _: Value = self.call(Method::POST, &path, &[], Some(&body)).await?;
         Ok(())
+    }
+
+    /// A VNC console ticket for the VM (`POST …/vncproxy` with `websocket=1` and a generated
+    /// one-session password): the port and ticket [`ProxmoxClient::vnc_websocket`] needs.
+    pub async fn vnc_proxy(&self, node: &str, vmid: u32) -> Result<VncTicket, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "vncproxy"];
+        let body = json!({ "websocket": 1, "generate-password": 1 });
+        let raw: RawVncTicket = self.call(Method::POST, &path, &[], Some(&body)).await?;
+        let port = match raw.port {
+            Value::String(port) => port,
+            Value::Number(port) => port.to_string(),
+            other => return Err(PveError::invalid(format!("vncproxy gave port {other}"))),
+        };
+        Ok(VncTicket {
+            port,
+            ticket: SecretString::from(raw.ticket),
+            password: raw.password.map(SecretString::from),
+        })
+    }
+
+    /// Opens the VM's console websocket (`GET …/vncwebsocket`) with a ticket from
+    /// [`ProxmoxClient::vnc_proxy`], over this client's connection settings (the pinned
+    /// certificate, the token). The stream carries RFB; the ticket is good for one connection.
+    pub async fn vnc_websocket(
+        &self,
+        node: &str,
+        vmid: u32,
+        ticket: &VncTicket,
+    ) -> Result<VncStream, PveError> {
+        use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+        let vmid = vmid.to_string();
+        let what = format!("GET /nodes/{node}/qemu/{vmid}/vncwebsocket");
+        let path = ["nodes", node, "qemu", &vmid, "vncwebsocket"];
+        let query = [
+            ("port", ticket.port.as_str()),
+            ("vncticket", ticket.ticket.expose_secret()),
+        ];
+        let url = self.endpoint(&path, &query)?;
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce).map_err(|e| PveError::invalid(e.to_string()))?;
+        let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, nonce);
+        let response = self
+            .inner
+            .http
+            .get(url)
+            .header(AUTHORIZATION, self.inner.auth.clone())
+            .header(reqwest::header::CONNECTION, "Upgrade")
+            .header(reqwest::header::UPGRADE, "websocket")
+            .header(reqwest::header::SEC_WEBSOCKET_VERSION, "13")
+            .header(reqwest::header::SEC_WEBSOCKET_KEY, &key)
+            .header(reqwest::header::SEC_WEBSOCKET_PROTOCOL, "binary")
+            .send()
+            .await
+            .map_err(|e| transport_error(&what, &e))?;
+        let status = response.status();
+        if status != StatusCode::SWITCHING_PROTOCOLS {
+            let reason = reason_phrase(&response);
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(response_error(&what, status, reason.as_deref(), &bytes));
+        }
+        let accepted = response
+            .headers()
+            .get(reqwest::header::SEC_WEBSOCKET_ACCEPT)
+            .and_then(|v| v.to_str().ok());
+        if accepted != Some(derive_accept_key(key.as_bytes()).as_str()) {
+            return Err(PveError::new(
+                PveErrorKind::Invalid,
+                Some(101),
+                format!("{what}: the websocket handshake's accept key is wrong"),
+            ));
+        }
+        let upgraded = response
+            .upgrade()
+            .await
+            .map_err(|e| transport_error(&what, &e))?;
+        Ok(tokio_tungstenite::WebSocketStream::from_raw_socket(
+            upgraded,
+            tokio_tungstenite::tungstenite::protocol::Role::Client,
+            None,
+        )
+        .await)
     }
 
     /// The task's state, asked of the node named in the UPID.

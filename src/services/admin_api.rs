@@ -15,6 +15,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::ServiceStatus;
+use super::console::{self, ConsoleAddress};
 use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestResolution, ServiceUpdate,
 };
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(terminate_service))
         .routes(routes!(retry_service))
         .routes(routes!(resolve_request))
+        .routes(routes!(open_console))
 }
 
 /// `routes!(suspend_service)` with its body documented as optional. utoipa says so only for an
@@ -467,4 +469,43 @@ async fn resolve_request(
         lifecycle::resolve_request(&state.db, &state.provisioning, &actor, id, log_id, &body)
             .await?;
     Ok(acted_response(acted))
+}
+
+/// A one-time address of any active Proxmox service's browser console, for an operator with a
+/// fresh second factor (the console is the server's keyboard and screen).
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/console", tag = "admin",
+    operation_id = "admin_open_service_console",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = CREATED, description = "The console's websocket address, good for one connection within a minute; the opening is written to the service's log when it connects",
+            body = ConsoleAddress, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = CONFLICT, description = "The service is not active (`errors.status`), is run by hand (`errors.service`), or the operator has 2 consoles open already (`errors.console`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = FORBIDDEN, description = "No fresh second factor: send a code to `POST /me/two-factor/verify` (`two-factor`), then retry",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "Every console place of the server is in use",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn open_console(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    admin.require_recent_two_factor()?;
+    let link = console::grant(
+        &state.db,
+        &state.consoles,
+        id,
+        None,
+        admin.user.id,
+        admin.session_id,
+    )
+    .await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(link.address(&state.settings.public_url)),
+    ))
 }

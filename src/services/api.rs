@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::console::{self, ConsoleAddress};
 use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
 use super::services::{self, Service};
@@ -29,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reveal_credentials))
         .routes(routes!(act_on_service))
         .routes(routes!(renew_service))
+        .routes(routes!(open_console))
 }
 
 /// A service as its customer sees it: no backend internals, no failure details.
@@ -329,5 +331,40 @@ async fn renew_service(
     Ok((
         StatusCode::CREATED,
         Json(order_response(&state, order).await?),
+    ))
+}
+
+/// A one-time address of the service's browser console (an active server built on Proxmox).
+#[utoipa::path(post, path = "/api/v1/services/{id}/console", tag = "services",
+    operation_id = "open_service_console",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = CREATED, description = "The console's websocket address, good for one connection within a minute; the opening is written to the service's log when it connects",
+            body = ConsoleAddress, headers(("Cache-Control" = String, description = "`no-store`"))),
+        (status = CONFLICT, description = "The service is not active (`errors.status`), is run by hand and has no console (`errors.service`), or the caller has 2 consoles open already (`errors.console`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "Every console place of the server is in use; try again in a few minutes",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn open_console(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    let link = console::grant(
+        &state.db,
+        &state.consoles,
+        id,
+        Some(caller.user.id),
+        caller.user.id,
+        caller.session_id,
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(link.address(&state.settings.public_url)),
     ))
 }

@@ -9,6 +9,7 @@
 pub mod admin_api;
 pub mod admin_pages;
 pub mod api;
+pub mod console;
 pub mod lifecycle;
 pub mod logs;
 pub mod pages;

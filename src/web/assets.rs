@@ -48,6 +48,17 @@ pub static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
             include_bytes!("../../static/app.js"),
         ),
         asset(
+            "console.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../static/console.js"),
+        ),
+        // The browser console's VNC client (noVNC, MPL-2.0), vendored by scripts/vendor-novnc.
+        asset(
+            "novnc.js",
+            "text/javascript; charset=utf-8",
+            include_bytes!("../../static/novnc.js"),
+        ),
+        asset(
             "favicon.svg",
             "image/svg+xml",
             include_bytes!("../../static/favicon.svg"),

@@ -87,7 +87,12 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(limits.header_read_timeout)
                 .keep_alive(true);
-            let mut connection = pin!(builder.serve_connection(TokioIo::new(stream), service));
+            // With upgrades: the browser console's websocket (`/console/socket`).
+            let mut connection = pin!(
+                builder
+                    .serve_connection(TokioIo::new(stream), service)
+                    .with_upgrades()
+            );
             let mut told = false;
             loop {
                 tokio::select! {

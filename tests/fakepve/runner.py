@@ -9,7 +9,8 @@ The API listens on https://127.0.0.1:<free port> with a fresh self-signed certif
 token billing@pve!provisioner (secret from --secret or FAKEPVE_TOKEN_SECRET), node pve1 and storage
 local-lvm, and holds the given templates (vmid:name:ostype, each with a 10G scsi0 on local-lvm).
 When ready it prints one JSON line, {"url", "ca_pem", "control"}, and serves until killed or until
-its stdin closes. The control server (plain HTTP, loopback) drives fakepve's fault injection:
+its stdin closes. A console (vncproxy + vncwebsocket) stays open after its first screen, as on a
+real node, until the client closes it. The control server (plain HTTP, loopback) drives fakepve's fault injection:
 
     POST /fail {method, suffix, status?, message?, error?, times?}   pve.fail(...)
     POST /reset_failures                                            forget every injected failure
@@ -59,6 +60,23 @@ def add_template(pve, spec):
               .format(STORAGE, vmid), 'net0': 'virtio=BC:24:11:00:00:01,bridge=vmbr0', 'boot': 'order=scsi0',
               'template': 1}
     pve.add_vm(vmid, name, node=NODE, config=config, template=True)
+
+
+def keep_consoles_open(pve):
+    """fakepve's VNC server hangs up after its first screen update and one more client message;
+    a real one keeps the session until the client leaves. Wrap it so the socket stays open after
+    that (the client's further messages are read and ignored, as on a screen that does not
+    change) until the client closes it."""
+    import aiohttp
+    first_screen = pve._rfb
+
+    async def rfb(ws, vm, secret):
+        await first_screen(ws, vm, secret)
+        while not ws.closed:
+            frame = await ws.receive()
+            if frame.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                break
+    pve._rfb = rfb
 
 
 def vm_view(vm):
@@ -189,6 +207,7 @@ async def serve(args):
     pve.apitokens[TOKEN_ID] = args.secret
     for spec in args.template or DEFAULT_TEMPLATES:
         add_template(pve, spec)
+    keep_consoles_open(pve)
     tmp = tempfile.mkdtemp(prefix='fakepve-')
     try:
         certfile, keyfile, _der = make_cert(tmp, hosts=(HOST,))

@@ -84,7 +84,7 @@ async fn text_of(client: &Client, css: &str) -> String {
         .unwrap()
 }
 
-async fn log_in(
+pub(crate) async fn log_in(
     client: &Client,
     server: &AppServer,
     db: &PgPool,

@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/services/{id}/retry", post(services::retry))
         .route("/admin/services/{id}/update", post(services::update))
         .route("/admin/services/{id}/credentials", post(services::reveal))
+        .route("/admin/services/{id}/console", get(services::console))
         .route(
             "/admin/services/{id}/requests/{log_id}/resolve",
             post(services::resolve_request),

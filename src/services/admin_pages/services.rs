@@ -22,6 +22,7 @@ use crate::services::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestOutcome, RequestResolution, ServiceUpdate,
 };
 use crate::services::logs::{self, ServiceLog};
+use crate::services::pages::console::ConsolePage;
 use crate::services::pages::{ServiceRow, action_label, outcome_label};
 use crate::services::services::{self, Service, ServiceFilter};
 use crate::web::extract::ClientIp;
@@ -264,6 +265,8 @@ pub(super) struct ServicePage {
     can_terminate: bool,
     can_retry: bool,
     can_reveal: bool,
+    /// An active server built on Proxmox: its console can open.
+    can_console: bool,
     provision_form: CredentialsForm,
     provision_errors: FormErrors,
     update_form: CredentialsForm,
@@ -419,6 +422,9 @@ pub(super) async fn render_service(
         can_terminate: status != ServiceStatus::Terminated,
         can_retry: status == ServiceStatus::Failed,
         can_reveal: service.password_encrypted.is_some(),
+        can_console: service.status == ServiceStatus::Active
+            && service.backend_id.is_some()
+            && service.vmid.is_some(),
         provision_form,
         provision_errors,
         update_form,
@@ -786,3 +792,29 @@ pub(super) async fn resolve_request(
 
 // ---------------------------------------------------------------------------------------------
 // The provisioning queue
+
+/// `GET /admin/services/{id}/console`: the operator's browser console of any active Proxmox
+/// service (after a fresh second factor, as for the password).
+pub(super) async fn console(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let back = format!("/admin/services/{id}");
+    if let Some(step_up) = admin.0.two_factor_step_up(&format!("{back}/console")) {
+        return Ok(step_up);
+    }
+    let service = find_service(&state, id).await?;
+    let outcome = crate::services::console::grant(
+        &state.db,
+        &state.consoles,
+        service.id,
+        None,
+        admin.0.user.id,
+        admin.0.session_id,
+    )
+    .await;
+    let layout = Layout::for_page(format!("Console · Server #{id}"), &admin.0.context);
+    let (status, page) = ConsolePage::build(layout, id, back, outcome)?;
+    page.respond(status)
+}

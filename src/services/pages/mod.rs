@@ -6,6 +6,8 @@
 //! under lock and log what happened; the pages only turn the outcome into words. Someone else's
 //! service is the 404 page, as if it did not exist.
 
+pub mod console;
+
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,6 +37,8 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/{id}/credentials", post(reveal))
         .route("/account/services/{id}/actions", post(act))
         .route("/account/services/{id}/renew", post(renew))
+        .route("/account/services/{id}/console", get(console::console_page))
+        .route("/console/socket", get(console::console_socket))
 }
 
 fn see_other(target: &str) -> Response {
