@@ -15,6 +15,7 @@ pub mod origins;
 pub mod pages;
 pub mod sessions;
 pub mod signin;
+pub mod ssh_keys;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;

@@ -22,6 +22,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::orders::details::{OrderResponse, order_response};
 use crate::services::ServiceStatus;
 use crate::web::extract::AppJson;
+use crate::web::upload::file_response;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,7 +32,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(act_on_service))
         .routes(routes!(renew_service))
         .routes(routes!(open_console))
+        .routes(routes!(download_rdp_file))
 }
+
+/// A Remote Desktop connection file (`.rdp`), described for the API document.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // describes `.rdp` bodies for the API document
+pub struct RdpFile(Vec<u8>);
 
 /// A service as its customer sees it: no backend internals, no failure details.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -367,4 +375,28 @@ async fn open_console(
         [(header::CACHE_CONTROL, "no-store")],
         Json(link.address(&state.settings.public_url)),
     ))
+}
+
+/// The Remote Desktop connection file of one of the caller's active Windows servers: its address
+/// and username (never the password; Remote Desktop asks for it).
+#[utoipa::path(get, path = "/api/v1/services/{id}/rdp-file", tag = "services",
+    operation_id = "download_rdp_file",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The `.rdp` file", content((RdpFile = "application/x-rdp")),
+            headers(("Content-Disposition" = String, description = "`attachment; filename=\"nextgenrdp-server-<id>.rdp\"`"))),
+        (status = CONFLICT, description = "A Linux server (`errors.service`), not active (`errors.status`), or no address yet",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn download_rdp_file(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+) -> AppResult<impl IntoResponse> {
+    let service = own_service(&state, id, caller.user.id).await?;
+    let file = super::access::rdp_file(&service)?;
+    let name = super::access::rdp_file_name(&service);
+    Ok(file_response(&name, "application/x-rdp", file.into_bytes()))
 }

@@ -6,6 +6,7 @@
 //! provisioning domain's backends; [`lifecycle`] holds the operator's and customer's verbs on a
 //! service, [`renewals`] the hourly sweep of its due dates.
 
+pub mod access;
 pub mod admin_api;
 pub mod admin_pages;
 pub mod api;

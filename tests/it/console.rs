@@ -481,6 +481,15 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
         &page,
     )
     .await;
+    // The server's page: how to connect (the Windows command, the .rdp file) and the console.
+    assert!(
+        browser
+            .text("#connect-windows")
+            .await
+            .starts_with("mstsc /v:203.0.113.")
+    );
+    assert_eq!(browser.count("#download-rdp").await, 1);
+    browser.screenshot("service-connect-desktop").await;
     let link = browser
         .client()
         .find(fantoccini::Locator::Id("open-console"))
@@ -500,6 +509,12 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
     browser.screenshot("console-desktop").await;
 
     browser.set_window_size(PHONE).await;
+    browser.goto(&server.url(&page)).await;
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth > window.innerWidth;")
+        .await;
+    assert_eq!(overflow, json!(false), "the server's page fits a phone");
+    browser.screenshot("service-connect-phone").await;
     browser
         .goto(&server.url(&format!("/account/services/{id}/console")))
         .await;

@@ -24,6 +24,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
 
 mod notifications;
+mod ssh_keys;
 mod two_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,7 +50,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(find_my_billing, change_my_billing))
         .routes(routes!(adjust_credit))
         .merge(two_factor::router())
-        .merge(notifications::router());
+        .merge(notifications::router())
+        .merge(ssh_keys::router());
     // Login takes a guest cart the way the cart operations do (said in one place, there).
     if let Some(login) = router
         .get_openapi_mut()

@@ -16,6 +16,7 @@ mod login;
 mod notifications;
 mod register;
 mod reset;
+mod ssh_keys;
 mod two_factor;
 mod verify;
 
@@ -67,6 +68,8 @@ pub fn router() -> Router<AppState> {
             get(reset::reset_password_form).post(reset::reset_password),
         )
         .route("/account", get(account::account))
+        .route("/account/ssh-keys", get(ssh_keys::page).post(ssh_keys::add))
+        .route("/account/ssh-keys/{id}/remove", post(ssh_keys::remove))
         .route(
             "/account/notifications",
             get(notifications::page).post(notifications::choose),

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/{id}/actions", post(act))
         .route("/account/services/{id}/renew", post(renew))
         .route("/account/services/{id}/console", get(console::console_page))
+        .route("/account/services/{id}/rdp-file", get(rdp_file))
         .route("/console/socket", get(console::console_socket))
 }
 
@@ -114,6 +115,7 @@ pub(crate) fn action_label(action: &str) -> String {
         "retry" => "Setup retried",
         "renew" => "Renewal",
         "renewal_order" => "Renewal order",
+        "console" => "Console opened",
         "update" | "updated" | "edit" => "Details corrected",
         other if other.contains("reveal") || other.contains("credentials") => {
             "Login details viewed"
@@ -422,6 +424,10 @@ struct ServicePage {
     /// The password, only right after the customer asked to reveal it.
     password: Option<String>,
     can_reveal: bool,
+    /// A Windows server (Remote Desktop) rather than a Linux one (SSH).
+    is_rdp: bool,
+    /// The command that connects (`mstsc /v:…` or `ssh user@…`), once the server is active.
+    connect_line: Option<String>,
     can_act: bool,
     /// The actions the server's state allows (Start when stopped; Stop and Restart when running).
     actions: Vec<&'static ActionButton>,
@@ -504,6 +510,17 @@ async fn render_service(
         ),
     };
     let revealed = password.is_some();
+    let is_rdp = service.service_type == "rdp";
+    let connect_line = ip_address
+        .as_deref()
+        .filter(|_| service.status == ServiceStatus::Active)
+        .map(|ip| {
+            if is_rdp {
+                super::access::mstsc_line(ip)
+            } else {
+                super::access::ssh_line(username.as_deref().unwrap_or("root"), ip)
+            }
+        });
     let page = ServicePage {
         layout: Layout::for_page(format!("Server #{}", service.id), &visitor.context),
         notice: extras.notice,
@@ -515,6 +532,8 @@ async fn render_service(
         username,
         password,
         can_reveal: live && service.password_encrypted.is_some(),
+        is_rdp,
+        connect_line,
         can_act: service.status == ServiceStatus::Active,
         actions,
         power_waiting,
@@ -642,6 +661,27 @@ async fn act(
             "/account/services/{id}?notice={}-requested",
             form.action
         ))),
+        Err(err @ AppError::NotFound(_)) => Err(err),
+        Err(err) => {
+            let extras = refusal(err)?;
+            render_service(&state, &visitor, service, extras).await
+        }
+    }
+}
+
+/// `GET /account/services/{id}/rdp-file`: the Remote Desktop connection file, as the API's.
+async fn rdp_file(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    match super::access::rdp_file(&service) {
+        Ok(file) => Ok(crate::web::upload::file_response(
+            &super::access::rdp_file_name(&service),
+            "application/x-rdp",
+            file.into_bytes(),
+        )),
         Err(err @ AppError::NotFound(_)) => Err(err),
         Err(err) => {
             let extras = refusal(err)?;

@@ -127,7 +127,18 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
     assert_eq!(sent.status, StatusCode::CREATED, "{}", sent.text());
     let attachment = sent.json()["messages"][1]["attachments"][0]["id"].to_string();
 
+    let key = post(
+        app,
+        &login,
+        "/api/v1/me/ssh-keys",
+        json!({ "name": "Ayesha-Secret-Laptop", "public_key": super::ssh_keys::ED25519 }),
+    )
+    .await;
+    assert_eq!(key.status, StatusCode::CREATED, "{}", key.text());
+    let ssh_key = key.json()["id"].to_string();
+
     let ids = BTreeMap::from([
+        ("ssh-keys", ssh_key),
         ("tickets", ticket),
         ("attachments", attachment),
         // Not Ayesha's: the page whose policy an operator edits (for the hostile-input suite).
@@ -147,6 +158,7 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
         "Ayesha-Secret-Pass-91".to_owned(),
         "Ayesha-Secret-Question".to_owned(),
         "Ayesha-Secret-Screenshot".to_owned(),
+        "Ayesha-Secret-Laptop".to_owned(),
         "TID7788990011".to_owned(),
     ];
     if !order_number.is_empty() {

@@ -19,6 +19,7 @@ mod orders;
 pub mod payments;
 mod refunds;
 mod services;
+pub mod ssh_keys;
 mod tickets;
 mod two_factor;
 pub mod whatsapp;

@@ -1188,3 +1188,73 @@ async fn a_password_reset_done_by_hand_stores_the_new_password_sealed(db: PgPool
         "a password was mailed"
     );
 }
+
+#[sqlx::test]
+async fn a_windows_server_downloads_its_rdp_file_without_the_password(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let own = customer["access_token"].as_str().unwrap();
+    let id = active_service(&app, &customer, &admin).await;
+
+    let file = app
+        .get_as(own, &format!("/api/v1/services/{id}/rdp-file"))
+        .await;
+    assert_eq!(file.status, StatusCode::OK, "{}", file.text());
+    assert_eq!(file.header("content-type"), "application/x-rdp");
+    assert!(
+        file.header("content-disposition").starts_with(&format!(
+            "attachment; filename=\"nextgenrdp-server-{id}.rdp\""
+        )),
+        "{}",
+        file.header("content-disposition")
+    );
+    let text = file.text();
+    assert!(
+        text.starts_with(&format!(
+            "full address:s:203.0.113.{}\r\nusername:s:Administrator\r\n",
+            10 + id
+        )),
+        "{text}"
+    );
+    assert!(!text.contains("Kx7vQ2mPz9wR"), "never the password");
+
+    // The page offers it with the lines to type; the page's download is the same file.
+    let mut visitor = crate::pages::Visitor::new(&app);
+    visitor
+        .log_in("ayesha@example.pk", "correct-horse-battery")
+        .await;
+    let page = visitor.get(&format!("/account/services/{id}")).await.text();
+    assert!(
+        page.contains(&format!("mstsc /v:203.0.113.{}", 10 + id)),
+        "{page}"
+    );
+    assert!(page.contains(&format!("href=\"/account/services/{id}/rdp-file\"")));
+    let download = visitor
+        .get(&format!("/account/services/{id}/rdp-file"))
+        .await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(download.text(), text);
+
+    // A Linux server has SSH instead: 409 naming the service, and the page shows `ssh`.
+    sqlx::query("update services set service_type = 'vps', username = 'root' where id = $1")
+        .bind(id)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let refused = app
+        .get_as(own, &format!("/api/v1/services/{id}/rdp-file"))
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT);
+    assert!(
+        refused.text().contains("connect with SSH"),
+        "{}",
+        refused.text()
+    );
+    let page = visitor.get(&format!("/account/services/{id}")).await.text();
+    assert!(
+        page.contains(&format!("ssh root@203.0.113.{}", 10 + id)),
+        "{page}"
+    );
+    assert!(!page.contains("rdp-file"));
+}
