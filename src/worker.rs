@@ -538,6 +538,9 @@ impl Worker {
             provision::PROVISION_SERVICE => {
                 provision::run_provision(&self.provisioning, &self.db, job).await
             }
+            crate::jobs::kinds::SNAPSHOT_ACTION => {
+                crate::services::snapshots::run_job(&self.provisioning, &self.db, job).await
+            }
             provision::SERVICE_ACTION => {
                 provision::run_action(&self.provisioning, &self.db, job).await
             }

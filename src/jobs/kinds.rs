@@ -11,6 +11,9 @@ pub const PROVISION_SERVICE: &str = "provision_service";
 /// Carries out a driver action on a service: power, password, suspend, terminate
 /// (`services::provision::ActionJob`).
 pub const SERVICE_ACTION: &str = "service_action";
+/// Takes, rolls back to or deletes a snapshot of a service's VM
+/// (`services::snapshots::SnapshotJob`).
+pub const SNAPSHOT_ACTION: &str = "snapshot_action";
 /// The scheduled database backup (daily, one node).
 pub const BACKUP: &str = "backup";
 /// Renewal orders, reminders, suspension of overdue services (hourly;

@@ -458,6 +458,7 @@ struct TemplateForm {
     memory_mb: String,
     disk_gb: String,
     username: String,
+    snapshot_limit: String,
 }
 
 const TEMPLATE_FIELDS: &[(&str, &str)] = &[
@@ -467,6 +468,7 @@ const TEMPLATE_FIELDS: &[(&str, &str)] = &[
     ("memory_mb", "Memory (MB)"),
     ("disk_gb", "Disk (GB)"),
     ("username", "Username"),
+    ("snapshot_limit", "Snapshots"),
 ];
 
 impl TemplateForm {
@@ -496,6 +498,11 @@ impl TemplateForm {
             memory_mb: number("memory_mb", "Memory (MB)", &self.memory_mb),
             disk_gb: number("disk_gb", "Disk (GB)", &self.disk_gb),
             username: self.username.trim().to_owned(),
+            snapshot_limit: if self.snapshot_limit.trim().is_empty() {
+                0
+            } else {
+                number("snapshot_limit", "Snapshots", &self.snapshot_limit)
+            },
         };
         if let Some(problem) = validation::template_username_problem(&template.username) {
             errors.add("username", "Username", problem);

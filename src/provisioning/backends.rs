@@ -297,6 +297,8 @@ pub struct Template {
     pub disk_gb: i32,
     /// The login user cloud-init creates.
     pub username: String,
+    /// Snapshots a customer may keep of a server of this plan (0: none).
+    pub snapshot_limit: i32,
 }
 
 /// Sets the template of a plan on a backend (creates or replaces it).
@@ -305,13 +307,15 @@ pub async fn upsert_template(db: impl PgExecutor<'_>, t: &Template) -> sqlx::Res
         "backend_templates.upsert",
         sqlx::query_as(
             "insert into backend_templates
-                 (backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username)
-             values ($1, $2, $3, $4, $5, $6, $7)
+                 (backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username,
+                  snapshot_limit)
+             values ($1, $2, $3, $4, $5, $6, $7, $8)
              on conflict (backend_id, plan_id) do update
              set template_vmid = excluded.template_vmid, cores = excluded.cores,
                  memory_mb = excluded.memory_mb, disk_gb = excluded.disk_gb,
-                 username = excluded.username
-             returning backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username",
+                 username = excluded.username, snapshot_limit = excluded.snapshot_limit
+             returning backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username,
+                       snapshot_limit",
         )
         .bind(t.backend_id)
         .bind(&t.plan_id)
@@ -320,6 +324,7 @@ pub async fn upsert_template(db: impl PgExecutor<'_>, t: &Template) -> sqlx::Res
         .bind(t.memory_mb)
         .bind(t.disk_gb)
         .bind(&t.username)
+        .bind(t.snapshot_limit)
         .fetch_one(db),
     )
     .await
@@ -348,7 +353,8 @@ pub async fn list_templates(
     timed(
         "backend_templates.list",
         sqlx::query_as(
-            "select backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username
+            "select backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username,
+                    snapshot_limit
              from backend_templates where backend_id = $1 order by plan_id",
         )
         .bind(backend_id)
@@ -365,7 +371,8 @@ pub async fn find_template(
     timed(
         "backend_templates.find",
         sqlx::query_as(
-            "select backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username
+            "select backend_id, plan_id, template_vmid, cores, memory_mb, disk_gb, username,
+                    snapshot_limit
              from backend_templates where backend_id = $1 and plan_id = $2",
         )
         .bind(backend_id)

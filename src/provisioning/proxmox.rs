@@ -300,6 +300,23 @@ impl TaskOutcome {
     }
 }
 
+/// A VM snapshot as `GET …/snapshot` lists it.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Snapshot {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Unix time it was taken.
+    #[serde(default)]
+    pub snaptime: Option<i64>,
+    #[serde(default)]
+    pub parent: Option<String>,
+    /// Set while a snapshot is being made or deleted (`prepare`, `delete`); left behind by an
+    /// interrupted task.
+    #[serde(default)]
+    pub snapstate: Option<String>,
+}
+
 /// A console ticket from `vncproxy`; `Debug` hides the ticket and the password.
 pub struct VncTicket {
     /// The VNC port on the node the websocket attaches to.
@@ -519,6 +536,54 @@ impl ProxmoxClient {
         let path = ["nodes", node, "qemu", &vmid, "agent", "set-user-password"];
         let _: Value = self.call(Method::POST, &path, &[], Some(&body)).await?;
         Ok(())
+    }
+
+    /// The VM's snapshots, oldest first (PVE's `current` pseudo-entry left out).
+    pub async fn list_snapshots(&self, node: &str, vmid: u32) -> Result<Vec<Snapshot>, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "snapshot"];
+        let mut list: Vec<Snapshot> = self.call(Method::GET, &path, &[], None).await?;
+        list.retain(|s| s.name != "current");
+        list.sort_by_key(|s| s.snaptime.unwrap_or(0));
+        Ok(list)
+    }
+
+    /// Takes a disk snapshot named `name` (no RAM state); the outcome is the task's.
+    pub async fn create_snapshot(
+        &self,
+        node: &str,
+        vmid: u32,
+        name: &str,
+        description: &str,
+    ) -> Result<Upid, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "snapshot"];
+        let body = json!({ "snapname": name, "description": description, "vmstate": 0 });
+        self.call(Method::POST, &path, &[], Some(&body)).await
+    }
+
+    /// Rolls the VM back to snapshot `name` (it is left stopped); the outcome is the task's.
+    pub async fn rollback_snapshot(
+        &self,
+        node: &str,
+        vmid: u32,
+        name: &str,
+    ) -> Result<Upid, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "snapshot", name, "rollback"];
+        self.call(Method::POST, &path, &[], Some(&json!({}))).await
+    }
+
+    /// Deletes snapshot `name`; the outcome is the task's.
+    pub async fn delete_snapshot(
+        &self,
+        node: &str,
+        vmid: u32,
+        name: &str,
+    ) -> Result<Upid, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "snapshot", name];
+        self.call(Method::DELETE, &path, &[], None).await
     }
 
     /// A VNC console ticket for the VM (`POST …/vncproxy` with `websocket=1` and a generated

@@ -359,11 +359,12 @@ fn check_backend(
 }
 
 /// The bounds of a plan template's numbers: `(field, min, max)`.
-pub const TEMPLATE_BOUNDS: [(&str, i64, i64); 4] = [
+pub const TEMPLATE_BOUNDS: [(&str, i64, i64); 5] = [
     ("template_vmid", 100, 999_999_999),
     ("cores", 1, 512),
     ("memory_mb", 256, 4_194_304),
     ("disk_gb", 1, 65_536),
+    ("snapshot_limit", 0, 20),
 ];
 
 /// The problem with a template number, if it is outside its bounds.

@@ -15,12 +15,14 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::ServiceStatus;
+use super::api::{NewSnapshot, RollbackConfirmation, SnapshotRequested};
 use super::console::{self, ConsoleAddress};
 use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestResolution, ServiceUpdate,
 };
 use super::logs::{self, ServiceLog};
 use super::services::{self, Service, ServiceFilter};
+use super::snapshots::{self, SnapshotAction, SnapshotList};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
@@ -41,6 +43,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_service))
         .routes(routes!(resolve_request))
         .routes(routes!(open_console))
+        .routes(routes!(list_snapshots, take_snapshot))
+        .routes(routes!(roll_back_snapshot))
+        .routes(routes!(delete_snapshot))
 }
 
 /// `routes!(suspend_service)` with its body documented as optional. utoipa says so only for an
@@ -507,5 +512,160 @@ async fn open_console(
         axum::http::StatusCode::CREATED,
         [(header::CACHE_CONTROL, "no-store")],
         Json(link.address(&state.settings.public_url)),
+    ))
+}
+
+/// The snapshots of any active Proxmox service, as the server holds them now.
+#[utoipa::path(get, path = "/api/v1/admin/services/{id}/snapshots", tag = "admin",
+    operation_id = "admin_list_snapshots",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The plan's limit and the snapshots, oldest first", body = SnapshotList),
+        (status = CONFLICT, description = "Not active, or run by hand", body = Problem,
+            content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_snapshots(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    Path(id): Path<i32>,
+) -> AppResult<Json<SnapshotList>> {
+    Ok(Json(
+        snapshots::list(&state.db, &state.provisioning, id, None).await?,
+    ))
+}
+
+/// Takes a snapshot of a service (within its plan's limit; audited).
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/snapshots", tag = "admin",
+    operation_id = "admin_take_snapshot",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = NewSnapshot,
+    responses(
+        (status = ACCEPTED, description = "Queued", body = SnapshotRequested),
+        (status = CONFLICT, description = "Not active, run by hand, no snapshots in the plan, the limit reached, the name taken, or another request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A name Proxmox does not take (`name`), or a note too long (`description`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn take_snapshot(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<NewSnapshot>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Create,
+        name: &body.name,
+        description: body.description.as_deref(),
+        confirm: None,
+    };
+    operator_snapshot_request(&state, &admin, &ip, id, &request).await
+}
+
+/// Rolls a service back to a snapshot (audited; the server restarts on it).
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/snapshots/{name}/rollback", tag = "admin",
+    operation_id = "admin_roll_back_snapshot",
+    params(
+        ("id" = i32, Path, description = "The service's id"),
+        ("name" = String, Path, description = "The snapshot's name"),
+    ),
+    request_body = RollbackConfirmation,
+    responses(
+        (status = ACCEPTED, description = "Queued", body = SnapshotRequested),
+        (status = NOT_FOUND, description = "No such snapshot", body = Problem,
+            content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "`confirm` is not the snapshot's name",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "Not active, run by hand, an incomplete snapshot, or another snapshot request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn roll_back_snapshot(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, name)): Path<(i32, String)>,
+    AppJson(body): AppJson<RollbackConfirmation>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Rollback,
+        name: &name,
+        description: None,
+        confirm: Some(&body.confirm),
+    };
+    operator_snapshot_request(&state, &admin, &ip, id, &request).await
+}
+
+/// Deletes a snapshot of a service (audited).
+#[utoipa::path(delete, path = "/api/v1/admin/services/{id}/snapshots/{name}", tag = "admin",
+    operation_id = "admin_delete_snapshot",
+    params(
+        ("id" = i32, Path, description = "The service's id"),
+        ("name" = String, Path, description = "The snapshot's name"),
+    ),
+    responses(
+        (status = ACCEPTED, description = "Queued", body = SnapshotRequested),
+        (status = NOT_FOUND, description = "No such snapshot", body = Problem,
+            content_type = "application/problem+json"),
+        (status = CONFLICT, description = "Not active, run by hand, an incomplete snapshot, or another snapshot request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn delete_snapshot(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, name)): Path<(i32, String)>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Delete,
+        name: &name,
+        description: None,
+        confirm: None,
+    };
+    operator_snapshot_request(&state, &admin, &ip, id, &request).await
+}
+
+async fn operator_snapshot_request(
+    state: &AppState,
+    admin: &crate::accounts::extract::ApiUser,
+    ip: &str,
+    id: i32,
+    request: &snapshots::Request<'_>,
+) -> AppResult<(axum::http::StatusCode, Json<SnapshotRequested>)> {
+    let actor = admin.actor(ip);
+    let log = snapshots::request(
+        &state.db,
+        &state.provisioning,
+        id,
+        None,
+        Some(&actor),
+        admin.user.id,
+        request,
+    )
+    .await?;
+    let customer = services::find(&state.db, id)
+        .await?
+        .and_then(|s| s.user_id)
+        .unwrap_or_default();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(SnapshotRequested {
+            log: super::api::log_view(log, customer),
+        }),
     ))
 }

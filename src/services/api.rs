@@ -15,6 +15,7 @@ use super::console::{self, ConsoleAddress};
 use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
 use super::services::{self, Service};
+use super::snapshots::{self, SnapshotAction, SnapshotList};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::catalog::names::Names;
@@ -33,6 +34,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(renew_service))
         .routes(routes!(open_console))
         .routes(routes!(download_rdp_file))
+        .routes(routes!(list_snapshots, take_snapshot))
+        .routes(routes!(roll_back_snapshot))
+        .routes(routes!(delete_snapshot))
 }
 
 /// A Remote Desktop connection file (`.rdp`), described for the API document.
@@ -145,7 +149,7 @@ fn service_view(names: &Names, service: Service) -> ServiceView {
     }
 }
 
-fn log_view(log: ServiceLog, customer: i32) -> LogView {
+pub(crate) fn log_view(log: ServiceLog, customer: i32) -> LogView {
     LogView {
         by: match log.performed_by {
             Some(id) if id == customer => LogAuthor::You,
@@ -399,4 +403,180 @@ async fn download_rdp_file(
     let file = super::access::rdp_file(&service)?;
     let name = super::access::rdp_file_name(&service);
     Ok(file_response(&name, "application/x-rdp", file.into_bytes()))
+}
+
+/// The body of `POST /services/{id}/snapshots`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewSnapshot {
+    /// 2 to 40 letters, digits, `-` or `_`, starting with a letter (`before-update`).
+    #[schema(
+        min_length = 2,
+        max_length = 40,
+        pattern = "^[A-Za-z][A-Za-z0-9_-]{1,39}$"
+    )]
+    pub name: String,
+    /// A note (at most 200 characters).
+    #[schema(max_length = 200)]
+    pub description: Option<String>,
+}
+
+/// The body of a rollback: the snapshot's name typed again.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackConfirmation {
+    /// The snapshot's name, to confirm: the server goes back to it and everything since is lost.
+    pub confirm: String,
+}
+
+/// The answer to a snapshot request: the request's log line (`pending` until the job is done).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct SnapshotRequested {
+    pub log: LogView,
+}
+
+/// The snapshots of one of the caller's active Proxmox servers, as the server holds them now.
+#[utoipa::path(get, path = "/api/v1/services/{id}/snapshots", tag = "services",
+    operation_id = "list_snapshots",
+    params(("id" = i32, Path, description = "The service's id")),
+    responses(
+        (status = OK, description = "The plan's limit and the snapshots, oldest first", body = SnapshotList),
+        (status = CONFLICT, description = "Not active (`errors.status`), or run by hand (`errors.service`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_snapshots(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+) -> AppResult<Json<SnapshotList>> {
+    Ok(Json(
+        snapshots::list(&state.db, &state.provisioning, id, Some(caller.user.id)).await?,
+    ))
+}
+
+/// Takes a snapshot of one of the caller's active servers (within the plan's limit).
+#[utoipa::path(post, path = "/api/v1/services/{id}/snapshots", tag = "services",
+    operation_id = "take_snapshot",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = NewSnapshot,
+    responses(
+        (status = ACCEPTED, description = "Queued; the log line is `pending` until the snapshot is taken", body = SnapshotRequested),
+        (status = CONFLICT, description = "Not active or run by hand (`errors.status`, `errors.service`), no snapshots in the plan, the limit reached, the name taken, or another snapshot request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A name Proxmox does not take (`name`), or a description too long (`description`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn take_snapshot(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<NewSnapshot>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Create,
+        name: &body.name,
+        description: body.description.as_deref(),
+        confirm: None,
+    };
+    snapshot_request(&state, &caller, id, &request).await
+}
+
+/// Rolls one of the caller's servers back to a snapshot; the server restarts on it.
+#[utoipa::path(post, path = "/api/v1/services/{id}/snapshots/{name}/rollback", tag = "services",
+    operation_id = "roll_back_snapshot",
+    params(
+        ("id" = i32, Path, description = "The service's id"),
+        ("name" = String, Path, description = "The snapshot's name"),
+    ),
+    request_body = RollbackConfirmation,
+    responses(
+        (status = ACCEPTED, description = "Queued; the log line is `pending` until the server runs on the snapshot", body = SnapshotRequested),
+        (status = NOT_FOUND, description = "No such snapshot (or service of the caller's)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = CONFLICT, description = "Not active or run by hand, an incomplete snapshot, or another snapshot request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "`confirm` is not the snapshot's name",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn roll_back_snapshot(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((id, name)): Path<(i32, String)>,
+    AppJson(body): AppJson<RollbackConfirmation>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Rollback,
+        name: &name,
+        description: None,
+        confirm: Some(&body.confirm),
+    };
+    snapshot_request(&state, &caller, id, &request).await
+}
+
+/// Deletes a snapshot of one of the caller's servers.
+#[utoipa::path(delete, path = "/api/v1/services/{id}/snapshots/{name}", tag = "services",
+    operation_id = "delete_snapshot",
+    params(
+        ("id" = i32, Path, description = "The service's id"),
+        ("name" = String, Path, description = "The snapshot's name"),
+    ),
+    responses(
+        (status = ACCEPTED, description = "Queued; the log line is `pending` until it is deleted", body = SnapshotRequested),
+        (status = NOT_FOUND, description = "No such snapshot (or service of the caller's)", body = Problem,
+            content_type = "application/problem+json"),
+        (status = CONFLICT, description = "Not active or run by hand, or another snapshot request under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The server's host did not answer",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn delete_snapshot(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path((id, name)): Path<(i32, String)>,
+) -> AppResult<impl IntoResponse> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Delete,
+        name: &name,
+        description: None,
+        confirm: None,
+    };
+    snapshot_request(&state, &caller, id, &request).await
+}
+
+async fn snapshot_request(
+    state: &AppState,
+    caller: &ApiUser,
+    id: i32,
+    request: &snapshots::Request<'_>,
+) -> AppResult<(StatusCode, Json<SnapshotRequested>)> {
+    let log = snapshots::request(
+        &state.db,
+        &state.provisioning,
+        id,
+        Some(caller.user.id),
+        None,
+        caller.user.id,
+        request,
+    )
+    .await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(SnapshotRequested {
+            log: log_view(log, caller.user.id),
+        }),
+    ))
 }

@@ -19,6 +19,7 @@ pub mod renewals;
 // `services::services` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]
 pub mod services;
+pub mod snapshots;
 
 use sqlx::PgExecutor;
 

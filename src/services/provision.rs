@@ -391,7 +391,7 @@ pub async fn activate(
 }
 
 /// Turns a client error into a job error: retryable ones retry, the rest are permanent.
-fn classify(err: PveError) -> anyhow::Error {
+pub(crate) fn classify(err: PveError) -> anyhow::Error {
     if err.is_retryable() {
         anyhow::Error::new(err)
     } else {
@@ -412,16 +412,20 @@ fn is_ours(config: &serde_json::Map<String, serde_json::Value>, service_id: i32)
 }
 
 /// The Proxmox step machine for one service on one backend.
-struct Machine<'a> {
+pub(crate) struct Machine<'a> {
     ctx: &'a Provisioning,
     db: &'a PgPool,
     backend: Backend,
-    client: ProxmoxClient,
-    node: String,
+    pub(crate) client: ProxmoxClient,
+    pub(crate) node: String,
 }
 
 impl<'a> Machine<'a> {
-    fn new(ctx: &'a Provisioning, db: &'a PgPool, backend: Backend) -> anyhow::Result<Self> {
+    pub(crate) fn new(
+        ctx: &'a Provisioning,
+        db: &'a PgPool,
+        backend: Backend,
+    ) -> anyhow::Result<Self> {
         let client = ctx.client(&backend)?;
         let node = backend.node.clone().unwrap_or_default();
         Ok(Self {
@@ -455,7 +459,7 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn vmid(&self, service: &Service) -> anyhow::Result<u32> {
+    pub(crate) fn vmid(&self, service: &Service) -> anyhow::Result<u32> {
         service
             .vmid
             .and_then(|v| u32::try_from(v).ok())
@@ -634,7 +638,7 @@ impl<'a> Machine<'a> {
 
     /// Waits on a task; `Ok(())` when it ended OK. A failed task is classified by its exit
     /// status (a lock retries; anything else fails the service with the task's last log lines).
-    async fn wait(&self, upid: &Upid, what: &str) -> anyhow::Result<()> {
+    pub(crate) async fn wait(&self, upid: &Upid, what: &str) -> anyhow::Result<()> {
         match self
             .client
             .wait_task(upid, TASK_WAIT, TASK_POLL)

@@ -21,6 +21,10 @@ real node, until the client closes it. The control server (plain HTTP, loopback)
     POST /latency {value}            PVE seconds added to every API response
     POST /agent {vmid, running?}     the VM's guest agent answers (or, with running=false, does not)
     POST /storage {storage, avail}   bytes free on a storage (null: unlimited), to make disk allocations fail
+    POST /interrupt_snapshot {vmid, name}  leave what a snapshot task killed half-way leaves: the VM
+                                     locked (`snapshot`) and the snapshot in snapstate `prepare`
+    POST /unlock {vmid}              what the operator does on the node then: `qm unlock` and
+                                     `qm delsnapshot --force` of every half-made snapshot
     GET  /vms                        [{vmid, name, node, status, lock, config, pending, template, config_lock_held}]
     GET  /requests                   [[method, path], ...] of every API request seen
 """
@@ -158,6 +162,26 @@ def control_routes(pve):
             store['avail'] = int(b['avail'])
         return answer()
 
+    async def interrupt_snapshot(request):
+        b = await body(request)
+        vm = pve.vm(int(b['vmid']))
+        if vm is None:
+            return refuse('no VM {0}'.format(b['vmid']))
+        snap = dict((k, x) for k, x in vm.config.items() if k not in ('lock', 'description', 'parent'))
+        snap.update(snapstate='prepare', snaptime=int(time.time()))
+        vm.snapshots[b['name']] = snap
+        vm.lock = 'snapshot'
+        vm.config['lock'] = 'snapshot'
+        return answer()
+
+    async def unlock(request):
+        vm = pve.vm(int((await body(request))['vmid']))
+        vm.lock = None
+        vm.config.pop('lock', None)
+        for name in [n for n, snap in vm.snapshots.items() if snap.get('snapstate')]:
+            del vm.snapshots[name]
+        return answer()
+
     async def vms(request):
         return answer([vm_view(vm) for vm in pve.vms])
 
@@ -168,7 +192,8 @@ def control_routes(pve):
             web.post('/hold_lock', hold_lock), web.post('/release_lock', release_lock),
             web.post('/time_scale', time_scale), web.post('/flaky', flaky), web.post('/agent', agent),
             web.post('/latency', latency),
-            web.post('/storage', storage), web.get('/vms', vms), web.get('/requests', requests)]
+            web.post('/storage', storage), web.post('/interrupt_snapshot', interrupt_snapshot),
+            web.post('/unlock', unlock), web.get('/vms', vms), web.get('/requests', requests)]
 
 
 async def start_control(pve):

@@ -29,7 +29,7 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A test app (with the default catalog) whose consoles check their server every 200 ms and
 /// close after `idle`.
-async fn app_with_consoles(db: PgPool, idle: Duration) -> TestApp {
+pub(crate) async fn app_with_consoles(db: PgPool, idle: Duration) -> TestApp {
     nextgenrdp::catalog::file::seed_if_empty(&db).await.unwrap();
     let settings = TestApp::settings();
     let mut state = AppState::new(
@@ -53,7 +53,11 @@ async fn app_with_consoles(db: PgPool, idle: Duration) -> TestApp {
 }
 
 /// A customer's active server on fakepve: (customer login, operator login, service id).
-async fn active_server(app: &TestApp, fake: &FakePve, email: &str) -> (Value, Value, i32) {
+pub(crate) async fn active_server(
+    app: &TestApp,
+    fake: &FakePve,
+    email: &str,
+) -> (Value, Value, i32) {
     proxmox_backend(&app.db, fake, &["203.0.113.20", "203.0.113.21"]).await;
     let (login, admin, order) = paid_order(app, email, 1).await;
     app.deliver_mail().await;
@@ -470,6 +474,11 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
     let fake = FakePve::start().await;
     let app = app_with_consoles(db, Duration::from_secs(600)).await;
     let (_login, _admin, id) = active_server(&app, &fake, "ayesha@example.pk").await;
+    // Snapshots in the plan: the page shows their card too.
+    sqlx::query("update backend_templates set snapshot_limit = 2")
+        .execute(&app.db)
+        .await
+        .unwrap();
     let server = AppServer::start(app.router.clone()).await;
     let page = format!("/account/services/{id}");
     crate::support_journey::log_in(
@@ -489,6 +498,7 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
             .starts_with("mstsc /v:203.0.113.")
     );
     assert_eq!(browser.count("#download-rdp").await, 1);
+    assert_eq!(browser.count("#snapshot-form").await, 1);
     browser.screenshot("service-connect-desktop").await;
     let link = browser
         .client()

@@ -158,6 +158,18 @@ impl FakePve {
             .await;
     }
 
+    /// Leaves what a snapshot task killed half-way leaves: the VM locked (`snapshot`) and the
+    /// snapshot `name` in snapstate `prepare`.
+    pub async fn interrupt_snapshot(&self, vmid: u32, name: &str) {
+        self.post("/interrupt_snapshot", json!({ "vmid": vmid, "name": name }))
+            .await;
+    }
+
+    /// What the operator does on the node after that: `qm unlock` and `qm delsnapshot --force`.
+    pub async fn unlock(&self, vmid: u32) {
+        self.post("/unlock", json!({ "vmid": vmid })).await;
+    }
+
     /// Every VM: `{vmid, name, node, status, lock, config, pending, template, config_lock_held}`.
     pub async fn vms(&self) -> Vec<Value> {
         self.get("/vms").await

@@ -28,5 +28,6 @@ mod proxmox_client;
 mod renewals;
 mod schemathesis;
 mod slow_clients;
+mod snapshots;
 mod support_journey;
 mod worker;

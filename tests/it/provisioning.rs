@@ -66,6 +66,7 @@ pub async fn proxmox_backend(db: &PgPool, fake: &FakePve, addresses: &[&str]) ->
             memory_mb: 8192,
             disk_gb: 80,
             username: "Administrator".into(),
+            snapshot_limit: 0,
         },
     )
     .await

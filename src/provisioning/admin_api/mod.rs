@@ -278,6 +278,10 @@ struct TemplateRequest {
     disk_gb: i64,
     /// The login user cloud-init creates: 1 to 100 characters without spaces; default `root`.
     username: Option<String>,
+    /// Snapshots a customer may keep of a server of this plan (0 to 20; default 0: none).
+    #[schema(minimum = 0, maximum = 20)]
+    #[serde(default)]
+    snapshot_limit: i64,
 }
 
 /// Sets (creates or replaces) the template the backend clones for a plan.
@@ -312,6 +316,7 @@ async fn set_template(
     let cores = number("cores", body.cores);
     let memory_mb = number("memory_mb", body.memory_mb);
     let disk_gb = number("disk_gb", body.disk_gb);
+    let snapshot_limit = number("snapshot_limit", body.snapshot_limit);
     let username = body
         .username
         .map(|u| u.trim().to_owned())
@@ -333,6 +338,7 @@ async fn set_template(
             memory_mb,
             disk_gb,
             username,
+            snapshot_limit,
         },
     )
     .await?;

@@ -20,6 +20,7 @@ use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
 use super::renewals;
 use super::services::{self, Service};
+use super::snapshots::{self, SnapshotAction};
 use crate::accounts::extract::PageUser;
 use crate::app::AppState;
 use crate::catalog::names::Names;
@@ -39,6 +40,15 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/{id}/renew", post(renew))
         .route("/account/services/{id}/console", get(console::console_page))
         .route("/account/services/{id}/rdp-file", get(rdp_file))
+        .route("/account/services/{id}/snapshots", post(take_snapshot))
+        .route(
+            "/account/services/{id}/snapshots/{name}/rollback",
+            post(roll_back_snapshot),
+        )
+        .route(
+            "/account/services/{id}/snapshots/{name}/delete",
+            post(delete_snapshot),
+        )
         .route("/console/socket", get(console::console_socket))
 }
 
@@ -116,6 +126,9 @@ pub(crate) fn action_label(action: &str) -> String {
         "renew" => "Renewal",
         "renewal_order" => "Renewal order",
         "console" => "Console opened",
+        "snapshot_create" => "Snapshot",
+        "snapshot_rollback" => "Rolled back to a snapshot",
+        "snapshot_delete" => "Snapshot deleted",
         "update" | "updated" | "edit" => "Details corrected",
         other if other.contains("reveal") || other.contains("credentials") => {
             "Login details viewed"
@@ -244,6 +257,14 @@ fn customer_note(log: &ServiceLog) -> Option<String> {
             Some("our team is setting up your server".to_owned())
         }
         ("provision", "failed") => Some("we are looking into it".to_owned()),
+        // The snapshot's name and what happened to it; a failure's cause (locks, commands for
+        // the node) is the operator's.
+        (action, "pending" | "success") if action.starts_with("snapshot_") => {
+            Some(details.to_owned())
+        }
+        (action, "failed") if action.starts_with("snapshot_") => {
+            Some("it did not work out; we are looking into it".to_owned())
+        }
         _ => None,
     }
 }
@@ -428,6 +449,9 @@ struct ServicePage {
     is_rdp: bool,
     /// The command that connects (`mstsc /v:…` or `ssh user@…`), once the server is active.
     connect_line: Option<String>,
+    /// The snapshots card: the list, or why it could not be read (`None`: no card).
+    snapshots: Option<Result<SnapshotCard, String>>,
+    snapshot_errors: FormErrors,
     can_act: bool,
     /// The actions the server's state allows (Start when stopped; Stop and Restart when running).
     actions: Vec<&'static ActionButton>,
@@ -454,6 +478,7 @@ struct Extras {
     credentials: Option<Credentials>,
     renew_errors: FormErrors,
     months: Option<i32>,
+    snapshot_errors: FormErrors,
 }
 
 async fn own_service(state: &AppState, visitor: &PageUser, id: i32) -> AppResult<Service> {
@@ -521,6 +546,7 @@ async fn render_service(
                 super::access::ssh_line(username.as_deref().unwrap_or("root"), ip)
             }
         });
+    let snapshots = snapshot_card(state, &service).await?;
     let page = ServicePage {
         layout: Layout::for_page(format!("Server #{}", service.id), &visitor.context),
         notice: extras.notice,
@@ -534,6 +560,8 @@ async fn render_service(
         can_reveal: live && service.password_encrypted.is_some(),
         is_rdp,
         connect_line,
+        snapshots,
+        snapshot_errors: extras.snapshot_errors,
         can_act: service.status == ServiceStatus::Active,
         actions,
         power_waiting,
@@ -587,7 +615,8 @@ async fn service_page(
         SERVICE_NOTICES
     };
     let extras = Extras {
-        notice: notice(query.notice.as_deref(), notices),
+        notice: notice(query.notice.as_deref(), notices)
+            .or_else(|| notice(query.notice.as_deref(), SNAPSHOT_NOTICES)),
         ..Extras::default()
     };
     render_service(&state, &visitor, service, extras).await
@@ -667,6 +696,171 @@ async fn act(
             render_service(&state, &visitor, service, extras).await
         }
     }
+}
+
+/// A snapshot as the card lists it.
+struct SnapshotRow {
+    name: String,
+    description: Option<String>,
+    taken: String,
+    complete: bool,
+}
+
+/// The snapshots card of an active Proxmox server.
+struct SnapshotCard {
+    limit: i32,
+    rows: Vec<SnapshotRow>,
+}
+
+impl SnapshotCard {
+    fn room(&self) -> bool {
+        (self.rows.len() as i32) < self.limit
+    }
+}
+
+/// The card of an active server built on Proxmox (`None` for any other); the list is asked of
+/// Proxmox, and when it does not answer the card says so instead of failing the page.
+async fn snapshot_card(
+    state: &AppState,
+    service: &Service,
+) -> AppResult<Option<Result<SnapshotCard, String>>> {
+    if service.status != ServiceStatus::Active || service.backend_id.is_none() {
+        return Ok(None);
+    }
+    let owner = service.user_id;
+    match snapshots::list(&state.db, &state.provisioning, service.id, owner).await {
+        Ok(list) => Ok(Some(Ok(SnapshotCard {
+            limit: list.limit,
+            rows: list
+                .items
+                .into_iter()
+                .map(|s| SnapshotRow {
+                    taken: pkt(s.created_at),
+                    name: s.name,
+                    description: s.description,
+                    complete: s.complete,
+                })
+                .collect(),
+        }))),
+        Err(AppError::Unavailable(message)) => Ok(Some(Err(message))),
+        Err(AppError::Conflict { .. }) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+const SNAPSHOT_NOTICES: &[(&str, &str, &str)] = &[
+    (
+        "snapshot-requested",
+        "success",
+        "Snapshot requested. It takes a minute; the history below shows when it is done.",
+    ),
+    (
+        "rollback-requested",
+        "success",
+        "Rollback requested. The server restarts on the snapshot in a minute or two; the history below shows when it is done.",
+    ),
+    (
+        "snapshot-delete-requested",
+        "success",
+        "Deleting the snapshot. The history below shows when it is done.",
+    ),
+];
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SnapshotForm {
+    name: String,
+    description: String,
+    confirm: String,
+}
+
+/// A snapshot request from the page: off to the page with a notice, or the page again with
+/// what was wrong.
+async fn snapshot_page_request(
+    state: &AppState,
+    visitor: &PageUser,
+    id: i32,
+    request: &snapshots::Request<'_>,
+    notice: &str,
+) -> AppResult<Response> {
+    let service = own_service(state, visitor, id).await?;
+    match snapshots::request(
+        &state.db,
+        &state.provisioning,
+        id,
+        Some(visitor.user.id),
+        None,
+        visitor.user.id,
+        request,
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other(&format!(
+            "/account/services/{id}?notice={notice}#snapshots"
+        ))),
+        Err(err @ AppError::NotFound("service")) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(
+                err,
+                &[
+                    ("name", "Name"),
+                    ("confirm", "Confirmation"),
+                    ("description", "Note"),
+                ],
+            )?;
+            let extras = Extras {
+                status: Some(failure.status),
+                alert: failure.alert,
+                snapshot_errors: failure.errors,
+                ..Extras::default()
+            };
+            render_service(state, visitor, service, extras).await
+        }
+    }
+}
+
+async fn take_snapshot(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+    Form(form): Form<SnapshotForm>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Create,
+        name: &form.name,
+        description: Some(&form.description),
+        confirm: None,
+    };
+    snapshot_page_request(&state, &visitor, id, &request, "snapshot-requested").await
+}
+
+async fn roll_back_snapshot(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path((id, name)): Path<(i32, String)>,
+    Form(form): Form<SnapshotForm>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Rollback,
+        name: &name,
+        description: None,
+        confirm: Some(&form.confirm),
+    };
+    snapshot_page_request(&state, &visitor, id, &request, "rollback-requested").await
+}
+
+async fn delete_snapshot(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path((id, name)): Path<(i32, String)>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Delete,
+        name: &name,
+        description: None,
+        confirm: None,
+    };
+    snapshot_page_request(&state, &visitor, id, &request, "snapshot-delete-requested").await
 }
 
 /// `GET /account/services/{id}/rdp-file`: the Remote Desktop connection file, as the API's.

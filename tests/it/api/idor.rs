@@ -139,6 +139,8 @@ pub(super) async fn victim(app: &TestApp, admin: &Value) -> Victim {
 
     let ids = BTreeMap::from([
         ("ssh-keys", ssh_key),
+        // A snapshot name: the service in the path is Ayesha's, so any name is hers.
+        ("snapshots", "before-update".to_owned()),
         ("tickets", ticket),
         ("attachments", attachment),
         // Not Ayesha's: the page whose policy an operator edits (for the hostile-input suite).
@@ -228,6 +230,10 @@ fn body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
         }
         ("post", "/api/v1/services/{id}/actions") => json(json!({ "action": "reboot" })),
         ("post", "/api/v1/services/{id}/renew") => json(json!({ "validity_months": 1 })),
+        ("post", "/api/v1/services/{id}/snapshots") => json(json!({ "name": "before-update" })),
+        ("post", "/api/v1/services/{id}/snapshots/{name}/rollback") => {
+            json(json!({ "confirm": "before-update" }))
+        }
         _ => json(json!({})),
     }
 }
