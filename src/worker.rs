@@ -70,6 +70,10 @@ const SCHEDULES: &[(&str, u64)] = &[
     (CLEAN_UP, 3600),
     (crate::services::renewals::RENEWALS, 3600),
     (CLOSE_STALE_TICKETS, 3600),
+    (
+        crate::jobs::kinds::SAMPLE_USAGE,
+        crate::services::usage::SAMPLE_EVERY_SECS,
+    ),
 ];
 pub use crate::jobs::kinds::{CLEAN_UP, CLOSE_STALE_TICKETS, EXPIRE_ORDERS, RECONCILE_PAYMENTS};
 const RECONCILE_EVERY_SECS: u64 = 300;
@@ -537,6 +541,18 @@ impl Worker {
             }
             provision::PROVISION_SERVICE => {
                 provision::run_provision(&self.provisioning, &self.db, job).await
+            }
+            crate::jobs::kinds::SAMPLE_USAGE => {
+                let round =
+                    crate::services::usage::sample_all(&self.db, &self.provisioning).await?;
+                if round.sampled + round.failed > 0 {
+                    tracing::info!(
+                        "usage: {} servers sampled, {} not reached",
+                        round.sampled,
+                        round.failed
+                    );
+                }
+                Ok(())
             }
             crate::jobs::kinds::SNAPSHOT_ACTION => {
                 crate::services::snapshots::run_job(&self.provisioning, &self.db, job).await

@@ -300,6 +300,30 @@ impl TaskOutcome {
     }
 }
 
+/// A VM's usage as `status/current` gives it: CPU and memory now, network and disk as counters
+/// since the VM started.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+pub struct VmUsage {
+    /// `running` or `stopped`.
+    #[serde(default)]
+    pub status: String,
+    /// CPU use, a fraction of the VM's cores (0.0 to 1.0).
+    #[serde(default)]
+    pub cpu: f64,
+    #[serde(default)]
+    pub mem: u64,
+    #[serde(default)]
+    pub maxmem: u64,
+    #[serde(default)]
+    pub netin: u64,
+    #[serde(default)]
+    pub netout: u64,
+    #[serde(default)]
+    pub diskread: u64,
+    #[serde(default)]
+    pub diskwrite: u64,
+}
+
 /// A VM snapshot as `GET …/snapshot` lists it.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct Snapshot {
@@ -536,6 +560,13 @@ impl ProxmoxClient {
         let path = ["nodes", node, "qemu", &vmid, "agent", "set-user-password"];
         let _: Value = self.call(Method::POST, &path, &[], Some(&body)).await?;
         Ok(())
+    }
+
+    /// The VM's usage counters from `status/current`, or `None` when the VM does not exist.
+    pub async fn vm_usage(&self, node: &str, vmid: u32) -> Result<Option<VmUsage>, PveError> {
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "status", "current"];
+        found(self.call(Method::GET, &path, &[], None).await)
     }
 
     /// The VM's snapshots, oldest first (PVE's `current` pseudo-entry left out).

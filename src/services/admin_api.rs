@@ -15,7 +15,7 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::ServiceStatus;
-use super::api::{NewSnapshot, RollbackConfirmation, SnapshotRequested};
+use super::api::{NewSnapshot, RollbackConfirmation, SnapshotRequested, UsageQuery};
 use super::console::{self, ConsoleAddress};
 use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestResolution, ServiceUpdate,
@@ -23,6 +23,7 @@ use super::lifecycle::{
 use super::logs::{self, ServiceLog};
 use super::services::{self, Service, ServiceFilter};
 use super::snapshots::{self, SnapshotAction, SnapshotList};
+use super::usage::{self, Usage};
 use crate::accounts::extract::ApiAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
@@ -46,6 +47,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_snapshots, take_snapshot))
         .routes(routes!(roll_back_snapshot))
         .routes(routes!(delete_snapshot))
+        .routes(routes!(find_usage))
 }
 
 /// `routes!(suspend_service)` with its body documented as optional. utoipa says so only for an
@@ -668,4 +670,26 @@ async fn operator_snapshot_request(
             log: super::api::log_view(log, customer),
         }),
     ))
+}
+
+/// Any service's usage over a range, and its traffic this month.
+#[utoipa::path(get, path = "/api/v1/admin/services/{id}/usage", tag = "admin",
+    operation_id = "admin_find_service_usage",
+    params(("id" = i32, Path, description = "The service's id"), UsageQuery),
+    responses(
+        (status = OK, description = "The series, oldest first, with the month's traffic", body = Usage),
+        (status = BAD_REQUEST, description = "`range` is not 24h, 7d or 30d", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn find_usage(
+    State(state): State<AppState>,
+    ApiAdmin(_admin): ApiAdmin,
+    Path(id): Path<i32>,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Usage>> {
+    let Query(query) = query.map_err(|err| AppError::bad_request("range", err.body_text()))?;
+    let range = query.range()?;
+    Ok(Json(usage::usage(&state.db, id, None, range).await?))
 }

@@ -3,7 +3,7 @@
 //! on every route, as if it did not exist.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
@@ -16,6 +16,7 @@ use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
 use super::services::{self, Service};
 use super::snapshots::{self, SnapshotAction, SnapshotList};
+use super::usage::{self, Range, Usage};
 use crate::accounts::extract::ApiUser;
 use crate::app::AppState;
 use crate::catalog::names::Names;
@@ -37,6 +38,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_snapshots, take_snapshot))
         .routes(routes!(roll_back_snapshot))
         .routes(routes!(delete_snapshot))
+        .routes(routes!(find_usage))
+}
+
+/// The query of `GET /services/{id}/usage`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// `24h` (five-minute samples; the default), `7d` or `30d` (hours).
+    #[param(value_type = Option<String>, example = "24h")]
+    pub range: Option<String>,
+}
+
+impl UsageQuery {
+    pub fn range(&self) -> AppResult<Range> {
+        self.range.as_deref().unwrap_or("24h").parse()
+    }
 }
 
 /// A Remote Desktop connection file (`.rdp`), described for the API document.
@@ -578,5 +596,30 @@ async fn snapshot_request(
         Json(SnapshotRequested {
             log: log_view(log, caller.user.id),
         }),
+    ))
+}
+
+/// The usage of one of the caller's servers over a range, and its traffic this month against the
+/// plan's allowance.
+#[utoipa::path(get, path = "/api/v1/services/{id}/usage", tag = "services",
+    operation_id = "find_service_usage",
+    params(("id" = i32, Path, description = "The service's id"), UsageQuery),
+    responses(
+        (status = OK, description = "The series, oldest first, with `traffic_used_bytes` and `traffic_allowance_bytes` (`null`: unmetered)", body = Usage),
+        (status = BAD_REQUEST, description = "`range` is not 24h, 7d or 30d", body = Problem,
+            content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn find_usage(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+    query: Result<Query<UsageQuery>, axum::extract::rejection::QueryRejection>,
+) -> AppResult<Json<Usage>> {
+    let Query(query) = query.map_err(|err| AppError::bad_request("range", err.body_text()))?;
+    let range = query.range()?;
+    Ok(Json(
+        usage::usage(&state.db, id, Some(caller.user.id), range).await?,
     ))
 }

@@ -20,6 +20,7 @@ pub mod renewals;
 #[allow(clippy::module_inception)]
 pub mod services;
 pub mod snapshots;
+pub mod usage;
 
 use sqlx::PgExecutor;
 

@@ -23,6 +23,8 @@ real node, until the client closes it. The control server (plain HTTP, loopback)
     POST /storage {storage, avail}   bytes free on a storage (null: unlimited), to make disk allocations fail
     POST /interrupt_snapshot {vmid, name}  leave what a snapshot task killed half-way leaves: the VM
                                      locked (`snapshot`) and the snapshot in snapstate `prepare`
+    POST /stats {vmid, stats}        status/current reports these (cpu, mem, netin, netout, diskread,
+                                     diskwrite, ...) instead of its idle defaults
     POST /unlock {vmid}              what the operator does on the node then: `qm unlock` and
                                      `qm delsnapshot --force` of every half-made snapshot
     GET  /vms                        [{vmid, name, node, status, lock, config, pending, template, config_lock_held}]
@@ -174,6 +176,14 @@ def control_routes(pve):
         vm.config['lock'] = 'snapshot'
         return answer()
 
+    async def stats(request):
+        b = await body(request)
+        vm = pve.vm(int(b['vmid']))
+        if vm is None:
+            return refuse('no VM {0}'.format(b['vmid']))
+        vm.stats = dict(b.get('stats') or {})
+        return answer()
+
     async def unlock(request):
         vm = pve.vm(int((await body(request))['vmid']))
         vm.lock = None
@@ -193,7 +203,7 @@ def control_routes(pve):
             web.post('/time_scale', time_scale), web.post('/flaky', flaky), web.post('/agent', agent),
             web.post('/latency', latency),
             web.post('/storage', storage), web.post('/interrupt_snapshot', interrupt_snapshot),
-            web.post('/unlock', unlock), web.get('/vms', vms), web.get('/requests', requests)]
+            web.post('/unlock', unlock), web.post('/stats', stats), web.get('/vms', vms), web.get('/requests', requests)]
 
 
 async def start_control(pve):

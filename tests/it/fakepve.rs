@@ -165,6 +165,12 @@ impl FakePve {
             .await;
     }
 
+    /// `status/current` of the VM reports `stats` (cpu, mem, netin, netout, diskread, …).
+    pub async fn set_stats(&self, vmid: u32, stats: Value) {
+        self.post("/stats", json!({ "vmid": vmid, "stats": stats }))
+            .await;
+    }
+
     /// What the operator does on the node after that: `qm unlock` and `qm delsnapshot --force`.
     pub async fn unlock(&self, vmid: u32) {
         self.post("/unlock", json!({ "vmid": vmid })).await;

@@ -30,4 +30,5 @@ mod schemathesis;
 mod slow_clients;
 mod snapshots;
 mod support_journey;
+mod usage;
 mod worker;

@@ -449,6 +449,8 @@ struct ServicePage {
     is_rdp: bool,
     /// The command that connects (`mstsc /v:…` or `ssh user@…`), once the server is active.
     connect_line: Option<String>,
+    /// "412 GB of 1 TB": the traffic this month of an active Proxmox server.
+    traffic: Option<String>,
     /// The snapshots card: the list, or why it could not be read (`None`: no card).
     snapshots: Option<Result<SnapshotCard, String>>,
     snapshot_errors: FormErrors,
@@ -547,6 +549,11 @@ async fn render_service(
             }
         });
     let snapshots = snapshot_card(state, &service).await?;
+    let traffic = if service.status == ServiceStatus::Active && service.backend_id.is_some() {
+        Some(super::usage::traffic(&state.db, &service).await?.words())
+    } else {
+        None
+    };
     let page = ServicePage {
         layout: Layout::for_page(format!("Server #{}", service.id), &visitor.context),
         notice: extras.notice,
@@ -560,6 +567,7 @@ async fn render_service(
         can_reveal: live && service.password_encrypted.is_some(),
         is_rdp,
         connect_line,
+        traffic,
         snapshots,
         snapshot_errors: extras.snapshot_errors,
         can_act: service.status == ServiceStatus::Active,

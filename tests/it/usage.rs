@@ -1,0 +1,130 @@
+//! Usage sampling against fakepve's status/current: the worker's `sample_usage` job turns the
+//! VM's counters into bytes moved per sample (a counter reset after a reboot counted from zero),
+//! adds them to the month's traffic, rolls samples up into hours, and the API and the page show
+//! the series and "traffic this month" against the plan's allowance.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use nextgenrdp::services::usage::allowance_bytes;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::console::{active_server, app_with_consoles};
+use crate::fakepve::FakePve;
+use crate::helpers::TestApp;
+
+const VMID: u32 = 5000;
+
+/// Queues one `sample_usage` job and lets the worker run it.
+async fn sample(app: &TestApp) {
+    nextgenrdp::jobs::enqueue(&app.db, "sample_usage", &json!({}), None, None)
+        .await
+        .unwrap();
+    app.deliver_mail().await;
+}
+
+async fn stats(fake: &FakePve, netin: u64, netout: u64) {
+    fake.set_stats(
+        VMID,
+        json!({ "cpu": 0.25, "mem": 2_147_483_648u64, "netin": netin, "netout": netout,
+                "diskread": netin / 2, "diskwrite": netout / 2 }),
+    )
+    .await;
+}
+
+fn token(login: &Value) -> &str {
+    login["access_token"].as_str().unwrap()
+}
+
+#[sqlx::test]
+async fn samples_become_bytes_moved_and_the_months_traffic(db: PgPool) {
+    let fake = FakePve::start().await;
+    let app = app_with_consoles(db, Duration::from_secs(600)).await;
+    let (login, admin, id) = active_server(&app, &fake, "ayesha@example.pk").await;
+    let base = format!("/api/v1/services/{id}/usage");
+
+    // The first reading only sets the counters.
+    stats(&fake, 1_000, 500).await;
+    sample(&app).await;
+    // A gigabyte in, half out; then the VM restarts and its counters start again.
+    stats(&fake, 1_000_001_000, 500_000_500).await;
+    sample(&app).await;
+    stats(&fake, 2_000, 1_000).await;
+    sample(&app).await;
+
+    let day = app.get_as(token(&login), &base).await;
+    assert_eq!(day.status, StatusCode::OK, "{}", day.text());
+    let day = day.json();
+    assert_eq!(day["range"], "24h");
+    let points = day["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3);
+    let moved_in: Vec<i64> = points
+        .iter()
+        .map(|p| p["net_in_bytes"].as_i64().unwrap())
+        .collect();
+    assert_eq!(moved_in, [0, 1_000_000_000, 2_000]);
+    let moved_out: Vec<i64> = points
+        .iter()
+        .map(|p| p["net_out_bytes"].as_i64().unwrap())
+        .collect();
+    assert_eq!(moved_out, [0, 500_000_000, 1_000]);
+    assert_eq!(points[1]["disk_read_bytes"], 500_000_000);
+    assert!((points[0]["cpu"].as_f64().unwrap() - 0.25).abs() < 1e-6);
+    assert_eq!(points[0]["mem_bytes"], 2_147_483_648u64);
+    assert_eq!(day["traffic_used_bytes"], 1_500_003_000i64);
+    let bandwidth: String = sqlx::query_scalar(
+        "select p.bandwidth from plans p join services s on s.plan_id = p.id where s.id = $1",
+    )
+    .bind(id)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        day["traffic_allowance_bytes"],
+        json!(allowance_bytes(&bandwidth))
+    );
+
+    // The hours hold the sums.
+    let week = app
+        .get_as(token(&login), &format!("{base}?range=7d"))
+        .await
+        .json();
+    let hours = week["points"].as_array().unwrap();
+    let summed: i64 = hours
+        .iter()
+        .map(|p| p["net_in_bytes"].as_i64().unwrap())
+        .sum();
+    assert_eq!(summed, 1_000_002_000);
+
+    // Bad ranges, strangers, operators.
+    let bad = app.get_as(token(&login), &format!("{base}?range=1y")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.text().contains("24h, 7d or 30d"), "{}", bad.text());
+    let stranger = app.verified_customer("bilal@example.pk").await;
+    assert_eq!(
+        app.get_as(token(&stranger), &base).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let operator = app
+        .send_json_as(
+            Some(token(&admin)),
+            Method::GET,
+            &format!("/api/v1/admin/services/{id}/usage?range=30d"),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(operator.status, StatusCode::OK, "{}", operator.text());
+    assert_eq!(operator.json()["traffic_used_bytes"], 1_500_003_000i64);
+
+    // The page says it in words.
+    let mut visitor = crate::pages::Visitor::new(&app);
+    visitor
+        .log_in("ayesha@example.pk", "correct-horse-battery")
+        .await;
+    let page = visitor.get(&format!("/account/services/{id}")).await.text();
+    assert!(
+        page.contains("Traffic this month: <strong id=\"traffic-used\">1.5 GB"),
+        "{page}"
+    );
+}
