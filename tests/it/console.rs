@@ -474,6 +474,20 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
     let fake = FakePve::start().await;
     let app = app_with_consoles(db, Duration::from_secs(600)).await;
     let (_login, _admin, id) = active_server(&app, &fake, "ayesha@example.pk").await;
+    // A day of usage readings (as the sampler leaves them): the page draws its charts.
+    sqlx::query(
+        "insert into service_usage_samples
+             (service_id, sampled_at, cpu, mem_bytes, mem_max_bytes, net_in_bytes, net_out_bytes,
+              disk_read_bytes, disk_write_bytes)
+         select $1, now() - make_interval(mins => 5 * n),
+                (0.3 + 0.25 * sin(n / 20.0))::real, (4e9 + 1e9 * cos(n / 30.0))::bigint, 8589934592,
+                (3e8 + 2e8 * sin(n / 10.0))::bigint, (1e8 + 5e7 * cos(n / 15.0))::bigint, 0, 0
+         from generate_series(1, 287) n",
+    )
+    .bind(id)
+    .execute(&app.db)
+    .await
+    .unwrap();
     // Snapshots in the plan: the page shows their card too.
     sqlx::query("update backend_templates set snapshot_limit = 2")
         .execute(&app.db)
@@ -499,6 +513,11 @@ async fn a_customer_uses_the_console_in_a_real_browser_on_desktop_and_phone(db: 
     );
     assert_eq!(browser.count("#download-rdp").await, 1);
     assert_eq!(browser.count("#snapshot-form").await, 1);
+    assert_eq!(
+        browser.count("#usage svg.chart").await,
+        3,
+        "CPU, memory and network"
+    );
     browser.screenshot("service-connect-desktop").await;
     let link = browser
         .client()

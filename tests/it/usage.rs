@@ -127,4 +127,36 @@ async fn samples_become_bytes_moved_and_the_months_traffic(db: PgPool) {
         page.contains("Traffic this month: <strong id=\"traffic-used\">1.5 GB"),
         "{page}"
     );
+    // Three charts with their numbers in words, and the ranges to switch to.
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3, "{page}");
+    assert!(
+        page.contains("<desc id=\"chart-cpu--last-24-hours-d\">average 25 %, peak 25 %</desc>"),
+        "{page}"
+    );
+    assert!(page.contains("href=\"?range=7d#usage\""));
+    let week = visitor
+        .get(&format!("/account/services/{id}?range=7d"))
+        .await
+        .text();
+    assert!(week.contains("CPU, last 7 days"), "{week}");
+    // The operator's page shows the same card.
+    let mut operator = crate::pages::Visitor::new(&app);
+    operator
+        .log_in(&admin_email(&app, &admin).await, "operator-passphrase")
+        .await;
+    let admin_page = operator.get(&format!("/admin/services/{id}")).await.text();
+    assert_eq!(
+        admin_page.matches("<svg class=\"chart\"").count(),
+        3,
+        "{admin_page}"
+    );
+}
+
+async fn admin_email(app: &TestApp, admin: &Value) -> String {
+    let id = admin["user"]["id"].as_i64().unwrap() as i32;
+    sqlx::query_scalar("select email from users where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
 }

@@ -77,6 +77,8 @@ pub(super) async fn admin_rows(
 #[serde(default)]
 pub(super) struct NoticeQuery {
     pub(super) notice: Option<String>,
+    /// The usage card's range on a service's page.
+    pub(super) range: Option<String>,
 }
 
 /// A customer's request on a manual service that no operator has closed yet.

@@ -267,6 +267,8 @@ pub(super) struct ServicePage {
     can_reveal: bool,
     /// An active server built on Proxmox: its console can open.
     can_console: bool,
+    /// The same usage card as the customer's page.
+    usage: Option<crate::services::pages::usage::UsageCard>,
     provision_form: CredentialsForm,
     provision_errors: FormErrors,
     update_form: CredentialsForm,
@@ -287,6 +289,8 @@ pub(super) struct Extras {
     form: CredentialsForm,
     reason: String,
     credentials: Option<Credentials>,
+    /// The usage card's range (`?range=`; 24 hours by default).
+    range: Option<crate::services::usage::Range>,
 }
 
 impl Extras {
@@ -367,6 +371,7 @@ pub(super) async fn render_service(
         form,
         reason,
         credentials,
+        range,
     } = extras;
     let (mut provision_errors, mut update_errors, mut suspend_errors, mut terminate_errors) = (
         FormErrors::default(),
@@ -395,7 +400,14 @@ pub(super) async fn render_service(
     provision_form.password = String::new();
     update_form.password = String::new();
     let revealed = credentials.is_some();
+    let usage = crate::services::pages::usage::usage_card(
+        &state.db,
+        &service,
+        range.unwrap_or(crate::services::usage::Range::Day),
+    )
+    .await?;
     let page = ServicePage {
+        usage,
         layout: Layout::for_page(format!("Service #{}", service.id), &admin.0.context),
         notice,
         alert,
@@ -484,6 +496,7 @@ pub(super) async fn service_page(
     let service = find_service(&state, id).await?;
     let extras = Extras {
         notice: notice(query.notice.as_deref(), SERVICE_NOTICES),
+        range: query.range.as_deref().and_then(|r| r.parse().ok()),
         ..Extras::default()
     };
     render_service(&state, &admin, service, extras).await

@@ -7,6 +7,7 @@
 //! service is the 404 page, as if it did not exist.
 
 pub mod console;
+pub mod usage;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -449,8 +450,8 @@ struct ServicePage {
     is_rdp: bool,
     /// The command that connects (`mstsc /v:…` or `ssh user@…`), once the server is active.
     connect_line: Option<String>,
-    /// "412 GB of 1 TB": the traffic this month of an active Proxmox server.
-    traffic: Option<String>,
+    /// The usage card of an active Proxmox server: charts and the month's traffic.
+    usage: Option<usage::UsageCard>,
     /// The snapshots card: the list, or why it could not be read (`None`: no card).
     snapshots: Option<Result<SnapshotCard, String>>,
     snapshot_errors: FormErrors,
@@ -481,6 +482,8 @@ struct Extras {
     renew_errors: FormErrors,
     months: Option<i32>,
     snapshot_errors: FormErrors,
+    /// The usage card's range (`?range=`; 24 hours by default).
+    range: Option<super::usage::Range>,
 }
 
 async fn own_service(state: &AppState, visitor: &PageUser, id: i32) -> AppResult<Service> {
@@ -549,11 +552,12 @@ async fn render_service(
             }
         });
     let snapshots = snapshot_card(state, &service).await?;
-    let traffic = if service.status == ServiceStatus::Active && service.backend_id.is_some() {
-        Some(super::usage::traffic(&state.db, &service).await?.words())
-    } else {
-        None
-    };
+    let usage = usage::usage_card(
+        &state.db,
+        &service,
+        extras.range.unwrap_or(super::usage::Range::Day),
+    )
+    .await?;
     let page = ServicePage {
         layout: Layout::for_page(format!("Server #{}", service.id), &visitor.context),
         notice: extras.notice,
@@ -567,7 +571,7 @@ async fn render_service(
         can_reveal: live && service.password_encrypted.is_some(),
         is_rdp,
         connect_line,
-        traffic,
+        usage,
         snapshots,
         snapshot_errors: extras.snapshot_errors,
         can_act: service.status == ServiceStatus::Active,
@@ -608,6 +612,7 @@ async fn render_service(
 #[serde(default)]
 struct NoticeQuery {
     notice: Option<String>,
+    range: Option<String>,
 }
 
 async fn service_page(
@@ -625,6 +630,8 @@ async fn service_page(
     let extras = Extras {
         notice: notice(query.notice.as_deref(), notices)
             .or_else(|| notice(query.notice.as_deref(), SNAPSHOT_NOTICES)),
+        // An unknown range shows the default one.
+        range: query.range.as_deref().and_then(|r| r.parse().ok()),
         ..Extras::default()
     };
     render_service(&state, &visitor, service, extras).await
