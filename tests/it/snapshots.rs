@@ -436,3 +436,63 @@ async fn a_vm_left_locked_by_an_interrupted_snapshot_fails_the_request_until_the
             .unwrap();
     assert_eq!(audited, 1);
 }
+
+#[sqlx::test]
+async fn the_operator_takes_a_snapshot_from_the_service_page_and_it_is_audited(db: PgPool) {
+    let fake = FakePve::start().await;
+    let app = app_with_consoles(db, Duration::from_secs(600)).await;
+    let (_login, admin, id) = active_server(&app, &fake, "ayesha@example.pk").await;
+    limit(&app.db, 1).await;
+    let email: String = sqlx::query_scalar("select email from users where id = $1")
+        .bind(admin["user"]["id"].as_i64().unwrap() as i32)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let mut operator = crate::pages::Visitor::new(&app);
+    operator.log_in(&email, "operator-passphrase").await;
+    let page = format!("/admin/services/{id}");
+    let html = operator.get(&page).await.text();
+    assert!(
+        html.contains(&format!("action=\"/admin/services/{id}/snapshots\"")),
+        "{html}"
+    );
+
+    let refused = operator
+        .submit(
+            &page,
+            &format!("{page}/snapshots"),
+            &[("name", "x"), ("description", "")],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let taken = operator
+        .submit(
+            &page,
+            &format!("{page}/snapshots"),
+            &[("name", "ops-check"), ("description", "before the move")],
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::SEE_OTHER, "{}", taken.text());
+    run_jobs(&app).await;
+    assert_eq!(
+        last_line(&app.db, id, "snapshot_create").await,
+        (
+            "success".to_owned(),
+            "snapshot \"ops-check\" taken".to_owned()
+        )
+    );
+    let html = operator.get(&page).await.text();
+    assert!(html.contains("data-snapshot=\"ops-check\""), "{html}");
+    assert!(
+        html.contains("id=\"snapshots-full\""),
+        "the plan's one snapshot is taken"
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'snapshot_create' and entity_id = $1",
+    )
+    .bind(id.to_string())
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+}

@@ -35,6 +35,18 @@ pub fn router() -> Router<AppState> {
         .route("/admin/services/{id}/credentials", post(services::reveal))
         .route("/admin/services/{id}/console", get(services::console))
         .route(
+            "/admin/services/{id}/snapshots",
+            post(services::take_snapshot),
+        )
+        .route(
+            "/admin/services/{id}/snapshots/{name}/rollback",
+            post(services::roll_back_snapshot),
+        )
+        .route(
+            "/admin/services/{id}/snapshots/{name}/delete",
+            post(services::delete_snapshot),
+        )
+        .route(
             "/admin/services/{id}/requests/{log_id}/resolve",
             post(services::resolve_request),
         )

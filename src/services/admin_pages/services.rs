@@ -23,8 +23,10 @@ use crate::services::lifecycle::{
 };
 use crate::services::logs::{self, ServiceLog};
 use crate::services::pages::console::ConsolePage;
+use crate::services::pages::{SNAPSHOT_NOTICES, SnapshotCard, snapshot_card};
 use crate::services::pages::{ServiceRow, action_label, outcome_label};
 use crate::services::services::{self, Service, ServiceFilter};
+use crate::services::snapshots::{self, SnapshotAction};
 use crate::web::extract::ClientIp;
 use crate::web::forms::Choice;
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
@@ -269,6 +271,10 @@ pub(super) struct ServicePage {
     can_console: bool,
     /// The same usage card as the customer's page.
     usage: Option<crate::services::pages::usage::UsageCard>,
+    /// The same snapshots card, its forms posting to the operator's routes.
+    snapshots: Option<Result<SnapshotCard, String>>,
+    snapshot_base: String,
+    snapshot_errors: FormErrors,
     provision_form: CredentialsForm,
     provision_errors: FormErrors,
     update_form: CredentialsForm,
@@ -291,6 +297,8 @@ pub(super) struct Extras {
     credentials: Option<Credentials>,
     /// The usage card's range (`?range=`; 24 hours by default).
     range: Option<crate::services::usage::Range>,
+    /// A refused snapshot form's errors.
+    snapshot_errors: Option<FormErrors>,
 }
 
 impl Extras {
@@ -372,6 +380,7 @@ pub(super) async fn render_service(
         reason,
         credentials,
         range,
+        snapshot_errors,
     } = extras;
     let (mut provision_errors, mut update_errors, mut suspend_errors, mut terminate_errors) = (
         FormErrors::default(),
@@ -406,8 +415,12 @@ pub(super) async fn render_service(
         range.unwrap_or(crate::services::usage::Range::Day),
     )
     .await?;
+    let snapshots = snapshot_card(state, &service).await?;
     let page = ServicePage {
         usage,
+        snapshots,
+        snapshot_base: format!("/admin/services/{}", service.id),
+        snapshot_errors: snapshot_errors.unwrap_or_default(),
         layout: Layout::for_page(format!("Service #{}", service.id), &admin.0.context),
         notice,
         alert,
@@ -495,7 +508,8 @@ pub(super) async fn service_page(
 ) -> AppResult<Response> {
     let service = find_service(&state, id).await?;
     let extras = Extras {
-        notice: notice(query.notice.as_deref(), SERVICE_NOTICES),
+        notice: notice(query.notice.as_deref(), SERVICE_NOTICES)
+            .or_else(|| notice(query.notice.as_deref(), SNAPSHOT_NOTICES)),
         range: query.range.as_deref().and_then(|r| r.parse().ok()),
         ..Extras::default()
     };
@@ -830,4 +844,114 @@ pub(super) async fn console(
     let layout = Layout::for_page(format!("Console · Server #{id}"), &admin.0.context);
     let (status, page) = ConsolePage::build(layout, id, back, outcome)?;
     page.respond(status)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub(super) struct SnapshotForm {
+    name: String,
+    description: String,
+    confirm: String,
+}
+
+/// An operator's snapshot request from the page (audited): back to the page with a notice, or
+/// the page again with what was wrong.
+async fn operator_snapshot(
+    state: &AppState,
+    admin: &PageAdmin,
+    ip: &str,
+    id: i32,
+    request: &snapshots::Request<'_>,
+    code: &str,
+) -> AppResult<Response> {
+    let service = find_service(state, id).await?;
+    let actor = admin.0.actor(ip);
+    let outcome = snapshots::request(
+        &state.db,
+        &state.provisioning,
+        id,
+        None,
+        Some(&actor),
+        admin.0.user.id,
+        request,
+    )
+    .await;
+    match outcome {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/services/{id}?notice={code}#snapshots"
+        ))),
+        Err(err @ AppError::NotFound("service")) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(
+                err,
+                &[
+                    ("name", "Name"),
+                    ("confirm", "Confirmation"),
+                    ("description", "Note"),
+                ],
+            )?;
+            let extras = Extras {
+                status: Some(failure.status),
+                alert: failure.alert,
+                snapshot_errors: Some(failure.errors),
+                ..Extras::default()
+            };
+            render_service(state, admin, service, extras).await
+        }
+    }
+}
+
+pub(super) async fn take_snapshot(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<SnapshotForm>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Create,
+        name: &form.name,
+        description: Some(&form.description),
+        confirm: None,
+    };
+    operator_snapshot(&state, &admin, &ip, id, &request, "snapshot-requested").await
+}
+
+pub(super) async fn roll_back_snapshot(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, name)): Path<(i32, String)>,
+    Form(form): Form<SnapshotForm>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Rollback,
+        name: &name,
+        description: None,
+        confirm: Some(&form.confirm),
+    };
+    operator_snapshot(&state, &admin, &ip, id, &request, "rollback-requested").await
+}
+
+pub(super) async fn delete_snapshot(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path((id, name)): Path<(i32, String)>,
+) -> AppResult<Response> {
+    let request = snapshots::Request {
+        action: SnapshotAction::Delete,
+        name: &name,
+        description: None,
+        confirm: None,
+    };
+    operator_snapshot(
+        &state,
+        &admin,
+        &ip,
+        id,
+        &request,
+        "snapshot-delete-requested",
+    )
+    .await
 }

@@ -454,6 +454,8 @@ struct ServicePage {
     usage: Option<usage::UsageCard>,
     /// The snapshots card: the list, or why it could not be read (`None`: no card).
     snapshots: Option<Result<SnapshotCard, String>>,
+    /// Where the card's forms post (`/account/services/{id}`).
+    snapshot_base: String,
     snapshot_errors: FormErrors,
     can_act: bool,
     /// The actions the server's state allows (Start when stopped; Stop and Restart when running).
@@ -573,6 +575,7 @@ async fn render_service(
         connect_line,
         usage,
         snapshots,
+        snapshot_base: format!("/account/services/{}", service.id),
         snapshot_errors: extras.snapshot_errors,
         can_act: service.status == ServiceStatus::Active,
         actions,
@@ -714,28 +717,28 @@ async fn act(
 }
 
 /// A snapshot as the card lists it.
-struct SnapshotRow {
-    name: String,
-    description: Option<String>,
-    taken: String,
-    complete: bool,
+pub(crate) struct SnapshotRow {
+    pub(crate) name: String,
+    pub(crate) description: Option<String>,
+    pub(crate) taken: String,
+    pub(crate) complete: bool,
 }
 
 /// The snapshots card of an active Proxmox server.
-struct SnapshotCard {
-    limit: i32,
-    rows: Vec<SnapshotRow>,
+pub(crate) struct SnapshotCard {
+    pub(crate) limit: i32,
+    pub(crate) rows: Vec<SnapshotRow>,
 }
 
 impl SnapshotCard {
-    fn room(&self) -> bool {
+    pub(crate) fn room(&self) -> bool {
         (self.rows.len() as i32) < self.limit
     }
 }
 
 /// The card of an active server built on Proxmox (`None` for any other); the list is asked of
 /// Proxmox, and when it does not answer the card says so instead of failing the page.
-async fn snapshot_card(
+pub(crate) async fn snapshot_card(
     state: &AppState,
     service: &Service,
 ) -> AppResult<Option<Result<SnapshotCard, String>>> {
@@ -763,7 +766,7 @@ async fn snapshot_card(
     }
 }
 
-const SNAPSHOT_NOTICES: &[(&str, &str, &str)] = &[
+pub(crate) const SNAPSHOT_NOTICES: &[(&str, &str, &str)] = &[
     (
         "snapshot-requested",
         "success",
