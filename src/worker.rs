@@ -554,6 +554,9 @@ impl Worker {
                 }
                 Ok(())
             }
+            crate::jobs::kinds::REINSTALL_SERVICE => {
+                crate::services::reinstall::run_job(&self.provisioning, &self.db, job).await
+            }
             crate::jobs::kinds::SNAPSHOT_ACTION => {
                 crate::services::snapshots::run_job(&self.provisioning, &self.db, job).await
             }

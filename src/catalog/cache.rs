@@ -13,7 +13,7 @@
 //!   bumps the generation. Two things call it: the admin API right after each committed write
 //!   (so this node shows an edit at once, even without the listener), and the listener task
 //!   ([`CatalogCache::spawn_listener`], started by `serve`) on every PostgreSQL notification on
-//!   channel [`CHANNEL`]. The notifications come from statement triggers on the five catalog
+//!   channel [`CHANNEL`]. The notifications come from statement triggers on the catalog
 //!   tables (migration `20261126000003_catalog.sql`), so an edit made on *any* node, by
 //!   `nextgenrdp catalog import`, or by hand in psql reaches every node as soon as it commits.
 //! * **young**: loaded less than [`TTL`] (1 s) ago. This safety net bounds staleness whatever
@@ -26,7 +26,7 @@
 //! edit that commits while a load runs either is in the snapshot or has bumped the generation
 //! past it, so the snapshot is dropped at the next read. Loads are single-flight (one per node
 //! at a time; concurrent readers of a stale snapshot wait for it rather than stampede the
-//! database), and a load reads all five tables in one read-only REPEATABLE READ transaction,
+//! database), and a load reads all the catalog tables in one read-only REPEATABLE READ transaction,
 //! so a snapshot never mixes a plan's old price with its new features.
 //!
 //! Nothing here is state another node needs: losing the cache costs one reload.
@@ -40,6 +40,7 @@ use serde::Serialize;
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 
+use super::os_templates::{self, OsChoice};
 use super::{categories, locations, plan_features, plans};
 use crate::db::timed;
 use crate::error::{AppError, AppResult};
@@ -95,6 +96,8 @@ pub struct PlanView {
     pub display_order: i32,
     pub features: Vec<String>,
     pub locations: Vec<LocationView>,
+    /// The operating systems a customer may choose for it (empty: the plan's one image).
+    pub templates: Vec<OsChoice>,
 }
 
 impl PlanView {
@@ -363,7 +366,15 @@ async fn load(db: &PgPool, generation: u64, loaded_at: Instant) -> sqlx::Result<
     let ids: Vec<String> = plan_rows.iter().map(|p| p.id.clone()).collect();
     let feature_rows = plan_features::list_for_plans(&mut *tx, &ids).await?;
     let sold_in = locations::list_plan_location_ids(&mut *tx).await?;
+    let offered = os_templates::list_offered(&mut *tx).await?;
     tx.commit().await?;
+    let mut templates: HashMap<String, Vec<OsChoice>> = HashMap::new();
+    for (plan_id, template) in &offered {
+        templates
+            .entry(plan_id.clone())
+            .or_default()
+            .push(OsChoice::from(template));
+    }
 
     let categories: Vec<CategoryView> = category_rows
         .into_iter()
@@ -422,6 +433,7 @@ async fn load(db: &PgPool, generation: u64, loaded_at: Instant) -> sqlx::Result<
             theme_color: p.theme_color.unwrap_or_else(|| "sky".to_owned()),
             features: features.remove(&p.id).unwrap_or_default(),
             locations: plan_locations.remove(&p.id).unwrap_or_default(),
+            templates: templates.remove(&p.id).unwrap_or_default(),
             name: p.name,
             description: p.description,
             cpu: p.cpu,

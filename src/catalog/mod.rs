@@ -10,6 +10,7 @@ pub mod file;
 pub mod locations;
 pub mod manage;
 pub mod names;
+pub mod os_templates;
 pub mod pages;
 pub mod plan_features;
 pub mod plans;

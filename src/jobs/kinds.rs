@@ -14,6 +14,8 @@ pub const SERVICE_ACTION: &str = "service_action";
 /// Takes, rolls back to or deletes a snapshot of a service's VM
 /// (`services::snapshots::SnapshotJob`).
 pub const SNAPSHOT_ACTION: &str = "snapshot_action";
+/// Rebuilds a service's VM with a (new) operating system (`services::reinstall::ReinstallJob`).
+pub const REINSTALL_SERVICE: &str = "reinstall_service";
 /// Reads every active Proxmox server's usage (`services::usage::sample_all`; every 5 minutes).
 pub const SAMPLE_USAGE: &str = "sample_usage";
 /// The scheduled database backup (daily, one node).

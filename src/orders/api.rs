@@ -140,6 +140,13 @@ struct AddItemRequest {
     #[serde(default = "one")]
     #[schema(default = 1, minimum = 1, maximum = 10)]
     quantity: i32,
+    /// One of the plan's `templates` (its operating systems); left out, the plan's first.
+    #[serde(default)]
+    template_id: Option<i32>,
+    /// Ids of your SSH keys (`/api/v1/me/ssh-keys`) the servers accept; Linux systems only,
+    /// signed in.
+    #[serde(default)]
+    ssh_key_ids: Vec<i32>,
 }
 
 fn one() -> i32 {
@@ -158,7 +165,7 @@ fn one() -> i32 {
             headers(("Set-Cookie" = String, description = "`ngr_cart=<token>` (HttpOnly, 30 days), only when this request created a guest cart"))),
         (status = CONFLICT, description = "The location cannot take that many more servers now (`location_id`)",
             body = Problem, content_type = "application/problem+json"),
-        (status = UNPROCESSABLE_ENTITY, description = "No such plan on sale, not sold in that location, months not 1/3/6/12, quantity not 1–10, or more than 10 of one line",
+        (status = UNPROCESSABLE_ENTITY, description = "No such plan on sale, not sold in that location, months not 1/3/6/12, quantity not 1–10, or more than 10 of one line; a `template_id` the plan does not offer; `ssh_key_ids` not your keys, for a Windows system, or sent by a guest",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -167,14 +174,22 @@ async fn add_cart_item(
     ApiCartOwner(owner): ApiCartOwner,
     AppJson(body): AppJson<AddItemRequest>,
 ) -> AppResult<Response> {
-    let item = NewItem {
+    let mut item = NewItem {
         plan_id: body.plan_id,
         location_id: body.location_id,
         validity_months: body.validity_months,
         quantity: body.quantity,
+        os_template_id: body.template_id,
+        ssh_key_ids: body.ssh_key_ids,
     };
     // Validate before creating a cart, so bad input writes nothing.
-    cart::validate_item(&state.db, &item, state.provisioning.lifecycle.ip_hold_days).await?;
+    cart::validate_item(
+        &state.db,
+        &owner,
+        &mut item,
+        state.provisioning.lifecycle.ip_hold_days,
+    )
+    .await?;
     let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
     cart::add_validated_item(&state.db, &cart, &item).await?;
     let view = cart::view(&state.db, Some(&cart)).await?;

@@ -9,6 +9,8 @@ use sqlx::PgPool;
 use super::carts::{self, Cart, CartLine};
 use super::pricing::{self, Line, MAX_QUANTITY, PromoRejection, VALIDITY_MONTHS};
 use super::promo_codes::{self, PromoCode};
+use crate::accounts::ssh_keys;
+use crate::catalog::os_templates::{self, OsFamily, OsTemplate};
 use crate::catalog::{locations, plans};
 use crate::error::{AppError, AppResult, ResultExt};
 use crate::money::format_pkr;
@@ -84,6 +86,11 @@ pub struct CartItemView {
     pub available: bool,
     /// Why the line cannot be bought now; null when it can.
     pub problem: Option<String>,
+    /// The operating system chosen (`templates` of the plan); null when the plan offers none.
+    pub template_id: Option<i32>,
+    pub template_name: Option<String>,
+    /// The customer's SSH keys the servers will accept (Linux), by id.
+    pub ssh_key_ids: Vec<i32>,
 }
 
 /// The promo code on a cart and what it does now.
@@ -157,6 +164,14 @@ fn line_problem(line: &CartLine) -> Option<String> {
             "{} is no longer sold in {}; remove it to check out",
             line.plan_name, line.location_name
         ))
+    } else if !line.os_offered {
+        Some(format!(
+            "{} is no longer offered with {}; remove it and choose another system",
+            line.os_template_name
+                .as_deref()
+                .unwrap_or("The chosen system"),
+            line.plan_name
+        ))
     } else {
         None
     }
@@ -189,6 +204,9 @@ pub fn price(lines: &[CartLine], promo: Option<&PromoCode>) -> CartView {
                 line_total_display: format_pkr(total),
                 available: problem.is_none(),
                 problem,
+                template_id: line.os_template_id,
+                template_name: line.os_template_name.clone(),
+                ssh_key_ids: line.ssh_key_ids.clone(),
             }
         })
         .collect();
@@ -270,11 +288,22 @@ pub struct NewItem {
     pub location_id: i32,
     pub validity_months: i32,
     pub quantity: i32,
+    /// The operating system (`None`: the plan's first, when it offers a choice).
+    pub os_template_id: Option<i32>,
+    /// The customer's SSH keys for a Linux system, by id.
+    pub ssh_key_ids: Vec<i32>,
 }
 
 /// Checks a line can be bought: the plan is on sale, in a location where it is sold, for 1, 3,
-/// 6 or 12 months, 1 to 10 units, and the location can take that many more servers.
-pub async fn validate_item(db: &PgPool, item: &NewItem, ip_hold_days: u32) -> AppResult<()> {
+/// 6 or 12 months, 1 to 10 units, and the location can take that many more servers; the
+/// system is one the plan offers (the first when none is named) and the SSH keys are the
+/// signed-in customer's own, for a Linux system. Settles the item's system and sorts its keys.
+pub async fn validate_item(
+    db: &PgPool,
+    owner: &CartOwner,
+    item: &mut NewItem,
+    ip_hold_days: u32,
+) -> AppResult<()> {
     check_months(item.validity_months)?;
     check_quantity(item.quantity)?;
     let plan = plans::find(db, &item.plan_id)
@@ -291,7 +320,56 @@ pub async fn validate_item(db: &PgPool, item: &NewItem, ip_hold_days: u32) -> Ap
             format!("{} is not sold in that location", plan.name),
         ));
     }
+    let offered = os_templates::list_for_plan(db, &plan.id).await?;
+    let system = choose_system(&offered, item.os_template_id, &plan.name)?;
+    item.os_template_id = system.map(|t| t.id);
+    item.ssh_key_ids.sort_unstable();
+    if !item.ssh_key_ids.is_empty() {
+        if system.is_some_and(|t| t.family == OsFamily::Windows) {
+            return Err(AppError::invalid(
+                "ssh_key_ids",
+                "SSH keys are for Linux systems; a Windows server signs in with its password",
+            ));
+        }
+        let CartOwner::Customer(user_id) = owner else {
+            return Err(AppError::invalid(
+                "ssh_key_ids",
+                "sign in to put your SSH keys on a server",
+            ));
+        };
+        ssh_keys::find_many(db, *user_id, &item.ssh_key_ids, "ssh_key_ids").await?;
+    }
     check_capacity(db, item.location_id, item.quantity, ip_hold_days).await
+}
+
+/// The system a customer gets: the one named if the plan offers it, else the plan's first;
+/// none when the plan offers no choice (and then none may be named).
+pub fn choose_system<'a>(
+    offered: &'a [OsTemplate],
+    named: Option<i32>,
+    plan_name: &str,
+) -> AppResult<Option<&'a OsTemplate>> {
+    match named {
+        None => Ok(offered.first()),
+        Some(id) => match offered.iter().find(|t| t.id == id) {
+            Some(template) => Ok(Some(template)),
+            None if offered.is_empty() => Err(AppError::invalid(
+                "template_id",
+                format!("{plan_name} offers no choice of system; leave template_id out"),
+            )),
+            None => Err(AppError::invalid(
+                "template_id",
+                format!(
+                    "{plan_name} does not offer that system; choose one of: {}",
+                    offered
+                        .iter()
+                        .map(|t| format!("{} ({})", t.name, t.id))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )),
+        },
+    }
 }
 
 /// Refuses more servers than a location can take now (its backend's free addresses): a sold
@@ -322,10 +400,14 @@ pub async fn add_validated_item(db: &PgPool, cart: &Cart, item: &NewItem) -> App
     let id = carts::add_item(
         db,
         cart.id,
-        &item.plan_id,
-        item.location_id,
-        item.validity_months,
-        item.quantity,
+        &carts::NewLine {
+            plan_id: &item.plan_id,
+            location_id: item.location_id,
+            validity_months: item.validity_months,
+            quantity: item.quantity,
+            os_template_id: item.os_template_id,
+            ssh_key_ids: &item.ssh_key_ids,
+        },
     )
     .await
     .on_constraint("cart_items_quantity_check", |_| {
@@ -350,15 +432,12 @@ pub async fn update_item(
     check_quantity(quantity)?;
     let updated = carts::update_item(db, cart.id, item_id, quantity, months)
         .await
-        .on_constraint(
-            "cart_items_cart_id_plan_id_location_id_validity_months_key",
-            |_| {
-                AppError::conflict(
-                    "validity_months",
-                    "the cart already has this plan for that many months",
-                )
-            },
-        )?;
+        .on_constraint("cart_items_line_key", |_| {
+            AppError::conflict(
+                "validity_months",
+                "the cart already has this plan for that many months",
+            )
+        })?;
     if !updated {
         return Err(AppError::NotFound("cart item"));
     }

@@ -35,6 +35,13 @@ pub struct CartLine {
     pub location_active: bool,
     /// Whether the plan is (still) sold in that location.
     pub sold_there: bool,
+    /// The operating system chosen, if the plan offers a choice.
+    pub os_template_id: Option<i32>,
+    pub os_template_name: Option<String>,
+    /// Whether the chosen system is (still) offered with the plan (true when none was chosen).
+    pub os_offered: bool,
+    /// The customer's SSH keys chosen for it, by id (sorted).
+    pub ssh_key_ids: Vec<i32>,
 }
 
 macro_rules! cart_columns {
@@ -132,9 +139,16 @@ pub async fn list_lines(db: impl PgExecutor<'_>, cart_id: i64) -> sqlx::Result<V
                     c.slug as category_slug, p.theme_color,
                     l.name as location_name, coalesce(l.is_active, true) as location_active,
                     exists (select 1 from plan_locations pl
-                            where pl.plan_id = ci.plan_id and pl.location_id = ci.location_id) as sold_there
+                            where pl.plan_id = ci.plan_id and pl.location_id = ci.location_id) as sold_there,
+                    ci.os_template_id, t.name as os_template_name,
+                    (ci.os_template_id is null
+                     or (t.is_active and exists (select 1 from plan_os_templates pt
+                                                 where pt.plan_id = ci.plan_id
+                                                   and pt.os_template_id = ci.os_template_id))) as os_offered,
+                    ci.ssh_key_ids
              from cart_items ci
              join plans p on p.id = ci.plan_id
+             left join os_templates t on t.id = ci.os_template_id
              left join product_categories c on c.id = p.category_id
              join locations l on l.id = ci.location_id
              where ci.cart_id = $1
@@ -146,30 +160,42 @@ pub async fn list_lines(db: impl PgExecutor<'_>, cart_id: i64) -> sqlx::Result<V
     .await
 }
 
-/// Adds units of a line; the same plan, location and months add up (the database refuses more
-/// than 10, see `cart_items_quantity_check`). Returns the line's id.
+/// What a new cart line holds.
+#[derive(Clone, Debug)]
+pub struct NewLine<'a> {
+    pub plan_id: &'a str,
+    pub location_id: i32,
+    pub validity_months: i32,
+    pub quantity: i32,
+    pub os_template_id: Option<i32>,
+    /// Sorted, each once: the same choice is the same line.
+    pub ssh_key_ids: &'a [i32],
+}
+
+/// Adds units of a line; the same plan, location, months, system and keys add up (the database
+/// refuses more than 10, see `cart_items_quantity_check`). Returns the line's id.
 pub async fn add_item(
     db: impl PgExecutor<'_>,
     cart_id: i64,
-    plan_id: &str,
-    location_id: i32,
-    validity_months: i32,
-    quantity: i32,
+    line: &NewLine<'_>,
 ) -> sqlx::Result<i64> {
     timed(
         "cart_items.add",
         sqlx::query_scalar(
-            "insert into cart_items (cart_id, plan_id, location_id, validity_months, quantity)
-             values ($1, $2, $3, $4, $5)
-             on conflict (cart_id, plan_id, location_id, validity_months)
+            "insert into cart_items (cart_id, plan_id, location_id, validity_months, quantity,
+                                     os_template_id, ssh_key_ids)
+             values ($1, $2, $3, $4, $5, $6, $7)
+             on conflict on constraint cart_items_line_key
              do update set quantity = cart_items.quantity + excluded.quantity
              returning id",
         )
         .bind(cart_id)
-        .bind(plan_id)
-        .bind(location_id)
-        .bind(validity_months)
-        .bind(quantity)
+        .bind(line.plan_id)
+        .bind(line.location_id)
+        .bind(line.validity_months)
+        .bind(line.quantity)
+        .bind(line.os_template_id)
+        .bind(line.ssh_key_ids)
         .fetch_one(db),
     )
     .await
@@ -254,9 +280,11 @@ pub async fn merge_into(
     timed(
         "cart_items.merge",
         sqlx::query(
-            "insert into cart_items (cart_id, plan_id, location_id, validity_months, quantity)
-             select $2, plan_id, location_id, validity_months, quantity from cart_items where cart_id = $1
-             on conflict (cart_id, plan_id, location_id, validity_months)
+            "insert into cart_items (cart_id, plan_id, location_id, validity_months, quantity,
+                                     os_template_id, ssh_key_ids)
+             select $2, plan_id, location_id, validity_months, quantity, os_template_id, ssh_key_ids
+             from cart_items where cart_id = $1
+             on conflict on constraint cart_items_line_key
              do update set quantity = least(cart_items.quantity + excluded.quantity, 10)",
         )
         .bind(guest.id)

@@ -8,6 +8,7 @@ use super::items::{self, NewOrderItem};
 use super::orders::{self, NewOrder, Order};
 use super::{OrderStatus, carts, idempotency, promo_codes};
 use crate::accounts::billing::{self, Province};
+use crate::accounts::ssh_keys;
 use crate::accounts::users::User;
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::error::{AppError, AppResult};
@@ -138,6 +139,13 @@ pub async fn place_order_in(
     )
     .await?;
     for line in &lines {
+        // The keys as they are now: deleting one later does not change what was bought.
+        let keys = ssh_keys::find_many(&mut *tx, user.id, &line.ssh_key_ids, "cart").await?;
+        let keys = keys
+            .iter()
+            .map(|k| k.public_key.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
         items::insert(
             &mut *tx,
             &NewOrderItem {
@@ -147,6 +155,9 @@ pub async fn place_order_in(
                 quantity: line.quantity,
                 price_at_order_pkr: line.price_pkr,
                 validity_months: line.validity_months,
+                os_template_id: line.os_template_id,
+                os_template_name: line.os_template_name.as_deref(),
+                ssh_keys: Some(keys.as_str()).filter(|k| !k.is_empty()),
             },
         )
         .await?;

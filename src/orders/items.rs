@@ -31,6 +31,11 @@ pub struct NewOrderItem<'a> {
     pub quantity: i32,
     pub price_at_order_pkr: i32,
     pub validity_months: i32,
+    /// The operating system chosen, and its name then.
+    pub os_template_id: Option<i32>,
+    pub os_template_name: Option<&'a str>,
+    /// The SSH public keys chosen, one per line.
+    pub ssh_keys: Option<&'a str>,
 }
 
 /// The columns of [`OrderItem`], for `concat!` into each statement.
@@ -46,8 +51,9 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrderItem<'_>) -> sqlx::Re
         "order_items.insert",
         sqlx::query_as(concat!(
             "insert into order_items (order_id, plan_id, location_id, quantity,
-                                      price_at_order_pkr, validity_months)
-             values ($1, $2, $3, $4, $5, $6) returning ",
+                                      price_at_order_pkr, validity_months, os_template_id,
+                                      os_template_name, ssh_keys)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning ",
             item_columns!()
         ))
         .bind(new.order_id)
@@ -56,6 +62,9 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewOrderItem<'_>) -> sqlx::Re
         .bind(new.quantity)
         .bind(new.price_at_order_pkr)
         .bind(new.validity_months)
+        .bind(new.os_template_id)
+        .bind(new.os_template_name)
+        .bind(new.ssh_keys)
         .fetch_one(db),
     )
     .await

@@ -89,6 +89,8 @@ const LINE_FIELDS: &[(&str, &str)] = &[
     ("location_id", "Location"),
     ("validity_months", "Months"),
     ("quantity", "Quantity"),
+    ("template_id", "System"),
+    ("ssh_key_ids", "SSH keys"),
 ];
 
 /// A choice of a months select.
@@ -218,16 +220,34 @@ async fn cart_page(
 }
 
 /// The plan page's "Add to cart" form (and any other): every field as typed.
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
+#[derive(Debug, Default)]
 struct AddItemForm {
     plan_id: String,
     location_id: String,
     validity_months: String,
     quantity: String,
+    template_id: String,
+    /// One per ticked key.
+    ssh_key_ids: Vec<String>,
 }
 
 impl AddItemForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = Self::default();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "plan_id" => form.plan_id = value,
+                "location_id" => form.location_id = value,
+                "validity_months" => form.validity_months = value,
+                "quantity" => form.quantity = value,
+                "template_id" => form.template_id = value,
+                "ssh_key_ids" => form.ssh_key_ids.push(value),
+                _ => {}
+            }
+        }
+        form
+    }
+
     fn parse(&self) -> AppResult<NewItem> {
         let plan_id = self.plan_id.trim();
         if plan_id.is_empty() {
@@ -239,11 +259,29 @@ impl AddItemForm {
                 .parse()
                 .map_err(|_| AppError::invalid("location_id", "choose a location"))?,
         };
+        let os_template_id = match self.template_id.trim() {
+            "" => None,
+            text => Some(
+                text.parse()
+                    .map_err(|_| AppError::invalid("template_id", "choose a system"))?,
+            ),
+        };
+        let ssh_key_ids = self
+            .ssh_key_ids
+            .iter()
+            .map(|id| {
+                id.trim()
+                    .parse()
+                    .map_err(|_| AppError::invalid("ssh_key_ids", "choose your keys from the list"))
+            })
+            .collect::<AppResult<Vec<i32>>>()?;
         Ok(NewItem {
             plan_id: plan_id.to_owned(),
             location_id,
             validity_months: form_number("validity_months", &self.validity_months, Some(1))?,
             quantity: form_number("quantity", &self.quantity, Some(1))?,
+            os_template_id,
+            ssh_key_ids,
         })
     }
 
@@ -264,12 +302,19 @@ async fn add_item(
     context: PageContext,
     headers: HeaderMap,
     jar: CookieJar,
-    Form(form): Form<AddItemForm>,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    let form = AddItemForm::from_pairs(pairs);
     let owner = owner_of(&context, &headers);
     let outcome = async {
-        let item = form.parse()?;
-        cart::validate_item(&state.db, &item, state.provisioning.lifecycle.ip_hold_days).await?;
+        let mut item = form.parse()?;
+        cart::validate_item(
+            &state.db,
+            &owner,
+            &mut item,
+            state.provisioning.lifecycle.ip_hold_days,
+        )
+        .await?;
         let (cart, new_token) = cart::find_or_create(&state.db, &owner).await?;
         cart::add_validated_item(&state.db, &cart, &item).await?;
         Ok::<_, AppError>(new_token)

@@ -382,6 +382,87 @@ pub async fn find_template(
     .await
 }
 
+// ------------------------------------------------------------------------------ OS images
+
+/// A row of `backend_os_templates`: the Proxmox template VM a backend clones for a system.
+#[derive(Clone, Debug, FromRow, Serialize, serde::Deserialize, utoipa::ToSchema, PartialEq)]
+pub struct OsImage {
+    pub backend_id: i32,
+    /// The VM id of the Proxmox template on that backend.
+    pub template_vmid: i32,
+}
+
+/// The backends' template VMs for a system, by backend id.
+pub async fn list_os_images(
+    db: impl PgExecutor<'_>,
+    os_template_id: i32,
+) -> sqlx::Result<Vec<OsImage>> {
+    timed(
+        "backend_os_templates.list",
+        sqlx::query_as(
+            "select backend_id, template_vmid from backend_os_templates
+             where os_template_id = $1 order by backend_id",
+        )
+        .bind(os_template_id)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// The template VM a backend clones for a system, if it has one.
+pub async fn find_os_image(
+    db: impl PgExecutor<'_>,
+    backend_id: i32,
+    os_template_id: i32,
+) -> sqlx::Result<Option<i32>> {
+    timed(
+        "backend_os_templates.find",
+        sqlx::query_scalar(
+            "select template_vmid from backend_os_templates
+             where backend_id = $1 and os_template_id = $2",
+        )
+        .bind(backend_id)
+        .bind(os_template_id)
+        .fetch_optional(db),
+    )
+    .await
+}
+
+/// Makes exactly `images` the backends' template VMs for a system.
+pub async fn set_os_images(
+    db: &mut sqlx::PgConnection,
+    os_template_id: i32,
+    images: &[OsImage],
+) -> sqlx::Result<()> {
+    let backends: Vec<i32> = images.iter().map(|i| i.backend_id).collect();
+    let vmids: Vec<i32> = images.iter().map(|i| i.template_vmid).collect();
+    timed(
+        "backend_os_templates.clear",
+        sqlx::query(
+            "delete from backend_os_templates where os_template_id = $1 and backend_id <> all($2)",
+        )
+        .bind(os_template_id)
+        .bind(&backends)
+        .execute(&mut *db),
+    )
+    .await?;
+    timed(
+        "backend_os_templates.upsert",
+        sqlx::query(
+            "insert into backend_os_templates (backend_id, os_template_id, template_vmid)
+             select b, $1, v from unnest($2::int[], $3::int[]) as i(b, v)
+             on conflict (backend_id, os_template_id) do update
+             set template_vmid = excluded.template_vmid",
+        )
+        .bind(os_template_id)
+        .bind(&backends)
+        .bind(&vmids)
+        .execute(&mut *db),
+    )
+    .await?;
+    Ok(())
+}
+
 // ------------------------------------------------------------------------------ IP pool
 
 /// An address of a pool, with who holds it.

@@ -17,6 +17,7 @@ pub mod admin_pages;
 pub mod backends;
 pub mod manage;
 pub mod proxmox;
+pub mod systems;
 pub mod validation;
 pub mod vnc;
 

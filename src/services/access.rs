@@ -106,6 +106,9 @@ mod tests {
             task_upid: None,
             validity_months: Some(1),
             suspended_reason: None,
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
         }
     }
 

@@ -15,12 +15,15 @@ use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter};
 use utoipa_axum::routes;
 
 use super::ServiceStatus;
-use super::api::{NewSnapshot, RollbackConfirmation, SnapshotRequested, UsageQuery};
+use super::api::{
+    NewSnapshot, ReinstallRequested, RollbackConfirmation, SnapshotRequested, UsageQuery,
+};
 use super::console::{self, ConsoleAddress};
 use super::lifecycle::{
     self, Acted, Credentials, ManualProvision, RequestResolution, ServiceUpdate,
 };
 use super::logs::{self, ServiceLog};
+use super::reinstall::{self, ReinstallRequest, Requester};
 use super::services::{self, Service, ServiceFilter};
 use super::snapshots::{self, SnapshotAction, SnapshotList};
 use super::usage::{self, Usage};
@@ -47,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_snapshots, take_snapshot))
         .routes(routes!(roll_back_snapshot))
         .routes(routes!(delete_snapshot))
+        .routes(routes!(reinstall_service))
         .routes(routes!(find_usage))
 }
 
@@ -692,4 +696,47 @@ async fn find_usage(
     let Query(query) = query.map_err(|err| AppError::bad_request("range", err.body_text()))?;
     let range = query.range()?;
     Ok(Json(usage::usage(&state.db, id, None, range).await?))
+}
+
+/// Reinstalls any active service with one of its plan's systems (audited; no daily limit):
+/// everything on it is erased; the address stays, the password is new. The SSH keys are the
+/// owner's.
+#[utoipa::path(post, path = "/api/v1/admin/services/{id}/reinstall", tag = "admin",
+    operation_id = "admin_reinstall_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = ReinstallRequest,
+    responses(
+        (status = ACCEPTED, description = "Queued (audited); the log line is `pending` until the new system runs", body = ReinstallRequested),
+        (status = CONFLICT, description = "Not active, or a reinstall already under way",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A `template_id` the plan does not offer, `ssh_key_ids` not the owner's or for Windows, or `confirm` is not `srv<id>`",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn reinstall_service(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<ReinstallRequest>,
+) -> AppResult<impl IntoResponse> {
+    let actor = admin.actor(&ip);
+    let log = reinstall::request(
+        &state.db,
+        id,
+        &Requester::Operator(&actor, admin.user.id),
+        &body,
+    )
+    .await?;
+    let customer = services::find(&state.db, id)
+        .await?
+        .and_then(|s| s.user_id)
+        .unwrap_or_default();
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(ReinstallRequested {
+            log: super::api::log_view(log, customer),
+        }),
+    ))
 }

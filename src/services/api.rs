@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use super::console::{self, ConsoleAddress};
 use super::lifecycle::{self, Credentials, CustomerAction};
 use super::logs::{self, ServiceLog};
+use super::reinstall::{self, ReinstallRequest, Requester};
 use super::services::{self, Service};
 use super::snapshots::{self, SnapshotAction, SnapshotList};
 use super::usage::{self, Range, Usage};
@@ -39,6 +40,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(roll_back_snapshot))
         .routes(routes!(delete_snapshot))
         .routes(routes!(find_usage))
+        .routes(routes!(reinstall_service))
 }
 
 /// The query of `GET /services/{id}/usage`.
@@ -84,6 +86,11 @@ pub struct ServiceView {
     pub validity_months: Option<i32>,
     /// Why it is suspended (status `suspended`).
     pub suspended_reason: Option<String>,
+    /// The operating system it runs (chosen at order or at the last reinstall); null when its
+    /// plan offers no choice.
+    pub template_id: Option<i32>,
+    /// That system's name (`Ubuntu 24.04`).
+    pub template_name: Option<String>,
     /// RFC 3339, UTC.
     pub created_at: Option<DateTime<Utc>>,
     /// When the current period began (RFC 3339, UTC).
@@ -160,6 +167,8 @@ fn service_view(names: &Names, service: Service) -> ServiceView {
         username: service.username,
         validity_months: service.validity_months,
         suspended_reason: service.suspended_reason,
+        template_id: service.os_template_id,
+        template_name: service.os_template_name,
         created_at: service.created_at,
         last_renewal_date: service.last_renewal_date,
         next_renewal_date: service.next_renewal_date,
@@ -621,5 +630,45 @@ async fn find_usage(
     let range = query.range()?;
     Ok(Json(
         usage::usage(&state.db, id, Some(caller.user.id), range).await?,
+    ))
+}
+
+/// The answer to a reinstall request: its log line (`reinstall`, `pending` until the server
+/// runs the new system; `reinstall_requested` on a server run by hand).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ReinstallRequested {
+    pub log: LogView,
+}
+
+/// Reinstalls one of the caller's active servers with one of its plan's systems: everything on
+/// it is erased; the address stays, the password is new. At most 3 a day.
+#[utoipa::path(post, path = "/api/v1/services/{id}/reinstall", tag = "services",
+    operation_id = "reinstall_service",
+    params(("id" = i32, Path, description = "The service's id")),
+    request_body = ReinstallRequest,
+    responses(
+        (status = ACCEPTED, description = "Queued; the log line is `pending` until the new system runs", body = ReinstallRequested),
+        (status = CONFLICT, description = "Not active (`errors.status`), or a reinstall already under way (`errors.service`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A `template_id` the plan does not offer (or none where it offers a choice), `ssh_key_ids` not yours or for Windows, or `confirm` is not the server's short name (`srv<id>`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = TOO_MANY_REQUESTS, description = "Three reinstalls of this server in the last 24 hours",
+            body = Problem, content_type = "application/problem+json", headers(("Retry-After" = String))),
+    ),
+    security(("bearer" = [])),
+)]
+async fn reinstall_service(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+    AppJson(body): AppJson<ReinstallRequest>,
+) -> AppResult<impl IntoResponse> {
+    let log =
+        reinstall::request(&state.db, id, &Requester::Customer(caller.user.id), &body).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReinstallRequested {
+            log: log_view(log, caller.user.id),
+        }),
     ))
 }

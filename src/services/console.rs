@@ -237,6 +237,7 @@ pub async fn grant(
     }
     .ok_or(AppError::NotFound("service"))?;
     console_target(db, &service).await?;
+    super::reinstall::ensure_idle(db, service.id).await?;
     slots.available(viewer)?;
     let token = secrets::generate();
     let expires_at: DateTime<Utc> = sqlx::query_scalar(

@@ -370,6 +370,7 @@ pub async fn customer_action(
             &format!("only an active server can be asked to {}", action.as_str()),
         ));
     }
+    super::reinstall::ensure_idle(&mut *tx, service.id).await?;
     let log = if built_by_proxmox(&mut tx, &service).await? {
         provision::enqueue_action(
             &mut *tx,

@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod logs;
 pub mod pages;
 pub mod provision;
+pub mod reinstall;
 pub mod renewals;
 // `services::services` mirrors the table name, as every repository module here does.
 #[allow(clippy::module_inception)]

@@ -34,6 +34,7 @@ use super::logs;
 use super::services::{self, NewService, Service};
 use super::{ProvisioningStep, ServiceStatus};
 use crate::accounts::users;
+use crate::catalog::os_templates;
 use crate::crypto::generate_password;
 use crate::db::text_enum::TransitionError;
 use crate::db::timed;
@@ -44,7 +45,8 @@ use crate::orders::orders::Order;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends::{self, Backend, Template};
 use crate::provisioning::proxmox::{
-    CloneRequest, PowerAction, ProxmoxClient, PveError, PveErrorKind, TaskOutcome, Upid, ipconfig,
+    CloneRequest, PowerAction, ProxmoxClient, PveError, PveErrorKind, TaskOutcome, Upid,
+    encode_sshkeys, ipconfig,
 };
 
 pub use crate::jobs::kinds::{PROVISION_SERVICE, SERVICE_ACTION};
@@ -111,7 +113,8 @@ pub async fn create_services_for_order(
         "provision.order_items_to_build",
         sqlx::query_as(
             "select i.id, i.plan_id, i.location_id, i.quantity, i.validity_months,
-                    case when c.slug like '%vps%' then 'vps' else 'rdp' end as service_type
+                    case when c.slug like '%vps%' then 'vps' else 'rdp' end as service_type,
+                    i.os_template_id, i.os_template_name, i.ssh_keys
              from order_items i
              left join plans p on p.id = i.plan_id
              left join product_categories c on c.id = p.category_id
@@ -138,6 +141,16 @@ pub async fn create_services_for_order(
                 },
             )
             .await?;
+            if item.os_template_name.is_some() || item.ssh_keys.is_some() {
+                services::set_system(
+                    &mut *tx,
+                    service.id,
+                    item.os_template_id,
+                    item.os_template_name.as_deref(),
+                    item.ssh_keys.as_deref(),
+                )
+                .await?;
+            }
             logs::insert(
                 &mut *tx,
                 service.id,
@@ -172,6 +185,9 @@ struct ItemToBuild {
     quantity: i32,
     validity_months: i32,
     service_type: String,
+    os_template_id: Option<i32>,
+    os_template_name: Option<String>,
+    ssh_keys: Option<String>,
 }
 
 /// Queues the provisioning of a service. The first job of a service is deduplicated by its id;
@@ -404,11 +420,22 @@ fn marker(service_id: i32) -> String {
     format!("nextgenrdp service {service_id}")
 }
 
-fn is_ours(config: &serde_json::Map<String, serde_json::Value>, service_id: i32) -> bool {
+pub(crate) fn is_ours(
+    config: &serde_json::Map<String, serde_json::Value>,
+    service_id: i32,
+) -> bool {
     config
         .get("description")
         .and_then(|d| d.as_str())
         .is_some_and(|d| d.lines().any(|line| line.trim() == marker(service_id)))
+}
+
+/// What a clone is made from.
+pub(crate) struct Image {
+    /// The Proxmox template VM cloned.
+    pub(crate) template_vmid: i32,
+    /// The user cloud-init creates.
+    pub(crate) username: String,
 }
 
 /// The Proxmox step machine for one service on one backend.
@@ -478,9 +505,43 @@ impl<'a> Machine<'a> {
             })
     }
 
+    /// What a clone is made from: the system's template VM on this backend and its user when a
+    /// system is chosen, else the plan's.
+    pub(crate) async fn image(
+        &self,
+        service: &Service,
+        system: Option<i32>,
+    ) -> anyhow::Result<Image> {
+        let template = self.template(service).await?;
+        let Some(system) = system else {
+            return Ok(Image {
+                template_vmid: template.template_vmid,
+                username: template.username,
+            });
+        };
+        let Some(os) = os_templates::find(self.db, system).await? else {
+            return Err(Permanent::error(format!(
+                "the operating system {system} was deleted; choose another"
+            )));
+        };
+        let template_vmid = backends::find_os_image(self.db, self.backend.id, system)
+            .await?
+            .ok_or_else(|| {
+                Permanent::error(format!(
+                    "backend {} has no template VM for {}: add one on the operating systems \
+                     page, then retry",
+                    self.backend.name, os.name
+                ))
+            })?;
+        Ok(Image {
+            template_vmid,
+            username: os.username,
+        })
+    }
+
     /// Step `pending`: a VM id and an address from our database, and a sealed password.
     async fn allocate(&self, service: &Service) -> anyhow::Result<()> {
-        let template = self.template(service).await?;
+        let image = self.image(service, service.os_template_id).await?;
         let mut tx = self.db.begin().await?;
         let Some(vmid) = backends::allocate_vmid(&mut tx, self.backend.id, service.id).await?
         else {
@@ -513,7 +574,7 @@ impl<'a> Machine<'a> {
             service.id,
             &format!("srv{}.{}", service.id, hostname_suffix(&self.backend)),
             &address,
-            &template.username,
+            &image.username,
             &sealed,
         )
         .await?;
@@ -534,21 +595,8 @@ impl<'a> Machine<'a> {
         {
             return self.found_existing(service, vmid, &config).await;
         }
-        let template = self.template(service).await?;
-        let name = format!("ngr-{}", service.id);
-        let description = marker(service.id);
-        let request = CloneRequest {
-            newid: vmid,
-            name: &name,
-            description: Some(&description),
-            storage: self.backend.storage.as_deref(),
-            full: true,
-        };
-        match self
-            .client
-            .clone_vm(&self.node, template.template_vmid as u32, &request)
-            .await
-        {
+        let image = self.image(service, service.os_template_id).await?;
+        match self.start_clone(service, vmid, &image).await {
             Ok(upid) => {
                 services::set_step(
                     self.db,
@@ -573,6 +621,27 @@ impl<'a> Machine<'a> {
             }
             Err(err) => Err(classify(err)),
         }
+    }
+
+    /// Asks for a full clone of the image at `vmid`, carrying the service's marker.
+    pub(crate) async fn start_clone(
+        &self,
+        service: &Service,
+        vmid: u32,
+        image: &Image,
+    ) -> Result<Upid, PveError> {
+        let name = format!("ngr-{}", service.id);
+        let description = marker(service.id);
+        let request = CloneRequest {
+            newid: vmid,
+            name: &name,
+            description: Some(&description),
+            storage: self.backend.storage.as_deref(),
+            full: true,
+        };
+        self.client
+            .clone_vm(&self.node, image.template_vmid as u32, &request)
+            .await
     }
 
     /// A VM already has the service's id: ours carries on (waiting while it is still being
@@ -691,9 +760,25 @@ impl<'a> Machine<'a> {
 
     /// Step `cloned`: size and cloud-init.
     async fn configure(&self, service: &Service) -> anyhow::Result<()> {
+        let image = self.image(service, service.os_template_id).await?;
+        let password = self.password(service)?;
+        self.apply_config(service, &image, &password, service.ssh_keys.as_deref())
+            .await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Configured, None).await?;
+        Ok(())
+    }
+
+    /// Sets the clone's size and cloud-init: cores, memory, user, password, SSH keys, address,
+    /// name servers. Setting the same again changes nothing.
+    pub(crate) async fn apply_config(
+        &self,
+        service: &Service,
+        image: &Image,
+        password: &SecretString,
+        ssh_keys: Option<&str>,
+    ) -> anyhow::Result<()> {
         let vmid = self.vmid(service)?;
         let template = self.template(service).await?;
-        let password = self.password(service)?;
         let address: IpAddr = service
             .ip_address
             .as_deref()
@@ -711,10 +796,13 @@ impl<'a> Machine<'a> {
         let mut params = vec![
             ("cores", template.cores.to_string()),
             ("memory", template.memory_mb.to_string()),
-            ("ciuser", template.username.clone()),
+            ("ciuser", image.username.clone()),
             ("cipassword", password.expose_secret().to_owned()),
             ("ipconfig0", ipconfig(address, prefix, gateway)),
         ];
+        if let Some(keys) = ssh_keys.map(str::trim).filter(|k| !k.is_empty()) {
+            params.push(("sshkeys", encode_sshkeys(keys)));
+        }
         if let Some(ns) = self
             .backend
             .nameservers
@@ -731,12 +819,18 @@ impl<'a> Machine<'a> {
         {
             self.wait(&upid, "the configuration").await?;
         }
-        services::set_step(self.db, service.id, ProvisioningStep::Configured, None).await?;
         Ok(())
     }
 
     /// Step `configured`: grow the disk to the plan's size, unless it already is.
     async fn resize(&self, service: &Service) -> anyhow::Result<()> {
+        self.grow_disk(service).await?;
+        services::set_step(self.db, service.id, ProvisioningStep::Resized, None).await?;
+        Ok(())
+    }
+
+    /// Grows the disk to the plan's size, unless it already is.
+    pub(crate) async fn grow_disk(&self, service: &Service) -> anyhow::Result<()> {
         let vmid = self.vmid(service)?;
         let template = self.template(service).await?;
         let config = self
@@ -763,25 +857,12 @@ impl<'a> Machine<'a> {
         {
             self.wait(&upid, "the disk resize").await?;
         }
-        services::set_step(self.db, service.id, ProvisioningStep::Resized, None).await?;
         Ok(())
     }
 
     /// Step `resized`: start the VM, unless it runs.
     async fn start(&self, service: &Service) -> anyhow::Result<()> {
-        let vmid = self.vmid(service)?;
-        let running = self
-            .client
-            .vm_status(&self.node, vmid)
-            .await
-            .map_err(classify)?
-            .is_some_and(|s| s.is_running());
-        if !running {
-            let upid = self
-                .client
-                .power(&self.node, vmid, PowerAction::Start)
-                .await
-                .map_err(classify)?;
+        if let Some(upid) = self.power_on(service).await? {
             services::set_step(
                 self.db,
                 service.id,
@@ -789,15 +870,38 @@ impl<'a> Machine<'a> {
                 Some(upid.as_str()),
             )
             .await?;
-            match self.wait(&upid, "the start").await {
-                Ok(()) => {}
-                // "already running": started meanwhile, which is what we wanted.
-                Err(err) if err.to_string().contains("already running") => {}
-                Err(err) => return Err(err),
-            }
+            self.wait_started(&upid).await?;
         }
         services::set_step(self.db, service.id, ProvisioningStep::Done, None).await?;
         Ok(())
+    }
+
+    /// Starts the VM unless it runs; the start task to wait on, if one was begun.
+    pub(crate) async fn power_on(&self, service: &Service) -> anyhow::Result<Option<Upid>> {
+        let vmid = self.vmid(service)?;
+        let running = self
+            .client
+            .vm_status(&self.node, vmid)
+            .await
+            .map_err(classify)?
+            .is_some_and(|s| s.is_running());
+        if running {
+            return Ok(None);
+        }
+        let upid = self
+            .client
+            .power(&self.node, vmid, PowerAction::Start)
+            .await
+            .map_err(classify)?;
+        Ok(Some(upid))
+    }
+
+    /// Waits for a start task; "already running" (started meanwhile) is what we wanted.
+    pub(crate) async fn wait_started(&self, upid: &Upid) -> anyhow::Result<()> {
+        match self.wait(upid, "the start").await {
+            Err(err) if err.to_string().contains("already running") => Ok(()),
+            other => other,
+        }
     }
 
     /// Step `done`: the service is active.
@@ -818,7 +922,7 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
-    fn password(&self, service: &Service) -> anyhow::Result<SecretString> {
+    pub(crate) fn password(&self, service: &Service) -> anyhow::Result<SecretString> {
         let sealed = service
             .password_encrypted
             .as_deref()

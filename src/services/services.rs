@@ -60,6 +60,16 @@ pub struct Service {
     pub validity_months: Option<i32>,
     /// Why it is suspended (status `suspended`).
     pub suspended_reason: Option<String>,
+    /// The operating system it runs (chosen at order or at the last reinstall); null when its
+    /// plan offered no choice.
+    #[serde(rename = "template_id")]
+    pub os_template_id: Option<i32>,
+    /// That system's name when it was chosen (`Ubuntu 24.04`).
+    #[serde(rename = "template_name")]
+    pub os_template_name: Option<String>,
+    /// The SSH public keys it was built with, one per line.
+    #[serde(skip)]
+    pub ssh_keys: Option<String>,
 }
 
 /// What a new service records; every service starts `provisioning`.
@@ -81,7 +91,8 @@ macro_rules! service_columns {
         "id, order_item_id, user_id, service_type, status, hostname, ip_address, username, \
          password_encrypted, server_id, created_at, updated_at, last_renewal_date, \
          next_renewal_date, termination_date, failure_reason, plan_id, location_id, \
-         backend_id, vmid, provisioning_step, task_upid, validity_months, suspended_reason"
+         backend_id, vmid, provisioning_step, task_upid, validity_months, suspended_reason, \
+         os_template_id, os_template_name, ssh_keys"
     };
 }
 
@@ -104,6 +115,30 @@ pub async fn insert(db: impl PgExecutor<'_>, new: &NewService<'_>) -> sqlx::Resu
         .fetch_one(db),
     )
     .await
+}
+
+/// Records the operating system a service is built with and the SSH keys it accepts.
+pub async fn set_system(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    os_template_id: Option<i32>,
+    os_template_name: Option<&str>,
+    ssh_keys: Option<&str>,
+) -> sqlx::Result<()> {
+    timed(
+        "services.set_system",
+        sqlx::query(
+            "update services set os_template_id = $2, os_template_name = $3, ssh_keys = $4
+             where id = $1",
+        )
+        .bind(id)
+        .bind(os_template_id)
+        .bind(os_template_name)
+        .bind(ssh_keys)
+        .execute(db),
+    )
+    .await?;
+    Ok(())
 }
 
 /// Any service by id (for operators and the worker).

@@ -283,6 +283,7 @@ pub async fn request(
         .await?
         .ok_or(AppError::NotFound("service"))?;
     target(&mut tx, &service).await?;
+    super::reinstall::ensure_idle(&mut *tx, service.id).await?;
     let busy: bool = sqlx::query_scalar(
         "select exists (select 1 from service_logs where service_id = $1
                         and status = 'pending' and action like 'snapshot\\_%')",

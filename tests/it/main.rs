@@ -25,6 +25,7 @@ mod openapi;
 mod pages;
 mod provisioning;
 mod proxmox_client;
+mod reinstall;
 mod renewals;
 mod schemathesis;
 mod slow_clients;

@@ -24,6 +24,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
 mod pool;
+mod systems;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -33,6 +34,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(set_template, delete_template))
         .routes(routes!(pool::list_addresses, pool::add_addresses))
         .routes(routes!(pool::remove_address))
+        .routes(routes!(systems::list_systems, systems::create_system))
+        .routes(routes!(
+            systems::find_system,
+            systems::update_system,
+            systems::delete_system
+        ))
 }
 
 /// A backend as the operator sees it: every field but the token secret, and whether one is set.

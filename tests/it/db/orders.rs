@@ -507,6 +507,9 @@ async fn items_are_listed_per_order_and_get_their_dates(db: PgPool) {
     let rdp = items::insert(
         &db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: placed.id,
             plan_id: "rdp-starter-one",
             location_id,
@@ -528,6 +531,9 @@ async fn items_are_listed_per_order_and_get_their_dates(db: PgPool) {
     let vps = items::insert(
         &db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: placed.id,
             plan_id: "vps-nano-one",
             location_id,
@@ -541,6 +547,9 @@ async fn items_are_listed_per_order_and_get_their_dates(db: PgPool) {
     items::insert(
         &db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: other.id,
             plan_id: "vps-nano-one",
             location_id,
@@ -602,6 +611,9 @@ async fn an_item_for_an_unknown_plan_is_refused(db: PgPool) {
     let refused = items::insert(
         &db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: placed.id,
             plan_id: "rdp-imaginary-nine",
             location_id,

@@ -13,6 +13,9 @@ async fn item(db: &PgPool, user_id: i32, location_id: i32, plan_id: &str) -> Ord
     items::insert(
         db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: placed.id,
             plan_id,
             location_id,
@@ -554,6 +557,9 @@ async fn the_services_of_an_order_are_found_through_its_items(db: PgPool) {
     let second_item = items::insert(
         &db,
         &NewOrderItem {
+            os_template_id: None,
+            os_template_name: None,
+            ssh_keys: None,
             order_id: first_item.order_id.unwrap(),
             plan_id: "vps-nano-one",
             location_id,

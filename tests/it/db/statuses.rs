@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 
 use nextgenrdp::accounts::billing::Province;
 use nextgenrdp::accounts::credit::CreditKind;
+use nextgenrdp::catalog::os_templates::OsFamily;
 use nextgenrdp::catalog::policies::PolicyPage;
 use nextgenrdp::jobs::JobStatus;
 use nextgenrdp::orders::OrderStatus;
@@ -16,6 +17,7 @@ use nextgenrdp::payments::invoices::InvoiceKind;
 use nextgenrdp::payments::refunds::{RefundDestination, RefundServices};
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::provisioning::backends::BackendDriver;
+use nextgenrdp::services::reinstall::ReinstallStep;
 use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
 use nextgenrdp::support::{Department, Priority, TicketStatus};
 use sqlx::PgPool;
@@ -53,6 +55,16 @@ fn spellings<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> BTreeSet<Stri
 #[sqlx::test]
 async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
     let cases = [
+        (
+            "os_templates",
+            "family",
+            spellings(OsFamily::ALL, OsFamily::as_str),
+        ),
+        (
+            "service_reinstalls",
+            "step",
+            spellings(ReinstallStep::ALL, ReinstallStep::as_str),
+        ),
         (
             "orders",
             "status",
