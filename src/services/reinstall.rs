@@ -201,7 +201,7 @@ pub async fn ensure_idle(db: impl PgExecutor<'_>, service_id: i32) -> AppResult<
 }
 
 /// What a reinstall request asks.
-#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReinstallRequest {
     /// One of the plan's `templates`; required when the plan offers a choice.

@@ -573,3 +573,109 @@ async fn each_reinstall_step_looks_before_it_acts(db: PgPool) {
         "the VM is still there"
     );
 }
+
+/// Waits (up to 10 s) for the page the last click loads to show `css`.
+async fn wait_for(browser: &crate::browser::Browser, css: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while browser.count(css).await == 0 {
+        assert!(std::time::Instant::now() < deadline, "no {css} after 10 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[sqlx::test]
+async fn the_choice_and_the_reinstall_work_in_a_real_browser_on_desktop_and_phone(db: PgPool) {
+    use crate::browser::{AppServer, Browser, PHONE};
+    use crate::support_journey::{click, log_in, type_into};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let fake = FakePve::start().await;
+    let app = TestApp::with_default_catalog(db).await;
+    let email = "zara@example.pk";
+    let (login, admin, id) = active_server(&app, &fake, email).await;
+    let backend: i32 = sqlx::query_scalar("select backend_id from services where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (_windows, ubuntu) = offer_systems(&app, &admin, backend).await;
+    add_key(&app, &login).await;
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+    log_in(
+        client,
+        &server,
+        &app.db,
+        email,
+        "correct-horse-battery",
+        &format!("/plans/{PLAN}"),
+    )
+    .await;
+    // The plan page: the systems to choose from and the customer's key.
+    assert_eq!(browser.count("#template_id option").await, 2);
+    assert_eq!(browser.count("input[name=ssh_key_ids]").await, 1);
+    browser.screenshot("plan-system-choice-desktop").await;
+
+    let page = format!("/account/services/{id}");
+    browser.goto(&server.url(&page)).await;
+    assert_eq!(browser.count("#reinstall-form").await, 1);
+    browser
+        .js(&format!(
+            "document.querySelector('#reinstall-template').value = '{ubuntu}'; return null;"
+        ))
+        .await;
+    click(client, "#reinstall-form input[name=ssh_key_ids]").await;
+    // A wrong word first: the page says what to type, and nothing is queued.
+    type_into(client, "#reinstall-confirm", "yes").await;
+    click(client, "#reinstall-button").await;
+    wait_for(&browser, "#reinstall-confirm-error").await;
+    assert!(
+        browser
+            .text("#reinstall-confirm-error")
+            .await
+            .contains(&format!("srv{id}"))
+    );
+    type_into(client, "#reinstall-confirm", &format!("srv{id}")).await;
+    click(client, "#reinstall-button").await;
+    wait_for(&browser, "#reinstall-running").await;
+    assert!(
+        browser
+            .text("#reinstall-running")
+            .await
+            .contains("Ubuntu 24.04")
+    );
+    browser.screenshot("reinstall-running-desktop").await;
+
+    run_jobs(&app).await;
+    browser.set_window_size(PHONE).await;
+    browser.goto(&server.url(&page)).await;
+    assert_eq!(browser.count("#reinstall-running").await, 0);
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth > window.innerWidth;")
+        .await;
+    assert_eq!(overflow, json!(false), "the server's page fits a phone");
+    browser.screenshot("reinstall-done-phone").await;
+
+    // The operator's systems page, in a second browser, on a phone and at desktop width.
+    let operator = browser.second_session().await;
+    log_in(
+        &operator,
+        &server,
+        &app.db,
+        &format!("ops-{email}"),
+        "operator-passphrase",
+        "/admin/os-templates",
+    )
+    .await;
+    let forms = operator
+        .find_all(fantoccini::Locator::Css(
+            "form.form[action^='/admin/os-templates']",
+        ))
+        .await
+        .unwrap();
+    assert_eq!(forms.len(), 3, "two systems and the new one");
+    crate::browser::screenshot_of(&operator, "admin-systems-desktop").await;
+    operator.close().await.unwrap();
+    browser.close().await;
+}

@@ -53,13 +53,13 @@ async fn wait_for_prefix(client: &Client, prefix: &str) -> String {
     }
 }
 
-async fn type_into(client: &Client, css: &str, text: &str) {
+pub(crate) async fn type_into(client: &Client, css: &str, text: &str) {
     let field = client.find(Locator::Css(css)).await;
     let field = field.unwrap_or_else(|err| panic!("no field {css}: {err}"));
     field.send_keys(text).await.unwrap();
 }
 
-async fn click(client: &Client, css: &str) {
+pub(crate) async fn click(client: &Client, css: &str) {
     client
         .execute(
             &format!("document.querySelector({css:?}).scrollIntoView({{block: 'center', behavior: 'instant'}})"),

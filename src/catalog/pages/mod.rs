@@ -283,6 +283,8 @@ struct PlanPage<'a> {
     /// Locations whose servers are all taken (their backend's IP pool is empty): shown, but
     /// not orderable.
     sold_out: Vec<i32>,
+    /// The signed-in customer's SSH keys, offered when the plan has a Linux system.
+    ssh_keys: Vec<crate::accounts::ssh_keys::SshKey>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -312,6 +314,14 @@ async fn plan_page(
         .filter(|id| plan.is_sold_in(*id));
     let sold_out = sold_out_locations(&state).await?;
     let location = location.filter(|id| !sold_out.contains(id));
+    let has_linux = plan
+        .templates
+        .iter()
+        .any(|t| t.family == crate::catalog::os_templates::OsFamily::Linux);
+    let ssh_keys = match &context.user {
+        Some(user) if has_linux => crate::accounts::ssh_keys::list(&state.db, user.id).await?,
+        _ => Vec::new(),
+    };
     let validities = VALIDITY_MONTHS
         .iter()
         .map(|&months| {
@@ -345,6 +355,7 @@ async fn plan_page(
             validities,
             max_quantity: MAX_QUANTITY,
             sold_out,
+            ssh_keys,
         },
     )
 }

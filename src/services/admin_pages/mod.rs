@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
             "/admin/services/{id}/snapshots",
             post(services::take_snapshot),
         )
+        .route("/admin/services/{id}/reinstall", post(services::reinstall))
         .route(
             "/admin/services/{id}/snapshots/{name}/rollback",
             post(services::roll_back_snapshot),

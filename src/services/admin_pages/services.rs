@@ -23,7 +23,10 @@ use crate::services::lifecycle::{
 };
 use crate::services::logs::{self, ServiceLog};
 use crate::services::pages::console::ConsolePage;
-use crate::services::pages::{SNAPSHOT_NOTICES, SnapshotCard, snapshot_card};
+use crate::services::pages::{
+    REINSTALL_FIELDS, ReinstallCard, SNAPSHOT_NOTICES, SnapshotCard, reinstall_card,
+    reinstall_form, snapshot_card,
+};
 use crate::services::pages::{ServiceRow, action_label, outcome_label};
 use crate::services::services::{self, Service, ServiceFilter};
 use crate::services::snapshots::{self, SnapshotAction};
@@ -275,6 +278,9 @@ pub(super) struct ServicePage {
     snapshots: Option<Result<SnapshotCard, String>>,
     snapshot_base: String,
     snapshot_errors: FormErrors,
+    /// The same reinstall card, posting to the operator's route.
+    reinstall_card: Option<ReinstallCard>,
+    reinstall_errors: FormErrors,
     provision_form: CredentialsForm,
     provision_errors: FormErrors,
     update_form: CredentialsForm,
@@ -299,6 +305,9 @@ pub(super) struct Extras {
     range: Option<crate::services::usage::Range>,
     /// A refused snapshot form's errors.
     snapshot_errors: Option<FormErrors>,
+    /// A refused reinstall form's errors, and the form.
+    reinstall_errors: Option<FormErrors>,
+    reinstall_posted: Option<crate::services::reinstall::ReinstallRequest>,
 }
 
 impl Extras {
@@ -381,6 +390,8 @@ pub(super) async fn render_service(
         credentials,
         range,
         snapshot_errors,
+        reinstall_errors,
+        reinstall_posted,
     } = extras;
     let (mut provision_errors, mut update_errors, mut suspend_errors, mut terminate_errors) = (
         FormErrors::default(),
@@ -416,11 +427,14 @@ pub(super) async fn render_service(
     )
     .await?;
     let snapshots = snapshot_card(state, &service).await?;
+    let reinstall_card = reinstall_card(state, &service, reinstall_posted.as_ref()).await?;
     let page = ServicePage {
         usage,
         snapshots,
         snapshot_base: format!("/admin/services/{}", service.id),
         snapshot_errors: snapshot_errors.unwrap_or_default(),
+        reinstall_card,
+        reinstall_errors: reinstall_errors.unwrap_or_default(),
         layout: Layout::for_page(format!("Service #{}", service.id), &admin.0.context),
         notice,
         alert,
@@ -954,4 +968,48 @@ pub(super) async fn delete_snapshot(
         "snapshot-delete-requested",
     )
     .await
+}
+
+/// `POST /admin/services/{id}/reinstall`: the operator's reinstall (audited; no daily limit).
+pub(super) async fn reinstall(
+    State(state): State<AppState>,
+    admin: PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let service = find_service(&state, id).await?;
+    let actor = admin.0.actor(&ip);
+    let mut posted = None;
+    let outcome = match reinstall_form(pairs) {
+        Ok(request) => {
+            let outcome = crate::services::reinstall::request(
+                &state.db,
+                id,
+                &crate::services::reinstall::Requester::Operator(&actor, admin.0.user.id),
+                &request,
+            )
+            .await;
+            posted = Some(request);
+            outcome
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/services/{id}?notice=reinstall-requested#reinstall"
+        ))),
+        Err(err @ AppError::NotFound("service")) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(err, REINSTALL_FIELDS)?;
+            let extras = Extras {
+                status: Some(failure.status),
+                alert: failure.alert,
+                reinstall_errors: Some(failure.errors),
+                reinstall_posted: posted,
+                ..Extras::default()
+            };
+            render_service(&state, &admin, service, extras).await
+        }
+    }
 }

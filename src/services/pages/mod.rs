@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/account/services/{id}/console", get(console::console_page))
         .route("/account/services/{id}/rdp-file", get(rdp_file))
         .route("/account/services/{id}/snapshots", post(take_snapshot))
+        .route("/account/services/{id}/reinstall", post(reinstall))
         .route(
             "/account/services/{id}/snapshots/{name}/rollback",
             post(roll_back_snapshot),
@@ -130,6 +131,7 @@ pub(crate) fn action_label(action: &str) -> String {
         "snapshot_create" => "Snapshot",
         "snapshot_rollback" => "Rolled back to a snapshot",
         "snapshot_delete" => "Snapshot deleted",
+        "reinstall" => "Reinstall",
         "update" | "updated" | "edit" => "Details corrected",
         other if other.contains("reveal") || other.contains("credentials") => {
             "Login details viewed"
@@ -457,6 +459,9 @@ struct ServicePage {
     /// Where the card's forms post (`/account/services/{id}`).
     snapshot_base: String,
     snapshot_errors: FormErrors,
+    /// The reinstall card of an active server (`None`: no card).
+    reinstall_card: Option<ReinstallCard>,
+    reinstall_errors: FormErrors,
     can_act: bool,
     /// The actions the server's state allows (Start when stopped; Stop and Restart when running).
     actions: Vec<&'static ActionButton>,
@@ -484,6 +489,9 @@ struct Extras {
     renew_errors: FormErrors,
     months: Option<i32>,
     snapshot_errors: FormErrors,
+    reinstall_errors: FormErrors,
+    /// A refused reinstall form, shown again.
+    reinstall_posted: Option<super::reinstall::ReinstallRequest>,
     /// The usage card's range (`?range=`; 24 hours by default).
     range: Option<super::usage::Range>,
 }
@@ -554,6 +562,7 @@ async fn render_service(
             }
         });
     let snapshots = snapshot_card(state, &service).await?;
+    let reinstall_card = reinstall_card(state, &service, extras.reinstall_posted.as_ref()).await?;
     let usage = usage::usage_card(
         &state.db,
         &service,
@@ -577,6 +586,8 @@ async fn render_service(
         snapshots,
         snapshot_base: format!("/account/services/{}", service.id),
         snapshot_errors: extras.snapshot_errors,
+        reinstall_card,
+        reinstall_errors: extras.reinstall_errors,
         can_act: service.status == ServiceStatus::Active,
         actions,
         power_waiting,
@@ -766,6 +777,150 @@ pub(crate) async fn snapshot_card(
     }
 }
 
+/// The reinstall card of an active server: the systems its plan offers, its owner's keys (for
+/// a Linux system), the word to type, and a reinstall under way or the last one's failure.
+pub(crate) struct ReinstallCard {
+    pub(crate) systems: Vec<crate::catalog::os_templates::OsTemplate>,
+    pub(crate) keys: Vec<crate::accounts::ssh_keys::SshKey>,
+    /// The system preselected: the one just posted, else the one it runs now.
+    pub(crate) current: Option<i32>,
+    /// The keys ticked (those just posted).
+    pub(crate) ticked: Vec<i32>,
+    pub(crate) confirm: String,
+    /// The step of a reinstall under way, in words.
+    pub(crate) running: Option<&'static str>,
+    pub(crate) running_system: String,
+    pub(crate) last_failed: Option<String>,
+    pub(crate) by_hand: bool,
+}
+
+impl ReinstallCard {
+    pub(crate) fn is_current(&self, id: &i32) -> bool {
+        self.current == Some(*id)
+    }
+
+    pub(crate) fn is_ticked(&self, id: &i32) -> bool {
+        self.ticked.contains(id)
+    }
+}
+
+/// The card of an active server (`None` for any other), showing `posted` again when it was
+/// refused.
+pub(crate) async fn reinstall_card(
+    state: &AppState,
+    service: &Service,
+    posted: Option<&super::reinstall::ReinstallRequest>,
+) -> AppResult<Option<ReinstallCard>> {
+    use crate::catalog::os_templates::OsFamily;
+    if service.status != ServiceStatus::Active {
+        return Ok(None);
+    }
+    let systems = super::reinstall::choices(&state.db, service).await?;
+    let keys = match service.user_id {
+        Some(owner) if systems.iter().any(|t| t.family == OsFamily::Linux) => {
+            crate::accounts::ssh_keys::list(&state.db, owner).await?
+        }
+        _ => Vec::new(),
+    };
+    let latest = super::reinstall::latest(&state.db, service.id).await?;
+    let running = latest.as_ref().filter(|r| r.finished_at.is_none());
+    Ok(Some(ReinstallCard {
+        current: posted
+            .and_then(|p| p.template_id)
+            .or(service.os_template_id),
+        ticked: posted.map(|p| p.ssh_key_ids.clone()).unwrap_or_default(),
+        confirm: super::reinstall::confirmation(service),
+        running: running.map(|r| r.step.label()),
+        running_system: running
+            .and_then(|r| r.os_template_name.clone())
+            .unwrap_or_else(|| "the plan's system".to_owned()),
+        last_failed: latest
+            .as_ref()
+            .filter(|r| r.step == super::reinstall::ReinstallStep::Failed)
+            .and_then(|r| r.error.clone()),
+        by_hand: service.backend_id.is_none(),
+        systems,
+        keys,
+    }))
+}
+
+/// The reinstall form as posted: the system, the ticked keys (one pair each), the word typed.
+pub(crate) fn reinstall_form(
+    pairs: Vec<(String, String)>,
+) -> AppResult<super::reinstall::ReinstallRequest> {
+    let mut request = super::reinstall::ReinstallRequest::default();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "template_id" if !value.trim().is_empty() => {
+                request.template_id = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| AppError::invalid("template_id", "choose a system"))?,
+                );
+            }
+            "ssh_key_ids" => request.ssh_key_ids.push(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| AppError::invalid("ssh_key_ids", "choose keys from the list"))?,
+            ),
+            "confirm" => request.confirm = value,
+            _ => {}
+        }
+    }
+    Ok(request)
+}
+
+/// The fields of the reinstall form, for a failure's messages.
+pub(crate) const REINSTALL_FIELDS: &[(&str, &str)] = &[
+    ("template_id", "Operating system"),
+    ("ssh_key_ids", "SSH keys"),
+    ("confirm", "Confirmation"),
+];
+
+/// `POST /account/services/{id}/reinstall`.
+async fn reinstall(
+    State(state): State<AppState>,
+    visitor: PageUser,
+    Path(id): Path<i32>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let service = own_service(&state, &visitor, id).await?;
+    let mut posted = None;
+    let outcome = match reinstall_form(pairs) {
+        Ok(request) => {
+            let outcome = super::reinstall::request(
+                &state.db,
+                id,
+                &super::reinstall::Requester::Customer(visitor.user.id),
+                &request,
+            )
+            .await;
+            posted = Some(request);
+            outcome
+        }
+        Err(err) => Err(err),
+    };
+    match outcome {
+        Ok(_) => Ok(see_other(&format!(
+            "/account/services/{id}?notice=reinstall-requested#reinstall"
+        ))),
+        Err(err @ AppError::NotFound("service")) => Err(err),
+        Err(err) => {
+            let failure = Failure::from_error(err, REINSTALL_FIELDS)?;
+            let extras = Extras {
+                status: Some(failure.status),
+                alert: failure.alert,
+                reinstall_errors: failure.errors,
+                reinstall_posted: posted,
+                ..Extras::default()
+            };
+            render_service(&state, &visitor, service, extras).await
+        }
+    }
+}
+
 pub(crate) const SNAPSHOT_NOTICES: &[(&str, &str, &str)] = &[
     (
         "snapshot-requested",
@@ -781,6 +936,11 @@ pub(crate) const SNAPSHOT_NOTICES: &[(&str, &str, &str)] = &[
         "snapshot-delete-requested",
         "success",
         "Deleting the snapshot. The history below shows when it is done.",
+    ),
+    (
+        "reinstall-requested",
+        "success",
+        "Reinstall requested. It takes a few minutes; reveal the new password once the history below shows it done.",
     ),
 ];
 

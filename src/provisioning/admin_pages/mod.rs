@@ -1,4 +1,5 @@
-//! The operator's backend pages: `/admin/backends` (every backend with the capacity it leaves),
+//! The operator's backend pages (and, in [`systems`], the operating systems' page
+//! `/admin/os-templates`): `/admin/backends` (every backend with the capacity it leaves),
 //! the new and edit forms (the Proxmox fields, the API token write-only), and on a backend's
 //! page the template of each plan and the IP pool.
 //!
@@ -35,8 +36,16 @@ use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 
+mod systems;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route(
+            "/admin/os-templates",
+            get(systems::list).post(systems::create),
+        )
+        .route("/admin/os-templates/{id}", post(systems::update))
+        .route("/admin/os-templates/{id}/delete", post(systems::delete))
         .route("/admin/backends", get(list_backends).post(create_backend))
         .route("/admin/backends/new", get(new_backend))
         .route(
