@@ -517,6 +517,33 @@ pub struct LifecycleConfig {
     /// Days a released IP address is held back before another customer gets it.
     #[arg(long, env = "NEXTGENRDP_IP_HOLD_DAYS", default_value_t = 7)]
     pub ip_hold_days: u32,
+
+    /// What happens when a server uses its plan's monthly traffic: `nothing`, `notify` (e-mails
+    /// at 80 % and 100 %) or `throttle` (the e-mails, and its network limited to
+    /// `--traffic-throttle-rate` until the month ends).
+    #[arg(
+        long,
+        env = "NEXTGENRDP_TRAFFIC_OVERAGE",
+        value_enum,
+        default_value = "notify"
+    )]
+    pub traffic_overage: TrafficOverage,
+
+    /// The network limit of a throttled server, in megabytes per second (Proxmox's `rate` on
+    /// its NIC; 1 MB/s is 8 Mbit/s).
+    #[arg(long, env = "NEXTGENRDP_TRAFFIC_THROTTLE_RATE", default_value_t = 1.0)]
+    pub traffic_throttle_rate: f64,
+}
+
+/// What happens when a server uses its plan's monthly traffic.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum TrafficOverage {
+    /// No e-mails, no limit.
+    Nothing,
+    /// E-mails at 80 % and 100 % of the allowance.
+    Notify,
+    /// The e-mails, and the network limited until the month ends.
+    Throttle,
 }
 
 impl Default for LifecycleConfig {
@@ -526,6 +553,8 @@ impl Default for LifecycleConfig {
             suspend_after_days: 3,
             terminate_after_days: 14,
             ip_hold_days: 7,
+            traffic_overage: TrafficOverage::Notify,
+            traffic_throttle_rate: 1.0,
         }
     }
 }

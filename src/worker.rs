@@ -547,9 +547,13 @@ impl Worker {
                     crate::services::usage::sample_all(&self.db, &self.provisioning).await?;
                 if round.sampled + round.failed > 0 {
                     tracing::info!(
-                        "usage: {} servers sampled, {} not reached",
+                        "usage: {} servers sampled, {} not reached; {} traffic notices, {} \
+                         throttled, {} limits lifted",
                         round.sampled,
-                        round.failed
+                        round.failed,
+                        round.traffic.notices,
+                        round.traffic.throttled,
+                        round.traffic.lifted
                     );
                 }
                 Ok(())

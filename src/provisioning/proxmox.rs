@@ -562,6 +562,37 @@ impl ProxmoxClient {
         Ok(())
     }
 
+    /// A config key's value as the VM will run it: a change waiting in `pending` (one the node
+    /// could not apply to the running VM), else the current value; `None` when unset.
+    pub async fn vm_effective(
+        &self,
+        node: &str,
+        vmid: u32,
+        key: &str,
+    ) -> Result<Option<String>, PveError> {
+        #[derive(Deserialize)]
+        struct Item {
+            key: String,
+            value: Option<Value>,
+            pending: Option<Value>,
+            delete: Option<Value>,
+        }
+        let vmid = vmid.to_string();
+        let path = ["nodes", node, "qemu", &vmid, "pending"];
+        let items: Vec<Item> = self.call(Method::GET, &path, &[], None).await?;
+        let text = |v: Value| match v {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        Ok(items.into_iter().find(|i| i.key == key).and_then(|i| {
+            if i.delete.is_some() {
+                None
+            } else {
+                i.pending.or(i.value).map(text)
+            }
+        }))
+    }
+
     /// The VM's usage counters from `status/current`, or `None` when the VM does not exist.
     pub async fn vm_usage(&self, node: &str, vmid: u32) -> Result<Option<VmUsage>, PveError> {
         let vmid = vmid.to_string();

@@ -21,6 +21,7 @@ pub mod renewals;
 #[allow(clippy::module_inception)]
 pub mod services;
 pub mod snapshots;
+pub mod traffic;
 pub mod usage;
 
 use sqlx::PgExecutor;

@@ -160,3 +160,151 @@ async fn admin_email(app: &TestApp, admin: &Value) -> String {
         .await
         .unwrap()
 }
+
+/// One `sample_usage` round by a worker whose operator chose `overage` for used-up traffic.
+async fn sample_with(app: &TestApp, overage: nextgenrdp::config::TrafficOverage) {
+    nextgenrdp::jobs::enqueue(&app.db, "sample_usage", &json!({}), None, None)
+        .await
+        .unwrap();
+    let provisioning = nextgenrdp::provisioning::Provisioning::new(
+        nextgenrdp::crypto::Keyring::new(&nextgenrdp::crypto::Key::from_bytes([2; 32]), &[]),
+        nextgenrdp::provisioning::LifecycleConfig {
+            traffic_overage: overage,
+            ..Default::default()
+        },
+        "http://shop.test".into(),
+    );
+    let mailer = nextgenrdp::mail::Mailer::files(
+        app.mail_dir.path().to_path_buf(),
+        "NextGenRDP <no-reply@shop.test>",
+    );
+    nextgenrdp::worker::Worker::new(app.db.clone(), std::sync::Arc::new(mailer), provisioning)
+        .run_pending()
+        .await
+        .unwrap();
+}
+
+async fn net0(fake: &FakePve) -> String {
+    let vm = fake
+        .vms()
+        .await
+        .into_iter()
+        .find(|vm| vm["vmid"] == VMID)
+        .unwrap();
+    // What the API's config shows: a running VM's change waits in `pending` on fakepve (a real
+    // node with network hotplug, its default, applies it at once).
+    vm["pending"]["net0"]
+        .as_str()
+        .or(vm["config"]["net0"].as_str())
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+#[sqlx::test]
+async fn used_traffic_is_told_at_80_and_100_percent_and_throttled_until_the_month_ends(db: PgPool) {
+    use nextgenrdp::config::TrafficOverage;
+    let fake = FakePve::start().await;
+    let app = app_with_consoles(db, Duration::from_secs(600)).await;
+    let email = "hamza@example.pk";
+    let (_login, _admin, id) = active_server(&app, &fake, email).await;
+    sqlx::query("update plans set bandwidth = '1 GB' where id = $1")
+        .bind(crate::provisioning::PLAN)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    nextgenrdp::provisioning::proxmox::ProxmoxClient::new(fake.client_config())
+        .unwrap()
+        .update_config(
+            crate::fakepve::NODE,
+            VMID,
+            &[("net0", "virtio,bridge=vmbr0".to_owned())],
+        )
+        .await
+        .unwrap();
+    let told = |mails: &[String], share: &str| {
+        mails
+            .iter()
+            .filter(|m| m.contains(&format!("has used {share} % of its monthly traffic")))
+            .count()
+    };
+
+    // 850 MB of 1 GB: the 80 % notice, once however often the sampler looks.
+    stats(&fake, 1_000, 0).await;
+    sample_with(&app, TrafficOverage::Throttle).await;
+    stats(&fake, 850_001_000, 0).await;
+    sample_with(&app, TrafficOverage::Throttle).await;
+    sample_with(&app, TrafficOverage::Throttle).await;
+    let mails = app.mails_to(email).await;
+    assert_eq!(told(&mails, "80"), 1, "{mails:?}");
+    assert_eq!(told(&mails, "100"), 0);
+    assert!(
+        !net0(&fake).await.contains("rate="),
+        "not limited below 100 %"
+    );
+
+    // Past the allowance: the 100 % notice, and the NIC limited to 1 MB/s.
+    stats(&fake, 1_200_001_000, 0).await;
+    sample_with(&app, TrafficOverage::Throttle).await;
+    sample_with(&app, TrafficOverage::Throttle).await;
+    let mails = app.mails_to(email).await;
+    assert_eq!(told(&mails, "100"), 1, "{mails:?}");
+    assert!(mails.iter().any(|m| m.contains("limited to 1 MB/s")));
+    let limited = net0(&fake).await;
+    assert!(limited.ends_with("bridge=vmbr0,rate=1"), "{limited}");
+    let lines: Vec<String> = sqlx::query_scalar(
+        "select action from service_logs where service_id = $1 and action like 'traffic%'
+         order by id",
+    )
+    .bind(id)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(
+        lines,
+        ["traffic_notice", "traffic_notice", "traffic_throttle"]
+    );
+
+    // A new month: the limit is lifted.
+    sqlx::query("update service_throttles set month = month - interval '1 month'")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sqlx::query("delete from service_traffic")
+        .execute(&app.db)
+        .await
+        .unwrap();
+    sample_with(&app, TrafficOverage::Throttle).await;
+    let lifted = net0(&fake).await;
+    assert!(
+        lifted.ends_with("bridge=vmbr0") && !lifted.contains("rate="),
+        "{lifted}"
+    );
+    let left: i64 = sqlx::query_scalar("select count(*) from service_throttles")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[sqlx::test]
+async fn an_operator_who_chose_nothing_sends_no_traffic_notices(db: PgPool) {
+    use nextgenrdp::config::TrafficOverage;
+    let fake = FakePve::start().await;
+    let app = app_with_consoles(db, Duration::from_secs(600)).await;
+    let email = "nida@example.pk";
+    active_server(&app, &fake, email).await;
+    sqlx::query("update plans set bandwidth = '1 GB' where id = $1")
+        .bind(crate::provisioning::PLAN)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    stats(&fake, 1_000, 0).await;
+    sample_with(&app, TrafficOverage::Nothing).await;
+    stats(&fake, 2_000_001_000, 0).await;
+    sample_with(&app, TrafficOverage::Nothing).await;
+    let mails = app.mails_to(email).await;
+    assert!(
+        !mails.iter().any(|m| m.contains("monthly traffic")),
+        "{mails:?}"
+    );
+}

@@ -132,6 +132,8 @@ pub(crate) fn action_label(action: &str) -> String {
         "snapshot_rollback" => "Rolled back to a snapshot",
         "snapshot_delete" => "Snapshot deleted",
         "reinstall" => "Reinstall",
+        "traffic_notice" => "Traffic notice",
+        "traffic_throttle" => "Network limit",
         "update" | "updated" | "edit" => "Details corrected",
         other if other.contains("reveal") || other.contains("credentials") => {
             "Login details viewed"
