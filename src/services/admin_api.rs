@@ -664,16 +664,21 @@ async fn operator_snapshot_request(
         request,
     )
     .await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(SnapshotRequested {
+            log: owners_view(state, id, log).await?,
+        }),
+    ))
+}
+
+/// A log line of service `id` as its owner reads it ("you" for their own requests).
+async fn owners_view(state: &AppState, id: i32, log: ServiceLog) -> AppResult<super::api::LogView> {
     let customer = services::find(&state.db, id)
         .await?
         .and_then(|s| s.user_id)
         .unwrap_or_default();
-    Ok((
-        axum::http::StatusCode::ACCEPTED,
-        Json(SnapshotRequested {
-            log: super::api::log_view(log, customer),
-        }),
-    ))
+    Ok(super::api::log_view(log, customer))
 }
 
 /// Any service's usage over a range, and its traffic this month.
@@ -729,14 +734,10 @@ async fn reinstall_service(
         &body,
     )
     .await?;
-    let customer = services::find(&state.db, id)
-        .await?
-        .and_then(|s| s.user_id)
-        .unwrap_or_default();
     Ok((
         axum::http::StatusCode::ACCEPTED,
         Json(ReinstallRequested {
-            log: super::api::log_view(log, customer),
+            log: owners_view(&state, id, log).await?,
         }),
     ))
 }

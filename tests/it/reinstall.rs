@@ -14,24 +14,11 @@ use crate::api::cart::location_of;
 use crate::api::ssh_keys::ED25519;
 use crate::console::active_server;
 use crate::fakepve::{FakePve, LINUX_TEMPLATE, NODE, WINDOWS_TEMPLATE};
-use crate::helpers::{TestApp, TestResponse};
+use crate::helpers::TestApp;
 use crate::provisioning::{PLAN, proxmox_backend};
+use crate::snapshots::{call, last_line, run_jobs, token};
 
 const VMID: u32 = 5000;
-
-fn token(login: &Value) -> Option<&str> {
-    login["access_token"].as_str()
-}
-
-async fn call(
-    app: &TestApp,
-    login: &Value,
-    method: Method,
-    path: &str,
-    body: Value,
-) -> TestResponse {
-    app.send_json_as(token(login), method, path, &body).await
-}
 
 /// The operator offers Windows Server 2022 (first) and Ubuntu 24.04 with the plan, each with
 /// its template VM on `backend`; returns (windows id, ubuntu id).
@@ -98,28 +85,6 @@ async fn stored_key(db: &PgPool, id: i64) -> String {
         .fetch_one(db)
         .await
         .unwrap()
-}
-
-/// The newest log line of `action`: (status, details).
-async fn last_line(db: &PgPool, id: i32, action: &str) -> (String, String) {
-    sqlx::query_as(
-        "select status, coalesce(details, '') from service_logs
-         where service_id = $1 and action = $2 order by id desc limit 1",
-    )
-    .bind(id)
-    .bind(action)
-    .fetch_one(db)
-    .await
-    .unwrap()
-}
-
-/// Runs the queued jobs now (backoffs skipped).
-async fn run_jobs(app: &TestApp) {
-    sqlx::query("update jobs set run_at = now() where status = 'queued'")
-        .execute(&app.db)
-        .await
-        .unwrap();
-    app.deliver_mail().await;
 }
 
 async fn password(app: &TestApp, login: &Value, id: i32) -> String {

@@ -15,11 +15,11 @@ use crate::helpers::{TestApp, TestResponse};
 
 const VMID: u32 = 5000;
 
-fn token(login: &Value) -> Option<&str> {
+pub(crate) fn token(login: &Value) -> Option<&str> {
     login["access_token"].as_str()
 }
 
-async fn call(
+pub(crate) async fn call(
     app: &TestApp,
     login: &Value,
     method: Method,
@@ -38,7 +38,7 @@ async fn limit(db: &PgPool, n: i32) {
 }
 
 /// Runs the queued jobs now (backoffs skipped).
-async fn run_jobs(app: &TestApp) {
+pub(crate) async fn run_jobs(app: &TestApp) {
     sqlx::query("update jobs set run_at = now() where status = 'queued'")
         .execute(&app.db)
         .await
@@ -47,7 +47,7 @@ async fn run_jobs(app: &TestApp) {
 }
 
 /// The newest log line of `action`: (status, details).
-async fn last_line(db: &PgPool, id: i32, action: &str) -> (String, String) {
+pub(crate) async fn last_line(db: &PgPool, id: i32, action: &str) -> (String, String) {
     sqlx::query_as(
         "select status, coalesce(details, '') from service_logs
          where service_id = $1 and action = $2 order by id desc limit 1",

@@ -25,7 +25,7 @@ use crate::services::logs::{self, ServiceLog};
 use crate::services::pages::console::ConsolePage;
 use crate::services::pages::{
     REINSTALL_FIELDS, ReinstallCard, SNAPSHOT_NOTICES, SnapshotCard, reinstall_card,
-    reinstall_form, snapshot_card,
+    reinstall_posted, snapshot_card,
 };
 use crate::services::pages::{ServiceRow, action_label, outcome_label};
 use crate::services::services::{self, Service, ServiceFilter};
@@ -980,21 +980,8 @@ pub(super) async fn reinstall(
 ) -> AppResult<Response> {
     let service = find_service(&state, id).await?;
     let actor = admin.0.actor(&ip);
-    let mut posted = None;
-    let outcome = match reinstall_form(pairs) {
-        Ok(request) => {
-            let outcome = crate::services::reinstall::request(
-                &state.db,
-                id,
-                &crate::services::reinstall::Requester::Operator(&actor, admin.0.user.id),
-                &request,
-            )
-            .await;
-            posted = Some(request);
-            outcome
-        }
-        Err(err) => Err(err),
-    };
+    let requester = crate::services::reinstall::Requester::Operator(&actor, admin.0.user.id);
+    let (posted, outcome) = reinstall_posted(&state, id, &requester, pairs).await;
     match outcome {
         Ok(_) => Ok(see_other(&format!(
             "/admin/services/{id}?notice=reinstall-requested#reinstall"

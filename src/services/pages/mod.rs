@@ -874,6 +874,26 @@ pub(crate) fn reinstall_form(
     Ok(request)
 }
 
+/// Asks for the reinstall a posted form names: the form as understood (to show again when
+/// refused) and the outcome.
+pub(crate) async fn reinstall_posted(
+    state: &AppState,
+    id: i32,
+    requester: &super::reinstall::Requester<'_>,
+    pairs: Vec<(String, String)>,
+) -> (
+    Option<super::reinstall::ReinstallRequest>,
+    AppResult<crate::services::logs::ServiceLog>,
+) {
+    match reinstall_form(pairs) {
+        Ok(request) => {
+            let outcome = super::reinstall::request(&state.db, id, requester, &request).await;
+            (Some(request), outcome)
+        }
+        Err(err) => (None, Err(err)),
+    }
+}
+
 /// The fields of the reinstall form, for a failure's messages.
 pub(crate) const REINSTALL_FIELDS: &[(&str, &str)] = &[
     ("template_id", "Operating system"),
@@ -889,21 +909,8 @@ async fn reinstall(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let service = own_service(&state, &visitor, id).await?;
-    let mut posted = None;
-    let outcome = match reinstall_form(pairs) {
-        Ok(request) => {
-            let outcome = super::reinstall::request(
-                &state.db,
-                id,
-                &super::reinstall::Requester::Customer(visitor.user.id),
-                &request,
-            )
-            .await;
-            posted = Some(request);
-            outcome
-        }
-        Err(err) => Err(err),
-    };
+    let requester = super::reinstall::Requester::Customer(visitor.user.id);
+    let (posted, outcome) = reinstall_posted(&state, id, &requester, pairs).await;
     match outcome {
         Ok(_) => Ok(see_other(&format!(
             "/account/services/{id}?notice=reinstall-requested#reinstall"
