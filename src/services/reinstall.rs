@@ -3,6 +3,8 @@
 //! systems and, for Linux, SSH keys; the server is rebuilt on the **same VM id and address**
 //! with a new generated password.
 //!
+//! A reinstall that failed does not count against the day's three.
+//!
 //! A reinstall is a row of `service_reinstalls` and a `reinstall_service` job running a step
 //! machine like provisioning's, each step recorded before the next begins and each looking
 //! before it acts, so a crash or a lost answer resumes where it stopped:
@@ -335,7 +337,8 @@ pub async fn request(
         let recent: i64 = timed(
             "service_reinstalls.count_since",
             sqlx::query_scalar(
-                "select count(*) from service_reinstalls where service_id = $1 and created_at > $2",
+                "select count(*) from service_reinstalls
+                 where service_id = $1 and created_at > $2 and step <> 'failed'",
             )
             .bind(service.id)
             .bind(since)
