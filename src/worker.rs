@@ -545,15 +545,18 @@ impl Worker {
             crate::jobs::kinds::SAMPLE_USAGE => {
                 let round =
                     crate::services::usage::sample_all(&self.db, &self.provisioning).await?;
+                // The month's traffic, now counted, against the plans' allowances.
+                let traffic =
+                    crate::services::traffic::enforce(&self.db, &self.provisioning).await?;
                 if round.sampled + round.failed > 0 {
                     tracing::info!(
                         "usage: {} servers sampled, {} not reached; {} traffic notices, {} \
                          throttled, {} limits lifted",
                         round.sampled,
                         round.failed,
-                        round.traffic.notices,
-                        round.traffic.throttled,
-                        round.traffic.lifted
+                        traffic.notices,
+                        traffic.throttled,
+                        traffic.lifted
                     );
                 }
                 Ok(())

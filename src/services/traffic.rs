@@ -1,4 +1,5 @@
-//! What happens as a server uses its plan's monthly traffic, after each usage round: an e-mail
+//! What happens as a server uses its plan's monthly traffic, after each usage round (the
+//! worker's `sample_usage` job calls [`enforce`] after [`super::usage::sample_all`]): an e-mail
 //! (and a `traffic_notice` line in the service's log) when this month's traffic passes 80 % and
 //! 100 % of the allowance, each at most once a month (`service_traffic_notices`); with the
 //! operator's `NEXTGENRDP_TRAFFIC_OVERAGE=throttle`, past 100 % the VM's NIC gets Proxmox's

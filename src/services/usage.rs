@@ -219,8 +219,6 @@ pub async fn record(
 pub struct Round {
     pub sampled: usize,
     pub failed: usize,
-    /// What the traffic rules did after the round.
-    pub traffic: super::traffic::Enforced,
 }
 
 /// Reads every active Proxmox-built server once, then rolls the samples up into hours and drops
@@ -268,7 +266,6 @@ pub async fn sample_all(db: &PgPool, ctx: &Provisioning) -> anyhow::Result<Round
         }
     }
     roll_up(db).await?;
-    round.traffic = super::traffic::enforce(db, ctx).await?;
     Ok(round)
 }
 
