@@ -533,6 +533,11 @@ async fn carry_out(ctx: &Provisioning, db: &PgPool, reinstall: &Reinstall) -> an
     };
     let machine = Machine::new(ctx, db, *backend)?;
     let vmid = machine.vmid(&service)?;
+    if reinstall.step == ReinstallStep::Pending {
+        // The image must exist before the old system is deleted: a backend without a template
+        // VM for the system fails the reinstall with the server untouched.
+        machine.image(&service, reinstall.os_template_id).await?;
+    }
     let mut reinstall = reinstall.clone();
     loop {
         match reinstall.step {

@@ -483,6 +483,50 @@ async fn each_reinstall_step_looks_before_it_acts(db: PgPool) {
         }
     };
 
+    // A system the backend has no template VM for: the reinstall fails before the old system
+    // is touched.
+    sqlx::query("delete from backend_os_templates where os_template_id = $1")
+        .bind(ubuntu as i32)
+        .execute(&app.db)
+        .await
+        .unwrap();
+    let deletes = |requests: &[(String, String)]| {
+        requests
+            .iter()
+            .filter(|(m, p)| m == "DELETE" && p.ends_with(&format!("/qemu/{VMID}")))
+            .count()
+    };
+    reinstall(json!({ "template_id": ubuntu, "confirm": confirm })).await;
+    run_jobs(&app).await;
+    let (status, details) = last_line(&app.db, id, "reinstall").await;
+    assert_eq!(status, "failed");
+    assert!(
+        details.contains("has no template VM for Ubuntu 24.04"),
+        "{details}"
+    );
+    assert_eq!(
+        deletes(&fake.requests().await),
+        0,
+        "the old system is untouched"
+    );
+    let running = fake
+        .vms()
+        .await
+        .into_iter()
+        .find(|vm| vm["vmid"] == VMID)
+        .unwrap();
+    assert_eq!(running["status"], "running");
+    sqlx::query(
+        "insert into backend_os_templates (backend_id, os_template_id, template_vmid)
+         values ($1, $2, $3)",
+    )
+    .bind(backend)
+    .bind(ubuntu as i32)
+    .bind(crate::fakepve::LINUX_TEMPLATE as i32)
+    .execute(&app.db)
+    .await
+    .unwrap();
+
     // A lost answer: the clone was made but the step still says `destroyed`. The job finds our
     // VM at the id and carries on without cloning again.
     reinstall(json!({ "template_id": ubuntu, "confirm": confirm })).await;
