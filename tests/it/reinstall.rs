@@ -55,6 +55,34 @@ async fn offer_systems(app: &TestApp, admin: &Value, backend: i32) -> (i64, i64)
     )
 }
 
+/// A customer's active server whose plan offers Windows Server 2022 and Ubuntu 24.04.
+struct Offered {
+    login: Value,
+    admin: Value,
+    id: i32,
+    backend: i32,
+    windows: i64,
+    ubuntu: i64,
+}
+
+async fn offered_server(app: &TestApp, fake: &FakePve, email: &str) -> Offered {
+    let (login, admin, id) = active_server(app, fake, email).await;
+    let backend: i32 = sqlx::query_scalar("select backend_id from services where id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (windows, ubuntu) = offer_systems(app, &admin, backend).await;
+    Offered {
+        login,
+        admin,
+        id,
+        backend,
+        windows,
+        ubuntu,
+    }
+}
+
 async fn add_key(app: &TestApp, login: &Value) -> i64 {
     let added = call(
         app,
@@ -252,13 +280,14 @@ async fn the_customer_chooses_a_system_and_keys_and_the_server_is_built_from_the
 async fn a_reinstall_rebuilds_the_same_vm_and_address_with_a_new_password(db: PgPool) {
     let fake = FakePve::start().await;
     let app = TestApp::with_default_catalog(db).await;
-    let (login, admin, id) = active_server(&app, &fake, "sana@example.pk").await;
-    let backend: i32 = sqlx::query_scalar("select backend_id from services where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let (windows, ubuntu) = offer_systems(&app, &admin, backend).await;
+    let Offered {
+        login,
+        admin,
+        id,
+        windows,
+        ubuntu,
+        ..
+    } = offered_server(&app, &fake, "sana@example.pk").await;
     let key = add_key(&app, &login).await;
     let before = password(&app, &login, id).await;
     let address: String = sqlx::query_scalar("select ip_address from services where id = $1")
@@ -459,13 +488,13 @@ async fn a_reinstall_rebuilds_the_same_vm_and_address_with_a_new_password(db: Pg
 async fn each_reinstall_step_looks_before_it_acts(db: PgPool) {
     let fake = FakePve::start().await;
     let app = TestApp::with_default_catalog(db).await;
-    let (_login, admin, id) = active_server(&app, &fake, "kiran@example.pk").await;
-    let backend: i32 = sqlx::query_scalar("select backend_id from services where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let (_windows, ubuntu) = offer_systems(&app, &admin, backend).await;
+    let Offered {
+        admin,
+        id,
+        backend,
+        ubuntu,
+        ..
+    } = offered_server(&app, &fake, "kiran@example.pk").await;
     let confirm = format!("srv{id}");
     let reinstall = |body: Value| {
         let app = &app;
@@ -602,13 +631,9 @@ async fn the_choice_and_the_reinstall_work_in_a_real_browser_on_desktop_and_phon
     let fake = FakePve::start().await;
     let app = TestApp::with_default_catalog(db).await;
     let email = "zara@example.pk";
-    let (login, admin, id) = active_server(&app, &fake, email).await;
-    let backend: i32 = sqlx::query_scalar("select backend_id from services where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
-    let (_windows, ubuntu) = offer_systems(&app, &admin, backend).await;
+    let Offered {
+        login, id, ubuntu, ..
+    } = offered_server(&app, &fake, email).await;
     add_key(&app, &login).await;
     let server = AppServer::start(app.router.clone()).await;
     let client = browser.client();
