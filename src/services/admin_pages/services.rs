@@ -24,8 +24,8 @@ use crate::services::lifecycle::{
 use crate::services::logs::{self, ServiceLog};
 use crate::services::pages::console::ConsolePage;
 use crate::services::pages::{
-    REINSTALL_FIELDS, ReinstallCard, SNAPSHOT_NOTICES, SnapshotCard, reinstall_card,
-    reinstall_posted, snapshot_card,
+    REINSTALL_FIELDS, ReinstallCard, SNAPSHOT_FIELDS, SNAPSHOT_NOTICES, SnapshotCard,
+    reinstall_card, reinstall_posted, snapshot_card,
 };
 use crate::services::pages::{ServiceRow, action_label, outcome_label};
 use crate::services::services::{self, Service, ServiceFilter};
@@ -896,14 +896,7 @@ async fn operator_snapshot(
         ))),
         Err(err @ AppError::NotFound("service")) => Err(err),
         Err(err) => {
-            let failure = Failure::from_error(
-                err,
-                &[
-                    ("name", "Name"),
-                    ("confirm", "Confirmation"),
-                    ("description", "Note"),
-                ],
-            )?;
+            let failure = Failure::from_error(err, SNAPSHOT_FIELDS)?;
             let extras = Extras {
                 status: Some(failure.status),
                 alert: failure.alert,

@@ -894,6 +894,13 @@ pub(crate) async fn reinstall_posted(
     }
 }
 
+/// The fields of the snapshot forms, for a failure's messages.
+pub(crate) const SNAPSHOT_FIELDS: &[(&str, &str)] = &[
+    ("name", "Name"),
+    ("confirm", "Confirmation"),
+    ("description", "Note"),
+];
+
 /// The fields of the reinstall form, for a failure's messages.
 pub(crate) const REINSTALL_FIELDS: &[(&str, &str)] = &[
     ("template_id", "Operating system"),
@@ -987,14 +994,7 @@ async fn snapshot_page_request(
         ))),
         Err(err @ AppError::NotFound("service")) => Err(err),
         Err(err) => {
-            let failure = Failure::from_error(
-                err,
-                &[
-                    ("name", "Name"),
-                    ("confirm", "Confirmation"),
-                    ("description", "Note"),
-                ],
-            )?;
+            let failure = Failure::from_error(err, SNAPSHOT_FIELDS)?;
             let extras = Extras {
                 status: Some(failure.status),
                 alert: failure.alert,
