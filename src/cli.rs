@@ -130,9 +130,17 @@ pub struct CreateUser {
     /// Phone number.
     #[arg(long)]
     pub phone: Option<String>,
-    /// Make the account an operator (admin).
+    /// The account's role: `customer` (the default) or a staff role, `owner` (everything,
+    /// manages staff), `billing`, `support` or `technical`.
+    #[arg(long, value_parser = parse_role, conflicts_with = "admin")]
+    pub role: Option<Role>,
+    /// The same as `--role owner` (kept from before staff roles).
     #[arg(long)]
     pub admin: bool,
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text).ok_or_else(|| format!("must be one of {}", Role::spellings()))
 }
 
 /// Runs the parsed command.
@@ -267,10 +275,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 accounts::hash_password(&password, accounts::BCRYPT_COST)
             })
             .await??;
-            let role = if args.admin {
-                Role::Admin
-            } else {
-                Role::Customer
+            let role = match (args.role, args.admin) {
+                (Some(role), _) => role,
+                (None, true) => Role::Owner,
+                (None, false) => Role::Customer,
             };
             with_database(&cli.common, async |database: &Database| {
                 db::migrate(&database.pool).await?;
@@ -288,7 +296,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         email: email.as_str(),
                         phone: args.phone.as_deref(),
                         password_hash: &hash,
-                        role: role.as_str(),
+                        role,
                     },
                 )
                 .await?;

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod context;
 pub mod crypto;
+pub mod customers;
 pub mod db;
 pub mod error;
 pub mod jobs;

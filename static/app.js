@@ -40,6 +40,18 @@
     });
   }
 
+  // The back office's menu folds under a button on phones (CSS shows it below 56rem).
+  var adminToggle = document.querySelector(".admin-menu-toggle");
+  var adminMenu = document.getElementById("admin-menu");
+  if (adminToggle && adminMenu) {
+    document.documentElement.classList.add("has-admin-menu");
+    adminToggle.hidden = false;
+    adminToggle.addEventListener("click", function () {
+      var open = adminMenu.classList.toggle("is-open");
+      adminToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+
   // A form marked `data-auto-submit` (the signed form to a payment provider) is sent at once;
   // its visible button is there for when this script does not run.
   var auto = document.querySelector("form[data-auto-submit]");

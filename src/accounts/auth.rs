@@ -116,7 +116,7 @@ pub async fn register(state: &Context, input: Registration, ip: &str) -> AppResu
             email: email.as_str(),
             phone: phone.as_deref(),
             password_hash: &password_hash,
-            role: Role::Customer.as_str(),
+            role: Role::Customer,
         },
     )
     .await?;
@@ -160,7 +160,7 @@ pub async fn register(state: &Context, input: Registration, ip: &str) -> AppResu
 }
 
 /// Issues a fresh verification token (voiding older ones) and enqueues its e-mail.
-async fn send_verification(
+pub(super) async fn send_verification(
     tx: &mut sqlx::PgConnection,
     state: &Context,
     user: &User,

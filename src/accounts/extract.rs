@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::jwt;
 use super::sessions::{self, SessionUser};
+use super::staff::{self, Permission};
 use super::two_factor::{self, OperatorPolicy};
 use super::users::User;
 use crate::app::AppState;
@@ -79,8 +80,10 @@ impl FromRequestParts<AppState> for ApiUser {
     }
 }
 
-/// An authenticated operator; a customer gets 403, and so does an operator whose session has
-/// not proved a second factor while `NEXTGENRDP_OPERATOR_2FA=required`.
+/// An authenticated operator whose role holds the permission the route needs
+/// ([`staff::for_route`]); a customer gets 403, so does a staff role without that permission,
+/// and so does an operator whose session has not proved a second factor while
+/// `NEXTGENRDP_OPERATOR_2FA=required`.
 #[derive(Clone, Debug)]
 pub struct ApiAdmin(pub ApiUser);
 
@@ -92,7 +95,7 @@ impl FromRequestParts<AppState> for ApiAdmin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let caller = ApiUser::from_request_parts(parts, state).await?;
-        if !caller.user.is_admin() {
+        if !caller.user.is_staff() {
             return Err(AppError::Forbidden("this needs an operator account".into()));
         }
         if state.settings.operator_two_factor == OperatorPolicy::Required
@@ -100,8 +103,26 @@ impl FromRequestParts<AppState> for ApiAdmin {
         {
             return Err(two_factor::operator_refusal(&caller.user));
         }
+        let permission = route_permission(parts);
+        if !caller.user.can(permission) {
+            return Err(AppError::Forbidden(staff::refusal(
+                caller.user.role,
+                permission,
+            )));
+        }
         Ok(Self(caller))
     }
+}
+
+/// The permission the matched route needs; the owner's alone when the route is unknown (no
+/// `MatchedPath`: never in the router, where every route has one).
+fn route_permission(parts: &Parts) -> Permission {
+    parts
+        .extensions
+        .get::<axum::extract::MatchedPath>()
+        .map_or(Permission::Staff, |matched| {
+            staff::for_route(&parts.method, matched.as_str())
+        })
 }
 
 /// Whether the account has two-factor sign-in on and this session proved it. Both: a session
@@ -149,6 +170,8 @@ pub struct PageContext {
     pub csrf: String,
     /// How to reach the shop (every page's footer).
     pub contact: std::sync::Arc<crate::config::Contact>,
+    /// The path of the page asked for (the back office's menu marks where the visitor is).
+    pub path: String,
 }
 
 impl FromRequestParts<AppState> for PageContext {
@@ -170,6 +193,7 @@ impl FromRequestParts<AppState> for PageContext {
             Some(value) => cookie_user(state, &value).await?,
             None => None,
         };
+        let path = parts.uri.path().to_owned();
         Ok(match live {
             Some(SessionUser {
                 session_id,
@@ -182,6 +206,7 @@ impl FromRequestParts<AppState> for PageContext {
                 two_factor_at: session_two_factor_at,
                 csrf,
                 contact: state.settings.contact.clone(),
+                path,
             },
             None => Self {
                 user: None,
@@ -189,6 +214,7 @@ impl FromRequestParts<AppState> for PageContext {
                 two_factor_at: None,
                 csrf,
                 contact: state.settings.contact.clone(),
+                path,
             },
         })
     }
@@ -232,8 +258,9 @@ impl FromRequestParts<AppState> for PageUser {
     }
 }
 
-/// A logged-in operator on a page; a customer gets the 403 page, and an operator whose session
-/// has not proved a second factor (while it is required) a page that says how to set it up.
+/// A logged-in operator on a page whose role holds the permission the route needs; a customer
+/// or a role without it gets the 403 page, and an operator whose session has not proved a
+/// second factor (while it is required) a page that says how to set it up.
 #[derive(Clone, Debug)]
 pub struct PageAdmin(pub PageUser);
 
@@ -280,7 +307,7 @@ impl FromRequestParts<AppState> for PageAdmin {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         let page_user = PageUser::from_request_parts(parts, state).await?;
-        if !page_user.user.is_admin() {
+        if !page_user.user.is_staff() {
             return Err(crate::web::pages::error_page(
                 axum::http::StatusCode::FORBIDDEN,
                 "This page is for the shop's operators.",
@@ -290,6 +317,17 @@ impl FromRequestParts<AppState> for PageAdmin {
             && !signed_in_with_second_factor(&page_user.user, page_user.context.two_factor_at)
         {
             return Err(two_factor_needed_page(&page_user.context));
+        }
+        let permission = route_permission(parts);
+        if !page_user.user.can(permission) {
+            return Err(crate::web::pages::error_page(
+                axum::http::StatusCode::FORBIDDEN,
+                &format!(
+                    "Your role ({}) does not open this page: it needs the {} permission. \
+                     Ask the shop's owner if you need it.",
+                    page_user.user.role, permission
+                ),
+            ));
         }
         Ok(Self(page_user))
     }
@@ -380,7 +418,12 @@ impl Layout {
     pub fn for_page(title: impl Into<String>, context: &PageContext) -> Self {
         Self {
             user_name: context.user.as_ref().map(|user| user.name.clone()),
-            is_admin: context.user.as_ref().is_some_and(|user| user.is_admin()),
+            is_staff: context.user.as_ref().is_some_and(|user| user.is_staff()),
+            side_nav: context
+                .user
+                .as_ref()
+                .filter(|user| user.is_staff() && staff::is_back_office(&context.path))
+                .map(|user| staff::side_nav(user.role, &context.path)),
             csrf: context.csrf.clone(),
             contact: context.contact.clone(),
             ..Self::new(title)

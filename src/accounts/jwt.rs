@@ -71,11 +71,11 @@ mod tests {
 
     #[test]
     fn an_issued_token_verifies_with_its_claims() {
-        let token = issue(&KEY, 42, 7, Role::Admin).unwrap();
+        let token = issue(&KEY, 42, 7, Role::Owner).unwrap();
         let claims = verify(&KEY, &token).unwrap();
         assert_eq!(
             (claims.user_id(), claims.sid, claims.role),
-            (Some(42), 7, Role::Admin)
+            (Some(42), 7, Role::Owner)
         );
         assert_eq!(claims.exp - claims.iat, ACCESS_TOKEN_TTL_SECS);
     }
@@ -93,6 +93,13 @@ mod tests {
         let payload = String::from_utf8(URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
         let forged = URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin"));
         assert!(verify(&KEY, &format!("{}.{forged}.{}", parts[0], parts[2])).is_none());
+    }
+
+    #[test]
+    fn a_token_issued_before_staff_roles_reads_admin_as_owner() {
+        let claims: Claims =
+            serde_json::from_str(r#"{"sub":"42","sid":7,"role":"admin","iat":1,"exp":2}"#).unwrap();
+        assert_eq!(claims.role, Role::Owner);
     }
 
     #[test]

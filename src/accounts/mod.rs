@@ -1,7 +1,6 @@
 //! Accounts: customers and operators, their sessions and the one-time tokens e-mailed to them.
 
 pub mod admin;
-pub mod admin_pages;
 pub mod api;
 pub mod auth;
 pub mod billing;
@@ -16,40 +15,45 @@ pub mod pages;
 pub mod sessions;
 pub mod signin;
 pub mod ssh_keys;
+pub mod staff;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;
 pub mod validation;
 pub mod whatsapp;
 
-use serde::{Deserialize, Serialize};
+use crate::db::text_enum::text_enum;
 
-/// What an account may do: customers buy, admins run the shop.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Customer,
-    Admin,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Admin => "admin",
-        }
+text_enum! {
+    /// What an account may do: customers buy; the staff roles run the shop, each its part (see
+    /// [`staff::Permission`] for what each may do).
+    pub enum Role {
+        Customer = "customer",
+        /// Everything, and manages the staff. Spelled `admin` before staff roles: old access
+        /// tokens still say so.
+        #[serde(alias = "admin")]
+        Owner = "owner",
+        /// Orders, payments, refunds, invoices and promo codes.
+        Billing = "billing",
+        /// Customers, tickets, services' status and customers' requests.
+        Support = "support",
+        /// Services, provisioning, backends and credentials.
+        Technical = "technical",
     }
 }
 
-impl std::str::FromStr for Role {
-    type Err = String;
+impl Role {
+    /// The roles of the shop's staff (every role but `customer`).
+    pub const STAFF: [Self; 4] = [Self::Owner, Self::Billing, Self::Support, Self::Technical];
 
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "customer" => Ok(Self::Customer),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!("unknown role {other:?}")),
-        }
+    /// Whether this is a staff role (an operator of the back office).
+    pub fn is_staff(self) -> bool {
+        self != Self::Customer
+    }
+
+    /// Whether this role may do what `permission` covers.
+    pub fn can(self, permission: staff::Permission) -> bool {
+        permission.allows(self)
     }
 }
 

@@ -17,7 +17,7 @@ pub struct User {
     #[serde(skip)]
     pub password_hash: String,
     pub is_verified: Option<bool>,
-    pub role: String,
+    pub role: super::Role,
     pub email_verified_at: Option<DateTime<Utc>>,
     pub disabled_at: Option<DateTime<Utc>>,
     pub last_login_at: Option<DateTime<Utc>>,
@@ -28,8 +28,14 @@ pub struct User {
 }
 
 impl User {
-    pub fn is_admin(&self) -> bool {
-        self.role == "admin"
+    /// Whether this is a staff account (an operator of the back office, any staff role).
+    pub fn is_staff(&self) -> bool {
+        self.role.is_staff()
+    }
+
+    /// Whether this account's role holds `permission`.
+    pub fn can(&self, permission: super::staff::Permission) -> bool {
+        self.role.can(permission)
     }
 
     pub fn is_verified(&self) -> bool {
@@ -44,7 +50,7 @@ pub struct NewUser<'a> {
     pub email: &'a str,
     pub phone: Option<&'a str>,
     pub password_hash: &'a str,
-    pub role: &'a str,
+    pub role: super::Role,
 }
 
 /// The columns of [`User`], for `concat!` into each statement.
@@ -158,7 +164,7 @@ pub async fn find_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result
     .await
 }
 
-/// A page of accounts, newest first, optionally filtered by a search on name or e-mail.
+/// A page of accounts, newest first, optionally filtered by a search on name, e-mail or phone.
 ///
 /// A search is ordered by `id + 0`, which no index provides: the planner then finds the matches
 /// (through the trigram indexes for a selective search, by reading the table for one that
@@ -183,12 +189,13 @@ pub async fn list(
         Some(search) => sqlx::query_as(concat!(
             "select ",
             user_columns!(),
-            " from users where email ilike $3 or name ilike $3
+            " from users where email ilike $3 or name ilike $3 or phone like $4
              order by id + 0 desc limit $1 offset $2"
         ))
         .bind(limit)
         .bind(offset)
-        .bind(crate::db::contains_pattern(search)),
+        .bind(crate::db::contains_pattern(search))
+        .bind(phone_pattern(search)),
     };
     timed("users.list", query.fetch_all(db)).await
 }
@@ -197,12 +204,58 @@ pub async fn list(
 pub async fn count(db: &PgPool, search: Option<&str>) -> sqlx::Result<Total> {
     let sql = crate::total_sql!(
         "users.count",
-        "from users where $1::text is null or email ilike $1 or name ilike $1"
+        "from users where $1::text is null or email ilike $1 or name ilike $1 or phone like $2"
     );
     total::count(db, sql, |query| {
-        query.bind(search.map(crate::db::contains_pattern))
+        query
+            .bind(search.map(crate::db::contains_pattern))
+            .bind(search.and_then(phone_pattern))
     })
     .await
+}
+
+/// A search that reads as a phone number (`0300-1234567`, `+92 300 1234567`, `3001234567`:
+/// at least 6 digits and only digits, spaces, dashes and a leading `+`), as a pattern of the
+/// stored E.164 form (`%3001234567%`): the leading `0` or `92` is the country's, left out.
+fn phone_pattern(search: &str) -> Option<String> {
+    let search = search.trim();
+    let phone_like = search
+        .chars()
+        .enumerate()
+        .all(|(i, c)| c.is_ascii_digit() || c == ' ' || c == '-' || (i == 0 && c == '+'));
+    let digits: String = search.chars().filter(char::is_ascii_digit).collect();
+    if !phone_like || digits.len() < 6 {
+        return None;
+    }
+    let national = digits
+        .strip_prefix("92")
+        .or_else(|| digits.strip_prefix('0'))
+        .unwrap_or(&digits);
+    Some(format!("%{national}%"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_pattern;
+
+    #[test]
+    fn phone_searches_match_the_stored_form() {
+        for search in [
+            "0300-1234567",
+            "+92 300 1234567",
+            "3001234567",
+            "923001234567",
+        ] {
+            assert_eq!(
+                phone_pattern(search).as_deref(),
+                Some("%3001234567%"),
+                "{search}"
+            );
+        }
+        for search in ["ali", "12345", "ali 0300", "300+123456"] {
+            assert_eq!(phone_pattern(search), None, "{search}");
+        }
+    }
 }
 
 pub async fn mark_verified(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
@@ -255,7 +308,7 @@ pub async fn update_password_hash(
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn set_role(db: impl PgExecutor<'_>, id: i32, role: &str) -> sqlx::Result<bool> {
+pub async fn set_role(db: impl PgExecutor<'_>, id: i32, role: super::Role) -> sqlx::Result<bool> {
     let done = timed(
         "users.set_role",
         sqlx::query("update users set role = $2 where id = $1")

@@ -213,6 +213,31 @@ pub async fn find_for_user(
     .await
 }
 
+/// A customer's latest payments (of all their orders), newest first.
+pub async fn list_for_user(
+    db: impl PgExecutor<'_>,
+    user_id: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<Payment>> {
+    timed(
+        "payments.list_for_user",
+        sqlx::query_as(
+            "select p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id,
+                    p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload,
+                    p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at,
+                    p.created_at, p.updated_at, p.expires_at
+             from payments p join orders o on o.id = p.order_id
+             where o.user_id = $1
+             order by p.id desc
+             limit $2",
+        )
+        .bind(user_id)
+        .bind(limit)
+        .fetch_all(db),
+    )
+    .await
+}
+
 /// An order's payments, oldest first.
 pub async fn list_for_order(db: impl PgExecutor<'_>, order_id: i32) -> sqlx::Result<Vec<Payment>> {
     timed(

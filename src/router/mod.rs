@@ -49,7 +49,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::catalog::pages::router())
         .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())
-        .merge(crate::accounts::admin_pages::router())
+        .merge(crate::customers::admin_pages::router())
         .merge(crate::orders::pages::router())
         .merge(crate::orders::admin_pages::router())
         .merge(crate::payments::pages::router())
@@ -129,6 +129,7 @@ fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::services::admin_api::router())
         .merge(crate::support::api::router())
         .merge(crate::support::admin_api::router())
+        .merge(crate::customers::admin_api::router())
         .merge(crate::provisioning::admin_api::router())
         .merge(crate::jobs::admin_api::router())
 }

@@ -20,6 +20,7 @@ use sqlx::PgPool;
 use super::logs;
 use super::services::{self, Service};
 use crate::accounts::sessions;
+use crate::accounts::staff::Permission;
 use crate::error::{AppError, AppResult};
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends::{self, Backend, BackendDriver};
@@ -287,7 +288,7 @@ pub async fn redeem(db: &PgPool, token: &str) -> AppResult<Opened> {
     }
     let signed_in = sessions::find_live_user(&mut *tx, session_id)
         .await?
-        .filter(|u| u.user.id == user_id && (as_owner || u.user.is_admin()));
+        .filter(|u| u.user.id == user_id && (as_owner || u.user.can(Permission::Credentials)));
     if signed_in.is_none() {
         tx.commit().await?;
         return Err(spent());

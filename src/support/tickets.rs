@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use super::attachments::{self, Attachment, MAX_FILES_PER_MESSAGE, Upload};
 use super::{Department, Priority, TicketStatus};
+use crate::accounts::staff::Permission;
 use crate::accounts::users::{self, User};
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::context::Context;
@@ -286,7 +287,8 @@ pub async fn detail(ctx: &Context, id: i32, owner: Option<i32>) -> AppResult<Tic
     Ok(TicketDetail { ticket, messages })
 }
 
-/// The operators to tell about a ticket: its assignee, else every active operator.
+/// The operators to tell about a ticket: its assignee, else every active operator whose role
+/// answers tickets.
 async fn operators_to_tell(
     tx: &mut sqlx::PgConnection,
     ticket: &Ticket,
@@ -295,11 +297,18 @@ async fn operators_to_tell(
         "tickets.operators_to_tell",
         sqlx::query_as(
             "select email, name from users
-             where role = 'admin' and disabled_at is null
+             where role = any($2) and disabled_at is null
                and ($1::int is null or id = $1)
              order by id",
         )
         .bind(ticket.assignee_id)
+        .bind(
+            Permission::Tickets
+                .roles()
+                .iter()
+                .map(|role| role.as_str())
+                .collect::<Vec<_>>(),
+        )
         .fetch_all(&mut *tx),
     )
     .await
@@ -538,7 +547,7 @@ pub async fn update_by_operator(
     let before = find_for_update(&mut tx, id, None).await?;
     if let Some(Some(assignee)) = change.assignee_id {
         let operator = users::find(&mut *tx, assignee).await?;
-        if !operator.is_some_and(|u| u.is_admin() && u.disabled_at.is_none()) {
+        if !operator.is_some_and(|u| u.can(Permission::Tickets) && u.disabled_at.is_none()) {
             return Err(AppError::invalid(
                 "assignee_id",
                 "is not an active operator's account",

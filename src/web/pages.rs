@@ -18,6 +18,28 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; font-src 'self'; connect-src 'self'; form-action 'self'; \
      base-uri 'self'; frame-ancestors 'none'; object-src 'none'";
 
+/// A side menu: groups of links, one of them (perhaps) the page shown.
+#[derive(Clone, Debug, Default)]
+pub struct SideNav {
+    pub groups: Vec<NavGroup>,
+}
+
+/// A titled group of a [`SideNav`] (the first, untitled).
+#[derive(Clone, Debug)]
+pub struct NavGroup {
+    pub title: Option<&'static str>,
+    pub links: Vec<NavLink>,
+}
+
+/// A link of a [`SideNav`].
+#[derive(Clone, Debug)]
+pub struct NavLink {
+    pub href: &'static str,
+    pub label: &'static str,
+    /// Whether it leads to the page shown (or the part of the site it heads).
+    pub current: bool,
+}
+
 /// What every page's layout needs, the visitor included (for the navigation).
 pub struct Layout {
     pub title: String,
@@ -26,8 +48,10 @@ pub struct Layout {
     pub favicon_url: String,
     /// The logged-in visitor's name; `None` for anonymous visitors.
     pub user_name: Option<String>,
-    /// Whether the visitor is an operator (the nav links to the admin pages).
-    pub is_admin: bool,
+    /// Whether the visitor is on the staff (the nav links to the back office).
+    pub is_staff: bool,
+    /// The back office's menu, on its pages (for a staff visitor; `None` elsewhere).
+    pub side_nav: Option<SideNav>,
     /// The CSRF token every form of the page must carry (`csrf_token`).
     pub csrf: String,
     /// How to reach the shop (the footer).
@@ -48,7 +72,8 @@ impl Layout {
             js_url: assets::url("app.js"),
             favicon_url: assets::url("favicon.svg"),
             user_name: None,
-            is_admin: false,
+            is_staff: false,
+            side_nav: None,
             csrf: String::new(),
             contact: NO_CONTACT.clone(),
             signed_in_hint: false,

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 const DOMAINS: &[&str] = &[
     "accounts",
     "catalog",
+    "customers",
     "orders",
     "payments",
     "provisioning",
@@ -39,6 +40,7 @@ const DOMAIN_RANK: &[&str] = &[
     "services",
     "payments",
     "support",
+    "customers",
 ];
 const FRONT_DOORS: &[&str] = &["api", "admin_api", "pages", "admin_pages"];
 const GROUND: &[&str] = &[

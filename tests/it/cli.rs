@@ -209,13 +209,13 @@ async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: 
         "s3cret-passphrase\n",
     );
     assert!(output.status.success(), "{}", stderr(&output));
-    assert!(stdout(&output).contains("created admin account"));
+    assert!(stdout(&output).contains("created owner account"));
     let user = nextgenrdp::accounts::users::find_by_email(&db, "owner@nextgenrdp.pk")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(user.email, "owner@nextgenrdp.pk", "stored normalised");
-    assert!(user.is_admin());
+    assert_eq!(user.role, nextgenrdp::accounts::Role::Owner);
     assert!(user.is_verified());
     assert!(user.password_hash.starts_with("$2b$12$"), "bcrypt cost 12");
     assert!(nextgenrdp::accounts::verify_password(
@@ -237,6 +237,78 @@ async fn user_create_makes_a_verified_operator_with_the_password_from_stdin(db: 
     );
     assert!(!again.status.success());
     assert!(stderr(&again).contains("already exists"));
+}
+
+#[sqlx::test]
+async fn user_create_takes_a_staff_role_and_names_the_roles_it_knows(db: PgPool) {
+    let created = run(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "sana@nextgenrdp.pk",
+            "--name",
+            "Sana Billing",
+            "--role",
+            "billing",
+        ],
+        "billing-passphrase\n",
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(stdout(&created).contains("created billing account"));
+    let user = nextgenrdp::accounts::users::find_by_email(&db, "sana@nextgenrdp.pk")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.role, nextgenrdp::accounts::Role::Billing);
+
+    let unknown = run(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@nextgenrdp.pk",
+            "--name",
+            "X",
+            "--role",
+            "admin",
+        ],
+        "x-passphrase-long\n",
+    );
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("owner, billing, support, technical"),
+        "{}",
+        stderr(&unknown)
+    );
+    let both = run(
+        &db,
+        &[
+            "user",
+            "create",
+            "--email",
+            "y@nextgenrdp.pk",
+            "--name",
+            "Y",
+            "--role",
+            "support",
+            "--admin",
+        ],
+        "y-passphrase-long\n",
+    );
+    assert!(!both.status.success());
+    assert!(
+        nextgenrdp::accounts::users::find_by_email(&db, "x@nextgenrdp.pk")
+            .await
+            .unwrap()
+            .is_none()
+            && nextgenrdp::accounts::users::find_by_email(&db, "y@nextgenrdp.pk")
+                .await
+                .unwrap()
+                .is_none()
+    );
 }
 
 #[sqlx::test]
@@ -478,7 +550,7 @@ async fn keys_rotate_re_encrypts_every_credential_under_a_new_key(db: PgPool) {
         .unwrap();
     // And an operator's two-factor secret.
     let operator: i32 = sqlx::query_scalar(
-        "insert into users (name, email, password_hash, role) values ('Op', 'op@example.pk', 'x', 'admin') returning id",
+        "insert into users (name, email, password_hash, role) values ('Op', 'op@example.pk', 'x', 'owner') returning id",
     )
     .fetch_one(&db)
     .await

@@ -304,7 +304,7 @@ impl TestApp {
                 email,
                 phone: None,
                 password_hash: &hash,
-                role: "customer",
+                role: nextgenrdp::accounts::Role::Customer,
             },
         )
         .await
@@ -374,7 +374,12 @@ impl TestApp {
     /// An operator created as `nextgenrdp user create --admin` would, with two-factor sign-in
     /// on (the authenticator holds [`OPERATOR_TOTP_SECRET`]), logged in with password and code.
     pub async fn admin(&self, email: &str) -> serde_json::Value {
-        let user = self.admin_account(email).await;
+        self.staff(email, nextgenrdp::accounts::Role::Owner).await
+    }
+
+    /// A staff account of `role`, with two-factor sign-in on, logged in with password and code.
+    pub async fn staff(&self, email: &str, role: nextgenrdp::accounts::Role) -> serde_json::Value {
+        let user = self.staff_account(email, role).await;
         enable_two_factor(&self.db, user).await;
         self.login_with_code(email, "operator-passphrase").await
     }
@@ -407,6 +412,13 @@ impl TestApp {
     /// An operator account (password `operator-passphrase`), verified, without two-factor
     /// sign-in yet and not logged in; its id.
     pub async fn admin_account(&self, email: &str) -> i32 {
+        self.staff_account(email, nextgenrdp::accounts::Role::Owner)
+            .await
+    }
+
+    /// A staff account of `role` (password `operator-passphrase`), verified, without
+    /// two-factor sign-in yet and not logged in; its id.
+    pub async fn staff_account(&self, email: &str, role: nextgenrdp::accounts::Role) -> i32 {
         let hash = nextgenrdp::accounts::hash_password("operator-passphrase", 4).unwrap();
         let user = nextgenrdp::accounts::users::insert(
             &self.db,
@@ -415,7 +427,7 @@ impl TestApp {
                 email,
                 phone: None,
                 password_hash: &hash,
-                role: "admin",
+                role,
             },
         )
         .await

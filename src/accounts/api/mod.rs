@@ -17,6 +17,7 @@ use super::extract::{ApiAdmin, ApiUser};
 use super::jwt::{self, ACCESS_TOKEN_TTL_SECS};
 use super::sessions::{self, Session};
 use super::signin::{Client, OpenedSession};
+use super::staff::Permission;
 use super::users::{self, User};
 use super::validation::{parse_name, parse_phone};
 use crate::app::AppState;
@@ -80,8 +81,10 @@ pub struct UserResponse {
     pub email: String,
     /// In E.164 form (`+923001234567`), or null when none was given.
     pub phone: Option<String>,
-    #[schema(value_type = Role)]
-    pub role: String,
+    pub role: Role,
+    /// What this account may do in the back office (empty for a customer): see the README's
+    /// table of staff roles.
+    pub permissions: Vec<Permission>,
     /// Whether the e-mail address has been confirmed.
     pub is_verified: bool,
     /// When the e-mail address was confirmed (RFC 3339, UTC).
@@ -98,6 +101,11 @@ pub struct UserResponse {
 
 impl From<User> for UserResponse {
     fn from(user: User) -> Self {
+        let permissions = Permission::ALL
+            .iter()
+            .copied()
+            .filter(|p| user.can(*p))
+            .collect();
         Self {
             is_verified: user.is_verified(),
             id: user.id,
@@ -105,6 +113,7 @@ impl From<User> for UserResponse {
             email: user.email,
             phone: user.phone,
             role: user.role,
+            permissions,
             email_verified_at: user.email_verified_at,
             disabled_at: user.disabled_at,
             last_login_at: user.last_login_at,
@@ -291,11 +300,7 @@ enum TokenType {
 }
 
 fn token_response(state: &AppState, opened: OpenedSession) -> AppResult<Json<TokenResponse>> {
-    let role: Role = opened
-        .user
-        .role
-        .parse()
-        .map_err(|e: String| AppError::Internal(anyhow::anyhow!(e)))?;
+    let role = opened.user.role;
     let access_token = jwt::issue(
         state.settings.secrets.token_signing_key.expose(),
         opened.user.id,
@@ -587,7 +592,7 @@ async fn change_password(
     caller: ApiUser,
     AppJson(body): AppJson<ChangePasswordRequest>,
 ) -> AppResult<StatusCode> {
-    if caller.user.is_admin() {
+    if caller.user.is_staff() {
         caller.require_recent_two_factor()?;
     }
     auth::change_password(

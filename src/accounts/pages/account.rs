@@ -275,7 +275,7 @@ pub(super) async fn change_password(
     visitor: PageUser,
     Form(form): Form<PasswordForm>,
 ) -> AppResult<Response> {
-    if visitor.user.is_admin()
+    if visitor.user.is_staff()
         && let Some(step_up) = visitor.two_factor_step_up("/account")
     {
         return Ok(step_up);

@@ -93,10 +93,10 @@ async fn page(state: &AppState, visitor: &PageUser, view: View) -> AppResult<Res
             layout: Layout::for_page("Two-factor sign-in", &visitor.context),
             notice: view.notice,
             alert: view.alert,
-            operator_must: user.is_admin()
+            operator_must: user.is_staff()
                 && !status.enabled
                 && state.settings.operator_two_factor == OperatorPolicy::Required,
-            is_operator: user.is_admin(),
+            is_operator: user.is_staff(),
             enabled: status.enabled,
             enabled_at: pkt(status.enabled_at),
             recovery_left: status.recovery_codes_left,

@@ -1,7 +1,8 @@
-//! `/api/v1/admin/users`: the operator's account list, and disabling an account.
+//! `/api/v1/admin/users` and `/api/v1/admin/customers`: the operator's account list, disabling an
+//! account, and a customer's whole picture.
 
 use axum::http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 
 use crate::helpers::TestApp;
@@ -180,4 +181,137 @@ async fn disabling_an_account_ends_its_sessions_at_once_and_is_audited(db: PgPoo
         )
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+#[sqlx::test]
+async fn the_customers_whole_picture_shows_each_role_its_part(db: PgPool) {
+    use nextgenrdp::accounts::Role;
+    let app = TestApp::with_default_catalog(db).await;
+    let owner = app.admin("operator@nextgenrdp.pk").await;
+    let ayesha = super::idor::victim(&app, &owner).await;
+    let id = ayesha.login["user"]["id"].as_i64().unwrap();
+    let path = format!("/api/v1/admin/customers/{id}");
+    let bearer = |login: &Value| login["access_token"].as_str().unwrap().to_owned();
+
+    let picture = app.get_as(&bearer(&owner), &path).await;
+    assert_eq!(picture.status, StatusCode::OK, "{}", picture.text());
+    let text = picture.text();
+    assert!(
+        !text.contains("Ayesha-Secret-Pass-91"),
+        "no credentials in the picture"
+    );
+    let picture = picture.json();
+    assert_eq!(picture["customer"]["email"], "ayesha@example.pk");
+    assert_eq!(picture["services"][0]["ip_address"], "203.0.113.77");
+    assert_eq!(picture["money"]["orders_total"], 1);
+    assert_eq!(
+        picture["money"]["payments"][0]["gateway_txn_id"],
+        "TID7788990011"
+    );
+    assert_eq!(
+        picture["support"]["tickets"][0]["subject"],
+        "Ayesha's question"
+    );
+    assert!(picture["sessions"].as_array().unwrap().len() >= 2);
+
+    // Technical sees the services, not the money or the tickets; support sees both.
+    let technical = app.staff("tariq@nextgenrdp.pk", Role::Technical).await;
+    let seen = app.get_as(&bearer(&technical), &path).await.json();
+    assert_eq!(seen["services"][0]["ip_address"], "203.0.113.77");
+    assert!(
+        seen["money"].is_null() && seen["support"].is_null(),
+        "{seen}"
+    );
+    let support = app.staff("sana@nextgenrdp.pk", Role::Support).await;
+    let seen = app.get_as(&bearer(&support), &path).await.json();
+    assert!(
+        seen["money"].is_object() && seen["support"].is_object(),
+        "{seen}"
+    );
+
+    // Notes: support writes one, everyone on the staff reads it; bad ones are refused.
+    let notes = format!("{path}/notes");
+    let empty = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            &notes,
+            &json!({ "body": " " }),
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.json()["errors"]["body"].is_string());
+    let long = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            &notes,
+            &json!({ "body": "x".repeat(2001) }),
+        )
+        .await;
+    assert_eq!(long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let noted = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            &notes,
+            &json!({ "body": "Called about a refund; prefers WhatsApp" }),
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::CREATED, "{}", noted.text());
+    assert_eq!(noted.json()["author_name"], "Shop Operator");
+    let seen = app.get_as(&bearer(&technical), &path).await.json();
+    assert_eq!(
+        seen["notes"][0]["body"],
+        "Called about a refund; prefers WhatsApp"
+    );
+    let nobody = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            "/api/v1/admin/customers/999999/notes",
+            &json!({ "body": "lost" }),
+        )
+        .await;
+    assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.get_as(&bearer(&owner), "/api/v1/admin/customers/999999")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Already confirmed: nothing to resend. Ending the sessions logs her out everywhere.
+    let resend = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            &format!("{path}/resend-verification"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(resend.status, StatusCode::CONFLICT, "{}", resend.text());
+    let ended = app
+        .send_json_as(
+            Some(&bearer(&support)),
+            Method::POST,
+            &format!("{path}/end-sessions"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(ended.status, StatusCode::OK, "{}", ended.text());
+    assert!(ended.json()["sessions_ended"].as_u64().unwrap() >= 2);
+    assert_eq!(
+        app.get_as(&bearer(&ayesha.login), "/api/v1/me")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action in ('customer.note', 'user.end_sessions')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(audited, 2);
 }

@@ -330,7 +330,7 @@ async fn forged_tampered_expired_and_alg_none_tokens_are_refused(db: PgPool) {
         &[7; 32],
         user_id,
         claims.sid,
-        nextgenrdp::accounts::Role::Admin,
+        nextgenrdp::accounts::Role::Owner,
     )
     .unwrap();
     let parts: Vec<&str> = access.split('.').collect();
@@ -338,7 +338,7 @@ async fn forged_tampered_expired_and_alg_none_tokens_are_refused(db: PgPool) {
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
-        URL_SAFE_NO_PAD.encode(payload.replace("customer", "admin")),
+        URL_SAFE_NO_PAD.encode(payload.replace("customer", "owner")),
         parts[2]
     );
     let alg_none = format!(
@@ -609,7 +609,7 @@ async fn a_password_longer_than_bcrypt_reads_is_refused_not_cut(db: PgPool) {
             email: "old@example.pk",
             phone: None,
             password_hash: &hash,
-            role: "customer",
+            role: nextgenrdp::accounts::Role::Customer,
         },
     )
     .await
@@ -651,7 +651,7 @@ async fn legacy_and_cheaper_hashes_are_replaced_at_the_next_login(db: PgPool) {
                 email,
                 phone: None,
                 password_hash: &hash,
-                role: "customer",
+                role: nextgenrdp::accounts::Role::Customer,
             },
         )
         .await

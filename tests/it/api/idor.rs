@@ -205,7 +205,7 @@ pub(super) async fn snapshot(db: &PgPool, except: &[&str]) -> BTreeMap<String, S
 
 /// The body an honest call of this operation would send, so a refusal cannot come from a
 /// malformed body instead of the ownership check.
-fn body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
+pub(super) fn body_for(method: &str, path: &str) -> Option<(&'static str, Vec<u8>)> {
     let json = |value: Value| Some(("application/json", value.to_string().into_bytes()));
     match (method, path) {
         ("get" | "delete", _) => None,

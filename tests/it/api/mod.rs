@@ -18,6 +18,7 @@ mod me;
 mod orders;
 pub mod payments;
 mod refunds;
+mod roles;
 mod services;
 pub mod ssh_keys;
 mod tickets;

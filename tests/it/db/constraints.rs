@@ -78,7 +78,7 @@ async fn a_duplicate_email_differing_only_in_case_is_refused(db: PgPool) {
             email: "Ayesha@Example.PK",
             phone: None,
             password_hash: "x",
-            role: "customer",
+            role: nextgenrdp::accounts::Role::Customer,
         },
     )
     .await

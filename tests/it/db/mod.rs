@@ -27,7 +27,7 @@ pub async fn customer(db: &PgPool, email: &str) -> User {
             email,
             phone: Some("+923001234567"),
             password_hash: "$2b$04$abcdefghijklmnopqrstuuS1BfBFOKr3hNq0T4WFd8vd1uBrqWG.O",
-            role: "customer",
+            role: nextgenrdp::accounts::Role::Customer,
         },
     )
     .await

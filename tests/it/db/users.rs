@@ -6,7 +6,7 @@ use super::customer;
 #[sqlx::test]
 async fn insert_then_find_returns_the_same_account(db: PgPool) {
     let user = customer(&db, "ayesha@example.pk").await;
-    assert_eq!(user.role, "customer");
+    assert_eq!(user.role, nextgenrdp::accounts::Role::Customer);
     assert!(!user.is_verified());
     assert!(user.created_at.is_some());
     let found = users::find(&db, user.id).await.unwrap().unwrap();
@@ -41,7 +41,7 @@ async fn list_and_count_search_names_and_emails_newest_first(db: PgPool) {
             email: "z@shop.pk",
             phone: None,
             password_hash: "x",
-            role: "admin",
+            role: nextgenrdp::accounts::Role::Owner,
         },
     )
     .await
@@ -90,12 +90,17 @@ async fn profile_password_role_and_disabling_are_updated(db: PgPool) {
             .await
             .unwrap()
     );
-    assert!(users::set_role(&db, user.id, "admin").await.unwrap());
+    assert!(
+        users::set_role(&db, user.id, nextgenrdp::accounts::Role::Support)
+            .await
+            .unwrap()
+    );
     assert!(users::set_disabled(&db, user.id, true).await.unwrap());
     users::record_login(&db, user.id).await.unwrap();
     let row = users::find(&db, user.id).await.unwrap().unwrap();
     assert_eq!(row.password_hash, "newhash");
-    assert!(row.is_admin());
+    assert_eq!(row.role, nextgenrdp::accounts::Role::Support);
+    assert!(row.is_staff());
     assert!(row.disabled_at.is_some());
     assert!(row.last_login_at.is_some());
 

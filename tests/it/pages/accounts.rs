@@ -1,5 +1,5 @@
 //! The account pages (`/register`, `/login`, `/logout`, `/verify-email`, `/forgot-password`,
-//! `/reset-password`, `/account*`) and the operator's `/admin/users`, through forms, cookies and
+//! `/reset-password`, `/account*`) and the operator's `/admin/customers`, through forms, cookies and
 //! CSRF tokens as a browser sends them; and the attacks on each.
 
 use axum::http::StatusCode;
@@ -610,8 +610,11 @@ async fn anonymous_visitors_are_sent_to_log_in_and_come_back(db: PgPool) {
     let account = visitor.get("/account").await;
     assert_eq!(account.status, StatusCode::SEE_OTHER);
     assert_eq!(location(&account), "/login?next=%2Faccount");
-    let admin = visitor.get("/admin/users?page=2").await;
-    assert_eq!(location(&admin), "/login?next=%2Fadmin%2Fusers%3Fpage%3D2");
+    let admin = visitor.get("/admin/customers?page=2").await;
+    assert_eq!(
+        location(&admin),
+        "/login?next=%2Fadmin%2Fcustomers%3Fpage%3D2"
+    );
 
     let form = visitor
         .get("/login?next=%2Faccount%3Fnotice%3Dprofile-saved")
@@ -853,12 +856,16 @@ async fn an_unverified_customer_can_ask_for_a_new_link(db: PgPool) {
 }
 
 #[sqlx::test]
-async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: PgPool) {
+async fn the_operator_lists_customers_and_disabling_one_logs_it_out_at_once(db: PgPool) {
     let app = TestApp::new(db);
     let mut customer = logged_in_customer(&app, "ayesha@example.pk").await;
     app.verified_customer("bilal@example.pk").await;
+    sqlx::query("update users set phone = '+923001234567' where email = 'bilal@example.pk'")
+        .execute(&app.db)
+        .await
+        .unwrap();
 
-    let forbidden = customer.get("/admin/users").await;
+    let forbidden = customer.get("/admin/customers").await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert!(
         forbidden.text().contains("This page is for the shop"),
@@ -879,12 +886,20 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
     operator
         .log_in("boss@example.pk", "operator-passphrase")
         .await;
-    let list = operator.get("/admin/users").await;
+    // The list's old address sends to the new one, query and all.
+    let old = operator.get("/admin/users?search=bilal").await;
+    assert_eq!(old.status, StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(location(&old), "/admin/customers?search=bilal");
+    let list = operator.get("/admin/customers").await;
     assert_eq!(list.status, StatusCode::OK);
     let html = list.text();
     assert!(
         html.contains(r#"href="/admin">Admin</a>"#),
         "the nav links to the admin pages"
+    );
+    assert!(
+        html.contains(r#"<a href="/admin/customers" aria-current="page">Customers</a>"#),
+        "the back office's menu marks where the operator is"
     );
     for email in ["ayesha@example.pk", "bilal@example.pk", "boss@example.pk"] {
         assert!(html.contains(email), "{email} missing");
@@ -892,17 +907,23 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
     assert!(html.contains("3 accounts"));
     assert!(html.contains(" PKT"));
 
-    let searched = operator.get("/admin/users?search=BILAL").await.text();
+    let searched = operator.get("/admin/customers?search=BILAL").await.text();
     assert!(searched.contains("bilal@example.pk") && !searched.contains("ayesha@example.pk"));
     assert!(searched.contains("1 account matching"));
+    // By phone, as the customer says it on the phone.
+    let by_phone = operator
+        .get("/admin/customers?search=0300-1234567")
+        .await
+        .text();
+    assert!(by_phone.contains("bilal@example.pk") && !by_phone.contains("ayesha@example.pk"));
 
     // Past 10,000 accounts the page says the count is an estimate, and pages on.
     crate::helpers::bulk_customers(&app.db, 10_100).await;
-    let many = operator.get("/admin/users").await.text();
+    let many = operator.get("/admin/customers").await.text();
     assert!(many.contains("about 1"), "an estimated count: {many}");
     assert!(many.contains(" of about "), "pages of an estimate");
     assert!(
-        many.contains(r#"href="/admin/users?page=2""#),
+        many.contains(r#"href="/admin/customers?page=2""#),
         "a next page"
     );
     sqlx::query("delete from users where email like 'bulk%'")
@@ -910,12 +931,39 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
         .await
         .unwrap();
 
+    // The customer's page: the name links there, the phone has a WhatsApp link, and disabling
+    // is behind a confirmation that says what happens.
     let ayesha = user_id(&app, "ayesha@example.pk").await;
+    assert!(html.contains(&format!(
+        r#"<a href="/admin/customers/{ayesha}">Ayesha Khan</a>"#
+    )));
+    let bilal = user_id(&app, "bilal@example.pk").await;
+    let page = operator
+        .get(&format!("/admin/customers/{bilal}"))
+        .await
+        .text();
+    assert!(
+        page.contains(r#"href="https://wa.me/923001234567""#),
+        "{page}"
+    );
+    let page = operator
+        .get(&format!("/admin/customers/{ayesha}"))
+        .await
+        .text();
+    assert!(page.contains(r#"<details class="confirm" id="confirm-disable">"#));
+    let devices = live_sessions(&app, "ayesha@example.pk").await;
+    assert!(
+        page.contains(&format!(
+            "is logged out on every device ({devices} now) and cannot log in"
+        )),
+        "{page}"
+    );
+
     let disabled = operator
         .submit(
-            "/admin/users",
-            &format!("/admin/users/{ayesha}/disable"),
-            &[("search", "ayesha"), ("page", "1")],
+            &format!("/admin/customers/{ayesha}"),
+            &format!("/admin/customers/{ayesha}/disable"),
+            &[],
         )
         .await;
     assert_eq!(
@@ -926,7 +974,7 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
     );
     assert_eq!(
         location(&disabled),
-        "/admin/users?notice=disabled&search=ayesha"
+        format!("/admin/customers/{ayesha}?notice=disabled")
     );
     let ended = customer.get("/account").await;
     assert_eq!(
@@ -936,35 +984,84 @@ async fn the_operator_lists_accounts_and_disabling_one_logs_it_out_at_once(db: P
     );
     assert_eq!(live_sessions(&app, "ayesha@example.pk").await, 0);
     let html = operator
-        .get("/admin/users?notice=disabled&search=ayesha")
+        .get(&format!("/admin/customers/{ayesha}?notice=disabled"))
         .await
         .text();
     assert!(html.contains("The account is disabled and logged out everywhere."));
-    assert!(html.contains(&format!(r#"action="/admin/users/{ayesha}/enable""#)));
+    assert!(html.contains(&format!(r#"action="/admin/customers/{ayesha}/enable""#)));
 
     let enabled = operator
         .submit(
-            "/admin/users",
-            &format!("/admin/users/{ayesha}/enable"),
+            &format!("/admin/customers/{ayesha}"),
+            &format!("/admin/customers/{ayesha}/enable"),
             &[],
         )
         .await;
-    assert_eq!(location(&enabled), "/admin/users?notice=enabled");
+    assert_eq!(
+        location(&enabled),
+        format!("/admin/customers/{ayesha}?notice=enabled")
+    );
     customer.log_in("ayesha@example.pk", PASSWORD).await;
+
+    // Notes: an empty one comes back with the problem beside the field; a real one is listed
+    // with its author, and audited.
+    let empty = operator
+        .submit(
+            &format!("/admin/customers/{ayesha}"),
+            &format!("/admin/customers/{ayesha}/notes"),
+            &[("body", "   ")],
+        )
+        .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.text().contains("write the note first"));
+    let noted = operator
+        .submit(
+            &format!("/admin/customers/{ayesha}"),
+            &format!("/admin/customers/{ayesha}/notes"),
+            &[("body", "Prefers WhatsApp after 6 pm")],
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::SEE_OTHER, "{}", noted.text());
+    let page = operator
+        .get(&format!("/admin/customers/{ayesha}"))
+        .await
+        .text();
+    assert!(page.contains("Prefers WhatsApp after 6 pm") && page.contains("Shop Operator"));
+    assert!(
+        !customer
+            .get("/account")
+            .await
+            .text()
+            .contains("Prefers WhatsApp"),
+        "notes stay with the staff"
+    );
 
     // The operator has no button against their own account; a forged request is refused.
     let boss = user_id(&app, "boss@example.pk").await;
-    assert!(!html.contains(&format!(r#"action="/admin/users/{boss}/disable""#)));
+    let own_page = operator
+        .get(&format!("/admin/customers/{boss}"))
+        .await
+        .text();
+    assert!(!own_page.contains(&format!(r#"action="/admin/customers/{boss}/disable""#)));
     let own = operator
-        .submit("/admin/users", &format!("/admin/users/{boss}/disable"), &[])
+        .submit(
+            "/admin/customers",
+            &format!("/admin/customers/{boss}/disable"),
+            &[],
+        )
         .await;
-    assert_eq!(location(&own), "/admin/users?notice=self");
-    assert_eq!(operator.get("/admin/users").await.status, StatusCode::OK);
+    assert_eq!(
+        location(&own),
+        format!("/admin/customers/{boss}?notice=self")
+    );
 
     // A customer cannot press the button either.
-    let bilal = user_id(&app, "bilal@example.pk").await;
     let refused = customer
-        .submit("/account", &format!("/admin/users/{bilal}/disable"), &[])
+        .submit(
+            "/account",
+            &format!("/admin/customers/{bilal}/disable"),
+            &[],
+        )
         .await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(
@@ -988,7 +1085,7 @@ async fn the_operator_pages_through_many_accounts(db: PgPool) {
                 email: &format!("customer{n}@example.pk"),
                 phone: None,
                 password_hash: "x",
-                role: "customer",
+                role: nextgenrdp::accounts::Role::Customer,
             },
         )
         .await
@@ -999,24 +1096,24 @@ async fn the_operator_pages_through_many_accounts(db: PgPool) {
     operator
         .log_in("boss@example.pk", "operator-passphrase")
         .await;
-    let first = operator.get("/admin/users").await.text();
+    let first = operator.get("/admin/customers").await.text();
     assert_eq!(first.matches("<tr data-user-id=").count(), 25);
     assert!(first.contains("page 1 of 2"));
     assert!(
-        first.contains(r#"href="/admin/users?page=2" rel="next""#),
+        first.contains(r#"href="/admin/customers?page=2" rel="next""#),
         "{first}"
     );
-    let second = operator.get("/admin/users?page=2").await.text();
+    let second = operator.get("/admin/customers?page=2").await.text();
     assert_eq!(second.matches("<tr data-user-id=").count(), 6);
-    assert!(second.contains(r#"href="/admin/users" rel="prev""#));
+    assert!(second.contains(r#"href="/admin/customers" rel="prev""#));
     // Nonsense pages show the nearest real one instead of failing.
     assert_eq!(
-        operator.get("/admin/users?page=abc").await.status,
+        operator.get("/admin/customers?page=abc").await.status,
         StatusCode::OK
     );
     assert_eq!(
         operator
-            .get("/admin/users?page=99")
+            .get("/admin/customers?page=99")
             .await
             .text()
             .matches("<tr data-user-id=")
