@@ -234,30 +234,6 @@ fn phone_pattern(search: &str) -> Option<String> {
     Some(format!("%{national}%"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::phone_pattern;
-
-    #[test]
-    fn phone_searches_match_the_stored_form() {
-        for search in [
-            "0300-1234567",
-            "+92 300 1234567",
-            "3001234567",
-            "923001234567",
-        ] {
-            assert_eq!(
-                phone_pattern(search).as_deref(),
-                Some("%3001234567%"),
-                "{search}"
-            );
-        }
-        for search in ["ali", "12345", "ali 0300", "300+123456"] {
-            assert_eq!(phone_pattern(search), None, "{search}");
-        }
-    }
-}
-
 pub async fn mark_verified(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<bool> {
     let done = timed(
         "users.mark_verified",
@@ -366,4 +342,28 @@ pub async fn set_two_factor(
     )
     .await?;
     Ok(row.and_then(|(at,)| at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::phone_pattern;
+
+    #[test]
+    fn phone_searches_match_the_stored_form() {
+        for search in [
+            "0300-1234567",
+            "+92 300 1234567",
+            "3001234567",
+            "923001234567",
+        ] {
+            assert_eq!(
+                phone_pattern(search).as_deref(),
+                Some("%3001234567%"),
+                "{search}"
+            );
+        }
+        for search in ["ali", "12345", "ali 0300", "300+123456"] {
+            assert_eq!(phone_pattern(search), None, "{search}");
+        }
+    }
 }

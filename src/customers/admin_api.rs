@@ -20,9 +20,9 @@ use crate::web::extract::{AppJson, ClientIp};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(find_customer))
-        .routes(routes!(add_note))
-        .routes(routes!(end_sessions))
-        .routes(routes!(resend_verification))
+        .routes(routes!(add_customer_note))
+        .routes(routes!(end_customer_sessions))
+        .routes(routes!(resend_customer_verification))
 }
 
 /// A customer's whole picture: profile, signed-in devices, services, internal notes, and — for
@@ -65,7 +65,7 @@ struct NoteRequest {
     ),
     security(("bearer" = [])),
 )]
-async fn add_note(
+async fn add_customer_note(
     State(state): State<AppState>,
     ApiAdmin(staff): ApiAdmin,
     ClientIp(ip): ClientIp,
@@ -92,7 +92,7 @@ struct SessionsEnded {
     ),
     security(("bearer" = [])),
 )]
-async fn end_sessions(
+async fn end_customer_sessions(
     State(state): State<AppState>,
     ApiAdmin(staff): ApiAdmin,
     ClientIp(ip): ClientIp,
@@ -114,7 +114,7 @@ async fn end_sessions(
     ),
     security(("bearer" = [])),
 )]
-async fn resend_verification(
+async fn resend_customer_verification(
     State(state): State<AppState>,
     ApiAdmin(staff): ApiAdmin,
     ClientIp(ip): ClientIp,

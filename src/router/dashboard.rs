@@ -1,4 +1,5 @@
-//! The operator's dashboard, `GET /admin`: revenue today and this month, orders by status,
+//! The operator's dashboard, `GET /admin`: the charts of `trends` (revenue for the roles that
+//! see it), revenue today and this month, orders by status,
 //! payments to review, the provisioning queue, renewals due, failed jobs and customers' open
 //! requests, each a card linking to the list behind it. Each figure is read through an index
 //! (`figures`), so the page costs the same on a shop of a million orders as on a new one.
@@ -11,6 +12,7 @@ use axum::routing::get;
 use sqlx::PgPool;
 
 use crate::accounts::extract::PageAdmin;
+use crate::accounts::staff::Permission;
 use crate::app::AppState;
 use crate::db::timed;
 use crate::db::total::{self, Total};
@@ -245,6 +247,9 @@ struct DashboardPage {
     renewal_window_days: i32,
     /// `NEXTGENRDP_MANUAL_ACCOUNTS` is unset: customers paying by transfer see no accounts.
     no_transfer_accounts: bool,
+    trends: super::trends::Trends,
+    /// Whether the viewer's role sees revenue (the revenue cards and charts).
+    sees_revenue: bool,
 }
 
 /// `GET /admin`: the operator's dashboard (customers get the 403 page, visitors the login).
@@ -253,6 +258,7 @@ async fn dashboard(
     PageAdmin(admin): PageAdmin,
 ) -> AppResult<Response> {
     let figures = figures(&state.db, RENEWAL_WINDOW_DAYS).await?;
+    let trends = super::trends::trends(&state.db).await?;
     let orders = figures
         .orders
         .iter()
@@ -270,6 +276,8 @@ async fn dashboard(
         orders,
         renewal_window_days: RENEWAL_WINDOW_DAYS,
         no_transfer_accounts: state.payments.manual.example,
+        trends,
+        sees_revenue: admin.user.can(Permission::Revenue),
     })
 }
 

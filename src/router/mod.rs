@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod database;
 pub mod metrics;
 pub mod openapi;
+pub mod trends;
 
 use std::convert::Infallible;
 use std::sync::Arc;

@@ -104,6 +104,7 @@ struct QueueRow {
     row: TicketRow,
     priority: String,
     customer: String,
+    customer_id: i32,
 }
 
 #[derive(Template)]
@@ -221,6 +222,7 @@ async fn queue(
             row: TicketRow::of(ticket, true),
             priority: ticket.priority.to_string(),
             customer,
+            customer_id: ticket.user_id,
         });
     }
     render_with(

@@ -32,7 +32,7 @@ pub struct Chart<'a> {
     pub gap: i64,
 }
 
-fn escape(text: &str) -> String {
+pub fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

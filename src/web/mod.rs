@@ -7,6 +7,7 @@
 //! It imports no domain: the domains import it, and `crate::router` assembles them on top.
 
 pub mod assets;
+pub mod bars;
 pub mod charts;
 pub mod csrf;
 pub mod extract;

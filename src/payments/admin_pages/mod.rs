@@ -247,6 +247,7 @@ impl EventRow {
 
 /// The customer of the payment's order.
 struct Customer {
+    id: i32,
     name: String,
     email: String,
 }
@@ -357,6 +358,7 @@ async fn render_payment(
     let order = orders::find(&state.db, payment.order_id).await?;
     let customer = match order.as_ref().and_then(|o| o.user_id) {
         Some(user_id) => users::find(&state.db, user_id).await?.map(|u| Customer {
+            id: u.id,
             name: u.name,
             email: u.email,
         }),

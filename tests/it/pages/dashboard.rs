@@ -113,7 +113,10 @@ async fn the_dashboard_counts_revenue_payments_and_orders_from_the_data(db: sqlx
     ] {
         assert!(html.contains(link), "no link {link}");
     }
-    assert!(html.contains(r#"<a href="/admin">Dashboard</a>"#), "nav");
+    assert!(
+        html.contains(r#"<a href="/admin" aria-current="page">Dashboard</a>"#),
+        "the menu marks the dashboard"
+    );
     assert!(html.contains(r#"<a href="/admin">Admin</a>"#), "header");
 }
 
@@ -167,4 +170,208 @@ async fn the_dashboard_is_for_operators_only(db: sqlx::PgPool) {
         refused.text()
     );
     assert!(!refused.text().contains("dash-revenue-today"));
+}
+
+/// A month of orders seeded with SQL: the charts' numbers are the data's, day by day (PKT), and
+/// only the roles that see revenue see its charts.
+#[sqlx::test]
+async fn the_charts_draw_a_seeded_month_and_hide_revenue_from_roles_without_it(db: sqlx::PgPool) {
+    use nextgenrdp::accounts::Role;
+    let app = TestApp::with_default_catalog(db).await;
+    payment_in_review(&app, "sana@example.pk").await;
+    // Ten orders of Rs 2,000 paid three days ago, one renewal paid and two lapsed this month.
+    sqlx::query(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr, created_at, paid_at, kind, cancelled_at)
+         select (select id from users where email = 'sana@example.pk'), s, 2000, 0, 2000,
+                now() - interval '3 days', case when s = 'paid' then now() - interval '3 days' end,
+                k, case when s = 'cancelled' then now() end
+         from (values ('paid', 'new'), ('paid', 'new'), ('paid', 'new'), ('paid', 'new'),
+                      ('paid', 'new'), ('paid', 'new'), ('paid', 'new'), ('paid', 'new'),
+                      ('paid', 'new'), ('paid', 'new'), ('paid', 'renewal'),
+                      ('cancelled', 'renewal'), ('cancelled', 'renewal')) v(s, k)",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let pkt = chrono::Utc::now() + chrono::Duration::hours(5);
+    let three_days_ago = (pkt - chrono::Duration::days(3))
+        .format("%-d %b")
+        .to_string();
+
+    let mut owner = operator(&app).await;
+    let html = owner.get("/admin").await.text();
+    let revenue_day =
+        format!(r#"<th scope="row">{three_days_ago}</th><td class="num">Rs 22,000</td>"#);
+    assert!(
+        html.contains(&revenue_day),
+        "11 orders of Rs 2,000 that day: {html}"
+    );
+    assert!(html.contains(r#"<svg class="bar-chart""#));
+    assert!(html.contains(&format!(
+        "<title>{three_days_ago}: Revenue Rs 22,000</title>"
+    )));
+    // Orders placed that day (13) against paid (11), side by side.
+    assert!(html.contains(&format!(
+        r#"<th scope="row">{three_days_ago}</th><td class="num">13</td><td class="num">11</td>"#
+    )));
+    let month = pkt.format("%b").to_string();
+    let renewals = &html[html.find(r#"id="chart-renewals-table""#).unwrap()..];
+    assert!(
+        renewals.contains(r#"<td class="num">1</td><td class="num">2</td>"#)
+            && renewals.contains(&month),
+        "one renewal collected, two lapsed this month"
+    );
+    assert!(html.contains(r#"id="chart-by-plan""#) && html.contains(r#"id="chart-by-location""#));
+
+    // Technical sees the trends but not the revenue; billing sees the revenue.
+    for (email, role, sees_revenue) in [
+        ("tariq@nextgenrdp.pk", Role::Technical, false),
+        ("bushra@nextgenrdp.pk", Role::Billing, true),
+    ] {
+        app.staff(email, role).await;
+        let mut visitor = Visitor::from(&app, "198.51.100.81");
+        visitor.log_in(email, "operator-passphrase").await;
+        let html = visitor.get("/admin").await.text();
+        assert!(html.contains(r#"id="chart-orders-days""#), "{role}");
+        assert_eq!(
+            html.contains(r#"id="chart-revenue-days""#),
+            sees_revenue,
+            "{role}"
+        );
+        assert_eq!(
+            html.contains(r#"id="dash-revenue-today""#),
+            sees_revenue,
+            "{role}"
+        );
+    }
+}
+
+/// A year of orders, a month of sign-ups and a few dozen active services, seeded with SQL as a
+/// running shop would have them.
+pub(crate) async fn seed_a_shop(db: &sqlx::PgPool) {
+    sqlx::query(
+        "insert into users (name, email, password_hash, phone, created_at)
+         select 'Customer ' || n, 'c' || n || '@example.pk', 'x', '+92300' || lpad(n::text, 7, '0'),
+                now() - make_interval(days => n % 30, hours => n % 7)
+         from generate_series(1, 90) n",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr, created_at, paid_at, kind, cancelled_at)
+         select (select min(id) from users where email like 'c%@example.pk') + (d * 7 + k) % 90,
+                case when (d + k) % 9 = 0 then 'cancelled' else 'active' end,
+                a, 0, a, at,
+                case when (d + k) % 9 = 0 then null else at end,
+                case when k = 0 and d % 3 = 0 then 'renewal' else 'new' end,
+                case when (d + k) % 9 = 0 then at end
+         from generate_series(0, 364) d,
+              generate_series(0, 1 + (d * 7) % 4) k,
+              lateral (select now() - make_interval(days => d, hours => k) as at,
+                              1500 + ((d * 13 + k * 29) % 6) * 1500 as a) x",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into services (user_id, service_type, status, plan_id, location_id)
+         select (select min(id) from users where email like 'c%@example.pk') + n % 90,
+                case when p.id like 'vps%' then 'vps' else 'rdp' end, 'active', p.id,
+                (select id from locations order by id limit 1 offset (n % 2))
+         from generate_series(1, 60) n,
+              lateral (select id from plans order by id limit 1 offset (n * n) % 5) p",
+    )
+    .execute(db)
+    .await
+    .unwrap();
+}
+
+#[sqlx::test]
+async fn the_back_office_with_charts_in_a_real_browser_on_desktop_and_phone(db: sqlx::PgPool) {
+    use crate::browser::{AppServer, Browser};
+    use crate::support_journey::{click, log_in};
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::with_default_catalog(db).await;
+    seed_a_shop(&app.db).await;
+    app.admin("owner@nextgenrdp.pk").await;
+    let server = AppServer::start(app.router.clone()).await;
+    let client = browser.client();
+    browser.set_window_size((1366, 1000)).await;
+    log_in(
+        client,
+        &server,
+        &app.db,
+        "owner@nextgenrdp.pk",
+        "operator-passphrase",
+        "/admin",
+    )
+    .await;
+    assert_eq!(
+        browser.count("svg.bar-chart").await,
+        7,
+        "seven charts drawn"
+    );
+    assert_eq!(
+        browser.count("nav.admin-menu a[aria-current=page]").await,
+        1
+    );
+    browser.screenshot("admin-dashboard-desktop").await;
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "no sideways scrolling: {overflow}"
+    );
+
+    // A phone: the menu folds under its button; the charts fit the width.
+    browser.set_window_size((360, 800)).await;
+    browser.goto(&server.url("/admin")).await;
+    let menu_shown = browser
+        .js("return getComputedStyle(document.getElementById('admin-menu')).display")
+        .await;
+    assert_eq!(menu_shown, "none", "folded on a phone");
+    let overflow = browser
+        .js("return document.documentElement.scrollWidth - window.innerWidth")
+        .await;
+    assert!(
+        overflow.as_i64().unwrap() <= 0,
+        "no sideways scrolling on a phone: {overflow}"
+    );
+    browser.screenshot("admin-dashboard-phone").await;
+    click(client, ".admin-menu-toggle").await;
+    let menu_shown = browser
+        .js("return getComputedStyle(document.getElementById('admin-menu')).display")
+        .await;
+    assert_eq!(menu_shown, "block", "the button opens it");
+    browser.screenshot("admin-menu-phone").await;
+
+    // A customer's page, on the phone and on the desktop.
+    let customer: i32 = sqlx::query_scalar("select id from users where email = 'c7@example.pk'")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    browser
+        .goto(&server.url(&format!("/admin/customers/{customer}")))
+        .await;
+    assert!(browser.text("h1").await.contains("Customer 7"));
+    browser.screenshot("admin-customer-phone").await;
+    browser.set_window_size((1366, 1000)).await;
+    browser
+        .goto(&server.url(&format!("/admin/customers/{customer}")))
+        .await;
+    click(client, "#confirm-disable summary").await;
+    assert!(
+        browser
+            .text("#confirm-disable .confirm-body")
+            .await
+            .contains("cannot log in until the account is enabled again")
+    );
+    browser.screenshot("admin-customer-desktop").await;
+    browser.close().await;
 }
