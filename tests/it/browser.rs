@@ -1025,8 +1025,11 @@ async fn a_customer_pays_by_transfer_on_a_phone_and_the_operator_approves_it(db:
 
 /// The page does not scroll sideways at the desktop width (its tables fit too).
 async fn fits_desktop(browser: &Browser) {
+    // What scrolls sideways, if anything: a table (its id and widths) or the page.
     let overflow = browser
-        .js("return [...document.querySelectorAll('.table-wrap')].some(w => w.scrollWidth > w.clientWidth) || document.documentElement.scrollWidth > innerWidth")
+        .js("const w = [...document.querySelectorAll('.table-wrap')].find(w => w.scrollWidth > w.clientWidth); \
+             if (w) return `table ${w.querySelector('table')?.id}: ${w.scrollWidth} > ${w.clientWidth}`; \
+             return document.documentElement.scrollWidth > innerWidth ? `page: ${document.documentElement.scrollWidth}` : false")
         .await;
     assert_eq!(
         overflow,
