@@ -16,11 +16,11 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::MANUAL;
-use super::PaymentStatus;
 use super::payments::{self, Payment, PaymentEvent, PaymentFilter};
 use super::refunds::{RefundDestination, RefundRequest, RefundServices};
 use super::settle::Settled;
 use super::views::AdminPaymentRow;
+use super::{PaymentEventKind, PaymentStatus};
 use crate::accounts::extract::PageAdmin;
 use crate::accounts::users;
 use crate::app::AppState;
@@ -225,23 +225,113 @@ struct PageNotice {
 struct EventRow {
     kind: String,
     when: String,
-    note: Option<String>,
-    /// The payload as indented JSON (escaped by the template).
+    /// What happened, in words: what arrived, what was checked, why it was refused.
+    headline: String,
+    /// The payload as indented JSON (escaped by the template), under "Raw data".
     payload: Option<String>,
 }
 
 impl EventRow {
-    fn new(event: &PaymentEvent) -> Self {
+    /// `names` are the staff who reviewed (an `approved` note says `by user 7`).
+    fn new(event: &PaymentEvent, gateway: &str, names: &BTreeMap<i32, String>) -> Self {
         Self {
             kind: event.kind.to_string(),
             when: pkt(Some(event.created_at)),
-            note: event.note.clone(),
+            headline: headline(event, gateway, names),
             payload: event
                 .payload
                 .as_ref()
                 .filter(|p| !p.is_null())
                 .map(|p| serde_json::to_string_pretty(p).unwrap_or_else(|_| p.to_string())),
         }
+    }
+}
+
+/// The operator who wrote an `approved` event (`by user 7…`), if the note names one.
+fn reviewer_in(note: &str) -> Option<i32> {
+    let rest = note.strip_prefix("by user ")?;
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// An event in the operator's words.
+fn headline(event: &PaymentEvent, gateway: &str, names: &BTreeMap<i32, String>) -> String {
+    let note = event.note.as_deref().unwrap_or("").trim();
+    let field = |name: &str| {
+        event
+            .payload
+            .as_ref()
+            .and_then(|p| p.get(name))
+            .and_then(|v| v.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let provider = match gateway {
+        "jazzcash" => "JazzCash",
+        "easypaisa" => "Easypaisa",
+        _ => "the gateway",
+    };
+    match event.kind {
+        PaymentEventKind::Created => {
+            format!("Payment started: the customer was sent to {provider} to pay.")
+        }
+        PaymentEventKind::Submitted => {
+            let reference = field("reference").unwrap_or_else(|| "no reference".into());
+            let channel = field("channel")
+                .map(|c| format!(" by {}", channel_label(&c)))
+                .unwrap_or_default();
+            let flag = if note.is_empty() {
+                String::new()
+            } else {
+                format!(" Flagged: {note}.")
+            };
+            format!("The customer reported a transfer{channel}, reference {reference}.{flag}")
+        }
+        PaymentEventKind::Return => format!(
+            "The customer's browser came back from {provider}{}. Not trusted on its own: the \
+             shop asks {provider} for the status.",
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(" saying “{note}”")
+            }
+        ),
+        PaymentEventKind::Ipn => format!(
+            "{provider}'s notification arrived and its signature checked out (response code \
+             {}).",
+            if note.is_empty() { "none" } else { note }
+        ),
+        PaymentEventKind::Inquiry => format!(
+            "The shop asked {provider} for the status: {}.",
+            if note.is_empty() { "no answer" } else { note }
+        ),
+        PaymentEventKind::Approved => {
+            let who = reviewer_in(note)
+                .and_then(|id| names.get(&id).cloned())
+                .unwrap_or_else(|| "an operator".into());
+            let amounts = note.split_once(": ").map(|(_, rest)| rest);
+            match amounts {
+                Some(amounts) => format!("Approved by {who}: {amounts}."),
+                None => format!("Approved by {who}."),
+            }
+        }
+        PaymentEventKind::Rejected => format!("Rejected: {note}."),
+        PaymentEventKind::Refused => format!(
+            "Refused: a message claiming to be from {provider} failed the checks ({note}). \
+             Nothing was changed."
+        ),
+    }
+}
+
+/// A channel of a manual transfer in words.
+fn channel_label(channel: &str) -> &'static str {
+    match channel {
+        "bank" => "bank transfer",
+        "jazzcash" => "JazzCash wallet",
+        "easypaisa" => "Easypaisa wallet",
+        _ => "transfer",
     }
 }
 
@@ -267,6 +357,10 @@ struct PaymentPage {
     order_total: String,
     customer: Option<Customer>,
     events: Vec<EventRow>,
+    /// The shop's accounts of the transfer's channel: where the money should have arrived.
+    paid_into: Vec<String>,
+    /// The oldest other payment waiting for review, to go on to.
+    next_review: Option<i32>,
     /// Every receipt the customer sent, oldest first: (id, when).
     receipts: Vec<(i32, String)>,
     /// A manual transfer waiting for review: the Approve and Reject forms show.
@@ -365,10 +459,45 @@ async fn render_payment(
         None => None,
     };
     let reviewer = match payment.reviewed_by {
-        Some(user_id) => users::find(&state.db, user_id).await?.map(|u| u.email),
+        Some(user_id) => users::find(&state.db, user_id)
+            .await?
+            .map(|u| format!("{} ({})", u.name, u.email)),
         None => None,
     };
     let events = payments::list_events(&state.db, payment.id).await?;
+    let mut reviewers = BTreeMap::new();
+    for id in events
+        .iter()
+        .filter_map(|e| e.note.as_deref().and_then(reviewer_in))
+    {
+        if let Some(user) = users::find(&state.db, id).await? {
+            reviewers.insert(id, user.name);
+        }
+    }
+    let paid_into = match payment.channel.as_deref() {
+        Some(channel) if payment.gateway == MANUAL => state
+            .payments
+            .manual
+            .accounts
+            .iter()
+            .filter(|a| a.channel == channel)
+            .map(|a| format!("{} · {} · {}", a.provider, a.title, a.number))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let next_review = payments::list(
+        &state.db,
+        &PaymentFilter {
+            status: Some(PaymentStatus::Review),
+            search: None,
+        },
+        2,
+        0,
+    )
+    .await?
+    .into_iter()
+    .map(|p| p.id)
+    .find(|id| *id != payment.id);
     let receipts = payments::list_receipts(&state.db, payment.id)
         .await?
         .into_iter()
@@ -431,7 +560,12 @@ async fn render_payment(
             .map(|o| format_pkr(o.final_amount_pkr))
             .unwrap_or_default(),
         customer,
-        events: events.iter().map(EventRow::new).collect(),
+        events: events
+            .iter()
+            .map(|e| EventRow::new(e, &payment.gateway, &reviewers))
+            .collect(),
+        paid_into,
+        next_review,
         receipts,
         can_review: payment.gateway == MANUAL && payment.status == PaymentStatus::Review,
         reason,

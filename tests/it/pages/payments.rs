@@ -552,6 +552,35 @@ async fn the_operator_approves_from_the_queue_once(db: PgPool) {
         !html.contains(r#"id="approve-payment""#),
         "reviewed: no buttons"
     );
+    // The events read as sentences, the reviewer by name; the raw data stays one click away.
+    assert!(
+        html.contains(
+            "The customer reported a transfer by JazzCash wallet, reference TID77001122."
+        ),
+        "{html}"
+    );
+    assert!(html.contains("Approved by Shop Operator."), "{html}");
+    assert!(!html.contains("by user "), "no bare user ids");
+    assert!(html.contains(r#"<details class="event-raw"><summary>Raw data</summary>"#));
+    assert!(
+        html.contains(r#"id="paid-into""#),
+        "the account it was paid into"
+    );
+    assert!(!html.contains(r#"id="next-review""#), "nothing else waits");
+    // With another transfer waiting, the reviewed payment offers it next.
+    let (mut bilal, second) = customer_with_order(&app, "bilal@example.pk", "198.51.100.62").await;
+    pay_manually(&app, &mut bilal, second, "TID77001199", None).await;
+    let next: i32 = sqlx::query_scalar("select max(id) from payments")
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let html = owner.get(&format!("/admin/payments/{id}")).await.text();
+    assert!(
+        html.contains(&format!(
+            r#"<p id="next-review"><a class="button" href="/admin/payments/{next}">Next payment to review →</a></p>"#
+        )),
+        "{html}"
+    );
     assert_eq!(
         order_status(&app, order).await,
         "processing",
