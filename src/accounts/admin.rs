@@ -110,3 +110,135 @@ pub async fn resend_verification(state: &Context, actor: &Actor<'_>, id: i32) ->
     tx.commit().await?;
     Ok(())
 }
+
+/// The audit log's filters as the API's query and the page's form give them; dates are PKT
+/// days (`2026-12-01`), `to` included.
+#[derive(Clone, Debug, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(default, deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// The operator's account id.
+    pub actor: Option<String>,
+    /// `user`, `payment`, `order`, `service`, `plan`, …
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    /// An action or its start (`payment.` for every payment action).
+    pub action: Option<String>,
+    /// From this PKT day (`YYYY-MM-DD`).
+    pub from: Option<String>,
+    /// To this PKT day, included.
+    pub to: Option<String>,
+    /// The page, from 1.
+    pub page: Option<String>,
+    /// Entries per page, 1 to 100 (the API's; the page shows 50).
+    pub per_page: Option<String>,
+}
+
+impl AuditQuery {
+    /// The filter, or 400 naming the field that makes no sense.
+    pub fn filter(&self) -> AppResult<audit::AuditFilter> {
+        let text = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        let actor =
+            match text(&self.actor) {
+                Some(actor) => Some(actor.parse::<i32>().map_err(|_| {
+                    AppError::bad_request("actor", "must be an operator's account id")
+                })?),
+                None => None,
+            };
+        let day = |field: &'static str,
+                   value: &Option<String>|
+         -> AppResult<Option<chrono::NaiveDate>> {
+            text(value)
+                .map(|v| {
+                    chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
+                        .map_err(|_| AppError::bad_request(field, "must be a day like 2026-12-01"))
+                })
+                .transpose()
+        };
+        let start = |d: chrono::NaiveDate| {
+            // Midnight in Pakistan (UTC+5, no daylight saving).
+            d.and_hms_opt(0, 0, 0)
+                .map(|t| t.and_utc() - chrono::Duration::hours(5))
+        };
+        let from = day("from", &self.from)?;
+        let to = day("to", &self.to)?;
+        if let (Some(from), Some(to)) = (from, to)
+            && to < from
+        {
+            return Err(AppError::bad_request("to", "must not be before from"));
+        }
+        Ok(audit::AuditFilter {
+            actor,
+            entity_type: text(&self.entity_type),
+            entity_id: text(&self.entity_id),
+            action: text(&self.action),
+            from: from.and_then(start),
+            to: to.and_then(|d| d.succ_opt()).and_then(start),
+        })
+    }
+
+    /// The page asked for (1 when absent), or 400.
+    pub fn page(&self) -> AppResult<i64> {
+        number(&self.page, "page", 1, 1_000_000, 1)
+    }
+
+    /// Entries per page (`default` when absent), or 400.
+    pub fn per_page(&self, default: i64) -> AppResult<i64> {
+        number(&self.per_page, "per_page", 1, 100, default)
+    }
+}
+
+fn number(value: &Option<String>, field: &str, min: i64, max: i64, default: i64) -> AppResult<i64> {
+    match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| AppError::bad_request(field, format!("must be from {min} to {max}"))),
+    }
+}
+
+/// An audit entry as the back office shows it: who (by name), and what changed, field by field.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct AuditLine {
+    #[serde(flatten)]
+    pub entry: audit::AuditEntry,
+    /// The operator's name; null when the account is gone or no one acted (the system).
+    pub actor_name: Option<String>,
+    pub changes: Vec<audit::Change>,
+}
+
+/// A page of the audit log, newest first, with the actors' names.
+pub async fn audit_page(
+    db: &sqlx::PgPool,
+    filter: &audit::AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<AuditLine>, crate::db::total::Total)> {
+    let total = audit::count(db, filter).await?;
+    let entries = audit::list(db, filter, limit, offset).await?;
+    let mut names = std::collections::BTreeMap::new();
+    for id in entries.iter().filter_map(|e| e.actor_user_id) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = names.entry(id)
+            && let Some(user) = users::find(db, id).await?
+        {
+            slot.insert(user.name);
+        }
+    }
+    let lines = entries
+        .into_iter()
+        .map(|entry| AuditLine {
+            actor_name: entry.actor_user_id.and_then(|id| names.get(&id).cloned()),
+            changes: audit::changes(entry.before.as_ref(), entry.after.as_ref()),
+            entry,
+        })
+        .collect();
+    Ok((lines, total))
+}

@@ -1,6 +1,7 @@
 //! Accounts: customers and operators, their sessions and the one-time tokens e-mailed to them.
 
 pub mod admin;
+pub mod admin_pages;
 pub mod api;
 pub mod auth;
 pub mod billing;

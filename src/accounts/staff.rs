@@ -186,6 +186,7 @@ pub const BACK_OFFICE: &[(Option<&str>, MenuLinks)] = &[
             ("/admin/billing", "Billing & tax"),
         ],
     ),
+    (Some("Records"), &[("/admin/audit", "Audit log")]),
     (Some("Advanced"), &[("/admin/database", "Database")]),
 ];
 

@@ -200,6 +200,20 @@ pub async fn list(
     timed("users.list", query.fetch_all(db)).await
 }
 
+/// The staff's accounts (every role but customer), by name: the `users_staff_idx` rows.
+pub async fn list_staff(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<User>> {
+    timed(
+        "users.list_staff",
+        sqlx::query_as(concat!(
+            "select ",
+            user_columns!(),
+            " from users where role <> 'customer' order by name, id"
+        ))
+        .fetch_all(db),
+    )
+    .await
+}
+
 /// How many accounts `list` would page through: exact up to 10,000, else estimated.
 pub async fn count(db: &PgPool, search: Option<&str>) -> sqlx::Result<Total> {
     let sql = crate::total_sql!(

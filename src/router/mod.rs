@@ -50,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::catalog::pages::router())
         .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())
+        .merge(crate::accounts::admin_pages::router())
         .merge(crate::customers::admin_pages::router())
         .merge(crate::orders::pages::router())
         .merge(crate::orders::admin_pages::router())

@@ -24,12 +24,14 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp, UserAgent};
 
+mod audit;
 mod notifications;
 mod ssh_keys;
 mod two_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::new()
+        .merge(audit::router())
         .routes(routes!(register))
         .routes(routes!(verify_email))
         .routes(routes!(resend_verification))

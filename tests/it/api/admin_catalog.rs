@@ -35,9 +35,14 @@ async fn location_ids(db: &PgPool, slugs: &[&str]) -> Vec<i32> {
 }
 
 async fn audit_of(app: &TestApp, entity_type: &str, entity_id: &str) -> Vec<AuditEntry> {
-    let mut entries = audit::list(&app.db, Some(entity_type), Some(entity_id), 50, 0)
-        .await
-        .unwrap();
+    let mut entries = audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity(entity_type, Some(entity_id)),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     entries.reverse(); // oldest first
     entries
 }

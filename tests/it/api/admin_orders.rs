@@ -114,9 +114,14 @@ async fn the_operator_filters_searches_and_cancels_orders(db: PgPool) {
         )
         .await;
     assert_eq!(cancelled.json()["status"], "cancelled");
-    let audit = nextgenrdp::audit::list(&app.db, Some("order"), Some(&a1.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("order", Some(&a1.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit[0].action, "order.cancel");
 
     let customer = app
@@ -234,13 +239,17 @@ async fn the_operator_manages_promo_codes_with_validation_and_audit(db: PgPool) 
         StatusCode::NOT_FOUND
     );
 
-    let actions: Vec<String> =
-        nextgenrdp::audit::list(&app.db, Some("promo_code"), Some(&id.to_string()), 10, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+    let actions: Vec<String> = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("promo_code", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|e| e.action)
+    .collect();
     assert_eq!(
         actions,
         vec![

@@ -140,9 +140,14 @@ async fn disabling_an_account_ends_its_sessions_at_once_and_is_audited(db: PgPoo
             .status,
         StatusCode::UNAUTHORIZED
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("user"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("user", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "user.disable");
     assert_eq!(

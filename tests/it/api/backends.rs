@@ -270,9 +270,14 @@ async fn backends_are_validated_unique_per_location_and_never_show_their_token(d
     assert_eq!(moved.status, StatusCode::OK, "{}", moved.text());
 
     // The audit log has every change and never the secret.
-    let audit = nextgenrdp::audit::list(&app.db, Some("provisioning_backend"), None, 50, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("provisioning_backend", None),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     assert!(audit.len() >= 5, "{}", audit.len());
     let text = serde_json::to_string(&audit).unwrap();
     assert!(!text.contains(SECRET) && !text.contains("new-secret-0042"));

@@ -118,9 +118,14 @@ async fn the_operator_gives_and_takes_back_credit_and_the_customer_sees_it(db: P
         )
         .await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
-    let audit = nextgenrdp::audit::list(&app.db, Some("user"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("user", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         audit.iter().filter(|e| e.action == "credit.adjust").count(),
         2

@@ -51,9 +51,14 @@ async fn a_failed_job_is_listed_with_its_error_and_an_operator_retries_it_once(d
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert!(again.text().contains("only a failed job"));
-    let audit = nextgenrdp::audit::list(&app.db, Some("job"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("job", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1);
 
     let bad = app.get_as(token, "/api/v1/admin/jobs?status=stuck").await;

@@ -182,9 +182,14 @@ async fn a_manual_transfer_is_reviewed_and_approval_marks_the_order_paid_once(db
             .count(),
         1
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("payment"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("payment", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1);
 }
 

@@ -138,10 +138,14 @@ async fn a_payment_is_refunded_to_credit_then_by_transfer_never_beyond_it_and_cr
         .json();
     assert_eq!(detail["refunds"].as_array().unwrap().len(), 2);
     assert_eq!(detail["refunds"][1]["reference"], "FT2612050001");
-    let audit =
-        nextgenrdp::audit::list(&app.db, Some("payment"), Some(&payment.to_string()), 10, 0)
-            .await
-            .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("payment", Some(&payment.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         audit
             .iter()

@@ -305,9 +305,14 @@ async fn the_manual_flow_runs_from_payment_to_revealed_credentials_without_stori
         let found = occurrences_in_database(&app.db, password).await;
         assert!(found.is_empty(), "{password} found in {found:?}");
     }
-    let audit = nextgenrdp::audit::list(&app.db, Some("service"), None, 50, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("service", None),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     assert!(audit.iter().any(|a| a.action == "service.provision"));
     assert!(audit.iter().any(|a| a.action == "service.credentials_view"));
 }
@@ -566,9 +571,14 @@ async fn operator_changes_are_guarded_by_status_and_logged_as_the_operator(db: P
         ["suspend", "resume", "suspend"],
         "manual terminate queues no job"
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("service"), Some(&id.to_string()), 50, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("service", Some(&id.to_string())),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     let actions: Vec<&str> = audit.iter().map(|a| a.action.as_str()).collect();
     for action in ["service.suspend", "service.resume", "service.terminate"] {
         assert!(actions.contains(&action), "{actions:?}");
@@ -1059,9 +1069,14 @@ async fn the_operator_closes_a_customers_request_once_and_the_customer_is_told(d
         ))),
         "{mails:?}"
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("service"), None, 50, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("service", None),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     assert!(audit.iter().any(|a| a.action == "service.resolve_request"));
 
     // Twice is a conflict naming why.

@@ -29,9 +29,14 @@ async fn location_id(db: &PgPool, slug: &str) -> i32 {
 }
 
 async fn audit_actions(app: &TestApp, entity_type: &str, entity_id: &str) -> Vec<String> {
-    let mut entries = audit::list(&app.db, Some(entity_type), Some(entity_id), 50, 0)
-        .await
-        .unwrap();
+    let mut entries = audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity(entity_type, Some(entity_id)),
+        50,
+        0,
+    )
+    .await
+    .unwrap();
     entries.reverse();
     entries.into_iter().map(|e| e.action).collect()
 }
@@ -170,10 +175,15 @@ async fn a_plan_with_bad_input_comes_back_with_its_field_errors_and_nothing_is_w
     let app = TestApp::with_default_catalog(db).await;
     let mut operator = operator(&app).await;
     let plans_before = plans::count(&app.db).await.unwrap();
-    let audit_before = audit::list(&app.db, Some("plan"), None, 100, 0)
-        .await
-        .unwrap()
-        .len();
+    let audit_before = audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("plan", None),
+        100,
+        0,
+    )
+    .await
+    .unwrap()
+    .len();
 
     let mut fields = plan_fields("Bad ID!", "abc");
     for (name, value) in &mut fields {
@@ -218,10 +228,15 @@ async fn a_plan_with_bad_input_comes_back_with_its_field_errors_and_nothing_is_w
     // and nothing was written
     assert_eq!(plans::count(&app.db).await.unwrap(), plans_before);
     assert_eq!(
-        audit::list(&app.db, Some("plan"), None, 100, 0)
-            .await
-            .unwrap()
-            .len(),
+        audit::list(
+            &app.db,
+            &nextgenrdp::audit::AuditFilter::entity("plan", None),
+            100,
+            0
+        )
+        .await
+        .unwrap()
+        .len(),
         audit_before
     );
 

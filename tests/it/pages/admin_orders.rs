@@ -227,9 +227,14 @@ async fn the_operator_filters_orders_and_cancels_one_with_an_audit_row(db: PgPoo
         .text();
     assert!(html.contains(r#"data-status="cancelled""#), "{html}");
     assert!(!html.contains(r#"id="cancel-order""#));
-    let audit = nextgenrdp::audit::list(&app.db, Some("order"), Some(&a1.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("order", Some(&a1.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1);
     assert_eq!(audit[0].action, "order.cancel");
     assert_eq!(audit[0].ip_address.as_deref(), Some("198.51.100.70"));
@@ -242,10 +247,15 @@ async fn the_operator_filters_orders_and_cancels_one_with_an_audit_row(db: PgPoo
         format!("/admin/orders/{a1}?notice=not-pending")
     );
     assert_eq!(
-        nextgenrdp::audit::list(&app.db, Some("order"), Some(&a1.to_string()), 10, 0)
-            .await
-            .unwrap()
-            .len(),
+        nextgenrdp::audit::list(
+            &app.db,
+            &nextgenrdp::audit::AuditFilter::entity("order", Some(&a1.to_string())),
+            10,
+            0
+        )
+        .await
+        .unwrap()
+        .len(),
         1
     );
 }
@@ -485,13 +495,17 @@ async fn the_operator_creates_edits_and_deletes_promo_codes(db: PgPool) {
     assert_eq!(promo_count(&app.db).await, 0);
     assert_eq!(admin.get(&edit_page).await.status, StatusCode::NOT_FOUND);
 
-    let actions: Vec<String> =
-        nextgenrdp::audit::list(&app.db, Some("promo_code"), Some(&id.to_string()), 20, 0)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+    let actions: Vec<String> = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("promo_code", Some(&id.to_string())),
+        20,
+        0,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|e| e.action)
+    .collect();
     assert_eq!(
         actions,
         vec![

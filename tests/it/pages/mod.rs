@@ -4,6 +4,7 @@
 mod accounts;
 mod admin_catalog;
 mod admin_orders;
+mod audit;
 mod billing;
 mod catalog;
 mod dashboard;

@@ -611,9 +611,14 @@ async fn the_operator_approves_from_the_queue_once(db: PgPool) {
         )),
         "{html}"
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("payment"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("payment", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1, "one review recorded");
     let mails = app.mails_to("ayesha@example.pk").await;
     assert_eq!(

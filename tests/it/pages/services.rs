@@ -826,8 +826,13 @@ async fn an_operator_retries_a_failed_job_from_the_provisioning_queue_once(db: P
         again.header("location"),
         "/admin/provisioning?notice=job-not-failed"
     );
-    let audit = nextgenrdp::audit::list(&app.db, Some("job"), Some(&id.to_string()), 10, 0)
-        .await
-        .unwrap();
+    let audit = nextgenrdp::audit::list(
+        &app.db,
+        &nextgenrdp::audit::AuditFilter::entity("job", Some(&id.to_string())),
+        10,
+        0,
+    )
+    .await
+    .unwrap();
     assert_eq!(audit.len(), 1, "one retry, one audit row");
 }
