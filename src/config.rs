@@ -559,12 +559,27 @@ impl Default for LifecycleConfig {
     }
 }
 
+/// The backup policy in force, as the back office shows it.
+#[derive(Clone, Debug, Default)]
+pub struct BackupPolicy {
+    /// Where this node's backups are (`<data-dir>/backups`).
+    pub dir: std::path::PathBuf,
+    /// Whether the worker backs up once a day on its own.
+    pub daily: bool,
+    /// Whether this node's worker backs up at all (`daily` or `manual`): "back up now" works.
+    pub takes_backups: bool,
+    pub keep_daily: u32,
+    pub keep_weekly: u32,
+}
+
 /// Whether the worker backs up on its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum BackupSchedule {
-    /// Once a day (UTC), then old backups are pruned.
+    /// Once a day (UTC), then old backups are pruned; and when an operator asks.
     Daily,
-    /// Never; `nextgenrdp backup create` only.
+    /// Only when an operator asks ("back up now" in the back office) or the command line does.
+    Manual,
+    /// Never on this node's worker (another node backs up); `nextgenrdp backup create` only.
     Off,
 }
 
@@ -572,7 +587,8 @@ pub enum BackupSchedule {
 #[derive(Args, Clone, Debug)]
 pub struct BackupConfig {
     /// daily: the worker backs the database up once a day into <data-dir>/backups and prunes
-    /// old backups; off: only `nextgenrdp backup create` does.
+    /// old backups, and when an operator asks; manual: only when an operator asks; off: this
+    /// node's worker never backs up (`nextgenrdp backup create` still does).
     #[arg(
         long,
         env = "NEXTGENRDP_BACKUP_SCHEDULE",

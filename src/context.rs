@@ -49,6 +49,8 @@ pub struct Settings {
     /// Whether WhatsApp messages can be sent (`NEXTGENRDP_WHATSAPP_*` set): customers may then
     /// choose e-mail + WhatsApp.
     pub whatsapp_enabled: bool,
+    /// The backup policy in force on this node (the back office's backups page).
+    pub backups: crate::config::BackupPolicy,
 }
 
 impl Settings {

@@ -128,6 +128,7 @@ async fn serve_on(
             metrics_token_required: common.environment == crate::config::Environment::Production,
             contact,
             whatsapp_enabled,
+            backups: config.backups.policy(common),
         },
         payments,
         provisioning.clone(),

@@ -172,7 +172,7 @@ impl Worker {
         }
         // Daily (UTC day), and only from nodes that back up: the file lands on the node that
         // runs the job.
-        if self.backups.is_some() {
+        if self.backups.as_ref().is_some_and(|b| b.scheduled) {
             let key = format!("{}:{}", crate::backup::BACKUP, now / 86_400);
             let payload = serde_json::json!({});
             jobs::enqueue(&self.db, crate::backup::BACKUP, &payload, Some(&key), None).await?;

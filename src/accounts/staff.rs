@@ -186,7 +186,10 @@ pub const BACK_OFFICE: &[(Option<&str>, MenuLinks)] = &[
             ("/admin/billing", "Billing & tax"),
         ],
     ),
-    (Some("Records"), &[("/admin/audit", "Audit log")]),
+    (
+        Some("Records"),
+        &[("/admin/backups", "Backups"), ("/admin/audit", "Audit log")],
+    ),
     (Some("Advanced"), &[("/admin/database", "Database")]),
 ];
 

@@ -55,7 +55,8 @@ const REPLACED_SCHEMA: &str = "nextgenrdp_before_restore";
 pub use crate::config::{BackupConfig, BackupSchedule};
 
 impl BackupConfig {
-    /// The worker's backup settings for `database`, or `None` when scheduled backups are off.
+    /// The worker's backup settings for `database`: it backs up daily when scheduled, and
+    /// whenever an operator asks ("back up now"); `None` when this node never backs up.
     pub fn settings(
         &self,
         common: &CommonConfig,
@@ -71,7 +72,19 @@ impl BackupConfig {
                 keep_daily: self.backup_keep_daily as usize,
                 keep_weekly: self.backup_keep_weekly as usize,
             },
+            scheduled: self.backup_schedule == BackupSchedule::Daily,
         }))
+    }
+
+    /// What the back office shows of the policy: where, how often, how many kept.
+    pub fn policy(&self, common: &CommonConfig) -> crate::config::BackupPolicy {
+        crate::config::BackupPolicy {
+            dir: default_dir(common),
+            daily: self.backup_schedule == BackupSchedule::Daily,
+            takes_backups: self.backup_schedule != BackupSchedule::Off,
+            keep_daily: self.backup_keep_daily,
+            keep_weekly: self.backup_keep_weekly,
+        }
     }
 }
 
@@ -81,6 +94,8 @@ pub struct BackupSettings {
     pub dir: PathBuf,
     pub target: PgTarget,
     pub retention: Retention,
+    /// Whether the worker backs up daily on its own (`NEXTGENRDP_BACKUP_SCHEDULE=daily`).
+    pub scheduled: bool,
 }
 
 /// `<data-dir>/backups`.
@@ -540,6 +555,75 @@ impl Drop for TempFile {
         if !self.1 {
             let _ = std::fs::remove_file(&self.0);
         }
+    }
+}
+
+/// A backup asked for from the back office ("back up now"): a `backup` job any worker runs
+/// (durable: queued work survives a restart), at most one per minute however often the button
+/// is pressed. Audited as `backup.request`. The job's id; `None` when one was just asked for.
+pub async fn request_now(
+    db: &PgPool,
+    actor: &crate::audit::Actor<'_>,
+) -> crate::error::AppResult<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let key = format!("{BACKUP}:now:{}", Utc::now().timestamp() / 60);
+    let payload = serde_json::json!({ "requested_by": actor.user_id });
+    let id = crate::jobs::enqueue(&mut *tx, BACKUP, &payload, Some(&key), None).await?;
+    if id.is_some() {
+        crate::audit::insert(
+            &mut *tx,
+            &crate::audit::NewAuditEntry {
+                after: Some(payload),
+                ..actor.entry("backup.request", "backup", None)
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// The backup named `name` in `dir`, opened for download with its size; `None` when `name` is
+/// not a backup's name or no such file is there (never a path outside `dir`). Audited as
+/// `backup.download`: a backup holds every customer's data.
+pub async fn open_for_download(
+    db: &PgPool,
+    actor: &crate::audit::Actor<'_>,
+    dir: &Path,
+    name: &str,
+) -> crate::error::AppResult<Option<(tokio::fs::File, u64)>> {
+    if taken_at(name).is_none() || name.contains('/') {
+        return Ok(None);
+    }
+    let path = dir.join(name);
+    let file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => return Err(crate::error::AppError::Internal(err.into())),
+    };
+    let bytes = file
+        .metadata()
+        .await
+        .map_err(|err| crate::error::AppError::Internal(err.into()))?
+        .len();
+    crate::audit::insert(
+        db,
+        &crate::audit::NewAuditEntry {
+            after: Some(serde_json::json!({ "file": name, "bytes": bytes })),
+            ..actor.entry("backup.download", "backup", Some(name))
+        },
+    )
+    .await?;
+    Ok(Some((file, bytes)))
+}
+
+/// The name of a listed backup's file.
+impl Listed {
+    pub fn name(&self) -> String {
+        self.path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
     }
 }
 

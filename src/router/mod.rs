@@ -3,6 +3,7 @@
 //! CORS, timeouts, security headers, one error shape), the health probes, the OpenAPI document
 //! and graceful shutdown. It imports the domains; nothing below imports it.
 
+pub mod backups;
 pub mod dashboard;
 pub mod database;
 pub mod metrics;
@@ -47,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::docs_router())
         .merge(assets::router())
         .merge(dashboard::router())
+        .merge(backups::router())
         .merge(crate::catalog::pages::router())
         .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())

@@ -385,3 +385,144 @@ async fn a_backup_file_named_like_an_option_is_restored_as_a_file(db: PgPool) {
     assert!(output.status.success(), "{}", text(&output));
     assert_eq!(fingerprint(&db).await, before);
 }
+
+/// The back office's backups page: the policy and a warning while there is no backup, "back up
+/// now" queuing a durable job that a worker runs, the new backup listed as verifying, the
+/// download the owner's alone (streamed, audited), and a technical operator who may back up
+/// but not download.
+#[sqlx::test]
+async fn the_backups_page_backs_up_now_and_lets_only_the_owner_download(db: PgPool) {
+    use axum::http::StatusCode;
+    use nextgenrdp::accounts::Role;
+
+    use crate::pages::Visitor;
+    seed(&db).await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let url = database_url_for(&db);
+    let flags = WorkerFlags::try_parse_from([
+        "worker",
+        "--database-url",
+        &url,
+        "--data-dir",
+        data_dir.path().to_str().unwrap(),
+        "--backup-schedule",
+        "daily",
+    ])
+    .unwrap();
+    let mut settings = TestApp::settings();
+    settings.backups = flags.backups.policy(&flags.common);
+    let app = TestApp::with_settings(db.clone(), settings);
+    app.admin("owner@nextgenrdp.pk").await;
+    app.staff("tariq@nextgenrdp.pk", Role::Technical).await;
+    let mut owner = Visitor::from(&app, "198.51.100.70");
+    owner
+        .log_in("owner@nextgenrdp.pk", "operator-passphrase")
+        .await;
+
+    let page = owner.get("/admin/backups").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text());
+    let html = page.text();
+    assert!(
+        html.contains(r#"id="backup-stale""#),
+        "no backup yet: {html}"
+    );
+    assert!(html.contains("the newest of each of the last 7 days and of the last 4 weeks"));
+    assert!(
+        html.contains("nextgenrdp backup restore FILE"),
+        "restore explained"
+    );
+
+    let asked = owner.submit("/admin/backups", "/admin/backups", &[]).await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER);
+    assert_eq!(asked.header("location"), "/admin/backups?notice=requested");
+    let again = owner.submit("/admin/backups", "/admin/backups", &[]).await;
+    assert_eq!(
+        again.header("location"),
+        "/admin/backups?notice=already",
+        "one job however often it is pressed"
+    );
+    let html = owner.get("/admin/backups").await.text();
+    assert!(
+        html.contains(r#"<span class="badge job-queued">queued</span>"#),
+        "the job's progress: {html}"
+    );
+
+    // A worker of this machine runs it.
+    let database = nextgenrdp::db::Database::open(&flags.common).await.unwrap();
+    let mail_dir = tempfile::tempdir().unwrap();
+    let worker = nextgenrdp::worker::Worker::new(
+        db.clone(),
+        std::sync::Arc::new(nextgenrdp::mail::Mailer::files(
+            mail_dir.path().to_path_buf(),
+            "NextGenRDP <no-reply@nextgenrdp.pk>",
+        )),
+        crate::helpers::test_provisioning(),
+    )
+    .with_backups(flags.backups.settings(&flags.common, &database).unwrap());
+    worker.run_pending().await.unwrap();
+
+    let html = owner.get("/admin/backups").await.text();
+    assert!(!html.contains(r#"id="backup-stale""#), "{html}");
+    assert!(
+        html.contains(r#"<span class="badge job-succeeded">succeeded</span>"#),
+        "{html}"
+    );
+    assert!(
+        html.contains(r#"<span class="badge status-active">Verifies</span>"#),
+        "{html}"
+    );
+    let name = backup_names(data_dir.path());
+    assert_eq!(name.len(), 1, "{name:?}");
+    let name = &name[0];
+    let link = format!(r#"<a href="/admin/backups/{name}/download" download>"#);
+    assert!(html.contains(&link));
+
+    // The owner downloads it whole; the bytes are the file's.
+    let download = owner.get(&format!("/admin/backups/{name}/download")).await;
+    assert_eq!(download.status, StatusCode::OK);
+    assert_eq!(
+        download.body,
+        std::fs::read(data_dir.path().join("backups").join(name)).unwrap()
+    );
+    assert!(
+        download
+            .header("content-disposition")
+            .contains(name.as_str())
+    );
+    for bad in ["..%2F..%2Fetc%2Fpasswd", "nextgenrdp-x.dump", "secrets"] {
+        let refused = owner.get(&format!("/admin/backups/{bad}/download")).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{bad}");
+    }
+    let audited: Vec<String> =
+        sqlx::query_scalar("select action from audit_log where entity_type = 'backup' order by id")
+            .fetch_all(&db)
+            .await
+            .unwrap();
+    assert_eq!(audited, ["backup.request", "backup.download"]);
+
+    // Technical backs up, but neither sees a download link nor downloads.
+    let mut tariq = Visitor::from(&app, "198.51.100.71");
+    tariq
+        .log_in("tariq@nextgenrdp.pk", "operator-passphrase")
+        .await;
+    let html = tariq.get("/admin/backups").await.text();
+    assert!(html.contains(name.as_str()) && !html.contains(&link));
+    assert_eq!(
+        tariq
+            .get(&format!("/admin/backups/{name}/download"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+fn backup_names(data_dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(data_dir.join("backups"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".dump"))
+        .collect();
+    names.sort();
+    names
+}

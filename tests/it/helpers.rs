@@ -83,6 +83,7 @@ impl TestApp {
             operator_two_factor: nextgenrdp::config::OperatorPolicy::Required,
             contact: std::sync::Arc::new(nextgenrdp::config::Contact::default()),
             whatsapp_enabled: false,
+            backups: nextgenrdp::config::BackupPolicy::default(),
         };
         TestSettings {
             settings,
