@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod signin;
 pub mod ssh_keys;
 pub mod staff;
+pub mod staff_admin;
 pub mod tokens;
 pub mod two_factor;
 pub mod users;

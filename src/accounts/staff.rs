@@ -184,6 +184,7 @@ pub const BACK_OFFICE: &[(Option<&str>, MenuLinks)] = &[
             ("/admin/catalog", "Catalog"),
             ("/admin/policies", "Policy pages"),
             ("/admin/billing", "Billing & tax"),
+            ("/admin/staff", "Staff"),
         ],
     ),
     (

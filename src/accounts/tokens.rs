@@ -11,6 +11,8 @@ use crate::db::timed;
 pub enum Purpose {
     EmailVerification,
     PasswordReset,
+    /// The link of an invitation to the staff: choose a password.
+    StaffInvite,
 }
 
 impl Purpose {
@@ -18,6 +20,7 @@ impl Purpose {
         match self {
             Self::EmailVerification => "email_verification",
             Self::PasswordReset => "password_reset",
+            Self::StaffInvite => "staff_invite",
         }
     }
 }

@@ -27,11 +27,13 @@ use crate::web::extract::{AppJson, ClientIp, UserAgent};
 mod audit;
 mod notifications;
 mod ssh_keys;
+mod staff;
 mod two_factor;
 
 pub fn router() -> OpenApiRouter<AppState> {
     let mut router = OpenApiRouter::new()
         .merge(audit::router())
+        .merge(staff::router())
         .routes(routes!(register))
         .routes(routes!(verify_email))
         .routes(routes!(resend_verification))

@@ -45,6 +45,11 @@ const LOGIN_NOTICES: &[(&str, &str, &str)] = &[
     ),
     ("logged-out", "info", "You are logged out."),
     (
+        "invite-accepted",
+        "success",
+        "Your password is set. Log in, then set up two-factor sign-in.",
+    ),
+    (
         "code-expired",
         "error",
         "That sign-in expired or had too many wrong codes. Log in again.",

@@ -12,6 +12,7 @@
 //! page, a mailed link's token.
 
 mod account;
+mod invite;
 mod login;
 mod notifications;
 mod register;
@@ -62,6 +63,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/forgot-password",
             get(reset::forgot_password_form).post(reset::forgot_password),
+        )
+        .route(
+            "/invite",
+            get(invite::invite_form).post(invite::accept_invite),
         )
         .route(
             "/reset-password",

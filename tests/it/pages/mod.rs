@@ -12,6 +12,7 @@ mod honest;
 mod orders;
 mod payments;
 mod services;
+mod staff;
 mod support;
 mod trust;
 
