@@ -499,6 +499,12 @@ async fn deleting_a_plan_orders_refer_to_shows_why_and_keeps_it(db: PgPool) {
     .unwrap();
 
     let edit = "/admin/catalog/plans/rdp-starter-one";
+    let page = operator.get(edit).await.text();
+    assert!(
+        page.contains(r#"<details class="confirm" id="confirm-delete">"#)
+            && page.contains("is removed from the shop for good"),
+        "deleting a plan asks first"
+    );
     let refused = operator
         .submit(edit, "/admin/catalog/plans/rdp-starter-one/delete", &[])
         .await;

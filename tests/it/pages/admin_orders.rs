@@ -462,6 +462,13 @@ async fn the_operator_creates_edits_and_deletes_promo_codes(db: PgPool) {
         .await;
     assert_eq!(redirect_of(&on), format!("{edit_page}?notice=activated"));
 
+    // Deleting asks first, on the page, saying what happens.
+    let page = admin.get(&edit_page).await.text();
+    assert!(
+        page.contains(r#"<details class="confirm" id="confirm-delete-promo">"#),
+        "{page}"
+    );
+    assert!(page.contains("is removed for good"));
     // A used code is not deleted: the reason is shown.
     sqlx::query("update promo_codes set current_uses = 3")
         .execute(&app.db)
