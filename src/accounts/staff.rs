@@ -158,6 +158,7 @@ pub const BACK_OFFICE: &[(Option<&str>, MenuLinks)] = &[
             ("/admin/orders", "Orders"),
             ("/admin/payments", "Payments"),
             ("/admin/invoices", "Invoices"),
+            ("/admin/reports/revenue", "Revenue report"),
             ("/admin/promo-codes", "Promo codes"),
         ],
     ),

@@ -681,7 +681,7 @@ pub async fn csv(db: &PgPool, filter: &InvoiceFilter) -> AppResult<String> {
 
 /// A CSV field, quoted when it holds a separator, a quote or a line break, and defused when a
 /// spreadsheet would read it as a formula.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) && text.parse::<i64>().is_err()
     {
         format!("'{text}")

@@ -23,6 +23,7 @@ pub mod pay;
 pub mod payments;
 pub mod receipts;
 pub mod refunds;
+pub mod reports;
 pub mod review;
 pub mod settle;
 pub mod views;

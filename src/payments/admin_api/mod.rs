@@ -24,6 +24,7 @@ use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
 
 pub mod invoices;
+pub mod reports;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -35,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(reject_payment))
         .routes(routes!(refund_payment))
         .merge(invoices::router())
+        .merge(reports::router())
 }
 
 /// `GET /admin/payments` filter and paging.

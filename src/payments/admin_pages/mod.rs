@@ -37,9 +37,12 @@ use crate::web::paging::{PageOf, page_number};
 const PER_PAGE: i64 = 25;
 
 mod billing;
+mod reports;
 
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/admin/reports/revenue", get(reports::revenue_page))
+        .route("/admin/reports/revenue.csv", get(reports::revenue_csv))
         .route("/admin/invoices", get(billing::list))
         .route("/admin/invoices/export.csv", get(billing::export))
         .route("/admin/invoices/{id}/pdf", get(billing::pdf))

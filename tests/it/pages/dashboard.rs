@@ -375,3 +375,118 @@ async fn the_back_office_with_charts_in_a_real_browser_on_desktop_and_phone(db: 
     browser.screenshot("admin-customer-desktop").await;
     browser.close().await;
 }
+
+/// The revenue report: by plan, location and method over PKT days, its CSV, the API, and only
+/// for the roles that see revenue.
+#[sqlx::test]
+async fn the_revenue_report_groups_the_periods_orders_and_exports_them(db: sqlx::PgPool) {
+    use nextgenrdp::accounts::Role;
+    let app = TestApp::with_default_catalog(db).await;
+    paid_order(&app, "ayesha@example.pk", 1).await;
+    paid_order(&app, "bilal@example.pk", 3).await;
+    let (orders, revenue): (i64, i64) = sqlx::query_as(
+        "select count(*), sum(final_amount_pkr)::bigint from orders
+         where status in ('paid', 'processing', 'active')",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(orders, 2);
+    let billing = app.staff("bushra@nextgenrdp.pk", Role::Billing).await;
+    let token = billing["access_token"].as_str().unwrap().to_owned();
+
+    let by_plan = app
+        .get_as(&token, "/api/v1/admin/reports/revenue?by=plan")
+        .await;
+    assert_eq!(by_plan.status, StatusCode::OK, "{}", by_plan.text());
+    let by_plan = by_plan.json();
+    assert_eq!(by_plan["total_orders"], 2);
+    assert_eq!(by_plan["total_revenue_pkr"], revenue);
+    assert_eq!(by_plan["rows"][0]["key"], PLAN);
+    assert_eq!(by_plan["rows"][0]["orders"], 2);
+    assert_eq!(
+        by_plan["rows"][0]["revenue_pkr"], revenue,
+        "one plan: all of it"
+    );
+    let by_method = app
+        .get_as(&token, "/api/v1/admin/reports/revenue?by=method")
+        .await
+        .json();
+    let summed: i64 = by_method["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["revenue_pkr"].as_i64().unwrap())
+        .sum();
+    assert_eq!(summed, revenue, "methods add up to the total");
+    // Yesterday and before: nothing.
+    let yesterday =
+        (chrono::Utc::now() + chrono::Duration::hours(5) - chrono::Duration::days(1)).date_naive();
+    let before = app
+        .get_as(
+            &token,
+            &format!("/api/v1/admin/reports/revenue?from=2026-01-01&to={yesterday}"),
+        )
+        .await
+        .json();
+    assert_eq!(before["total_orders"], 0);
+    for (query, field) in [
+        ("by=colour", "by"),
+        ("from=soon", "from"),
+        ("from=2026-12-09&to=2026-12-01", "to"),
+    ] {
+        let refused = app
+            .get_as(&token, &format!("/api/v1/admin/reports/revenue?{query}"))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(refused.text().contains(field), "{query}");
+    }
+    let support = app.staff("sana@nextgenrdp.pk", Role::Support).await;
+    assert_eq!(
+        app.get_as(
+            support["access_token"].as_str().unwrap(),
+            "/api/v1/admin/reports/revenue"
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+
+    // The page and its CSV.
+    let mut visitor = Visitor::from(&app, "198.51.100.95");
+    visitor
+        .log_in("bushra@nextgenrdp.pk", "operator-passphrase")
+        .await;
+    let html = visitor
+        .get("/admin/reports/revenue?by=location")
+        .await
+        .text();
+    let total = nextgenrdp::money::format_pkr(nextgenrdp::money::Pkr(revenue));
+    assert!(
+        html.contains(&format!(
+            r#"<p class="dash-figure" id="report-total">{total}</p>"#
+        )),
+        "{html}"
+    );
+    assert!(html.contains(r#"<option value="location" selected>"#));
+    assert!(html.contains(r#"<svg class="bar-chart""#));
+    let csv_href = html
+        .split(r#"<a href=""#)
+        .find_map(|rest| {
+            rest.split_once(r#"" id="report-csv""#)
+                .map(|(href, _)| href.replace("&amp;", "&").replace("&#38;", "&"))
+        })
+        .expect("a CSV link");
+    let csv = visitor.get(&csv_href).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.header("content-type").starts_with("text/csv"));
+    let text = csv.text();
+    assert!(
+        text.starts_with("location,label,orders,revenue_pkr\n"),
+        "{text}"
+    );
+    assert!(
+        text.trim_end().ends_with(&format!(",2,{revenue}")),
+        "{text}"
+    );
+}
