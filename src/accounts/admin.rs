@@ -7,6 +7,7 @@ use super::users::{self, User};
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
+use crate::web::forms::{parse_day, pkt_midnight};
 
 /// Disables or re-enables an account; disabling ends its sessions at once. Audited.
 pub async fn set_disabled(
@@ -151,23 +152,8 @@ impl AuditQuery {
                 })?),
                 None => None,
             };
-        let day = |field: &'static str,
-                   value: &Option<String>|
-         -> AppResult<Option<chrono::NaiveDate>> {
-            text(value)
-                .map(|v| {
-                    chrono::NaiveDate::parse_from_str(&v, "%Y-%m-%d")
-                        .map_err(|_| AppError::bad_request(field, "must be a day like 2026-12-01"))
-                })
-                .transpose()
-        };
-        let start = |d: chrono::NaiveDate| {
-            // Midnight in Pakistan (UTC+5, no daylight saving).
-            d.and_hms_opt(0, 0, 0)
-                .map(|t| t.and_utc() - chrono::Duration::hours(5))
-        };
-        let from = day("from", &self.from)?;
-        let to = day("to", &self.to)?;
+        let from = parse_day("from", self.from.as_deref())?;
+        let to = parse_day("to", self.to.as_deref())?;
         if let (Some(from), Some(to)) = (from, to)
             && to < from
         {
@@ -178,8 +164,8 @@ impl AuditQuery {
             entity_type: text(&self.entity_type),
             entity_id: text(&self.entity_id),
             action: text(&self.action),
-            from: from.and_then(start),
-            to: to.and_then(|d| d.succ_opt()).and_then(start),
+            from: from.map(pkt_midnight),
+            to: to.and_then(|d| d.succ_opt()).map(pkt_midnight),
         })
     }
 

@@ -55,6 +55,16 @@ macro_rules! payment_columns {
     };
 }
 
+/// The columns of [`Payment`] from a `payments p` joined to other tables.
+macro_rules! payment_columns_of_p {
+    () => {
+        "p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id, \
+         p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload, \
+         p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at, \
+         p.created_at, p.updated_at, p.expires_at"
+    };
+}
+
 /// A new attempt.
 #[derive(Debug)]
 pub struct NewPayment<'a> {
@@ -198,14 +208,12 @@ pub async fn find_for_user(
 ) -> sqlx::Result<Option<Payment>> {
     timed(
         "payments.find_for_user",
-        sqlx::query_as(
-            "select p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id,
-                    p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload,
-                    p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at,
-                    p.created_at, p.updated_at, p.expires_at
-             from payments p join orders o on o.id = p.order_id
-             where p.id = $1 and o.user_id = $2",
-        )
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns_of_p!(),
+            " from payments p join orders o on o.id = p.order_id
+             where p.id = $1 and o.user_id = $2"
+        ))
         .bind(id)
         .bind(user_id)
         .fetch_optional(db),
@@ -221,16 +229,14 @@ pub async fn list_for_user(
 ) -> sqlx::Result<Vec<Payment>> {
     timed(
         "payments.list_for_user",
-        sqlx::query_as(
-            "select p.id, p.order_id, p.gateway, p.amount_pkr, p.status, p.gateway_txn_id,
-                    p.gateway_reference, p.channel, p.customer_paid_at, p.request_payload,
-                    p.response_payload, p.flag, p.failure_reason, p.reviewed_by, p.reviewed_at,
-                    p.created_at, p.updated_at, p.expires_at
-             from payments p join orders o on o.id = p.order_id
+        sqlx::query_as(concat!(
+            "select ",
+            payment_columns_of_p!(),
+            " from payments p join orders o on o.id = p.order_id
              where o.user_id = $1
              order by p.id desc
-             limit $2",
-        )
+             limit $2"
+        ))
         .bind(user_id)
         .bind(limit)
         .fetch_all(db),

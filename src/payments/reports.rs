@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::db::text_enum::text_enum;
 use crate::db::timed;
 use crate::error::{AppError, AppResult};
+use crate::web::forms::{parse_day, pkt_midnight, pkt_today};
 
 text_enum! {
     /// How the report groups revenue.
@@ -32,30 +33,13 @@ pub struct Period {
     pub to: NaiveDate,
 }
 
-/// Today in Pakistan (UTC+5, no daylight saving).
-fn pkt_today() -> NaiveDate {
-    (Utc::now() + Duration::hours(5)).date_naive()
-}
-
-fn pkt_midnight(day: NaiveDate) -> DateTime<Utc> {
-    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - Duration::hours(5)
-}
-
 impl Period {
     /// From `from` to `to` (`YYYY-MM-DD`, PKT); blank `from` is the first of this month, blank
     /// `to` today. 400 naming the field that makes no sense; at most 3 years.
     pub fn parse(from: Option<&str>, to: Option<&str>) -> AppResult<Self> {
-        let day = |field: &'static str, text: Option<&str>| -> AppResult<Option<NaiveDate>> {
-            match text.map(str::trim).filter(|t| !t.is_empty()) {
-                None => Ok(None),
-                Some(text) => NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .map(Some)
-                    .map_err(|_| AppError::bad_request(field, "must be a day like 2026-12-01")),
-            }
-        };
         let today = pkt_today();
-        let to = day("to", to)?.unwrap_or(today);
-        let from = day("from", from)?.unwrap_or_else(|| today.with_day0(0).unwrap_or(today));
+        let to = parse_day("to", to)?.unwrap_or(today);
+        let from = parse_day("from", from)?.unwrap_or_else(|| today.with_day0(0).unwrap_or(today));
         if to < from {
             return Err(AppError::bad_request("to", "must not be before from"));
         }

@@ -85,21 +85,29 @@ async fn days(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64, i64, i64, i64)>>
     .await
 }
 
+/// The PKT months from `$1 - 1` months ago to this one (`bounds.first_month`, `months.month`),
+/// the start of a statement per month.
+macro_rules! months_cte {
+    () => {
+        "with bounds as (
+             select date_trunc('month', now() at time zone 'Asia/Karachi')
+                    - make_interval(months => $1 - 1) as first_month
+         ),
+         months as (
+             select generate_series(first_month, first_month + make_interval(months => $1 - 1),
+                                    interval '1 month')::date as month
+             from bounds
+         ), "
+    };
+}
+
 /// Revenue per PKT month of the last [`MONTHS`] (this one included).
 async fn months(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64)>> {
     timed(
         "dashboard.trend_months",
-        sqlx::query_as(
-            "with bounds as (
-                 select date_trunc('month', now() at time zone 'Asia/Karachi')
-                        - make_interval(months => $1 - 1) as first_month
-             ),
-             months as (
-                 select generate_series(first_month, first_month + make_interval(months => $1 - 1),
-                                        interval '1 month')::date as month
-                 from bounds
-             ),
-             paid as (
+        sqlx::query_as(concat!(
+            months_cte!(),
+            "paid as (
                  select date_trunc('month', paid_at at time zone 'Asia/Karachi')::date as month,
                         sum(final_amount_pkr)::bigint as revenue
                  from orders, bounds
@@ -109,8 +117,8 @@ async fn months(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64)>> {
              )
              select m.month, coalesce(p.revenue, 0)
              from months m left join paid p using (month)
-             order by m.month",
-        )
+             order by m.month"
+        ))
         .bind(MONTHS)
         .fetch_all(db),
     )
@@ -121,17 +129,9 @@ async fn months(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64)>> {
 async fn renewals(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64, i64)>> {
     timed(
         "dashboard.trend_renewals",
-        sqlx::query_as(
-            "with bounds as (
-                 select date_trunc('month', now() at time zone 'Asia/Karachi')
-                        - make_interval(months => $1 - 1) as first_month
-             ),
-             months as (
-                 select generate_series(first_month, first_month + make_interval(months => $1 - 1),
-                                        interval '1 month')::date as month
-                 from bounds
-             ),
-             collected as (
+        sqlx::query_as(concat!(
+            months_cte!(),
+            "collected as (
                  select date_trunc('month', paid_at at time zone 'Asia/Karachi')::date as month,
                         count(*) as n
                  from orders, bounds
@@ -152,8 +152,8 @@ async fn renewals(db: &PgPool) -> sqlx::Result<Vec<(NaiveDate, i64, i64)>> {
              from months m
              left join collected c using (month)
              left join lapsed l using (month)
-             order by m.month",
-        )
+             order by m.month"
+        ))
         .bind(RENEWAL_MONTHS)
         .fetch_all(db),
     )

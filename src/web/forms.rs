@@ -166,6 +166,26 @@ pub fn pkt(moment: Option<DateTime<Utc>>) -> String {
     }
 }
 
+/// Today in Pakistan.
+pub fn pkt_today() -> chrono::NaiveDate {
+    Utc::now().with_timezone(&pkt_offset()).date_naive()
+}
+
+/// The moment a PKT day begins (19:00 UTC the day before).
+pub fn pkt_midnight(day: chrono::NaiveDate) -> DateTime<Utc> {
+    day.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc() - chrono::Duration::hours(5)
+}
+
+/// A day given as `2026-12-01` (blank: `None`), or 400 naming `field`.
+pub fn parse_day(field: &str, text: Option<&str>) -> AppResult<Option<chrono::NaiveDate>> {
+    match text.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(None),
+        Some(text) => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| AppError::bad_request(field, "must be a day like 2026-12-01")),
+    }
+}
+
 /// One option of a select.
 pub struct Choice {
     pub value: String,

@@ -101,151 +101,70 @@ async fn the_log_is_listed_newest_first_per_entity_and_counted(db: PgPool) {
 
     let ids = |rows: Vec<audit::AuditEntry>| rows.iter().map(|r| r.id).collect::<Vec<_>>();
     assert_eq!(
-        ids(audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: None,
-                entity_id: None,
-                ..Default::default()
-            },
-            10,
-            0
-        )
-        .await
-        .unwrap()),
+        ids(audit::list(&db, &of(None, None), 10, 0).await.unwrap()),
         vec![u1.id, p3.id, p2.id, p1.id]
     );
     assert_eq!(
-        ids(audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("plan".to_owned()),
-                entity_id: None,
-                ..Default::default()
-            },
-            10,
-            0
-        )
-        .await
-        .unwrap()),
+        ids(audit::list(&db, &of(Some("plan"), None), 10, 0)
+            .await
+            .unwrap()),
         vec![p3.id, p2.id, p1.id]
     );
     assert_eq!(
-        ids(audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("plan".to_owned()),
-                entity_id: Some("rdp-starter-one".to_owned()),
-                ..Default::default()
-            },
-            10,
-            0
-        )
-        .await
-        .unwrap()),
+        ids(
+            audit::list(&db, &of(Some("plan"), Some("rdp-starter-one")), 10, 0)
+                .await
+                .unwrap()
+        ),
         vec![p3.id, p1.id]
     );
     assert_eq!(
-        ids(audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("plan".to_owned()),
-                entity_id: None,
-                ..Default::default()
-            },
-            1,
-            1
-        )
-        .await
-        .unwrap()),
+        ids(audit::list(&db, &of(Some("plan"), None), 1, 1)
+            .await
+            .unwrap()),
         vec![p2.id]
     );
     assert!(
-        audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("order".to_owned()),
-                entity_id: None,
-                ..Default::default()
-            },
-            10,
-            0
-        )
-        .await
-        .unwrap()
-        .is_empty()
+        audit::list(&db, &of(Some("order"), None), 10, 0)
+            .await
+            .unwrap()
+            .is_empty()
     );
     // an entity id alone matches whatever the type
     assert_eq!(
-        ids(audit::list(
-            &db,
-            &audit::AuditFilter {
-                entity_type: None,
-                entity_id: Some("7".to_owned()),
-                ..Default::default()
-            },
-            10,
-            0
-        )
-        .await
-        .unwrap()),
+        ids(audit::list(&db, &of(None, Some("7")), 10, 0).await.unwrap()),
         vec![u1.id]
     );
 
+    assert_eq!(audit::count(&db, &of(None, None)).await.unwrap().count, 4);
     assert_eq!(
-        audit::count(
-            &db,
-            &audit::AuditFilter {
-                entity_type: None,
-                entity_id: None,
-                ..Default::default()
-            }
-        )
-        .await
-        .unwrap()
-        .count,
-        4
-    );
-    assert_eq!(
-        audit::count(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("plan".to_owned()),
-                entity_id: None,
-                ..Default::default()
-            }
-        )
-        .await
-        .unwrap()
-        .count,
+        audit::count(&db, &of(Some("plan"), None))
+            .await
+            .unwrap()
+            .count,
         3
     );
     assert_eq!(
-        audit::count(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("plan".to_owned()),
-                entity_id: Some("vps-nano-one".to_owned()),
-                ..Default::default()
-            }
-        )
-        .await
-        .unwrap()
-        .count,
+        audit::count(&db, &of(Some("plan"), Some("vps-nano-one")))
+            .await
+            .unwrap()
+            .count,
         1
     );
     assert_eq!(
-        audit::count(
-            &db,
-            &audit::AuditFilter {
-                entity_type: Some("user".to_owned()),
-                entity_id: Some("8".to_owned()),
-                ..Default::default()
-            }
-        )
-        .await
-        .unwrap()
-        .count,
+        audit::count(&db, &of(Some("user"), Some("8")))
+            .await
+            .unwrap()
+            .count,
         0
     );
+}
+
+/// The filter of entity type `entity_type` and id `entity_id`, each optional.
+fn of(entity_type: Option<&str>, entity_id: Option<&str>) -> audit::AuditFilter {
+    audit::AuditFilter {
+        entity_type: entity_type.map(str::to_owned),
+        entity_id: entity_id.map(str::to_owned),
+        ..Default::default()
+    }
 }
