@@ -121,23 +121,34 @@ pub(super) async fn render_queue(
         if let Some(service_id) = log.service_id
             && !owners.contains_key(&service_id)
         {
-            let owner = services::find(&state.db, service_id)
-                .await?
-                .and_then(|s| s.user_id);
-            owners.insert(service_id, owner);
+            let service = services::find(&state.db, service_id).await?;
+            // The server's address, as the operator looks it up: `203.0.113.7 · host.example`.
+            let server = service
+                .as_ref()
+                .map(|s| {
+                    [s.ip_address.as_deref(), s.hostname.as_deref()]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                })
+                .unwrap_or_default();
+            owners.insert(service_id, (service.and_then(|s| s.user_id), server));
         }
     }
-    let emails = emails_of(state, owners.values().flatten().copied().collect()).await?;
+    let emails = emails_of(
+        state,
+        owners.values().filter_map(|(owner, _)| *owner).collect(),
+    )
+    .await?;
     let requests = requests
         .iter()
         .filter_map(|log| {
-            let customer = owners
-                .get(&log.service_id?)
-                .copied()
-                .flatten()
+            let (owner, server) = owners.get(&log.service_id?)?;
+            let customer = owner
                 .and_then(|id| emails.get(&id).cloned())
                 .unwrap_or_else(|| "—".to_owned());
-            RequestRow::new(log, customer)
+            RequestRow::new(log, customer, server.clone())
         })
         .collect();
 

@@ -86,6 +86,8 @@ pub(super) struct RequestRow {
     pub(super) log_id: i32,
     pub(super) service_id: i32,
     pub(super) customer: String,
+    /// The server's address and hostname (the queue's cards; empty on the service's own page).
+    pub(super) server: String,
     pub(super) what: String,
     pub(super) when: String,
     /// A password reset: marking it done may set the new password.
@@ -93,11 +95,12 @@ pub(super) struct RequestRow {
 }
 
 impl RequestRow {
-    pub(super) fn new(log: &ServiceLog, customer: String) -> Option<Self> {
+    pub(super) fn new(log: &ServiceLog, customer: String, server: String) -> Option<Self> {
         Some(Self {
             log_id: log.id,
             service_id: log.service_id?,
             customer,
+            server,
             what: action_label(&log.action),
             when: pkt(log.created_at),
             asks_password: log.action == "reset_password_requested",

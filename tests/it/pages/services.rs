@@ -699,6 +699,12 @@ async fn the_operator_closes_a_request_from_the_queue_and_it_leaves_the_queue(db
     }
     assert!(requests.contains(&format!(r#"id="request-{reset}-password""#)));
     assert!(!requests.contains(&format!(r#"id="request-{reboot}-password""#)));
+    assert!(
+        requests.contains(
+            r#"<span class="request-server">203.0.113.17 · rdp7.lahore.nextgenrdp.pk</span>"#
+        ),
+        "each card names the server: {requests}"
+    );
 
     // Declining without a note comes back with the reason; nothing is closed.
     let refused = operator
