@@ -186,6 +186,7 @@ pub const BACK_OFFICE: &[(Option<&str>, MenuLinks)] = &[
             ("/admin/policies", "Policy pages"),
             ("/admin/billing", "Billing & tax"),
             ("/admin/staff", "Staff"),
+            ("/admin/settings", "Settings"),
         ],
     ),
     (

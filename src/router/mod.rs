@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod database;
 pub mod metrics;
 pub mod openapi;
+pub mod settings;
 pub mod trends;
 
 use std::convert::Infallible;
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(assets::router())
         .merge(dashboard::router())
         .merge(backups::router())
+        .merge(settings::router())
         .merge(crate::catalog::pages::router())
         .merge(crate::catalog::admin_pages::router())
         .merge(crate::accounts::pages::router())

@@ -292,3 +292,29 @@ async fn roles_change_through_the_api_but_never_ones_own_nor_the_last_owners(db:
         .await;
     assert_eq!(accept.status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[sqlx::test]
+async fn the_settings_page_shows_what_this_machine_runs_with_to_the_owner_only(db: sqlx::PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    app.admin("owner@nextgenrdp.pk").await;
+    app.staff("sana@nextgenrdp.pk", nextgenrdp::accounts::Role::Support)
+        .await;
+    let mut owner = Visitor::from(&app, "198.51.100.110");
+    owner
+        .log_in("owner@nextgenrdp.pk", "operator-passphrase")
+        .await;
+    let page = owner.get("/admin/settings").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.text();
+    assert!(html.contains("http://shop.test"), "{html}");
+    assert!(html.contains("<code class=\"muted\">NEXTGENRDP_OPERATOR_2FA</code>"));
+    assert!(html.contains("<dt>Two-factor sign-in for the staff</dt><dd>required<br>"));
+    assert!(html.contains(r#"<a href="/admin/settings" aria-current="page">Settings</a>"#));
+    let mut sana = Visitor::from(&app, "198.51.100.111");
+    sana.log_in("sana@nextgenrdp.pk", "operator-passphrase")
+        .await;
+    assert_eq!(
+        sana.get("/admin/settings").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
