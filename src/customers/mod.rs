@@ -30,6 +30,10 @@ pub use notes::Note;
 /// them hold the rest).
 pub const NEWEST: i64 = 10;
 
+/// How many services the picture lists (a reseller may have hundreds; the services page has
+/// them all).
+pub const SERVICES_SHOWN: i64 = 25;
+
 /// The account part of the picture.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct Profile {
@@ -126,7 +130,10 @@ pub struct Picture {
     pub customer: Profile,
     /// The devices signed in now, newest first.
     pub sessions: Vec<SessionSummary>,
-    /// Every service, newest first (no credentials: those are revealed one at a time).
+    /// How many services the customer has (terminated ones included).
+    pub services_total: i64,
+    /// The newest services, at most 25, newest first (no credentials: those are revealed one at
+    /// a time); the rest through `GET /api/v1/admin/services?user_id=`.
     pub services: Vec<Service>,
     /// Null for a role that does not see money.
     pub money: Option<Money>,
@@ -142,8 +149,12 @@ pub async fn picture(db: &PgPool, viewer: Role, id: i32) -> AppResult<Picture> {
         .await?
         .ok_or(AppError::NotFound("customer"))?;
     let sessions = sessions::list_live_for_user(db, id).await?;
-    let mut services = services::list_for_user(db, id).await?;
-    services.sort_by_key(|service| std::cmp::Reverse(service.id));
+    let filter = services::ServiceFilter {
+        user_id: Some(id),
+        ..services::ServiceFilter::default()
+    };
+    let services_total = services::count(db, &filter).await?.count;
+    let services = services::list(db, &filter, SERVICES_SHOWN, 0).await?;
     let money = if viewer.can(Permission::ViewMoney) {
         Some(Money {
             credit_pkr: credit::balance(db, id).await?,
@@ -165,6 +176,7 @@ pub async fn picture(db: &PgPool, viewer: Role, id: i32) -> AppResult<Picture> {
     Ok(Picture {
         customer: Profile::from(&user),
         sessions: sessions.into_iter().map(SessionSummary::from).collect(),
+        services_total,
         services,
         money,
         support,

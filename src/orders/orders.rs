@@ -512,23 +512,26 @@ pub async fn page(
     Ok((list(db, filter, limit, offset).await?, total))
 }
 
-/// The e-mail of each of these orders' customers, by order id (orders whose account is gone are
-/// absent): one statement for a page of payments.
+/// The account id and e-mail of each of these orders' customers, by order id (orders whose
+/// account is gone are absent): one statement for a page of payments.
 pub async fn customer_emails(
     db: impl PgExecutor<'_>,
     order_ids: &[i32],
-) -> sqlx::Result<std::collections::BTreeMap<i32, String>> {
-    let rows: Vec<(i32, String)> = timed(
+) -> sqlx::Result<std::collections::BTreeMap<i32, (i32, String)>> {
+    let rows: Vec<(i32, i32, String)> = timed(
         "orders.customer_emails",
         sqlx::query_as(
-            "select o.id, u.email from orders o join users u on u.id = o.user_id
+            "select o.id, u.id, u.email from orders o join users u on u.id = o.user_id
              where o.id = any($1)",
         )
         .bind(order_ids)
         .fetch_all(db),
     )
     .await?;
-    Ok(rows.into_iter().collect())
+    Ok(rows
+        .into_iter()
+        .map(|(order, user, email)| (order, (user, email)))
+        .collect())
 }
 
 /// The orders of these ids, newest first.

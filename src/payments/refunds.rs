@@ -151,6 +151,29 @@ pub fn check(request: &RefundRequest) -> AppResult<(i32, Option<String>, String)
     ))
 }
 
+/// The services a refund that cancels them terminates: those the order bought and those it
+/// renewed, unless already terminated (what the payment page names before the operator confirms).
+pub async fn services_to_terminate(
+    db: &mut sqlx::PgConnection,
+    order_id: i32,
+) -> sqlx::Result<Vec<i32>> {
+    let mut ids: Vec<i32> = crate::services::services::list_for_order(&mut *db, order_id)
+        .await?
+        .into_iter()
+        .filter(|s| s.status != ServiceStatus::Terminated)
+        .map(|s| s.id)
+        .collect();
+    for service_id in crate::orders::items::renewed_services(&mut *db, order_id).await? {
+        let status = crate::services::services::find(&mut *db, service_id)
+            .await?
+            .map(|s| s.status);
+        if status.is_some_and(|s| s != ServiceStatus::Terminated) && !ids.contains(&service_id) {
+            ids.push(service_id);
+        }
+    }
+    Ok(ids)
+}
+
 /// Refunds (part of) a succeeded payment. Audited as `payment.refund`.
 pub async fn refund(
     state: &Context,
@@ -266,20 +289,9 @@ pub async fn refund(
     }
     let mut terminated = Vec::new();
     if request.services == RefundServices::Cancel {
-        for service in crate::services::services::list_for_order(&mut *tx, order.id).await? {
-            if service.status != ServiceStatus::Terminated {
-                crate::services::lifecycle::terminate_audited(&mut tx, actor, service.id).await?;
-                terminated.push(service.id);
-            }
-        }
-        for service_id in crate::orders::items::renewed_services(&mut *tx, order.id).await? {
-            let status = crate::services::services::find(&mut *tx, service_id)
-                .await?
-                .map(|s| s.status);
-            if status.is_some_and(|s| s != ServiceStatus::Terminated) {
-                crate::services::lifecycle::terminate_audited(&mut tx, actor, service_id).await?;
-                terminated.push(service_id);
-            }
+        for service_id in services_to_terminate(&mut tx, order.id).await? {
+            crate::services::lifecycle::terminate_audited(&mut tx, actor, service_id).await?;
+            terminated.push(service_id);
         }
     }
     audit::insert(

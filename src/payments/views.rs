@@ -392,7 +392,8 @@ pub async fn pay_view(
 pub struct AdminPaymentRow {
     pub id: i32,
     pub order_id: i32,
-    pub customer: String,
+    /// The customer's account id and e-mail; `None` when the account is gone or not shown.
+    pub customer: Option<(i32, String)>,
     pub method: String,
     pub amount: String,
     pub status: String,
@@ -403,7 +404,7 @@ pub struct AdminPaymentRow {
 }
 
 impl AdminPaymentRow {
-    pub fn new(payment: &Payment, customer: String) -> Self {
+    pub fn new(payment: &Payment, customer: Option<(i32, String)>) -> Self {
         Self {
             id: payment.id,
             order_id: payment.order_id,
@@ -427,6 +428,6 @@ pub async fn rows_for_order(state: &AppState, order_id: i32) -> AppResult<Vec<Ad
     let payments = payments::list_for_order(&state.db, order_id).await?;
     Ok(payments
         .iter()
-        .map(|p| AdminPaymentRow::new(p, String::new()))
+        .map(|p| AdminPaymentRow::new(p, None))
         .collect())
 }

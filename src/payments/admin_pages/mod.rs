@@ -77,13 +77,13 @@ fn see_other(target: &str) -> Response {
     Redirect::to(target).into_response()
 }
 
-/// The e-mail of the customer of each order ("—" when the account is gone), in one look-up.
-async fn customers_of(state: &AppState, order_ids: Vec<i32>) -> AppResult<BTreeMap<i32, String>> {
-    let mut emails = orders::customer_emails(&state.db, &order_ids).await?;
-    for order_id in order_ids {
-        emails.entry(order_id).or_insert_with(|| "—".to_owned());
-    }
-    Ok(emails)
+/// The customer (account id, e-mail) of each order, in one look-up; orders whose account is gone
+/// are absent.
+async fn customers_of(
+    state: &AppState,
+    order_ids: Vec<i32>,
+) -> AppResult<BTreeMap<i32, (i32, String)>> {
+    Ok(orders::customer_emails(&state.db, &order_ids).await?)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,10 +180,7 @@ async fn queue(
     let customers = customers_of(&state, payments.iter().map(|p| p.order_id).collect()).await?;
     let rows = payments
         .iter()
-        .map(|p| {
-            let customer = customers.get(&p.order_id).cloned().unwrap_or_default();
-            AdminPaymentRow::new(p, customer)
-        })
+        .map(|p| AdminPaymentRow::new(p, customers.get(&p.order_id).cloned()))
         .collect();
     let href = |page: i64| {
         let page = page.to_string();
@@ -373,6 +370,20 @@ struct PaymentPage {
     refunds: Vec<RefundRow>,
     /// What is left to refund of a succeeded payment (`Rs 2,500`): the refund form shows.
     refundable: Option<String>,
+    /// A refund filled in and checked, waiting for the operator's confirmation.
+    confirm_refund: Option<RefundConfirmation>,
+    /// The refund form's values as the operator typed them (kept after a refusal and while
+    /// confirming).
+    refund_form: RefundForm,
+}
+
+/// A refund as the operator filled it in, said back before anything happens.
+struct RefundConfirmation {
+    amount: String,
+    /// Where the money goes, in words.
+    destination: String,
+    /// The services terminated now (empty when they keep running, or none are left).
+    terminated: Vec<i32>,
 }
 
 /// A refund of the payment, as its page lists it.
@@ -452,6 +463,19 @@ async fn render_payment(
     reason: String,
     errors: FormErrors,
 ) -> AppResult<Response> {
+    let page = payment_view(state, admin, payment, notice, reason, errors).await?;
+    render_with(status, &page)
+}
+
+/// The payment's page as it stands, with a notice and the reject form's reason and problems.
+async fn payment_view(
+    state: &AppState,
+    admin: &PageAdmin,
+    payment: Payment,
+    notice: Option<PageNotice>,
+    reason: String,
+    errors: FormErrors,
+) -> AppResult<PaymentPage> {
     let order = orders::find(&state.db, payment.order_id).await?;
     let customer = match order.as_ref().and_then(|o| o.user_id) {
         Some(user_id) => users::find(&state.db, user_id).await?.map(|u| Customer {
@@ -542,13 +566,7 @@ async fn render_payment(
     let page = PaymentPage {
         layout: Layout::for_page(format!("Payment #{}", payment.id), &admin.0.context),
         notice,
-        row: AdminPaymentRow::new(
-            &payment,
-            customer
-                .as_ref()
-                .map(|c| c.email.clone())
-                .unwrap_or_default(),
-        ),
+        row: AdminPaymentRow::new(&payment, customer.as_ref().map(|c| (c.id, c.email.clone()))),
         gateway_reference: payment.gateway_reference.clone(),
         customer_paid_at: payment.customer_paid_at.map(|at| pkt(Some(at))),
         failure_reason: payment.failure_reason.clone(),
@@ -576,8 +594,10 @@ async fn render_payment(
         refunds: refund_rows,
         refundable: (payment.status == PaymentStatus::Succeeded && left > 0)
             .then(|| format_pkr(left)),
+        confirm_refund: None,
+        refund_form: RefundForm::default(),
     };
-    render_with(status, &page)
+    Ok(page)
 }
 
 async fn find_payment(state: &AppState, id: i32) -> AppResult<Payment> {
@@ -703,6 +723,8 @@ struct RefundForm {
     reference: String,
     reason: String,
     services: String,
+    /// `yes` once the operator has read the refund said back and confirmed it.
+    confirmed: String,
 }
 
 /// Refunds (part of) the payment (the operator API's `refund`), then back to the payment; a
@@ -741,7 +763,14 @@ async fn refund(
         )),
     };
     let outcome = match request {
-        Ok(request) => super::refunds::refund(&state, &admin.0.actor(&ip), id, &request).await,
+        Ok(request) if form.confirmed == "yes" => {
+            super::refunds::refund(&state, &admin.0.actor(&ip), id, &request).await
+        }
+        // Checked, then said back: nothing happens until the operator confirms.
+        Ok(request) => match super::refunds::check(&request) {
+            Ok(_) => return confirm_refund(&state, &admin, payment, request, form).await,
+            Err(err) => Err(err),
+        },
         Err(err) => Err(err),
     };
     match outcome {
@@ -756,18 +785,60 @@ async fn refund(
                     failure.alert.unwrap_or_else(|| "check the form".to_owned())
                 ),
             };
-            render_payment(
+            let mut page = payment_view(
                 &state,
                 &admin,
                 payment,
-                failure.status,
                 Some(notice),
                 String::new(),
                 FormErrors::default(),
             )
-            .await
+            .await?;
+            page.refund_form = form;
+            render_with(failure.status, &page)
         }
     }
+}
+
+/// The refund said back — how much, where it goes, which servers stop, what the customer is
+/// told — with one button that does it.
+async fn confirm_refund(
+    state: &AppState,
+    admin: &PageAdmin,
+    payment: Payment,
+    request: RefundRequest,
+    form: RefundForm,
+) -> AppResult<Response> {
+    let terminated = match request.services {
+        RefundServices::Cancel => {
+            let mut conn = state.db.acquire().await?;
+            super::refunds::services_to_terminate(&mut conn, payment.order_id).await?
+        }
+        RefundServices::Keep => Vec::new(),
+    };
+    let destination = match request.to {
+        RefundDestination::Credit => "the customer's account credit".to_owned(),
+        RefundDestination::External => format!(
+            "the transfer you made (reference {})",
+            form.reference.trim()
+        ),
+    };
+    let mut page = payment_view(
+        state,
+        admin,
+        payment,
+        None,
+        String::new(),
+        FormErrors::default(),
+    )
+    .await?;
+    page.confirm_refund = Some(RefundConfirmation {
+        amount: format_pkr(request.amount_pkr),
+        destination,
+        terminated,
+    });
+    page.refund_form = form;
+    render_with(StatusCode::OK, &page)
 }
 
 #[derive(Debug, Default, Deserialize)]

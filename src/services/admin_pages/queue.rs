@@ -145,9 +145,7 @@ pub(super) async fn render_queue(
         .iter()
         .filter_map(|log| {
             let (owner, server) = owners.get(&log.service_id?)?;
-            let customer = owner
-                .and_then(|id| emails.get(&id).cloned())
-                .unwrap_or_else(|| "—".to_owned());
+            let customer = owner.and_then(|id| Some((id, emails.get(&id)?.clone())));
             RequestRow::new(log, customer, server.clone())
         })
         .collect();

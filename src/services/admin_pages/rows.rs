@@ -85,6 +85,8 @@ pub(super) struct NoticeQuery {
 pub(super) struct RequestRow {
     pub(super) log_id: i32,
     pub(super) service_id: i32,
+    /// The customer's account, when the queue shows it.
+    pub(super) customer_id: Option<i32>,
     pub(super) customer: String,
     /// The server's address and hostname (the queue's cards; empty on the service's own page).
     pub(super) server: String,
@@ -95,10 +97,19 @@ pub(super) struct RequestRow {
 }
 
 impl RequestRow {
-    pub(super) fn new(log: &ServiceLog, customer: String, server: String) -> Option<Self> {
+    pub(super) fn new(
+        log: &ServiceLog,
+        customer: Option<(i32, String)>,
+        server: String,
+    ) -> Option<Self> {
+        let (customer_id, customer) = match customer {
+            Some((id, email)) => (Some(id), email),
+            None => (None, "—".to_owned()),
+        };
         Some(Self {
             log_id: log.id,
             service_id: log.service_id?,
+            customer_id,
             customer,
             server,
             what: action_label(&log.action),

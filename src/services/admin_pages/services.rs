@@ -361,7 +361,7 @@ pub(super) async fn render_service(
     let requests = list
         .iter()
         .filter(|log| log.status == "pending" && log.action.ends_with("_requested"))
-        .filter_map(|log| RequestRow::new(log, String::new(), String::new()))
+        .filter_map(|log| RequestRow::new(log, None, String::new()))
         .collect();
     let logs = list
         .iter()

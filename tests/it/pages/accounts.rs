@@ -946,6 +946,33 @@ async fn the_operator_lists_customers_and_disabling_one_logs_it_out_at_once(db: 
         page.contains(r#"href="https://wa.me/923001234567""#),
         "{page}"
     );
+    assert!(page.contains("No services."), "{page}");
+    // A reseller's hundreds of servers: the newest 25, and a link to all of them.
+    sqlx::query(
+        "insert into services (user_id, service_type, status, plan_id, location_id)
+         select $1, 'rdp', 'active', (select id from plans order by id limit 1),
+                (select id from locations order by id limit 1)
+         from generate_series(1, 30)",
+    )
+    .bind(bilal)
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let page = operator
+        .get(&format!("/admin/customers/{bilal}"))
+        .await
+        .text();
+    assert_eq!(
+        page.matches(r#"href="/admin/services/"#).count(),
+        25,
+        "{page}"
+    );
+    assert!(
+        page.contains(&format!(
+            r#"<a href="/admin/services?customer={bilal}">Every service of"#
+        )) && page.contains("(30)</a>"),
+        "{page}"
+    );
     let page = operator
         .get(&format!("/admin/customers/{ayesha}"))
         .await

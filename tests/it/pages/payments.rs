@@ -998,18 +998,65 @@ async fn the_operator_approves_what_arrived_and_refunds_from_the_payment_page(db
         refused.text()
     );
     assert_eq!(count(&app.db, "refunds").await, 0);
+    // The typed values come back with the refusal.
+    assert!(refused.text().contains("Late delivery</textarea>"));
+
+    // A well-formed refund is said back first (how much, where to, the servers, the e-mail)
+    // and nothing is written until the operator confirms it.
+    let fields = [
+        ("amount_pkr", "2,000"),
+        ("to", "credit"),
+        ("reference", ""),
+        ("reason", "Late delivery"),
+        ("services", "keep"),
+    ];
+    let said_back = owner
+        .submit(&page, &format!("/admin/payments/{id}/refund"), &fields)
+        .await;
+    assert_eq!(said_back.status, StatusCode::OK, "{}", said_back.text());
+    let html = said_back.text();
+    assert!(html.contains(r#"id="confirm-refund""#), "{html}");
+    assert!(
+        html.contains("Refund <strong>Rs 2,000</strong> of payment")
+            && html.contains("the customer&#39;s account credit")
+            && html.contains("The order's servers keep running.")
+            && html.contains("The customer is e-mailed: “Late delivery”")
+            && html.contains(r#"name="confirmed" value="yes""#),
+        "{html}"
+    );
+    assert_eq!(count(&app.db, "refunds").await, 0);
+    // Choosing to terminate names the servers that stop.
+    let cancel = [
+        ("amount_pkr", "2,000"),
+        ("to", "credit"),
+        ("reference", ""),
+        ("reason", "Late delivery"),
+        ("services", "cancel"),
+    ];
+    let html = owner
+        .submit(&page, &format!("/admin/payments/{id}/refund"), &cancel)
+        .await
+        .text();
+    let service: i32 = sqlx::query_scalar(
+        "select s.id from services s join order_items i on i.id = s.order_item_id where i.order_id = $1",
+    )
+        .bind(order)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        html.contains("Terminated now, for good:")
+            && html.contains(&format!(
+                r#"href="/admin/services/{service}">service #{service}<"#
+            )),
+        "{html}"
+    );
+    assert_eq!(count(&app.db, "refunds").await, 0);
+
+    let mut confirmed = fields.to_vec();
+    confirmed.push(("confirmed", "yes"));
     let refunded = owner
-        .submit(
-            &page,
-            &format!("/admin/payments/{id}/refund"),
-            &[
-                ("amount_pkr", "2,000"),
-                ("to", "credit"),
-                ("reference", ""),
-                ("reason", "Late delivery"),
-                ("services", "keep"),
-            ],
-        )
+        .submit(&page, &format!("/admin/payments/{id}/refund"), &confirmed)
         .await;
     assert_eq!(
         refunded.status,
