@@ -30,7 +30,9 @@ mod retention;
 
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, NaiveDateTime, Utc};
@@ -199,6 +201,8 @@ pub struct Listed {
     pub path: PathBuf,
     pub taken: DateTime<Utc>,
     pub bytes: u64,
+    /// When the file last changed (part of what a remembered checksum verdict is keyed by).
+    pub modified: Option<std::time::SystemTime>,
 }
 
 /// The backups in `dir`, newest first (none when it does not exist).
@@ -220,6 +224,7 @@ pub fn list(dir: &Path) -> anyhow::Result<Vec<Listed>> {
                 path: entry.path(),
                 taken,
                 bytes: meta.len(),
+                modified: meta.modified().ok(),
             });
         }
     }
@@ -243,6 +248,41 @@ pub async fn verify(file: &Path) -> anyhow::Result<Checksum> {
     } else {
         Checksum::Mismatch
     })
+}
+
+/// A file as it was when its checksum was read: a verdict stays true while none of this changes.
+type Identity = (PathBuf, u64, Option<SystemTime>, Option<SystemTime>);
+
+/// Verdicts already reached, by the identity of the dump and its checksum file.
+static VERDICTS: LazyLock<Mutex<HashMap<Identity, Checksum>>> = LazyLock::new(Default::default);
+
+/// [`verify`], remembered: a backup whose dump and checksum file have not changed (path, size,
+/// modification times) since it was last read is not read again. The back office's page checks
+/// the newest backups on every visit; a dump of gigabytes is read once per process, not per
+/// visit. A missing checksum file is never remembered (it may be written next).
+pub async fn verify_remembered(listed: &Listed) -> anyhow::Result<Checksum> {
+    let sums = std::fs::metadata(checksum_path(&listed.path))
+        .ok()
+        .and_then(|meta| meta.modified().ok());
+    let identity = (listed.path.clone(), listed.bytes, listed.modified, sums);
+    if let Some(&verdict) = VERDICTS
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&identity)
+    {
+        return Ok(verdict);
+    }
+    let verdict = verify(&listed.path).await?;
+    if verdict != Checksum::Missing && identity.2.is_some() && identity.3.is_some() {
+        let mut verdicts = VERDICTS
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if verdicts.len() >= 1_000 {
+            verdicts.clear(); // files come and go with retention: forget the old ones
+        }
+        verdicts.insert(identity, verdict);
+    }
+    Ok(verdict)
 }
 
 /// What a restore did.

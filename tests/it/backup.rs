@@ -514,6 +514,17 @@ async fn the_backups_page_backs_up_now_and_lets_only_the_owner_download(db: PgPo
             .status,
         StatusCode::FORBIDDEN
     );
+
+    // The verdict is remembered while the file is unchanged, and a damaged dump (same size,
+    // one byte flipped) is read again and named.
+    let path = data_dir.path().join("backups").join(name);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    std::thread::sleep(std::time::Duration::from_millis(20)); // a later modification time
+    std::fs::write(&path, &bytes).unwrap();
+    let html = owner.get("/admin/backups").await.text();
+    assert!(html.contains("Does not match: damaged"), "{html}");
 }
 
 fn backup_names(data_dir: &Path) -> Vec<String> {
