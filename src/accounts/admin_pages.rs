@@ -266,16 +266,22 @@ impl Row {
             changes: line
                 .changes
                 .into_iter()
-                .map(|c| {
-                    (
-                        c.field,
-                        c.before.unwrap_or_else(|| "—".into()),
-                        c.after.unwrap_or_else(|| "—".into()),
-                    )
-                })
+                .map(|c| (c.field, readable(c.before), readable(c.after)))
                 .collect(),
             ip: entry.ip_address.unwrap_or_default(),
         }
+    }
+}
+
+/// A changed value as the operator reads it: a moment in PKT (`6 Dec 2026, 02:55 PKT`),
+/// nothing as "—".
+fn readable(value: Option<String>) -> String {
+    match value.as_deref() {
+        None | Some("null") => "—".to_owned(),
+        Some(text) => match chrono::DateTime::parse_from_rfc3339(text) {
+            Ok(moment) => pkt(Some(moment.with_timezone(&chrono::Utc))),
+            Err(_) => text.to_owned(),
+        },
     }
 }
 

@@ -166,17 +166,20 @@ pub async fn revenue(db: &PgPool, period: Period, by: ReportBy) -> AppResult<Rep
                        and paid_at >= $1 and paid_at < $2
                  ),
                  shares as (
-                     select i.order_id, i.plan_id, i.location_id,
+                     -- An order without lines (written by hand, or by an import) is one share
+                     -- of its whole amount, under an unknown plan and location: the rows still add up.
+                     select paid.id as order_id, i.plan_id, i.location_id,
                             i.price_at_order_pkr::numeric * i.quantity * i.validity_months as value,
                             paid.final_amount_pkr
-                     from order_items i join paid on paid.id = i.order_id
+                     from paid left join order_items i on i.order_id = paid.id
                  ),
                  weighted as (
                      select *, sum(value) over (partition by order_id) as order_value from shares
                  )
                  select {key}, {label}, count(distinct s.order_id),
                         coalesce(sum(round(case when s.order_value > 0
-                            then s.final_amount_pkr * s.value / s.order_value else 0 end)), 0)::bigint
+                            then s.final_amount_pkr * s.value / s.order_value
+                            when s.value is null then s.final_amount_pkr else 0 end)), 0)::bigint
                  from weighted s
                  left join plans p on p.id = s.plan_id
                  left join locations l on l.id = s.location_id

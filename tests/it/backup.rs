@@ -426,7 +426,7 @@ async fn the_backups_page_backs_up_now_and_lets_only_the_owner_download(db: PgPo
         html.contains(r#"id="backup-stale""#),
         "no backup yet: {html}"
     );
-    assert!(html.contains("the newest of each of the last 7 days and of the last 4 weeks"));
+    assert!(html.contains("the newest backup of each of the last 7 days and of the last 4 weeks"));
     assert!(
         html.contains("nextgenrdp backup restore FILE"),
         "restore explained"

@@ -435,7 +435,7 @@ async fn the_home_page_shows_the_catalog_in_a_real_browser(db: PgPool) {
 
 /// Waits (up to 10 s) until the browser shows `path` (with its query), after a click that
 /// navigates.
-async fn wait_for_path(browser: &Browser, path: &str) {
+pub(crate) async fn wait_for_path(browser: &Browser, path: &str) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let url = browser.client().current_url().await.unwrap();

@@ -83,7 +83,13 @@ impl TestApp {
             operator_two_factor: nextgenrdp::config::OperatorPolicy::Required,
             contact: std::sync::Arc::new(nextgenrdp::config::Contact::default()),
             whatsapp_enabled: false,
-            backups: nextgenrdp::config::BackupPolicy::default(),
+            // As the binary's defaults: backups off on this node, 7 daily and 4 weekly kept.
+            backups: nextgenrdp::config::BackupPolicy {
+                dir: std::env::temp_dir().join("nextgenrdp-tests-no-backups"),
+                keep_daily: 7,
+                keep_weekly: 4,
+                ..nextgenrdp::config::BackupPolicy::default()
+            },
         };
         TestSettings {
             settings,

@@ -135,7 +135,8 @@ async fn the_owner_reads_who_changed_what_filtered_and_field_by_field(db: sqlx::
     let html = visitor.get("/admin/audit?action=user.disable").await.text();
     assert!(html.contains("1 entry"), "{html}");
     assert!(
-        html.contains(r#"<span class="diff-field">disabled_at</span> <del>null</del> → <ins>20"#),
+        html.contains(r#"<span class="diff-field">disabled_at</span> <del>—</del> → <ins>"#)
+            && html.contains(" PKT</ins>"),
         "{html}"
     );
     assert!(html.contains(&format!(

@@ -373,6 +373,48 @@ async fn the_back_office_with_charts_in_a_real_browser_on_desktop_and_phone(db: 
             .contains("cannot log in until the account is enabled again")
     );
     browser.screenshot("admin-customer-desktop").await;
+    // Disabling her is audited; the audit log shows the change as before → after.
+    click(client, "#confirm-disable .confirm-body button").await;
+    crate::browser::wait_for_path(
+        &browser,
+        &format!("/admin/customers/{customer}?notice=disabled"),
+    )
+    .await;
+
+    // The rest of the back office's records: no sideways scrolling on a phone, each looked at.
+    for (path, name, heading) in [
+        ("/admin/audit", "admin-audit", "Audit log"),
+        ("/admin/backups", "admin-backups", "Backups"),
+        ("/admin/staff", "admin-staff", "Staff"),
+        (
+            "/admin/reports/revenue?by=plan",
+            "admin-revenue-report",
+            "Revenue",
+        ),
+        ("/admin/payments?status=all", "admin-payments", "Payments"),
+    ] {
+        browser.set_window_size((1366, 1000)).await;
+        browser.goto(&server.url(path)).await;
+        assert!(browser.text("h1").await.contains(heading), "{path}");
+        browser.screenshot(&format!("{name}-desktop")).await;
+        browser.set_window_size((360, 800)).await;
+        browser.goto(&server.url(path)).await;
+        let overflow = browser
+            .js("return document.documentElement.scrollWidth - window.innerWidth")
+            .await;
+        assert!(
+            overflow.as_i64().unwrap() <= 0,
+            "{path}: no sideways scrolling on a phone: {overflow}"
+        );
+        browser.screenshot(&format!("{name}-phone")).await;
+    }
+    browser.set_window_size((1366, 1000)).await;
+    browser.goto(&server.url("/admin/audit")).await;
+    assert!(
+        browser.text("main").await.contains("user.disable"),
+        "{}",
+        browser.text("main").await
+    );
     browser.close().await;
 }
 
@@ -419,6 +461,34 @@ async fn the_revenue_report_groups_the_periods_orders_and_exports_them(db: sqlx:
         .map(|r| r["revenue_pkr"].as_i64().unwrap())
         .sum();
     assert_eq!(summed, revenue, "methods add up to the total");
+    // An order without lines (written by hand) still counts, under an unknown plan.
+    sqlx::query(
+        "insert into orders (user_id, status, total_amount_pkr, discount_amount_pkr,
+                             final_amount_pkr, paid_at)
+         values (null, 'paid', 1000, 0, 1000, now())",
+    )
+    .execute(&app.db)
+    .await
+    .unwrap();
+    let by_plan = app
+        .get_as(&token, "/api/v1/admin/reports/revenue?by=plan")
+        .await
+        .json();
+    let rows = by_plan["rows"].as_array().unwrap();
+    let summed: i64 = rows
+        .iter()
+        .map(|r| r["revenue_pkr"].as_i64().unwrap())
+        .sum();
+    assert_eq!(summed, revenue + 1000, "{by_plan}");
+    assert!(
+        rows.iter()
+            .any(|r| r["label"] == "Unknown plan" && r["revenue_pkr"] == 1000),
+        "{by_plan}"
+    );
+    sqlx::query("delete from orders where user_id is null")
+        .execute(&app.db)
+        .await
+        .unwrap();
     // Yesterday and before: nothing.
     let yesterday =
         (chrono::Utc::now() + chrono::Duration::hours(5) - chrono::Duration::days(1)).date_naive();
