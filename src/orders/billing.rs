@@ -19,6 +19,8 @@ use crate::error::{AppError, AppResult};
 
 /// The largest logo.
 pub const MAX_LOGO_BYTES: usize = 512 * 1024;
+/// The logo's image types.
+pub const LOGO_TYPES: [&str; 2] = ["image/png", "image/jpeg"];
 
 /// The shop's billing settings.
 #[derive(Clone, Debug, FromRow, Serialize, ToSchema)]
@@ -259,23 +261,6 @@ pub async fn change_settings(
     .await?;
     tx.commit().await?;
     Ok(after)
-}
-
-/// Checks an uploaded logo: a PNG or JPEG of at most 512 KiB whose bytes are the type declared.
-pub fn check_logo<'a>(declared: &'a str, bytes: &[u8]) -> AppResult<&'a str> {
-    if !["image/png", "image/jpeg"].contains(&declared) {
-        return Err(AppError::UnsupportedMediaType);
-    }
-    if bytes.len() > MAX_LOGO_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    if crate::web::forms::sniff_image(bytes) != Some(declared) {
-        return Err(AppError::invalid(
-            "logo",
-            "the file is not the PNG or JPEG image it claims to be",
-        ));
-    }
-    Ok(declared)
 }
 
 /// Sets (`Some`) or removes the logo (audited as `billing.logo`); the caller has checked that

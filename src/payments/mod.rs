@@ -45,8 +45,10 @@ pub const EASYPAISA: &str = "easypaisa";
 /// An order's `payment_method` when the account credit spent on it paid all of it.
 pub const CREDIT: &str = "credit";
 
-/// How a customer pays an attempt.
-#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+/// How a customer pays an attempt. The document describes it as one named schema per `kind`
+/// (`InstructionsStart`, `RedirectStart`) under a discriminator, so that generated clients tell
+/// the two apart (see `start_schema`).
+#[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Start {
     /// Send money yourself, then tell us the transaction id.
@@ -58,6 +60,91 @@ pub enum Start {
         /// The form's fields, to post exactly as given (they are signed).
         fields: BTreeMap<String, String>,
     },
+}
+
+/// `Start` in the API document: `oneOf` the two named variants with a `discriminator` on `kind`
+/// (what utoipa derives for an internally tagged enum is an anonymous `allOf` beside an inline
+/// object, which client generators cannot name). The JSON itself is `Start`'s serde form.
+mod start_schema {
+    use std::collections::BTreeMap;
+
+    use serde::Serialize;
+    use utoipa::openapi::schema::{Discriminator, OneOfBuilder, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+    use utoipa::{PartialSchema, ToSchema};
+
+    use super::{Start, manual};
+
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)] // the one value of `kind`, for the API document
+    enum InstructionsKind {
+        Instructions,
+    }
+
+    #[derive(Serialize, ToSchema)]
+    #[serde(rename_all = "snake_case")]
+    #[allow(dead_code)] // the one value of `kind`, for the API document
+    enum RedirectKind {
+        Redirect,
+    }
+
+    /// Send money yourself, then tell us the transaction id (`kind: instructions`).
+    #[derive(Serialize, ToSchema)]
+    #[allow(dead_code)] // describes `Start::Instructions` for the API document
+    struct InstructionsStart {
+        kind: InstructionsKind,
+        #[serde(flatten)]
+        instructions: manual::Instructions,
+    }
+
+    /// Submit this form (method POST) from the browser to the provider (`kind: redirect`).
+    #[derive(Serialize, ToSchema)]
+    #[allow(dead_code)] // describes `Start::Redirect` for the API document
+    struct RedirectStart {
+        kind: RedirectKind,
+        /// The provider's form address (the form's `action`).
+        url: String,
+        /// The form's fields, to post exactly as given (they are signed).
+        fields: BTreeMap<String, String>,
+    }
+
+    fn reference(name: &str) -> String {
+        format!("#/components/schemas/{name}")
+    }
+
+    impl PartialSchema for Start {
+        fn schema() -> RefOr<Schema> {
+            let instructions = InstructionsStart::name();
+            let redirect = RedirectStart::name();
+            OneOfBuilder::new()
+                .item(Ref::from_schema_name(instructions.clone()))
+                .item(Ref::from_schema_name(redirect.clone()))
+                .discriminator(Some(Discriminator::with_mapping(
+                    "kind",
+                    [
+                        ("instructions", reference(&instructions)),
+                        ("redirect", reference(&redirect)),
+                    ],
+                )))
+                .description(Some(
+                    "How a customer pays an attempt: `kind` says which of the two it is.",
+                ))
+                .into()
+        }
+    }
+
+    impl ToSchema for Start {
+        fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            schemas.push((
+                InstructionsStart::name().into(),
+                InstructionsStart::schema(),
+            ));
+            <InstructionsStart as ToSchema>::schemas(schemas);
+            schemas.push((RedirectStart::name().into(), RedirectStart::schema()));
+            <RedirectStart as ToSchema>::schemas(schemas);
+        }
+    }
 }
 
 /// What a gateway needs to start an attempt.

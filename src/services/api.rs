@@ -25,7 +25,7 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::orders::details::{OrderResponse, order_response};
 use crate::services::ServiceStatus;
 use crate::web::extract::AppJson;
-use crate::web::upload::file_response;
+use crate::web::upload::{FileBytes, file_response};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -414,7 +414,7 @@ async fn open_console(
     operation_id = "download_rdp_file",
     params(("id" = i32, Path, description = "The service's id")),
     responses(
-        (status = OK, description = "The `.rdp` file", content((RdpFile = "application/x-rdp")),
+        (status = OK, description = "The `.rdp` file", content((RdpFile = "application/x-rdp"), (FileBytes = "application/octet-stream")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"nextgenrdp-server-<id>.rdp\"`"))),
         (status = CONFLICT, description = "A Linux server (`errors.service`), not active (`errors.status`), or no address yet",
             body = Problem, content_type = "application/problem+json"),

@@ -19,6 +19,7 @@ use crate::accounts::extract::ApiAdmin;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
+use crate::web::upload::FileBytes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -262,7 +263,7 @@ async fn admin_send_files(
     ),
     responses(
         (status = OK, description = "The file, of the type its bytes are",
-            content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/webp"), (Vec<u8> = "application/pdf"))),
+            content((FileBytes = "image/png"), (FileBytes = "image/jpeg"), (FileBytes = "image/webp"), (FileBytes = "application/pdf"), (FileBytes = "application/octet-stream"))),
         (status = NOT_FOUND, description = "No such file on that ticket", body = Problem,
             content_type = "application/problem+json"),
     ),

@@ -7,6 +7,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::error::{AppError, AppResult};
+
 /// A file part of a form. Parts sent without a file (a file input left empty) are left out.
 #[derive(Clone, Debug)]
 pub struct FilePart {
@@ -89,6 +91,102 @@ pub async fn read_form(
         }
     }
     Ok(form)
+}
+
+/// A file's bytes, as the API document describes a download or an upload's `file` part.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // describes file bodies for the API document
+pub struct FileBytes(Vec<u8>);
+
+/// An upload of one file as a `multipart/form-data` form (what generated clients send).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes upload forms for the API document
+pub struct FileUpload {
+    /// The file.
+    file: FileBytes,
+}
+
+/// The readable name of an image type (`PNG`).
+fn image_name(kind: &str) -> &str {
+    match kind {
+        "image/png" => "PNG",
+        "image/jpeg" => "JPEG",
+        "image/webp" => "WebP",
+        other => other,
+    }
+}
+
+/// Checks an uploaded image: `declared` is the type it came with (`None`, or
+/// `application/octet-stream`, when it came without one and its bytes decide). A declared type
+/// outside `allowed` is 415, more than `max` bytes 413, bytes that are not one of `allowed` (or
+/// not the type declared) 422 naming `field`. Answers the image's type.
+pub fn check_image(
+    declared: Option<&str>,
+    bytes: &[u8],
+    allowed: &[&'static str],
+    field: &'static str,
+    max: usize,
+) -> AppResult<&'static str> {
+    let declared = declared.filter(|d| *d != "application/octet-stream");
+    if let Some(declared) = declared
+        && !allowed.contains(&declared)
+    {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    if bytes.len() > max {
+        return Err(AppError::PayloadTooLarge);
+    }
+    let names: Vec<&str> = allowed.iter().map(|kind| image_name(kind)).collect();
+    let names = match names.split_last() {
+        Some((last, [])) => (*last).to_owned(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
+    match (crate::web::forms::sniff_image(bytes), declared) {
+        (Some(kind), None) if allowed.contains(&kind) => Ok(kind),
+        (Some(kind), Some(declared)) if kind == declared => Ok(kind),
+        (_, None) => Err(AppError::invalid(
+            field,
+            format!("the file is not a {names} image"),
+        )),
+        (_, Some(_)) => Err(AppError::invalid(
+            field,
+            format!("the file is not the {names} image it claims to be"),
+        )),
+    }
+}
+
+/// An image uploaded through the API, which takes it three ways: a `multipart/form-data` form
+/// with the image as its `file` part (what generated clients send), a raw body of the image's
+/// own type, or a raw `application/octet-stream` body (its bytes decide). Checked as
+/// [`check_image`] does; a form without its `file` part is 422 naming `file`; another body type
+/// is 415.
+pub async fn image_upload(
+    content_type: &str,
+    body: Bytes,
+    allowed: &[&'static str],
+    field: &'static str,
+    max: usize,
+) -> AppResult<(Bytes, &'static str)> {
+    if is_multipart(content_type) {
+        let form = read_form(content_type, body, 4)
+            .await
+            .map_err(|why| AppError::invalid("file", format!("the form cannot be read: {why}")))?;
+        let file = form
+            .files("file")
+            .next()
+            .ok_or_else(|| AppError::invalid("file", "send the image as the form's `file` part"))?;
+        // The part's declared type is the client's guess (often none): the bytes decide.
+        let kind = check_image(None, &file.bytes, allowed, field, max)?;
+        return Ok((file.bytes.clone(), kind));
+    }
+    let declared = content_type.split(';').next().unwrap_or("").trim();
+    if declared.is_empty() {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let kind = check_image(Some(declared), &body, allowed, field, max)?;
+    Ok((body, kind))
 }
 
 /// An uploaded file sent back, of its stored (sniffed) type: images inline, anything else as a

@@ -8,6 +8,7 @@ mod architecture;
 mod backup;
 mod browser;
 mod cli;
+mod clients;
 mod console;
 mod db;
 mod embedded;

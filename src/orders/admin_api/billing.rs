@@ -18,6 +18,7 @@ use crate::orders::billing::{
     self, BillingSettings, MAX_LOGO_BYTES, NewTaxRate, SettingsChange, TaxRate,
 };
 use crate::web::extract::{AppJson, ClientIp};
+use crate::web::upload::{self, FileBytes, FileUpload};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,7 +77,7 @@ async fn change_settings(
 #[utoipa::path(get, path = "/api/v1/admin/billing/logo", tag = "admin",
     security(("bearer" = [])),
     responses(
-        (status = OK, description = "The image", content((LogoBytes = "image/png"), (LogoBytes = "image/jpeg"))),
+        (status = OK, description = "The image", content((LogoBytes = "image/png"), (LogoBytes = "image/jpeg"), (FileBytes = "application/octet-stream"))),
         (status = NOT_FOUND, description = "No logo is set", body = Problem,
             content_type = "application/problem+json"),
     ),
@@ -91,19 +92,20 @@ async fn find_logo(
     Ok(([(header::CONTENT_TYPE, kind)], bytes))
 }
 
-/// Sets the logo printed on invoices: the body is the image itself (PNG or JPEG, at most
-/// 512 KiB), its type as `Content-Type`.
+/// Sets the logo printed on invoices (PNG or JPEG, at most 512 KiB): a `multipart/form-data`
+/// form with the image as its `file` part, or the raw body (`application/octet-stream`, or the
+/// image's own type).
 #[utoipa::path(put, path = "/api/v1/admin/billing/logo", tag = "admin",
     security(("bearer" = [])),
-    request_body(description = "The logo, at most 512 KiB",
-        content((LogoBytes = "image/png"), (LogoBytes = "image/jpeg"))),
+    request_body(description = "The logo, at most 512 KiB (a raw body, `application/octet-stream` or the image's own type, is taken too)",
+        content((FileUpload = "multipart/form-data"))),
     responses(
         (status = OK, description = "The settings, `has_logo` true", body = BillingSettings),
         (status = PAYLOAD_TOO_LARGE, description = "Larger than 512 KiB", body = Problem,
             content_type = "application/problem+json"),
-        (status = UNSUPPORTED_MEDIA_TYPE, description = "`Content-Type` is not image/png or image/jpeg",
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "`Content-Type` is not a form, octet-stream, image/png or image/jpeg",
             body = Problem, content_type = "application/problem+json"),
-        (status = UNPROCESSABLE_ENTITY, description = "The bytes are not the image type declared (`logo`)",
+        (status = UNPROCESSABLE_ENTITY, description = "The bytes are not a PNG or JPEG image, or not the type declared (`logo`); a form without its `file` part (`file`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -114,11 +116,18 @@ async fn set_logo(
     headers: HeaderMap,
     body: Bytes,
 ) -> AppResult<Json<BillingSettings>> {
-    let declared = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    let kind = billing::check_logo(declared, &body)?;
+    let (body, kind) = upload::image_upload(
+        content_type,
+        body,
+        &billing::LOGO_TYPES,
+        "logo",
+        billing::MAX_LOGO_BYTES,
+    )
+    .await?;
     Ok(Json(
         billing::set_logo(&state, &admin.actor(&ip), Some((&body, kind))).await?,
     ))

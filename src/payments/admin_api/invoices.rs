@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::payments::api::invoices::{InvoicePage, PdfBytes, pdf_response};
 use crate::payments::invoices::{self, Invoice, InvoiceFilter, InvoiceKind};
+use crate::web::upload::FileBytes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -190,7 +191,7 @@ async fn admin_find_invoice(
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The document's id")),
     responses(
-        (status = OK, description = "The PDF", content((PdfBytes = "application/pdf")),
+        (status = OK, description = "The PDF", content((PdfBytes = "application/pdf"), (FileBytes = "application/octet-stream")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"NGR-2026-000123.pdf\"`"))),
         (status = NOT_FOUND, description = "No such document", body = Problem,
             content_type = "application/problem+json"),

@@ -22,6 +22,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::orders::{self, Order};
 use crate::web::extract::{AppJson, ClientIp};
+use crate::web::upload::FileBytes;
 
 pub mod invoices;
 pub mod reports;
@@ -209,7 +210,7 @@ async fn find_payment(
     params(("id" = i32, Path, description = "The payment's id")),
     responses(
         (status = OK, description = "The image, with the type it was uploaded as",
-            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp")),
+            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp"), (FileBytes = "application/octet-stream")),
             headers(("Content-Disposition" = String, description = "`inline`"))),
         (status = NOT_FOUND, description = "No such payment, or it has no receipt",
             body = Problem, content_type = "application/problem+json"),
@@ -244,7 +245,7 @@ fn image(found: Option<(String, Vec<u8>)>) -> AppResult<impl IntoResponse + use<
     ),
     responses(
         (status = OK, description = "The image, with the type it was uploaded as",
-            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp")),
+            content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp"), (FileBytes = "application/octet-stream")),
             headers(("Content-Disposition" = String, description = "`inline`"))),
         (status = NOT_FOUND, description = "No such payment, or no such receipt of it",
             body = Problem, content_type = "application/problem+json"),

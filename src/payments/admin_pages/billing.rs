@@ -24,6 +24,7 @@ use crate::web::extract::ClientIp;
 use crate::web::forms::{Choice, Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::{Layout, render_with};
 use crate::web::paging::{PageOf, page_number};
+use crate::web::upload;
 
 const PER_PAGE: i64 = 25;
 
@@ -588,7 +589,13 @@ pub(super) async fn save_logo(
         Ok(Upload::File {
             content_type,
             bytes,
-        }) => match billing::check_logo(&content_type, &bytes) {
+        }) => match upload::check_image(
+            Some(&content_type),
+            &bytes,
+            &billing::LOGO_TYPES,
+            "logo",
+            billing::MAX_LOGO_BYTES,
+        ) {
             Ok(kind) => billing::set_logo(&state, &admin.0.actor(&ip), Some((&bytes, kind)))
                 .await
                 .map(|_| "logo-saved"),
@@ -626,38 +633,19 @@ enum Upload {
     Remove,
 }
 
-/// Reads the logo form (`multipart/form-data`, parsed by `multer` as the payment form is): the
-/// `logo` file, or the `remove` button.
+/// Reads the logo form (`multipart/form-data`): the `logo` file, or the `remove` button.
 async fn read_upload(content_type: &str, body: Bytes) -> Result<Upload, String> {
-    let boundary = multer::parse_boundary(content_type)
-        .map_err(|_| "send the form with its file (multipart/form-data)".to_owned())?;
-    let stream = futures_util::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
-    let mut multipart = multer::Multipart::new(stream, boundary);
-    let mut file = None;
-    let mut parts = 0;
-    while let Some(field) = multipart.next_field().await.map_err(|e| e.to_string())? {
-        parts += 1;
-        if parts > 10 {
-            return Err("the form has too many parts".to_owned());
-        }
-        let name = field.name().unwrap_or_default().to_owned();
-        let kind = field
-            .content_type()
-            .map(|m| m.essence_str().to_owned())
-            .unwrap_or_default();
-        let data = field.bytes().await.map_err(|e| e.to_string())?;
-        match name.as_str() {
-            "remove" => return Ok(Upload::Remove),
-            "logo" if !data.is_empty() => {
-                file = Some(Upload::File {
-                    content_type: kind,
-                    bytes: data,
-                })
-            }
-            _ => {}
-        }
+    let form = upload::read_form(content_type, body, 10).await?;
+    if form.text("remove").is_some() {
+        return Ok(Upload::Remove);
     }
-    file.ok_or_else(|| "choose a PNG or JPEG image".to_owned())
+    form.files("logo")
+        .next()
+        .map(|file| Upload::File {
+            content_type: file.declared.clone().unwrap_or_default(),
+            bytes: file.bytes.clone(),
+        })
+        .ok_or_else(|| "choose a PNG or JPEG image".to_owned())
 }
 
 #[cfg(test)]

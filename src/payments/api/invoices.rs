@@ -15,6 +15,7 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::payments::invoices::{self, Invoice};
 use crate::web::paging::Paging;
+use crate::web::upload::FileBytes;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,7 +90,7 @@ async fn find_invoice(
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The document's id")),
     responses(
-        (status = OK, description = "The PDF", content((PdfBytes = "application/pdf")),
+        (status = OK, description = "The PDF", content((PdfBytes = "application/pdf"), (FileBytes = "application/octet-stream")),
             headers(("Content-Disposition" = String, description = "`attachment; filename=\"NGR-2026-000123.pdf\"`"))),
         (status = NOT_FOUND, description = "No such document of the caller's", body = Problem,
             content_type = "application/problem+json"),

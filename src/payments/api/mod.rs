@@ -26,8 +26,8 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::orders::{self};
 use crate::web::extract::{AppJson, ClientIp};
-use crate::web::forms::sniff_image;
 use crate::web::pages::{Layout, render};
+use crate::web::upload::{self, FileUpload};
 
 pub use super::receipts::MAX_RECEIPT_BYTES;
 
@@ -218,23 +218,25 @@ async fn list_payments(
 
 /// Attaches a receipt image (PNG, JPEG or WebP, at most 2 MB) to one's own manual payment.
 ///
-/// The body is the image itself (not a multipart form), with its type as `Content-Type`; its
-/// bytes must be of that type. A new receipt is kept beside the earlier ones (at most 5), and
-/// once the payment has been approved or rejected its receipts no longer change (409).
+/// Send it as a `multipart/form-data` form with the image as its `file` part, or as the raw
+/// body: `application/octet-stream`, or the image's own type (`image/png`, `image/jpeg`,
+/// `image/webp`; its bytes must be of that type). A new receipt is kept beside the earlier ones
+/// (at most 5), and once the payment has been approved or rejected its receipts no longer change
+/// (409).
 #[utoipa::path(put, path = "/api/v1/payments/{id}/receipt", tag = "payments",
     security(("bearer" = [])),
     params(("id" = i32, Path, description = "The payment's id")),
-    request_body(description = "The receipt image, at most 2 MB",
-        content((ImageBytes = "image/png"), (ImageBytes = "image/jpeg"), (ImageBytes = "image/webp"))),
+    request_body(description = "The receipt image, at most 2 MB (a raw body, `application/octet-stream` or the image's own type, is taken too)",
+        content((FileUpload = "multipart/form-data"))),
     responses(
         (status = NO_CONTENT, description = "Stored"),
         (status = CONFLICT, description = "The payment is not a manual transfer or no longer awaits review (`payment`), or already has 5 receipts (`receipt`)",
             body = Problem, content_type = "application/problem+json"),
         (status = PAYLOAD_TOO_LARGE, description = "The image is larger than 2 MB",
             body = Problem, content_type = "application/problem+json"),
-        (status = UNSUPPORTED_MEDIA_TYPE, description = "`Content-Type` is not image/png, image/jpeg or image/webp",
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "`Content-Type` is not a form, octet-stream, image/png, image/jpeg or image/webp",
             body = Problem, content_type = "application/problem+json"),
-        (status = UNPROCESSABLE_ENTITY, description = "The bytes are not the image type declared (`receipt`)",
+        (status = UNPROCESSABLE_ENTITY, description = "The bytes are not a PNG, JPEG or WebP image, or not the type declared (`receipt`); a form without its `file` part (`file`)",
             body = Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -254,22 +256,18 @@ async fn upload_receipt(
             "only a manual transfer takes a receipt",
         ));
     }
-    let declared = headers
+    let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if !["image/png", "image/jpeg", "image/webp"].contains(&declared) {
-        return Err(AppError::UnsupportedMediaType);
-    }
-    if body.len() > MAX_RECEIPT_BYTES {
-        return Err(AppError::PayloadTooLarge);
-    }
-    if sniff_image(&body) != Some(declared) {
-        return Err(AppError::invalid(
-            "receipt",
-            "the file is not the PNG, JPEG or WebP image it claims to be",
-        ));
-    }
+    let (body, declared) = upload::image_upload(
+        content_type,
+        body,
+        &["image/png", "image/jpeg", "image/webp"],
+        "receipt",
+        MAX_RECEIPT_BYTES,
+    )
+    .await?;
     super::receipts::attach(&state.db, payment.id, Some(caller.user.id), declared, &body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -520,6 +518,7 @@ mod tests {
 
     #[test]
     fn receipts_are_recognised_by_their_bytes() {
+        use crate::web::forms::sniff_image;
         assert_eq!(sniff_image(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
         assert_eq!(sniff_image(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(sniff_image(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
