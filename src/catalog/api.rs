@@ -73,16 +73,31 @@ struct Items<'a, T> {
     items: &'a [T],
 }
 
-/// A list answer: `{"items": [...]}`.
+/// The categories on sale: `{"items": [...]}` (a named list per item type, so that generated
+/// clients reference the item's own schema instead of an inline copy).
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)] // describes `Items` for the document
-struct ItemsOf<T> {
-    items: Vec<T>,
+struct CategoryList {
+    items: Vec<CategoryView>,
+}
+
+/// The open locations: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct LocationList {
+    items: Vec<LocationView>,
+}
+
+/// The matching plans: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct PlanList {
+    items: Vec<PlanView>,
 }
 
 /// The categories on sale, in display order.
 #[utoipa::path(get, path = "/api/v1/categories", tag = "catalog", responses(
-    (status = OK, description = "Every category, in display order", body = ItemsOf<CategoryView>,
+    (status = OK, description = "Every category, in display order", body = CategoryList,
         headers(("ETag" = String), ("Cache-Control" = String))),
     (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
 ))]
@@ -102,7 +117,7 @@ async fn list_categories(
 
 /// The open locations, in display order.
 #[utoipa::path(get, path = "/api/v1/locations", tag = "catalog", responses(
-    (status = OK, description = "Every open location, in display order", body = ItemsOf<LocationView>,
+    (status = OK, description = "Every open location, in display order", body = LocationList,
         headers(("ETag" = String), ("Cache-Control" = String))),
     (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
 ))]
@@ -128,7 +143,7 @@ async fn list_locations(
         ("sort" = Option<String>, Query, description = "`price` (cheapest first) or `-price` (dearest first); default: catalog order"),
     ),
     responses(
-        (status = OK, description = "The matching plans", body = ItemsOf<PlanView>,
+        (status = OK, description = "The matching plans", body = PlanList,
             headers(("ETag" = String), ("Cache-Control" = String))),
         (status = NOT_MODIFIED, description = "The `If-None-Match` tag is current"),
     ),

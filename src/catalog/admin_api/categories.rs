@@ -13,11 +13,18 @@ use crate::catalog::manage::{self, AdminCategory, CategoryInput, numeric_id};
 use crate::error::{AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
+/// Every category: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct AdminCategoryList {
+    items: Vec<AdminCategory>,
+}
+
 /// Every category, including those with no plan on sale.
 #[utoipa::path(get, path = "/api/v1/admin/categories", tag = "admin",
     operation_id = "admin_list_categories",
     responses(
-        (status = OK, description = "Every category, in display order", body = Items<AdminCategory>),
+        (status = OK, description = "Every category, in display order", body = AdminCategoryList),
         (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
             body = Problem, content_type = "application/problem+json"),
     ),

@@ -13,11 +13,18 @@ use crate::catalog::manage::{self, AdminLocation, LocationInput, numeric_id};
 use crate::error::{AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
+/// Every location: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct AdminLocationList {
+    items: Vec<AdminLocation>,
+}
+
 /// Every location, open or not.
 #[utoipa::path(get, path = "/api/v1/admin/locations", tag = "admin",
     operation_id = "admin_list_locations",
     responses(
-        (status = OK, description = "Every location, in display order", body = Items<AdminLocation>),
+        (status = OK, description = "Every location, in display order", body = AdminLocationList),
         (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
             body = Problem, content_type = "application/problem+json"),
     ),

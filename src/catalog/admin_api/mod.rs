@@ -70,8 +70,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         ))
 }
 
-/// A list answer: `{"items": [...]}`.
-#[derive(Serialize, utoipa::ToSchema)]
+/// A list answer: `{"items": [...]}`; the document names each (`AdminPlanList`, …) so that
+/// generated clients reference the item's own schema.
+#[derive(Serialize)]
 struct Items<T> {
     items: Vec<T>,
 }

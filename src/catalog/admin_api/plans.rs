@@ -13,11 +13,18 @@ use crate::catalog::manage::{self, AdminPlan, PlanInput};
 use crate::error::{AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
 
+/// Every plan: `{"items": [...]}`.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes `Items` for the document
+struct AdminPlanList {
+    items: Vec<AdminPlan>,
+}
+
 /// Every plan, on sale or not, with its features and locations.
 #[utoipa::path(get, path = "/api/v1/admin/plans", tag = "admin",
     operation_id = "admin_list_plans",
     responses(
-        (status = OK, description = "Every plan, by category id, display order, price and id", body = Items<AdminPlan>),
+        (status = OK, description = "Every plan, by category id, display order, price and id", body = AdminPlanList),
         (status = BAD_REQUEST, description = "A query parameter was given (this endpoint takes none)",
             body = Problem, content_type = "application/problem+json"),
     ),
