@@ -1,13 +1,19 @@
 //! The operator's verbs on accounts (each audited in its transaction).
 
+use chrono::{Duration, Utc};
+use serde::Deserialize;
 use serde_json::json;
 
-use super::sessions;
-use super::users::{self, User};
+use super::auth::{hash_password, send_verification};
+use super::tokens::{self, Purpose};
+use super::users::{self, NewUser, User};
+use super::validation::{FieldErrors, parse_name, parse_phone};
+use super::{Email, Role, sessions};
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
 use crate::web::forms::{parse_day, pkt_midnight};
+use crate::{mail, secrets};
 
 /// Disables or re-enables an account; disabling ends its sessions at once. Audited.
 pub async fn set_disabled(
@@ -56,6 +62,188 @@ pub async fn set_disabled(
         admin.id = actor.user_id,
         "account {id} disabled={disabled}"
     );
+    Ok(after)
+}
+
+/// A customer account an operator opens (on the phone, say): who it is for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewCustomer {
+    pub name: String,
+    pub email: String,
+    /// Pakistani mobile, as people write it (`0300-1234567`, `+92 300 1234567`).
+    pub phone: Option<String>,
+}
+
+/// How long the "choose your password" link of an account an operator opened works.
+pub const OPENED_ACCOUNT_TTL_DAYS: i64 = 7;
+
+/// Opens a customer account for someone (audited as `user.create`). The operator never knows
+/// its password: the customer is e-mailed a link to choose one (it works once, for 7 days, and
+/// confirms the address). 422 naming each field at fault; 409 when the e-mail has an account.
+pub async fn create_customer(
+    state: &Context,
+    actor: &Actor<'_>,
+    input: &NewCustomer,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::default();
+    let name = errors.check("name", parse_name(&input.name));
+    let email = errors.check("email", Email::parse(&input.email));
+    let phone = match input
+        .phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
+        None => Some(None),
+    };
+    let (Some(name), Some(email), Some(phone)) = (name, email, phone) else {
+        return Err(AppError::Validation(errors.0));
+    };
+    // A password nobody knows until the customer chooses one.
+    let hash = hash_password(secrets::generate(), state.settings.bcrypt_cost).await?;
+    let mut tx = state.db.begin().await?;
+    let user = users::insert_if_new(
+        &mut *tx,
+        &NewUser {
+            name: &name,
+            email: email.as_str(),
+            phone: phone.as_deref(),
+            password_hash: &hash,
+            role: Role::Customer,
+        },
+    )
+    .await?
+    .ok_or_else(|| AppError::conflict("email", "an account with this e-mail exists"))?;
+    let token = secrets::generate();
+    tokens::insert(
+        &mut *tx,
+        user.id,
+        Purpose::PasswordReset,
+        &secrets::hash(&token),
+        Utc::now() + Duration::days(OPENED_ACCOUNT_TTL_DAYS),
+    )
+    .await?;
+    let link = format!("{}/reset-password?token={token}", state.settings.public_url);
+    mail::enqueue(
+        &mut *tx,
+        &mail::notice_email(
+            &user.email,
+            &user.name,
+            "Your NextGenRDP account is ready: choose your password",
+            &[
+                "We opened a NextGenRDP account for you with this e-mail address.".to_owned(),
+                format!(
+                    "Choose your password to log in (the link works once, for {OPENED_ACCOUNT_TTL_DAYS} days)."
+                ),
+            ],
+            Some(("Choose your password", &link)),
+        ),
+    )
+    .await?;
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            after: Some(json!({ "name": user.name, "email": user.email, "phone": user.phone })),
+            ..actor.entry("user.create", "user", Some(&user.id.to_string()))
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// An operator's change to an account's profile: each field given replaces what is there.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileChange {
+    pub name: Option<String>,
+    /// An empty string removes the phone number.
+    pub phone: Option<String>,
+    /// A new address is unconfirmed until the customer follows the link e-mailed to it.
+    pub email: Option<String>,
+}
+
+/// Changes an account's name, phone or e-mail (audited as `user.update`, before → after). A new
+/// e-mail must be confirmed again: a link is sent to it. 422 naming each field at fault; 409 when
+/// another account has the e-mail; 403 when a non-owner touches another staff member's account.
+pub async fn update_profile(
+    state: &Context,
+    actor: &Actor<'_>,
+    id: i32,
+    change: &ProfileChange,
+) -> AppResult<User> {
+    let mut errors = FieldErrors::default();
+    let name = change
+        .name
+        .as_deref()
+        .and_then(|name| errors.check("name", parse_name(name)));
+    let phone = match change.phone.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
+    };
+    let email = change
+        .email
+        .as_deref()
+        .and_then(|email| errors.check("email", Email::parse(email)));
+    if !errors.is_empty() {
+        return Err(AppError::Validation(errors.0));
+    }
+    let mut tx = state.db.begin().await?;
+    let before = users::find_for_update(&mut *tx, id)
+        .await?
+        .ok_or(AppError::NotFound("account"))?;
+    // A staff account's e-mail leads to its password: only an owner changes one.
+    if before.is_staff() && id != actor.user_id {
+        let owner = users::find(&mut *tx, actor.user_id)
+            .await?
+            .is_some_and(|u| u.role == Role::Owner);
+        if !owner {
+            return Err(AppError::Forbidden(
+                "only an owner changes a staff member's account".to_owned(),
+            ));
+        }
+    }
+    let mut after = users::update_profile(
+        &mut *tx,
+        id,
+        name.as_deref().unwrap_or(&before.name),
+        match &phone {
+            Some(phone) => phone.as_deref(),
+            None => before.phone.as_deref(),
+        },
+    )
+    .await?
+    .ok_or(AppError::NotFound("account"))?;
+    if let Some(email) = email.filter(|e| !e.as_str().eq_ignore_ascii_case(&before.email)) {
+        if users::find_by_email(&mut *tx, email.as_str())
+            .await?
+            .is_some()
+        {
+            return Err(AppError::conflict(
+                "email",
+                "another account has this e-mail",
+            ));
+        }
+        after = users::change_email(&mut *tx, id, email.as_str())
+            .await?
+            .ok_or(AppError::NotFound("account"))?;
+        send_verification(&mut tx, state, &after, None).await?;
+    }
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            before: Some(
+                json!({ "name": before.name, "email": before.email, "phone": before.phone }),
+            ),
+            after: Some(json!({ "name": after.name, "email": after.email, "phone": after.phone })),
+            ..actor.entry("user.update", "user", Some(&id.to_string()))
+        },
+    )
+    .await?;
+    tx.commit().await?;
     Ok(after)
 }
 

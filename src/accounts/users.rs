@@ -282,6 +282,27 @@ pub async fn update_profile(
     .await
 }
 
+/// Changes the account's e-mail address; the new one is not confirmed yet. `None` when there is
+/// no such account; the unique index refuses an address another account has (any case).
+pub async fn change_email(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    email: &str,
+) -> sqlx::Result<Option<User>> {
+    timed(
+        "users.change_email",
+        sqlx::query_as(concat!(
+            "update users set email = $2, is_verified = false, email_verified_at = null
+             where id = $1 returning ",
+            user_columns!()
+        ))
+        .bind(id)
+        .bind(email)
+        .fetch_optional(db),
+    )
+    .await
+}
+
 pub async fn update_password_hash(
     db: impl PgExecutor<'_>,
     id: i32,

@@ -438,11 +438,11 @@ async fn create_order(
     if body
         .notes
         .as_ref()
-        .is_some_and(|n| n.chars().count() > 1000)
+        .is_some_and(|n| n.chars().count() > super::checkout::MAX_NOTES)
     {
         return Err(AppError::invalid(
             "notes",
-            "must be at most 1000 characters",
+            format!("must be at most {} characters", super::checkout::MAX_NOTES),
         ));
     }
     let placed = crate::payments::pay::checkout(

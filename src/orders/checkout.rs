@@ -257,6 +257,48 @@ pub async fn cancel_by_operator(db: &PgPool, actor: &Actor<'_>, order_id: i32) -
     Ok(order)
 }
 
+/// The longest order note, the customer's at checkout or the operator's.
+pub const MAX_NOTES: usize = 1000;
+
+/// An operator sets the order's notes (empty clears them), in any status; audited as
+/// `order.notes` with the notes before and after. 422 naming `notes` past [`MAX_NOTES`]
+/// characters.
+pub async fn set_notes_by_operator(
+    db: &PgPool,
+    actor: &Actor<'_>,
+    order_id: i32,
+    notes: &str,
+) -> AppResult<Order> {
+    let notes = notes.trim();
+    if notes.chars().count() > MAX_NOTES {
+        return Err(AppError::invalid(
+            "notes",
+            format!("must be at most {MAX_NOTES} characters"),
+        ));
+    }
+    let notes = Some(notes).filter(|n| !n.is_empty());
+    let mut tx = db.begin().await?;
+    let before = orders::find_for_update(&mut *tx, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
+    orders::set_notes(&mut *tx, order_id, notes).await?;
+    let entity = order_id.to_string();
+    audit::insert(
+        &mut *tx,
+        &NewAuditEntry {
+            before: Some(serde_json::json!({ "notes": before.notes })),
+            after: Some(serde_json::json!({ "notes": notes })),
+            ..actor.entry("order.notes", "order", Some(&entity))
+        },
+    )
+    .await?;
+    let order = orders::find(&mut *tx, order_id)
+        .await?
+        .ok_or(AppError::NotFound("order"))?;
+    tx.commit().await?;
+    Ok(order)
+}
+
 /// [`end_unpaid`] inside the caller's transaction.
 async fn end_unpaid_in(
     tx: &mut sqlx::PgConnection,

@@ -512,6 +512,23 @@ pub async fn page(
     Ok((list(db, filter, limit, offset).await?, total))
 }
 
+/// Replaces the order's notes (`None` clears them); false when there is no such order.
+pub async fn set_notes(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    notes: Option<&str>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "orders.set_notes",
+        sqlx::query("update orders set notes = $2 where id = $1")
+            .bind(id)
+            .bind(notes)
+            .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The account id and e-mail of each of these orders' customers, by order id (orders whose
 /// account is gone are absent): one statement for a page of payments.
 pub async fn customer_emails(

@@ -33,12 +33,14 @@ use crate::app::AppState;
 
 use crate::error::{AppError, AppResult, Problem};
 use crate::web::extract::{AppJson, ClientIp};
+use crate::web::paging::Paging;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_services))
         .routes(routes!(list_requests))
         .routes(routes!(find_service, update_service))
+        .routes(routes!(list_service_logs))
         .routes(routes!(reveal_credentials))
         .routes(routes!(provision_service))
         .routes(suspend_route())
@@ -210,6 +212,48 @@ async fn list_requests(
 ) -> AppResult<Json<ServiceRequests>> {
     let items = logs::list_open_requests(&state.db, 200).await?;
     Ok(Json(ServiceRequests { items }))
+}
+
+/// A page of a service's log, as the operator reads it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct AdminLogPage {
+    /// Newest first.
+    items: Vec<ServiceLog>,
+    /// How many lines the log holds, over all pages.
+    total: i64,
+    page: i64,
+    per_page: i64,
+}
+
+/// Any service's log, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/admin/services/{id}/logs", tag = "admin",
+    operation_id = "admin_list_service_logs",
+    params(("id" = i32, Path, description = "The service's id"), Paging),
+    responses(
+        (status = OK, description = "A page of the log, newest first", body = AdminLogPage),
+        (status = BAD_REQUEST, description = "An unknown query parameter, a `page` below 1 or a `per_page` outside 1 to 100",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_service_logs(
+    State(state): State<AppState>,
+    _admin: ApiAdmin,
+    Path(id): Path<i32>,
+    paging: Result<Query<Paging>, QueryRejection>,
+) -> AppResult<Json<AdminLogPage>> {
+    let paging = Paging::parse(paging)?;
+    services::find(&state.db, id)
+        .await?
+        .ok_or(AppError::NotFound("service"))?;
+    let total = logs::count_for_service(&state.db, id).await?;
+    let items = logs::page_for_service(&state.db, id, paging.per_page, paging.offset()).await?;
+    Ok(Json(AdminLogPage {
+        items,
+        total,
+        page: paging.page,
+        per_page: paging.per_page,
+    }))
 }
 
 /// Any service, with its log and its customer.

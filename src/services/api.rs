@@ -3,6 +3,7 @@
 //! on every route, as if it did not exist.
 
 use axum::Json;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -25,12 +26,14 @@ use crate::error::{AppError, AppResult, Problem};
 use crate::orders::details::{OrderResponse, order_response};
 use crate::services::ServiceStatus;
 use crate::web::extract::AppJson;
+use crate::web::paging::Paging;
 use crate::web::upload::{FileBytes, file_response};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_services))
         .routes(routes!(find_service))
+        .routes(routes!(list_service_logs))
         .routes(routes!(reveal_credentials))
         .routes(routes!(act_on_service))
         .routes(routes!(renew_service))
@@ -235,6 +238,50 @@ async fn find_service(
     Ok(Json(ServiceDetail {
         service: service_view(&names, service),
         logs,
+    }))
+}
+
+/// A page of the service's log: `{"items": [...], "total", "page", "per_page"}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LogPage {
+    /// Newest first.
+    pub items: Vec<LogView>,
+    /// How many lines the log holds, over all pages.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// One of the caller's services' log, newest first, a page at a time.
+#[utoipa::path(get, path = "/api/v1/services/{id}/logs", tag = "services",
+    operation_id = "list_service_logs",
+    params(("id" = i32, Path, description = "The service's id"), Paging),
+    responses(
+        (status = OK, description = "A page of the log, newest first", body = LogPage),
+        (status = BAD_REQUEST, description = "An unknown query parameter, a `page` below 1 or a `per_page` outside 1 to 100",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn list_service_logs(
+    State(state): State<AppState>,
+    caller: ApiUser,
+    Path(id): Path<i32>,
+    paging: Result<Query<Paging>, QueryRejection>,
+) -> AppResult<Json<LogPage>> {
+    let paging = Paging::parse(paging)?;
+    own_service(&state, id, caller.user.id).await?;
+    let total = logs::count_for_service(&state.db, id).await?;
+    let items = logs::page_for_service(&state.db, id, paging.per_page, paging.offset())
+        .await?
+        .into_iter()
+        .map(|l| log_view(l, caller.user.id))
+        .collect();
+    Ok(Json(LogPage {
+        items,
+        total,
+        page: paging.page,
+        per_page: paging.per_page,
     }))
 }
 

@@ -76,6 +76,40 @@ pub async fn list_for_service(
     .await
 }
 
+/// A page of the service's log, newest first.
+pub async fn page_for_service(
+    db: impl PgExecutor<'_>,
+    service_id: i32,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<Vec<ServiceLog>> {
+    timed(
+        "service_logs.page_for_service",
+        sqlx::query_as(concat!(
+            "select ",
+            log_columns!(),
+            " from service_logs where service_id = $1
+             order by created_at desc, id desc limit $2 offset $3"
+        ))
+        .bind(service_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(db),
+    )
+    .await
+}
+
+/// How many lines the service's log holds.
+pub async fn count_for_service(db: impl PgExecutor<'_>, service_id: i32) -> sqlx::Result<i64> {
+    timed(
+        "service_logs.count_for_service",
+        sqlx::query_scalar("select count(*) from service_logs where service_id = $1")
+            .bind(service_id)
+            .fetch_one(db),
+    )
+    .await
+}
+
 /// The customers' requests the operator has yet to carry out (`pending` lines named
 /// `<action>_requested`, written for services run by hand), newest first.
 pub async fn list_open_requests(

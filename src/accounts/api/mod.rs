@@ -11,6 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::Role;
+use super::admin::{NewCustomer, ProfileChange};
 use super::auth::{self, LoginOutcome, Registration};
 use super::credit::{self, CreditEntry};
 use super::extract::{ApiAdmin, ApiUser};
@@ -47,8 +48,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(change_password))
         .routes(routes!(list_sessions, revoke_other_sessions))
         .routes(routes!(revoke_session))
-        .routes(routes!(list_users))
-        .routes(routes!(find_user))
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(find_user, update_user))
         .routes(routes!(disable_user))
         .routes(routes!(enable_user))
         .routes(routes!(find_my_credit))
@@ -791,6 +792,59 @@ async fn find_user(
             .ok_or(AppError::NotFound("account"))?
             .into(),
     ))
+}
+
+/// Opens a customer account for someone (audited as `user.create`). The operator never sets
+/// its password: the customer is e-mailed a link to choose one (it works once, for 7 days, and
+/// confirms the address).
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin",
+    operation_id = "admin_create_user",
+    request_body = NewCustomer,
+    responses(
+        (status = CREATED, description = "The account, unconfirmed until the customer chooses a password", body = UserResponse),
+        (status = CONFLICT, description = "An account has this e-mail (`email`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field is invalid (each named in `errors`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn create_user(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    AppJson(input): AppJson<NewCustomer>,
+) -> AppResult<(StatusCode, Json<UserResponse>)> {
+    let user = super::admin::create_customer(&state, &admin.actor(&ip), &input).await?;
+    Ok((StatusCode::CREATED, Json(user.into())))
+}
+
+/// Changes an account's name, phone or e-mail (audited as `user.update`, before → after); a new
+/// e-mail is unconfirmed until the customer follows the link sent to it.
+#[utoipa::path(patch, path = "/api/v1/admin/users/{id}", tag = "admin",
+    operation_id = "admin_update_user",
+    params(("id" = i32, Path, description = "The account's id")),
+    request_body = ProfileChange,
+    responses(
+        (status = OK, description = "The account as it now is", body = UserResponse),
+        (status = FORBIDDEN, description = "A staff member's account, and the caller is not an owner",
+            body = Problem, content_type = "application/problem+json"),
+        (status = CONFLICT, description = "Another account has this e-mail (`email`)",
+            body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "A field is invalid (each named in `errors`)",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = [])),
+)]
+async fn update_user(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(change): AppJson<ProfileChange>,
+) -> AppResult<Json<UserResponse>> {
+    let user = super::admin::update_profile(&state, &admin.actor(&ip), id, &change).await?;
+    Ok(Json(user.into()))
 }
 
 /// Disables an account and ends its sessions at once (audited).

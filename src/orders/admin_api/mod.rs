@@ -27,7 +27,7 @@ pub mod billing;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_orders))
-        .routes(routes!(find_order))
+        .routes(routes!(find_order, update_order))
         .routes(routes!(cancel_order))
         .routes(routes!(list_promo_codes, create_promo_code))
         .routes(routes!(
@@ -229,6 +229,38 @@ async fn find_order(
             phone: u.phone,
         }),
     }))
+}
+
+/// An operator's change to an order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct OrderChange {
+    /// The order's notes, replacing what is there (empty clears them); at most 1000 characters.
+    notes: String,
+}
+
+/// Sets an order's notes (audited as `order.notes`, before and after), in any status.
+#[utoipa::path(patch, path = "/api/v1/admin/orders/{id}", tag = "admin",
+    operation_id = "admin_update_order",
+    security(("bearer" = [])),
+    params(("id" = i32, Path, description = "The order's id")),
+    request_body = OrderChange,
+    responses(
+        (status = OK, description = "The order as it now is", body = OrderResponse),
+        (status = UNPROCESSABLE_ENTITY, description = "`notes` is longer than 1000 characters",
+            body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+async fn update_order(
+    State(state): State<AppState>,
+    ApiAdmin(admin): ApiAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    AppJson(change): AppJson<OrderChange>,
+) -> AppResult<Json<OrderResponse>> {
+    let order =
+        checkout::set_notes_by_operator(&state.db, &admin.actor(&ip), id, &change.notes).await?;
+    Ok(Json(order_response(&state, order).await?))
 }
 
 /// Cancels any order while it awaits payment (audited); its promo code use is given back.

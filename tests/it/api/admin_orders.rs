@@ -259,3 +259,84 @@ async fn the_operator_manages_promo_codes_with_validation_and_audit(db: PgPool) 
         ]
     );
 }
+
+/// `PATCH /api/v1/admin/orders/{id} {notes}`: the operator's note on an order, in any status,
+/// audited before → after; too long is a 422 naming `notes` and changes nothing.
+#[sqlx::test]
+async fn the_operator_notes_an_order(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let admin_token = admin["access_token"].as_str().unwrap();
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let order = place(
+        &app,
+        customer["access_token"].as_str().unwrap(),
+        "rdp-business-two",
+    )
+    .await;
+    let path = format!("/api/v1/admin/orders/{order}");
+
+    let noted = app
+        .send_json_as(
+            Some(admin_token),
+            Method::PATCH,
+            &path,
+            &json!({ "notes": "  Called on WhatsApp: pays Monday  " }),
+        )
+        .await;
+    assert_eq!(noted.status, StatusCode::OK, "{}", noted.text());
+    assert_eq!(noted.json()["notes"], "Called on WhatsApp: pays Monday");
+    let read = app.get_as(admin_token, &path).await.json();
+    assert_eq!(read["order"]["notes"], "Called on WhatsApp: pays Monday");
+    let (before, after): (serde_json::Value, serde_json::Value) = sqlx::query_as(
+        "select before, after from audit_log where action = 'order.notes' order by id desc limit 1",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(before, json!({ "notes": null }));
+    assert_eq!(after, json!({ "notes": "Called on WhatsApp: pays Monday" }));
+
+    let too_long = app
+        .send_json_as(
+            Some(admin_token),
+            Method::PATCH,
+            &path,
+            &json!({ "notes": "x".repeat(1001) }),
+        )
+        .await;
+    assert_eq!(too_long.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(too_long.text().contains("notes"), "{}", too_long.text());
+    let unknown = app
+        .send_json_as(
+            Some(admin_token),
+            Method::PATCH,
+            &path,
+            &json!({ "status": "paid" }),
+        )
+        .await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.text());
+    assert_eq!(
+        app.get_as(admin_token, &path).await.json()["order"]["notes"],
+        "Called on WhatsApp: pays Monday"
+    );
+    // Empty clears it.
+    let cleared = app
+        .send_json_as(
+            Some(admin_token),
+            Method::PATCH,
+            &path,
+            &json!({ "notes": "" }),
+        )
+        .await;
+    assert_eq!(cleared.json()["notes"], serde_json::Value::Null);
+    let missing = app
+        .send_json_as(
+            Some(admin_token),
+            Method::PATCH,
+            "/api/v1/admin/orders/999999",
+            &json!({ "notes": "x" }),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}

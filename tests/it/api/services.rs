@@ -1273,3 +1273,102 @@ async fn a_windows_server_downloads_its_rdp_file_without_the_password(db: PgPool
     );
     assert!(!page.contains("rdp-file"));
 }
+
+/// A service's log on its own, a page at a time: the customer's (own services only) and the
+/// operator's.
+#[sqlx::test]
+async fn a_services_log_reads_a_page_at_a_time(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let id = active_service(&app, &customer, &admin).await;
+    // More lines than a page: the customer looks at the password a few times.
+    for _ in 0..4 {
+        let shown = app
+            .get_as(
+                token(&customer),
+                &format!("/api/v1/services/{id}/credentials"),
+            )
+            .await;
+        assert_eq!(shown.status, StatusCode::OK);
+    }
+    let lines: i64 = sqlx::query_scalar("select count(*) from service_logs where service_id = $1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert!(lines >= 5, "{lines}");
+
+    let first = app
+        .get_as(
+            token(&customer),
+            &format!("/api/v1/services/{id}/logs?per_page=2"),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let first = first.json();
+    assert_eq!(first["total"], lines);
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    assert_eq!(first["items"][0]["action"], "credentials_viewed");
+    assert_eq!(first["items"][0]["by"], "you");
+    let last_page = (lines + 1) / 2;
+    let last = app
+        .get_as(
+            token(&customer),
+            &format!("/api/v1/services/{id}/logs?per_page=2&page={last_page}"),
+        )
+        .await
+        .json();
+    let oldest = last["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(oldest["action"], "provision", "{last}");
+
+    // The operator's, with who did what.
+    let operator = app
+        .get_as(token(&admin), &format!("/api/v1/admin/services/{id}/logs"))
+        .await;
+    assert_eq!(operator.status, StatusCode::OK, "{}", operator.text());
+    let operator = operator.json();
+    assert_eq!(operator["total"], lines);
+    assert_eq!(operator["per_page"], 20);
+    assert!(
+        operator["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["action"] == "provision" && l["performed_by"] == user_id(&admin)),
+        "{operator}"
+    );
+
+    // Another customer: 404; bad paging: 400 naming it; an operator's unknown service: 404.
+    let other = app.verified_customer("bilal@example.pk").await;
+    assert_eq!(
+        app.get_as(token(&other), &format!("/api/v1/services/{id}/logs"))
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    for (query, field) in [
+        ("page=0", "page"),
+        ("per_page=101", "per_page"),
+        ("colour=red", "colour"),
+    ] {
+        let refused = app
+            .get_as(
+                token(&customer),
+                &format!("/api/v1/services/{id}/logs?{query}"),
+            )
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{query}");
+        assert!(
+            refused.text().contains(field),
+            "{query}: {}",
+            refused.text()
+        );
+    }
+    assert_eq!(
+        app.get_as(token(&admin), "/api/v1/admin/services/999999/logs")
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}

@@ -4,6 +4,7 @@ mod audit;
 mod backends;
 mod catalog;
 mod constraints;
+mod founding_document;
 mod jobs;
 mod migrations;
 mod orders;
