@@ -62,6 +62,13 @@ macro_rules! text_enum {
             }
         }
 
+        /// Compares with a spelling (`action == "provision"`), as the column holds it.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = $crate::db::text_enum::UnknownValue;
 

@@ -122,6 +122,32 @@ pub async fn set_dates(
     Ok(done.rows_affected() == 1)
 }
 
+/// Widens the item's period to cover one of its services' periods (an item of several servers
+/// runs from the first one's start to the last one's end): a new purchase's item gets its
+/// `start_date` and `end_date` when its service's first period starts.
+pub async fn cover_period(
+    db: impl PgExecutor<'_>,
+    id: i32,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let done = timed(
+        "order_items.cover_period",
+        sqlx::query(
+            "update order_items
+             set start_date = least(coalesce(start_date, $2), $2),
+                 end_date = greatest(coalesce(end_date, $3), $3)
+             where id = $1",
+        )
+        .bind(id)
+        .bind(start)
+        .bind(end)
+        .execute(db),
+    )
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// An order item with the names of its plan and location, for display.
 #[derive(Clone, Debug, FromRow, Serialize)]
 pub struct OrderItemDetail {

@@ -24,7 +24,7 @@ use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult, Problem};
 use crate::orders::details::{OrderResponse, order_response};
-use crate::services::ServiceStatus;
+use crate::services::{ServiceAction, ServiceStatus};
 use crate::web::extract::AppJson;
 use crate::web::paging::Paging;
 use crate::web::upload::{FileBytes, file_response};
@@ -107,9 +107,8 @@ pub struct ServiceView {
 /// A log line as the customer sees it: who acted, not which operator.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct LogView {
-    /// What was done (`provision`, `reboot`, `credentials_viewed`, …); a request waiting for
-    /// the operator is `<action>_requested`.
-    pub action: String,
+    /// What was done; a request waiting for the operator is the action's `…_requested` form.
+    pub action: ServiceAction,
     #[schema(schema_with = super::log_status_schema)]
     pub status: String,
     pub details: Option<String>,

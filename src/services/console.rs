@@ -27,7 +27,7 @@ use crate::provisioning::backends::{self, Backend, BackendDriver};
 use crate::provisioning::proxmox::{ProxmoxClient, VncStream};
 use crate::provisioning::vnc::Bounds;
 use crate::secrets;
-use crate::services::ServiceStatus;
+use crate::services::{ServiceAction, ServiceStatus};
 
 /// How long a console link may wait for its websocket.
 pub const LINK_TTL: Duration = Duration::from_secs(60);
@@ -312,7 +312,7 @@ pub async fn redeem(db: &PgPool, token: &str) -> AppResult<Opened> {
     logs::insert(
         &mut *tx,
         service.id,
-        "console",
+        ServiceAction::Console,
         "success",
         Some(&format!("browser console opened by {who}")),
         Some(user_id),

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::mail;
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends;
-use crate::services::{ProvisioningStep, ServiceStatus};
+use crate::services::{ProvisioningStep, ServiceAction, ServiceStatus};
 
 /// What a customer may ask of a running server.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -306,7 +306,7 @@ async fn reveal_credentials_in(
     logs::insert(
         &mut *tx,
         service.id,
-        "credentials_viewed",
+        ServiceAction::CredentialsViewed,
         "success",
         Some(&format!("login details shown to {who}")),
         Some(viewer),
@@ -335,6 +335,11 @@ impl CustomerAction {
             Self::Reboot => DriverAction::Reboot,
             Self::ResetPassword => DriverAction::ResetPassword,
         }
+    }
+
+    /// The log's name for the action (`reset_password` is logged as `password_reset`).
+    pub fn log_action(self) -> ServiceAction {
+        self.driver_action().log_action()
     }
 }
 
@@ -384,17 +389,21 @@ pub async fn customer_action(
         logs::insert(
             &mut *tx,
             service.id,
-            action.as_str(),
+            action.log_action(),
             "pending",
             Some("queued"),
             Some(user_id),
         )
         .await?
     } else {
+        let requested = action
+            .log_action()
+            .requested()
+            .expect("every customer action has a request form");
         logs::insert(
             &mut *tx,
             service.id,
-            &format!("{}_requested", action.as_str()),
+            requested,
             "pending",
             Some("asked by the customer; the operator will do it (manual driver)"),
             Some(user_id),
@@ -413,13 +422,14 @@ pub async fn customer_action(
 }
 
 /// What a customer asked for, in words that follow "your request to".
-fn request_words(action: &str, service_id: i32) -> String {
+fn request_words(action: ServiceAction, service_id: i32) -> String {
     match action {
-        "start" => format!("start server #{service_id}"),
-        "stop" => format!("stop server #{service_id}"),
-        "reboot" => format!("restart server #{service_id}"),
-        "reset_password" => format!("reset the password of server #{service_id}"),
-        other => format!("{} on server #{service_id}", other.replace('_', " ")),
+        ServiceAction::Start => format!("start server #{service_id}"),
+        ServiceAction::Stop => format!("stop server #{service_id}"),
+        ServiceAction::Reboot => format!("restart server #{service_id}"),
+        ServiceAction::PasswordReset => format!("reset the password of server #{service_id}"),
+        ServiceAction::Reinstall => format!("reinstall server #{service_id}"),
+        other => format!("{} on server #{service_id}", other.label().to_lowercase()),
     }
 }
 
@@ -483,7 +493,7 @@ async fn resolve_request_in(
         .await?
         .filter(|line| line.service_id == Some(service_id))
         .ok_or(AppError::NotFound("service request"))?;
-    let Some(asked) = request.action.strip_suffix("_requested") else {
+    let Some(asked) = request.action.asked() else {
         return Err(AppError::conflict(
             "log_id",
             format!(
@@ -501,7 +511,7 @@ async fn resolve_request_in(
             ),
         ));
     }
-    if password.is_some() && asked != "reset_password" {
+    if password.is_some() && asked != ServiceAction::PasswordReset {
         return Err(AppError::invalid(
             "password",
             "is set only when a password reset is done",
@@ -793,7 +803,7 @@ async fn suspend_in(
     let log = logs::insert(
         &mut *tx,
         service_id,
-        "suspend",
+        ServiceAction::Suspend,
         "success",
         Some(reason),
         Some(admin_id),
@@ -860,7 +870,7 @@ async fn resume_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> App
     let log = logs::insert(
         &mut *tx,
         service_id,
-        "resume",
+        ServiceAction::Resume,
         "success",
         Some(&details),
         Some(admin_id),
@@ -934,7 +944,7 @@ async fn terminate_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> 
     let log = logs::insert(
         &mut *tx,
         service_id,
-        "terminate",
+        ServiceAction::Terminate,
         "success",
         Some(&details),
         Some(admin_id),
@@ -972,7 +982,7 @@ async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppR
         ));
     }
     // Each retry is a new job: its number keeps its dedupe key apart from earlier ones.
-    let number = logs::count_action(&mut *tx, service_id, "retry").await? + 1;
+    let number = logs::count_action(&mut *tx, service_id, ServiceAction::Retry).await? + 1;
     provision::enqueue_provision(&mut *tx, service_id, Some(number)).await?;
     let details = format!(
         "retry {number} from step {}; last failure: {}",
@@ -982,7 +992,7 @@ async fn retry_in(tx: &mut PgConnection, service_id: i32, admin_id: i32) -> AppR
     let log = logs::insert(
         &mut *tx,
         service_id,
-        "retry",
+        ServiceAction::Retry,
         "success",
         Some(&details),
         Some(admin_id),
@@ -1084,7 +1094,7 @@ async fn update_in(
     let log = logs::insert(
         &mut *tx,
         service_id,
-        "update",
+        ServiceAction::Update,
         "success",
         Some(&changed.join("; ")),
         Some(admin_id),

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
+use super::ServiceAction;
 use crate::db::timed;
 
 /// A row of `service_logs`. `status` is `success`, `failed` or `pending`; `performed_by` is the
@@ -13,9 +14,9 @@ use crate::db::timed;
 pub struct ServiceLog {
     pub id: i32,
     pub service_id: Option<i32>,
-    /// What was done (`create`, `provision`, `suspend`, `renew`, `credentials_viewed`, …); a
-    /// customer's request waiting for the operator is `<action>_requested` (`reboot_requested`).
-    pub action: String,
+    /// What was done; a customer's request waiting for the operator is the action's
+    /// `…_requested` form (`reboot_requested`).
+    pub action: ServiceAction,
     #[schema(schema_with = super::log_status_schema)]
     pub status: String,
     pub details: Option<String>,
@@ -36,7 +37,7 @@ macro_rules! log_columns {
 pub async fn insert(
     db: impl PgExecutor<'_>,
     service_id: i32,
-    action: &str,
+    action: ServiceAction,
     status: &str,
     details: Option<&str>,
     performed_by: Option<i32>,
@@ -174,7 +175,7 @@ pub async fn close_pending(
 pub async fn count_action(
     db: impl PgExecutor<'_>,
     service_id: i32,
-    action: &str,
+    action: ServiceAction,
 ) -> sqlx::Result<i64> {
     timed(
         "service_logs.count_action",
@@ -193,7 +194,7 @@ pub async fn count_action(
 pub async fn close_oldest_pending_action(
     db: impl PgExecutor<'_>,
     service_id: i32,
-    action: &str,
+    action: ServiceAction,
     status: &str,
     details: &str,
 ) -> sqlx::Result<bool> {

@@ -64,6 +64,107 @@ impl ServiceStatus {
 }
 
 text_enum! {
+    /// What a line of a service's log (`service_logs.action`) says was done: the founding
+    /// document's `create`, `suspend`, `resume`, `terminate` and `password_reset`, and every
+    /// other action the product writes. A customer's request that waits for an operator (a
+    /// server run by hand) is the action's `…_requested` form until it is done.
+    pub enum ServiceAction {
+        Create = "create",
+        Provision = "provision",
+        Update = "update",
+        Retry = "retry",
+        Start = "start",
+        Stop = "stop",
+        Reboot = "reboot",
+        PasswordReset = "password_reset",
+        Suspend = "suspend",
+        Resume = "resume",
+        Terminate = "terminate",
+        Renew = "renew",
+        RenewalOrder = "renewal_order",
+        Reinstall = "reinstall",
+        Console = "console",
+        CredentialsViewed = "credentials_viewed",
+        TrafficNotice = "traffic_notice",
+        TrafficThrottle = "traffic_throttle",
+        SnapshotCreate = "snapshot_create",
+        SnapshotRollback = "snapshot_rollback",
+        SnapshotDelete = "snapshot_delete",
+        StartRequested = "start_requested",
+        StopRequested = "stop_requested",
+        RebootRequested = "reboot_requested",
+        PasswordResetRequested = "password_reset_requested",
+        ReinstallRequested = "reinstall_requested",
+    }
+}
+
+impl ServiceAction {
+    /// The customer's request for this action, as it waits for an operator.
+    pub fn requested(self) -> Option<Self> {
+        Some(match self {
+            Self::Start => Self::StartRequested,
+            Self::Stop => Self::StopRequested,
+            Self::Reboot => Self::RebootRequested,
+            Self::PasswordReset => Self::PasswordResetRequested,
+            Self::Reinstall => Self::ReinstallRequested,
+            _ => return None,
+        })
+    }
+
+    /// The action a waiting request asks for (`None`: not a request).
+    pub fn asked(self) -> Option<Self> {
+        Some(match self {
+            Self::StartRequested => Self::Start,
+            Self::StopRequested => Self::Stop,
+            Self::RebootRequested => Self::Reboot,
+            Self::PasswordResetRequested => Self::PasswordReset,
+            Self::ReinstallRequested => Self::Reinstall,
+            _ => return None,
+        })
+    }
+
+    /// A power action (start, stop, restart), done or asked for.
+    pub fn is_power(self) -> bool {
+        matches!(
+            self.asked().unwrap_or(self),
+            Self::Start | Self::Stop | Self::Reboot
+        )
+    }
+
+    /// The action in the customer's and the operator's words ("Restart requested").
+    pub fn label(self) -> String {
+        let words = match self {
+            Self::Create => "Ordered",
+            Self::Provision => "Setup",
+            Self::Update => "Details corrected",
+            Self::Retry => "Setup retried",
+            Self::Start | Self::StartRequested => "Start",
+            Self::Stop | Self::StopRequested => "Stop",
+            Self::Reboot | Self::RebootRequested => "Restart",
+            Self::PasswordReset | Self::PasswordResetRequested => "Password reset",
+            Self::Suspend => "Suspension",
+            Self::Resume => "Resumed",
+            Self::Terminate => "Deletion",
+            Self::Renew => "Renewal",
+            Self::RenewalOrder => "Renewal order",
+            Self::Reinstall | Self::ReinstallRequested => "Reinstall",
+            Self::Console => "Console opened",
+            Self::CredentialsViewed => "Login details viewed",
+            Self::TrafficNotice => "Traffic notice",
+            Self::TrafficThrottle => "Network limit",
+            Self::SnapshotCreate => "Snapshot",
+            Self::SnapshotRollback => "Rolled back to a snapshot",
+            Self::SnapshotDelete => "Snapshot deleted",
+        };
+        if self.asked().is_some() {
+            format!("{words} requested")
+        } else {
+            words.to_owned()
+        }
+    }
+}
+
+text_enum! {
     /// The last step of the provisioning step machine done (a Proxmox-built service; one built
     /// by hand stays `pending`).
     pub enum ProvisioningStep {

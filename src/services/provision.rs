@@ -32,7 +32,7 @@ use sqlx::PgPool;
 
 use super::logs;
 use super::services::{self, NewService, Service};
-use super::{ProvisioningStep, ServiceStatus};
+use super::{ProvisioningStep, ServiceAction, ServiceStatus};
 use crate::accounts::users;
 use crate::catalog::os_templates;
 use crate::crypto::generate_password;
@@ -77,6 +77,20 @@ pub enum DriverAction {
 }
 
 impl DriverAction {
+    /// The log's name for what the driver did (`reset_password` is logged as `password_reset`,
+    /// the founding document's word).
+    pub fn log_action(self) -> ServiceAction {
+        match self {
+            Self::Start => ServiceAction::Start,
+            Self::Stop => ServiceAction::Stop,
+            Self::Reboot => ServiceAction::Reboot,
+            Self::ResetPassword => ServiceAction::PasswordReset,
+            Self::Suspend => ServiceAction::Suspend,
+            Self::Resume => ServiceAction::Resume,
+            Self::Terminate => ServiceAction::Terminate,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Start => "start",
@@ -154,7 +168,7 @@ pub async fn create_services_for_order(
             logs::insert(
                 &mut *tx,
                 service.id,
-                "create",
+                ServiceAction::Create,
                 "success",
                 Some(&format!("bought by order {}", order.id)),
                 None,
@@ -280,7 +294,7 @@ async fn provision(ctx: &Provisioning, db: &PgPool, service_id: i32) -> anyhow::
             logs::insert(
                 db,
                 service_id,
-                "provision",
+                ServiceAction::Provision,
                 "pending",
                 Some("waiting for an operator to set up the server (manual driver)"),
                 None,
@@ -311,7 +325,7 @@ async fn mark_failed(db: &PgPool, service_id: i32, reason: &str) -> Result<(), T
         logs::insert(
             &mut *tx,
             service_id,
-            "provision",
+            ServiceAction::Provision,
             "failed",
             Some(&reason),
             None,
@@ -358,11 +372,15 @@ pub async fn activate(
     let months = service.validity_months.unwrap_or(1).max(1) as u32;
     let next = now.checked_add_months(Months::new(months)).unwrap_or(now);
     services::set_renewal_dates(&mut *tx, service.id, now, next).await?;
+    if let Some(item_id) = service.order_item_id {
+        // The order item's period, as the founding document keeps it: the first period.
+        crate::orders::items::cover_period(&mut *tx, item_id, now, next).await?;
+    }
     services::set_step(&mut *tx, service.id, ProvisioningStep::Done, None).await?;
     logs::insert(
         &mut *tx,
         service.id,
-        "provision",
+        ServiceAction::Provision,
         "success",
         Some(details),
         performed_by,
@@ -687,7 +705,7 @@ impl<'a> Machine<'a> {
         logs::insert(
             &mut *tx,
             service.id,
-            "provision",
+            ServiceAction::Provision,
             "pending",
             Some(&format!(
                 "VM id {vmid} is taken by a VM that is not ours; using {next} instead"
@@ -985,13 +1003,13 @@ pub async fn run_action(ctx: &Provisioning, db: &PgPool, job: &Job) -> anyhow::R
     };
     if let Some((status, details)) = outcome {
         // The line the request wrote ("queued") becomes the outcome; without one, a new line.
-        if !logs::close_oldest_pending_action(db, service_id, action.as_str(), status, &details)
+        if !logs::close_oldest_pending_action(db, service_id, action.log_action(), status, &details)
             .await?
         {
             logs::insert(
                 db,
                 service_id,
-                action.as_str(),
+                action.log_action(),
                 status,
                 Some(&details),
                 requested_by,

@@ -24,10 +24,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, PgConnection, PgExecutor, PgPool};
 
-use super::ServiceStatus;
 use super::logs::{self, ServiceLog};
 use super::provision::{Driver, Machine, classify, driver_for, is_ours};
 use super::services::{self, Service};
+use super::{ServiceAction, ServiceStatus};
 use crate::accounts::{ssh_keys, users};
 use crate::audit::{self, Actor};
 use crate::catalog::os_templates::{self, OsFamily, OsTemplate};
@@ -391,7 +391,7 @@ pub async fn request(
         logs::insert(
             &mut *tx,
             service.id,
-            "reinstall",
+            ServiceAction::Reinstall,
             "pending",
             Some(&format!("reinstall with {system_name} queued")),
             Some(requested_by),
@@ -401,7 +401,7 @@ pub async fn request(
         logs::insert(
             &mut *tx,
             service.id,
-            "reinstall_requested",
+            ServiceAction::ReinstallRequested,
             "pending",
             Some(&format!(
                 "reinstall with {system_name} asked for; the server is run by hand, so the \
@@ -498,7 +498,7 @@ async fn close_log(
     if !logs::close_oldest_pending_action(
         &mut *tx,
         reinstall.service_id,
-        "reinstall",
+        ServiceAction::Reinstall,
         status,
         details,
     )
@@ -507,7 +507,7 @@ async fn close_log(
         logs::insert(
             &mut *tx,
             reinstall.service_id,
-            "reinstall",
+            ServiceAction::Reinstall,
             status,
             Some(details),
             reinstall.requested_by,

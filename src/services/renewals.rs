@@ -28,7 +28,7 @@ use crate::money::format_pkr;
 use crate::orders::orders::{self, Order};
 use crate::orders::pricing;
 use crate::provisioning::Provisioning;
-use crate::services::ServiceStatus;
+use crate::services::{ServiceAction, ServiceStatus};
 
 pub use crate::jobs::kinds::RENEWALS;
 
@@ -63,7 +63,7 @@ pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> A
             logs::insert(
                 &mut *tx,
                 service.id,
-                "renew",
+                ServiceAction::Renew,
                 "failed",
                 Some(&format!(
                     "order {} was paid while the service is {}: refund or credit it",
@@ -81,7 +81,7 @@ pub async fn apply_paid_renewal(tx: &mut sqlx::PgConnection, order: &Order) -> A
         logs::insert(
             &mut *tx,
             service.id,
-            "renew",
+            ServiceAction::Renew,
             "success",
             Some(&format!(
                 "order {}: {months} month(s), due {} → {}",
@@ -254,7 +254,7 @@ async fn raise(
     logs::insert(
         &mut *tx,
         service.id,
-        "renewal_order",
+        ServiceAction::RenewalOrder,
         "pending",
         Some(&format!(
             "order {order_id}: {months} month(s) for {}",
@@ -616,7 +616,7 @@ async fn suspend_overdue(
     logs::insert(
         &mut *tx,
         service.id,
-        "suspend",
+        ServiceAction::Suspend,
         "success",
         Some(OVERDUE),
         None,
@@ -661,7 +661,7 @@ async fn terminate_overdue(
     logs::insert(
         &mut *tx,
         service.id,
-        "terminate",
+        ServiceAction::Terminate,
         "success",
         Some("renewal unpaid past the termination threshold"),
         None,

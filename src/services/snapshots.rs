@@ -20,7 +20,7 @@ use crate::jobs::{self, Job, Permanent};
 use crate::provisioning::Provisioning;
 use crate::provisioning::backends::{self, Backend, BackendDriver};
 use crate::provisioning::proxmox::{PowerAction, Snapshot};
-use crate::services::ServiceStatus;
+use crate::services::{ServiceAction, ServiceStatus};
 
 pub use crate::jobs::kinds::SNAPSHOT_ACTION;
 
@@ -35,11 +35,11 @@ pub enum SnapshotAction {
 
 impl SnapshotAction {
     /// The `service_logs.action` of the request.
-    pub fn log_action(self) -> &'static str {
+    pub fn log_action(self) -> ServiceAction {
         match self {
-            Self::Create => "snapshot_create",
-            Self::Rollback => "snapshot_rollback",
-            Self::Delete => "snapshot_delete",
+            Self::Create => ServiceAction::SnapshotCreate,
+            Self::Rollback => ServiceAction::SnapshotRollback,
+            Self::Delete => ServiceAction::SnapshotDelete,
         }
     }
 }
@@ -325,7 +325,7 @@ pub async fn request(
             &mut *tx,
             &crate::audit::NewAuditEntry {
                 after: Some(serde_json::json!({ "snapshot": name, "action": req.action })),
-                ..actor.entry(req.action.log_action(), "service", Some(&id))
+                ..actor.entry(req.action.log_action().as_str(), "service", Some(&id))
             },
         )
         .await?;

@@ -10,8 +10,8 @@
 use chrono::{Months, NaiveDate, Utc};
 use sqlx::PgPool;
 
-use super::logs;
 use super::usage::{allowance_bytes, human_bytes, month_of};
+use super::{ServiceAction, logs};
 use crate::accounts::users;
 use crate::config::TrafficOverage;
 use crate::mail;
@@ -118,7 +118,7 @@ async fn notify(
     logs::insert(
         &mut *tx,
         server.service_id,
-        "traffic_notice",
+        ServiceAction::TrafficNotice,
         "success",
         Some(&format!(
             "{threshold} % of this month's traffic used ({used})"
@@ -208,7 +208,7 @@ async fn throttle(
     logs::insert(
         &mut *tx,
         service_id,
-        "traffic_throttle",
+        ServiceAction::TrafficThrottle,
         "success",
         Some(&format!(
             "monthly traffic used up: network limited to {rate} MB/s until the month ends"
@@ -243,7 +243,7 @@ async fn lift_past(db: &PgPool, ctx: &Provisioning, month: NaiveDate) -> anyhow:
         logs::insert(
             &mut *tx,
             service_id,
-            "traffic_throttle",
+            ServiceAction::TrafficThrottle,
             "success",
             Some("a new month: the network limit is lifted"),
             None,

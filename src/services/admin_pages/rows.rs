@@ -10,10 +10,10 @@ use crate::accounts::users;
 use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::AppResult;
-use crate::services::ServiceStatus;
 use crate::services::logs::ServiceLog;
 use crate::services::pages::{ServiceRow, action_label};
 use crate::services::services::Service;
+use crate::services::{ServiceAction, ServiceStatus};
 use crate::web::forms::pkt;
 
 pub(super) fn see_other(target: &str) -> Response {
@@ -112,9 +112,9 @@ impl RequestRow {
             customer_id,
             customer,
             server,
-            what: action_label(&log.action),
+            what: action_label(log.action),
             when: pkt(log.created_at),
-            asks_password: log.action == "reset_password_requested",
+            asks_password: log.action == ServiceAction::PasswordResetRequested,
         })
     }
 }

@@ -194,7 +194,7 @@ pub(super) async fn list_services(
 /// A log line as the operator sees it: everything, with who acted.
 pub(super) struct LogRow {
     when: String,
-    action: String,
+    action: crate::services::ServiceAction,
     what: String,
     status: String,
     outcome: &'static str,
@@ -360,15 +360,15 @@ pub(super) async fn render_service(
     let emails = emails_of(state, list.iter().filter_map(|l| l.performed_by).collect()).await?;
     let requests = list
         .iter()
-        .filter(|log| log.status == "pending" && log.action.ends_with("_requested"))
+        .filter(|log| log.status == "pending" && log.action.asked().is_some())
         .filter_map(|log| RequestRow::new(log, None, String::new()))
         .collect();
     let logs = list
         .iter()
         .map(|log: &ServiceLog| LogRow {
             when: pkt(log.created_at),
-            action: log.action.clone(),
-            what: action_label(&log.action),
+            action: log.action,
+            what: action_label(log.action),
             status: log.status.clone(),
             outcome: outcome_label(&log.status),
             details: log.details.clone(),

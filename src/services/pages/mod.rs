@@ -27,7 +27,7 @@ use crate::app::AppState;
 use crate::catalog::names::Names;
 use crate::error::{AppError, AppResult};
 use crate::orders::pricing::VALIDITY_MONTHS;
-use crate::services::ServiceStatus;
+use crate::services::{ServiceAction, ServiceStatus};
 use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
@@ -109,49 +109,8 @@ pub(crate) fn date(moment: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 /// A log line's action in words: the driver's actions, the customer's requests, the system's.
-pub(crate) fn action_label(action: &str) -> String {
-    let (base, requested) = match action.strip_suffix("_requested") {
-        Some(base) => (base, true),
-        None => (action, false),
-    };
-    let words = match base {
-        "create" => "Ordered",
-        "provision" => "Setup",
-        "start" => "Start",
-        "stop" => "Stop",
-        "reboot" => "Restart",
-        "reset_password" => "Password reset",
-        "suspend" => "Suspension",
-        "resume" => "Resumed",
-        "terminate" => "Deletion",
-        "retry" => "Setup retried",
-        "renew" => "Renewal",
-        "renewal_order" => "Renewal order",
-        "console" => "Console opened",
-        "snapshot_create" => "Snapshot",
-        "snapshot_rollback" => "Rolled back to a snapshot",
-        "snapshot_delete" => "Snapshot deleted",
-        "reinstall" => "Reinstall",
-        "traffic_notice" => "Traffic notice",
-        "traffic_throttle" => "Network limit",
-        "update" | "updated" | "edit" => "Details corrected",
-        other if other.contains("reveal") || other.contains("credentials") => {
-            "Login details viewed"
-        }
-        other => {
-            let text = other.replace('_', " ");
-            let mut chars = text.chars();
-            return match chars.next() {
-                Some(first) => first.to_uppercase().chain(chars).collect(),
-                None => String::new(),
-            } + if requested { " requested" } else { "" };
-        }
-    };
-    if requested {
-        format!("{words} requested")
-    } else {
-        words.to_owned()
-    }
+pub(crate) fn action_label(action: ServiceAction) -> String {
+    action.label()
 }
 
 /// A log status in words.
@@ -207,7 +166,7 @@ impl HistoryRow {
     /// server is still being set up: once it is ready (or past), the setup is done.
     fn new(log: &ServiceLog, service: &Service) -> Self {
         let settled = log.status == "pending"
-            && log.action == "provision"
+            && log.action == ServiceAction::Provision
             && service.status != ServiceStatus::Provisioning;
         let (status, note) = if settled {
             let done = if service.status == ServiceStatus::Failed {
@@ -221,7 +180,7 @@ impl HistoryRow {
         };
         Self {
             when: pkt(log.created_at),
-            what: action_label(&log.action),
+            what: action_label(log.action),
             outcome: outcome_label(&status),
             status,
             note,
@@ -232,20 +191,14 @@ impl HistoryRow {
 /// What the history says of the server's power: whether it was last seen running (`None`: not
 /// known yet; a new server runs), and whether a power action is still waiting to be done.
 fn power(logs: &[ServiceLog]) -> (Option<bool>, bool) {
-    let power_action = |action: &str| {
-        matches!(
-            action.trim_end_matches("_requested"),
-            "start" | "stop" | "reboot"
-        )
-    };
     let waiting = logs
         .iter()
-        .any(|log| log.status == "pending" && power_action(&log.action));
+        .any(|log| log.status == "pending" && log.action.is_power());
     // Newest first: the last power action done says how it was left.
     let running = logs
         .iter()
-        .find(|log| log.status == "success" && power_action(&log.action))
-        .map(|log| log.action.trim_end_matches("_requested") != "stop");
+        .find(|log| log.status == "success" && log.action.is_power())
+        .map(|log| log.action.asked().unwrap_or(log.action) != ServiceAction::Stop);
     (running, waiting)
 }
 
@@ -253,23 +206,22 @@ fn power(logs: &[ServiceLog]) -> (Option<bool>, bool) {
 /// errors, VM ids and the like stay on the operator's page.
 fn customer_note(log: &ServiceLog) -> Option<String> {
     let details = log.details.as_deref()?;
-    match (log.action.as_str(), log.status.as_str()) {
-        ("create", _) | ("renew", "success") | ("renewal_order", _) => Some(details.to_owned()),
-        ("suspend", _) if details == renewals::OVERDUE => {
-            Some("the renewal was not paid".to_owned())
-        }
-        ("provision", "pending") if details.contains("manual") => {
+    use ServiceAction::*;
+    let snapshot = matches!(
+        log.action,
+        SnapshotCreate | SnapshotRollback | SnapshotDelete
+    );
+    match (log.action, log.status.as_str()) {
+        (Create, _) | (Renew, "success") | (RenewalOrder, _) => Some(details.to_owned()),
+        (Suspend, _) if details == renewals::OVERDUE => Some("the renewal was not paid".to_owned()),
+        (Provision, "pending") if details.contains("manual") => {
             Some("our team is setting up your server".to_owned())
         }
-        ("provision", "failed") => Some("we are looking into it".to_owned()),
+        (Provision, "failed") => Some("we are looking into it".to_owned()),
         // The snapshot's name and what happened to it; a failure's cause (locks, commands for
         // the node) is the operator's.
-        (action, "pending" | "success") if action.starts_with("snapshot_") => {
-            Some(details.to_owned())
-        }
-        (action, "failed") if action.starts_with("snapshot_") => {
-            Some("it did not work out; we are looking into it".to_owned())
-        }
+        (_, "pending" | "success") if snapshot => Some(details.to_owned()),
+        (_, "failed") if snapshot => Some("it did not work out; we are looking into it".to_owned()),
         _ => None,
     }
 }
@@ -1127,10 +1079,12 @@ mod tests {
 
     #[test]
     fn actions_and_steps_read_as_words() {
-        assert_eq!(action_label("reboot_requested"), "Restart requested");
-        assert_eq!(action_label("reset_password"), "Password reset");
-        assert_eq!(action_label("something_new"), "Something new");
-        assert_eq!(action_label("frob_requested"), "Frob requested");
+        assert_eq!(
+            action_label(ServiceAction::RebootRequested),
+            "Restart requested"
+        );
+        assert_eq!(action_label(ServiceAction::PasswordReset), "Password reset");
+        assert_eq!(action_label(ServiceAction::Console), "Console opened");
         assert_eq!(ServiceStatus::Failed.label(), "Setup problem");
     }
 }

@@ -417,7 +417,7 @@ async fn a_customers_action_on_a_manual_server_waits_for_the_operator(db: PgPool
     let names: Vec<&str> = open.iter().map(|l| l.action.as_str()).collect();
     assert_eq!(
         names,
-        ["reset_password_requested", "reboot_requested"],
+        ["password_reset_requested", "reboot_requested"],
         "newest first"
     );
     assert!(
@@ -903,7 +903,9 @@ async fn open_request(db: &PgPool, service_id: i32, action: &str) -> i32 {
         .await
         .unwrap()
         .into_iter()
-        .find(|l| l.service_id == Some(service_id) && l.action == format!("{action}_requested"))
+        .find(|l| {
+            l.service_id == Some(service_id) && l.action.as_str() == format!("{action}_requested")
+        })
         .unwrap_or_else(|| panic!("no open {action} request on service {service_id}"))
         .id
 }
@@ -1146,7 +1148,7 @@ async fn a_password_reset_done_by_hand_stores_the_new_password_sealed(db: PgPool
     )
     .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.text());
-    let request = open_request(&app.db, id, "reset_password").await;
+    let request = open_request(&app.db, id, "password_reset").await;
     let path = format!("/api/v1/admin/services/{id}/requests/{request}/resolve");
 
     let short = post(
@@ -1176,7 +1178,7 @@ async fn a_password_reset_done_by_hand_stores_the_new_password_sealed(db: PgPool
     .await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text());
     assert!(!done.text().contains("Reset-Pass-4410qz"));
-    assert_eq!(done.json()["log"]["action"], "reset_password");
+    assert_eq!(done.json()["log"]["action"], "password_reset");
     let credentials = app
         .get_as(
             token(&customer),
@@ -1370,5 +1372,62 @@ async fn a_services_log_reads_a_page_at_a_time(db: PgPool) {
             .await
             .status,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// A new purchase's order item gets its period (the founding document's `start_date` /
+/// `end_date`) when its server goes live: the service's first period; an item of two servers
+/// runs from the first one's start to the last one's end.
+#[sqlx::test]
+async fn a_new_purchases_item_runs_its_services_first_period(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let admin = app.admin("owner@nextgenrdp.pk").await;
+    let customer = app.verified_customer("ayesha@example.pk").await;
+    let order = paid_order(&app, &customer, &admin, 2, 3).await;
+    let period = || async {
+        sqlx::query_as::<
+            _,
+            (
+                Option<chrono::DateTime<chrono::Utc>>,
+                Option<chrono::DateTime<chrono::Utc>>,
+            ),
+        >("select start_date, end_date from order_items where order_id = $1")
+        .bind(order as i32)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+    };
+    assert_eq!(period().await, (None, None), "not live yet");
+    let ids: Vec<i32> = sqlx::query_scalar(
+        "select s.id from services s join order_items i on i.id = s.order_item_id
+         where i.order_id = $1 order by s.id",
+    )
+    .bind(order as i32)
+    .fetch_all(&app.db)
+    .await
+    .unwrap();
+    assert_eq!(ids.len(), 2);
+    for id in &ids {
+        let done = post(
+            &app,
+            &admin,
+            &format!("/api/v1/admin/services/{id}/provision"),
+            provision_body(*id),
+        )
+        .await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text());
+    }
+    let (first_start, last_end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as(
+            "select min(last_renewal_date), max(next_renewal_date) from services where id = any($1)",
+        )
+        .bind(&ids)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(period().await, (Some(first_start), Some(last_end)));
+    assert!(
+        last_end - first_start > chrono::Duration::days(85),
+        "three months"
     );
 }

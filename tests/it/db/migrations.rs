@@ -212,3 +212,62 @@ async fn every_seed_table_has_every_seed_column_with_its_type(db: PgPool) {
         "foreign keys without an index: {unindexed:?}"
     );
 }
+
+/// The backfill of the founding document's `order_items.start_date` / `end_date`: an item
+/// bought before a new purchase's item got its period at activation takes its service's first
+/// period — from the service's dates when never renewed, from its first renewal when renewed —
+/// and an item whose service never went live stays without one.
+#[sqlx::test(migrations = false)]
+async fn items_bought_before_get_their_first_period(db: PgPool) {
+    nextgenrdp::db::MIGRATOR
+        .run_to(20261213000029, &db)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "insert into users (id, name, email, password_hash) values (1, 'Sana', 'sana@example.pk', 'x');
+         insert into product_categories (id, name, slug) values (1, 'RDP', 'rdp');
+         insert into plans (id, category_id, name, cpu, ram, storage, bandwidth, price_pkr)
+             values ('rdp-one', 1, 'One', '2', '4', '30', '500', 2500);
+         insert into locations (id, name, country_code, slug) values (1, 'Karachi', 'PK', 'karachi');
+         insert into orders (id, user_id, status, total_amount_pkr, final_amount_pkr)
+             values (1, 1, 'active', 7500, 7500), (2, 1, 'active', 2500, 2500);
+         -- Item 1: one server, never renewed. Item 2: one server, renewed once (order 2's
+         -- renewal item 4). Item 3: its server never went live.
+         insert into order_items (id, order_id, plan_id, location_id, price_at_order_pkr, validity_months)
+             values (1, 1, 'rdp-one', 1, 2500, 1), (2, 1, 'rdp-one', 1, 2500, 3),
+                    (3, 1, 'rdp-one', 1, 2500, 1);
+         insert into services (id, order_item_id, user_id, service_type, status, plan_id, location_id,
+                               last_renewal_date, next_renewal_date)
+             values (1, 1, 1, 'rdp', 'active', 'rdp-one', 1, '2026-10-05 10:00+00', '2026-11-05 10:00+00'),
+                    (2, 2, 1, 'rdp', 'active', 'rdp-one', 1, '2026-10-01 00:00+00', '2027-01-01 00:00+00'),
+                    (3, 3, 1, 'rdp', 'failed', 'rdp-one', 1, null, null);
+         insert into order_items (id, order_id, plan_id, location_id, price_at_order_pkr, validity_months,
+                                  service_id, start_date, end_date)
+             values (4, 2, 'rdp-one', 1, 2500, 3, 2, '2026-10-01 00:00+00', '2027-01-01 00:00+00');
+         update services set last_renewal_date = '2026-10-01 00:00+00' where id = 2;",
+    )
+    .execute(&db)
+    .await
+    .unwrap();
+    // Service 2 was activated on 1 July, renewed for 3 more months from its due date, 1 Oct.
+    nextgenrdp::db::migrate(&db).await.unwrap();
+    let periods: Vec<(i32, Option<String>, Option<String>)> = sqlx::query_as(
+        "select id, to_char(start_date at time zone 'UTC', 'YYYY-MM-DD HH24:MI'),
+                to_char(end_date at time zone 'UTC', 'YYYY-MM-DD HH24:MI')
+         from order_items order by id",
+    )
+    .fetch_all(&db)
+    .await
+    .unwrap();
+    let period =
+        |id: i32, start: &str, end: &str| (id, Some(start.to_owned()), Some(end.to_owned()));
+    assert_eq!(
+        periods,
+        [
+            period(1, "2026-10-05 10:00", "2026-11-05 10:00"),
+            period(2, "2026-07-01 00:00", "2026-10-01 00:00"),
+            (3, None, None),
+            period(4, "2026-10-01 00:00", "2027-01-01 00:00"),
+        ]
+    );
+}

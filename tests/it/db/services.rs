@@ -1,7 +1,7 @@
 use chrono::{Duration, Utc};
 use nextgenrdp::orders::items::{self, NewOrderItem, OrderItem};
 use nextgenrdp::services::services::{self, NewService, Service, ServiceFilter};
-use nextgenrdp::services::{ServiceStatus, logs};
+use nextgenrdp::services::{ServiceAction, ServiceStatus, logs};
 use sqlx::PgPool;
 
 use super::customer;
@@ -603,9 +603,16 @@ async fn a_services_log_is_listed_newest_first(db: PgPool) {
     let created = service(&db, user.id, None, "vps").await;
     let other = service(&db, user.id, None, "vps").await;
 
-    let first = logs::insert(&db, created.id, "create", "pending", None, None)
-        .await
-        .unwrap();
+    let first = logs::insert(
+        &db,
+        created.id,
+        ServiceAction::Create,
+        "pending",
+        None,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.service_id, Some(created.id));
     assert_eq!(
         (first.action.as_str(), first.status.as_str()),
@@ -616,7 +623,7 @@ async fn a_services_log_is_listed_newest_first(db: PgPool) {
     let second = logs::insert(
         &db,
         created.id,
-        "password_reset",
+        ServiceAction::PasswordReset,
         "success",
         Some("by operator"),
         Some(admin.id),
@@ -625,9 +632,16 @@ async fn a_services_log_is_listed_newest_first(db: PgPool) {
     .unwrap();
     assert_eq!(second.details.as_deref(), Some("by operator"));
     assert_eq!(second.performed_by, Some(admin.id));
-    logs::insert(&db, other.id, "suspend", "failed", Some("timeout"), None)
-        .await
-        .unwrap();
+    logs::insert(
+        &db,
+        other.id,
+        ServiceAction::Suspend,
+        "failed",
+        Some("timeout"),
+        None,
+    )
+    .await
+    .unwrap();
 
     let listed = logs::list_for_service(&db, created.id).await.unwrap();
     assert_eq!(
@@ -642,7 +656,7 @@ async fn a_services_log_is_listed_newest_first(db: PgPool) {
     );
     // the database refuses a status it does not know
     assert!(
-        logs::insert(&db, created.id, "create", "done", None, None)
+        logs::insert(&db, created.id, ServiceAction::Create, "done", None, None)
             .await
             .is_err()
     );

@@ -18,7 +18,7 @@ use nextgenrdp::payments::refunds::{RefundDestination, RefundServices};
 use nextgenrdp::payments::{PaymentEventKind, PaymentStatus};
 use nextgenrdp::provisioning::backends::BackendDriver;
 use nextgenrdp::services::reinstall::ReinstallStep;
-use nextgenrdp::services::{ProvisioningStep, ServiceStatus};
+use nextgenrdp::services::{ProvisioningStep, ServiceAction, ServiceStatus};
 use nextgenrdp::support::{Department, Priority, TicketStatus};
 use sqlx::PgPool;
 
@@ -164,6 +164,11 @@ async fn every_typed_column_allows_exactly_its_enum(db: PgPool) {
             "services",
             "status",
             spellings(ServiceStatus::ALL, ServiceStatus::as_str),
+        ),
+        (
+            "service_logs",
+            "action",
+            spellings(ServiceAction::ALL, ServiceAction::as_str),
         ),
         (
             "services",

@@ -680,11 +680,11 @@ async fn the_operator_closes_a_request_from_the_queue_and_it_leaves_the_queue(db
     let open = logs::list_open_requests(&app.db, 10).await.unwrap();
     let request_of = |action: &str| {
         open.iter()
-            .find(|l| l.action == format!("{action}_requested"))
+            .find(|l| l.action.as_str() == format!("{action}_requested"))
             .unwrap()
             .id
     };
-    let (reboot, reset) = (request_of("reboot"), request_of("reset_password"));
+    let (reboot, reset) = (request_of("reboot"), request_of("password_reset"));
     let resolve = |log: i32| format!("/admin/services/{id}/requests/{log}/resolve");
 
     // The queue offers both forms for each request; only the reset asks for a password.
