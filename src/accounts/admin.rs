@@ -7,7 +7,7 @@ use serde_json::json;
 use super::auth::{hash_password, send_verification};
 use super::tokens::{self, Purpose};
 use super::users::{self, NewUser, User};
-use super::validation::{FieldErrors, parse_name, parse_phone};
+use super::validation::{FieldErrors, parse_name, parse_person, parse_phone};
 use super::{Email, Role, sessions};
 use crate::audit::{self, Actor, NewAuditEntry};
 use crate::context::Context;
@@ -87,18 +87,12 @@ pub async fn create_customer(
     input: &NewCustomer,
 ) -> AppResult<User> {
     let mut errors = FieldErrors::default();
-    let name = errors.check("name", parse_name(&input.name));
-    let email = errors.check("email", Email::parse(&input.email));
-    let phone = match input
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
-        None => Some(None),
-    };
-    let (Some(name), Some(email), Some(phone)) = (name, email, phone) else {
+    let Some((name, email, phone)) = parse_person(
+        &mut errors,
+        &input.name,
+        &input.email,
+        input.phone.as_deref(),
+    ) else {
         return Err(AppError::Validation(errors.0));
     };
     // A password nobody knows until the customer chooses one.

@@ -12,9 +12,7 @@ use super::sessions;
 use super::signin::{Client, OpenedSession, SESSION_TTL_DAYS, open_session};
 use super::tokens::{self, Purpose};
 use super::users::{self, NewUser, User};
-use super::validation::{
-    FieldErrors, MAX_PASSWORD_BYTES, parse_name, parse_phone, password_problem,
-};
+use super::validation::{FieldErrors, MAX_PASSWORD_BYTES, parse_person, password_problem};
 use super::{Email, Role, device, origins, two_factor};
 use crate::context::Context;
 use crate::error::{AppError, AppResult};
@@ -86,26 +84,18 @@ pub async fn register(state: &Context, input: Registration, ip: &str) -> AppResu
     )
     .await?;
     let mut errors = FieldErrors::default();
-    let name = errors.check("name", parse_name(&input.name));
-    let email = errors.check("email", Email::parse(&input.email));
-    let phone = match input
-        .phone
-        .as_deref()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-    {
-        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
-        None => Some(None),
-    };
+    let person = parse_person(
+        &mut errors,
+        &input.name,
+        &input.email,
+        input.phone.as_deref(),
+    );
     if let Some(problem) = password_problem(&input.password) {
         errors.add("password", problem);
     }
-    let (Some(name), Some(email), Some(phone)) = (name, email, phone) else {
+    let (Some((name, email, phone)), true) = (person, errors.is_empty()) else {
         return Err(AppError::Validation(errors.0));
     };
-    if !errors.is_empty() {
-        return Err(AppError::Validation(errors.0));
-    }
     let password_hash = hash_password(input.password, state.settings.bcrypt_cost).await?;
 
     let mut tx = state.db.begin().await?;

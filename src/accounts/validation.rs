@@ -191,6 +191,23 @@ impl FieldErrors {
     }
 }
 
+/// A new account's name, e-mail and optional phone (blank: none), each problem recorded under
+/// its field; `None` when any is at fault.
+pub fn parse_person(
+    errors: &mut FieldErrors,
+    name: &str,
+    email: &str,
+    phone: Option<&str>,
+) -> Option<(String, super::Email, Option<String>)> {
+    let name = errors.check("name", parse_name(name));
+    let email = errors.check("email", super::Email::parse(email));
+    let phone = match phone.map(str::trim).filter(|p| !p.is_empty()) {
+        Some(phone) => errors.check("phone", parse_phone(phone)).map(Some),
+        None => Some(None),
+    };
+    Some((name?, email?, phone?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
