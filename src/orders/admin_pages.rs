@@ -17,7 +17,7 @@ use serde::Deserialize;
 
 use super::OrderStatus;
 use super::admin_api::{OrderQuery, parse_order_query};
-use super::checkout::cancel_by_operator;
+use super::checkout::{cancel_by_operator, set_notes_by_operator};
 use super::details::order_response;
 use super::orders::{self, OrderFilter};
 use super::promo_codes::{self, DiscountType, PromoCode};
@@ -42,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/orders", get(list_orders))
         .route("/admin/orders/{id}", get(order_page))
         .route("/admin/orders/{id}/cancel", post(cancel_order))
+        .route("/admin/orders/{id}/notes", post(save_notes))
         .route(
             "/admin/promo-codes",
             get(list_promo_codes).post(create_promo_code),
@@ -275,6 +276,12 @@ const ORDER_NOTICES: &[(&str, &str, &str)] = &[
         "error",
         "Only an order awaiting payment can be cancelled.",
     ),
+    ("noted", "success", "The order's notes are saved."),
+    (
+        "notes-too-long",
+        "error",
+        "Not saved: notes must be at most 1000 characters.",
+    ),
 ];
 
 /// The customer of an order, as its page shows them.
@@ -339,6 +346,31 @@ async fn cancel_order(
         Err(AppError::Conflict { .. }) => {
             Ok(see_other(&format!("/admin/orders/{id}?notice=not-pending")))
         }
+        Err(err) => Err(err),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct NotesForm {
+    notes: String,
+}
+
+/// Saves the order's notes (the operator API's `PATCH … {notes}`), back to the order.
+async fn save_notes(
+    State(state): State<AppState>,
+    PageAdmin(admin): PageAdmin,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<i32>,
+    Form(form): Form<NotesForm>,
+) -> AppResult<Response> {
+    match set_notes_by_operator(&state.db, &admin.actor(&ip), id, &form.notes).await {
+        Ok(_) => Ok(see_other(&format!(
+            "/admin/orders/{id}?notice=noted#order-notes"
+        ))),
+        Err(AppError::Validation(_)) => Ok(see_other(&format!(
+            "/admin/orders/{id}?notice=notes-too-long#order-notes"
+        ))),
         Err(err) => Err(err),
     }
 }

@@ -524,3 +524,59 @@ async fn the_operator_creates_edits_and_deletes_promo_codes(db: PgPool) {
         ]
     );
 }
+
+/// The order's notes from its page: saved (audited, shown to the customer on their order),
+/// too long refused with nothing changed.
+#[sqlx::test]
+async fn the_operator_notes_an_order_from_its_page(db: PgPool) {
+    let app = TestApp::with_default_catalog(db).await;
+    let order = order_of(&app, "ayesha@example.pk", "rdp-business-two").await;
+    let mut owner = operator(&app).await;
+    let page = format!("/admin/orders/{order}");
+    let html = owner.get(&page).await.text();
+    assert!(html.contains(r#"id="order-notes""#), "{html}");
+
+    let saved = owner
+        .submit(
+            &page,
+            &format!("{page}/notes"),
+            &[("notes", "Called on WhatsApp: pays Monday")],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        saved.header("location"),
+        format!("{page}?notice=noted#order-notes")
+    );
+    let html = owner.get(&format!("{page}?notice=noted")).await.text();
+    assert!(
+        html.contains("The order&#39;s notes are saved.")
+            || html.contains("The order's notes are saved."),
+        "{html}"
+    );
+    assert!(
+        html.contains(">Called on WhatsApp: pays Monday</textarea>"),
+        "{html}"
+    );
+    let audited: i64 =
+        sqlx::query_scalar("select count(*) from audit_log where action = 'order.notes'")
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(audited, 1);
+
+    let long = "x".repeat(1001);
+    let refused = owner
+        .submit(&page, &format!("{page}/notes"), &[("notes", long.as_str())])
+        .await;
+    assert_eq!(
+        refused.header("location"),
+        format!("{page}?notice=notes-too-long#order-notes")
+    );
+    let notes: Option<String> = sqlx::query_scalar("select notes from orders where id = $1")
+        .bind(order as i32)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(notes.as_deref(), Some("Called on WhatsApp: pays Monday"));
+}
