@@ -12,7 +12,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::OrderStatus;
@@ -32,7 +32,7 @@ use crate::error::{AppError, AppResult};
 use crate::money::format_pkr;
 use crate::payments::views::{AdminPaymentRow, rows_for_order};
 use crate::web::extract::ClientIp;
-use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt};
+use crate::web::forms::{Failure, FormErrors, Notice, notice, pkt, pkt_offset};
 use crate::web::pages::Layout;
 use crate::web::pages::render_with;
 use crate::web::paging::PageOf;
@@ -377,11 +377,6 @@ async fn save_notes(
 
 // ---------------------------------------------------------------------------------------------
 // Promo codes
-
-/// Pakistan Standard Time, in which the operator types the validity window.
-fn pkt_offset() -> FixedOffset {
-    FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
-}
 
 /// A moment as a `datetime-local` value in PKT.
 fn local_input(moment: Option<DateTime<Utc>>) -> String {

@@ -130,7 +130,7 @@ async fn deadline(state: &AppState, order: &Order) -> AppResult<Deadline> {
         };
         let lifecycle = &state.provisioning.lifecycle;
         let day = |at: chrono::DateTime<chrono::Utc>| {
-            at.with_timezone(&chrono::FixedOffset::east_opt(5 * 3600).expect("UTC+5"))
+            at.with_timezone(&crate::web::forms::pkt_offset())
                 .format("%-d %b %Y")
                 .to_string()
         };

@@ -150,8 +150,9 @@ pub fn notice(code: Option<&str>, table: &[(&str, &'static str, &'static str)]) 
         .map(|(_, kind, text)| Notice { kind, text })
 }
 
-/// Pakistan Standard Time: UTC+5 all year, no daylight saving.
-fn pkt_offset() -> FixedOffset {
+/// Pakistan Standard Time: UTC+5 all year, no daylight saving (what every page shows and
+/// reads times in).
+pub fn pkt_offset() -> FixedOffset {
     FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
 }
 

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::post;
 use axum::{Form, Router};
-use chrono::{DateTime, FixedOffset, NaiveDateTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Deserialize;
 
 use super::manual::{self};
@@ -30,8 +30,8 @@ use crate::error::{AppError, AppResult};
 use crate::money::format_pkr;
 use crate::orders::OrderStatus;
 use crate::orders::orders::{self, Order};
-use crate::web::forms::Failure;
 use crate::web::forms::sniff_image;
+use crate::web::forms::{Failure, pkt_offset};
 use crate::web::pages::Layout;
 use crate::web::pages::{allow_form_to, render_with};
 
@@ -82,11 +82,6 @@ const MANUAL_FIELDS: &[(&str, &str)] = &[
 
 /// The most a whole "I have paid" form may weigh: the receipt and a few short fields.
 const MAX_MANUAL_FORM_BYTES: usize = MAX_RECEIPT_BYTES + 64 * 1024;
-
-/// Pakistan Standard Time, in which customers type when they paid.
-fn pkt_offset() -> FixedOffset {
-    FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset")
-}
 
 /// A `datetime-local` value typed in PKT (seconds optional).
 fn parse_local(text: &str) -> Option<DateTime<Utc>> {

@@ -102,9 +102,12 @@ impl ServiceRow {
 
 /// A day as the shop shows a due date: `26 Nov 2026`.
 pub(crate) fn date(moment: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    let pkt = chrono::FixedOffset::east_opt(5 * 3600).expect("UTC+5 is a valid offset");
     moment
-        .map(|m| m.with_timezone(&pkt).format("%-d %b %Y").to_string())
+        .map(|m| {
+            m.with_timezone(&crate::web::forms::pkt_offset())
+                .format("%-d %b %Y")
+                .to_string()
+        })
         .unwrap_or_else(|| "—".to_owned())
 }
 
